@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that steen's build, tests, demo and benchmarks need.
+# Idempotent; Debian packages only (apt-get), no other downloads.
+set -euo pipefail
+
+BUILD_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  clang clang-format clang-tidy libclang-rt-14-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev
+  libssl-dev zlib1g-dev libzstd-dev liblzma-dev libbz2-dev
+  libsqlite3-dev libyaml-cpp-dev libsystemd-dev
+)
+# Tools the tests, the demo and the benchmarks call.
+TOOL_PACKAGES=(
+  xz-utils zstd bzip2 gzip zip unzip p7zip-full gnupg ccrypt openssl
+  file ent yara hyperfine time
+)
+
+if [[ ${EUID} -ne 0 ]]; then
+  echo "install-deps: run as root (apt-get needs it)" >&2
+  exit 2
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${BUILD_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,45 @@
+// Block statistics: the numbers that tell ciphertext from compressed data, media and text.
+//
+// Entropy alone cannot: JPEG, xz and ZIP payloads are as high-entropy as ciphertext. Ciphertext is
+// *uniform*: its byte histogram passes a chi-square test against the uniform distribution (p spread
+// over (0, 1)), while compressed streams are measurably skewed (Huffman tables, stuffing bytes,
+// headers), so at 4 KiB or more their chi-square statistic is far above 255 degrees of freedom.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace steen::content {
+
+struct BlockStats {
+  uint64_t length = 0;
+  double entropy = 0;     // Shannon entropy, bits per byte (0..8)
+  double chi_square = 0;  // against uniform bytes, 255 degrees of freedom
+  double chi_p = 0;       // upper-tail p-value of chi_square
+  double printable = 0;   // share of bytes that are printable ASCII, tab, CR or LF
+  double high_bytes = 0;  // share of bytes >= 0x80
+  int distinct = 0;       // number of distinct byte values
+};
+
+using ByteHistogram = std::array<uint64_t, 256>;
+
+// Fast histogram (several interleaved counters; runs at memory speed).
+void AccumulateHistogram(std::string_view bytes, ByteHistogram& histogram);
+BlockStats StatsFromHistogram(const ByteHistogram& histogram);
+BlockStats ComputeBlockStats(std::string_view bytes);
+
+// Upper-tail p-value of a chi-square statistic with 255 degrees of freedom.
+double ChiSquarePValue255(double chi_square);
+
+// True when a block of at least limits::kStatsBlockBytes looks like ciphertext: near-maximal
+// entropy and a byte histogram consistent with uniform (chi-square p not vanishingly small).
+bool LooksLikeCiphertext(const BlockStats& stats);
+
+// For short spans (32 bytes .. a few KiB) where a histogram test has no power: true when the
+// number of distinct byte values is what uniform random bytes would give.
+bool ShortSpanLooksRandom(std::string_view bytes);
+
+}  // namespace steen::content

@@ -1,0 +1,2 @@
+// Placeholder until the drill library lands.
+namespace steen::drill {}

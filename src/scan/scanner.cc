@@ -1,0 +1,2 @@
+// Placeholder until the scanner lands.
+namespace steen::scan {}
