@@ -60,9 +60,9 @@ struct AnalyzeOptions {
 struct Analysis {
   Verdict verdict = Verdict::kUnknown;
   DamageKind kind = DamageKind::kNone;
-  double score = 0.0;       // 0 = certainly intact ... 1 = certainly damaged
-  std::string format;       // detected format, e.g. "pdf", "docx", "text", "unknown"
-  std::vector<std::string> reasons;  // why, in words a person can read
+  double score = 0.0;                  // 0 = certainly intact ... 1 = certainly damaged
+  std::string format;                  // detected format, e.g. "pdf", "docx", "text", "unknown"
+  std::vector<std::string> reasons;    // why, in words a person can read
   std::vector<ByteRange> ranges_read;  // merged, sorted ranges the analysis read
   uint64_t bytes_read = 0;
 };

@@ -1,5 +1,6 @@
 // Every size, depth, count and budget limit in steen, in one place (libyara style).
-// Parsers of untrusted bytes must respect these: a hostile file may not crash, hang or exhaust memory.
+// Parsers of untrusted bytes must respect these: a hostile file may not crash, hang or exhaust
+// memory.
 #pragma once
 
 #include <cstddef>
@@ -31,17 +32,18 @@ inline constexpr std::size_t kStatsBlockBytes = 4 * KiB;
 inline constexpr std::size_t kFineBlockBytes = 256;
 
 // ---- Format validators -------------------------------------------------------------------------
-inline constexpr int kMaxZipEntriesChecked = 4096;     // central-directory entries walked
-inline constexpr int kMaxZipEntriesInflated = 8;       // entries whose first bytes are inflated
-inline constexpr std::size_t kMaxInflateProbe = 64 * KiB;  // compressed bytes fed to a decoder probe
+inline constexpr int kMaxZipEntriesChecked = 4096;  // central-directory entries walked
+inline constexpr int kMaxZipEntriesInflated = 8;    // entries whose first bytes are inflated
+inline constexpr std::size_t kMaxInflateProbe =
+    64 * KiB;  // compressed bytes fed to a decoder probe
 inline constexpr std::size_t kMaxDecodedProbe = 256 * KiB;  // decoded bytes a probe may produce
-inline constexpr int kMaxContainerDepth = 64;          // nesting (PDF objects, Matroska, ISO BMFF)
-inline constexpr int kMaxChunksWalked = 100000;        // chunk/box/segment/marker walks
+inline constexpr int kMaxContainerDepth = 64;    // nesting (PDF objects, Matroska, ISO BMFF)
+inline constexpr int kMaxChunksWalked = 100000;  // chunk/box/segment/marker walks
 inline constexpr int kMaxPdfObjectsChecked = 4096;
 
 // ---- Scan --------------------------------------------------------------------------------------
 inline constexpr std::size_t kMaxPathBytes = 4096;
-inline constexpr int kMaxDirectoryDepth = 4096;        // deeper trees are reported, not walked
+inline constexpr int kMaxDirectoryDepth = 4096;          // deeper trees are reported, not walked
 inline constexpr std::size_t kScanQueueCapacity = 4096;  // files queued between walker and workers
 
 }  // namespace steen::limits

@@ -1,5 +1,6 @@
 // Status: the outcome of an operation that can fail in an expected way (LevelDB style).
-// Expected failures carry a message a person can act on; exceptions are used only at the CLI boundary.
+// Expected failures carry a message a person can act on; exceptions are used only at the CLI
+// boundary.
 #pragma once
 
 #include <cassert>
@@ -12,12 +13,23 @@ namespace steen {
 
 class Status {
  public:
-  enum class Code { kOk, kInvalidArgument, kNotFound, kIoError, kCorruption, kResourceExhausted,
-                    kPermissionDenied, kUnsupported, kInternal };
+  enum class Code {
+    kOk,
+    kInvalidArgument,
+    kNotFound,
+    kIoError,
+    kCorruption,
+    kResourceExhausted,
+    kPermissionDenied,
+    kUnsupported,
+    kInternal
+  };
 
   Status() = default;  // OK
   static Status Ok() { return {}; }
-  static Status InvalidArgument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {Code::kInvalidArgument, std::move(msg)};
+  }
   static Status NotFound(std::string msg) { return {Code::kNotFound, std::move(msg)}; }
   static Status IoError(std::string msg) { return {Code::kIoError, std::move(msg)}; }
   static Status Corruption(std::string msg) { return {Code::kCorruption, std::move(msg)}; }
@@ -47,7 +59,7 @@ class Status {
 template <typename T>
 class StatusOr {
  public:
-  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  StatusOr(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   StatusOr(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!status_.ok() && "StatusOr needs a value or a non-OK status");
   }

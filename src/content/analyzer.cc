@@ -1,16 +1,333 @@
-// ContentAnalyzer: orchestrates reading, format validation and block statistics into a verdict.
+// ContentAnalyzer: reads what the verdict needs, asks the format validators, maps the blocks'
+// statistics, and weighs the evidence into a verdict with reasons.
+//
+// Evidence, strongest first:
+//  - a known format whose structure is broken (signature kept, body encrypted or wiped);
+//  - no known signature while the content is uniform like ciphertext (the header was encrypted:
+//    nearly every family encrypts from offset 0);
+//  - evasions: base64/hex text that decodes to ciphertext; bytes that become a known format when
+//    XORed with a constant (255 - b bit flip);
+//  - random blocks inside a format whose body is not random (text, PCM audio, databases...);
+//  - random bytes appended after the end of a valid structure (ransomware footers).
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
 
 #include "content/block_stats.h"
+#include "content/evasion.h"
 #include "content/format.h"
 #include "content/reader.h"
+#include "content/sampling.h"
 #include "steen/content.h"
 #include "steen/limits.h"
 
 namespace steen {
+namespace {
+
+using content::BlockStats;
+using content::FormatReport;
+using content::Integrity;
+using content::Reader;
+
+std::string Percent(double fraction) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%.0f%%", fraction * 100.0);
+  return buf;
+}
+
+std::string Hex(uint64_t value) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(value));
+  return buf;
+}
+
+std::string Fixed(double value, int digits) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, value);
+  return buf;
+}
+
+// A ByteSource seen through a constant XOR: lets validators check a bit-flipped file as if it had
+// been flipped back.
+class XorByteSource final : public ByteSource {
+ public:
+  XorByteSource(ByteSource& inner, uint8_t key) : inner_(inner), key_(key) {}
+  uint64_t Size() const override { return inner_.Size(); }
+  Status ReadAt(uint64_t offset, std::size_t length, std::string* out) override {
+    Status st = inner_.ReadAt(offset, length, out);
+    for (char& c : *out) c = static_cast<char>(static_cast<uint8_t>(c) ^ key_);
+    return st;
+  }
+
+ private:
+  ByteSource& inner_;
+  uint8_t key_;
+};
+
+// Statistics of every 4 KiB block that was read (sampled, or all of them in deep mode).
+struct BlockMap {
+  uint64_t blocks = 0;
+  uint64_t uniform_blocks = 0;  // histogram consistent with uniform bytes (ciphertext-like)
+  uint64_t first_uniform_offset = UINT64_MAX;
+  uint64_t text_blocks = 0;
+  double entropy_sum = 0;
+  double chi_p_sum_uniform = 0;
+  bool head_uniform = false;  // the first block (or the whole small file) looks random
+  bool head_measured = false;
+  double head_entropy = 0;
+
+  void Add(uint64_t offset, std::string_view bytes) {
+    BlockStats stats = content::ComputeBlockStats(bytes);
+    bool uniform = bytes.size() >= 1024 ? content::LooksLikeCiphertext(stats)
+                                        : content::ShortSpanLooksRandom(bytes);
+    if (offset == 0) {
+      head_measured = true;
+      head_uniform = uniform;
+      head_entropy = stats.entropy;
+    }
+    ++blocks;
+    entropy_sum += stats.entropy;
+    if (stats.printable >= 0.95) ++text_blocks;
+    if (uniform) {
+      ++uniform_blocks;
+      chi_p_sum_uniform += stats.chi_p;
+      first_uniform_offset = std::min(first_uniform_offset, offset);
+    }
+  }
+  void AddRegion(uint64_t offset, std::string_view bytes) {
+    const std::size_t block = limits::kStatsBlockBytes;
+    for (std::size_t pos = 0; pos < bytes.size(); pos += block) {
+      std::string_view piece = bytes.substr(pos, block);
+      // A short last piece is folded into the statistics only when it can carry evidence.
+      if (piece.size() < 32) break;
+      Add(offset + pos, piece);
+    }
+  }
+  double uniform_fraction() const {
+    return blocks == 0 ? 0.0 : static_cast<double>(uniform_blocks) / static_cast<double>(blocks);
+  }
+  double mean_entropy() const {
+    return blocks == 0 ? 0.0 : entropy_sum / static_cast<double>(blocks);
+  }
+  std::string Describe() const {
+    std::string s = Percent(uniform_fraction()) + " of " + std::to_string(blocks) +
+                    " sampled 4 KiB blocks random";
+    if (uniform_blocks > 0) {
+      s += " (mean chi-square p=" +
+           Fixed(chi_p_sum_uniform / static_cast<double>(uniform_blocks), 2) + ")";
+    }
+    return s;
+  }
+};
+
+struct Decision {
+  Verdict verdict = Verdict::kUnknown;
+  DamageKind kind = DamageKind::kNone;
+  double score = 0;
+  std::vector<std::string> reasons;
+};
+
+void Damaged(Decision& d, DamageKind kind, double score, std::string reason) {
+  if (score > d.score || d.verdict != Verdict::kDamaged) {
+    d.kind = kind;
+    d.score = std::max(d.score, score);
+  }
+  d.verdict = Verdict::kDamaged;
+  d.reasons.push_back(std::move(reason));
+}
+
+DamageKind KindFromBlocks(const BlockMap& map) {
+  if (map.uniform_fraction() >= 0.9) return DamageKind::kEncrypted;
+  if (map.uniform_blocks > 0) return DamageKind::kPartiallyEncrypted;
+  return DamageKind::kPartiallyEncrypted;
+}
+
+}  // namespace
 
 struct ContentAnalyzer::Impl {
   content::ValidatorList validators = content::MakeAllValidators();
+
+  const content::FormatValidator* Match(std::string_view head, uint64_t size) const {
+    for (const auto& v : validators) {
+      if (v->Matches(head, size)) return v.get();
+    }
+    return nullptr;
+  }
+
+  static bool IsTextValidator(const content::FormatValidator* v) {
+    return v != nullptr && v->name().substr(0, 4) == "text";
+  }
+
+  // Reads the planned samples (or everything, in deep mode) into the block map.
+  Status MapBlocks(Reader& reader, bool deep, BlockMap& map) const {
+    const uint64_t size = reader.size();
+    if (deep) {
+      std::string chunk;
+      for (uint64_t offset = 0; offset < size; offset += limits::kDeepReadChunkBytes) {
+        Status st = reader.ReadUncached(offset, limits::kDeepReadChunkBytes, &chunk);
+        if (!st.ok()) return st;
+        if (chunk.empty()) break;  // the file shrank while being read
+        map.AddRegion(offset, chunk);
+      }
+      return Status::Ok();
+    }
+    for (const ByteRange& range : content::PlanSamples(size)) {
+      auto bytes = reader.Read(range.offset, range.length);
+      if (!bytes.ok()) return bytes.status();
+      map.AddRegion(range.offset, *bytes);
+    }
+    return Status::Ok();
+  }
+
+  // Base64 or hex text that decodes to ciphertext. Returns true when it decided.
+  bool JudgeEncodedText(std::string_view head, uint64_t size, Decision& d,
+                        std::string& format) const {
+    const content::TextEncoding encoding = content::DetectTextEncoding(head);
+    if (encoding == content::TextEncoding::kNone) return false;
+    const bool base64 = encoding == content::TextEncoding::kBase64;
+    const std::string decoded = base64 ? content::DecodeBase64Prefix(head, 48 * 1024)
+                                       : content::DecodeHexPrefix(head, 32 * 1024);
+    const char* name = base64 ? "base64" : "hex";
+    if (decoded.size() < 32) return false;
+    if (const content::FormatValidator* inner = Match(decoded, decoded.size());
+        inner != nullptr && !IsTextValidator(inner)) {
+      format = std::string(name) + "(" + std::string(inner->name()) + ")";
+      d.verdict = Verdict::kIntact;
+      d.score = 0.1;
+      d.reasons.push_back(std::string(name) + " text that decodes to " +
+                          std::string(inner->name()));
+      return true;
+    }
+    const BlockStats stats = content::ComputeBlockStats(decoded);
+    const bool random = decoded.size() >= 1024 ? content::LooksLikeCiphertext(stats)
+                                               : content::ShortSpanLooksRandom(decoded);
+    format = std::string("text/") + name;
+    if (random) {
+      Damaged(d, DamageKind::kEncodedCiphertext, 0.9,
+              std::string(name) + " text whose decoded bytes are random (" +
+                  std::to_string(decoded.size()) + " bytes decoded, entropy " +
+                  Fixed(stats.entropy, 2) + " bits/byte, chi-square p=" + Fixed(stats.chi_p, 2) +
+                  ")");
+      return true;
+    }
+    return false;
+  }
+
+  // Bytes that become a known, valid format under a constant XOR (the 255 - b bit flip).
+  bool JudgeTransformed(ByteSource& source, std::string_view head, uint64_t size, Decision& d,
+                        std::string& format) const {
+    auto transform = content::DetectByteTransform(head, validators, size);
+    if (!transform) return false;
+    XorByteSource flipped(source, transform->xor_key);
+    Reader reader(flipped, limits::kAnalysisReadBudget);
+    auto flipped_head = reader.Read(0, limits::kHeadBytes);
+    if (!flipped_head.ok()) return false;
+    const content::FormatValidator* v = Match(*flipped_head, size);
+    if (v != nullptr) {
+      FormatReport report = v->Validate(reader);
+      if (report.integrity != Integrity::kValid && report.integrity != Integrity::kTruncated) {
+        return false;
+      }
+      format = report.format.empty() ? std::string(v->name()) : report.format;
+    } else if (transform->format == "text") {
+      format = "text";  // plain ASCII text once transformed back; no validator needed to say so
+    } else {
+      return false;
+    }
+    const std::string how = transform->xor_key == 0xff
+                                ? std::string("every byte inverted (255 - b)")
+                                : "every byte XORed with " + Hex(transform->xor_key);
+    Damaged(d, DamageKind::kBitTransformed, 0.9,
+            how + "; inverted back it is a valid " + format + " file");
+    return true;
+  }
+
+  void JudgeKnownFormat(Reader& reader, const FormatReport& report, const BlockMap& map,
+                        Decision& d) const {
+    const uint64_t size = reader.size();
+    const std::string& format = report.format;
+    switch (report.integrity) {
+      case Integrity::kEncryptedContainer:
+        d.verdict = Verdict::kIntact;
+        d.score = 0.1;
+        d.reasons.push_back("legitimately encrypted " + format + " container");
+        break;
+      case Integrity::kDamaged: {
+        DamageKind kind = KindFromBlocks(map);
+        uint64_t damaged = 0;
+        for (const ByteRange& r : report.damaged_ranges) damaged += r.length;
+        if (size > 0 && static_cast<double>(damaged) >= 0.9 * static_cast<double>(size)) {
+          kind = DamageKind::kEncrypted;
+        }
+        if (map.uniform_blocks == 0 && !report.high_entropy_body && map.mean_entropy() < 6.0) {
+          kind = DamageKind::kOverwritten;
+        }
+        std::string reason = format + " structure broken";
+        Damaged(d, kind, 0.9, reason);
+        break;
+      }
+      case Integrity::kTruncated:
+        d.verdict = Verdict::kUnknown;
+        d.score = 0.3;
+        d.reasons.push_back(format + " file ends early (truncated), no sign of encryption");
+        break;
+      case Integrity::kValid:
+        d.verdict = Verdict::kIntact;
+        d.score = 0.05;
+        d.reasons.push_back(format + " structure valid");
+        if (!report.high_entropy_body && map.blocks >= 2 && map.uniform_blocks >= 2 &&
+            map.uniform_fraction() >= 0.25) {
+          Damaged(d, KindFromBlocks(map), 0.75,
+                  map.Describe() + " inside a " + format + " file, whose content is not random" +
+                      " (first at " + Hex(map.first_uniform_offset) + ")");
+        }
+        break;
+    }
+    for (const std::string& r : report.reasons) d.reasons.push_back(r);
+    JudgeTrailer(reader, report, d);
+  }
+
+  // Random bytes after the end of the format's own structure: an appended ransomware footer.
+  void JudgeTrailer(Reader& reader, const FormatReport& report, Decision& d) const {
+    const uint64_t size = reader.size();
+    if (report.structure_end == 0 || report.structure_end >= size) return;
+    const uint64_t trailer = size - report.structure_end;
+    if (trailer < 32) return;
+    auto bytes = reader.Read(report.structure_end, std::min<uint64_t>(trailer, 4096));
+    if (!bytes.ok()) return;
+    if (Match(*bytes, trailer) != nullptr) return;  // an appended file of a known format
+    const bool random = bytes->size() >= 1024
+                            ? content::LooksLikeCiphertext(content::ComputeBlockStats(*bytes))
+                            : content::ShortSpanLooksRandom(*bytes);
+    if (!random) return;
+    Damaged(d, DamageKind::kPartiallyEncrypted, 0.6,
+            std::to_string(trailer) + " random bytes appended after the end of the " +
+                report.format + " data at " + Hex(report.structure_end) +
+                " (a ransomware footer?)");
+  }
+
+  void JudgeUnknownFormat(const BlockMap& map, Decision& d) const {
+    const double uniform = map.uniform_fraction();
+    if (map.head_uniform && uniform >= 0.8) {
+      Damaged(d, DamageKind::kEncrypted, 0.95, "no known format signature; " + map.Describe());
+      return;
+    }
+    if (map.head_uniform) {
+      Damaged(d, DamageKind::kPartiallyEncrypted, 0.85,
+              "no known format signature and the first bytes are random; " + map.Describe());
+      return;
+    }
+    if (map.head_measured && map.head_entropy >= 7.2) {
+      Damaged(d, DamageKind::kPartiallyEncrypted, 0.7,
+              "no known format signature and high-entropy content (" + Fixed(map.head_entropy, 2) +
+                  " bits/byte at the start); " + map.Describe());
+      return;
+    }
+    d.verdict = Verdict::kIntact;
+    d.score = 0.15;
+    d.reasons.push_back("no known format; content not random (" + map.Describe() + ")");
+  }
 };
 
 ContentAnalyzer::ContentAnalyzer() : impl_(std::make_unique<Impl>()) {}
@@ -18,11 +335,58 @@ ContentAnalyzer::~ContentAnalyzer() = default;
 
 StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
                                             const AnalyzeOptions& options) const {
-  content::Reader reader(source, limits::kAnalysisReadBudget);
+  const uint64_t budget =
+      options.deep ? 16 * limits::kAnalysisReadBudget : limits::kAnalysisReadBudget;
+  Reader reader(source, budget);
   Analysis result;
-  auto head = reader.Read(0, limits::kHeadBytes);
-  if (!head.ok()) return head.status();
-  result.format = "unknown";
+  const uint64_t size = reader.size();
+  if (size == 0) {
+    result.verdict = Verdict::kIntact;
+    result.format = "empty";
+    result.reasons.push_back("empty file");
+    return result;
+  }
+  auto head_or = reader.Read(0, limits::kHeadBytes);
+  if (!head_or.ok()) return head_or.status();
+  const std::string_view head = *head_or;
+
+  BlockMap map;
+  if (Status st = impl_->MapBlocks(reader, options.deep, map); !st.ok()) return st;
+
+  Decision decision;
+  std::string format = "unknown";
+  const content::FormatValidator* validator = impl_->Match(head, size);
+  bool decided = false;
+  // Encoded ciphertext is printable text: judge it before the text validator calls it intact.
+  if (validator == nullptr || Impl::IsTextValidator(validator)) {
+    decided = impl_->JudgeEncodedText(head, size, decision, format);
+  }
+  // A transformed file either matches nothing or, for inverted text, looks like high-byte text.
+  const bool maybe_transformed =
+      validator == nullptr || (Impl::IsTextValidator(validator) &&
+                               content::ComputeBlockStats(head.substr(0, 4096)).high_bytes > 0.5);
+  if (!decided && maybe_transformed) {
+    decided = impl_->JudgeTransformed(source, head, size, decision, format);
+  }
+  if (!decided && validator != nullptr) {
+    FormatReport report = validator->Validate(reader);
+    if (report.format.empty()) report.format = std::string(validator->name());
+    format = report.format;
+    impl_->JudgeKnownFormat(reader, report, map, decision);
+    decided = true;
+  }
+  if (!decided) {
+    { impl_->JudgeUnknownFormat(map, decision); }
+  }
+  if (!reader.status().ok() && reader.status().code() != Status::Code::kResourceExhausted) {
+    return reader.status();
+  }
+
+  result.verdict = decision.verdict;
+  result.kind = decision.verdict == Verdict::kDamaged ? decision.kind : DamageKind::kNone;
+  result.score = decision.score;
+  result.format = format;
+  result.reasons = std::move(decision.reasons);
   result.ranges_read = reader.RangesRead();
   result.bytes_read = reader.bytes_read();
   return result;

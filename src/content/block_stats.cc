@@ -89,7 +89,8 @@ BlockStats ComputeBlockStats(std::string_view bytes) {
 }
 
 bool LooksLikeCiphertext(const BlockStats& stats) {
-  if (stats.length < 1024) return false;  // too short for a histogram test; see ShortSpanLooksRandom
+  if (stats.length < 1024)
+    return false;  // too short for a histogram test; see ShortSpanLooksRandom
   // Uniform bytes: the chi-square statistic of a uniform source is spread around 255; ciphertext
   // falls below the 1e-4 tail only 1 time in 10,000.
   return stats.chi_p >= 1e-4;

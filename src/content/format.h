@@ -52,7 +52,7 @@ class FormatValidator {
 using ValidatorList = std::vector<std::unique_ptr<const FormatValidator>>;
 
 // Each family of formats registers its validators; order in the final list is the match priority.
-void RegisterArchiveFormats(ValidatorList& out);   // zip family, gzip, bzip2, xz, zstd, 7z, rar, tar
+void RegisterArchiveFormats(ValidatorList& out);  // zip family, gzip, bzip2, xz, zstd, 7z, rar, tar
 void RegisterDocumentFormats(ValidatorList& out);  // pdf, ole2, sqlite, rtf
 void RegisterMediaFormats(ValidatorList& out);     // images, audio, video
 void RegisterSystemFormats(ValidatorList& out);    // elf, pe, fonts, openpgp, age, luks

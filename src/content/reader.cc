@@ -16,8 +16,8 @@ StatusOr<std::string_view> Reader::Read(uint64_t offset, std::size_t length) {
     }
   }
   if (budget_used_ + length > budget_) {
-    Status st = Status::ResourceExhausted("read budget of " + std::to_string(budget_) +
-                                          " bytes spent");
+    Status st =
+        Status::ResourceExhausted("read budget of " + std::to_string(budget_) + " bytes spent");
     if (status_.ok()) status_ = st;
     return st;
   }

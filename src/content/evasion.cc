@@ -1,0 +1,153 @@
+#include "content/evasion.h"
+
+#include <array>
+
+#include "content/block_stats.h"
+
+namespace steen::content {
+namespace {
+
+constexpr std::array<int8_t, 256> MakeBase64Table() {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int i = 0; i < 26; ++i) {
+    t['A' + i] = static_cast<int8_t>(i);
+    t['a' + i] = static_cast<int8_t>(26 + i);
+  }
+  for (int i = 0; i < 10; ++i) t['0' + i] = static_cast<int8_t>(52 + i);
+  t['+'] = 62;
+  t['/'] = 63;
+  t['-'] = 62;  // URL-safe alphabet
+  t['_'] = 63;
+  return t;
+}
+constexpr std::array<int8_t, 256> kBase64 = MakeBase64Table();
+
+int HexValue(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool IsSpace(unsigned char c) { return c == '\n' || c == '\r' || c == ' ' || c == '\t'; }
+
+// The first byte of common signatures: XOR keys are guessed as head[0] ^ one of these.
+constexpr std::string_view kCommonFirstBytes =
+    "%PGRI\x89\xff\x7f{<#SBOMfIWDT\x1f\xfd\x28\x37\xd0\x00";
+
+bool LooksLikePlainText(std::string_view bytes) {
+  if (bytes.size() < 64) return false;
+  const BlockStats stats = ComputeBlockStats(bytes);
+  // Real text has some non-ASCII letters (UTF-8, Latin-1), so not everything is printable ASCII.
+  return stats.printable >= 0.9;
+}
+
+}  // namespace
+
+TextEncoding DetectTextEncoding(std::string_view text) {
+  if (text.size() < 64) return TextEncoding::kNone;
+  std::size_t hex = 0;
+  std::size_t b64 = 0;
+  std::size_t space = 0;
+  std::size_t other = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (IsSpace(c)) {
+      ++space;
+    } else if (HexValue(c) >= 0) {
+      ++hex;
+      ++b64;
+    } else if (kBase64[c] >= 0 || c == '=') {
+      ++b64;
+    } else {
+      ++other;
+    }
+  }
+  const std::size_t payload = text.size() - space;
+  if (payload < 48 || other * 200 > payload) return TextEncoding::kNone;
+  // Whitespace in encoded blobs is line breaks only; prose has a space every few characters.
+  if (space * 20 > text.size()) return TextEncoding::kNone;
+  if (hex == payload) return TextEncoding::kHex;
+  if (b64 + other == payload && other * 1000 <= payload) return TextEncoding::kBase64;
+  return TextEncoding::kNone;
+}
+
+std::string DecodeBase64Prefix(std::string_view text, std::size_t max_output) {
+  std::string out;
+  out.reserve(std::min(max_output, text.size() * 3 / 4 + 3));
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : text) {
+    if (out.size() >= max_output) break;
+    if (IsSpace(c)) continue;
+    if (c == '=') break;
+    const int v = kBase64[c];
+    if (v < 0) break;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+std::string DecodeHexPrefix(std::string_view text, std::size_t max_output) {
+  std::string out;
+  out.reserve(std::min(max_output, text.size() / 2 + 1));
+  int high = -1;
+  for (unsigned char c : text) {
+    if (out.size() >= max_output) break;
+    if (IsSpace(c)) continue;
+    const int v = HexValue(c);
+    if (v < 0) break;
+    if (high < 0) {
+      high = v;
+    } else {
+      out.push_back(static_cast<char>((high << 4) | v));
+      high = -1;
+    }
+  }
+  return out;
+}
+
+std::optional<ByteTransform> DetectByteTransform(std::string_view head,
+                                                 const ValidatorList& validators,
+                                                 uint64_t file_size) {
+  if (head.size() < 16) return std::nullopt;
+  const std::string_view probe = head.substr(0, 4096);
+  // Text XORed with a small key is still text: only non-text can be a transformed file.
+  if (LooksLikePlainText(probe)) return std::nullopt;
+  std::string keys;
+  keys.push_back('\xff');  // the bit flip first
+  for (char c : kCommonFirstBytes) keys.push_back(static_cast<char>(head[0] ^ c));
+  // Text: the most common byte of text is the space.
+  ByteHistogram histogram{};
+  AccumulateHistogram(probe, histogram);
+  int most_common = 0;
+  for (int b = 1; b < 256; ++b) {
+    if (histogram[b] > histogram[most_common]) most_common = b;
+  }
+  keys.push_back(static_cast<char>(most_common ^ ' '));
+
+  std::string transformed(probe.size(), '\0');
+  for (char key_char : keys) {
+    const auto key = static_cast<uint8_t>(key_char);
+    if (key == 0) continue;
+    for (std::size_t i = 0; i < probe.size(); ++i) {
+      transformed[i] = static_cast<char>(static_cast<uint8_t>(probe[i]) ^ key);
+    }
+    for (const auto& validator : validators) {
+      if (validator->name().substr(0, 4) == "text") continue;  // text is judged below
+      if (validator->Matches(transformed, file_size)) {
+        return ByteTransform{key, std::string(validator->name())};
+      }
+    }
+    if (LooksLikePlainText(transformed)) return ByteTransform{key, "text"};
+  }
+  return std::nullopt;
+}
+
+}  // namespace steen::content

@@ -1,0 +1,36 @@
+// Detection of the evasions that defeat plain entropy tests: ciphertext written as base64 or hex
+// text (entropy ~6 or ~4 bits/byte), and bytes mapped by a fixed transform (255 - b, XOR with a
+// constant), which leaves the byte histogram's entropy unchanged.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "content/format.h"
+
+namespace steen::content {
+
+enum class TextEncoding { kNone, kBase64, kHex };
+
+// Classifies `text` as base64 or hex when (nearly) all of it is that alphabet plus line breaks.
+TextEncoding DetectTextEncoding(std::string_view text);
+
+// Decodes as much of `text` as is well formed (ignoring line breaks and whitespace), up to
+// `max_output` bytes. A trailing partial group is dropped.
+std::string DecodeBase64Prefix(std::string_view text, std::size_t max_output);
+std::string DecodeHexPrefix(std::string_view text, std::size_t max_output);
+
+struct ByteTransform {
+  uint8_t xor_key = 0;  // 0xFF is the bit flip (255 - b)
+  std::string format;   // what the untransformed bytes are ("png", "text", ...)
+};
+
+// Finds a constant XOR (including the 255 - b bit flip) under which `head` becomes a known binary
+// format or plain text. `head` must not itself be recognised. Returns nothing when none fits.
+std::optional<ByteTransform> DetectByteTransform(std::string_view head,
+                                                 const ValidatorList& validators,
+                                                 uint64_t file_size);
+
+}  // namespace steen::content

@@ -1,0 +1,41 @@
+#include "content/sampling.h"
+
+#include <algorithm>
+
+#include "steen/limits.h"
+
+namespace steen::content {
+
+std::vector<ByteRange> PlanSamples(uint64_t size) {
+  std::vector<ByteRange> plan;
+  const uint64_t head = limits::kHeadBytes;
+  const uint64_t tail = limits::kTailBytes;
+  if (size <= head + tail) {
+    if (size > 0) plan.push_back({0, size});
+    return plan;
+  }
+  plan.push_back({0, head});
+  const uint64_t middle_begin = head;
+  const uint64_t middle_end = size - tail;
+  const uint64_t middle = middle_end - middle_begin;
+  const uint64_t block = limits::kSampleBlockBytes;
+  // One sampled block per 64 KiB of middle, at most kMaxSampleBlocks.
+  const uint64_t count =
+      std::min<uint64_t>(limits::kMaxSampleBlocks, std::max<uint64_t>(1, middle / (4 * block)));
+  if (middle <= count * block) {
+    plan.push_back({middle_begin, middle});
+  } else {
+    const uint64_t stride = (middle - block) / std::max<uint64_t>(1, count - 1);
+    for (uint64_t i = 0; i < count; ++i) {
+      uint64_t offset = middle_begin + (count == 1 ? (middle - block) / 2 : i * stride);
+      offset -= offset % 4096;  // align to the stats block grid
+      if (!plan.empty() && offset < plan.back().end()) offset = plan.back().end();
+      if (offset + block > middle_end) break;
+      plan.push_back({offset, block});
+    }
+  }
+  plan.push_back({middle_end, tail});
+  return plan;
+}
+
+}  // namespace steen::content

@@ -1,0 +1,169 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "content/block_stats.h"
+#include "content/evasion.h"
+#include "content/sampling.h"
+#include "steen/content.h"
+#include "steen/limits.h"
+#include "unit/content/test_bytes.h"
+
+namespace steen {
+namespace {
+
+using testing::Base64Encode;
+using testing::HexEncode;
+using testing::ProseText;
+using testing::RandomBytes;
+
+Analysis AnalyzeBytes(const std::string& bytes, bool deep = false) {
+  static const ContentAnalyzer analyzer;
+  MemoryByteSource source(bytes);
+  AnalyzeOptions options;
+  options.deep = deep;
+  auto result = analyzer.Analyze(source, options);
+  EXPECT_TRUE(result.ok()) << result.status().ToString();
+  return result.ok() ? *result : Analysis{};
+}
+
+std::string Joined(const Analysis& a) {
+  std::string s;
+  for (const auto& r : a.reasons) s += r + "; ";
+  return s;
+}
+
+TEST(BlockStats, RandomBytesAreUniformTextIsNot) {
+  const auto random = content::ComputeBlockStats(RandomBytes(65536));
+  EXPECT_GT(random.entropy, 7.99);
+  EXPECT_TRUE(content::LooksLikeCiphertext(random));
+  const auto text = content::ComputeBlockStats(ProseText(65536));
+  EXPECT_LT(text.entropy, 5.5);
+  EXPECT_FALSE(content::LooksLikeCiphertext(text));
+  EXPECT_GT(text.printable, 0.9);
+}
+
+TEST(BlockStats, ChiSquarePValueIsCalibrated) {
+  EXPECT_NEAR(content::ChiSquarePValue255(255.0), 0.49, 0.03);
+  EXPECT_LT(content::ChiSquarePValue255(400.0), 1e-5);
+  EXPECT_GT(content::ChiSquarePValue255(200.0), 0.99);
+  // Random blocks: p-values spread over (0, 1), most of them far from 0.
+  int tiny = 0;
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    if (content::ComputeBlockStats(RandomBytes(4096, seed)).chi_p < 1e-4) ++tiny;
+  }
+  EXPECT_LE(tiny, 1);
+}
+
+TEST(BlockStats, ShortSpanRandomnessByDistinctCount) {
+  EXPECT_TRUE(content::ShortSpanLooksRandom(RandomBytes(64, 7)));
+  EXPECT_TRUE(content::ShortSpanLooksRandom(RandomBytes(1064, 8)));
+  EXPECT_FALSE(content::ShortSpanLooksRandom(ProseText(64)));
+  EXPECT_FALSE(content::ShortSpanLooksRandom(std::string(100, '\0')));
+  EXPECT_FALSE(content::ShortSpanLooksRandom(RandomBytes(16)));  // too short to judge
+}
+
+TEST(Sampling, SmallFilesAreReadWholeLargeFilesSampled) {
+  auto plan = content::PlanSamples(1000);
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0], (ByteRange{0, 1000}));
+  const uint64_t size = 100ull * 1024 * 1024;
+  plan = content::PlanSamples(size);
+  ASSERT_GE(plan.size(), 3u);
+  EXPECT_EQ(plan.front().offset, 0u);
+  EXPECT_EQ(plan.back().end(), size);
+  uint64_t total = 0;
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    total += plan[i].length;
+    if (i > 0) EXPECT_GE(plan[i].offset, plan[i - 1].end());
+  }
+  EXPECT_LT(total, 1024u * 1024u);
+}
+
+TEST(Evasion, DetectsBase64AndHexButNotProse) {
+  const std::string random = RandomBytes(3000);
+  EXPECT_EQ(content::DetectTextEncoding(Base64Encode(random)), content::TextEncoding::kBase64);
+  EXPECT_EQ(content::DetectTextEncoding(Base64Encode(random, 0)), content::TextEncoding::kBase64);
+  EXPECT_EQ(content::DetectTextEncoding(HexEncode(random)), content::TextEncoding::kHex);
+  EXPECT_EQ(content::DetectTextEncoding(ProseText(4000)), content::TextEncoding::kNone);
+  EXPECT_EQ(content::DecodeBase64Prefix(Base64Encode(random), 1 << 20), random);
+  EXPECT_EQ(content::DecodeHexPrefix(HexEncode(random), 1 << 20), random);
+}
+
+TEST(Analyzer, EmptyFileIsIntact) {
+  const Analysis a = AnalyzeBytes("");
+  EXPECT_EQ(a.verdict, Verdict::kIntact);
+  EXPECT_EQ(a.format, "empty");
+}
+
+TEST(Analyzer, RandomFileIsEncrypted) {
+  for (std::size_t size : {200u, 5000u, 300000u, 3u * 1024u * 1024u}) {
+    const Analysis a = AnalyzeBytes(RandomBytes(size, size));
+    EXPECT_EQ(a.verdict, Verdict::kDamaged) << size << ": " << Joined(a);
+    EXPECT_EQ(a.kind, DamageKind::kEncrypted) << size << ": " << Joined(a);
+    EXPECT_GE(a.score, 0.9);
+    EXPECT_FALSE(a.reasons.empty());
+  }
+}
+
+TEST(Analyzer, ProseIsIntact) {
+  const Analysis a = AnalyzeBytes(ProseText(200000));
+  EXPECT_EQ(a.verdict, Verdict::kIntact) << Joined(a);
+  EXPECT_EQ(a.kind, DamageKind::kNone);
+}
+
+TEST(Analyzer, Base64CiphertextIsEncodedCiphertext) {
+  const Analysis a = AnalyzeBytes(Base64Encode(RandomBytes(100000)));
+  EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  EXPECT_EQ(a.kind, DamageKind::kEncodedCiphertext);
+  const Analysis h = AnalyzeBytes(HexEncode(RandomBytes(50000)));
+  EXPECT_EQ(h.verdict, Verdict::kDamaged) << Joined(h);
+  EXPECT_EQ(h.kind, DamageKind::kEncodedCiphertext);
+}
+
+TEST(Analyzer, Base64OfTextIsNotDamaged) {
+  const Analysis a = AnalyzeBytes(Base64Encode(ProseText(30000)));
+  EXPECT_NE(a.verdict, Verdict::kDamaged) << Joined(a);
+}
+
+TEST(Analyzer, BitFlippedTextIsBitTransformed) {
+  std::string text = ProseText(50000);
+  for (char& c : text) c = static_cast<char>(255 - static_cast<unsigned char>(c));
+  const Analysis a = AnalyzeBytes(text);
+  EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  EXPECT_EQ(a.kind, DamageKind::kBitTransformed) << Joined(a);
+}
+
+TEST(Analyzer, FirstBytesEncryptedOfUnknownFormatIsDamaged) {
+  // Structured binary with no known signature whose first 4 KiB were encrypted.
+  std::string bytes;
+  for (int i = 0; i < 20000; ++i) bytes += std::string("\x01\x00\x00\x00rec", 7) + char(i & 0x7f);
+  const std::string head = RandomBytes(8192, 9);
+  std::copy(head.begin(), head.end(), bytes.begin());
+  const Analysis a = AnalyzeBytes(bytes);
+  EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  EXPECT_EQ(a.kind, DamageKind::kPartiallyEncrypted) << Joined(a);
+}
+
+TEST(Analyzer, DefaultReadsLittleOfLargeFilesDeepReadsAll) {
+  const std::string bytes = RandomBytes(8u * 1024u * 1024u, 3);
+  const Analysis quick = AnalyzeBytes(bytes);
+  EXPECT_LT(quick.bytes_read, bytes.size() / 8);
+  ASSERT_FALSE(quick.ranges_read.empty());
+  EXPECT_EQ(quick.ranges_read.front().offset, 0u);
+  EXPECT_EQ(quick.ranges_read.back().end(), bytes.size());
+  const Analysis deep = AnalyzeBytes(bytes, /*deep=*/true);
+  ASSERT_EQ(deep.ranges_read.size(), 1u);
+  EXPECT_EQ(deep.ranges_read[0], (ByteRange{0, bytes.size()}));
+  EXPECT_EQ(deep.verdict, Verdict::kDamaged);
+}
+
+TEST(Analyzer, ToStringNamesMatchTheReportVocabulary) {
+  EXPECT_EQ(ToString(Verdict::kDamaged), "damaged");
+  EXPECT_EQ(ToString(DamageKind::kPartiallyEncrypted), "partially_encrypted");
+  EXPECT_EQ(ToString(DamageKind::kEncodedCiphertext), "encoded_ciphertext");
+  EXPECT_EQ(ToString(DamageKind::kBitTransformed), "bit_transformed");
+}
+
+}  // namespace
+}  // namespace steen
