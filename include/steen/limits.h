@@ -40,6 +40,13 @@ inline constexpr std::size_t kMaxDecodedProbe = 256 * KiB;  // decoded bytes a p
 inline constexpr int kMaxContainerDepth = 64;    // nesting (PDF objects, Matroska, ISO BMFF)
 inline constexpr int kMaxChunksWalked = 100000;  // chunk/box/segment/marker walks
 inline constexpr int kMaxPdfObjectsChecked = 4096;
+inline constexpr int kMaxPdfXrefSamples = 32;          // xref entries whose object header is read
+inline constexpr int kMaxPdfXrefSections = 8;          // /Prev and /XRefStm hops followed
+inline constexpr int kMaxPdfStreamsProbed = 4;         // FlateDecode streams in the head inflated
+inline constexpr int kMaxOle2DifatSectors = 1024;      // extra DIFAT sectors followed (v3: 512 KiB)
+inline constexpr int kMaxOle2FatSectorsSampled = 24;   // FAT sectors read and checked
+inline constexpr int kMaxOle2DirectorySectors = 256;   // directory chain length followed
+inline constexpr int kMaxSqlitePagesSampled = 32;      // b-tree pages sampled (at most 1 MiB read)
 
 // ---- Scan --------------------------------------------------------------------------------------
 inline constexpr std::size_t kMaxPathBytes = 4096;
