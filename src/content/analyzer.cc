@@ -67,6 +67,8 @@ class XorByteSource final : public ByteSource {
 
 // Statistics of every 4 KiB block that was read (sampled, or all of them in deep mode).
 struct BlockMap {
+  explicit BlockMap(std::size_t block) : block_bytes(block) {}
+  std::size_t block_bytes;
   uint64_t blocks = 0;
   uint64_t uniform_blocks = 0;  // histogram consistent with uniform bytes (ciphertext-like)
   uint64_t first_uniform_offset = UINT64_MAX;
@@ -96,7 +98,7 @@ struct BlockMap {
     }
   }
   void AddRegion(uint64_t offset, std::string_view bytes) {
-    const std::size_t block = limits::kStatsBlockBytes;
+    const std::size_t block = block_bytes;
     for (std::size_t pos = 0; pos < bytes.size(); pos += block) {
       std::string_view piece = bytes.substr(pos, block);
       // A short last piece is folded into the statistics only when it can carry evidence.
@@ -111,8 +113,8 @@ struct BlockMap {
     return blocks == 0 ? 0.0 : entropy_sum / static_cast<double>(blocks);
   }
   std::string Describe() const {
-    std::string s = Percent(uniform_fraction()) + " of " + std::to_string(blocks) +
-                    " sampled 4 KiB blocks random";
+    std::string s = Percent(uniform_fraction()) + " of " + std::to_string(blocks) + " " +
+                    std::to_string(block_bytes / 1024) + " KiB blocks random";
     if (uniform_blocks > 0) {
       s += " (mean chi-square p=" +
            Fixed(chi_p_sum_uniform / static_cast<double>(uniform_blocks), 2) + ")";
@@ -350,7 +352,7 @@ StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
   if (!head_or.ok()) return head_or.status();
   const std::string_view head = *head_or;
 
-  BlockMap map;
+  BlockMap map(options.deep ? limits::kDeepStatsBlockBytes : limits::kStatsBlockBytes);
   if (Status st = impl_->MapBlocks(reader, options.deep, map); !st.ok()) return st;
 
   Decision decision;
