@@ -43,6 +43,12 @@ inline constexpr std::size_t kMaxDecodedProbe = 256 * KiB;  // decoded bytes a p
 inline constexpr int kMaxContainerDepth = 64;    // nesting (PDF objects, Matroska, ISO BMFF)
 inline constexpr int kMaxChunksWalked = 100000;  // chunk/box/segment/marker walks
 inline constexpr int kMaxPdfObjectsChecked = 4096;
+// System formats: ELF/PE sections, font tables, TTC fonts and OpenPGP packets walked, and the
+// table bytes whose checksums a font check may read (large fonts: the rest is left unchecked).
+inline constexpr int kMaxSectionsChecked = 4096;
+inline constexpr int kMaxFontsInCollection = 64;
+inline constexpr std::size_t kMaxFontChecksumBytes = 2 * MiB;
+inline constexpr int kMaxOpenPgpPackets = 4096;
 inline constexpr int kMaxPdfXrefSamples = 32;          // xref entries whose object header is read
 inline constexpr int kMaxPdfXrefSections = 8;          // /Prev and /XRefStm hops followed
 inline constexpr int kMaxPdfStreamsProbed = 4;         // FlateDecode streams in the head inflated
