@@ -61,5 +61,14 @@ inline constexpr int kMaxSqlitePagesSampled = 32;      // b-tree pages sampled (
 inline constexpr std::size_t kMaxPathBytes = 4096;
 inline constexpr int kMaxDirectoryDepth = 4096;          // deeper trees are reported, not walked
 inline constexpr std::size_t kScanQueueCapacity = 4096;  // files queued between walker and workers
+// Folders with damage counted for the scan summary's top list; beyond, the least damaged are
+// pruned (the summary then says counts are approximate). Bounds memory on fully encrypted trees.
+inline constexpr std::size_t kMaxDamagedFoldersTracked = 4096;
+// Distinct format names counted in the scan summary; the rest are counted as "other".
+inline constexpr std::size_t kMaxFormatsTracked = 256;
+// Folders listed in the text summary's "most damage" table.
+inline constexpr std::size_t kTopDamagedFolders = 10;
+// Per-worker report buffer flushed to the output (under a lock) when it grows past this.
+inline constexpr std::size_t kReportFlushBytes = 64 * KiB;
 
 }  // namespace steen::limits
