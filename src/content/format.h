@@ -56,6 +56,7 @@ void RegisterArchiveFormats(ValidatorList& out);  // zip family, gzip, bzip2, xz
 void RegisterDocumentFormats(ValidatorList& out);  // pdf, ole2, sqlite, rtf
 void RegisterMediaFormats(ValidatorList& out);     // images, audio, video
 void RegisterSystemFormats(ValidatorList& out);    // elf, pe, fonts, openpgp, age, luks
+void RegisterSignatureFormats(ValidatorList& out);  // recognised by signature only
 void RegisterTextFormats(ValidatorList& out);      // utf-8/16, latin-1 text and its subtypes (last)
 
 // All validators in priority order.

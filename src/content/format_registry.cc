@@ -8,6 +8,7 @@ ValidatorList MakeAllValidators() {
   RegisterDocumentFormats(all);
   RegisterMediaFormats(all);
   RegisterSystemFormats(all);
+  RegisterSignatureFormats(all);  // after the structural validators: they know better
   RegisterTextFormats(all);  // last: text is the fallback for anything without a binary signature
   return all;
 }

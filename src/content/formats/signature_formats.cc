@@ -1,0 +1,202 @@
+// Formats steen recognises by signature only (no structural validator yet): without them, a real
+// .deb, .rpm, .pyc or git pack file would be "no known signature, high entropy" and reported as
+// damaged. Each entry says whether the format's payload is legitimately random-looking, so the
+// analyzer still flags random blocks inside formats whose content is structured.
+// Weak (short) signatures carry an extra check, so random bytes rarely pass for them.
+#include <array>
+#include <memory>
+#include <string_view>
+
+#include "content/bytes.h"
+#include "content/format.h"
+
+namespace steen::content {
+namespace {
+
+using Check = bool (*)(std::string_view head);
+
+struct Signature {
+  std::string_view format;
+  std::size_t offset;
+  std::string_view magic;
+  bool high_entropy_body;
+  Check check = nullptr;
+};
+
+bool JavaClassVersion(std::string_view head) {
+  // CAFEBABE is also the Mach-O universal binary magic; a class file's major version is >= 45.
+  auto major = LoadBE<uint16_t>(head, 6);
+  return major && *major >= 45 && *major < 100;
+}
+bool MachOFat(std::string_view head) {
+  auto count = LoadBE<uint32_t>(head, 4);
+  return count && *count >= 1 && *count < 20;
+}
+bool PycHeader(std::string_view head) {
+  // Python bytecode: 2-byte version magic, "\r\n", 4-byte flags (0..3).
+  auto flags = LoadLE<uint32_t>(head, 4);
+  return head.size() >= 16 && flags && *flags <= 3 && static_cast<unsigned char>(head[1]) < 0x10;
+}
+bool MpegTransportStream(std::string_view head) {
+  for (std::size_t i = 0; i < 8; ++i) {
+    if (!HasAt(head, i * 188, "\x47")) return false;
+  }
+  return true;
+}
+bool IcoHeader(std::string_view head) {
+  auto count = LoadLE<uint16_t>(head, 4);
+  auto width_zero_padding = ByteAt(head, 9);  // reserved byte of the first entry
+  return count && *count >= 1 && *count <= 256 && width_zero_padding && *width_zero_padding == 0;
+}
+bool CompressZ(std::string_view head) {
+  auto flags = ByteAt(head, 2);
+  return flags && (*flags & 0x1f) >= 9 && (*flags & 0x1f) <= 16 && (*flags & 0x60) == 0;
+}
+
+constexpr std::string_view operator""_sv(const char* s, std::size_t n) { return {s, n}; }
+
+const Signature kSignatures[] = {
+    // Packages and archives (compressed payloads).
+    {"deb", 0, "!<arch>\ndebian-binary"_sv, true},
+    {"ar", 0, "!<arch>\n"_sv, true},
+    {"rpm", 0, "\xED\xAB\xEE\xDB"_sv, true},
+    {"cpio", 0, "070701"_sv, false},
+    {"cpio", 0, "070702"_sv, false},
+    {"cpio", 0, "070707"_sv, false},
+    {"squashfs", 0, "hsqs"_sv, true},
+    {"cab", 0, "MSCF\0\0\0\0"_sv, true},
+    {"lz4", 0, "\x04\x22\x4D\x18"_sv, true},
+    {"lzip", 0, "LZIP"_sv, true},
+    {"compress", 0, "\x1F\x9D"_sv, true, CompressZ},
+    {"xar", 0, "xar!"_sv, true},
+    {"lha", 2, "-lh"_sv, true},
+    {"ace", 7, "**ACE**"_sv, true},
+    {"zstd-dictionary", 0, "\x37\xA4\x30\xEC"_sv, true},
+    {"git-pack", 0, "PACK\0\0\0"_sv, true},
+    {"git-index", 0, "DIRC\0\0\0"_sv, false},
+    {"iso9660", 0x8001, "CD001"_sv, false},
+    {"ext-fs-image", 1080, "\x53\xEF"_sv, false},
+    {"qcow2", 0, "QFI\xFB"_sv, false},
+    {"vmdk", 0, "KDMV"_sv, false},
+    {"vhd", 0, "conectix"_sv, false},
+    {"vhdx", 0, "vhdxfile"_sv, false},
+    {"vdi", 0x40, "\x7F\x10\xDA\xBE"_sv, false},
+    // Code and runtime data.
+    {"java-class", 0, "\xCA\xFE\xBA\xBE"_sv, false, JavaClassVersion},
+    {"mach-o", 0, "\xCA\xFE\xBA\xBE"_sv, false, MachOFat},
+    {"mach-o", 0, "\xCF\xFA\xED\xFE"_sv, false},
+    {"mach-o", 0, "\xCE\xFA\xED\xFE"_sv, false},
+    {"dex", 0, "dex\n0"_sv, false},
+    {"wasm", 0, "\0asm\x01\0\0\0"_sv, false},
+    {"pyc", 2, "\r\n"_sv, false, PycHeader},
+    {"gettext-mo", 0, "\xDE\x12\x04\x95"_sv, false},
+    {"gettext-mo", 0, "\x95\x04\x12\xDE"_sv, false},
+    {"java-keystore", 0, "\xFE\xED\xFE\xED"_sv, false},
+    {"tzif", 0, "TZif"_sv, false},
+    {"systemd-journal", 0, "LPKSHHRH"_sv, false},
+    {"berkeley-db", 12, "\x00\x06\x15\x61"_sv, false},
+    {"berkeley-db", 12, "\x61\x15\x06\x00"_sv, false},
+    {"berkeley-db", 12, "\x00\x05\x31\x62"_sv, false},
+    {"berkeley-db", 12, "\x62\x31\x05\x00"_sv, false},
+    {"sqlite-wal", 0, "\x37\x7F\x06\x82"_sv, false},
+    {"sqlite-wal", 0, "\x37\x7F\x06\x83"_sv, false},
+    {"hdf5", 0, "\x89HDF\r\n\x1a\n"_sv, false},
+    {"netcdf", 0, "CDF\x01"_sv, false},
+    {"netcdf", 0, "CDF\x02"_sv, false},
+    {"parquet", 0, "PAR1"_sv, true},
+    {"avro", 0, "Obj\x01"_sv, true},
+    {"arrow", 0, "ARROW1"_sv, false},
+    {"pcap", 0, "\xD4\xC3\xB2\xA1"_sv, false},
+    {"pcap", 0, "\xA1\xB2\xC3\xD4"_sv, false},
+    {"pcapng", 0, "\x0A\x0D\x0D\x0A"_sv, false},
+    {"windows-registry", 0, "regf"_sv, false},
+    {"windows-evtx", 0, "ElfFile\0"_sv, false},
+    {"windows-lnk", 0, "\x4C\0\0\0\x01\x14\x02\0"_sv, false},
+    {"plist-binary", 0, "bplist00"_sv, false},
+    {"ms-access", 4, "Standard Jet DB"_sv, false},
+    {"ms-access", 4, "Standard ACE DB"_sv, false},
+    {"outlook-pst", 0, "!BDN"_sv, false},
+    {"wordperfect", 0, "\xFFWPC"_sv, false},
+    {"dwg", 0, "AC10"_sv, true},
+    {"blender", 0, "BLENDER"_sv, false},
+    {"mobi", 60, "BOOKMOBI"_sv, false},
+    // Images, audio and video not covered by a structural validator.
+    {"psd", 0, "8BPS\x00\x01"_sv, false},
+    {"psb", 0, "8BPS\x00\x02"_sv, false},
+    {"xcf", 0, "gimp xcf "_sv, false},
+    {"icns", 0, "icns"_sv, true},
+    {"ico", 0, "\x00\x00\x01\x00"_sv, false, IcoHeader},
+    {"cur", 0, "\x00\x00\x02\x00"_sv, false, IcoHeader},
+    {"jpeg2000", 0, "\0\0\0\x0CjP  \r\n\x87\n"_sv, true},
+    {"jpeg-xl", 0, "\0\0\0\x0CJXL \r\n\x87\n"_sv, true},
+    {"jpeg-xl", 0, "\xFF\x0A"_sv, true},
+    {"wmf", 0, "\xD7\xCD\xC6\x9A"_sv, false},
+    {"emf", 40, " EMF"_sv, false},
+    {"icc-profile", 36, "acsp"_sv, false},
+    {"eps-binary", 0, "\xC5\xD0\xD3\xC6"_sv, false},
+    {"djvu", 0, "AT&TFORM"_sv, true},
+    {"chm", 0, "ITSF\x03\0\0\0"_sv, true},
+    {"swf", 0, "FWS"_sv, false},
+    {"swf", 0, "CWS"_sv, true},
+    {"swf", 0, "ZWS"_sv, true},
+    {"midi", 0, "MThd\0\0\0\x06"_sv, false},
+    {"aiff", 8, "AIFF"_sv, false},
+    {"aiff", 8, "AIFC"_sv, true},
+    {"au", 0, ".snd"_sv, false},
+    {"flv", 0, "FLV\x01"_sv, true},
+    {"asf", 0, "\x30\x26\xB2\x75\x8E\x66\xCF\x11"_sv, true},
+    {"mpeg-ps", 0, "\x00\x00\x01\xBA"_sv, true},
+    {"mpeg-ts", 0, "\x47"_sv, true, MpegTransportStream},
+    {"pcf-font", 0,
+     "\x01"
+     "fcp"_sv,
+     false},
+    {"realmedia", 0, ".RMF"_sv, true},
+};
+
+class SignatureValidator final : public FormatValidator {
+ public:
+  std::string_view name() const override { return "signature"; }
+
+  bool Matches(std::string_view head, uint64_t file_size) const override {
+    return Find(head) != nullptr;
+  }
+
+  FormatReport Validate(Reader& reader) const override {
+    FormatReport report;
+    auto head = reader.Read(0, 0x8010);
+    const Signature* sig = head.ok() ? Find(*head) : nullptr;
+    if (sig == nullptr) {
+      report.format = "unknown";
+      report.integrity = Integrity::kDamaged;
+      report.reasons.push_back("signature no longer readable");
+      return report;
+    }
+    report.format = std::string(sig->format);
+    report.high_entropy_body = sig->high_entropy_body;
+    report.reasons.push_back(std::string(sig->format) +
+                             " recognised by its signature (structure not checked)");
+    return report;
+  }
+
+ private:
+  static const Signature* Find(std::string_view head) {
+    for (const Signature& sig : kSignatures) {
+      if (HasAt(head, sig.offset, sig.magic) && (sig.check == nullptr || sig.check(head))) {
+        return &sig;
+      }
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<const FormatValidator> MakeZlibStreamValidator();  // zlib_stream.cc
+
+void RegisterSignatureFormats(ValidatorList& out) {
+  out.push_back(std::make_unique<SignatureValidator>());
+  out.push_back(MakeZlibStreamValidator());
+}
+
+}  // namespace steen::content
