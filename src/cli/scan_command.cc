@@ -1,0 +1,33 @@
+// `steen scan PATH...`: option parsing only; the work is steen::scan::RunScanCommand.
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "steen/scan.h"
+
+namespace steen::cli {
+
+void RegisterScanCommand(CLI::App& app) {
+  auto command = std::make_shared<scan::ScanCommand>();
+  CLI::App* sub = app.add_subcommand(
+      "scan",
+      "Scan trees for damaged files (read-only). Exit 0: no damage, 1: damage found, 2: a path "
+      "could not be scanned or usage error.");
+  sub->add_option("paths", command->paths, "Files or directories to scan")->required();
+  sub->add_option("-j,--threads", command->options.threads, "Analysis threads (default: cores)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--follow-symlinks", command->options.follow_symlinks,
+                "Follow symbolic links inside the trees (loops are detected and reported)");
+  sub->add_flag("--deep", command->options.analyze.deep,
+                "Read every byte instead of head, tail and samples");
+  const std::map<std::string, scan::ReportFormat> formats{{"text", scan::ReportFormat::kText},
+                                                          {"jsonl", scan::ReportFormat::kJsonl}};
+  sub->add_option("--format", command->format, "Report format: text (default) or jsonl")
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
+  sub->add_flag("!--no-progress", command->progress, "Do not show the progress line on stderr");
+  sub->callback([command] { SetExitCode(scan::RunScanCommand(*command, stdout, stderr)); });
+}
+
+}  // namespace steen::cli
