@@ -1,0 +1,22 @@
+// Riff validator (not written yet: matches nothing).
+#include <memory>
+
+#include "content/format.h"
+
+namespace steen::content {
+namespace {
+
+class RiffValidator final : public FormatValidator {
+ public:
+  std::string_view name() const override { return "riff"; }
+  bool Matches(std::string_view, uint64_t) const override { return false; }
+  FormatReport Validate(Reader&) const override { return {}; }
+};
+
+}  // namespace
+
+std::unique_ptr<const FormatValidator> MakeRiffValidator() {
+  return std::make_unique<RiffValidator>();
+}
+
+}  // namespace steen::content

@@ -1,0 +1,212 @@
+// Tests of the media validators on real files made at test time by ffmpeg (skipped when ffmpeg is
+// absent; scripts/install-deps.sh installs it), damaged the ways ransomware damages files.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <random>
+#include <string>
+
+#include "content/format.h"
+#include "content/reader.h"
+#include "steen/content.h"
+#include "steen/limits.h"
+
+namespace steen::content {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct MediaCase {
+  std::string label;      // test name
+  std::string validator;  // validator name()
+  std::string format;     // expected FormatReport::format
+  std::string ffmpeg;     // ffmpeg arguments before the output file
+  std::string extension;
+  bool exact_end = true;  // structure_end must be exactly the file size
+};
+
+void PrintTo(const MediaCase& c, std::ostream* os) { *os << c.label; }
+
+const FormatValidator* FindValidator(std::string_view name) {
+  static const ValidatorList validators = MakeAllValidators();
+  for (const auto& v : validators) {
+    if (v->name() == name) return v.get();
+  }
+  return nullptr;
+}
+
+FormatReport Check(std::string_view validator_name, std::string_view bytes) {
+  const FormatValidator* validator = FindValidator(validator_name);
+  EXPECT_NE(validator, nullptr) << validator_name;
+  if (validator == nullptr) return {};
+  MemoryByteSource source(bytes);
+  Reader reader(source, limits::kAnalysisReadBudget);
+  return validator->Validate(reader);
+}
+
+bool Matches(std::string_view validator_name, std::string_view bytes) {
+  const FormatValidator* validator = FindValidator(validator_name);
+  return validator != nullptr && validator->Matches(bytes.substr(0, limits::kHeadBytes), bytes.size());
+}
+
+std::string Describe(const FormatReport& r) {
+  std::string s = "format=" + r.format + " integrity=" + std::to_string(static_cast<int>(r.integrity)) +
+                  " end=" + std::to_string(r.structure_end) + " reasons:";
+  for (const auto& reason : r.reasons) s += " [" + reason + "]";
+  return s;
+}
+
+bool HaveFfmpeg() {
+  static const bool have = std::system("ffmpeg -version > /dev/null 2>&1") == 0;
+  return have;
+}
+
+fs::path TempDir() {
+  static const fs::path dir = [] {
+    std::string templ = (fs::temp_directory_path() / "steen-media-XXXXXX").string();
+    const char* made = mkdtemp(templ.data());
+    return fs::path(made != nullptr ? made : "/tmp");
+  }();
+  return dir;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The file ffmpeg makes for `c` (made once per run); empty when it could not be made.
+const std::string& Generate(const MediaCase& c) {
+  static std::map<std::string, std::string> cache;
+  auto it = cache.find(c.label);
+  if (it != cache.end()) return it->second;
+  const fs::path out = TempDir() / (c.label + "." + c.extension);
+  const std::string command = "ffmpeg -nostdin -loglevel error -y " + c.ffmpeg + " '" +
+                              out.string() + "' > /dev/null 2>&1";
+  std::string bytes;
+  if (std::system(command.c_str()) == 0) bytes = ReadFile(out);
+  return cache.emplace(c.label, std::move(bytes)).first->second;
+}
+
+std::string RandomBytes(std::size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (char& ch : out) ch = static_cast<char>(rng() & 0xff);
+  return out;
+}
+
+class MediaFormatTest : public testing::TestWithParam<MediaCase> {
+ protected:
+  void SetUp() override {
+    if (!HaveFfmpeg()) GTEST_SKIP() << "ffmpeg not installed";
+    original_ = Generate(GetParam());
+    if (original_.empty()) GTEST_SKIP() << "ffmpeg could not make " << GetParam().label;
+  }
+  std::string original_;
+};
+
+TEST_P(MediaFormatTest, IntactFileIsValid) {
+  const MediaCase& c = GetParam();
+  EXPECT_TRUE(Matches(c.validator, original_));
+  const FormatReport r = Check(c.validator, original_);
+  EXPECT_EQ(r.integrity, Integrity::kValid) << Describe(r);
+  EXPECT_EQ(r.format, c.format) << Describe(r);
+  if (c.exact_end) EXPECT_EQ(r.structure_end, original_.size()) << Describe(r);
+}
+
+TEST_P(MediaFormatTest, HeaderKeptRestRandomIsDamaged) {
+  std::string bytes = original_;
+  const std::string noise = RandomBytes(bytes.size(), 1);
+  bytes.replace(62, bytes.size() - 62, noise.substr(0, bytes.size() - 62));
+  const FormatReport r = Check(GetParam().validator, bytes);
+  EXPECT_EQ(r.integrity, Integrity::kDamaged) << Describe(r);
+  EXPECT_FALSE(r.reasons.empty());
+}
+
+TEST_P(MediaFormatTest, IntermittentEncryptionIsDamaged) {
+  std::string bytes = original_;
+  const std::string noise = RandomBytes(bytes.size(), 2);
+  for (std::size_t pos = 256; pos < bytes.size(); pos += 192) {
+    const std::size_t n = std::min<std::size_t>(64, bytes.size() - pos);
+    bytes.replace(pos, n, noise.substr(pos, n));
+  }
+  const FormatReport r = Check(GetParam().validator, bytes);
+  EXPECT_EQ(r.integrity, Integrity::kDamaged) << Describe(r);
+}
+
+TEST_P(MediaFormatTest, MiddleAndTailEncryptionIsDamaged) {
+  // Everything after the first 64 KiB + 1 (a head-only check would miss it).
+  std::string bytes = original_;
+  const std::size_t from = std::min<std::size_t>(bytes.size() / 2, limits::kHeadBytes + 1);
+  const std::string noise = RandomBytes(bytes.size() - from, 3);
+  bytes.replace(from, noise.size(), noise);
+  const FormatReport r = Check(GetParam().validator, bytes);
+  EXPECT_EQ(r.integrity, Integrity::kDamaged) << Describe(r);
+}
+
+TEST_P(MediaFormatTest, AppendedFooterKeepsStructureEnd) {
+  if (!GetParam().exact_end) GTEST_SKIP() << "structure end not exact for this format";
+  const std::string bytes = original_ + RandomBytes(1064, 4);
+  const FormatReport r = Check(GetParam().validator, bytes);
+  EXPECT_EQ(r.integrity, Integrity::kValid) << Describe(r);
+  EXPECT_EQ(r.structure_end, original_.size()) << Describe(r);
+}
+
+TEST_P(MediaFormatTest, TruncatedIsNotDamaged) {
+  for (double keep : {0.3, 0.7, 0.97}) {
+    const std::string bytes = original_.substr(0, static_cast<std::size_t>(original_.size() * keep));
+    const FormatReport r = Check(GetParam().validator, bytes);
+    EXPECT_NE(r.integrity, Integrity::kDamaged) << keep << " " << Describe(r);
+  }
+}
+
+TEST_P(MediaFormatTest, HostileInputsDoNotCrash) {
+  for (std::size_t n : {0, 1, 4, 8, 12, 16, 30, 62, 200, 1000}) {
+    (void)Check(GetParam().validator, original_.substr(0, std::min(n, original_.size())));
+  }
+  for (uint64_t seed = 10; seed < 20; ++seed) {
+    std::string bytes = original_.substr(0, 64) + RandomBytes(5000, seed);
+    (void)Check(GetParam().validator, bytes);
+    // Flip a few bytes anywhere.
+    bytes = original_;
+    std::mt19937_64 rng(seed);
+    for (int i = 0; i < 16; ++i) bytes[rng() % bytes.size()] ^= static_cast<char>(1 + rng() % 255);
+    (void)Check(GetParam().validator, bytes);
+  }
+}
+
+const std::string kNoisyVideo =
+    "-f lavfi -i testsrc2=size=1280x720:rate=25,noise=alls=30:allf=t:all_seed=5 -frames:v 1";
+const std::string kSmallPicture = "-f lavfi -i testsrc=size=160x120 -frames:v 1";
+const std::string kMusic = "-f lavfi -i sine=frequency=440:duration=20 -f lavfi -i "
+                           "anoisesrc=duration=20:amplitude=0.05:seed=7 -filter_complex amix -ac 2";
+const std::string kShortClip =
+    "-f lavfi -i testsrc2=size=320x240:rate=25,noise=alls=20:allf=t:all_seed=6 -t 4 -pix_fmt yuv420p";
+
+INSTANTIATE_TEST_SUITE_P(
+    Media, MediaFormatTest,
+    testing::Values(
+        MediaCase{"jpeg_small", "jpeg", "jpeg", kSmallPicture, "jpg"},
+        MediaCase{"jpeg_large", "jpeg", "jpeg", kNoisyVideo + " -q:v 2", "jpg"},
+        MediaCase{"jpeg_progressive", "jpeg", "jpeg",
+                  kNoisyVideo + " -c:v mjpeg -q:v 3 -f mjpeg", "jpg"},
+        MediaCase{"png_small", "png", "png", kSmallPicture, "png"},
+        MediaCase{"png_large", "png", "png", kNoisyVideo, "png"},
+        MediaCase{"mp3", "mp3", "mp3", kMusic + " -c:a libmp3lame -b:a 128k", "mp3"},
+        MediaCase{"mp3_vbr", "mp3", "mp3", kMusic + " -c:a libmp3lame -q:a 4", "mp3"},
+        MediaCase{"mp4", "isobmff", "mp4", kShortClip + " -c:v libx264", "mp4"},
+        MediaCase{"mp4_faststart", "isobmff", "mp4",
+                  kShortClip + " -c:v libx264 -movflags +faststart", "mp4"},
+        MediaCase{"mov", "isobmff", "mov", kShortClip + " -c:v libx264", "mov"},
+        MediaCase{"m4a", "isobmff", "m4a", kMusic + " -c:a aac", "m4a"},
+        MediaCase{"ogg_vorbis", "ogg", "ogg", kMusic + " -c:a libvorbis", "ogg"},
+        MediaCase{"opus", "ogg", "opus", kMusic + " -c:a libopus", "opus"},
+        MediaCase{"flac", "flac", "flac", kMusic + " -c:a flac", "flac"}),
+    [](const testing::TestParamInfo<MediaCase>& info) { return info.param.label; });
+
+}  // namespace
+}  // namespace steen::content
