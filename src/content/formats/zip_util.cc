@@ -1,0 +1,91 @@
+#include "content/formats/zip_util.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+namespace steen::content::archive {
+
+uint32_t Crc32(std::string_view bytes, uint32_t crc) {
+  // zlib's crc32 takes uInt lengths; feed in slices so huge spans are safe.
+  uLong value = crc;
+  while (!bytes.empty()) {
+    std::size_t n = std::min<std::size_t>(bytes.size(), 1u << 30);
+    value = crc32(value, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(n));
+    bytes.remove_prefix(n);
+  }
+  return static_cast<uint32_t>(value);
+}
+
+std::optional<std::string_view> BoundedReader::Read(uint64_t offset, std::size_t length) {
+  if (offset >= reader_.size()) return std::string_view();
+  length = static_cast<std::size_t>(std::min<uint64_t>(length, reader_.size() - offset));
+  if (length > left_) {
+    exhausted_ = true;
+    return std::nullopt;
+  }
+  left_ -= length;
+  auto bytes = reader_.Read(offset, length);
+  if (!bytes.ok()) return std::nullopt;
+  return *bytes;
+}
+
+void MarkDamaged(FormatReport& report, std::string reason, uint64_t offset, uint64_t file_size) {
+  report.integrity = Integrity::kDamaged;
+  report.reasons.push_back(std::move(reason));
+  if (offset < file_size) report.damaged_ranges.push_back({offset, file_size - offset});
+}
+
+std::string Hex(uint64_t value) {
+  char buffer[24];
+  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
+  return buffer;
+}
+
+ProbeResult InflateProbe(std::string_view input, int window_bits, uint64_t max_output) {
+  ProbeResult result;
+  z_stream stream{};
+  if (inflateInit2(&stream, window_bits) != Z_OK) {
+    result.error = "inflateInit2 failed";
+    return result;
+  }
+  std::vector<unsigned char> out(32 * 1024);
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+  stream.avail_in = static_cast<uInt>(std::min<std::size_t>(input.size(), 1u << 30));
+  uLong crc = crc32(0, nullptr, 0);
+  for (;;) {
+    std::size_t room =
+        static_cast<std::size_t>(std::min<uint64_t>(out.size(), max_output - result.produced));
+    stream.next_out = out.data();
+    stream.avail_out = static_cast<uInt>(room);
+    int rc = inflate(&stream, Z_NO_FLUSH);
+    std::size_t produced = room - stream.avail_out;
+    crc = crc32(crc, out.data(), static_cast<uInt>(produced));
+    result.produced += produced;
+    if (rc == Z_STREAM_END) {
+      result.outcome = ProbeOutcome::kStreamEnd;
+      break;
+    }
+    if (rc == Z_NEED_DICT || rc == Z_DATA_ERROR || rc == Z_MEM_ERROR || rc == Z_STREAM_ERROR) {
+      result.outcome = ProbeOutcome::kError;
+      result.error = stream.msg != nullptr ? stream.msg : "invalid deflate data";
+      break;
+    }
+    if (result.produced >= max_output) {
+      result.outcome = ProbeOutcome::kOutputCapped;
+      break;
+    }
+    if (stream.avail_in == 0 || (rc == Z_BUF_ERROR && produced == 0)) {
+      result.outcome = ProbeOutcome::kInputEnded;
+      break;
+    }
+  }
+  result.consumed = input.size() - stream.avail_in;
+  result.crc = static_cast<uint32_t>(crc);
+  inflateEnd(&stream);
+  return result;
+}
+
+}  // namespace steen::content::archive

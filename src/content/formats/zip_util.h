@@ -1,0 +1,75 @@
+// Helpers shared by the archive family of validators (zip, gzip, bzip2, xz, zstd, 7z, rar, tar):
+// CRC-32, a capped reading allowance on top of the analyzer's head/tail reads, report shortcuts and
+// the raw-deflate / zlib decoder probe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "content/format.h"
+#include "content/reader.h"
+#include "steen/limits.h"
+
+namespace steen::content::archive {
+
+// Share of the analysis read budget one archive validator may spend: the analyzer itself needs
+// head, tail and sample blocks, and a validator must never exhaust the Reader's budget.
+inline constexpr uint64_t kValidatorReadAllowance = limits::kAnalysisReadBudget / 2;
+
+uint32_t Crc32(std::string_view bytes, uint32_t crc = 0);
+
+// Counts what a validator asks the Reader for and refuses reads beyond the allowance, so a hostile
+// archive (a million tiny entries) cannot exhaust the analyzer's budget.
+class BoundedReader {
+ public:
+  explicit BoundedReader(Reader& reader, uint64_t allowance = kValidatorReadAllowance)
+      : reader_(reader), left_(allowance) {}
+  uint64_t size() const { return reader_.size(); }
+  // Bytes [offset, offset+length) clipped at EOF; nullopt when the allowance is spent or on error.
+  std::optional<std::string_view> Read(uint64_t offset, std::size_t length);
+  bool exhausted() const { return exhausted_; }
+
+ private:
+  Reader& reader_;
+  uint64_t left_;
+  bool exhausted_ = false;
+};
+
+// Marks the report damaged from `offset` to the end of the file.
+void MarkDamaged(FormatReport& report, std::string reason, uint64_t offset, uint64_t file_size);
+
+std::string Hex(uint64_t value);  // "0x1a3"
+
+enum class ProbeOutcome {
+  kStreamEnd,     // the stream ended cleanly inside the input
+  kInputEnded,    // all input consumed without error, stream not finished
+  kOutputCapped,  // decoded limits::kMaxDecodedProbe bytes without error
+  kError,         // the decoder rejected the data
+};
+
+struct ProbeResult {
+  ProbeOutcome outcome = ProbeOutcome::kError;
+  std::size_t consumed = 0;  // input bytes consumed (exact at kStreamEnd)
+  uint64_t produced = 0;     // output bytes
+  uint32_t crc = 0;          // CRC-32 of the output (valid unless kOutputCapped)
+  std::string error;         // decoder message for kError
+};
+
+// Inflates `input` (window_bits: -15 raw deflate, 15 zlib) producing at most max_output bytes.
+ProbeResult InflateProbe(std::string_view input, int window_bits,
+                         uint64_t max_output = limits::kMaxDecodedProbe);
+
+// Factories of the family's validators (registered in archive_formats.cc).
+std::unique_ptr<const FormatValidator> MakeZipValidator();
+std::unique_ptr<const FormatValidator> MakeGzipValidator();
+std::unique_ptr<const FormatValidator> MakeBzip2Validator();
+std::unique_ptr<const FormatValidator> MakeXzValidator();
+std::unique_ptr<const FormatValidator> MakeZstdValidator();
+std::unique_ptr<const FormatValidator> MakeSevenZipValidator();
+std::unique_ptr<const FormatValidator> MakeRarValidator();
+std::unique_ptr<const FormatValidator> MakeTarValidator();
+
+}  // namespace steen::content::archive
