@@ -1,8 +1,16 @@
-// Registration of the document format validators. (Filled in by the validators of this family.)
+// Registration of the document format validators: PDF, OLE2 compound files (doc/xls/ppt/msg/msi),
+// SQLite databases.
 #include "content/format.h"
+#include "content/formats/ole2_format.h"
+#include "content/formats/pdf_format.h"
+#include "content/formats/sqlite_format.h"
 
 namespace steen::content {
 
-void RegisterDocumentFormats(ValidatorList& out) { (void)out; }
+void RegisterDocumentFormats(ValidatorList& out) {
+  out.push_back(MakePdfValidator());
+  out.push_back(MakeOle2Validator());
+  out.push_back(MakeSqliteValidator());
+}
 
 }  // namespace steen::content

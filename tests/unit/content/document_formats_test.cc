@@ -1,0 +1,676 @@
+// Tests of the document validators (PDF, OLE2, SQLite) on files built here, on real files from this
+// machine when present, and on the damage patterns ransomware leaves.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "content/format.h"
+#include "content/formats/ole2_format.h"
+#include "content/formats/pdf_format.h"
+#include "content/formats/sqlite_format.h"
+#include "content/reader.h"
+#include "steen/content.h"
+#include "steen/limits.h"
+
+namespace steen::content {
+namespace {
+
+// ---- Helpers ---------------------------------------------------------------------------------
+
+std::string RandomBytes(std::size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (auto& c : out) c = static_cast<char>(rng() & 0xff);
+  return out;
+}
+
+FormatReport Check(const FormatValidator& v, const std::string& bytes) {
+  MemoryByteSource source(bytes);
+  Reader reader(source, limits::kAnalysisReadBudget);
+  return v.Validate(reader);
+}
+
+std::string Reasons(const FormatReport& r) {
+  std::string s;
+  for (const auto& x : r.reasons) s += "\n  " + x;
+  return s;
+}
+
+const char* Name(Integrity i) {
+  switch (i) {
+    case Integrity::kValid:
+      return "valid";
+    case Integrity::kDamaged:
+      return "damaged";
+    case Integrity::kTruncated:
+      return "truncated";
+    case Integrity::kEncryptedContainer:
+      return "encrypted";
+  }
+  return "?";
+}
+
+#define EXPECT_INTEGRITY(report, expected)  \
+  EXPECT_EQ((report).integrity, (expected)) \
+      << "got " << Name((report).integrity) << " reasons:" << Reasons(report)
+
+std::string OverwriteFrom(std::string s, std::size_t from, uint64_t seed) {
+  if (from < s.size()) s.replace(from, s.size() - from, RandomBytes(s.size() - from, seed));
+  return s;
+}
+
+std::string Intermittent(std::string s, std::size_t from, std::size_t span, std::size_t period,
+                         uint64_t seed) {
+  std::string noise = RandomBytes(s.size(), seed);
+  for (std::size_t i = from; i < s.size(); i += period) {
+    for (std::size_t k = i; k < std::min(s.size(), i + span); ++k) s[k] = noise[k];
+  }
+  return s;
+}
+
+std::string Compress(const std::string& in) {
+  uLongf len = compressBound(in.size());
+  std::string out(len, '\0');
+  EXPECT_EQ(compress2(reinterpret_cast<Bytef*>(out.data()), &len,
+                      reinterpret_cast<const Bytef*>(in.data()), in.size(), 6),
+            Z_OK);
+  out.resize(len);
+  return out;
+}
+
+// Text that compresses like real page content (about 3:1), so streams are sizable.
+std::string PageText(std::size_t bytes, uint64_t seed) {
+  static const char* kWords[] = {"ransom",  "file",   "server", "Antwerp", "steen", "block",
+                                 "entropy", "header", "stream", "object",  "table", "page"};
+  std::mt19937_64 rng(seed);
+  std::string out;
+  while (out.size() < bytes) {
+    out +=
+        "BT /F1 12 Tf " + std::to_string(rng() % 600) + " " + std::to_string(rng() % 800) + " Td (";
+    for (int w = 0; w < 8; ++w)
+      out += std::string(kWords[rng() % 12]) + std::to_string(rng() % 97) + " ";
+    out += ") Tj ET\n";
+  }
+  return out;
+}
+
+// ---- PDF builder -----------------------------------------------------------------------------
+
+struct PdfOptions {
+  int content_streams = 2;
+  std::size_t text_per_stream = 4000;
+  std::size_t image_bytes = 0;  // a /DCTDecode-like binary image object
+  bool encrypt = false;
+  bool xref_stream = false;
+};
+
+std::string BuildPdf(const PdfOptions& o) {
+  std::string pdf = "%PDF-1.5\n%\xE2\xE3\xCF\xD3\n";
+  std::vector<std::size_t> offsets{0};
+  auto add = [&](const std::string& body) {
+    offsets.push_back(pdf.size());
+    pdf += std::to_string(offsets.size() - 1) + " 0 obj\n" + body + "\nendobj\n";
+  };
+  int first_content = 4;
+  int image = o.image_bytes ? first_content + o.content_streams : 0;
+  std::string contents = "[";
+  for (int i = 0; i < o.content_streams; ++i)
+    contents += std::to_string(first_content + i) + " 0 R ";
+  contents += "]";
+  add("<< /Type /Catalog /Pages 2 0 R >>");
+  add("<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
+  add("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents " + contents +
+      (image ? " /Resources << /XObject << /Im1 " + std::to_string(image) + " 0 R >> >>" : "") +
+      " >>");
+  for (int i = 0; i < o.content_streams; ++i) {
+    std::string data = o.encrypt ? RandomBytes(o.text_per_stream / 3, 100 + i)
+                                 : Compress(PageText(o.text_per_stream, 100 + i));
+    add("<< /Length " + std::to_string(data.size()) + " /Filter /FlateDecode >>\nstream\n" + data +
+        "\nendstream");
+  }
+  if (image) {
+    std::string data = RandomBytes(o.image_bytes, 7);
+    add("<< /Type /XObject /Subtype /Image /Width 100 /Height 100 /BitsPerComponent 8 "
+        "/ColorSpace /DeviceRGB /Filter /DCTDecode /Length " +
+        std::to_string(data.size()) + " >>\nstream\n" + data + "\nendstream");
+  }
+  int encrypt_obj = 0;
+  if (o.encrypt) {
+    add("<< /Filter /Standard /V 2 /R 3 /Length 128 /P -1028 /O <" + std::string(64, 'a') +
+        "> /U <" + std::string(64, 'b') + "> >>");
+    encrypt_obj = static_cast<int>(offsets.size()) - 1;
+  }
+  std::string encrypt_ref =
+      o.encrypt ? " /Encrypt " + std::to_string(encrypt_obj) + " 0 R /ID [<0102> <0102>]" : "";
+  std::size_t xref_at = pdf.size();
+  if (!o.xref_stream) {
+    pdf += "xref\n0 " + std::to_string(offsets.size()) + "\n0000000000 65535 f \n";
+    for (std::size_t i = 1; i < offsets.size(); ++i) {
+      char line[32];
+      std::snprintf(line, sizeof(line), "%010zu 00000 n \n", offsets[i]);
+      pdf += line;
+    }
+    pdf += "trailer\n<< /Size " + std::to_string(offsets.size()) + " /Root 1 0 R" + encrypt_ref +
+           " >>\n";
+  } else {
+    std::size_t self = offsets.size();
+    offsets.push_back(xref_at);
+    std::string rows;
+    for (std::size_t i = 0; i < offsets.size(); ++i) {
+      uint32_t off = static_cast<uint32_t>(offsets[i]);
+      rows += static_cast<char>(i == 0 ? 0 : 1);
+      for (int b = 3; b >= 0; --b) rows += static_cast<char>((off >> (8 * b)) & 0xff);
+      rows += i == 0 ? std::string("\xff\xff", 2) : std::string(2, '\0');
+    }
+    std::string data = Compress(rows);
+    pdf += std::to_string(self) + " 0 obj\n<< /Type /XRef /Size " + std::to_string(offsets.size()) +
+           " /W [1 4 2] /Root 1 0 R" + encrypt_ref + " /Filter /FlateDecode /Length " +
+           std::to_string(data.size()) + " >>\nstream\n" + data + "\nendstream\nendobj\n";
+  }
+  pdf += "startxref\n" + std::to_string(xref_at) + "\n%%EOF\n";
+  return pdf;
+}
+
+class PdfTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<const FormatValidator> v_ = MakePdfValidator();
+};
+
+TEST_F(PdfTest, MatchesHeaderOnly) {
+  std::string pdf = BuildPdf({});
+  EXPECT_TRUE(v_->Matches(pdf, pdf.size()));
+  EXPECT_TRUE(v_->Matches("junk\n" + pdf, pdf.size() + 5));
+  EXPECT_FALSE(v_->Matches("a text that mentions %PDF-1.4 in passing", 40));
+  EXPECT_FALSE(v_->Matches("PK\x03\x04", 4));
+}
+
+TEST_F(PdfTest, ValidClassicXref) {
+  std::string pdf = BuildPdf({});
+  FormatReport r = Check(*v_, pdf);
+  EXPECT_INTEGRITY(r, Integrity::kValid);
+  EXPECT_EQ(r.format, "pdf");
+  EXPECT_TRUE(r.high_entropy_body);
+  EXPECT_EQ(r.structure_end, pdf.size());
+}
+
+TEST_F(PdfTest, ValidXrefStream) {
+  PdfOptions o;
+  o.xref_stream = true;
+  std::string pdf = BuildPdf(o);
+  FormatReport r = Check(*v_, pdf);
+  EXPECT_INTEGRITY(r, Integrity::kValid);
+  EXPECT_EQ(r.structure_end, pdf.size());
+}
+
+TEST_F(PdfTest, ValidLargeWithImageAndCrlfTail) {
+  PdfOptions o;
+  o.content_streams = 12;
+  o.text_per_stream = 60000;
+  o.image_bytes = 50000;
+  std::string pdf = BuildPdf(o);
+  ASSERT_GT(pdf.size(), 200000u);
+  pdf.replace(pdf.size() - 1, 1, "\r\n");
+  FormatReport r = Check(*v_, pdf);
+  EXPECT_INTEGRITY(r, Integrity::kValid);
+  EXPECT_EQ(r.structure_end, pdf.size());
+}
+
+TEST_F(PdfTest, AppendedFooterKeepsStructureEnd) {
+  std::string pdf = BuildPdf({});
+  FormatReport r = Check(*v_, pdf + RandomBytes(1064, 3));
+  EXPECT_INTEGRITY(r, Integrity::kValid);
+  EXPECT_EQ(r.structure_end, pdf.size());
+}
+
+TEST_F(PdfTest, HeaderKeptRestRandomIsDamaged) {
+  for (bool xs : {false, true}) {
+    PdfOptions o;
+    o.xref_stream = xs;
+    o.content_streams = 8;
+    o.text_per_stream = 30000;
+    std::string pdf = BuildPdf(o);
+    for (std::size_t keep : {62u, 512u, 4096u}) {
+      FormatReport r = Check(*v_, OverwriteFrom(pdf, keep, keep));
+      EXPECT_INTEGRITY(r, Integrity::kDamaged);
+      EXPECT_FALSE(r.damaged_ranges.empty());
+    }
+  }
+}
+
+TEST_F(PdfTest, TailRandomPlusFooterIsDamaged) {
+  PdfOptions o;
+  o.content_streams = 20;
+  o.text_per_stream = 60000;
+  std::string pdf = BuildPdf(o);
+  ASSERT_GT(pdf.size(), 2 * limits::kTailBytes);
+  std::string damaged = OverwriteFrom(pdf, pdf.size() - 64 * 1024, 9) + RandomBytes(1064, 10);
+  FormatReport r = Check(*v_, damaged);
+  EXPECT_INTEGRITY(r, Integrity::kDamaged);
+  EXPECT_NE(Reasons(r).find("no %%EOF"), std::string::npos) << Reasons(r);
+}
+
+TEST_F(PdfTest, MiddleRandomIsDamaged) {
+  for (bool xs : {false, true}) {
+    PdfOptions o;
+    o.xref_stream = xs;
+    o.content_streams = 12;
+    o.text_per_stream = 60000;
+    std::string pdf = BuildPdf(o);
+    std::string damaged = pdf;
+    std::size_t from = 70000, to = pdf.size() - 70000;
+    ASSERT_LT(from, to);
+    damaged.replace(from, to - from, RandomBytes(to - from, 11));
+    FormatReport r = Check(*v_, damaged);
+    EXPECT_INTEGRITY(r, Integrity::kDamaged);
+  }
+}
+
+TEST_F(PdfTest, IntermittentFromHeaderEndIsDamaged) {
+  for (bool xs : {false, true}) {
+    PdfOptions o;
+    o.xref_stream = xs;
+    o.content_streams = 6;
+    o.text_per_stream = 20000;
+    std::string pdf = BuildPdf(o);
+    FormatReport r = Check(*v_, Intermittent(pdf, 512, 64, 192, 12));
+    EXPECT_INTEGRITY(r, Integrity::kDamaged);
+    // From offset 0 the signature is gone.
+    std::string from0 = Intermittent(pdf, 0, 64, 192, 13);
+    EXPECT_FALSE(v_->Matches(from0.substr(0, limits::kHeadBytes), from0.size()));
+  }
+}
+
+TEST_F(PdfTest, EncryptedPdfIsEncryptedContainer) {
+  for (bool xs : {false, true}) {
+    PdfOptions o;
+    o.encrypt = true;
+    o.xref_stream = xs;
+    std::string pdf = BuildPdf(o);
+    FormatReport r = Check(*v_, pdf);
+    EXPECT_INTEGRITY(r, Integrity::kEncryptedContainer);
+    // Broken structure wins over legitimate encryption.
+    FormatReport d = Check(*v_, OverwriteFrom(pdf, 512, 14));
+    EXPECT_INTEGRITY(d, Integrity::kDamaged);
+  }
+}
+
+TEST_F(PdfTest, TruncatedIsNotDamaged) {
+  PdfOptions o;
+  o.content_streams = 10;
+  o.text_per_stream = 40000;
+  std::string pdf = BuildPdf(o);
+  for (std::size_t cut : {pdf.size() / 2, pdf.size() / 3, pdf.size() - 200}) {
+    FormatReport r = Check(*v_, pdf.substr(0, cut));
+    EXPECT_NE(r.integrity, Integrity::kDamaged) << "cut at " << cut << Reasons(r);
+  }
+}
+
+TEST_F(PdfTest, OffsetsOffByALittleAreTolerated) {
+  std::string pdf = BuildPdf({});
+  // Prefix junk shifts every offset (readers accept it; offsets count from %PDF-).
+  FormatReport r = Check(*v_, "garbage line\n" + pdf);
+  EXPECT_NE(r.integrity, Integrity::kDamaged) << Reasons(r);
+}
+
+TEST_F(PdfTest, HostileInputsDoNotCrash) {
+  std::string deep = "%PDF-1.4\n1 0 obj\n" + std::string(200000, '<') + "\nendobj\ntrailer\n" +
+                     std::string(100000, '[') + "\nstartxref\n99999999999999999999999\n%%EOF\n";
+  (void)Check(*v_, deep);
+  std::string nested =
+      "%PDF-1.4\nxref\n0 99999999999\ntrailer << /Prev 9 /Prev 9 >>\n"
+      "startxref\n9\n%%EOF";
+  (void)Check(*v_, nested);
+  std::string loop = "%PDF-1.4\n";
+  std::size_t at = loop.size();
+  loop += "xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Prev " + std::to_string(at) + " /XRefStm " +
+          std::to_string(at) + " >>\nstartxref\n" + std::to_string(at) + "\n%%EOF\n";
+  (void)Check(*v_, loop);
+  for (int i = 0; i < 200; ++i) {
+    std::string junk = "%PDF-1.7\n" + RandomBytes(1 + i * 37, 1000 + i);
+    (void)Check(*v_, junk);
+    (void)Check(*v_, junk + "\nstartxref\n12\n%%EOF");
+  }
+  (void)Check(*v_, "");
+  (void)Check(*v_, "%PDF-");
+}
+
+// Real PDFs shipped in Debian packages, when installed.
+std::vector<std::string> RealFiles(const std::vector<std::string>& candidates) {
+  std::vector<std::string> out;
+  for (const auto& path : candidates) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) continue;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    out.push_back(ss.str());
+  }
+  return out;
+}
+
+TEST_F(PdfTest, RealPdfsOnThisMachine) {
+  std::vector<std::string> files =
+      RealFiles({"/usr/share/doc/libtasn1-doc/libtasn1.pdf",
+                 "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf"});
+  if (files.empty()) GTEST_SKIP() << "no PDFs under /usr/share/doc";
+  for (const std::string& pdf : files) {
+    ASSERT_TRUE(v_->Matches(pdf.substr(0, limits::kHeadBytes), pdf.size()));
+    FormatReport r = Check(*v_, pdf);
+    EXPECT_INTEGRITY(r, Integrity::kValid);
+    EXPECT_EQ(r.structure_end, pdf.size());
+    EXPECT_INTEGRITY(Check(*v_, OverwriteFrom(pdf, 62, 1)), Integrity::kDamaged);
+    EXPECT_INTEGRITY(Check(*v_, Intermittent(pdf, 512, 64, 192, 2)), Integrity::kDamaged);
+    std::string tail = OverwriteFrom(pdf, pdf.size() - 64 * 1024, 3) + RandomBytes(1064, 4);
+    EXPECT_INTEGRITY(Check(*v_, tail), Integrity::kDamaged);
+    std::string middle = pdf;
+    middle.replace(pdf.size() / 4, pdf.size() / 2, RandomBytes(pdf.size() / 2, 5));
+    EXPECT_INTEGRITY(Check(*v_, middle), Integrity::kDamaged);
+    FormatReport footer = Check(*v_, pdf + RandomBytes(1064, 6));
+    EXPECT_INTEGRITY(footer, Integrity::kValid);
+    EXPECT_EQ(footer.structure_end, pdf.size());
+    EXPECT_NE(Check(*v_, pdf.substr(0, pdf.size() / 2)).integrity, Integrity::kDamaged);
+  }
+}
+
+// ---- OLE2 builder ----------------------------------------------------------------------------
+
+void PutLE32(std::string& s, std::size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) s[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+void PutLE16(std::string& s, std::size_t at, uint16_t v) {
+  s[at] = static_cast<char>(v & 0xff);
+  s[at + 1] = static_cast<char>(v >> 8);
+}
+
+struct OleStream {
+  std::string name;
+  std::string data;  // >= 4096 bytes so it lives in regular sectors
+};
+
+// A minimal version-3 compound file: header, FAT sectors, one directory chain, streams. Every
+// stream is a child of the root, chained through right siblings.
+std::string BuildOle2(const std::vector<OleStream>& streams) {
+  const uint32_t ss = 512, per = ss / 4;
+  uint32_t entries = static_cast<uint32_t>(streams.size()) + 1;
+  uint32_t dir_sectors = (entries + 3) / 4;
+  uint32_t data_sectors = 0;
+  for (const auto& s : streams) data_sectors += (s.data.size() + ss - 1) / ss;
+  uint32_t num_fat = 1;
+  while (num_fat * per < num_fat + dir_sectors + data_sectors) ++num_fat;
+  uint32_t total = num_fat + dir_sectors + data_sectors;
+  std::string file((total + 1) * ss, '\0');
+  std::string header("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8);
+  file.replace(0, 8, header);
+  PutLE16(file, 24, 0x3E);
+  PutLE16(file, 26, 3);
+  PutLE16(file, 28, 0xFFFE);
+  PutLE16(file, 30, 9);
+  PutLE16(file, 32, 6);
+  PutLE32(file, 44, num_fat);
+  PutLE32(file, 48, num_fat);  // directory follows the FAT
+  PutLE32(file, 56, 4096);
+  PutLE32(file, 60, 0xFFFFFFFE);
+  PutLE32(file, 68, 0xFFFFFFFE);
+  for (int i = 0; i < 109; ++i)
+    PutLE32(file, 76 + 4 * i, i < static_cast<int>(num_fat) ? i : 0xFFFFFFFF);
+  std::vector<uint32_t> fat(num_fat * per, 0xFFFFFFFF);
+  for (uint32_t i = 0; i < num_fat; ++i) fat[i] = 0xFFFFFFFD;
+  auto chain = [&](uint32_t first, uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i)
+      fat[first + i] = i + 1 < count ? first + i + 1 : 0xFFFFFFFE;
+  };
+  chain(num_fat, dir_sectors);
+  auto entry_at = [&](uint32_t index) {
+    return (num_fat + index / 4 + 1) * ss + (index % 4) * 128;
+  };
+  auto write_entry = [&](uint32_t index, const std::string& name, uint8_t type, uint32_t right,
+                         uint32_t child, uint32_t start, uint32_t size) {
+    std::size_t at = entry_at(index);
+    for (std::size_t i = 0; i < name.size(); ++i) PutLE16(file, at + 2 * i, name[i]);
+    PutLE16(file, at + 64, static_cast<uint16_t>(2 * name.size() + 2));
+    file[at + 66] = static_cast<char>(type);
+    file[at + 67] = 1;  // black
+    PutLE32(file, at + 68, 0xFFFFFFFF);
+    PutLE32(file, at + 72, right);
+    PutLE32(file, at + 76, child);
+    PutLE32(file, at + 116, start);
+    PutLE32(file, at + 120, size);
+  };
+  write_entry(0, "Root Entry", 5, 0xFFFFFFFF, streams.empty() ? 0xFFFFFFFF : 1, 0xFFFFFFFE, 0);
+  uint32_t next = num_fat + dir_sectors;
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    uint32_t count = (streams[i].data.size() + ss - 1) / ss;
+    chain(next, count);
+    write_entry(i + 1, streams[i].name, 2, i + 1 < streams.size() ? i + 2 : 0xFFFFFFFF, 0xFFFFFFFF,
+                next, static_cast<uint32_t>(streams[i].data.size()));
+    file.replace((next + 1) * ss, streams[i].data.size(), streams[i].data);
+    next += count;
+  }
+  for (uint32_t i = 0; i < fat.size(); ++i) {
+    PutLE32(file, (i / per + 1) * ss + (i % per) * 4, fat[i]);
+  }
+  file.resize((total + 1) * ss);
+  return file;
+}
+
+std::string Structured(std::size_t n, std::string_view magic, uint64_t seed) {
+  std::string s(magic);
+  std::mt19937_64 rng(seed);
+  while (s.size() < n) {
+    // Records: small type/length headers followed by text, like BIFF or Word text.
+    s += static_cast<char>(rng() % 8);
+    s += '\0';
+    s += "cell value " + std::to_string(rng() % 100000) + " ";
+  }
+  s.resize(n);
+  return s;
+}
+
+std::string BuildDoc(std::size_t word_bytes = 20000) {
+  return BuildOle2(
+      {{"WordDocument", Structured(word_bytes, std::string_view("\xEC\xA5\xC1\x00", 4), 1)},
+       {"1Table", Structured(8192, "", 2)},
+       {"\x05SummaryInformation", Structured(4096, "\xFE\xFF", 3)}});
+}
+
+class Ole2Test : public ::testing::Test {
+ protected:
+  std::unique_ptr<const FormatValidator> v_ = MakeOle2Validator();
+};
+
+TEST_F(Ole2Test, ValidAndNamed) {
+  std::string doc = BuildDoc();
+  ASSERT_TRUE(v_->Matches(doc, doc.size()));
+  FormatReport r = Check(*v_, doc);
+  EXPECT_INTEGRITY(r, Integrity::kValid);
+  EXPECT_EQ(r.format, "doc");
+  EXPECT_FALSE(r.high_entropy_body);
+  EXPECT_EQ(r.structure_end, doc.size());
+
+  std::string xls =
+      BuildOle2({{"Workbook", Structured(9000, std::string_view("\x09\x08\x10\x00", 4), 4)}});
+  EXPECT_EQ(Check(*v_, xls).format, "xls");
+  EXPECT_INTEGRITY(Check(*v_, xls), Integrity::kValid);
+  std::string ppt = BuildOle2({{"PowerPoint Document", Structured(5000, "", 5)},
+                               {"Current User", Structured(4096, "", 6)}});
+  EXPECT_EQ(Check(*v_, ppt).format, "ppt");
+  std::string msg = BuildOle2({{"__substg1.0_0037001F", Structured(4096, "", 7)},
+                               {"__properties_version1.0", Structured(4096, "", 8)}});
+  EXPECT_EQ(Check(*v_, msg).format, "msg");
+  std::string other = BuildOle2({{"Contents", Structured(4096, "", 9)}});
+  EXPECT_EQ(Check(*v_, other).format, "ole2");
+}
+
+TEST_F(Ole2Test, LargeFileWithManyFatSectors) {
+  std::string doc = BuildDoc(300000);  // ~590 sectors: 5 FAT sectors
+  FormatReport r = Check(*v_, doc);
+  EXPECT_INTEGRITY(r, Integrity::kValid);
+  EXPECT_EQ(r.structure_end, doc.size());
+  EXPECT_INTEGRITY(Check(*v_, OverwriteFrom(doc, 512, 1)), Integrity::kDamaged);
+  EXPECT_INTEGRITY(Check(*v_, Intermittent(doc, 512, 64, 192, 2)), Integrity::kDamaged);
+}
+
+TEST_F(Ole2Test, EncryptedOfficePackage) {
+  std::string enc =
+      BuildOle2({{"EncryptionInfo", Structured(4096, std::string_view("\x04\x00\x04\x00", 4), 1)},
+                 {"EncryptedPackage", RandomBytes(20000, 2)}});
+  FormatReport r = Check(*v_, enc);
+  EXPECT_INTEGRITY(r, Integrity::kEncryptedContainer);
+}
+
+TEST_F(Ole2Test, HeaderKeptRestRandomIsDamaged) {
+  std::string doc = BuildDoc();
+  for (std::size_t keep : {62u, 76u, 512u}) {
+    FormatReport r = Check(*v_, OverwriteFrom(doc, keep, keep));
+    EXPECT_INTEGRITY(r, Integrity::kDamaged);
+    EXPECT_FALSE(r.damaged_ranges.empty());
+  }
+}
+
+TEST_F(Ole2Test, IntermittentIsDamagedOrUnmatched) {
+  std::string doc = BuildDoc();
+  EXPECT_INTEGRITY(Check(*v_, Intermittent(doc, 512, 64, 192, 3)), Integrity::kDamaged);
+  EXPECT_INTEGRITY(Check(*v_, Intermittent(doc, 512, 16, 32, 4)), Integrity::kDamaged);
+  std::string from0 = Intermittent(doc, 0, 64, 192, 5);
+  EXPECT_FALSE(v_->Matches(from0, from0.size()));
+}
+
+TEST_F(Ole2Test, AppendedFooterAndTruncation) {
+  std::string doc = BuildDoc();
+  FormatReport r = Check(*v_, doc + RandomBytes(1064, 6));
+  EXPECT_INTEGRITY(r, Integrity::kValid);
+  EXPECT_EQ(r.structure_end, doc.size());
+  for (std::size_t cut : {doc.size() / 2, doc.size() - 512, std::size_t{600}}) {
+    FormatReport t = Check(*v_, doc.substr(0, cut));
+    EXPECT_NE(t.integrity, Integrity::kDamaged) << "cut " << cut << Reasons(t);
+  }
+}
+
+TEST_F(Ole2Test, HostileInputsDoNotCrash) {
+  std::string doc = BuildDoc();
+  // Directory chain that loops onto itself, and huge counts.
+  std::string loop = doc;
+  PutLE32(loop, 48, 0);
+  (void)Check(*v_, loop);
+  std::string big = doc;
+  PutLE32(big, 44, 0xFFFFFFF0);
+  PutLE32(big, 72, 0xFFFFFFF0);
+  PutLE32(big, 68, 1);
+  (void)Check(*v_, big);
+  for (int i = 0; i < 200; ++i) {
+    std::string junk = doc.substr(0, 76) + RandomBytes(100 + i * 53, 500 + i);
+    (void)Check(*v_, junk);
+  }
+  (void)Check(*v_, doc.substr(0, 8));
+}
+
+// ---- SQLite ----------------------------------------------------------------------------------
+
+class SqliteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("steen_sqlite_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Builds a database with python3's sqlite3 module; empty when python3 is absent.
+  std::string MakeDb(const std::string& pragmas, int rows) {
+    std::string path = (dir_ / "t.db").string();
+    std::filesystem::remove(path);
+    std::string script = dir_ / "make.py";
+    std::ofstream(script)
+        << "import sqlite3, random, sys\n"
+           "random.seed(1)\n"
+           "c = sqlite3.connect(sys.argv[1])\n"
+           "for p in sys.argv[3].split(';'):\n"
+           "    if p: c.execute(p)\n"
+           "c.execute('create table t(id integer primary key, name text, "
+           "score real, blob blob)')\n"
+           "c.execute('create index ti on t(name)')\n"
+           "for i in range(int(sys.argv[2])):\n"
+           "    c.execute('insert into t(name, score, blob) values (?,?,?)', "
+           "('name %d %s' % (i, 'x' * random.randint(0, 80)), random.random(), "
+           "bytes(random.getrandbits(8) for _ in range(random.choice([0, 10, 3000])))))\n"
+           "c.execute('delete from t where id % 7 = 0')\n"
+           "c.commit()\n"
+           "c.close()\n";
+    std::string cmd = "python3 " + script + " " + path + " " + std::to_string(rows) + " '" +
+                      pragmas + "' 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) return {};
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<const FormatValidator> v_ = MakeSqliteValidator();
+};
+
+TEST_F(SqliteTest, ValidDatabases) {
+  for (const std::string& pragmas :
+       {std::string(""), std::string("pragma page_size=1024"),
+        std::string("pragma page_size=65536"), std::string("pragma auto_vacuum=full")}) {
+    std::string db = MakeDb(pragmas, 1500);
+    if (db.empty()) GTEST_SKIP() << "python3 sqlite3 unavailable";
+    ASSERT_TRUE(v_->Matches(db, db.size()));
+    FormatReport r = Check(*v_, db);
+    EXPECT_INTEGRITY(r, Integrity::kValid) << " pragmas: " << pragmas;
+    EXPECT_EQ(r.format, "sqlite");
+    EXPECT_FALSE(r.high_entropy_body);
+    EXPECT_EQ(r.structure_end, db.size());
+  }
+}
+
+TEST_F(SqliteTest, DamageAndTruncation) {
+  std::string db = MakeDb("", 1500);
+  if (db.empty()) GTEST_SKIP() << "python3 sqlite3 unavailable";
+  for (std::size_t keep : {62u, 100u, 512u, 4096u}) {
+    FormatReport r = Check(*v_, OverwriteFrom(db, keep, keep));
+    EXPECT_INTEGRITY(r, Integrity::kDamaged) << "keep " << keep;
+  }
+  EXPECT_INTEGRITY(Check(*v_, Intermittent(db, 512, 64, 192, 1)), Integrity::kDamaged);
+  EXPECT_INTEGRITY(Check(*v_, Intermittent(db, 100, 16, 32, 2)), Integrity::kDamaged);
+  // 4 KiB blocks evenly spaced (Hive-like), leaving page 1 alone.
+  std::string hive = db;
+  for (std::size_t at = 8192; at + 4096 <= hive.size(); at += 4096 * 3) {
+    hive.replace(at, 4096, RandomBytes(4096, at));
+  }
+  EXPECT_INTEGRITY(Check(*v_, hive), Integrity::kDamaged);
+  FormatReport footer = Check(*v_, db + RandomBytes(1064, 3));
+  EXPECT_INTEGRITY(footer, Integrity::kValid);
+  EXPECT_EQ(footer.structure_end, db.size());
+  for (std::size_t cut : {db.size() / 2, db.size() - 100, std::size_t{5000}}) {
+    FormatReport t = Check(*v_, db.substr(0, cut));
+    EXPECT_NE(t.integrity, Integrity::kDamaged) << "cut " << cut << Reasons(t);
+  }
+}
+
+TEST_F(SqliteTest, HostileInputsDoNotCrash) {
+  std::string header("SQLite format 3\0", 16);
+  for (int i = 0; i < 300; ++i) {
+    std::string junk = header + RandomBytes(84 + i * 61, 900 + i);
+    junk[16] = 0x10;  // page size 4096
+    junk[17] = 0;
+    junk[21] = 0x40;
+    junk[22] = junk[23] = 0x20;
+    junk[18] = junk[19] = 1;
+    if (junk.size() > 100) junk[100] = 0x0d;
+    (void)Check(*v_, junk);
+  }
+  (void)Check(*v_, header);
+}
+
+}  // namespace
+}  // namespace steen::content
