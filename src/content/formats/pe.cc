@@ -1,0 +1,217 @@
+// PE/COFF executables (and plain DOS MZ programs): DOS header, "PE\0\0", COFF header, optional
+// header magic, section table and the raw-data ranges it points to. Data appended after the last
+// section (installer archives, Authenticode certificates) is legal overlay, not damage.
+#include <algorithm>
+#include <string>
+
+#include "content/bytes.h"
+#include "content/formats/system_formats.h"
+#include "steen/limits.h"
+
+namespace steen::content {
+namespace {
+
+using system_detail::Hex;
+
+// The DOS header fields that every MZ program has sane values in, PE or not.
+bool DosHeaderSane(std::string_view head, uint64_t file_size) {
+  if (!StartsWith(head, "MZ") || head.size() < 0x40) return false;
+  const uint16_t last_page_bytes = LoadLE<uint16_t>(head, 2).value_or(0xffff);
+  const uint16_t pages = LoadLE<uint16_t>(head, 4).value_or(0);
+  const uint16_t header_paragraphs = LoadLE<uint16_t>(head, 8).value_or(0xffff);
+  if (last_page_bytes >= 512 || pages == 0) return false;
+  if (uint64_t{header_paragraphs} * 16 > file_size) return false;
+  // The DOS image may be shorter than the file (PE, overlays), never much longer.
+  const uint64_t dos_image = uint64_t{pages} * 512 - (last_page_bytes ? 512 - last_page_bytes : 0);
+  return dos_image <= file_size + 512;
+}
+
+class PeValidator final : public FormatValidator {
+ public:
+  std::string_view name() const override { return "pe"; }
+
+  bool Matches(std::string_view head, uint64_t file_size) const override {
+    if (!StartsWith(head, "MZ")) return false;
+    if (DosHeaderSane(head, file_size)) return true;
+    // Some linkers leave the DOS fields zero; a PE signature where e_lfanew points still counts.
+    const uint32_t lfanew = LoadLE<uint32_t>(head, 0x3c).value_or(0);
+    return lfanew >= 0x40 && HasAt(head, lfanew, std::string_view("PE\0\0", 4));
+  }
+
+  FormatReport Validate(Reader& reader) const override {
+    FormatReport report;
+    report.format = "pe";
+    const uint64_t size = reader.size();
+    auto head_or = reader.Read(0, limits::kHeadBytes);
+    if (!head_or.ok()) return report;
+    const std::string_view head = *head_or;
+    if (head.size() < 0x40 || !StartsWith(head, "MZ")) {
+      Damage(report, 0, size, "MZ header missing or cut short");
+      return report;
+    }
+    const uint16_t reloc_offset = LoadLE<uint16_t>(head, 0x18).value_or(0);
+    const uint32_t lfanew = LoadLE<uint32_t>(head, 0x3c).value_or(0);
+    // e_lfarlc >= 0x40 marks a "new executable" whose e_lfanew is meaningful.
+    const bool new_exe = reloc_offset >= 0x40 || (lfanew >= 0x40 && lfanew < size);
+    if (lfanew < 0x40 || lfanew >= size || lfanew + 24 > size) {
+      if (reloc_offset >= 0x40) {
+        // A new-executable header whose e_lfanew points nowhere: cut short just before the PE
+        // header, or (far out, as when bytes 0x3e.. were overwritten) a broken header.
+        if (lfanew >= 0x40 && lfanew < size + 4096) {
+          Truncated(report, "PE header offset " + Hex(lfanew) + " beyond end of file");
+        } else {
+          Damage(report, 0x3c, size - 0x3c,
+                 "MZ e_lfanew " + Hex(lfanew) + " points outside the file (" + Hex(size) + ")");
+        }
+        return report;
+      }
+      report.format = "mz";
+      report.reasons.push_back("DOS MZ program without a new-executable header");
+      return report;
+    }
+    auto sig_or = reader.Read(lfanew, 24);
+    if (!sig_or.ok()) return report;
+    const std::string_view coff = *sig_or;
+    if (!StartsWith(coff, std::string_view("PE\0\0", 4))) {
+      if (StartsWith(coff, "NE") || StartsWith(coff, "LE") || StartsWith(coff, "LX")) {
+        report.format = "ne";
+        report.reasons.push_back("16-bit/VxD new executable (" + std::string(coff.substr(0, 2)) +
+                                 "); not checked further");
+        return report;
+      }
+      if (!new_exe) {
+        report.format = "mz";
+        report.reasons.push_back("DOS MZ program");
+        return report;
+      }
+      Damage(report, lfanew, size - lfanew, "PE signature missing at e_lfanew " + Hex(lfanew));
+      return report;
+    }
+    const uint16_t sections = LoadLE<uint16_t>(coff, 6).value_or(0);
+    const uint16_t optional_size = LoadLE<uint16_t>(coff, 20).value_or(0);
+    if (sections == 0 || sections > 96) {
+      Damage(report, lfanew, size - lfanew,
+             "PE COFF header: " + std::to_string(sections) + " sections (1..96 allowed)");
+      return report;
+    }
+    const uint64_t optional_at = uint64_t{lfanew} + 24;
+    uint64_t section_table = optional_at + optional_size;
+    if (optional_size < 2) {
+      // Object files have no optional header; images always do.
+      Damage(report, lfanew, size - lfanew, "PE optional header missing");
+      return report;
+    }
+    auto opt_or = reader.Read(optional_at, optional_size);
+    if (!opt_or.ok()) return report;
+    const std::string_view opt = *opt_or;
+    if (opt.size() < optional_size) {
+      Truncated(report, "PE optional header runs past end of file");
+      return report;
+    }
+    const uint16_t magic = LoadLE<uint16_t>(opt, 0).value_or(0);
+    if (magic != 0x10b && magic != 0x20b && magic != 0x107) {
+      Damage(report, optional_at, size - optional_at,
+             "PE optional header magic " + Hex(magic) + " invalid");
+      return report;
+    }
+    const bool pe32plus = magic == 0x20b;
+    uint64_t structure_end = section_table;
+    const uint32_t size_of_headers = LoadLE<uint32_t>(opt, 60).value_or(0);
+    if (size_of_headers > 0 && size_of_headers <= size) {
+      structure_end = std::max<uint64_t>(structure_end, size_of_headers);
+    }
+    // Authenticode certificate table (data directory 4): a file offset, usually after the sections.
+    const std::size_t dir_base = pe32plus ? 112 : 96;
+    const uint32_t dir_count = LoadLE<uint32_t>(opt, dir_base - 4).value_or(0);
+    uint64_t cert_end = 0;
+    if (dir_count > 4) {
+      const uint32_t cert_offset = LoadLE<uint32_t>(opt, dir_base + 4 * 8).value_or(0);
+      const uint32_t cert_size = LoadLE<uint32_t>(opt, dir_base + 4 * 8 + 4).value_or(0);
+      if (cert_offset != 0 && cert_size != 0) {
+        if (uint64_t{cert_offset} + cert_size <= size) {
+          cert_end = uint64_t{cert_offset} + cert_size;
+        } else if (cert_offset < size) {
+          Truncated(report, "PE certificate table runs past end of file");
+        }
+      }
+    }
+
+    auto table_or = reader.Read(section_table, std::size_t{sections} * 40);
+    if (!table_or.ok()) return report;
+    const std::string_view table = *table_or;
+    if (table.size() < std::size_t{sections} * 40) {
+      Truncated(report, "PE section table runs past end of file");
+      return report;
+    }
+    structure_end = std::max<uint64_t>(structure_end, section_table + table.size());
+    for (uint16_t i = 0; i < sections; ++i) {
+      const std::string_view entry = table.substr(std::size_t{i} * 40, 40);
+      const uint64_t at = section_table + uint64_t{i} * 40;
+      // Names are printable ASCII padded with NULs ("/4" for long names in object files).
+      bool name_ok = entry[0] != 0;
+      bool padding = false;
+      for (int c = 0; c < 8; ++c) {
+        const auto u = static_cast<unsigned char>(entry[c]);
+        if (u == 0) {
+          padding = true;
+        } else if (padding || u < 0x20 || u >= 0x7f) {
+          name_ok = false;
+        }
+      }
+      if (!name_ok) {
+        Damage(report, at, size - at,
+               "PE section header " + std::to_string(i) + " at " + Hex(at) + ": name invalid");
+        return report;
+      }
+      const uint32_t raw_size = LoadLE<uint32_t>(entry, 16).value_or(0);
+      const uint32_t raw_offset = LoadLE<uint32_t>(entry, 20).value_or(0);
+      if (raw_size == 0) continue;
+      if (raw_offset >= size) {
+        // Beyond EOF by a little: cut short. Far beyond: the table itself is garbage.
+        if (raw_offset > size + size / 2 + limits::MiB) {
+          Damage(report, at, size - at,
+                 "PE section " + std::to_string(i) + " raw data offset " + Hex(raw_offset) +
+                     " far beyond end of file");
+        } else {
+          Truncated(report, "PE section " + std::to_string(i) + " starts past end of file");
+        }
+        return report;
+      }
+      if (uint64_t{raw_offset} + raw_size > size) {
+        // Linkers round the last section up to FileAlignment; tolerate a partial last page.
+        if (uint64_t{raw_offset} + raw_size - size >= 4096) {
+          Truncated(report, "PE section " + std::to_string(i) + " runs past end of file");
+          return report;
+        }
+      }
+      structure_end = std::max<uint64_t>(structure_end,
+                                         std::min<uint64_t>(uint64_t{raw_offset} + raw_size, size));
+    }
+    if (cert_end > structure_end && cert_end <= size) structure_end = cert_end;
+    report.structure_end = structure_end;
+    report.reasons.push_back(std::string(pe32plus ? "PE32+" : "PE32") + " headers and " +
+                             std::to_string(sections) + " section headers parse");
+    if (structure_end < size) {
+      report.reasons.push_back("overlay of " + std::to_string(size - structure_end) +
+                               " bytes after the last section");
+    }
+    return report;
+  }
+
+ private:
+  static void Damage(FormatReport& report, uint64_t at, uint64_t length, std::string reason) {
+    report.integrity = Integrity::kDamaged;
+    report.reasons.push_back(std::move(reason));
+    if (length > 0) report.damaged_ranges.push_back({at, length});
+  }
+  static void Truncated(FormatReport& report, std::string reason) {
+    if (report.integrity == Integrity::kValid) report.integrity = Integrity::kTruncated;
+    report.reasons.push_back(std::move(reason));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<const FormatValidator> MakePeValidator() { return std::make_unique<PeValidator>(); }
+
+}  // namespace steen::content

@@ -1,0 +1,573 @@
+// Tests of the system-format validators (ELF, PE, fonts, OpenPGP, age, LUKS) on real files of this
+// machine (copied, never modified), files generated here, and gpg output made at test time.
+#include "content/formats/system_formats.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "content/bytes.h"
+#include "unit/content/system_test_support.h"
+
+namespace steen::content {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::Intermittent;
+using testing::KeepHeadRandomRest;
+using testing::RandomBytes;
+using testing::RandomTail;
+using testing::RunValidator;
+
+std::string Join(const std::vector<std::string>& reasons) {
+  std::string out;
+  for (const auto& r : reasons) out += r + "; ";
+  return out;
+}
+
+// Copies a real file into memory (the file itself is only read); empty when absent.
+std::string RealFile(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return {};
+  return testing::ReadWholeFile(path);
+}
+
+// ---- ELF ----------------------------------------------------------------------------------------
+
+class ElfTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<const FormatValidator> v = MakeElfValidator();
+};
+
+TEST_F(ElfTest, RealExecutablesAndLibrariesAreValid) {
+  int checked = 0;
+  for (const char* p :
+       {"/bin/ls", "/bin/bash", "/usr/bin/cmake", "/lib/x86_64-linux-gnu/libc.so.6",
+        "/usr/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/crt1.o"}) {
+    const std::string bytes = RealFile(p);
+    if (bytes.empty()) continue;
+    ++checked;
+    auto out = RunValidator(*v, bytes);
+    EXPECT_TRUE(out.matches) << p;
+    EXPECT_EQ(out.report.integrity, Integrity::kValid) << p << ": " << Join(out.report.reasons);
+    EXPECT_EQ(out.report.structure_end, bytes.size()) << p;
+    EXPECT_FALSE(out.report.high_entropy_body);
+  }
+  ASSERT_GT(checked, 0) << "no ELF file found on this machine";
+}
+
+TEST_F(ElfTest, HeaderKeptBodyRandomIsDamaged) {
+  const std::string bytes = RealFile("/bin/ls");
+  ASSERT_FALSE(bytes.empty());
+  for (std::size_t keep : {62u, 64u, 4096u}) {
+    auto out = RunValidator(*v, KeepHeadRandomRest(bytes, keep));
+    EXPECT_TRUE(out.matches);
+    EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << keep << Join(out.report.reasons);
+    EXPECT_FALSE(out.report.damaged_ranges.empty());
+  }
+}
+
+TEST_F(ElfTest, IntermittentAndTailDamage) {
+  const std::string bytes = RealFile("/bin/ls");
+  ASSERT_FALSE(bytes.empty());
+  auto out = RunValidator(*v, Intermittent(bytes, 64, 64, 192));
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  // Intermittent from offset 0 destroys the ELF identification: no match.
+  EXPECT_FALSE(RunValidator(*v, Intermittent(bytes, 0, 64, 192)).matches);
+  out = RunValidator(*v, RandomTail(bytes, 16 * 1024));
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+}
+
+TEST_F(ElfTest, TruncatedIsNotDamaged) {
+  const std::string bytes = RealFile("/bin/ls");
+  ASSERT_FALSE(bytes.empty());
+  auto out = RunValidator(*v, bytes.substr(0, bytes.size() / 2));
+  EXPECT_EQ(out.report.integrity, Integrity::kTruncated) << Join(out.report.reasons);
+}
+
+TEST_F(ElfTest, AppendedFooterLeavesStructureEnd) {
+  const std::string bytes = RealFile("/bin/ls");
+  ASSERT_FALSE(bytes.empty());
+  auto out = RunValidator(*v, bytes + RandomBytes(1064, 3));
+  EXPECT_EQ(out.report.integrity, Integrity::kValid);
+  EXPECT_EQ(out.report.structure_end, bytes.size());
+}
+
+// ---- PE -----------------------------------------------------------------------------------------
+
+void Put16(std::string& b, std::size_t at, uint16_t v) {
+  b[at] = static_cast<char>(v);
+  b[at + 1] = static_cast<char>(v >> 8);
+}
+void Put32(std::string& b, std::size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) b[at + i] = static_cast<char>(v >> (8 * i));
+}
+
+// A minimal PE32+ image: DOS header and stub, PE header, 2 sections (.text, .data).
+std::string MakePe() {
+  std::string b(0x800, '\0');
+  b[0] = 'M';
+  b[1] = 'Z';
+  Put16(b, 2, 0x90);
+  Put16(b, 4, 3);
+  Put16(b, 8, 4);
+  Put16(b, 0x18, 0x40);
+  Put32(b, 0x3c, 0x80);
+  const char stub[] = "This program cannot be run in DOS mode.\r\r\n$";
+  std::memcpy(&b[0x4e], stub, sizeof(stub) - 1);
+  std::memcpy(&b[0x80], "PE\0\0", 4);
+  Put16(b, 0x84, 0x8664);  // machine
+  Put16(b, 0x86, 2);       // sections
+  Put16(b, 0x94, 240);     // SizeOfOptionalHeader
+  Put16(b, 0x96, 0x22);
+  const std::size_t opt = 0x98;
+  Put16(b, opt, 0x20b);
+  Put32(b, opt + 16, 0x1000);  // entry point
+  Put32(b, opt + 32, 0x1000);  // section alignment
+  Put32(b, opt + 36, 0x200);   // file alignment
+  Put32(b, opt + 56, 0x3000);  // size of image
+  Put32(b, opt + 60, 0x200);   // size of headers
+  Put32(b, opt + 108, 16);     // NumberOfRvaAndSizes
+  const std::size_t sect = opt + 240;
+  std::memcpy(&b[sect], ".text\0\0\0", 8);
+  Put32(b, sect + 8, 0x400);
+  Put32(b, sect + 12, 0x1000);
+  Put32(b, sect + 16, 0x400);
+  Put32(b, sect + 20, 0x200);
+  std::memcpy(&b[sect + 40], ".data\0\0\0", 8);
+  Put32(b, sect + 48, 0x200);
+  Put32(b, sect + 52, 0x2000);
+  Put32(b, sect + 56, 0x200);
+  Put32(b, sect + 60, 0x600);
+  for (std::size_t i = 0x200; i < 0x600; ++i) b[i] = "\x48\x89\xe5\x55\xc3\x90\x8b\x45"[i % 8];
+  for (std::size_t i = 0x600; i < 0x800; ++i) b[i] = static_cast<char>(i % 7);
+  return b;
+}
+
+class PeTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<const FormatValidator> v = MakePeValidator();
+};
+
+TEST_F(PeTest, GeneratedPeIsValid) {
+  const std::string pe = MakePe();
+  auto out = RunValidator(*v, pe);
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.format, "pe");
+  EXPECT_EQ(out.report.structure_end, pe.size());
+}
+
+TEST_F(PeTest, RealPeFilesAreValidWhenPresent) {
+  std::error_code ec;
+  int checked = 0;
+  for (const char* root : {"/usr/share", "/usr/lib/python3", "/root/.pyenv/versions"}) {
+    if (!fs::is_directory(root, ec)) continue;
+    for (auto it = fs::recursive_directory_iterator(
+             root, fs::directory_options::skip_permission_denied, ec);
+         it != fs::recursive_directory_iterator() && checked < 8; it.increment(ec)) {
+      if (ec) break;
+      const auto ext = it->path().extension();
+      if ((ext != ".exe" && ext != ".efi" && ext != ".dll") || !it->is_regular_file(ec)) continue;
+      const std::string bytes = RealFile(it->path());
+      if (bytes.size() < 1024 || !StartsWith(bytes, "MZ")) continue;
+      ++checked;
+      auto out = RunValidator(*v, bytes);
+      EXPECT_TRUE(out.matches) << it->path();
+      EXPECT_EQ(out.report.integrity, Integrity::kValid)
+          << it->path() << ": " << Join(out.report.reasons);
+      EXPECT_EQ(RunValidator(*v, KeepHeadRandomRest(bytes, 62)).report.integrity,
+                Integrity::kDamaged)
+          << it->path();
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no PE files on this machine";
+}
+
+TEST_F(PeTest, DamageTruncationFooter) {
+  const std::string pe = MakePe();
+  auto out = RunValidator(*v, KeepHeadRandomRest(pe, 62));
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  out = RunValidator(*v, KeepHeadRandomRest(pe, 0x80));
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  out = RunValidator(*v, Intermittent(pe, 64, 64, 192));
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  out = RunValidator(*v, pe.substr(0, 0x500));
+  EXPECT_EQ(out.report.integrity, Integrity::kTruncated) << Join(out.report.reasons);
+  out = RunValidator(*v, pe + RandomBytes(1064, 5));
+  EXPECT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.structure_end, pe.size());
+}
+
+// ---- Fonts --------------------------------------------------------------------------------------
+
+uint32_t Checksum(std::string_view t) {
+  uint32_t sum = 0;
+  for (std::size_t i = 0; i < t.size(); i += 4) {
+    uint32_t w = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      w = (w << 8) | (i + k < t.size() ? static_cast<uint8_t>(t[i + k]) : 0);
+    }
+    sum += w;
+  }
+  return sum;
+}
+
+void PutBe32(std::string& b, std::size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) b[at + i] = static_cast<char>(v >> (24 - 8 * i));
+}
+
+struct FontTable {
+  std::string tag;
+  std::string data;
+};
+
+std::vector<FontTable> SampleTables() {
+  std::vector<FontTable> t;
+  std::string cmap, glyf, name;
+  for (int i = 0; i < 3000; ++i) glyf += static_cast<char>((i * 7) % 23 + (i % 5 == 0 ? 0x40 : 0));
+  for (int i = 0; i < 600; ++i) cmap += static_cast<char>(i % 11);
+  name = std::string("DejaVu-like test font name table, Regular, Version 1.0 ") +
+         std::string(200, 'n');
+  t.push_back({"cmap", cmap});
+  t.push_back({"glyf", glyf});
+  t.push_back({"head", std::string(54, '\x01')});
+  t.push_back({"name", name});
+  return t;
+}
+
+std::string MakeSfnt(const std::vector<FontTable>& tables) {
+  const std::size_t n = tables.size();
+  std::string out(12 + 16 * n, '\0');
+  PutBe32(out, 0, 0x00010000);
+  out[4] = 0;
+  out[5] = static_cast<char>(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t rec = 12 + 16 * i;
+    std::memcpy(&out[rec], tables[i].tag.data(), 4);
+    PutBe32(out, rec + 4, Checksum(tables[i].data));
+    PutBe32(out, rec + 8, static_cast<uint32_t>(out.size()));
+    PutBe32(out, rec + 12, static_cast<uint32_t>(tables[i].data.size()));
+    out += tables[i].data;
+    out.append((4 - out.size() % 4) % 4, '\0');
+  }
+  return out;
+}
+
+std::string MakeWoff(const std::vector<FontTable>& tables) {
+  const std::size_t n = tables.size();
+  std::string out(44 + 20 * n, '\0');
+  std::memcpy(&out[0], "wOFF", 4);
+  PutBe32(out, 4, 0x00010000);
+  out[12] = 0;
+  out[13] = static_cast<char>(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    uLongf len = compressBound(tables[i].data.size());
+    std::string comp(len, '\0');
+    compress2(reinterpret_cast<Bytef*>(comp.data()), &len,
+              reinterpret_cast<const Bytef*>(tables[i].data.data()), tables[i].data.size(), 9);
+    comp.resize(len);
+    if (comp.size() >= tables[i].data.size()) comp = tables[i].data;
+    const std::size_t rec = 44 + 20 * i;
+    std::memcpy(&out[rec], tables[i].tag.data(), 4);
+    PutBe32(out, rec + 4, static_cast<uint32_t>(out.size()));
+    PutBe32(out, rec + 8, static_cast<uint32_t>(comp.size()));
+    PutBe32(out, rec + 12, static_cast<uint32_t>(tables[i].data.size()));
+    PutBe32(out, rec + 16, Checksum(tables[i].data));
+    out += comp;
+    out.append((4 - out.size() % 4) % 4, '\0');
+  }
+  PutBe32(out, 8, static_cast<uint32_t>(out.size()));
+  return out;
+}
+
+class FontTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<const FormatValidator> v = MakeFontValidator();
+};
+
+TEST_F(FontTest, GeneratedTtfAndWoff) {
+  const std::string ttf = MakeSfnt(SampleTables());
+  auto out = RunValidator(*v, ttf);
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.format, "ttf");
+  EXPECT_EQ(out.report.structure_end, ttf.size());
+  EXPECT_FALSE(out.report.high_entropy_body);
+
+  const std::string woff = MakeWoff(SampleTables());
+  out = RunValidator(*v, woff);
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.format, "woff");
+  EXPECT_TRUE(out.report.high_entropy_body);
+  EXPECT_EQ(out.report.structure_end, woff.size());
+  out = RunValidator(*v, KeepHeadRandomRest(woff, 44 + 20 * 4));
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  out = RunValidator(*v, woff.substr(0, woff.size() - 100));
+  EXPECT_EQ(out.report.integrity, Integrity::kTruncated) << Join(out.report.reasons);
+}
+
+TEST_F(FontTest, GeneratedTtfDamage) {
+  const std::string ttf = MakeSfnt(SampleTables());
+  EXPECT_EQ(RunValidator(*v, KeepHeadRandomRest(ttf, 62)).report.integrity, Integrity::kDamaged);
+  EXPECT_EQ(RunValidator(*v, Intermittent(ttf, 12 + 16 * 4, 64, 192)).report.integrity,
+            Integrity::kDamaged);
+  auto out = RunValidator(*v, ttf.substr(0, ttf.size() - 300));
+  EXPECT_EQ(out.report.integrity, Integrity::kTruncated) << Join(out.report.reasons);
+  out = RunValidator(*v, ttf + RandomBytes(1064, 9));
+  EXPECT_EQ(out.report.integrity, Integrity::kValid);
+  EXPECT_EQ(out.report.structure_end, ttf.size());
+}
+
+TEST_F(FontTest, RealFontsWhenPresent) {
+  std::error_code ec;
+  int checked = 0;
+  for (const char* root : {"/usr/share/fonts", "/root/.rustup"}) {
+    if (!fs::is_directory(root, ec)) continue;
+    for (auto it = fs::recursive_directory_iterator(
+             root, fs::directory_options::skip_permission_denied, ec);
+         it != fs::recursive_directory_iterator() && checked < 12; it.increment(ec)) {
+      if (ec) break;
+      const auto ext = it->path().extension();
+      if (ext != ".ttf" && ext != ".otf" && ext != ".woff" && ext != ".woff2" && ext != ".ttc") {
+        continue;
+      }
+      const std::string bytes = RealFile(it->path());
+      if (bytes.empty()) continue;
+      ++checked;
+      auto out = RunValidator(*v, bytes);
+      EXPECT_TRUE(out.matches) << it->path();
+      EXPECT_EQ(out.report.integrity, Integrity::kValid)
+          << it->path() << ": " << Join(out.report.reasons);
+      EXPECT_EQ(out.report.structure_end, bytes.size()) << it->path();
+      auto damaged = RunValidator(*v, KeepHeadRandomRest(bytes, 62));
+      EXPECT_EQ(damaged.report.integrity, Integrity::kDamaged) << it->path();
+      if (ext == ".ttf") {
+        auto inter = RunValidator(*v, Intermittent(bytes, 4096, 64, 192));
+        EXPECT_EQ(inter.report.integrity, Integrity::kDamaged) << it->path();
+        auto tail = RunValidator(*v, RandomTail(bytes, bytes.size() / 3));
+        EXPECT_EQ(tail.report.integrity, Integrity::kDamaged) << it->path();
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no fonts on this machine (fonts-dejavu-core)";
+}
+
+// ---- OpenPGP (real gpg output) ------------------------------------------------------------------
+
+class OpenPgpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::system("command -v gpg >/dev/null 2>&1") != 0) GTEST_SKIP() << "gpg not installed";
+    home_ = dir_.path() / "gnupg";
+    fs::create_directories(home_);
+    fs::permissions(home_, fs::perms::owner_all);
+    std::string text;
+    for (int i = 0; i < 40000; ++i) text += "regel " + std::to_string(i) + ": één, twee, drie\n";
+    testing::WriteWholeFile(dir_.path() / "plain.txt", text);
+  }
+  // Runs gpg in the temporary home; returns the output file's bytes.
+  std::string Gpg(const std::string& args, const std::string& out_name, bool stdin_input = false) {
+    const fs::path out = dir_.path() / out_name;
+    const fs::path in = dir_.path() / "plain.txt";
+    std::string cmd = "GNUPGHOME='" + home_.string() +
+                      "' gpg --batch --quiet --yes --passphrase x --pinentry-mode loopback " +
+                      args + " -o '" + out.string() + "' " +
+                      (stdin_input ? "< '" + in.string() + "'" : "'" + in.string() + "'") +
+                      " 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) return {};
+    return testing::ReadWholeFile(out);
+  }
+  bool MakeKey() {
+    const std::string cmd = "GNUPGHOME='" + home_.string() +
+                            "' gpg --batch --quiet --passphrase '' --pinentry-mode loopback "
+                            "--quick-gen-key 'Test <t@example.org>' future-default default never "
+                            ">/dev/null 2>&1";
+    return std::system(cmd.c_str()) == 0;
+  }
+  std::string Export() {
+    const fs::path out = dir_.path() / "key.pgp";
+    const std::string cmd = "GNUPGHOME='" + home_.string() + "' gpg --batch --quiet --export -o '" +
+                            out.string() + "' t@example.org 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) return {};
+    return testing::ReadWholeFile(out);
+  }
+
+  testing::TempDir dir_;
+  fs::path home_;
+  std::unique_ptr<const FormatValidator> v = MakeOpenPgpValidator();
+};
+
+TEST_F(OpenPgpTest, SymmetricFileIsEncryptedContainer) {
+  const std::string gpg = Gpg("-c", "file.gpg");
+  ASSERT_FALSE(gpg.empty());
+  auto out = RunValidator(*v, gpg);
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kEncryptedContainer) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.structure_end, gpg.size());
+  out = RunValidator(*v, gpg.substr(0, gpg.size() - 1000));
+  EXPECT_EQ(out.report.integrity, Integrity::kTruncated) << Join(out.report.reasons);
+  out = RunValidator(*v, gpg + RandomBytes(1064, 4));
+  EXPECT_EQ(out.report.structure_end, gpg.size());
+}
+
+TEST_F(OpenPgpTest, StreamedPartialLengthsAreChained) {
+  const std::string gpg = Gpg("--symmetric --compress-algo none", "stream.gpg", true);
+  ASSERT_FALSE(gpg.empty());
+  auto out = RunValidator(*v, gpg);
+  EXPECT_EQ(out.report.integrity, Integrity::kEncryptedContainer) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.structure_end, gpg.size());
+  // Overwriting the middle breaks the chain of partial-length headers.
+  out = RunValidator(*v, Intermittent(gpg, 4096, 64, 192));
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  out = RunValidator(*v, KeepHeadRandomRest(gpg, 62));
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+}
+
+TEST_F(OpenPgpTest, ArmoredAndKeysAndSignatures) {
+  const std::string armored = Gpg("-c -a", "file.asc");
+  ASSERT_FALSE(armored.empty());
+  auto out = RunValidator(*v, armored);
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.format, "openpgp-armored");
+  EXPECT_EQ(out.report.integrity, Integrity::kEncryptedContainer) << Join(out.report.reasons);
+  out = RunValidator(*v, Intermittent(armored, 200, 64, 192));
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+
+  if (!MakeKey()) GTEST_SKIP() << "gpg key generation failed";
+  const std::string key = Export();
+  ASSERT_FALSE(key.empty());
+  out = RunValidator(*v, key);
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+  const std::string sig = Gpg("--detach-sign", "file.sig");
+  out = RunValidator(*v, sig);
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+  const std::string signed_msg = Gpg("--sign", "signed.gpg");
+  out = RunValidator(*v, signed_msg);
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+  const std::string enc = Gpg("--trust-model always -r t@example.org --encrypt", "enc.gpg");
+  out = RunValidator(*v, enc);
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kEncryptedContainer) << Join(out.report.reasons);
+}
+
+TEST(OpenPgpMatch, RandomDataRarelyMatches) {
+  auto v = MakeOpenPgpValidator();
+  int matched = 0;
+  for (uint64_t seed = 0; seed < 4000; ++seed) {
+    const std::string r = RandomBytes(4096, seed);
+    matched += v->Matches(r, r.size()) ? 1 : 0;
+  }
+  EXPECT_LE(matched, 2);
+}
+
+// ---- age ----------------------------------------------------------------------------------------
+
+std::string AgeFile(std::size_t payload) {
+  std::string h = "age-encryption.org/v1\n";
+  h += "-> X25519 TEiF0ypqr+bpvcqXNyCVJpL7OuwPdVwPL7KQEbFDOCc\n";
+  h += "EmECAEcKN+n/Vs9SbWiV+Hu0r+E8R77DdWYyd83nw7U\n";
+  h += "--- Vn+54jqiiUCE+WZcEVY3f1sqHjlu/z1LCQ/T7Xm7qI0\n";
+  return h + RandomBytes(16 + payload, 21);
+}
+
+TEST(AgeTest, EncryptedContainerAndDamage) {
+  auto v = MakeAgeValidator();
+  const std::string age = AgeFile(1000 + 16);
+  auto out = RunValidator(*v, age);
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kEncryptedContainer) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.structure_end, age.size());
+  out = RunValidator(*v, KeepHeadRandomRest(age, 30));
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  out = RunValidator(*v, age.substr(0, 40));
+  EXPECT_EQ(out.report.integrity, Integrity::kTruncated) << Join(out.report.reasons);
+  EXPECT_FALSE(v->Matches(RandomBytes(100, 1), 100));
+}
+
+// ---- LUKS ---------------------------------------------------------------------------------------
+
+std::string Luks1() {
+  std::string b(4096 * 2, '\0');
+  std::memcpy(&b[0], "LUKS\xba\xbe\x00\x01", 8);
+  std::memcpy(&b[8], "aes", 3);
+  std::memcpy(&b[40], "xts-plain64", 11);
+  std::memcpy(&b[72], "sha256", 6);
+  PutBe32(b, 104, 4096 / 512);
+  PutBe32(b, 108, 64);
+  std::memcpy(&b[168], "2f4c6e1a-0000-4000-8000-123456789abc", 36);
+  for (int s = 0; s < 8; ++s) {
+    PutBe32(b, 208 + s * 48, s == 0 ? 0x00AC71F3 : 0x0000DEAD);
+    PutBe32(b, 208 + s * 48 + 44, 4000);
+  }
+  return b + RandomBytes(8192, 2);
+}
+
+std::string Luks2() {
+  std::string b(16384 * 2, '\0');
+  std::memcpy(&b[0], "LUKS\xba\xbe\x00\x02", 8);
+  b[8 + 6] = 0x40;  // hdr_size 16 KiB, big-endian u64 at 8
+  std::memcpy(&b[72], "sha256", 6);
+  std::memcpy(&b[168], "2f4c6e1a-0000-4000-8000-123456789abc", 36);
+  const std::string json = "{\"keyslots\":{},\"tokens\":{},\"segments\":{},\"digests\":{}}";
+  std::memcpy(&b[4096], json.data(), json.size());
+  std::memcpy(&b[16384], "SKUL\xba\xbe\x00\x02", 8);
+  return b + RandomBytes(8192, 3);
+}
+
+TEST(LuksTest, HeadersAreEncryptedContainers) {
+  auto v = MakeLuksValidator();
+  for (const std::string& luks : {Luks1(), Luks2()}) {
+    auto out = RunValidator(*v, luks);
+    EXPECT_TRUE(out.matches);
+    EXPECT_EQ(out.report.integrity, Integrity::kEncryptedContainer) << Join(out.report.reasons);
+    EXPECT_EQ(out.report.format, "luks");
+    out = RunValidator(*v, KeepHeadRandomRest(luks, 8));
+    EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  }
+}
+
+// ---- Robustness ---------------------------------------------------------------------------------
+
+TEST(SystemFormatsRobustness, HostileInputsDoNotCrash) {
+  std::vector<std::unique_ptr<const FormatValidator>> all;
+  all.push_back(MakeElfValidator());
+  all.push_back(MakePeValidator());
+  all.push_back(MakeFontValidator());
+  all.push_back(MakeOpenPgpValidator());
+  all.push_back(MakeAgeValidator());
+  all.push_back(MakeLuksValidator());
+  std::vector<std::string> inputs = {"",
+                                     "\x7f",
+                                     "\x7f"
+                                     "ELF\x02\x01\x01",
+                                     "MZ",
+                                     "wOFF",
+                                     "wOF2",
+                                     "ttcf",
+                                     "OTTO",
+                                     std::string("\x8c\x0d\x04", 3),
+                                     "age-encryption.org/v1\n",
+                                     "LUKS\xba\xbe\x00\x02"};
+  inputs.push_back(MakePe().substr(0, 0x190));
+  inputs.push_back(Luks2().substr(0, 5000));
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    std::string base = inputs[seed % inputs.size()];
+    inputs.push_back(base + RandomBytes(seed * 13 % 3000, seed));
+  }
+  for (const auto& v : all) {
+    for (const std::string& in : inputs) (void)RunValidator(*v, in);
+  }
+}
+
+}  // namespace
+}  // namespace steen::content

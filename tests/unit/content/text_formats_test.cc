@@ -1,0 +1,220 @@
+// Tests of the text validator: encodings (UTF-8 with accents, Latin-1, UTF-16), subtypes, and the
+// damage patterns ransomware leaves in text (intermittent random spans, random tail, footers),
+// against the legitimate oddities of real text (accents, NUL padding, form feeds, ANSI escapes).
+#include "content/formats/text_formats.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "unit/content/system_test_support.h"
+
+namespace steen::content {
+namespace {
+
+using testing::Intermittent;
+using testing::KeepHeadRandomRest;
+using testing::RandomBytes;
+using testing::RandomTail;
+using testing::RunValidator;
+
+std::string Join(const std::vector<std::string>& reasons) {
+  std::string out;
+  for (const auto& r : reasons) out += r + "; ";
+  return out;
+}
+
+// Varied lines of Dutch / French / German text in UTF-8, repeated up to `size` bytes.
+std::string Utf8Text(std::size_t size) {
+  static const char* kLines[] = {
+      "Het café aan de overkant serveert één keer per week crème brûlée.",
+      "Les élèves français étudient à l'école où naïve Noël se répète.",
+      "Die Größe der Bäume überrascht die Müller-Familie jedes Jahr.",
+      "Zeeën, ideeën en coöperatie: de Nederlandse spelling kent trema's.",
+      "Plain ASCII line with numbers 12345 and punctuation (!?;:).",
+      "Ça coûte 15 € — déjà payé, merci beaucoup.",
+  };
+  std::string out;
+  for (int i = 0; out.size() < size; ++i) {
+    out += std::to_string(i) + " ";
+    out += kLines[(i * 7) % 6];
+    out += '\n';
+  }
+  out.resize(size);
+  return out;
+}
+
+// The same text converted to Latin-1 (every character here is in Latin-1 except €).
+std::string ToLatin1(const std::string& utf8) {
+  std::string out;
+  for (std::size_t i = 0; i < utf8.size(); ++i) {
+    const auto c = static_cast<unsigned char>(utf8[i]);
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if ((c & 0xe0) == 0xc0 && i + 1 < utf8.size()) {
+      out += static_cast<char>(((c & 0x1f) << 6) | (utf8[i + 1] & 0x3f));
+      ++i;
+    } else if ((c & 0xf0) == 0xe0) {
+      out += c == 0xe2 && static_cast<unsigned char>(utf8[i + 1]) == 0x82 ? "EUR" : "-";
+      i += 2;
+    }
+  }
+  return out;
+}
+
+std::string ToUtf16(const std::string& ascii_or_latin1, bool big_endian, bool bom) {
+  std::string out;
+  if (bom) out += big_endian ? "\xfe\xff" : "\xff\xfe";
+  for (char ch : ascii_or_latin1) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (big_endian) {
+      out += '\0';
+      out += static_cast<char>(c);
+    } else {
+      out += static_cast<char>(c);
+      out += '\0';
+    }
+  }
+  return out;
+}
+
+class TextTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<const FormatValidator> v = MakeTextValidator();
+
+  void ExpectIntact(const std::string& bytes, const std::string& format = "") {
+    auto out = RunValidator(*v, bytes);
+    EXPECT_TRUE(out.matches);
+    EXPECT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+    EXPECT_FALSE(out.report.high_entropy_body);
+    EXPECT_EQ(out.report.structure_end, bytes.size());
+    if (!format.empty()) EXPECT_EQ(out.report.format, format);
+  }
+  void ExpectDamaged(const std::string& bytes) {
+    auto out = RunValidator(*v, bytes);
+    if (!out.matches) return;  // the head is not text: the analyzer's statistics take over
+    EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+    EXPECT_FALSE(out.report.damaged_ranges.empty());
+  }
+};
+
+TEST_F(TextTest, EncodingsAreIntact) {
+  for (std::size_t size : {std::size_t{300}, std::size_t{50000}, std::size_t{3} << 20}) {
+    const std::string utf8 = Utf8Text(size);
+    ExpectIntact(utf8, "text");
+    ExpectIntact("\xef\xbb\xbf" + utf8, "text");
+    const std::string latin1 = ToLatin1(utf8);
+    ExpectIntact(latin1, "text");
+    EXPECT_NE(Join(RunValidator(*v, latin1).report.reasons).find("latin-1"), std::string::npos);
+    ExpectIntact(ToUtf16(latin1, false, true), "text");
+    ExpectIntact(ToUtf16(latin1, true, true), "text");
+    ExpectIntact(ToUtf16(latin1, false, false), "text");
+  }
+}
+
+TEST_F(TextTest, LegitimateOddBytesAreIntact) {
+  std::string t = Utf8Text(200000);
+  t.insert(5000, "\f\n\x1b[1;31mrood\x1b[0m\n");  // form feed, ANSI colour
+  t += std::string(30000, '\0');                  // NUL padding
+  ExpectIntact(t);
+  std::string hive;  // ^A-delimited rows, as Hive writes them
+  for (int i = 0; i < 3000; ++i) hive += std::to_string(i) + "\x01naam\x01" + "één\x01" + "42\n";
+  ExpectIntact(hive);
+}
+
+TEST_F(TextTest, Subtypes) {
+  std::string csv = "id,naam,plaats\n";
+  for (int i = 0; i < 500; ++i) csv += std::to_string(i) + ",\"Jansen, Piet\",Zoetermeer\n";
+  ExpectIntact(csv, "csv");
+  ExpectIntact("{\"a\": [1, 2, {\"b\": \"c\"}]}\n", "json");
+  ExpectIntact("<?xml version=\"1.0\"?>\n<root><item>één</item></root>\n", "xml");
+  ExpectIntact("<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>\n",
+               "svg");
+  ExpectIntact("<!DOCTYPE html>\n<html><body><p>Hallo</p></body></html>\n", "html");
+  ExpectIntact("{\\rtf1\\ansi\\deff0 {\\fonttbl {\\f0 Times;}} Hallo wereld}\n", "rtf");
+  ExpectIntact(
+      "Return-Path: <a@example.org>\nReceived: from mx by mx2; Mon, 1 Jan 2024\n"
+      "From: A <a@example.org>\nTo: b@example.org\nSubject: test\nMIME-Version: 1.0\n\nBody\n",
+      "email");
+  ExpectIntact("-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n",
+               "pem");
+  const std::string random = RandomBytes(30000, 5);
+  std::string b64, hex;
+  static const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (std::size_t i = 0; i < random.size(); ++i) {
+    const auto c = static_cast<unsigned char>(random[i]);
+    b64 += kB64[c & 63];
+    hex += "0123456789abcdef"[c >> 4];
+    hex += "0123456789abcdef"[c & 15];
+    if (i % 57 == 56) b64 += '\n';
+    if (i % 32 == 31) hex += '\n';
+  }
+  ExpectIntact(b64, "text/base64");
+  ExpectIntact(hex, "text/hex");
+}
+
+TEST_F(TextTest, WholeFileRandomDoesNotMatch) {
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    for (std::size_t n :
+         {std::size_t{40}, std::size_t{300}, std::size_t{5000}, std::size_t{200000}}) {
+      const std::string r = RandomBytes(n, seed);
+      EXPECT_FALSE(v->Matches(r.substr(0, 65536), r.size())) << n << " seed " << seed;
+    }
+  }
+  EXPECT_FALSE(v->Matches(std::string(5000, '\0'), 5000));  // zero-filled: a wiper, not text
+}
+
+TEST_F(TextTest, IntermittentRandomIsDamaged) {
+  for (const std::string& t : {Utf8Text(3 << 20), ToLatin1(Utf8Text(3 << 20)), Utf8Text(20000)}) {
+    auto out = RunValidator(*v, Intermittent(t, 0, 64, 192));
+    EXPECT_TRUE(out.matches);
+    EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+    ExpectDamaged(Intermittent(t, 4096, 16, 32));
+    ExpectDamaged(Intermittent(t, 100, 4096, 3 * 4096));
+  }
+  const std::string u16 = ToUtf16(ToLatin1(Utf8Text(1 << 20)), false, true);
+  auto out = RunValidator(*v, Intermittent(u16, 2, 64, 192));
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+}
+
+TEST_F(TextTest, TailAndHeadKeptDamage) {
+  const std::string t = Utf8Text(4 << 20);
+  auto out = RunValidator(*v, RandomTail(t, 1 << 20));
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  EXPECT_NE(Join(out.report.reasons).find("sampled blocks contain binary random data"),
+            std::string::npos);
+  // Head kept (a whole 64 KiB head of text), rest random.
+  out = RunValidator(*v, KeepHeadRandomRest(t, 65536));
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  ExpectDamaged(KeepHeadRandomRest(t, 62));
+}
+
+TEST_F(TextTest, AppendedFooterIsReported) {
+  const std::string t = Utf8Text(100000);
+  auto out = RunValidator(*v, t + RandomBytes(1064, 8));
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  EXPECT_GE(out.report.structure_end, t.size());
+  EXPECT_LE(out.report.structure_end, t.size() + 64);
+  // Truncation of text is not damage.
+  ExpectIntact(t.substr(0, 77777));
+}
+
+TEST_F(TextTest, HostileInputsDoNotCrash) {
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    std::string in = Utf8Text(seed * 37 % 5000) + RandomBytes(seed % 97, seed);
+    if (seed % 3 == 0) in = "\xff\xfe" + in;
+    if (seed % 5 == 0) in = "\xfe\xff" + in.substr(0, in.size() / 2 * 2 + 1);
+    (void)RunValidator(*v, in);
+  }
+  (void)RunValidator(*v, "");
+  (void)RunValidator(*v, "\xff\xfe");
+  (void)RunValidator(*v, "a");
+}
+
+}  // namespace
+}  // namespace steen::content
