@@ -15,6 +15,7 @@ BUILD_PACKAGES=(
 TOOL_PACKAGES=(
   xz-utils zstd bzip2 gzip zip unzip p7zip-full gnupg ccrypt openssl
   file ent yara hyperfine time
+  fonts-dejavu-core
   ffmpeg
 )
 
