@@ -1,6 +1,5 @@
 // `steen scan PATH...`: option parsing only; the work is steen::scan::RunScanCommand.
 #include <cstdio>
-#include <map>
 #include <memory>
 #include <string>
 
@@ -22,12 +21,16 @@ void RegisterScanCommand(CLI::App& app) {
                 "Follow symbolic links inside the trees (loops are detected and reported)");
   sub->add_flag("--deep", command->options.analyze.deep,
                 "Read every byte instead of head, tail and samples");
-  const std::map<std::string, scan::ReportFormat> formats{{"text", scan::ReportFormat::kText},
-                                                          {"jsonl", scan::ReportFormat::kJsonl}};
-  sub->add_option("--format", command->format, "Report format: text (default) or jsonl")
-      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case));
-  sub->add_flag("!--no-progress", command->progress, "Do not show the progress line on stderr");
-  sub->callback([command] { SetExitCode(scan::RunScanCommand(*command, stdout, stderr)); });
+  auto format = std::make_shared<std::string>("text");
+  sub->add_option("--format", *format, "Report format: text (default) or jsonl")
+      ->check(CLI::IsMember({"text", "jsonl"}));
+  auto no_progress = std::make_shared<bool>(false);
+  sub->add_flag("--no-progress", *no_progress, "Do not show the progress line on stderr");
+  sub->callback([command, format, no_progress] {
+    command->format = *format == "jsonl" ? scan::ReportFormat::kJsonl : scan::ReportFormat::kText;
+    command->progress = !*no_progress;
+    SetExitCode(scan::RunScanCommand(*command, stdout, stderr));
+  });
 }
 
 }  // namespace steen::cli
