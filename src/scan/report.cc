@@ -1,5 +1,7 @@
 #include "scan/report.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <mutex>
@@ -89,7 +91,10 @@ class BufferedReport : public Report {
   }
   void RootError(std::string_view path, std::string_view message) {
     std::lock_guard lock(write_mu_);
-    std::fputs(fmt::format("steen scan: {}: {}\n", EscapeForText(path), message).c_str(), err_);
+    // On a terminal, erase a progress line that may be drawn there first.
+    const char* erase = isatty(fileno(err_)) ? "\r\033[K" : "";
+    std::fputs(fmt::format("{}steen scan: {}: {}\n", erase, EscapeForText(path), message).c_str(),
+               err_);
     std::fflush(err_);
   }
   Summary MergedSummary() const {
