@@ -17,6 +17,7 @@ TOOL_PACKAGES=(
   file ent yara hyperfine time
   fonts-dejavu-core
   ffmpeg
+  apt-file sqlite3 python3  # bench/: corpus from Debian packages (apt-file), top-ups, evaluate.py
 )
 
 if [[ ${EUID} -ne 0 ]]; then
