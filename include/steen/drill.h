@@ -1,0 +1,212 @@
+// steen drill: a faithful, benign ransomware simulator.
+//
+// A family is a data-driven Profile (config/drill/<name>.yaml, embedded into the binary at build
+// time, overridable by a path). The pure part of this API (LayoutRanges, TransformContent,
+// TransformName) tells what a family does to a file's bytes and name; tests and benchmarks use it
+// to damage corpus copies without touching the disk. The file-system part (InitTarget, RunDrill,
+// Undo) attacks a marked folder for real, with a manifest kept outside it so every change can be
+// undone byte-exact, even after a kill.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "steen/content.h"
+#include "steen/status.h"
+
+namespace steen::drill {
+
+// ---- Profile (data) -----------------------------------------------------------------------------
+
+// How a layout rule chooses the ranges to encrypt in a file of size S. Every kind starts at
+// `offset` (bytes before it stay intact, e.g. Hunters' marker at 0x3E).
+enum class LayoutKind {
+  kNone,     // nothing changed (the file is only renamed, or skipped)
+  kFull,     // [offset, S)
+  kHead,     // [offset, offset + length)
+  kStride,   // [offset, offset + first), then repeat {skip `skip`, encrypt `chunk`}; BlackCat's
+             // generic pattern; covers fixed-step, every-other(16), Black Basta 64/192, INC, Azov
+  kSpread,   // n chunks evenly spaced: chunk i at i * (c + g); g = (S - n*c)/(n-1) ("between":
+             // the last chunk ends at EOF; Play first+last, Conti, Hive) or (S - n*c)/n ("after")
+  kRegions,  // S split into n equal regions, the first `chunk` bytes of each (Babuk Windows)
+};
+
+enum class CipherKind {
+  kAes256Ctr,
+  kAes128Ctr,
+  kAes256Cbc,  // no padding; a trailing partial block is XORed with CTR keystream (see docs)
+  kAes256Gcm,  // per range, tag not stored (length-preserving like the families do)
+  kChaCha20,
+  kBitFlip,     // b -> 255 - b (Infection Monkey)
+  kRandomWipe,  // pseudo-random bytes, not invertible (Azov)
+};
+
+enum class Encoding { kNone, kBase64, kHex };  // applied to the whole encrypted file
+// ART-style tools that write a whole new file in a documented format.
+enum class Container { kNone, kGpg, kZipCrypto, kCcrypt, kOpensslEnc };
+enum class FooterWhen { kLast, kFirst, kExtendFirst };  // extend-first: ftruncate, footer at end
+enum class RenameWhen { kNone, kFirst, kLast };
+enum class WritePattern {
+  kPwrite,         // class A: read, encrypt, pwrite at the same offset through the same fd
+  kMmap,           // class A through MAP_SHARED + msync (invisible to inotify/fanotify modify)
+  kNewFileUnlink,  // class C: write <new name> (O_EXCL), unlink the original
+  kNewFileKeep,    // ART gpg/7z/openssl: new file, original kept
+  kMoveOutBack,    // class B: move out of the tree, encrypt, move back under the new name
+};
+enum class NotePlacement { kNone, kRoot, kEveryDir };
+enum class Traversal { kDepthFirst, kBreadthFirst };
+
+struct LayoutRule {
+  // The rule applies when min_size <= S <= max_size and (extensions empty or the file's
+  // lower-case extension is listed). Rules are tried in order; the first match wins.
+  uint64_t min_size = 0;
+  uint64_t max_size = UINT64_MAX;
+  std::vector<std::string> extensions;
+  LayoutKind kind = LayoutKind::kFull;
+  uint64_t offset = 0;
+  uint64_t length = 0;          // head
+  uint64_t first = 0;           // stride: first run
+  uint64_t chunk = 0;           // stride/spread/regions chunk bytes
+  uint32_t chunk_permille = 0;  // spread: chunk = S * permille / 1000 when chunk == 0
+  uint64_t skip = 0;            // stride gap
+  uint64_t max_chunks = 0;      // stride: cap on runs after `first` (0 = none)
+  uint64_t stop = 0;            // stride: no range at or past this offset (0 = EOF)
+  uint32_t count = 0;           // spread/regions: n
+  uint32_t count_permille = 0;  // spread: n = S * permille / 1000 / chunk when count == 0
+  uint32_t count_min = 1, count_max = UINT32_MAX;
+  bool gaps_after = false;  // spread: gap divisor n instead of n - 1
+  uint64_t align = 1;       // ranges are cut down to multiples of this (partial ones dropped)
+  // Per-rule overrides (Play switches to CBC for huge files; Play 2023 adds 16 B for big files).
+  bool has_cipher = false;
+  CipherKind cipher = CipherKind::kAes256Ctr;
+  bool has_footer = false;
+  uint64_t footer_size = 0;
+};
+
+struct NoteSpec {
+  std::string name;  // may use {ext} (the profile's random extension) and {rand:N}
+  std::string content;
+  NotePlacement placement = NotePlacement::kNone;
+  bool before = false;  // drop before encrypting the folder's files (default: after)
+};
+
+struct Profile {
+  std::string name;
+  std::string description;
+  std::string fidelity;  // what is verified, what is approximated (free text from the file)
+  std::vector<LayoutRule> layout;
+  CipherKind cipher = CipherKind::kAes256Ctr;
+  Encoding encoding = Encoding::kNone;
+  Container container = Container::kNone;
+  std::string passphrase = "passwd";  // containers (ART defaults)
+  uint64_t footer_size = 0;
+  std::string footer_marker;  // bytes placed at the very end of the footer (e.g. "INC")
+  FooterWhen footer_when = FooterWhen::kLast;
+  RenameWhen rename = RenameWhen::kLast;
+  WritePattern pattern = WritePattern::kPwrite;
+  uint64_t io_block = 1 << 20;  // read/encrypt/write unit for in-place patterns
+  // New name: {name} = whole original name, {stem}, {ext}, {rand:N} lower-case alnum, {RAND:N}
+  // upper-case letters, {alnum:N} mixed, {hex:N}, {b64:N} base64url-ish. Empty = keep the name.
+  std::string name_template;
+  NoteSpec note;
+  std::vector<std::string> skip_extensions;  // lower-case, with the dot
+  std::vector<std::string> skip_names;       // exact file names
+  std::vector<std::string> only_extensions;  // if non-empty, only these are attacked
+  uint64_t min_file_size = 0;                // smaller files are skipped (Play: 6)
+  bool skip_hidden = false;
+  bool recursive = true;
+  Traversal traversal = Traversal::kDepthFirst;
+  int threads = 1;
+  int max_in_flight = 0;        // 0 = threads
+  double pace_files_per_s = 0;  // 0 = as fast as possible
+};
+
+// Built-in profile names, sorted.
+std::vector<std::string> ListProfiles();
+// The YAML text of a built-in profile ("" if unknown).
+std::string_view BuiltinProfileText(std::string_view name);
+// A built-in name, or a path to a YAML/JSON profile file (anything containing '/' or ending .yaml,
+// .yml or .json is a path).
+StatusOr<Profile> LoadProfile(std::string_view name_or_path);
+// Parses profile text (YAML; JSON is valid YAML).
+StatusOr<Profile> ParseProfile(std::string_view text, std::string_view origin);
+
+// ---- Pure transformation ------------------------------------------------------------------------
+
+// The ranges (sorted, merged, within [0, size)) a profile changes in a file of `size` bytes.
+// `file_name` selects extension-specific rules (databases, VM disks); empty = generic rules.
+std::vector<ByteRange> LayoutRanges(const Profile& profile, uint64_t size,
+                                    std::string_view file_name = {});
+// Footer bytes appended for a file of that size (after per-rule overrides).
+uint64_t FooterSize(const Profile& profile, uint64_t size, std::string_view file_name = {});
+
+// Keys derived deterministically from a seed (hex in the manifest).
+struct KeyMaterial {
+  std::string key;    // 32 bytes
+  std::string nonce;  // 16 bytes
+};
+KeyMaterial DeriveKeys(uint64_t seed);
+
+// The content of the attacked file (or, for containers and new-file patterns, of the new file):
+// ranges encrypted with the profile's cipher under DeriveKeys(seed), then encoding, then footer.
+StatusOr<std::string> TransformContent(const Profile& profile, std::string_view original,
+                                       uint64_t seed, std::string_view file_name = {});
+// Encrypts (or bit-flips, or wipes) `data` in place as the bytes at file offset `offset`.
+// Stream ciphers use the file offset as counter, so ranges can be processed in any pieces that
+// respect the cipher's block (CBC/GCM ranges must be processed whole).
+void ApplyCipher(CipherKind cipher, const KeyMaterial& keys, uint64_t offset, uint32_t range_index,
+                 std::string* data);
+// The footer bytes for a file: pseudo-random (stands for the wrapped key) ending with the marker.
+std::string MakeFooter(const Profile& profile, uint64_t footer_size, uint64_t seed);
+// The file's new name (extension rule), deterministic from seed; unchanged if no template.
+std::string TransformName(const Profile& profile, std::string_view file_name, uint64_t seed);
+// The ransom note's file name (its {ext}/{rand} tokens resolved with the run's seed).
+std::string NoteName(const Profile& profile, uint64_t run_seed);
+
+std::string_view ToString(LayoutKind kind);
+std::string_view ToString(CipherKind kind);
+std::string_view ToString(WritePattern pattern);
+
+// ---- File system side ---------------------------------------------------------------------------
+
+inline constexpr std::string_view kTargetMarkerName = ".steen-drill-target";
+
+struct InitOptions {
+  std::string target;
+  int populate = 0;  // files to copy from `corpus` (0 = none)
+  std::string corpus;
+};
+// Creates (if needed) the target folder and its marker; optionally copies corpus files into it.
+Status InitTarget(const InitOptions& options, std::string* report);
+
+struct RunOptions {
+  std::string target;
+  std::string manifest;          // required; must lie outside the target
+  double pace_files_per_s = -1;  // < 0 = the profile's
+  int threads = 0;               // 0 = the profile's
+  uint64_t max_files = 100000;
+  uint64_t max_bytes = 4ULL << 30;
+  uint64_t seed = 0;          // 0 = random
+  bool avoid_decoys = false;  // skip hidden, recently created (< 1 h) files
+};
+struct RunStats {
+  uint64_t files_attacked = 0;
+  uint64_t files_skipped = 0;
+  uint64_t bytes_changed = 0;
+  uint64_t notes = 0;
+  double seconds = 0;
+};
+Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* stats);
+
+// Restores every file recorded in the manifest byte-exact, removes notes and new files, restores
+// names. Idempotent: running it twice (or after a partial undo) is safe.
+Status Undo(std::string_view manifest_path, std::string* report);
+
+// Refusal checks, exposed for tests: OK only for a folder that holds the marker and is not `/`, a
+// home folder or a mount point.
+Status CheckTarget(std::string_view target);
+
+}  // namespace steen::drill
