@@ -3,9 +3,9 @@
 // two consecutive valid headers are verified in the head, in sampled middle blocks and in the tail.
 #include <array>
 #include <cmath>
-#include <vector>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "content/bytes.h"
 #include "content/format.h"
@@ -21,7 +21,8 @@ uint8_t Crc8(std::string_view bytes) {
   uint8_t crc = 0;
   for (char ch : bytes) {
     crc ^= static_cast<uint8_t>(ch);
-    for (int k = 0; k < 8; ++k) crc = (crc & 0x80) ? static_cast<uint8_t>((crc << 1) ^ 0x07) : crc << 1;
+    for (int k = 0; k < 8; ++k)
+      crc = (crc & 0x80) ? static_cast<uint8_t>((crc << 1) ^ 0x07) : crc << 1;
   }
   return crc;
 }
@@ -31,7 +32,8 @@ const std::array<uint16_t, 256>& Crc16Table() {
     std::array<uint16_t, 256> t{};
     for (uint32_t i = 0; i < 256; ++i) {
       uint16_t r = static_cast<uint16_t>(i << 8);
-      for (int k = 0; k < 8; ++k) r = (r & 0x8000) ? static_cast<uint16_t>((r << 1) ^ 0x8005) : r << 1;
+      for (int k = 0; k < 8; ++k)
+        r = (r & 0x8000) ? static_cast<uint16_t>((r << 1) ^ 0x8005) : r << 1;
       t[i] = r;
     }
     return t;
@@ -116,7 +118,9 @@ uint32_t BlockSamples(std::string_view h, std::size_t header_length) {
   const std::size_t rate_bytes = rate_code == 12 ? 1 : (rate_code == 13 || rate_code == 14) ? 2 : 0;
   const std::size_t end = header_length - 1 - rate_bytes;
   if (code == 6) return static_cast<uint8_t>(h[end - 1]) + 1u;
-  if (code == 7) return (uint32_t{static_cast<uint8_t>(h[end - 2])} << 8 | static_cast<uint8_t>(h[end - 1])) + 1u;
+  if (code == 7)
+    return (uint32_t{static_cast<uint8_t>(h[end - 2])} << 8 | static_cast<uint8_t>(h[end - 1])) +
+           1u;
   return 0;
 }
 
@@ -172,9 +176,7 @@ class FlacValidator final : public FormatValidator {
  public:
   std::string_view name() const override { return "flac"; }
 
-  bool Matches(std::string_view head, uint64_t) const override {
-    return StartsWith(head, "fLaC");
-  }
+  bool Matches(std::string_view head, uint64_t) const override { return StartsWith(head, "fLaC"); }
 
   FormatReport Validate(Reader& reader) const override {
     FormatReport report;
@@ -218,7 +220,9 @@ class FlacValidator final : public FormatValidator {
     params.bits_code = (static_cast<uint8_t>(first[3]) >> 1) & 7;
 
     const bool small = size <= limits::kHeadBytes + limits::kTailBytes;
-    std::string_view head = c.Bytes(audio, small ? size - audio : limits::kHeadBytes - std::min<uint64_t>(audio, limits::kHeadBytes / 2));
+    std::string_view head = c.Bytes(
+        audio, small ? size - audio
+                     : limits::kHeadBytes - std::min<uint64_t>(audio, limits::kHeadBytes / 2));
     FrameScan scan = ScanFrames(head, params);
     if (scan.bad) {
       media::MarkDamaged(report, audio + scan.bad_at, size - audio - scan.bad_at,
@@ -227,8 +231,8 @@ class FlacValidator final : public FormatValidator {
     }
     if (!small) {
       const uint64_t tail_start = size - limits::kTailBytes;
-      for (uint64_t offset : media::MiddleSampleOffsets(audio + head.size(), tail_start,
-                                                        32 * limits::KiB)) {
+      for (uint64_t offset :
+           media::MiddleSampleOffsets(audio + head.size(), tail_start, 32 * limits::KiB)) {
         FrameScan s = ScanFrames(c.Bytes(offset, 32 * limits::KiB), params);
         if (s.bad || s.headers == 0) {
           const uint64_t at = offset + (s.bad ? s.bad_at : 0);
@@ -271,7 +275,8 @@ class FlacValidator final : public FormatValidator {
       crc = Crc16(crc, rest.substr(i, 1));
       if (crc != 0 || i < 8) continue;
       const std::size_t length = i + 1;
-      if (length == rest.size() || (length + 128 == rest.size() && rest.substr(length, 3) == "TAG")) {
+      if (length == rest.size() ||
+          (length + 128 == rest.size() && rest.substr(length, 3) == "TAG")) {
         end = last + length;
         break;
       }

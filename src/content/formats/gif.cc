@@ -1,16 +1,213 @@
-// Gif validator (not written yet: matches nothing).
+// GIF validator: header, logical screen descriptor and colour table, then the block walk
+// (extensions, image descriptors, LZW sub-block chains with length bytes) up to the trailer 0x3B.
+// Large files are walked through the head and resynchronised in the tail: ciphertext turns the
+// sub-block chain into a random walk that soon lands on an impossible block type.
 #include <memory>
+#include <string>
 
+#include "content/bytes.h"
 #include "content/format.h"
+#include "content/formats/media_formats.h"
+#include "steen/limits.h"
 
 namespace steen::content {
 namespace {
 
+using media::ByteCursor;
+using media::Hex;
+
+// Tail start positions tried when resynchronising on the sub-block chain.
+constexpr int kResyncStarts = 512;
+
+struct GifWalk {
+  uint64_t pos = 0;
+  bool ended = false;  // trailer reached
+  bool eof = false;
+  bool error = false;
+  uint64_t error_at = 0;
+  std::string reason;
+  int images = 0;
+  int blocks = 0;       // extensions and images parsed
+  int sub_blocks = 0;   // data sub-blocks skipped
+  int full_blocks = 0;  // of which 255 bytes long (what encoders write except at the end)
+  // Encoders cut image data into sub-blocks of one length (255) except the last of each chain;
+  // a walk through random bytes sees a different length at every step.
+  int full_length = 0;  // learnt from the first non-final sub-block
+  int violations = 0;
+  uint64_t first_violation_at = 0;
+  // A walk that started out of phase is a random walk; this one has the shape of real data.
+  bool Credible() const { return violations == 0 && (blocks > 0 || sub_blocks >= 8); }
+};
+
+void Fail(GifWalk& w, std::string reason) {
+  w.error = true;
+  w.error_at = w.pos;
+  w.reason = std::move(reason);
+}
+
+// Skips a chain of sub-blocks at w.pos (through its zero terminator). False on EOF or stop.
+bool SkipSubBlocks(ByteCursor& c, GifWalk& w, uint64_t stop, bool image_data) {
+  int previous = 0;
+  for (int n = 0; n < limits::kMaxChunksWalked; ++n) {
+    if (w.pos >= stop) {
+      w.eof = w.pos >= c.size();
+      return false;
+    }
+    const int length = c.At(w.pos);
+    if (length < 0) {
+      w.eof = true;
+      return false;
+    }
+    if (image_data && length != 0 && previous != 0) {
+      if (w.full_length == 0) {
+        w.full_length = previous;
+      } else if (previous != w.full_length && w.violations++ == 0) {
+        w.first_violation_at = w.pos;
+      }
+    }
+    previous = length;
+    ++w.pos;
+    if (length == 0) return true;
+    ++w.sub_blocks;
+    if (length == 255) ++w.full_blocks;
+    w.pos += static_cast<uint64_t>(length);
+  }
+  Fail(w, "GIF: too many sub-blocks");
+  return false;
+}
+
+// Walks blocks from w.pos (optionally starting inside a sub-block chain) until the trailer, an
+// error, EOF or `stop`.
+void Walk(ByteCursor& c, GifWalk& w, uint64_t stop, bool in_sub_blocks) {
+  if (in_sub_blocks && !SkipSubBlocks(c, w, stop, true)) return;
+  for (int n = 0; n < limits::kMaxChunksWalked; ++n) {
+    if (w.pos >= stop) {
+      w.eof = w.pos >= c.size();
+      return;
+    }
+    const int type = c.At(w.pos);
+    if (type < 0) {
+      w.eof = true;
+      return;
+    }
+    if (type == 0x3B) {
+      ++w.pos;
+      w.ended = true;
+      return;
+    }
+    if (type == 0x21) {
+      const int label = c.At(w.pos + 1);
+      if (label < 0) {
+        w.eof = true;
+        return;
+      }
+      const int first = c.At(w.pos + 2);
+      if ((label == 0xF9 && first >= 0 && first != 4) ||
+          (label == 0x01 && first >= 0 && first != 12) ||
+          (label == 0xFF && first >= 0 && first != 11)) {
+        Fail(w, "GIF extension at " + Hex(w.pos) + ": wrong block size");
+        return;
+      }
+      w.pos += 2;
+      ++w.blocks;
+      if (!SkipSubBlocks(c, w, stop, false)) return;
+      continue;
+    }
+    if (type == 0x2C) {
+      std::string_view d = c.Bytes(w.pos, 11);
+      if (d.size() < 11) {
+        w.eof = true;
+        return;
+      }
+      const uint8_t flags = static_cast<uint8_t>(d[9]);
+      const uint64_t table = (flags & 0x80) ? 3u << ((flags & 7) + 1) : 0;
+      const int min_code = c.At(w.pos + 10 + table);
+      if (min_code < 0) {
+        w.eof = true;
+        return;
+      }
+      if (min_code < 1 || min_code > 11) {
+        Fail(w,
+             "GIF image at " + Hex(w.pos) + ": invalid LZW code size " + std::to_string(min_code));
+        return;
+      }
+      ++w.images;
+      ++w.blocks;
+      w.pos += 11 + table;
+      if (!SkipSubBlocks(c, w, stop, true)) return;
+      continue;
+    }
+    Fail(w, "GIF at " + Hex(w.pos) + ": invalid block type " + Hex(type));
+    return;
+  }
+}
+
 class GifValidator final : public FormatValidator {
  public:
   std::string_view name() const override { return "gif"; }
-  bool Matches(std::string_view, uint64_t) const override { return false; }
-  FormatReport Validate(Reader&) const override { return {}; }
+
+  bool Matches(std::string_view head, uint64_t) const override {
+    return StartsWith(head, "GIF87a") || StartsWith(head, "GIF89a");
+  }
+
+  FormatReport Validate(Reader& reader) const override {
+    FormatReport report;
+    report.format = "gif";
+    report.high_entropy_body = true;
+    const uint64_t size = reader.size();
+    media::PrimeHeadAndTail(reader);
+    ByteCursor c(reader);
+    std::string_view h = c.Bytes(0, 13);
+    if (h.size() < 13) return Truncated(report, "GIF header incomplete");
+    const uint8_t flags = static_cast<uint8_t>(h[10]);
+    GifWalk w;
+    w.pos = 13 + ((flags & 0x80) ? 3u << ((flags & 7) + 1) : 0);
+    const bool small = size <= limits::kHeadBytes + limits::kTailBytes;
+    const uint64_t head_stop = small ? size : limits::kHeadBytes;
+    Walk(c, w, head_stop, false);
+    if (w.violations >= 2) {
+      media::MarkDamaged(report, w.first_violation_at, size - w.first_violation_at,
+                         "GIF image data at " + Hex(w.first_violation_at) +
+                             ": sub-block lengths no longer follow the encoder's pattern");
+      return report;
+    }
+    if (w.error) {
+      media::MarkDamaged(report, w.error_at, size - w.error_at, w.reason);
+      return report;
+    }
+    if (w.eof) return Truncated(report, "GIF ends before its trailer");
+    if (!w.ended) {
+      // Resynchronise in the tail: some start offset must be in phase with the sub-blocks.
+      const uint64_t tail_start = std::max(w.pos, size - limits::kTailBytes);
+      bool truncated = false;
+      GifWalk best;
+      for (int s = 0; s < kResyncStarts && !best.ended; ++s) {
+        GifWalk t;
+        t.pos = tail_start + s;
+        Walk(c, t, size, true);
+        if (t.ended && t.Credible()) best = t;
+        if (t.eof && t.Credible()) truncated = true;
+      }
+      if (!best.ended) {
+        if (truncated) return Truncated(report, "GIF ends before its trailer");
+        media::MarkDamaged(report, tail_start, size - tail_start,
+                           "GIF: no consistent block chain to the trailer in the last " +
+                               std::to_string(size - tail_start) + " bytes");
+        return report;
+      }
+      w = best;
+    }
+    report.structure_end = w.pos;
+    report.reasons.push_back("GIF blocks chain to the trailer at " + Hex(w.pos - 1));
+    return report;
+  }
+
+ private:
+  static FormatReport Truncated(FormatReport& report, std::string reason) {
+    report.integrity = Integrity::kTruncated;
+    report.reasons.push_back(std::move(reason));
+    return report;
+  }
 };
 
 }  // namespace

@@ -37,9 +37,9 @@ bool IsTypeChar(uint8_t ch) { return (ch >= 0x20 && ch <= 0x7e) || ch == 0xa9; }
 
 bool IsTopLevelType(std::string_view t) {
   static constexpr std::string_view kTypes[] = {
-      "ftyp", "moov", "mdat", "free", "skip", "wide", "uuid", "meta", "moof", "mfra", "styp",
-      "sidx", "pdin", "udta", "pnot", "PICT", "prft", "emsg", "ssix", "junk", "jP  ", "bloc",
-      "ssix", "ftyp", "cmov", "beam", "Xtra", "abst"};
+      "ftyp", "moov", "mdat", "free", "skip", "wide", "uuid", "meta", "moof", "mfra",
+      "styp", "sidx", "pdin", "udta", "pnot", "PICT", "prft", "emsg", "ssix", "junk",
+      "jP  ", "bloc", "ssix", "ftyp", "cmov", "beam", "Xtra", "abst"};
   for (std::string_view k : kTypes) {
     if (t == k) return true;
   }
@@ -47,9 +47,9 @@ bool IsTopLevelType(std::string_view t) {
 }
 
 bool IsContainer(std::string_view t) {
-  static constexpr std::string_view kTypes[] = {"moov", "trak", "mdia", "minf", "stbl", "dinf",
-                                                "edts", "mvex", "moof", "traf", "mfra", "iprp",
-                                                "sinf", "schi", "meta"};
+  static constexpr std::string_view kTypes[] = {"moov", "trak", "mdia", "minf", "stbl",
+                                                "dinf", "edts", "mvex", "moof", "traf",
+                                                "mfra", "iprp", "sinf", "schi", "meta"};
   for (std::string_view k : kTypes) {
     if (t == k) return true;
   }
@@ -146,8 +146,9 @@ void WalkChildren(ByteCursor& c, const Box& parent, int depth, MoovWalk& w, Trac
       // QuickTime ends some atom lists with a 32-bit zero terminator.
       std::string_view rest = c.Bytes(pos, static_cast<std::size_t>(parent.end() - pos));
       if (rest.find_first_not_of('\0') != std::string_view::npos) {
-        Fail(w, pos, "box '" + parent.type + "' at " + Hex(parent.start) +
-                         ": children do not fill it exactly");
+        Fail(w, pos,
+             "box '" + parent.type + "' at " + Hex(parent.start) +
+                 ": children do not fill it exactly");
       }
       break;
     }
@@ -155,8 +156,9 @@ void WalkChildren(ByteCursor& c, const Box& parent, int depth, MoovWalk& w, Trac
     if (!child || child->end() > parent.end()) {
       std::string_view rest = c.Bytes(pos, 4);
       if (rest == std::string_view("\0\0\0\0", 4)) break;  // zero terminator / padding
-      Fail(w, pos, "box '" + parent.type + "' at " + Hex(parent.start) +
-                       ": invalid child box header at " + Hex(pos));
+      Fail(w, pos,
+           "box '" + parent.type + "' at " + Hex(parent.start) + ": invalid child box header at " +
+               Hex(pos));
       return;
     }
     if (child->type == "mvhd") w.saw_mvhd = true;
@@ -179,7 +181,9 @@ void WalkChildren(ByteCursor& c, const Box& parent, int depth, MoovWalk& w, Trac
   if (parent.type == "trak") w.tracks.push_back(local);
 }
 
-std::optional<uint32_t> Be32(ByteCursor& c, uint64_t pos) { return LoadBE<uint32_t>(c.Bytes(pos, 4), 0); }
+std::optional<uint32_t> Be32(ByteCursor& c, uint64_t pos) {
+  return LoadBE<uint32_t>(c.Bytes(pos, 4), 0);
+}
 
 // Offset and size of sample `index` (0-based) of `track`.
 bool LocateSample(ByteCursor& c, const TrackInfo& t, uint32_t index, uint64_t* offset,
@@ -194,7 +198,8 @@ bool LocateSample(ByteCursor& c, const TrackInfo& t, uint32_t index, uint64_t* o
   auto chunk_count = Be32(c, t.stco + 4);
   if (!stsc_count || !chunk_count || *stsc_count == 0) return false;
   uint32_t first_sample = 0;
-  for (uint32_t e = 0; e < *stsc_count && e < static_cast<uint32_t>(limits::kMaxChunksWalked); ++e) {
+  for (uint32_t e = 0; e < *stsc_count && e < static_cast<uint32_t>(limits::kMaxChunksWalked);
+       ++e) {
     auto first_chunk = Be32(c, t.stsc + 8 + 12 * uint64_t{e});
     auto per_chunk = Be32(c, t.stsc + 12 + 12 * uint64_t{e});
     if (!first_chunk || !per_chunk || *first_chunk == 0 || *per_chunk == 0) return false;
@@ -244,7 +249,8 @@ std::string CheckSampleTables(ByteCursor& c, const TrackInfo& t, uint64_t bound)
     auto count = Be32(c, t.stsz + 8);
     if (!constant || !count) return "";
     if (*constant == 0) {
-      if (t.stsz + 12 + 4 * uint64_t{*count} > t.stsz_end) return "stsz: sample count exceeds the box";
+      if (t.stsz + 12 + 4 * uint64_t{*count} > t.stsz_end)
+        return "stsz: sample count exceeds the box";
       const uint32_t n = std::min<uint32_t>(*count, kMaxTableEntriesChecked);
       for (uint32_t i = 0; i < n; ++i) {
         auto v = Be32(c, t.stsz + 12 + 4 * uint64_t{i});
@@ -263,7 +269,8 @@ std::string CheckSampleTables(ByteCursor& c, const TrackInfo& t, uint64_t bound)
     const uint32_t n = std::min<uint32_t>(*count, kMaxTableEntriesChecked);
     for (uint32_t i = 0; i < n; ++i) {
       std::string_view b = c.Bytes(t.stco + 8 + entry * i, entry);
-      std::optional<uint64_t> v = t.co64 ? LoadBE<uint64_t>(b, 0) : std::optional<uint64_t>(LoadBE<uint32_t>(b, 0));
+      std::optional<uint64_t> v =
+          t.co64 ? LoadBE<uint64_t>(b, 0) : std::optional<uint64_t>(LoadBE<uint32_t>(b, 0));
       if (!v) return "";
       if (*v >= bound) return "stco: chunk " + std::to_string(i) + " offset beyond the file";
     }
@@ -280,7 +287,8 @@ std::string CheckNalChain(ByteCursor& c, const TrackInfo& t, uint64_t offset, ui
     std::string_view prefix = c.Bytes(pos, t.nal_length_size + 2);
     if (prefix.size() < static_cast<std::size_t>(t.nal_length_size + 1)) return "sample past EOF";
     uint64_t length = 0;
-    for (int i = 0; i < t.nal_length_size; ++i) length = length << 8 | static_cast<uint8_t>(prefix[i]);
+    for (int i = 0; i < t.nal_length_size; ++i)
+      length = length << 8 | static_cast<uint8_t>(prefix[i]);
     const uint8_t nal = static_cast<uint8_t>(prefix[t.nal_length_size]);
     if (length == 0 || pos + t.nal_length_size + length > end) return "NAL length does not fit";
     if (nal & 0x80) return "NAL forbidden bit set";
@@ -301,8 +309,8 @@ std::string FormatFromBrand(std::string_view brand, std::string_view compatible)
   if (brand.substr(0, 3) == "3gp" || brand.substr(0, 3) == "3gs") return "3gp";
   if (brand.substr(0, 3) == "3g2") return "3g2";
   if (brand == "avif" || brand == "avis") return "avif";
-  if (brand == "heic" || brand == "heix" || brand == "heim" || brand == "heis" ||
-      brand == "hevc" || brand == "hevx") {
+  if (brand == "heic" || brand == "heix" || brand == "heim" || brand == "heis" || brand == "hevc" ||
+      brand == "hevx") {
     return "heic";
   }
   if (brand == "mif1" || brand == "msf1") {
@@ -346,8 +354,8 @@ class IsoBmffValidator final : public FormatValidator {
     int boxes = 0;
     for (; pos < size && boxes < limits::kMaxChunksWalked; ++boxes) {
       auto box = ReadBox(c, pos, size);
-      if (!box || (!IsTopLevelType(box->type) && box->end() != size &&
-                   !NextIsKnown(c, box->end(), size))) {
+      if (!box ||
+          (!IsTopLevelType(box->type) && box->end() != size && !NextIsKnown(c, box->end(), size))) {
         if (boxes == 0) {
           media::MarkDamaged(report, 0, size, "ISO BMFF: no valid first box");
           return report;
@@ -364,9 +372,10 @@ class IsoBmffValidator final : public FormatValidator {
       }
       if (boxes == 0 && box->type == "ftyp") {
         has_ftyp = true;
-        std::string_view ftyp = c.Bytes(box->body(), static_cast<std::size_t>(
-                                                         std::min<uint64_t>(box->size, 256)));
-        report.format = FormatFromBrand(ftyp.substr(0, 4), ftyp.substr(std::min<std::size_t>(8, ftyp.size())));
+        std::string_view ftyp =
+            c.Bytes(box->body(), static_cast<std::size_t>(std::min<uint64_t>(box->size, 256)));
+        report.format =
+            FormatFromBrand(ftyp.substr(0, 4), ftyp.substr(std::min<std::size_t>(8, ftyp.size())));
       }
       if (box->type == "moov" && !moov) moov = box;
       if (box->type == "meta" && !meta) meta = box;
@@ -375,8 +384,8 @@ class IsoBmffValidator final : public FormatValidator {
     }
     if (!has_ftyp) report.format = "mov";
     report.structure_end = pos;
-    const bool image = report.format == "heic" || report.format == "heif" ||
-                       report.format == "avif";
+    const bool image =
+        report.format == "heic" || report.format == "heif" || report.format == "avif";
     if (!moov && !(image && meta)) {
       if (report.integrity == Integrity::kTruncated) return report;
       media::MarkDamaged(report, pos, size - pos,
@@ -410,7 +419,8 @@ class IsoBmffValidator final : public FormatValidator {
         auto count = Be32(c, t.stsz + 8);
         if (!count || *count == 0) continue;
         for (int i = 0; i < kSamplesChecked; ++i) {
-          const uint32_t index = static_cast<uint32_t>(uint64_t{*count - 1} * i / (kSamplesChecked - 1));
+          const uint32_t index =
+              static_cast<uint32_t>(uint64_t{*count - 1} * i / (kSamplesChecked - 1));
           uint64_t offset = 0;
           uint32_t sample_size = 0;
           if (!LocateSample(c, t, index, &offset, &sample_size)) break;
@@ -424,17 +434,18 @@ class IsoBmffValidator final : public FormatValidator {
           const std::string problem = CheckNalChain(c, t, offset, sample_size);
           if (!problem.empty()) {
             media::MarkDamaged(report, offset, sample_size,
-                               "ISO BMFF " + t.codec + " sample " + std::to_string(index) +
-                                   " at " + Hex(offset) + ": " + problem);
+                               "ISO BMFF " + t.codec + " sample " + std::to_string(index) + " at " +
+                                   Hex(offset) + ": " + problem);
             return report;
           }
         }
         report.reasons.push_back("ISO BMFF " + t.codec + " samples: NAL units chain");
       }
     }
-    report.reasons.push_back("ISO BMFF: " + std::to_string(boxes) +
-                             " top-level boxes chain to " + Hex(pos));
-    if (pos < size) report.reasons.push_back(std::to_string(size - pos) + " bytes after the last box");
+    report.reasons.push_back("ISO BMFF: " + std::to_string(boxes) + " top-level boxes chain to " +
+                             Hex(pos));
+    if (pos < size)
+      report.reasons.push_back(std::to_string(size - pos) + " bytes after the last box");
     return report;
   }
 

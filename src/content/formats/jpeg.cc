@@ -125,8 +125,9 @@ void Walk(ByteCursor& c, JpegWalk& w, uint64_t scan_stop, uint64_t marker_stop) 
     }
     const int length = (hi << 8) | lo;
     if (length < 2) {
-      Fail(w, w.pos, "JPEG segment " + MarkerHex(0xFF, m) + " at " + Hex(w.pos) + ": length " +
-                         std::to_string(length));
+      Fail(w, w.pos,
+           "JPEG segment " + MarkerHex(0xFF, m) + " at " + Hex(w.pos) + ": length " +
+               std::to_string(length));
       return;
     }
     if (m == 0xDA) {  // SOS: length is fixed by the component count
@@ -177,10 +178,9 @@ class JpegValidator final : public FormatValidator {
     auto head = reader.Read(0, limits::kHeadBytes);
     const std::string_view head_bytes = head.ok() ? *head : std::string_view();
     // Motion photos and Samsung trailers append video after the image: do not judge that part.
-    const bool has_video_trailer =
-        head_bytes.find("MicroVideo") != std::string_view::npos ||
-        head_bytes.find("MotionPhoto") != std::string_view::npos ||
-        (size >= 4 && c.Bytes(size - 4, 4) == "SEFT");
+    const bool has_video_trailer = head_bytes.find("MicroVideo") != std::string_view::npos ||
+                                   head_bytes.find("MotionPhoto") != std::string_view::npos ||
+                                   (size >= 4 && c.Bytes(size - 4, 4) == "SEFT");
 
     JpegWalk w;
     w.pos = 2;

@@ -43,12 +43,35 @@ inline std::vector<uint64_t> MiddleSampleOffsets(uint64_t lo, uint64_t hi, std::
   return out;
 }
 
+// Uncompressed pixels: neighbouring pixels of one channel are close in real images (even noisy
+// photos step by a few tens at most on average), while random bytes step by 85 on average. Counts
+// windows of kPixelWindow pixels in `block` whose first-channel steps average above
+// kNoisyPixelStep; `stride` is the bytes per pixel.
+inline constexpr int kPixelWindow = 16;
+inline constexpr int kNoisyPixelStep = 56;
+inline int NoisyPixelWindows(std::string_view block, std::size_t stride) {
+  if (stride == 0) return 0;
+  const std::size_t pixels = block.size() / stride;
+  int noisy = 0;
+  for (std::size_t w = 0; w + kPixelWindow <= pixels; w += kPixelWindow) {
+    int sum = 0;
+    for (int k = 1; k < kPixelWindow; ++k) {
+      const int a = static_cast<uint8_t>(block[(w + k - 1) * stride]);
+      const int b = static_cast<uint8_t>(block[(w + k) * stride]);
+      sum += a > b ? a - b : b - a;
+    }
+    if (sum > kNoisyPixelStep * (kPixelWindow - 1)) ++noisy;
+  }
+  return noisy;
+}
+
 // Reads the head and tail windows the analyzer reads anyway (free), so later small reads inside
 // them hit the Reader's cache.
 inline void PrimeHeadAndTail(Reader& reader) {
   (void)reader.Read(0, limits::kHeadBytes);
   if (reader.size() > limits::kHeadBytes) {
-    const uint64_t tail = reader.size() > limits::kTailBytes ? reader.size() - limits::kTailBytes : 0;
+    const uint64_t tail =
+        reader.size() > limits::kTailBytes ? reader.size() - limits::kTailBytes : 0;
     (void)reader.Read(tail, limits::kTailBytes);
   }
 }

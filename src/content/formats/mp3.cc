@@ -101,16 +101,16 @@ bool LayerThreeSideInfoOk(std::string_view frame, const FrameKey& key) {
   };
   const uint32_t main_data_begin = read(mpeg1 ? 9 : 8);
   read(mpeg1 ? (mono ? 5 : 3) : (mono ? 1 : 2));  // private bits
-  if (mpeg1) read(4 * channels);                 // scfsi
+  if (mpeg1) read(4 * channels);                  // scfsi
   uint64_t huffman_bits = 0;
   const int granules = mpeg1 ? 2 : 1;
   for (int gr = 0; gr < granules; ++gr) {
     for (int ch = 0; ch < channels; ++ch) {
       huffman_bits += read(12);
-      if (read(9) > 288) return false;  // big_values
-      read(8);                          // global_gain
-      read(mpeg1 ? 4 : 9);              // scalefac_compress
-      if (read(1)) {                    // window_switching_flag
+      if (read(9) > 288) return false;   // big_values
+      read(8);                           // global_gain
+      read(mpeg1 ? 4 : 9);               // scalefac_compress
+      if (read(1)) {                     // window_switching_flag
         if (read(2) == 0) return false;  // block_type 0 is not a switched window
         read(1 + 10 + 9);
       } else {
@@ -161,8 +161,8 @@ bool Resync(ByteCursor& c, uint64_t from, std::size_t span, uint64_t stop, int n
     }
     FrameKey k = *key;
     const Chain chain = Follow(c, from + i, stop, &k);
-    if (chain.frames >= needed || (chain.frames > 0 && (chain.end >= stop || chain.past_eof ||
-                                                        chain.end == c.size()))) {
+    if (chain.frames >= needed ||
+        (chain.frames > 0 && (chain.end >= stop || chain.past_eof || chain.end == c.size()))) {
       *key = k;
       *found = from + i;
       return true;
@@ -248,8 +248,7 @@ class Mp3Validator final : public FormatValidator {
     const uint32_t first = FrameLength(head, &key);
     if (first == 0) return false;
     FrameKey second;
-    return first < head.size() && FrameLength(head.substr(first), &second) != 0 &&
-           second == key;
+    return first < head.size() && FrameLength(head.substr(first), &second) != 0 && second == key;
   }
 
   FormatReport Validate(Reader& reader) const override {
@@ -264,8 +263,8 @@ class Mp3Validator final : public FormatValidator {
     if (StartsWith(id3, "ID3") && id3.size() == 10) {
       audio = TagLengthAt(c, 0);
       if (static_cast<uint8_t>(id3[5]) & 0x10) audio += 10;  // footer present
-      auto tag = reader.Read(0, static_cast<std::size_t>(std::min<uint64_t>(
-                                    audio, limits::kHeadBytes)));
+      auto tag =
+          reader.Read(0, static_cast<std::size_t>(std::min<uint64_t>(audio, limits::kHeadBytes)));
       if (tag.ok()) {
         const uint64_t bad = Id3DamageAt(*tag);
         if (bad != 0) {
@@ -288,8 +287,9 @@ class Mp3Validator final : public FormatValidator {
     if (!Resync(c, audio, kResyncSearchBytes, head_stop, kResyncFrames, &key, &first)) {
       std::string_view probe = c.Bytes(audio, 1024);
       if (probe.size() >= 64 && ShortSpanLooksRandom(probe)) {
-        media::MarkDamaged(report, audio, size - audio,
-                           "MPEG audio at " + Hex(audio) + ": no chain of frame headers, random bytes");
+        media::MarkDamaged(
+            report, audio, size - audio,
+            "MPEG audio at " + Hex(audio) + ": no chain of frame headers, random bytes");
       } else {
         report.reasons.push_back("no chain of MPEG audio frames after " + Hex(audio));
       }
@@ -325,8 +325,8 @@ class Mp3Validator final : public FormatValidator {
     const uint64_t tail_start = size > limits::kTailBytes ? size - limits::kTailBytes : 0;
     if (size > limits::kHeadBytes + limits::kTailBytes) {
       // Middle samples: resynchronise, then the chain must run through the block.
-      for (uint64_t offset : media::MiddleSampleOffsets(head_stop, tail_start,
-                                                        media::kMiddleSampleBytes)) {
+      for (uint64_t offset :
+           media::MiddleSampleOffsets(head_stop, tail_start, media::kMiddleSampleBytes)) {
         const uint64_t stop = offset + media::kMiddleSampleBytes;
         FrameKey k = key;
         uint64_t start = 0;

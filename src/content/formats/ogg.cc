@@ -36,8 +36,8 @@ enum class PageCheck { kOk, kBad, kShort };
 
 // Checks the page at the start of `bytes`; sets *length to its size.
 PageCheck CheckPage(std::string_view bytes, std::size_t* length) {
-  if (bytes.size() < 27) return StartsWith("OggS", bytes.substr(0, 4)) ? PageCheck::kShort
-                                                                        : PageCheck::kBad;
+  if (bytes.size() < 27)
+    return StartsWith("OggS", bytes.substr(0, 4)) ? PageCheck::kShort : PageCheck::kBad;
   if (!StartsWith(bytes, "OggS") || bytes[4] != 0) return PageCheck::kBad;
   const std::size_t segments = static_cast<uint8_t>(bytes[26]);
   if (bytes.size() < 27 + segments) return PageCheck::kShort;
@@ -84,7 +84,9 @@ class OggValidator final : public FormatValidator {
     std::string_view first = c.Bytes(0, 64);
     if (first.find("OpusHead") != std::string_view::npos) report.format = "opus";
     if (first.find("\x80theora") != std::string_view::npos) report.format = "ogv";
-    if (first.find("\x7f" "FLAC") != std::string_view::npos) report.format = "oga";
+    if (first.find("\x7f"
+                   "FLAC") != std::string_view::npos)
+      report.format = "oga";
 
     // Head: pages chain from offset 0.
     const bool small = size <= limits::kHeadBytes + limits::kTailBytes;
@@ -114,8 +116,8 @@ class OggValidator final : public FormatValidator {
     }
     if (!small) {
       // A sample must be able to hold a whole page.
-      const std::size_t block = std::min(kMaxPageBytes, std::max(16 * limits::KiB,
-                                                                 2 * largest_page));
+      const std::size_t block =
+          std::min(kMaxPageBytes, std::max(16 * limits::KiB, 2 * largest_page));
       const uint64_t tail_start = size - limits::kTailBytes;
       for (uint64_t offset : media::MiddleSampleOffsets(pos, tail_start, block)) {
         if (!ResyncOk(c, offset, block)) {
@@ -138,9 +140,9 @@ class OggValidator final : public FormatValidator {
         }
       }
       if (!found) {
-        media::MarkDamaged(report, tail_start, size - tail_start,
-                           "Ogg: no page with a valid CRC in the last " +
-                               std::to_string(tail.size()) + " bytes");
+        media::MarkDamaged(
+            report, tail_start, size - tail_start,
+            "Ogg: no page with a valid CRC in the last " + std::to_string(tail.size()) + " bytes");
         return report;
       }
       for (int n = 0; pos < size && n < limits::kMaxChunksWalked; ++n) {

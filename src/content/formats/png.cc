@@ -120,15 +120,14 @@ class PngValidator final : public FormatValidator {
         if (chunk.size() == length + 8u) {
           const uint32_t stored = *LoadBE<uint32_t>(chunk, length + 4);
           if (Crc32(chunk.substr(0, length + 4)) != stored) {
-            media::MarkDamaged(report, pos, size - pos,
-                               "PNG chunk '" + std::string(type) + "' at " + Hex(pos) +
-                                   ": CRC mismatch");
+            media::MarkDamaged(
+                report, pos, size - pos,
+                "PNG chunk '" + std::string(type) + "' at " + Hex(pos) + ": CRC mismatch");
             return report;
           }
           if (type == "IDAT" && idat_probe.size() < limits::kMaxInflateProbe) {
-            idat_probe.append(chunk.substr(4, std::min<std::size_t>(
-                                                  length, limits::kMaxInflateProbe -
-                                                              idat_probe.size())));
+            idat_probe.append(chunk.substr(
+                4, std::min<std::size_t>(length, limits::kMaxInflateProbe - idat_probe.size())));
           }
         }
       }
@@ -156,8 +155,7 @@ class PngValidator final : public FormatValidator {
                              " chunks walked, CRCs in head and tail match, IEND at " +
                              Hex(report.structure_end - 12));
     if (report.structure_end < size) {
-      report.reasons.push_back(std::to_string(size - report.structure_end) +
-                               " bytes after IEND");
+      report.reasons.push_back(std::to_string(size - report.structure_end) + " bytes after IEND");
     }
     return report;
   }

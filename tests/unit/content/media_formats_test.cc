@@ -27,6 +27,8 @@ struct MediaCase {
   std::string ffmpeg;     // ffmpeg arguments before the output file
   std::string extension;
   bool exact_end = true;  // structure_end must be exactly the file size
+  // False where the payload cannot be checked cheaply (WebP's VP8 bitstream): damage tests skip.
+  bool body_checked = true;
 };
 
 void PrintTo(const MediaCase& c, std::ostream* os) { *os << c.label; }
@@ -50,11 +52,13 @@ FormatReport Check(std::string_view validator_name, std::string_view bytes) {
 
 bool Matches(std::string_view validator_name, std::string_view bytes) {
   const FormatValidator* validator = FindValidator(validator_name);
-  return validator != nullptr && validator->Matches(bytes.substr(0, limits::kHeadBytes), bytes.size());
+  return validator != nullptr &&
+         validator->Matches(bytes.substr(0, limits::kHeadBytes), bytes.size());
 }
 
 std::string Describe(const FormatReport& r) {
-  std::string s = "format=" + r.format + " integrity=" + std::to_string(static_cast<int>(r.integrity)) +
+  std::string s = "format=" + r.format +
+                  " integrity=" + std::to_string(static_cast<int>(r.integrity)) +
                   " end=" + std::to_string(r.structure_end) + " reasons:";
   for (const auto& reason : r.reasons) s += " [" + reason + "]";
   return s;
@@ -85,8 +89,8 @@ const std::string& Generate(const MediaCase& c) {
   auto it = cache.find(c.label);
   if (it != cache.end()) return it->second;
   const fs::path out = TempDir() / (c.label + "." + c.extension);
-  const std::string command = "ffmpeg -nostdin -loglevel error -y " + c.ffmpeg + " '" +
-                              out.string() + "' > /dev/null 2>&1";
+  const std::string command =
+      "ffmpeg -nostdin -loglevel error -y " + c.ffmpeg + " '" + out.string() + "' > /dev/null 2>&1";
   std::string bytes;
   if (std::system(command.c_str()) == 0) bytes = ReadFile(out);
   return cache.emplace(c.label, std::move(bytes)).first->second;
@@ -119,6 +123,7 @@ TEST_P(MediaFormatTest, IntactFileIsValid) {
 }
 
 TEST_P(MediaFormatTest, HeaderKeptRestRandomIsDamaged) {
+  if (!GetParam().body_checked) GTEST_SKIP() << "payload not checked (known gap)";
   std::string bytes = original_;
   const std::string noise = RandomBytes(bytes.size(), 1);
   bytes.replace(62, bytes.size() - 62, noise.substr(0, bytes.size() - 62));
@@ -128,6 +133,7 @@ TEST_P(MediaFormatTest, HeaderKeptRestRandomIsDamaged) {
 }
 
 TEST_P(MediaFormatTest, IntermittentEncryptionIsDamaged) {
+  if (!GetParam().body_checked) GTEST_SKIP() << "payload not checked (known gap)";
   std::string bytes = original_;
   const std::string noise = RandomBytes(bytes.size(), 2);
   for (std::size_t pos = 256; pos < bytes.size(); pos += 192) {
@@ -139,6 +145,7 @@ TEST_P(MediaFormatTest, IntermittentEncryptionIsDamaged) {
 }
 
 TEST_P(MediaFormatTest, MiddleAndTailEncryptionIsDamaged) {
+  if (!GetParam().body_checked) GTEST_SKIP() << "payload not checked (known gap)";
   // Everything after the first 64 KiB + 1 (a head-only check would miss it).
   std::string bytes = original_;
   const std::size_t from = std::min<std::size_t>(bytes.size() / 2, limits::kHeadBytes + 1);
@@ -158,7 +165,8 @@ TEST_P(MediaFormatTest, AppendedFooterKeepsStructureEnd) {
 
 TEST_P(MediaFormatTest, TruncatedIsNotDamaged) {
   for (double keep : {0.3, 0.7, 0.97}) {
-    const std::string bytes = original_.substr(0, static_cast<std::size_t>(original_.size() * keep));
+    const std::string bytes =
+        original_.substr(0, static_cast<std::size_t>(original_.size() * keep));
     const FormatReport r = Check(GetParam().validator, bytes);
     EXPECT_NE(r.integrity, Integrity::kDamaged) << keep << " " << Describe(r);
   }
@@ -182,18 +190,20 @@ TEST_P(MediaFormatTest, HostileInputsDoNotCrash) {
 const std::string kNoisyVideo =
     "-f lavfi -i testsrc2=size=1280x720:rate=25,noise=alls=30:allf=t:all_seed=5 -frames:v 1";
 const std::string kSmallPicture = "-f lavfi -i testsrc=size=160x120 -frames:v 1";
-const std::string kMusic = "-f lavfi -i sine=frequency=440:duration=20 -f lavfi -i "
-                           "anoisesrc=duration=20:amplitude=0.05:seed=7 -filter_complex amix -ac 2";
+const std::string kMusic =
+    "-f lavfi -i sine=frequency=440:duration=20 -f lavfi -i "
+    "anoisesrc=duration=20:amplitude=0.05:seed=7 -filter_complex amix -ac 2";
 const std::string kShortClip =
-    "-f lavfi -i testsrc2=size=320x240:rate=25,noise=alls=20:allf=t:all_seed=6 -t 4 -pix_fmt yuv420p";
+    "-f lavfi -i testsrc2=size=320x240:rate=25,noise=alls=20:allf=t:all_seed=6 -t 4 -pix_fmt "
+    "yuv420p";
 
 INSTANTIATE_TEST_SUITE_P(
     Media, MediaFormatTest,
     testing::Values(
         MediaCase{"jpeg_small", "jpeg", "jpeg", kSmallPicture, "jpg"},
         MediaCase{"jpeg_large", "jpeg", "jpeg", kNoisyVideo + " -q:v 2", "jpg"},
-        MediaCase{"jpeg_progressive", "jpeg", "jpeg",
-                  kNoisyVideo + " -c:v mjpeg -q:v 3 -f mjpeg", "jpg"},
+        MediaCase{"jpeg_progressive", "jpeg", "jpeg", kNoisyVideo + " -c:v mjpeg -q:v 3 -f mjpeg",
+                  "jpg"},
         MediaCase{"png_small", "png", "png", kSmallPicture, "png"},
         MediaCase{"png_large", "png", "png", kNoisyVideo, "png"},
         MediaCase{"mp3", "mp3", "mp3", kMusic + " -c:a libmp3lame -b:a 128k", "mp3"},
@@ -205,7 +215,24 @@ INSTANTIATE_TEST_SUITE_P(
         MediaCase{"m4a", "isobmff", "m4a", kMusic + " -c:a aac", "m4a"},
         MediaCase{"ogg_vorbis", "ogg", "ogg", kMusic + " -c:a libvorbis", "ogg"},
         MediaCase{"opus", "ogg", "opus", kMusic + " -c:a libopus", "opus"},
-        MediaCase{"flac", "flac", "flac", kMusic + " -c:a flac", "flac"}),
+        MediaCase{"flac", "flac", "flac", kMusic + " -c:a flac", "flac"},
+        MediaCase{"gif_small", "gif", "gif", kSmallPicture, "gif"},
+        MediaCase{"gif_animated", "gif", "gif", kShortClip, "gif"},
+        MediaCase{"bmp_small", "bmp", "bmp", kSmallPicture, "bmp"},
+        MediaCase{"bmp_large", "bmp", "bmp", kNoisyVideo, "bmp"},
+        MediaCase{"tiff_raw", "tiff", "tiff", kNoisyVideo + " -compression_algo raw", "tif"},
+        MediaCase{"tiff_deflate", "tiff", "tiff", kNoisyVideo + " -compression_algo deflate",
+                  "tif"},
+        MediaCase{"tiff_lzw", "tiff", "tiff", kNoisyVideo + " -compression_algo lzw", "tif"},
+        MediaCase{"tiff_packbits", "tiff", "tiff", kSmallPicture + " -compression_algo packbits",
+                  "tif"},
+        MediaCase{"wav", "riff", "wav", kMusic + " -c:a pcm_s16le", "wav"},
+        MediaCase{"wav_u8_mono", "riff", "wav", kMusic + " -ac 1 -c:a pcm_u8", "wav"},
+        MediaCase{"webp", "riff", "webp", kNoisyVideo + " -c:v libwebp", "webp", true, false},
+        MediaCase{"avi", "riff", "avi", kShortClip + " -c:v mjpeg", "avi"},
+        MediaCase{"mkv", "matroska", "mkv", kShortClip + " -c:v libx264", "mkv"},
+        MediaCase{"webm", "matroska", "webm", kShortClip + " -c:v libvpx", "webm"},
+        MediaCase{"mka", "matroska", "mkv", kMusic + " -c:a flac", "mka"}),
     [](const testing::TestParamInfo<MediaCase>& info) { return info.param.label; });
 
 }  // namespace
