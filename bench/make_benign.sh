@@ -58,7 +58,7 @@ for entry in "${SAMPLE[@]}"; do
   type=${entry%%$'\t'*}
   rel=${entry#*$'\t'}
   src=${CORPUS}/${rel}
-  name=$(basename "${rel}")
+  name=${rel#*/}; name=${name//\//--}  # <package>--<file>: unique within a type
   for tool in gzip xz zstd bzip2 zip 7z gpg zip-encrypted 7z-encrypted; do
     mkdir -p "${OUT}/${tool}/${type}"
   done
@@ -66,14 +66,14 @@ for entry in "${SAMPLE[@]}"; do
   xz -6 -T1 -c "${src}" > "${OUT}/xz/${type}/${name}.xz" && record xz intact "xz/${type}/${name}.xz" "${rel}" "${type}"
   zstd -q -19 -T1 -c "${src}" > "${OUT}/zstd/${type}/${name}.zst" && record zstd intact "zstd/${type}/${name}.zst" "${rel}" "${type}"
   bzip2 -9 -c "${src}" > "${OUT}/bzip2/${type}/${name}.bz2" && record bzip2 intact "bzip2/${type}/${name}.bz2" "${rel}" "${type}"
-  (cd "$(dirname "${src}")" && zip -q -X -9 "${OUT}/zip/${type}/${name}.zip" "${name}") &&
+  (cd "$(dirname "${src}")" && zip -q -X -9 "${OUT}/zip/${type}/${name}.zip" "$(basename "${rel}")") &&
     record zip intact "zip/${type}/${name}.zip" "${rel}" "${type}"
   7z a -bd -bso0 -mmt=1 "${OUT}/7z/${type}/${name}.7z" "${src}" >/dev/null &&
     record 7z intact "7z/${type}/${name}.7z" "${rel}" "${type}"
   gpg --batch --yes --quiet --pinentry-mode loopback --passphrase "${PASSPHRASE}" -c \
     -o "${OUT}/gpg/${type}/${name}.gpg" "${src}" &&
     record gpg container "gpg/${type}/${name}.gpg" "${rel}" "${type}"
-  (cd "$(dirname "${src}")" && zip -q -X -P "${PASSPHRASE}" "${OUT}/zip-encrypted/${type}/${name}.zip" "${name}") &&
+  (cd "$(dirname "${src}")" && zip -q -X -P "${PASSPHRASE}" "${OUT}/zip-encrypted/${type}/${name}.zip" "$(basename "${rel}")") &&
     record zip-encrypted container "zip-encrypted/${type}/${name}.zip" "${rel}" "${type}"
   7z a -bd -bso0 -mmt=1 -p"${PASSPHRASE}" -mhe=on "${OUT}/7z-encrypted/${type}/${name}.7z" "${src}" >/dev/null &&
     record 7z-encrypted container "7z-encrypted/${type}/${name}.7z" "${rel}" "${type}"
