@@ -12,6 +12,7 @@ namespace steen::content::archive {
 namespace {
 
 constexpr std::size_t kBlock = 512;
+constexpr uint64_t kMaxPaxHeaderBytes = 64 * limits::KiB;  // pax records read for a size override
 
 // Parses an octal numeric field (spaces/NULs around the digits) or GNU base-256.
 std::optional<uint64_t> ParseNumber(std::string_view field) {
@@ -52,6 +53,31 @@ bool ChecksumOk(std::string_view header) {
   return *stored == unsigned_sum || static_cast<int64_t>(*stored) == signed_sum;
 }
 
+// The "size" record of a pax extended header ("<len> size=<decimal>\n"), which overrides the next
+// entry's size field (files over 8 GiB, or writers that always use pax).
+std::optional<uint64_t> PaxSize(std::string_view records) {
+  for (int guard = 0; guard < 4096 && !records.empty(); ++guard) {
+    std::size_t len = 0, i = 0;
+    while (i < records.size() && records[i] >= '0' && records[i] <= '9' && len < records.size()) {
+      len = len * 10 + (records[i++] - '0');
+    }
+    if (len == 0 || len > records.size() || i >= len) return std::nullopt;
+    std::string_view record = records.substr(i, len - i);
+    if (StartsWith(record, " size=")) {
+      uint64_t value = 0;
+      bool digits = false;
+      for (char c : record.substr(6)) {
+        if (c < '0' || c > '9' || value > (UINT64_MAX - 9) / 10) break;
+        value = value * 10 + (c - '0');
+        digits = true;
+      }
+      if (digits) return value;
+    }
+    records.remove_prefix(len);
+  }
+  return std::nullopt;
+}
+
 bool AllZero(std::string_view bytes) {
   return bytes.find_first_not_of('\0') == std::string_view::npos;
 }
@@ -79,6 +105,7 @@ class TarValidator final : public FormatValidator {
     const uint64_t size = reader.size();
     uint64_t pos = 0;
     int entries = 0;
+    std::optional<uint64_t> pax_size;  // from a preceding pax 'x' header
     for (int i = 0; i < limits::kMaxChunksWalked; ++i) {
       auto header = reader.Read(pos, kBlock);
       if (!header) break;  // read allowance spent: the rest is not walked
@@ -108,6 +135,13 @@ class TarValidator final : public FormatValidator {
         return report;
       }
       const char type = (*header)[156];
+      if (pax_size && type != 'x' && type != 'g') {
+        entry_size = pax_size;
+        pax_size.reset();
+      }
+      if (type == 'x' && *entry_size <= kMaxPaxHeaderBytes) {
+        if (auto records = reader.Read(pos + kBlock, *entry_size)) pax_size = PaxSize(*records);
+      }
       uint64_t next = pos + kBlock;
       if (type == 'S' && (*header)[482] != '\0') {  // old GNU sparse: extension headers follow
         for (int e = 0; e < limits::kMaxChunksWalked; ++e) {

@@ -111,12 +111,13 @@ class XzValidator final : public FormatValidator {
       }
       if (!HasAt(window, at, kMagic)) break;  // end of file, or trailing bytes
     }
-    if (rc == LZMA_DATA_ERROR || rc == LZMA_FORMAT_ERROR || rc == LZMA_OPTIONS_ERROR) {
-      MarkDamaged(report,
-                  "xz: compressed data invalid near " + Hex(error_at) +
-                      (rc == LZMA_OPTIONS_ERROR ? " (unsupported options)" : ""),
-                  12, size);
+    if (rc == LZMA_DATA_ERROR || rc == LZMA_FORMAT_ERROR) {
+      MarkDamaged(report, "xz: compressed data invalid near " + Hex(error_at), 12, size);
       return report;
+    }
+    if (rc == LZMA_OPTIONS_ERROR) {
+      // Header CRCs matched, so this is a filter liblzma does not know, not damage.
+      report.reasons.push_back("xz: filter not supported by liblzma; data not probed");
     }
     if (rc == LZMA_BUF_ERROR && window_is_file) {
       report.integrity = Integrity::kTruncated;

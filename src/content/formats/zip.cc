@@ -149,7 +149,16 @@ class ZipValidator final : public FormatValidator {
       }
       if (!eocd_in_tail && i + kEocdSize + comment <= tail->size()) eocd_in_tail = i;
     }
-    if (!eocd_in_tail) return WalkWithoutDirectory(reader, report);
+    if (!eocd_in_tail) {
+      WalkWithoutDirectory(reader, report);
+      auto head = reader.Read(0, 4);
+      if (head && StartsWith(*head, kSpanSig) && report.integrity == Integrity::kTruncated) {
+        // First part of a split archive: it ends mid-archive by design.
+        report.integrity = Integrity::kValid;
+        report.reasons.push_back("ZIP: first part of a split archive");
+      }
+      return report;
+    }
 
     const std::string_view eocd = tail->substr(*eocd_in_tail);
     const uint64_t eocd_pos = tail_start + *eocd_in_tail;
@@ -399,6 +408,7 @@ class ZipValidator final : public FormatValidator {
     std::vector<std::string> names;
     std::string mimetype;
     uint64_t pos = 0;
+    if (auto head = reader.Read(0, 4); head && StartsWith(*head, kSpanSig)) pos = 4;
     auto finish_flavor = [&] {
       std::vector<std::string_view> views(names.begin(), names.end());
       report.format = DetectFlavor(views, mimetype);

@@ -374,6 +374,21 @@ TEST(ZipStructure, CorruptedDeflateDataIsFound) {
   EXPECT_EQ(o.report.integrity, Integrity::kDamaged) << Describe(o.report);
 }
 
+TEST(ZipStructure, SplitArchiveFirstPartIsNotFlagged) {
+  if (!HaveTool("zip")) GTEST_SKIP();
+  TempDir dir;
+  WriteFile(dir.path() / "r.bin", RandomBytes(200 * 1024, 4));  // incompressible: forces a split
+  std::string cmd =
+      "cd '" + dir.path().string() + "' && zip -q -s 64k out.zip r.bin >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) GTEST_SKIP();
+  std::string first = ReadFile(dir.path() / "out.z01");
+  Outcome o = RunValidator("zip", first);
+  EXPECT_TRUE(o.matches);
+  EXPECT_EQ(o.report.integrity, Integrity::kValid) << Describe(o.report);
+  Outcome last = RunValidator("zip", ReadFile(dir.path() / "out.zip"));
+  EXPECT_EQ(last.report.integrity, Integrity::kValid) << Describe(last.report);
+}
+
 TEST(ZipStructure, EmptyArchive) {
   std::string empty("PK\x05\x06", 4);
   empty += std::string(18, '\0');
