@@ -28,6 +28,8 @@ constexpr uint32_t kNoStream = 0xFFFFFFFF;
 constexpr std::size_t kHeaderSize = 512;
 constexpr std::size_t kDirEntrySize = 128;
 constexpr int kHeaderDifatEntries = 109;
+// Bytes of DIFAT or directory chain read (each), well inside limits::kAnalysisReadBudget.
+constexpr uint64_t kMaxChainBytes = 512 * limits::KiB;
 
 std::string Hex(uint64_t v) {
   char buf[24];
@@ -230,7 +232,10 @@ void Ole2Check::CollectFatSectors() {
   if (num_fat_ <= kHeaderDifatEntries) return;
   std::set<uint32_t> seen;
   uint32_t per = sector_size_ / 4 - 1;
-  for (int i = 0; i < limits::kMaxOle2DifatSectors && fat_sectors_.size() < num_fat_; ++i) {
+  // Bounded by count and bytes (4 KiB sectors would otherwise eat the read budget).
+  for (int i = 0; i < limits::kMaxOle2DifatSectors && fat_sectors_.size() < num_fat_ &&
+                  static_cast<uint64_t>(i) * sector_size_ < kMaxChainBytes;
+       ++i) {
     if (difat == kEndOfChain || difat == kFreeSect) break;
     if (!CheckRef(difat, 68, "DIFAT sector") || !seen.insert(difat).second) break;
     std::string_view sec = Sector(difat);
@@ -337,7 +342,9 @@ void Ole2Check::ReadDirectory() {
   uint64_t first_invalid = UINT64_MAX;
   std::string first_invalid_bytes;
   uint32_t slots = 0;
-  for (int i = 0; i < limits::kMaxOle2DirectorySectors; ++i) {
+  for (int i = 0; i < limits::kMaxOle2DirectorySectors &&
+                  static_cast<uint64_t>(i) * sector_size_ < kMaxChainBytes;
+       ++i) {
     if (!seen.insert(sector).second) {
       Bad(SectorOffset(sector), "OLE2 directory chain loops at sector " + std::to_string(sector));
       break;
@@ -427,7 +434,10 @@ void Ole2Check::NameFormat() {
       "\x84\x10\x0C\x00\x00\x00\x00\x00\xC0\x00\x00\x00"
       "\x00\x00\x00\x46",
       16);
-  if (dir_[0].clsid == kMsiClsid) report_.format = "msi";
+  if (dir_[0].clsid == kMsiClsid) {
+    report_.format = "msi";
+    report_.high_entropy_body = true;  // mostly compressed cabinets
+  }
   // Walk the root's children (a red-black tree of siblings), bounded and loop-safe.
   std::vector<uint32_t> stack{dir_[0].child};
   std::vector<bool> visited(dir_.size(), false);

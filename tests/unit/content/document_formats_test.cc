@@ -321,6 +321,76 @@ TEST_F(PdfTest, OffsetsOffByALittleAreTolerated) {
   EXPECT_NE(r.integrity, Integrity::kDamaged) << Reasons(r);
 }
 
+TEST_F(PdfTest, IncrementalUpdateIsValid) {
+  std::string pdf = BuildPdf({});
+  std::size_t old_xref = pdf.find("\nxref\n") + 1;
+  std::size_t obj_at = pdf.size();
+  pdf += "5 0 obj\n<< /Producer (update) >>\nendobj\n";
+  std::size_t xref_at = pdf.size();
+  char line[32];
+  std::snprintf(line, sizeof(line), "%010zu 00000 n \n", obj_at);
+  pdf += "xref\n0 1\n0000000000 65535 f \n5 1\n" + std::string(line) +
+         "trailer\n<< /Size 6 /Root 1 0 R /Info 5 0 R /Prev " + std::to_string(old_xref) +
+         " >>\nstartxref\n" + std::to_string(xref_at) + "\n%%EOF\n";
+  FormatReport r = Check(*v_, pdf);
+  EXPECT_INTEGRITY(r, Integrity::kValid);
+  EXPECT_EQ(r.structure_end, pdf.size());
+  // Damage to the original revision's objects is still found through /Prev.
+  std::string damaged = pdf;
+  damaged.replace(200, old_xref - 250, RandomBytes(old_xref - 250, 21));
+  EXPECT_INTEGRITY(Check(*v_, damaged), Integrity::kDamaged);
+}
+
+// A linearized layout: the first-page xref sits near the head, the file's last startxref points
+// to it, and its /Prev points to the main xref at the end.
+TEST_F(PdfTest, LinearizedLayoutIsValid) {
+  const int objects = 12;
+  std::vector<std::string> bodies;
+  for (int i = 2; i <= objects; ++i) {
+    std::string data = Compress(PageText(20000, i));
+    bodies.push_back(std::to_string(i) + " 0 obj\n<< /Length " + std::to_string(data.size()) +
+                     " /Filter /FlateDecode >>\nstream\n" + data + "\nendstream\nendobj\n");
+  }
+  std::string head = "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n";
+  std::string lin = "1 0 obj\n<< /Linearized 1 /L 0000000000 /O 2 /E 0 /N 1 /T 0 >>\nendobj\n";
+  auto entry = [](std::size_t off) {
+    char line[32];
+    std::snprintf(line, sizeof(line), "%010zu 00000 n \n", off);
+    return std::string(line);
+  };
+  // First-page xref covers objects 1..objects; its size does not depend on the offsets.
+  auto first_xref = [&](std::size_t prev, const std::vector<std::size_t>& offs) {
+    std::string x = "xref\n0 " + std::to_string(objects + 1) + "\n0000000000 65535 f \n";
+    for (std::size_t off : offs) x += entry(off);
+    char p[16];
+    std::snprintf(p, sizeof(p), "%010zu", prev);
+    return x + "trailer\n<< /Size " + std::to_string(objects + 1) + " /Root 2 0 R /Prev " + p +
+           " >>\nstartxref\n0\n%%EOF\n";
+  };
+  std::vector<std::size_t> offs(objects, 0);
+  std::size_t xref1_at = head.size() + lin.size();
+  std::size_t body_at = xref1_at + first_xref(0, offs).size();
+  offs[0] = head.size();
+  std::size_t at = body_at;
+  for (int i = 0; i + 1 < objects; ++i) {
+    offs[i + 1] = at;
+    at += bodies[i].size();
+  }
+  std::size_t main_xref_at = at;
+  std::string pdf = head + lin + first_xref(main_xref_at, offs);
+  for (const auto& b : bodies) pdf += b;
+  ASSERT_EQ(pdf.size(), main_xref_at);
+  pdf += "xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size " + std::to_string(objects + 1) +
+         " >>\nstartxref\n" + std::to_string(xref1_at) + "\n%%EOF\n";
+  FormatReport r = Check(*v_, pdf);
+  EXPECT_INTEGRITY(r, Integrity::kValid);
+  EXPECT_EQ(r.structure_end, pdf.size());
+  std::string middle = pdf;
+  middle.replace(2000, pdf.size() - 4000, RandomBytes(pdf.size() - 4000, 22));
+  EXPECT_INTEGRITY(Check(*v_, middle), Integrity::kDamaged);
+  EXPECT_INTEGRITY(Check(*v_, Intermittent(pdf, 512, 64, 192, 23)), Integrity::kDamaged);
+}
+
 TEST_F(PdfTest, HostileInputsDoNotCrash) {
   std::string deep = "%PDF-1.4\n1 0 obj\n" + std::string(200000, '<') + "\nendobj\ntrailer\n" +
                      std::string(100000, '[') + "\nstartxref\n99999999999999999999999\n%%EOF\n";
@@ -397,10 +467,10 @@ struct OleStream {
 
 // A minimal version-3 compound file: header, FAT sectors, one directory chain, streams. Every
 // stream is a child of the root, chained through right siblings.
-std::string BuildOle2(const std::vector<OleStream>& streams) {
-  const uint32_t ss = 512, per = ss / 4;
+std::string BuildOle2(const std::vector<OleStream>& streams, uint16_t shift = 9) {
+  const uint32_t ss = 1u << shift, per = ss / 4, dir_per = ss / 128;
   uint32_t entries = static_cast<uint32_t>(streams.size()) + 1;
-  uint32_t dir_sectors = (entries + 3) / 4;
+  uint32_t dir_sectors = (entries + dir_per - 1) / dir_per;
   uint32_t data_sectors = 0;
   for (const auto& s : streams) data_sectors += (s.data.size() + ss - 1) / ss;
   uint32_t num_fat = 1;
@@ -410,10 +480,11 @@ std::string BuildOle2(const std::vector<OleStream>& streams) {
   std::string header("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8);
   file.replace(0, 8, header);
   PutLE16(file, 24, 0x3E);
-  PutLE16(file, 26, 3);
+  PutLE16(file, 26, shift == 9 ? 3 : 4);
   PutLE16(file, 28, 0xFFFE);
-  PutLE16(file, 30, 9);
+  PutLE16(file, 30, shift);
   PutLE16(file, 32, 6);
+  if (shift == 12) PutLE32(file, 40, dir_sectors);
   PutLE32(file, 44, num_fat);
   PutLE32(file, 48, num_fat);  // directory follows the FAT
   PutLE32(file, 56, 4096);
@@ -429,7 +500,7 @@ std::string BuildOle2(const std::vector<OleStream>& streams) {
   };
   chain(num_fat, dir_sectors);
   auto entry_at = [&](uint32_t index) {
-    return (num_fat + index / 4 + 1) * ss + (index % 4) * 128;
+    return (num_fat + index / dir_per + 1) * ss + (index % dir_per) * 128;
   };
   auto write_entry = [&](uint32_t index, const std::string& name, uint8_t type, uint32_t right,
                          uint32_t child, uint32_t start, uint32_t size) {
@@ -516,6 +587,19 @@ TEST_F(Ole2Test, LargeFileWithManyFatSectors) {
   EXPECT_EQ(r.structure_end, doc.size());
   EXPECT_INTEGRITY(Check(*v_, OverwriteFrom(doc, 512, 1)), Integrity::kDamaged);
   EXPECT_INTEGRITY(Check(*v_, Intermittent(doc, 512, 64, 192, 2)), Integrity::kDamaged);
+}
+
+TEST_F(Ole2Test, Version4With4KiBSectors) {
+  std::string xls =
+      BuildOle2({{"Workbook", Structured(300000, std::string_view("\x09\x08\x10\x00", 4), 4)},
+                 {"\x05SummaryInformation", Structured(4096, "", 5)}},
+                12);
+  FormatReport r = Check(*v_, xls);
+  EXPECT_INTEGRITY(r, Integrity::kValid);
+  EXPECT_EQ(r.format, "xls");
+  EXPECT_EQ(r.structure_end, xls.size());
+  EXPECT_INTEGRITY(Check(*v_, OverwriteFrom(xls, 512, 1)), Integrity::kDamaged);
+  EXPECT_INTEGRITY(Check(*v_, Intermittent(xls, 512, 64, 192, 2)), Integrity::kDamaged);
 }
 
 TEST_F(Ole2Test, EncryptedOfficePackage) {
