@@ -60,6 +60,33 @@ TEST_F(ElfTest, RealExecutablesAndLibrariesAreValid) {
   ASSERT_GT(checked, 0) << "no ELF file found on this machine";
 }
 
+// Every ELF file in the usual system folders is intact: no false alarm on real binaries.
+TEST_F(ElfTest, SystemBinariesAreNotDamaged) {
+  std::error_code ec;
+  int checked = 0;
+  for (const char* root : {"/usr/bin", "/usr/lib/x86_64-linux-gnu", "/usr/libexec"}) {
+    if (!fs::is_directory(root, ec)) continue;
+    int in_root = 0;
+    for (auto it = fs::recursive_directory_iterator(
+             root, fs::directory_options::skip_permission_denied, ec);
+         it != fs::recursive_directory_iterator() && in_root < 80; it.increment(ec)) {
+      if (ec) break;
+      if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+      const auto size = it->file_size(ec);
+      if (ec || size < 64 || size > (4u << 20)) continue;
+      const std::string bytes = RealFile(it->path());
+      if (!v->Matches(std::string_view(bytes).substr(0, limits::kHeadBytes), bytes.size()))
+        continue;
+      ++checked;
+      ++in_root;
+      auto out = RunValidator(*v, bytes);
+      EXPECT_EQ(out.report.integrity, Integrity::kValid)
+          << it->path() << ": " << Join(out.report.reasons);
+    }
+  }
+  EXPECT_GT(checked, 10);
+}
+
 TEST_F(ElfTest, HeaderKeptBodyRandomIsDamaged) {
   const std::string bytes = RealFile("/bin/ls");
   ASSERT_FALSE(bytes.empty());

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -202,6 +203,35 @@ TEST_F(TextTest, AppendedFooterIsReported) {
   EXPECT_LE(out.report.structure_end, t.size() + 64);
   // Truncation of text is not damage.
   ExpectIntact(t.substr(0, 77777));
+}
+
+// Real text files on this machine (licences, headers, configuration, docs): none may be called
+// damaged. Files the validator does not take as text are skipped.
+TEST_F(TextTest, RealTextFilesAreNotDamaged) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  int checked = 0;
+  for (const char* root : {"/usr/share/common-licenses", "/etc", "/usr/include", "/usr/share/doc",
+                           "/usr/share/perl5", "/usr/lib/python3"}) {
+    if (!fs::is_directory(root, ec)) continue;
+    int in_root = 0;
+    for (auto it = fs::recursive_directory_iterator(
+             root, fs::directory_options::skip_permission_denied, ec);
+         it != fs::recursive_directory_iterator() && in_root < 150; it.increment(ec)) {
+      if (ec) break;
+      if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+      const auto size = it->file_size(ec);
+      if (ec || size == 0 || size > (2u << 20)) continue;
+      const std::string bytes = testing::ReadWholeFile(it->path());
+      auto out = RunValidator(*v, bytes);
+      if (!out.matches) continue;
+      ++checked;
+      ++in_root;
+      EXPECT_NE(out.report.integrity, Integrity::kDamaged)
+          << it->path() << ": " << Join(out.report.reasons);
+    }
+  }
+  EXPECT_GT(checked, 10);
 }
 
 TEST_F(TextTest, HostileInputsDoNotCrash) {
