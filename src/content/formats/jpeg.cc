@@ -124,6 +124,21 @@ void Walk(ByteCursor& c, JpegWalk& w, uint64_t scan_stop, uint64_t marker_stop) 
       return;
     }
     const int length = (hi << 8) | lo;
+    // Tables between progressive scans have checkable first bytes: random bytes that happen to
+    // read as such a marker fail here.
+    const int first = c.At(w.pos + 4);
+    if ((m == 0xC4 && first >= 0 && (first & 0xEC) != 0) ||
+        (m == 0xDB && first >= 0 && (first & 0xEC) != 0) || (m == 0xDD && length != 4)) {
+      Fail(w, w.pos,
+           "JPEG segment " + MarkerHex(0xFF, m) + " at " + Hex(w.pos) + ": invalid table header");
+      return;
+    }
+    if (w.scans > 0 && w.pos + 2 + static_cast<uint64_t>(length) > c.size()) {
+      Fail(w, w.pos,
+           "JPEG segment " + MarkerHex(0xFF, m) + " at " + Hex(w.pos) +
+               " after scan data runs past the end of the file");
+      return;
+    }
     if (length < 2) {
       Fail(w, w.pos,
            "JPEG segment " + MarkerHex(0xFF, m) + " at " + Hex(w.pos) + ": length " +

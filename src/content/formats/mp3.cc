@@ -21,6 +21,9 @@ using media::Hex;
 constexpr int kResyncFrames = 4;
 // How far a resynchronisation searches for the first frame of a chain.
 constexpr std::size_t kResyncSearchBytes = 16 * limits::KiB;
+// Non-frame bytes after the last frame beyond which random-looking content means damage rather
+// than an appended footer or tag.
+constexpr std::size_t kTrailingBytesChecked = 4 * limits::KiB;
 
 struct FrameKey {
   int kind = 0;  // 1 = MPEG audio, 2 = ADTS AAC
@@ -311,7 +314,8 @@ class Mp3Validator final : public FormatValidator {
       if (breaks++ == 0) first_break = pos;
       uint64_t next = 0;
       if (!Resync(c, pos + 1, kResyncSearchBytes, head_stop, kResyncFrames, &key, &next)) {
-        breaks = 2;  // no stream resumes after the break
+        // No stream resumes: trailing bytes when the file ends soon, damage otherwise.
+        if (pos + kResyncSearchBytes < size) breaks = 2;
         break;
       }
       pos = next;
@@ -367,7 +371,7 @@ class Mp3Validator final : public FormatValidator {
       pos += tag;
     }
     report.structure_end = pos;
-    if (pos < size && size - pos > limits::kTailBytes / 2) {
+    if (pos < size && size - pos > kTrailingBytesChecked) {
       std::string_view rest = c.Bytes(pos, 4096);
       if (LooksLikeCiphertext(ComputeBlockStats(rest))) {
         media::MarkDamaged(report, pos, size - pos,

@@ -85,6 +85,7 @@ class PngValidator final : public FormatValidator {
     uint64_t pos = 8;
     int chunks = 0;
     bool seen_idat = false;
+    bool idat_contiguous = true;
     int seeks = 0;  // chunk headers read outside the head and tail windows
     for (; chunks < limits::kMaxChunksWalked; ++chunks) {
       if (pos == size) break;
@@ -125,13 +126,19 @@ class PngValidator final : public FormatValidator {
                 "PNG chunk '" + std::string(type) + "' at " + Hex(pos) + ": CRC mismatch");
             return report;
           }
-          if (type == "IDAT" && idat_probe.size() < limits::kMaxInflateProbe) {
+          if (type == "IDAT" && idat_contiguous && idat_probe.size() < limits::kMaxInflateProbe) {
             idat_probe.append(chunk.substr(
                 4, std::min<std::size_t>(length, limits::kMaxInflateProbe - idat_probe.size())));
           }
         }
       }
-      if (type == "IDAT") seen_idat = true;
+      if (type == "IDAT") {
+        seen_idat = true;
+        // The probe needs the start of the stream without gaps: stop at the first IDAT not read.
+        if (!(end <= kCrcWindow || pos >= tail_start) || length > kCrcWindow)
+          idat_contiguous = false;
+      }
+      if (seen_idat && !idat_probe.empty() && type != "IDAT") idat_contiguous = false;
       pos = end;
       if (type == "IEND") {
         report.structure_end = pos;

@@ -2,6 +2,7 @@
 // must chain up to the size the RIFF header declares. PCM WAV data is not high-entropy: sampled
 // blocks are checked for sample-to-sample continuity, which ciphertext lacks. WebP's first chunk
 // (VP8/VP8L/VP8X) is checked; AVI's movi list is walked within the head.
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -18,10 +19,10 @@ using media::ByteCursor;
 using media::Hex;
 
 constexpr std::size_t kPcmBlockBytes = 4 * limits::KiB;
-constexpr int kPcmWindowFrames = 16;
+constexpr int kPcmWindowFrames = 8;
 // Mean step of the most significant byte between successive samples above which a window is
 // noise: uniform random bytes average 85, real audio stays far below.
-constexpr int kPcmRandomStep = 40;
+constexpr int kPcmRandomStep = 56;
 constexpr int kPcmRandomWindowsPerBlock = 4;
 
 bool IsFourCc(std::string_view id) {
@@ -32,6 +33,17 @@ bool IsFourCc(std::string_view id) {
   return true;
 }
 
+// Chunks a truncated file may legitimately end inside.
+bool IsKnownChunk(std::string_view id) {
+  static constexpr std::string_view kIds[] = {"data", "LIST", "fmt ", "fact", "JUNK", "bext",
+                                              "id3 ", "ID3 ", "VP8 ", "VP8L", "VP8X", "ALPH",
+                                              "ANMF", "ICCP", "EXIF", "XMP ", "idx1", "smpl"};
+  for (std::string_view k : kIds) {
+    if (id == k) return true;
+  }
+  return false;
+}
+
 struct PcmFormat {
   int channels = 0;
   int bytes_per_sample = 0;
@@ -39,22 +51,34 @@ struct PcmFormat {
   bool is_unsigned = false;  // 8-bit PCM
 };
 
-// Number of windows in `block` whose successive samples (first channel) jump like noise.
+// Number of windows in `block` where every channel's successive samples jump like noise. (One
+// noisy channel is real audio often enough: a plucked string starts as a noise burst.)
 int NoisyWindows(std::string_view block, const PcmFormat& f) {
-  if (f.block_align <= 0 || f.bytes_per_sample <= 0) return 0;
+  if (f.block_align <= 0 || f.bytes_per_sample <= 0 || f.channels <= 0) return 0;
   const std::size_t frames = block.size() / static_cast<std::size_t>(f.block_align);
+  const int channels = std::min(f.channels, 8);
   int noisy = 0;
   for (std::size_t w = 0; w + kPcmWindowFrames <= frames; w += kPcmWindowFrames) {
-    int sum = 0;
-    int previous = 0;
-    for (int k = 0; k < kPcmWindowFrames; ++k) {
-      const std::size_t at = (w + k) * f.block_align + f.bytes_per_sample - 1;
-      int v = static_cast<uint8_t>(block[at]);
-      v = f.is_unsigned ? v - 128 : static_cast<int8_t>(v);
-      if (k > 0) sum += std::abs(v - previous);
-      previous = v;
+    bool all_noisy = true;
+    // Both byte orders: some writers store big-endian samples in WAV files.
+    const int orders = f.bytes_per_sample > 1 ? 2 : 1;
+    for (int ch = 0; ch < channels && all_noisy; ++ch) {
+      for (int order = 0; order < orders && all_noisy; ++order) {
+        const int msb = order == 0 ? f.bytes_per_sample - 1 : 0;
+        int sum = 0;
+        int previous = 0;
+        for (int k = 0; k < kPcmWindowFrames; ++k) {
+          const std::size_t at =
+              (w + k) * f.block_align + static_cast<std::size_t>(ch * f.bytes_per_sample + msb);
+          int v = static_cast<uint8_t>(block[at]);
+          v = f.is_unsigned ? v - 128 : static_cast<int8_t>(v);
+          if (k > 0) sum += std::abs(v - previous);
+          previous = v;
+        }
+        all_noisy = sum > kPcmRandomStep * (kPcmWindowFrames - 1);
+      }
     }
-    if (sum > kPcmRandomStep * (kPcmWindowFrames - 1)) ++noisy;
+    if (all_noisy) ++noisy;
   }
   return noisy;
 }
@@ -128,6 +152,12 @@ class RiffValidator final : public FormatValidator {
         movi_start = body + 4;
         movi_end = body + length;
       }
+      if (body + length > size && !IsKnownChunk(id)) {
+        media::MarkDamaged(report, pos, size - pos,
+                           "RIFF chunk '" + std::string(id) + "' at " + Hex(pos) +
+                               " runs past the end of the file");
+        return report;
+      }
       ++chunks;
       pos = body + length + (length & 1);
     }
@@ -193,7 +223,9 @@ class RiffValidator final : public FormatValidator {
       offset = start + (offset - start) / f.block_align * f.block_align;
       std::string_view block = c.Bytes(
           offset, static_cast<std::size_t>(std::min<uint64_t>(kPcmBlockBytes, end - offset)));
-      if (NoisyWindows(block, f) >= kPcmRandomWindowsPerBlock) {
+      const std::size_t windows = block.size() / f.block_align / kPcmWindowFrames;
+      const int noisy = NoisyWindows(block, f);
+      if (noisy >= kPcmRandomWindowsPerBlock && static_cast<std::size_t>(noisy) * 12 >= windows) {
         media::MarkDamaged(report, offset, block.size(),
                            "WAV PCM data at " + Hex(offset) + ": samples jump like random bytes");
         return false;
