@@ -1,16 +1,126 @@
-// `steen drill`: placeholder; the drill subcommand's owner replaces this file.
+// `steen drill`: benign, faithful ransomware simulation on a marked test folder (src/drill).
+//   steen drill --list
+//   steen drill --init DIR [--populate N --from CORPUS_DIR]
+//   steen drill DIR --family NAME|PROFILE.yaml --manifest FILE [--pace F/S] [--threads N] ...
+//   steen drill --undo MANIFEST
 #include <cstdio>
+#include <string>
 
 #include "cli/commands.h"
+#include "steen/drill.h"
 
 namespace steen::cli {
+namespace {
+
+struct DrillArgs {
+  bool list = false;
+  bool show = false;
+  std::string init;
+  int populate = 0;
+  std::string from;
+  std::string target;
+  std::string family;
+  std::string manifest;
+  std::string undo;
+  std::string pattern;
+  double pace = -1;
+  int threads = 0;
+  uint64_t max_files = 100000;
+  uint64_t max_bytes = 4ULL << 30;
+  uint64_t seed = 0;
+  bool avoid_decoys = false;
+};
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "steen drill: %s\n", status.ToString().c_str());
+  return status.code() == Status::Code::kPermissionDenied ? 3 : 1;
+}
+
+int Run(const DrillArgs& a) {
+  if (a.list) {
+    for (const auto& name : drill::ListProfiles()) {
+      StatusOr<drill::Profile> p = drill::LoadProfile(name);
+      std::printf("%-18s %s\n", name.c_str(), p.ok() ? p->description.c_str() : "(invalid)");
+    }
+    return 0;
+  }
+  if (a.show) {
+    std::string_view text = drill::BuiltinProfileText(a.family);
+    if (text.empty()) return Fail(Status::NotFound("no built-in profile " + a.family));
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+  }
+  if (!a.undo.empty()) {
+    std::string report;
+    Status s = drill::Undo(a.undo, &report);
+    std::printf("%s\n", report.c_str());
+    return s.ok() ? 0 : Fail(s);
+  }
+  if (!a.init.empty()) {
+    std::string report;
+    Status s = drill::InitTarget({a.init, a.populate, a.from}, &report);
+    if (!s.ok()) return Fail(s);
+    std::printf("%s\n", report.c_str());
+    return 0;
+  }
+  if (a.target.empty() || a.family.empty()) {
+    return Fail(Status::InvalidArgument("usage: steen drill DIR --family NAME --manifest FILE"));
+  }
+  StatusOr<drill::Profile> profile = drill::LoadProfile(a.family);
+  if (!profile.ok()) return Fail(profile.status());
+  if (!a.pattern.empty()) {
+    StatusOr<drill::Profile> patched =
+        drill::ParseProfile("name: x\npattern: " + a.pattern + "\n", "--pattern");
+    if (!patched.ok()) return Fail(patched.status());
+    profile->pattern = patched->pattern;
+  }
+  drill::RunOptions options;
+  options.target = a.target;
+  options.manifest = a.manifest;
+  options.pace_files_per_s = a.pace;
+  options.threads = a.threads;
+  options.max_files = a.max_files;
+  options.max_bytes = a.max_bytes;
+  options.seed = a.seed;
+  options.avoid_decoys = a.avoid_decoys;
+  drill::RunStats stats;
+  Status s = drill::RunDrill(*profile, options, &stats);
+  std::printf(
+      "%s: %llu file(s) attacked, %llu skipped, %llu byte(s) changed, %llu note(s), "
+      "%.2f s; undo with: steen drill --undo %s\n",
+      profile->name.c_str(), static_cast<unsigned long long>(stats.files_attacked),
+      static_cast<unsigned long long>(stats.files_skipped),
+      static_cast<unsigned long long>(stats.bytes_changed),
+      static_cast<unsigned long long>(stats.notes), stats.seconds, a.manifest.c_str());
+  return s.ok() ? 0 : Fail(s);
+}
+
+}  // namespace
 
 void RegisterDrillCommand(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand("drill", "Simulate ransomware damage on a test tree (soon)");
-  sub->callback([] {
-    std::fputs("steen drill: not implemented yet\n", stderr);
-    SetExitCode(2);
-  });
+  auto args = std::make_shared<DrillArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "drill", "Simulate a ransomware family on a marked test folder (undo with --undo)");
+  sub->add_flag("--list", args->list, "List the built-in family profiles");
+  sub->add_flag("--show", args->show, "Print the built-in profile named by --family");
+  sub->add_option("--init", args->init, "Create the marker file in DIR (creating DIR)");
+  sub->add_option("--populate", args->populate, "With --init: copy N files from --from");
+  sub->add_option("--from", args->from, "With --populate: the corpus folder");
+  sub->add_option("target", args->target, "Folder to attack (must hold the marker)");
+  sub->add_option("--family", args->family, "Profile name (see --list) or a profile file");
+  sub->add_option("--manifest", args->manifest, "Manifest file, outside the target (new)");
+  sub->add_option("--undo", args->undo, "Restore everything a manifest records");
+  sub->add_option("--pattern", args->pattern,
+                  "Override the write pattern: pwrite, mmap, new-file-unlink, new-file-keep, "
+                  "move-out-back");
+  sub->add_option("--pace", args->pace, "Files per second (0 = unlimited; default: profile's)");
+  sub->add_option("--threads", args->threads, "Worker threads (default: profile's)");
+  sub->add_option("--max-files", args->max_files, "File-count budget");
+  sub->add_option("--max-bytes", args->max_bytes, "Byte budget (sum of file sizes)");
+  sub->add_option("--seed", args->seed, "Run seed (default random): keys, names");
+  sub->add_flag("--avoid-decoys", args->avoid_decoys,
+                "Skip hidden, recently created or never-read files (canary-aware attacker)");
+  sub->callback([args] { SetExitCode(Run(*args)); });
 }
 
 }  // namespace steen::cli

@@ -1,13 +1,772 @@
-// File-system side of the drill (filled in below the pure library).
-#include "steen/drill.h"
+// File-system side of the drill: target checks, init/populate, the attack itself (walk by fds,
+// never following symlinks), a manifest written before every change, and undo.
+//
+// Crash safety: for every file, the original bytes of every range about to change (the whole
+// file when the transform is not in place) are saved in a sidecar file next to the manifest and
+// fsync'd, then the manifest line is appended and fsync'd, and only then is the file touched.
+// Undo therefore works after a kill at any moment: it finds the file under its old, staged or
+// new name and puts the saved bytes back.
+#include <dirent.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <pwd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "drill/cipher.h"
+#include "steen/limits.h"
 
 namespace steen::drill {
+namespace {
 
-Status InitTarget(const InitOptions&, std::string*) { return Status::Unsupported("not yet"); }
-Status RunDrill(const Profile&, const RunOptions&, RunStats*) {
-  return Status::Unsupported("not yet");
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (fd_ >= 0) close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+    return *this;
+  }
+  int get() const { return fd_; }
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+uint64_t RandomU64() {
+  uint64_t v = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof(v));
+  return v | 1;
 }
-Status Undo(std::string_view, std::string*) { return Status::Unsupported("not yet"); }
-Status CheckTarget(std::string_view) { return Status::Unsupported("not yet"); }
+
+Status ReadAllFd(int fd, uint64_t offset, uint64_t length, std::string* out) {
+  out->resize(length);
+  uint64_t done = 0;
+  while (done < length) {
+    ssize_t n = pread(fd, out->data() + done, length - done, offset + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno("pread", errno);
+    if (n == 0) break;
+    done += n;
+  }
+  out->resize(done);
+  return Status::Ok();
+}
+
+Status WriteAllFd(int fd, uint64_t offset, std::string_view data) {
+  uint64_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = pwrite(fd, data.data() + done, data.size() - done, offset + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno("pwrite", errno);
+    done += n;
+  }
+  return Status::Ok();
+}
+
+// Opens `rel_dir` (components separated by '/') under root_fd, refusing symlinks at every step.
+Fd OpenDirChain(int root_fd, std::string_view rel_dir) {
+  Fd current(dup(root_fd));
+  std::size_t pos = 0;
+  while (pos < rel_dir.size() && current.ok()) {
+    std::size_t slash = rel_dir.find('/', pos);
+    if (slash == std::string_view::npos) slash = rel_dir.size();
+    std::string part(rel_dir.substr(pos, slash - pos));
+    pos = slash + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..") return Fd(-1);
+    current =
+        Fd(openat(current.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  }
+  return current;
+}
+
+std::pair<std::string, std::string> SplitRel(const std::string& rel) {
+  std::size_t slash = rel.rfind('/');
+  if (slash == std::string::npos) return {"", rel};
+  return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
+std::string JoinRel(const std::string& dir, const std::string& name) {
+  return dir.empty() ? name : dir + "/" + name;
+}
+
+bool IsHomeFolder(const std::string& real) {
+  if (real == "/root" || real == "/home") return true;
+  if (const char* home = getenv("HOME"); home != nullptr) {
+    std::error_code ec;
+    if (fs::weakly_canonical(home, ec).string() == real) return true;
+  }
+  setpwent();
+  bool found = false;
+  while (struct passwd* pw = getpwent()) {
+    if (pw->pw_dir != nullptr && real == pw->pw_dir && std::string(pw->pw_dir) != "/") found = true;
+  }
+  endpwent();
+  if (fs::path(real).parent_path() == "/home") found = true;
+  return found;
+}
+
+// Refusals shared by --init and the attack (the marker is checked by the attack only).
+Status CheckPlace(const std::string& target, std::string* real_out) {
+  std::error_code ec;
+  fs::path real = fs::canonical(target, ec);
+  if (ec) return Status::NotFound("target " + target + ": " + ec.message());
+  std::string r = real.string();
+  if (r == "/") return Status::PermissionDenied("refusing to attack /");
+  if (IsHomeFolder(r)) return Status::PermissionDenied("refusing a home folder: " + r);
+  struct stat self {
+  }, parent{};
+  if (stat(r.c_str(), &self) != 0 || stat(real.parent_path().c_str(), &parent) != 0) {
+    return Status::FromErrno("stat " + r, errno);
+  }
+  if (!S_ISDIR(self.st_mode)) return Status::InvalidArgument(r + " is not a folder");
+  if (self.st_dev != parent.st_dev || self.st_ino == parent.st_ino) {
+    return Status::PermissionDenied("refusing a mount point: " + r);
+  }
+  for (const char* system : {"/etc", "/usr", "/bin", "/sbin", "/lib", "/boot", "/var", "/proc",
+                             "/sys", "/dev", "/opt", "/srv"}) {
+    if (r == system) return Status::PermissionDenied("refusing a system folder: " + r);
+  }
+  *real_out = r;
+  return Status::Ok();
+}
+
+struct FileJob {
+  std::string rel;  // relative path in the target
+  uint64_t size = 0;
+};
+
+struct Walker {
+  const Profile& profile;
+  const RunOptions& options;
+  dev_t device;
+  std::vector<FileJob> files;
+  std::vector<std::string> dirs;  // every folder visited (for notes), "" = root
+  uint64_t bytes = 0;
+  int skipped = 0;
+
+  bool Skip(const std::string& name, const struct stat& st) {
+    std::string ext;
+    if (std::size_t dot = name.rfind('.'); dot != std::string::npos && dot > 0) {
+      ext = name.substr(dot);
+      for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (name == kTargetMarkerName) return true;
+    if (std::find(profile.skip_names.begin(), profile.skip_names.end(), name) !=
+        profile.skip_names.end()) {
+      return true;
+    }
+    if (std::find(profile.skip_extensions.begin(), profile.skip_extensions.end(), ext) !=
+        profile.skip_extensions.end()) {
+      return true;
+    }
+    if (!profile.only_extensions.empty() &&
+        std::find(profile.only_extensions.begin(), profile.only_extensions.end(), ext) ==
+            profile.only_extensions.end()) {
+      return true;
+    }
+    if (static_cast<uint64_t>(st.st_size) < profile.min_file_size) return true;
+    if ((profile.skip_hidden || options.avoid_decoys) && name[0] == '.') return true;
+    if (options.avoid_decoys) {
+      time_t now = time(nullptr);
+      if (now - st.st_mtime < 3600 || now - st.st_ctime < 3600) return true;  // fresh: decoy?
+      if (st.st_atime <= st.st_mtime && st.st_size > 0) return true;          // never read
+    }
+    return false;
+  }
+
+  void Walk(int root_fd) {
+    std::deque<std::pair<std::string, int>> queue{{"", 0}};  // rel dir, depth
+    while (!queue.empty()) {
+      auto [rel, depth] =
+          profile.traversal == Traversal::kBreadthFirst ? queue.front() : queue.back();
+      if (profile.traversal == Traversal::kBreadthFirst) {
+        queue.pop_front();
+      } else {
+        queue.pop_back();
+      }
+      Fd dir_fd = OpenDirChain(root_fd, rel);
+      if (!dir_fd.ok()) continue;
+      dirs.push_back(rel);
+      DIR* dir = fdopendir(dup(dir_fd.get()));
+      if (dir == nullptr) continue;
+      std::vector<std::string> names;
+      while (struct dirent* e = readdir(dir)) {
+        std::string name = e->d_name;
+        if (name != "." && name != "..") names.push_back(name);
+      }
+      closedir(dir);
+      std::sort(names.begin(), names.end());
+      std::vector<std::string> subdirs;
+      for (const auto& name : names) {
+        struct stat st {};
+        if (fstatat(dir_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (S_ISLNK(st.st_mode)) continue;  // never followed, never touched
+        if (st.st_dev != device) continue;  // another file system mounted inside
+        if (S_ISDIR(st.st_mode)) {
+          if (profile.recursive && depth + 1 < limits::kMaxDirectoryDepth) {
+            subdirs.push_back(JoinRel(rel, name));
+          }
+          continue;
+        }
+        if (!S_ISREG(st.st_mode) || name == kTargetMarkerName) continue;
+        if (Skip(name, st)) {
+          ++skipped;
+          continue;
+        }
+        if (files.size() >= options.max_files || bytes + st.st_size > options.max_bytes) {
+          ++skipped;
+          continue;
+        }
+        bytes += st.st_size;
+        files.push_back({JoinRel(rel, name), static_cast<uint64_t>(st.st_size)});
+      }
+      // DFS pops from the back: push in reverse so folders are visited in name order.
+      if (profile.traversal == Traversal::kDepthFirst) std::reverse(subdirs.begin(), subdirs.end());
+      for (auto& d : subdirs) queue.push_back({d, depth + 1});
+    }
+  }
+};
+
+class Manifest {
+ public:
+  Status Open(const std::string& path) {
+    fd_ = Fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600));
+    if (!fd_.ok()) return Status::FromErrno("create manifest " + path, errno);
+    return Status::Ok();
+  }
+  Status Append(const json& line) {
+    std::string text = line.dump() + "\n";
+    std::lock_guard<std::mutex> lock(mu_);
+    if (write(fd_.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+      return Status::FromErrno("write manifest", errno);
+    }
+    if (fdatasync(fd_.get()) != 0) return Status::FromErrno("fsync manifest", errno);
+    return Status::Ok();
+  }
+
+ private:
+  Fd fd_;
+  std::mutex mu_;
+};
+
+Status WriteSidecar(const std::string& path, std::string_view data) {
+  Fd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.ok()) return Status::FromErrno("create " + path, errno);
+  if (Status s = WriteAllFd(fd.get(), 0, data); !s.ok()) return s;
+  if (fsync(fd.get()) != 0) return Status::FromErrno("fsync " + path, errno);
+  return Status::Ok();
+}
+
+bool Rename(int from_dir, const std::string& from, int to_dir, const std::string& to) {
+  return renameat2(from_dir, from.c_str(), to_dir, to.c_str(), RENAME_NOREPLACE) == 0;
+}
+
+// Encrypts the ranges of an open file in place (pwrite or mmap), io_block pieces.
+Status EncryptInPlace(int fd, const Profile& p, WritePattern pattern, CipherKind cipher,
+                      const KeyMaterial& keys, const std::vector<ByteRange>& ranges,
+                      uint64_t size) {
+  uint64_t block = std::max<uint64_t>(64, p.io_block - p.io_block % 64);
+  if (pattern == WritePattern::kMmap && size > 0) {
+    void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) return Status::FromErrno("mmap", errno);
+    char* bytes = static_cast<char*>(map);
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+      RangeCipher rc(cipher, keys, ranges[i].offset, ranges[i].length, static_cast<uint32_t>(i));
+      for (uint64_t done = 0; done < ranges[i].length; done += block) {
+        rc.Update(bytes + ranges[i].offset + done, std::min(block, ranges[i].length - done));
+      }
+    }
+    int rc = msync(map, size, MS_SYNC);
+    munmap(map, size);
+    if (rc != 0) return Status::FromErrno("msync", errno);
+    return Status::Ok();
+  }
+  std::string buffer;
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    RangeCipher rc(cipher, keys, ranges[i].offset, ranges[i].length, static_cast<uint32_t>(i));
+    for (uint64_t done = 0; done < ranges[i].length; done += block) {
+      uint64_t n = std::min(block, ranges[i].length - done);
+      if (Status s = ReadAllFd(fd, ranges[i].offset + done, n, &buffer); !s.ok()) return s;
+      if (buffer.size() != n) return Status::IoError("file shrank while attacked");
+      rc.Update(buffer.data(), buffer.size());
+      if (Status s = WriteAllFd(fd, ranges[i].offset + done, buffer); !s.ok()) return s;
+    }
+  }
+  return Status::Ok();
+}
+
+struct RunContext {
+  const Profile& profile;
+  WritePattern pattern;
+  int root_fd;
+  std::string sidecar_dir;
+  std::string stage_dir;  // move-out-back staging folder (outside the tree when possible)
+  uint64_t run_seed;
+  Manifest* manifest;
+  std::atomic<uint64_t> bytes_changed{0};
+  std::atomic<uint64_t> attacked{0};
+  std::atomic<uint64_t> failed{0};
+};
+
+Status AttackFile(RunContext& ctx, const FileJob& job, uint64_t index) {
+  const Profile& p = ctx.profile;
+  auto [rel_dir, name] = SplitRel(job.rel);
+  Fd dir = OpenDirChain(ctx.root_fd, rel_dir);
+  if (!dir.ok()) return Status::FromErrno("open folder of " + job.rel, errno);
+  Fd fd(openat(dir.get(), name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.ok()) return Status::FromErrno("open " + job.rel, errno);
+  struct stat st {};
+  fstat(fd.get(), &st);
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(job.rel + " is not a regular file");
+  uint64_t size = st.st_size;
+  std::string original;
+  if (Status s = ReadAllFd(fd.get(), 0, size, &original); !s.ok()) return s;
+  if (original.size() != size) return Status::IoError("short read " + job.rel);
+
+  const uint64_t seed = ctx.run_seed ^ (0x9E3779B97F4A7C15ULL * (index + 1));
+  KeyMaterial keys = DeriveKeys(seed);
+  std::vector<ByteRange> ranges = LayoutRanges(p, size, name);
+  CipherKind cipher = RuleCipher(p, size, name);
+  uint64_t footer = FooterSize(p, size, name);
+  std::string new_name = TransformName(p, name, ctx.run_seed);
+  bool whole = p.encoding != Encoding::kNone || p.container != Container::kNone ||
+               ctx.pattern == WritePattern::kNewFileUnlink ||
+               ctx.pattern == WritePattern::kNewFileKeep;
+  if (new_name == name &&
+      (ctx.pattern == WritePattern::kNewFileUnlink || ctx.pattern == WritePattern::kNewFileKeep)) {
+    new_name += ".drill";
+  }
+  // 1. Save the bytes about to change, 2. log, 3. change.
+  std::string saved;
+  if (whole) {
+    saved = original;
+  } else {
+    for (const auto& r : ranges) saved.append(original, r.offset, r.length);
+  }
+  std::string sidecar = ctx.sidecar_dir + "/" + std::to_string(index) + ".bin";
+  if (Status s = WriteSidecar(sidecar, saved); !s.ok()) return s;
+  json ranges_json = json::array();
+  for (const auto& r : ranges) ranges_json.push_back({r.offset, r.length});
+  std::string stage_name = std::to_string(index) + "-" + name;
+  json entry = {{"op", "file"},
+                {"id", index},
+                {"path", job.rel},
+                {"new_path", JoinRel(rel_dir, new_name)},
+                {"size", size},
+                {"sha256", Hex(Sha256(original))},
+                {"seed", std::to_string(seed)},
+                {"key", Hex(keys.key)},
+                {"nonce", Hex(keys.nonce)},
+                {"cipher", std::string(ToString(cipher))},
+                {"ranges", ranges_json},
+                {"footer", footer},
+                {"pattern", std::string(ToString(ctx.pattern))},
+                {"whole", whole},
+                {"sidecar", sidecar},
+                {"stage", ctx.stage_dir.empty() ? "" : ctx.stage_dir + "/" + stage_name}};
+  if (Status s = ctx.manifest->Append(entry); !s.ok()) return s;
+
+  if (ctx.pattern == WritePattern::kNewFileUnlink || ctx.pattern == WritePattern::kNewFileKeep) {
+    StatusOr<std::string> content = TransformContent(p, original, seed, name);
+    if (!content.ok()) return content.status();
+    Fd out(openat(dir.get(), new_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  st.st_mode & 0777));
+    if (!out.ok()) return Status::FromErrno("create " + new_name, errno);
+    if (Status s = WriteAllFd(out.get(), 0, *content); !s.ok()) return s;
+    if (ctx.pattern == WritePattern::kNewFileUnlink && unlinkat(dir.get(), name.c_str(), 0) != 0) {
+      return Status::FromErrno("unlink " + job.rel, errno);
+    }
+    ctx.bytes_changed += content->size();
+    return Status::Ok();
+  }
+
+  // In place (pwrite / mmap), optionally moved out and back.
+  std::string current = name;
+  int current_dir = dir.get();
+  Fd stage_fd;
+  if (ctx.pattern == WritePattern::kMoveOutBack) {
+    stage_fd = Fd(open(ctx.stage_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!stage_fd.ok() || !Rename(dir.get(), name, stage_fd.get(), stage_name)) {
+      return Status::FromErrno("move out " + job.rel, errno);
+    }
+    current = stage_name;
+    current_dir = stage_fd.get();
+  } else if (p.rename == RenameWhen::kFirst && new_name != name) {
+    if (!Rename(dir.get(), name, dir.get(), new_name)) {
+      return Status::FromErrno("rename " + job.rel, errno);
+    }
+    current = new_name;
+  }
+  std::string footer_bytes = MakeFooter(p, footer, seed);
+  if (p.encoding != Encoding::kNone) {
+    StatusOr<std::string> content = TransformContent(p, original, seed, name);
+    if (!content.ok()) return content.status();
+    if (Status s = WriteAllFd(fd.get(), 0, *content); !s.ok()) return s;
+    ctx.bytes_changed += content->size();
+  } else {
+    if (footer > 0 && p.footer_when == FooterWhen::kFirst) {
+      if (Status s = WriteAllFd(fd.get(), size, footer_bytes); !s.ok()) return s;
+    } else if (footer > 0 && p.footer_when == FooterWhen::kExtendFirst) {
+      if (ftruncate(fd.get(), size + footer) != 0) return Status::FromErrno("ftruncate", errno);
+    }
+    if (Status s = EncryptInPlace(fd.get(), p, ctx.pattern, cipher, keys, ranges, size); !s.ok()) {
+      return s;
+    }
+    if (footer > 0 && p.footer_when != FooterWhen::kFirst) {
+      if (Status s = WriteAllFd(fd.get(), size, footer_bytes); !s.ok()) return s;
+    }
+    uint64_t changed = 0;
+    for (const auto& r : ranges) changed += r.length;
+    ctx.bytes_changed += changed + footer;
+  }
+  fd = Fd();
+  if (ctx.pattern == WritePattern::kMoveOutBack) {
+    if (!Rename(current_dir, current, dir.get(), new_name)) {
+      return Status::FromErrno("move back " + job.rel, errno);
+    }
+  } else if (current != new_name && !Rename(dir.get(), current, dir.get(), new_name)) {
+    return Status::FromErrno("rename " + job.rel, errno);
+  }
+  return Status::Ok();
+}
+
+void DropNotes(RunContext& ctx, const std::vector<std::string>& dirs, RunStats* stats) {
+  const Profile& p = ctx.profile;
+  if (p.note.placement == NotePlacement::kNone) return;
+  std::string note_name = NoteName(p, ctx.run_seed);
+  for (const auto& rel : dirs) {
+    if (p.note.placement == NotePlacement::kRoot && !rel.empty()) continue;
+    Fd dir = OpenDirChain(ctx.root_fd, rel);
+    if (!dir.ok()) continue;
+    json entry = {
+        {"op", "note"}, {"path", JoinRel(rel, note_name)}, {"sha256", Hex(Sha256(p.note.content))}};
+    if (!ctx.manifest->Append(entry).ok()) return;
+    // O_EXCL: an existing file of that name is never overwritten (Infection Monkey: "if absent").
+    Fd note(openat(dir.get(), note_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644));
+    if (!note.ok()) continue;
+    if (WriteAllFd(note.get(), 0, p.note.content).ok()) ++stats->notes;
+  }
+}
+
+}  // namespace
+
+Status CheckTarget(std::string_view target) {
+  std::string real;
+  if (Status s = CheckPlace(std::string(target), &real); !s.ok()) return s;
+  struct stat st {};
+  std::string marker = real + "/" + std::string(kTargetMarkerName);
+  if (lstat(marker.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Status::PermissionDenied("refusing " + real + ": no " + std::string(kTargetMarkerName) +
+                                    " marker (create one with `steen drill --init " + real + "`)");
+  }
+  return Status::Ok();
+}
+
+Status InitTarget(const InitOptions& options, std::string* report) {
+  std::error_code ec;
+  fs::create_directories(options.target, ec);
+  if (ec) return Status::IoError("create " + options.target + ": " + ec.message());
+  std::string real;
+  if (Status s = CheckPlace(options.target, &real); !s.ok()) return s;
+  std::string marker = real + "/" + std::string(kTargetMarkerName);
+  if (access(marker.c_str(), F_OK) != 0) {
+    std::string id = Hex(PseudoRandomBytes("steen-drill/target", RandomU64(), 16));
+    std::ofstream out(marker);
+    out << "steen drill target " << id << "\n";
+    if (!out) return Status::IoError("write " + marker);
+  }
+  int copied = 0;
+  if (options.populate > 0) {
+    if (options.corpus.empty())
+      return Status::InvalidArgument("--populate needs --from CORPUS_DIR");
+    fs::path corpus = fs::canonical(options.corpus, ec);
+    if (ec) return Status::NotFound("corpus " + options.corpus + ": " + ec.message());
+    if (real.starts_with(corpus.string() + "/") || real == corpus.string()) {
+      return Status::InvalidArgument("the corpus must not contain the target");
+    }
+    std::vector<fs::path> sources;
+    for (auto it = fs::recursive_directory_iterator(corpus, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_regular_file(ec) && !it->is_symlink(ec)) sources.push_back(it->path());
+      if (sources.size() >= 1000000) break;
+    }
+    std::sort(sources.begin(), sources.end());
+    for (const auto& src : sources) {
+      if (copied >= options.populate) break;
+      fs::path rel = fs::relative(src, corpus, ec);
+      fs::path dst = fs::path(real) / rel;
+      fs::create_directories(dst.parent_path(), ec);
+      if (fs::copy_file(src, dst, fs::copy_options::skip_existing, ec) && !ec) ++copied;
+    }
+  }
+  if (report != nullptr) {
+    *report = "target " + real + " ready (marker " + std::string(kTargetMarkerName) + ")";
+    if (options.populate > 0) *report += ", " + std::to_string(copied) + " files copied";
+  }
+  return Status::Ok();
+}
+
+Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* stats) {
+  *stats = RunStats{};
+  if (Status s = CheckTarget(options.target); !s.ok()) return s;
+  std::string real = fs::canonical(options.target).string();
+  if (options.manifest.empty()) return Status::InvalidArgument("--manifest FILE is required");
+  std::error_code ec;
+  fs::path manifest_path = fs::absolute(options.manifest);
+  fs::path manifest_dir = fs::canonical(manifest_path.parent_path(), ec);
+  if (ec) return Status::NotFound("manifest folder: " + ec.message());
+  std::string md = manifest_dir.string();
+  if (md == real || md.starts_with(real + "/")) {
+    return Status::PermissionDenied("the manifest must be kept outside the target");
+  }
+  WritePattern pattern = profile.pattern;
+  if (profile.container != Container::kNone && pattern != WritePattern::kNewFileUnlink &&
+      pattern != WritePattern::kNewFileKeep) {
+    return Status::InvalidArgument("container profiles write new files (pattern new-file-*)");
+  }
+  if (profile.encoding != Encoding::kNone && pattern == WritePattern::kMmap) {
+    pattern = WritePattern::kPwrite;  // an encoding grows the file; mmap cannot
+  }
+  std::string manifest_file = (manifest_dir / manifest_path.filename()).string();
+  Manifest manifest;
+  if (Status s = manifest.Open(manifest_file); !s.ok()) return s;
+  std::string sidecar_dir = manifest_file + ".d";
+  fs::create_directory(sidecar_dir, ec);
+  if (ec) return Status::IoError("create " + sidecar_dir + ": " + ec.message());
+
+  Fd root(open(real.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root.ok()) return Status::FromErrno("open " + real, errno);
+  struct stat root_st {};
+  fstat(root.get(), &root_st);
+
+  RunContext ctx{profile, pattern, root.get(), sidecar_dir, "", 0, &manifest};
+  ctx.run_seed = options.seed ? options.seed : RandomU64();
+  if (pattern == WritePattern::kMoveOutBack) {
+    // Out of the tree when on the same file system (rename cannot cross devices); else a
+    // staging folder at the target's root, outside the attacked subfolders.
+    struct stat sd {};
+    stat(sidecar_dir.c_str(), &sd);
+    ctx.stage_dir =
+        sd.st_dev == root_st.st_dev ? sidecar_dir + "/stage" : real + "/.steen-drill-stage";
+    fs::create_directory(ctx.stage_dir, ec);
+  }
+  if (Status s = manifest.Append({{"op", "run"},
+                                  {"target", real},
+                                  {"profile", profile.name},
+                                  {"pattern", std::string(ToString(pattern))},
+                                  {"seed", std::to_string(ctx.run_seed)},
+                                  {"stage", ctx.stage_dir}});
+      !s.ok()) {
+    return s;
+  }
+
+  Walker walker{profile, options, root_st.st_dev};
+  walker.Walk(root.get());
+  stats->files_skipped = walker.skipped;
+  if (profile.note.before) DropNotes(ctx, walker.dirs, stats);
+
+  const double pace =
+      options.pace_files_per_s >= 0 ? options.pace_files_per_s : profile.pace_files_per_s;
+  int threads = options.threads > 0 ? options.threads : profile.threads;
+  threads = std::clamp(threads, 1, 256);
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<uint64_t> next{0};
+  std::mutex error_mu;
+  Status first_error;
+  auto worker = [&] {
+    for (;;) {
+      uint64_t i = next++;
+      if (i >= walker.files.size()) return;
+      if (pace > 0) {  // file i starts no earlier than start + i / pace
+        std::this_thread::sleep_until(start + std::chrono::duration<double>(i / pace));
+      }
+      Status s = AttackFile(ctx, walker.files[i], i);
+      if (s.ok()) {
+        ++ctx.attacked;
+      } else {
+        ++ctx.failed;
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (first_error.ok()) first_error = s;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  if (!profile.note.before) DropNotes(ctx, walker.dirs, stats);
+  manifest.Append({{"op", "end"}, {"attacked", ctx.attacked.load()}});
+  stats->files_attacked = ctx.attacked;
+  stats->bytes_changed = ctx.bytes_changed;
+  stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (ctx.failed > 0) {
+    return Status::IoError(std::to_string(ctx.failed.load()) +
+                           " file(s) failed, first: " + first_error.ToString());
+  }
+  return Status::Ok();
+}
+
+Status Undo(std::string_view manifest_path, std::string* report) {
+  std::ifstream in{std::string(manifest_path)};
+  if (!in) return Status::NotFound("cannot open manifest " + std::string(manifest_path));
+  std::vector<json> entries;
+  std::string line;
+  std::string target;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) continue;  // a torn last line after a kill
+    if (j.value("op", "") == "run") target = j.value("target", "");
+    entries.push_back(std::move(j));
+  }
+  if (target.empty()) return Status::Corruption("manifest has no run header");
+  Fd root(open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root.ok()) return Status::FromErrno("open " + target, errno);
+  int restored = 0, notes = 0, problems = 0;
+  std::string problem_text;
+  auto problem = [&](const std::string& what) {
+    ++problems;
+    if (problem_text.size() < 2000) problem_text += "\n  " + what;
+  };
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    const json& e = *it;
+    const std::string op = e.value("op", "");
+    if (op == "note") {
+      auto [rel_dir, name] = SplitRel(e.value("path", ""));
+      Fd dir = OpenDirChain(root.get(), rel_dir);
+      std::string content;
+      Fd note(dir.ok() ? openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW) : -1);
+      struct stat st {};
+      if (note.ok() && fstat(note.get(), &st) == 0 && st.st_size < (1 << 20) &&
+          ReadAllFd(note.get(), 0, st.st_size, &content).ok() &&
+          Hex(Sha256(content)) == e.value("sha256", "")) {
+        if (unlinkat(dir.get(), name.c_str(), 0) == 0) ++notes;
+      }
+      continue;
+    }
+    if (op != "file") continue;
+    const std::string path = e.value("path", ""), new_path = e.value("new_path", "");
+    const std::string pattern = e.value("pattern", ""), stage = e.value("stage", "");
+    const uint64_t size = e.value("size", 0ULL);
+    std::string saved;
+    {
+      std::ifstream side(e.value("sidecar", ""), std::ios::binary);
+      if (!side) {
+        problem("missing sidecar for " + path);
+        continue;
+      }
+      saved.assign(std::istreambuf_iterator<char>(side), std::istreambuf_iterator<char>());
+    }
+    auto [rel_dir, name] = SplitRel(path);
+    auto [new_dir, new_name] = SplitRel(new_path);
+    Fd dir = OpenDirChain(root.get(), rel_dir);
+    if (!dir.ok()) {
+      problem("folder of " + path + " is gone");
+      continue;
+    }
+    auto exists = [&](const std::string& n) {
+      struct stat st {};
+      return fstatat(dir.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    };
+    if (pattern == "new-file-unlink" || pattern == "new-file-keep") {
+      if (!exists(name)) {  // unlinked: recreate from the saved copy
+        Fd out(openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644));
+        if (!out.ok() || !WriteAllFd(out.get(), 0, saved).ok()) {
+          problem("cannot recreate " + path);
+          continue;
+        }
+      }
+      if (new_name != name && exists(new_name)) unlinkat(dir.get(), new_name.c_str(), 0);
+    } else {
+      // Where is the file now? Under its new name, in the staging folder, or its old name.
+      std::string current;
+      int current_dir = dir.get();
+      Fd stage_dir;
+      if (exists(new_name)) {
+        current = new_name;
+      } else if (!stage.empty() && access(stage.c_str(), F_OK) == 0) {
+        std::string stage_parent = fs::path(stage).parent_path().string();
+        stage_dir = Fd(open(stage_parent.c_str(), O_RDONLY | O_DIRECTORY));
+        current = fs::path(stage).filename().string();
+        current_dir = stage_dir.get();
+      } else if (exists(name)) {
+        current = name;
+      } else {
+        problem("cannot find " + path + " (nor " + new_path + ")");
+        continue;
+      }
+      Fd fd(openat(current_dir, current.c_str(), O_RDWR | O_NOFOLLOW));
+      if (!fd.ok()) {
+        problem("cannot open " + path);
+        continue;
+      }
+      bool ok = true;
+      if (e.value("whole", false)) {
+        ok = WriteAllFd(fd.get(), 0, saved).ok();
+      } else {
+        uint64_t pos = 0;
+        for (const auto& r : e["ranges"]) {
+          uint64_t off = r[0].get<uint64_t>(), len = r[1].get<uint64_t>();
+          if (pos + len > saved.size()) {
+            ok = false;
+            break;
+          }
+          ok = ok && WriteAllFd(fd.get(), off, std::string_view(saved).substr(pos, len)).ok();
+          pos += len;
+        }
+      }
+      ok = ok && ftruncate(fd.get(), size) == 0;
+      fd = Fd();
+      if (!ok) {
+        problem("cannot restore the bytes of " + path);
+        continue;
+      }
+      if (current_dir != dir.get() || current != name) {
+        if (!Rename(current_dir, current, dir.get(), name)) {
+          problem("cannot rename " + current + " back to " + path);
+          continue;
+        }
+      }
+    }
+    // Verify byte-exact.
+    Fd check(openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW));
+    std::string content;
+    if (!check.ok() || !ReadAllFd(check.get(), 0, size + 1, &content).ok() ||
+        Hex(Sha256(content)) != e.value("sha256", "")) {
+      problem("sha256 mismatch after restore: " + path);
+      continue;
+    }
+    ++restored;
+  }
+  if (report != nullptr) {
+    *report = "restored " + std::to_string(restored) + " file(s), removed " +
+              std::to_string(notes) + " note(s)";
+    if (problems > 0) *report += ", " + std::to_string(problems) + " problem(s):" + problem_text;
+  }
+  return problems == 0 ? Status::Ok()
+                       : Status::IoError(std::to_string(problems) + " file(s) not restored");
+}
 
 }  // namespace steen::drill
