@@ -10,7 +10,8 @@
 // used for every profile. Each file's seed is derived from --seed, the profile and the corpus path,
 // so reruns write identical bytes. Output: <out>/<profile>/<type>/<new name>, and <out>/DAMAGED.tsv
 // with one row per (profile, sampled file): status damaged, container (a legitimate encrypted
-// container written next to the original, which a content scan must not call damage) or skipped:<why>.
+// container written next to the original, which a content scan must not call damage: gpg, zip,
+// openssl, as in tests/unit/detection) or skipped:<why>.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -143,7 +144,7 @@ std::string SkipReason(const steen::drill::Profile& profile, const std::string& 
 bool WritesLegitimateContainer(const steen::drill::Profile& profile) {
   using steen::drill::Container;
   return profile.container == Container::kGpg || profile.container == Container::kZipCrypto ||
-         profile.container == Container::kOpensslEnc || profile.container == Container::kCcrypt;
+         profile.container == Container::kOpensslEnc;
 }
 
 std::string DescribeRanges(const std::vector<steen::ByteRange>& ranges) {
