@@ -162,6 +162,15 @@ t1=$(date +%s.%N)
 check "awk -v a=$t0 -v b=$t1 'BEGIN{d = b - a; exit !(d >= 0.95 && d <= 1.3)}'" "pace 10 f/s within 10 % (+startup)"
 "$STEEN" drill --undo out/m.jsonl > /dev/null
 
+# --- every built-in profile: run on a populated folder, then undo byte-exact
+for fam in $("$STEEN" drill --list | awk '{print $1}'); do
+  fresh
+  "$STEEN" drill tgt --family "$fam" --manifest out/m.jsonl --pace 0 > out/run.log 2>&1 ||
+    bad "$fam: run failed: $(cat out/run.log)"
+  check "grep -q '\"op\":\"file\"' out/m.jsonl" "$fam: attacked at least one file"
+  undo_exact out/m.jsonl "all-$fam"
+done
+
 # --- refusals
 mkdir -p nomarker && echo x > nomarker/a.txt
 check "! \"$STEEN\" drill nomarker --family play --manifest out/n1.jsonl > /dev/null 2>&1" "refuses without marker"
