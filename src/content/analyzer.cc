@@ -81,8 +81,7 @@ struct BlockMap {
 
   void Add(uint64_t offset, std::string_view bytes) {
     BlockStats stats = content::ComputeBlockStats(bytes);
-    bool uniform = bytes.size() >= 1024 ? content::LooksLikeCiphertext(stats)
-                                        : content::ShortSpanLooksRandom(bytes);
+    const bool uniform = content::LooksRandom(bytes, stats);
     if (offset == 0) {
       head_measured = true;
       head_uniform = uniform;
@@ -120,6 +119,38 @@ struct BlockMap {
            Fixed(chi_p_sum_uniform / static_cast<double>(uniform_blocks), 2) + ")";
     }
     return s;
+  }
+};
+
+// The first bytes and 64-byte cells of the head. Real files start with a structured header (magic,
+// zeros, ASCII); ciphertext from offset 0 — even intermittent, even in short runs — does not.
+struct HeadShape {
+  bool first_bytes_random = false;  // the first 16 bytes look like ciphertext
+  double random_cells = 0;          // share of 64-byte cells of the head that look random
+
+  explicit HeadShape(std::string_view head) {
+    if (head.size() >= 16) {
+      const std::string_view first = head.substr(0, 16);
+      bool seen[256] = {};
+      int distinct = 0;
+      int high = 0;
+      int zeros = 0;
+      for (unsigned char c : first) {
+        distinct += seen[c] ? 0 : 1;
+        seen[c] = true;
+        high += c >= 0x80 ? 1 : 0;
+        zeros += c == 0 ? 1 : 0;
+      }
+      first_bytes_random = distinct >= 15 && high >= 4 && zeros <= 1;
+    }
+    constexpr std::size_t kCell = 64;
+    std::size_t cells = 0;
+    std::size_t random = 0;
+    for (std::size_t pos = 0; pos + kCell <= head.size(); pos += kCell) {
+      ++cells;
+      random += content::ShortSpanLooksRandom(head.substr(pos, kCell)) ? 1 : 0;
+    }
+    random_cells = cells == 0 ? 0 : static_cast<double>(random) / static_cast<double>(cells);
   }
 };
 
@@ -202,8 +233,7 @@ struct ContentAnalyzer::Impl {
       return true;
     }
     const BlockStats stats = content::ComputeBlockStats(decoded);
-    const bool random = decoded.size() >= 1024 ? content::LooksLikeCiphertext(stats)
-                                               : content::ShortSpanLooksRandom(decoded);
+    const bool random = content::LooksRandom(decoded, stats);
     format = std::string("text/") + name;
     if (random) {
       Damaged(d, DamageKind::kEncodedCiphertext, 0.9,
@@ -299,9 +329,7 @@ struct ContentAnalyzer::Impl {
     auto bytes = reader.Read(report.structure_end, std::min<uint64_t>(trailer, 4096));
     if (!bytes.ok()) return;
     if (Match(*bytes, trailer) != nullptr) return;  // an appended file of a known format
-    const bool random = bytes->size() >= 1024
-                            ? content::LooksLikeCiphertext(content::ComputeBlockStats(*bytes))
-                            : content::ShortSpanLooksRandom(*bytes);
+    const bool random = content::LooksRandom(*bytes);
     if (!random) return;
     Damaged(d, DamageKind::kPartiallyEncrypted, 0.6,
             std::to_string(trailer) + " random bytes appended after the end of the " +
@@ -309,7 +337,7 @@ struct ContentAnalyzer::Impl {
                 " (a ransomware footer?)");
   }
 
-  void JudgeUnknownFormat(const BlockMap& map, Decision& d) const {
+  void JudgeUnknownFormat(const BlockMap& map, const HeadShape& shape, Decision& d) const {
     const double uniform = map.uniform_fraction();
     if (map.head_uniform && uniform >= 0.8) {
       Damaged(d, DamageKind::kEncrypted, 0.95, "no known format signature; " + map.Describe());
@@ -318,6 +346,15 @@ struct ContentAnalyzer::Impl {
     if (map.head_uniform) {
       Damaged(d, DamageKind::kPartiallyEncrypted, 0.85,
               "no known format signature and the first bytes are random; " + map.Describe());
+      return;
+    }
+    if (shape.first_bytes_random) {
+      Damaged(d, DamageKind::kPartiallyEncrypted, 0.8,
+              "no known format signature; the first 16 bytes look random and " +
+                  Percent(shape.random_cells) +
+                  " of the first 64-byte cells are random (header encrypted, intermittent or "
+                  "partial encryption); " +
+                  map.Describe());
       return;
     }
     if (map.head_measured && map.head_entropy >= 7.2) {
@@ -377,9 +414,7 @@ StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
     impl_->JudgeKnownFormat(reader, report, map, decision);
     decided = true;
   }
-  if (!decided) {
-    { impl_->JudgeUnknownFormat(map, decision); }
-  }
+  if (!decided) impl_->JudgeUnknownFormat(map, HeadShape(head), decision);
   if (!reader.status().ok() && reader.status().code() != Status::Code::kResourceExhausted) {
     return reader.status();
   }

@@ -159,4 +159,26 @@ bool ShortSpanLooksRandom(std::string_view bytes) {
   return distinct >= mean - 4.0 * sd - 1.0;
 }
 
+bool DeltasLookRandom(std::string_view bytes) {
+  const std::size_t n = std::min<std::size_t>(bytes.size(), 1025);
+  if (n < 33) return true;  // too short to tell; the caller's other test decides
+  std::string deltas(n - 1, '\0');
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    deltas[i] =
+        static_cast<char>(static_cast<uint8_t>(bytes[i + 1]) - static_cast<uint8_t>(bytes[i]));
+  }
+  return ShortSpanLooksRandom(deltas);
+}
+
+bool LooksRandom(std::string_view bytes, const BlockStats& stats) {
+  const bool uniform =
+      bytes.size() >= 1024 ? LooksLikeCiphertext(stats) : ShortSpanLooksRandom(bytes);
+  return uniform && DeltasLookRandom(bytes);
+}
+
+bool LooksRandom(std::string_view bytes) {
+  if (bytes.size() >= 1024) return LooksRandom(bytes, ComputeBlockStats(bytes));
+  return ShortSpanLooksRandom(bytes) && DeltasLookRandom(bytes);
+}
+
 }  // namespace steen::content

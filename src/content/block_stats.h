@@ -42,4 +42,14 @@ bool LooksLikeCiphertext(const BlockStats& stats);
 // number of distinct byte values is what uniform random bytes would give.
 bool ShortSpanLooksRandom(std::string_view bytes);
 
+// True when consecutive bytes look unrelated: the differences b[i+1] - b[i] over the first 1 KiB
+// take as many distinct values as random bytes would. A smooth gradient has a uniform byte
+// histogram (it passes chi-square) but only a few distinct differences.
+bool DeltasLookRandom(std::string_view bytes);
+
+// The complete test for a span of any length (>= 32 bytes): a uniform histogram (chi-square for
+// 1 KiB or more, distinct count below) and unrelated neighbouring bytes.
+bool LooksRandom(std::string_view bytes);
+bool LooksRandom(std::string_view bytes, const BlockStats& stats);
+
 }  // namespace steen::content

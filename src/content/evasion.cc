@@ -1,5 +1,6 @@
 #include "content/evasion.h"
 
+#include <algorithm>
 #include <array>
 
 #include "content/block_stats.h"
@@ -38,7 +39,14 @@ constexpr std::string_view kCommonFirstBytes =
 
 bool LooksLikePlainText(std::string_view bytes) {
   if (bytes.size() < 64) return false;
-  const BlockStats stats = ComputeBlockStats(bytes);
+  ByteHistogram histogram{};
+  AccumulateHistogram(bytes, histogram);
+  const BlockStats stats = StatsFromHistogram(histogram);
+  // Natural text uses many letters and no single byte dominates; a wide encoding (UTF-32) XORed
+  // with a key turns its zero bytes into one repeated letter, which is not text.
+  uint64_t most = 0;
+  for (uint64_t count : histogram) most = std::max(most, count);
+  if (most * 10 > bytes.size() * 3 || stats.distinct < 20) return false;
   // Real text has some non-ASCII letters (UTF-8, Latin-1), so not everything is printable ASCII.
   return stats.printable >= 0.9;
 }

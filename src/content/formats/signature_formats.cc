@@ -21,6 +21,7 @@ struct Signature {
   std::string_view magic;
   bool high_entropy_body;
   Check check = nullptr;
+  bool encrypted_container = false;  // a legitimately encrypted file
 };
 
 bool JavaClassVersion(std::string_view head) {
@@ -152,6 +153,10 @@ const Signature kSignatures[] = {
      "fcp"_sv,
      false},
     {"realmedia", 0, ".RMF"_sv, true},
+    // Legitimately encrypted files with a signature.
+    {"openssl-enc", 0, "Salted__"_sv, true, nullptr, true},
+    {"keepass", 0, "\x03\xD9\xA2\x9A"_sv, true, nullptr, true},
+    {"ansible-vault", 0, "$ANSIBLE_VAULT;"_sv, false, nullptr, true},
 };
 
 class SignatureValidator final : public FormatValidator {
@@ -174,6 +179,7 @@ class SignatureValidator final : public FormatValidator {
     }
     report.format = std::string(sig->format);
     report.high_entropy_body = sig->high_entropy_body;
+    if (sig->encrypted_container) report.integrity = Integrity::kEncryptedContainer;
     report.reasons.push_back(std::string(sig->format) +
                              " recognised by its signature (structure not checked)");
     return report;

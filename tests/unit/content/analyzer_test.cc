@@ -167,3 +167,19 @@ TEST(Analyzer, ToStringNamesMatchTheReportVocabulary) {
 
 }  // namespace
 }  // namespace steen
+
+namespace steen {
+namespace {
+
+TEST(Analyzer, Utf32TextIsNotMistakenForBitTransformedText) {
+  std::string utf32;
+  for (char c : testing::ProseText(20000)) {
+    utf32 += c;
+    utf32 += std::string(3, '\0');
+  }
+  const Analysis a = AnalyzeBytes(utf32);
+  EXPECT_NE(a.verdict, Verdict::kDamaged) << Joined(a);
+}
+
+}  // namespace
+}  // namespace steen

@@ -60,8 +60,8 @@ TEST_P(EveryProfile, DamageIsDetected) {
       EXPECT_NE(a.verdict, Verdict::kDamaged) << sample.name << ": " << Describe(a);
       continue;
     }
-    EXPECT_EQ(a.verdict, Verdict::kDamaged) << GetParam() << " on " << sample.name << ": "
-                                             << Describe(a);
+    EXPECT_EQ(a.verdict, Verdict::kDamaged)
+        << GetParam() << " on " << sample.name << ": " << Describe(a);
   }
   EXPECT_GT(attacked, 0) << "profile " << GetParam() << " changed none of the samples";
 }

@@ -65,7 +65,8 @@ inline std::string Png(int width, int height, uint64_t seed) {
   ihdr += std::string("\x08\x02\x00\x00\x00", 5);
   chunk(png, "IHDR", ihdr);
   const std::string idat = Deflate(raw, 15);
-  for (std::size_t pos = 0; pos < idat.size(); pos += 8192) chunk(png, "IDAT", idat.substr(pos, 8192));
+  for (std::size_t pos = 0; pos < idat.size(); pos += 8192)
+    chunk(png, "IDAT", idat.substr(pos, 8192));
   chunk(png, "IEND", "");
   return png;
 }
@@ -123,9 +124,9 @@ inline std::string Csv(std::size_t rows) {
   std::string csv = "id;name;city;amount;date\n";
   static const char* kCities[] = {"Antwerpen", "Gent", "Brugge", "Liège", "Mechelen"};
   for (std::size_t i = 0; i < rows; ++i) {
-    csv += std::to_string(i) + ";Klant " + std::to_string(i * 7919 % 1000) + ";" +
-           kCities[i % 5] + ";" + std::to_string((i * 104729) % 100000) + "," +
-           std::to_string(i % 100) + ";2022-12-" + std::to_string(1 + i % 28) + "\n";
+    csv += std::to_string(i) + ";Klant " + std::to_string(i * 7919 % 1000) + ";" + kCities[i % 5] +
+           ";" + std::to_string((i * 104729) % 100000) + "," + std::to_string(i % 100) +
+           ";2022-12-" + std::to_string(1 + i % 28) + "\n";
   }
   return csv;
 }
