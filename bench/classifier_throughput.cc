@@ -6,6 +6,8 @@
 // pseudo-random bytes (the worst case: every block looks like ciphertext, so every statistic runs),
 // then over each FILE read into memory (deep and default). Prints the median of --repeat runs in
 // GB/s (10^9 bytes per second) per core, and the same as one JSON object per line for scripts.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -13,13 +15,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "steen/content.h"
 
@@ -60,9 +60,9 @@ void Print(const std::string& name, uint64_t size, bool deep, const Result& r) {
   std::cout << fmt::format("{:<48} {:>10.1f} MiB  {:<7} {:>8.3f} GB/s/core  {}/{}\n", name,
                            static_cast<double>(size) / (1 << 20), deep ? "deep" : "default",
                            r.median_gbps, r.verdict, r.format);
-  nlohmann::json json = {{"input", name},          {"bytes", size},
-                         {"deep", deep},           {"gb_per_s_per_core", r.median_gbps},
-                         {"verdict", r.verdict},   {"format", r.format}};
+  nlohmann::json json = {{"input", name},        {"bytes", size},
+                         {"deep", deep},         {"gb_per_s_per_core", r.median_gbps},
+                         {"verdict", r.verdict}, {"format", r.format}};
   std::cerr << json.dump() << "\n";
 }
 

@@ -88,6 +88,11 @@ EXT_TO_TYPE = {ext: name for name, _, exts, _ in TYPES for ext in exts}
 MAN_RE = re.compile(r"/usr/share/man/.*\.gz$")
 ELF_DIR_RE = re.compile(r"/(usr/)?s?bin/[^/]+$|\.so(\.[0-9]+)*$")
 BATCH = 256
+# Test-data packages ship deliberately broken files (xz's bad-*.xz, Go's archive/tar issueNNNN.tar,
+# checkers' invalid_*.tiff). They are not intact files, so they stay out of the corpus; the names
+# left out are listed in <corpus>/EXCLUDED.tsv.
+MALFORMED_RE = re.compile(r"bad|fail|corrupt|invalid|broken|truncat|crash|malformed|bogus|neg-size|"
+                          r"^issue[0-9]+\.|fuzz")
 
 
 def guess_type(relpath):
@@ -128,6 +133,7 @@ def sha256_bytes(data):
 def scan_staging(staging, min_size, max_size):
     """Candidates per guessed type, per package: {type: {pkg: [abs path]}}."""
     candidates = collections.defaultdict(lambda: collections.defaultdict(list))
+    excluded = []
     for pkg in sorted(os.listdir(staging)):
         root = os.path.join(staging, pkg)
         if not os.path.isdir(root):
@@ -144,9 +150,12 @@ def scan_staging(staging, min_size, max_size):
                 if size < min_size or size > max_size:
                     continue
                 kind = guess_type(path[len(root):])
+                if kind and MALFORMED_RE.search(name.lower()):
+                    excluded.append((kind, pkg, path[len(root):]))
+                    continue
                 if kind:
                     candidates[kind][pkg].append(path)
-    return candidates
+    return candidates, excluded
 
 
 def round_robin(per_pkg, seed):
@@ -409,11 +418,15 @@ def main():
         path = os.path.join(args.corpus, entry)
         if os.path.isdir(path) and entry in TYPE_INFO:
             shutil.rmtree(path)
-        elif entry == "MANIFEST.tsv":
+        elif entry in ("MANIFEST.tsv", "EXCLUDED.tsv"):
             os.remove(path)
     os.makedirs(args.corpus, exist_ok=True)
 
-    candidates = scan_staging(args.staging, args.min_size, args.max_file_mb << 20)
+    candidates, excluded = scan_staging(args.staging, args.min_size, args.max_file_mb << 20)
+    with open(os.path.join(args.corpus, "EXCLUDED.tsv"), "w", encoding="utf-8") as f:
+        f.write("type\tpackage\tpath\treason\n")
+        for kind, pkg, rel in excluded:
+            f.write(f"{kind}\t{pkg}\t{rel}\tname marks a deliberately malformed test file\n")
     corpus = Corpus(args.corpus)
     select(candidates, corpus, args.cap, args.type_mb << 20, args.seed)
     if args.min > 0:
@@ -437,6 +450,7 @@ def main():
         total_bytes += corpus.bytes[kind]
         print(f"{kind:<8} {group:<10} {n:>6} {converted[kind]:>9} {len(packages[kind]):>5} "
               f"{corpus.bytes[kind] / 2**20:>8.1f}")
+    print(f"({len(excluded)} files named as deliberately malformed test data left out: EXCLUDED.tsv)")
     print(f"{'total':<8} {'':<10} {total_files:>6} {sum(converted.values()):>9} {'':>5} "
           f"{total_bytes / 2**20:>8.1f}")
 

@@ -3,15 +3,18 @@
 // write), and a TSV saying what was damaged. The corpus is only read.
 //
 //   damage_corpus [--corpus bench/corpus] [--out bench/out/damaged] [--per-type 10]
-//                 [--profiles a,b,...] [--seed 1]
+//                 [--max-mb 8] [--profiles a,b,...] [--seed 1]
 //
 // Reads <corpus>/MANIFEST.tsv (type, path, size, sha256, source). For each type the sample is the
-// first N files in sha256 order (deterministic, unrelated to names or packages); the same sample is
-// used for every profile. Each file's seed is derived from --seed, the profile and the corpus path,
-// so reruns write identical bytes. Output: <out>/<profile>/<type>/<new name>, and <out>/DAMAGED.tsv
-// with one row per (profile, sampled file): status damaged, container (a legitimate encrypted
-// container written next to the original, which a content scan must not call damage: gpg, zip,
-// openssl, as in tests/unit/detection) or skipped:<why>.
+// first N files no larger than --max-mb in sha256 order (deterministic, unrelated to names or
+// packages); the same sample is used for every profile. Each file's seed is derived from --seed,
+// the profile and the corpus path, so reruns write identical bytes. Output:
+// <out>/<profile>/<type>/<new name>, and <out>/DAMAGED.tsv with one row per (profile, sampled
+// file): status damaged, container (a legitimate encrypted container written next to the original,
+// which a content scan must not call damage: gpg, zip, openssl, as in tests/unit/detection) or
+// skipped:<why>.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -23,8 +26,6 @@
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "steen/drill.h"
 
 namespace fs = std::filesystem;
@@ -35,6 +36,7 @@ struct Options {
   fs::path corpus = "bench/corpus";
   fs::path out = "bench/out/damaged";
   int per_type = 10;
+  uint64_t max_bytes = 8ULL << 20;    // larger corpus files are left out of the sample
   std::vector<std::string> profiles;  // empty = all built-in
   uint64_t seed = 1;
 };
@@ -75,13 +77,15 @@ bool ParseArgs(int argc, char** argv, Options* options) {
       options->out = value();
     } else if (arg == "--per-type") {
       options->per_type = std::stoi(value());
+    } else if (arg == "--max-mb") {
+      options->max_bytes = std::stoull(value()) << 20;
     } else if (arg == "--profiles") {
       options->profiles = Split(value(), ',');
     } else if (arg == "--seed") {
       options->seed = std::stoull(value());
     } else if (arg == "-h" || arg == "--help") {
       std::cout << "usage: damage_corpus [--corpus DIR] [--out DIR] [--per-type N] "
-                   "[--profiles a,b] [--seed S]\n";
+                   "[--max-mb N] [--profiles a,b] [--seed S]\n";
       return false;
     } else {
       throw std::runtime_error("unknown argument " + arg);
@@ -104,7 +108,9 @@ std::vector<CorpusFile> ReadManifest(const fs::path& corpus) {
   return files;
 }
 
-std::vector<CorpusFile> StratifiedSample(std::vector<CorpusFile> files, int per_type) {
+std::vector<CorpusFile> StratifiedSample(std::vector<CorpusFile> files, int per_type,
+                                         uint64_t max_bytes) {
+  std::erase_if(files, [&](const CorpusFile& f) { return f.size > max_bytes; });
   std::sort(files.begin(), files.end(), [](const CorpusFile& a, const CorpusFile& b) {
     return std::tie(a.type, a.sha256) < std::tie(b.type, b.sha256);
   });
@@ -120,7 +126,8 @@ std::string LowerExtension(const std::string& name) {
   const auto dot = name.rfind('.');
   if (dot == std::string::npos || dot == 0) return "";
   std::string ext = name.substr(dot);
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return ext;
 }
 
@@ -129,9 +136,11 @@ bool Contains(const std::vector<std::string>& list, const std::string& value) {
 }
 
 // Why the drill would leave this file alone ("" = it attacks it), mirroring the profile's filters.
-std::string SkipReason(const steen::drill::Profile& profile, const std::string& name, uint64_t size) {
+std::string SkipReason(const steen::drill::Profile& profile, const std::string& name,
+                       uint64_t size) {
   const std::string ext = LowerExtension(name);
-  if (size < profile.min_file_size) return fmt::format("smaller than {} bytes", profile.min_file_size);
+  if (size < profile.min_file_size)
+    return fmt::format("smaller than {} bytes", profile.min_file_size);
   if (profile.skip_hidden && !name.empty() && name[0] == '.') return "hidden";
   if (Contains(profile.skip_names, name)) return "excluded name";
   if (!ext.empty() && Contains(profile.skip_extensions, ext)) return "excluded extension " + ext;
@@ -180,7 +189,7 @@ int main(int argc, char** argv) {
   }
   std::vector<CorpusFile> sample;
   try {
-    sample = StratifiedSample(ReadManifest(options.corpus), options.per_type);
+    sample = StratifiedSample(ReadManifest(options.corpus), options.per_type, options.max_bytes);
   } catch (const std::exception& e) {
     std::cerr << "damage_corpus: " << e.what() << "\n";
     return 1;

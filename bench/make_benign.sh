@@ -5,7 +5,7 @@
 #
 # Usage: bench/make_benign.sh [--per-type N] [--max-mb N] [--corpus DIR] [--out DIR]
 #   --per-type N  originals per corpus type (default 4; first N in sha256 order, deterministic)
-#   --max-mb N    skip originals larger than N MiB (default 8)
+#   --max-mb N    skip originals larger than N MiB (default 4)
 # Writes <out>/<tool>/<type>/<name>.<ext> for tool in gzip xz zstd bzip2 zip 7z gpg zip-encrypted
 # 7z-encrypted, one archive per type folder for zip/7z/tar-family bundles (<tool>/bundles/), and
 # <out>/BENIGN.tsv (tool, expect, path, original, type, size). Rerunnable: <out> is rewritten.
@@ -15,7 +15,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CORPUS=${BENCH_DIR}/corpus
 OUT=${BENCH_DIR}/out/benign
 PER_TYPE=4
-MAX_MB=8
+MAX_MB=4
 PASSPHRASE=steen-bench  # a legitimate user's password, not a ransom key
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -62,9 +62,9 @@ for entry in "${SAMPLE[@]}"; do
   for tool in gzip xz zstd bzip2 zip 7z gpg zip-encrypted 7z-encrypted; do
     mkdir -p "${OUT}/${tool}/${type}"
   done
-  gzip -9 -n -c "${src}" > "${OUT}/gzip/${type}/${name}.gz" && record gzip intact "gzip/${type}/${name}.gz" "${rel}" "${type}"
+  gzip -n -c "${src}" > "${OUT}/gzip/${type}/${name}.gz" && record gzip intact "gzip/${type}/${name}.gz" "${rel}" "${type}"
   xz -6 -T1 -c "${src}" > "${OUT}/xz/${type}/${name}.xz" && record xz intact "xz/${type}/${name}.xz" "${rel}" "${type}"
-  zstd -q -19 -T1 -c "${src}" > "${OUT}/zstd/${type}/${name}.zst" && record zstd intact "zstd/${type}/${name}.zst" "${rel}" "${type}"
+  zstd -q -T1 -c "${src}" > "${OUT}/zstd/${type}/${name}.zst" && record zstd intact "zstd/${type}/${name}.zst" "${rel}" "${type}"
   bzip2 -9 -c "${src}" > "${OUT}/bzip2/${type}/${name}.bz2" && record bzip2 intact "bzip2/${type}/${name}.bz2" "${rel}" "${type}"
   (cd "$(dirname "${src}")" && zip -q -X -9 "${OUT}/zip/${type}/${name}.zip" "$(basename "${rel}")") &&
     record zip intact "zip/${type}/${name}.zip" "${rel}" "${type}"
