@@ -308,8 +308,10 @@ struct ContentAnalyzer::Impl {
         d.verdict = Verdict::kIntact;
         d.score = 0.05;
         d.reasons.push_back(format + " structure valid");
-        if (!report.high_entropy_body && map.blocks >= 2 && map.uniform_blocks >= 2 &&
-            map.uniform_fraction() >= 0.25) {
+        // Executables, office files and databases embed compressed data (packed sections,
+        // pictures, blobs), so a minority of random blocks is normal; a majority is not.
+        if (!report.high_entropy_body && map.blocks >= 3 && map.uniform_blocks >= 2 &&
+            map.uniform_fraction() >= 0.6) {
           Damaged(d, KindFromBlocks(map), 0.75,
                   map.Describe() + " inside a " + format + " file, whose content is not random" +
                       " (first at " + Hex(map.first_uniform_offset) + ")");
@@ -320,7 +322,9 @@ struct ContentAnalyzer::Impl {
     JudgeTrailer(reader, report, d);
   }
 
-  // Random bytes after the end of the format's own structure: an appended ransomware footer.
+  // Random bytes after the end of the format's own structure look like an appended ransomware
+  // footer, but alone they are no damage: the data before them is intact (and real files carry
+  // installer payloads, signatures and junk after their end). Reported, and raises the score.
   void JudgeTrailer(Reader& reader, const FormatReport& report, Decision& d) const {
     const uint64_t size = reader.size();
     if (report.structure_end == 0 || report.structure_end >= size) return;
@@ -331,10 +335,10 @@ struct ContentAnalyzer::Impl {
     if (Match(*bytes, trailer) != nullptr) return;  // an appended file of a known format
     const bool random = content::LooksRandom(*bytes);
     if (!random) return;
-    Damaged(d, DamageKind::kPartiallyEncrypted, 0.6,
-            std::to_string(trailer) + " random bytes appended after the end of the " +
-                report.format + " data at " + Hex(report.structure_end) +
-                " (a ransomware footer?)");
+    d.score = std::max(d.score, 0.35);
+    d.reasons.push_back(std::to_string(trailer) + " random bytes appended after the end of the " +
+                        report.format + " data at " + Hex(report.structure_end) +
+                        " (a ransomware footer?)");
   }
 
   void JudgeUnknownFormat(const BlockMap& map, const HeadShape& shape, Decision& d) const {
