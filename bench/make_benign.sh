@@ -65,7 +65,7 @@ for entry in "${SAMPLE[@]}"; do
   gzip -n -c "${src}" > "${OUT}/gzip/${type}/${name}.gz" && record gzip intact "gzip/${type}/${name}.gz" "${rel}" "${type}"
   xz -6 -T1 -c "${src}" > "${OUT}/xz/${type}/${name}.xz" && record xz intact "xz/${type}/${name}.xz" "${rel}" "${type}"
   zstd -q -T1 -c "${src}" > "${OUT}/zstd/${type}/${name}.zst" && record zstd intact "zstd/${type}/${name}.zst" "${rel}" "${type}"
-  bzip2 -9 -c "${src}" > "${OUT}/bzip2/${type}/${name}.bz2" && record bzip2 intact "bzip2/${type}/${name}.bz2" "${rel}" "${type}"
+  bzip2 -9 -c < "${src}" > "${OUT}/bzip2/${type}/${name}.bz2" && record bzip2 intact "bzip2/${type}/${name}.bz2" "${rel}" "${type}"
   (cd "$(dirname "${src}")" && zip -q -X -9 "${OUT}/zip/${type}/${name}.zip" "$(basename "${rel}")") &&
     record zip intact "zip/${type}/${name}.zip" "${rel}" "${type}"
   7z a -bd -bso0 -mmt=1 "${OUT}/7z/${type}/${name}.7z" "${src}" >/dev/null &&
