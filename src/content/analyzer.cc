@@ -122,33 +122,37 @@ struct BlockMap {
   }
 };
 
-// The first bytes and 64-byte cells of the head. Real files start with a structured header (magic,
-// zeros, ASCII); ciphertext from offset 0 — even intermittent, even in short runs — does not.
+// The first bytes and small cells of the head. Real files start with a structured header (magic,
+// zeros, ASCII); ciphertext from offset 0 does not, even when it is intermittent (LockFile's 16 of
+// every 32 bytes, Azov's 666 of 1332, Black Basta's 64 of 192).
 struct HeadShape {
-  bool first_bytes_random = false;  // the first 16 bytes look like ciphertext
-  double random_cells = 0;          // share of 64-byte cells of the head that look random
+  bool first_64_random = false;    // the first 64 bytes look like ciphertext
+  bool first_cell_random = false;  // the first 16 bytes look like ciphertext
+  double random_cells = 0;         // share of the head's 16-byte cells that look like ciphertext
+
+  // A 16-byte cell of ciphertext has (almost) no repeated byte and is not mostly printable.
+  static bool CellLooksRandom(std::string_view cell) {
+    bool seen[256] = {};
+    int distinct = 0;
+    int printable = 0;
+    for (unsigned char c : cell) {
+      distinct += seen[c] ? 0 : 1;
+      seen[c] = true;
+      printable += (c >= 0x20 && c < 0x7f) ? 1 : 0;
+    }
+    return distinct >= 14 && printable <= 12;
+  }
 
   explicit HeadShape(std::string_view head) {
-    if (head.size() >= 16) {
-      const std::string_view first = head.substr(0, 16);
-      bool seen[256] = {};
-      int distinct = 0;
-      int high = 0;
-      int zeros = 0;
-      for (unsigned char c : first) {
-        distinct += seen[c] ? 0 : 1;
-        seen[c] = true;
-        high += c >= 0x80 ? 1 : 0;
-        zeros += c == 0 ? 1 : 0;
-      }
-      first_bytes_random = distinct >= 15 && high >= 4 && zeros <= 1;
-    }
-    constexpr std::size_t kCell = 64;
+    if (head.size() >= 64) first_64_random = content::LooksRandom(head.substr(0, 64));
+    constexpr std::size_t kCell = 16;
     std::size_t cells = 0;
     std::size_t random = 0;
     for (std::size_t pos = 0; pos + kCell <= head.size(); pos += kCell) {
+      const bool r = CellLooksRandom(head.substr(pos, kCell));
+      if (pos == 0) first_cell_random = r;
       ++cells;
-      random += content::ShortSpanLooksRandom(head.substr(pos, kCell)) ? 1 : 0;
+      random += r ? 1 : 0;
     }
     random_cells = cells == 0 ? 0 : static_cast<double>(random) / static_cast<double>(cells);
   }
@@ -213,6 +217,16 @@ struct ContentAnalyzer::Impl {
     return Status::Ok();
   }
 
+  // The decoded prefix of an encoded file, checked by the validator of the format it claims to be
+  // (a prefix, so a truncated structure is fine; a broken one is not).
+  static bool DecodedPrefixIsValid(const content::FormatValidator& inner,
+                                   const std::string& decoded) {
+    MemoryByteSource decoded_source(decoded);
+    Reader decoded_reader(decoded_source, limits::kAnalysisReadBudget);
+    const Integrity integrity = inner.Validate(decoded_reader).integrity;
+    return integrity != Integrity::kDamaged;
+  }
+
   // Base64 or hex text that decodes to ciphertext. Returns true when it decided.
   bool JudgeEncodedText(std::string_view head, uint64_t size, Decision& d,
                         std::string& format) const {
@@ -224,7 +238,7 @@ struct ContentAnalyzer::Impl {
     const char* name = base64 ? "base64" : "hex";
     if (decoded.size() < 32) return false;
     if (const content::FormatValidator* inner = Match(decoded, decoded.size());
-        inner != nullptr && !IsTextValidator(inner)) {
+        inner != nullptr && !IsTextValidator(inner) && DecodedPrefixIsValid(*inner, decoded)) {
       format = std::string(name) + "(" + std::string(inner->name()) + ")";
       d.verdict = Verdict::kIntact;
       d.score = 0.1;
@@ -352,12 +366,17 @@ struct ContentAnalyzer::Impl {
               "no known format signature and the first bytes are random; " + map.Describe());
       return;
     }
-    if (shape.first_bytes_random) {
+    if (shape.first_64_random) {
+      Damaged(d, DamageKind::kPartiallyEncrypted, 0.85,
+              "no known format signature and the first 64 bytes are random (header encrypted); " +
+                  map.Describe());
+      return;
+    }
+    if (shape.first_cell_random && shape.random_cells >= 0.25) {
       Damaged(d, DamageKind::kPartiallyEncrypted, 0.8,
-              "no known format signature; the first 16 bytes look random and " +
-                  Percent(shape.random_cells) +
-                  " of the first 64-byte cells are random (header encrypted, intermittent or "
-                  "partial encryption); " +
+              "no known format signature; the first 16 bytes and " + Percent(shape.random_cells) +
+                  " of the 16-byte cells of the head look like ciphertext (intermittent "
+                  "encryption); " +
                   map.Describe());
       return;
     }

@@ -37,6 +37,53 @@ bool IsSpace(unsigned char c) { return c == '\n' || c == '\r' || c == ' ' || c =
 constexpr std::string_view kCommonFirstBytes =
     "%PGRI\x89\xff\x7f{<#SBOMfIWDT\x1f\xfd\x28\x37\xd0\x00";
 
+// Strict UTF-8 (no overlongs, no surrogates); a sequence cut by the end of `bytes` is allowed.
+// Counts multi-byte sequences into *multibyte.
+bool IsValidUtf8(std::string_view bytes, std::size_t* multibyte) {
+  std::size_t i = 0;
+  *multibyte = 0;
+  while (i < bytes.size()) {
+    const auto c = static_cast<uint8_t>(bytes[i]);
+    int extra = 0;
+    uint32_t min = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if ((c & 0xE0) == 0xC0) {
+      extra = 1;
+      min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2;
+      min = 0x800;
+    } else if ((c & 0xF8) == 0xF0 && c <= 0xF4) {
+      extra = 3;
+      min = 0x10000;
+    } else {
+      return false;
+    }
+    uint32_t code = c & (0x3F >> extra);
+    for (int k = 1; k <= extra; ++k) {
+      if (i + k >= bytes.size()) return true;  // cut at the end of the probe
+      const auto cc = static_cast<uint8_t>(bytes[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      code = (code << 6) | (cc & 0x3F);
+    }
+    if (code < min || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) return false;
+    ++*multibyte;
+    i += extra + 1;
+  }
+  return true;
+}
+
+bool NoByteDominates(std::string_view bytes) {
+  ByteHistogram histogram{};
+  AccumulateHistogram(bytes, histogram);
+  uint64_t most = 0;
+  for (uint64_t count : histogram) most = std::max(most, count);
+  return most * 10 <= bytes.size() * 6;
+}
+
 bool LooksLikePlainText(std::string_view bytes) {
   if (bytes.size() < 64) return false;
   ByteHistogram histogram{};
@@ -46,7 +93,7 @@ bool LooksLikePlainText(std::string_view bytes) {
   // with a key turns its zero bytes into one repeated letter, which is not text.
   uint64_t most = 0;
   for (uint64_t count : histogram) most = std::max(most, count);
-  if (most * 10 > bytes.size() * 3 || stats.distinct < 20) return false;
+  if (most * 10 > bytes.size() * 6 || stats.distinct < 20) return false;
   // Real text has some non-ASCII letters (UTF-8, Latin-1), so not everything is printable ASCII.
   return stats.printable >= 0.9;
 }
@@ -140,6 +187,12 @@ std::optional<ByteTransform> DetectByteTransform(std::string_view head,
   }
   keys.push_back(static_cast<char>(most_common ^ ' '));
 
+  // Text in a script other than Latin (Greek, Hebrew, Cyrillic...) is UTF-8 with many multi-byte
+  // sequences; XORed with a key it is not UTF-8 any more. Legacy encodings (GBK, KOI8-R...) are
+  // neither, and must not be mistaken for transformed files: only a transform that yields valid
+  // UTF-8 rich in multi-byte sequences counts.
+  std::size_t original_multibyte = 0;
+  const bool original_utf8 = IsValidUtf8(probe, &original_multibyte);
   std::string transformed(probe.size(), '\0');
   for (char key_char : keys) {
     const auto key = static_cast<uint8_t>(key_char);
@@ -154,6 +207,11 @@ std::optional<ByteTransform> DetectByteTransform(std::string_view head,
       }
     }
     if (LooksLikePlainText(transformed)) return ByteTransform{key, "text"};
+    std::size_t multibyte = 0;
+    if (!original_utf8 && NoByteDominates(transformed) && IsValidUtf8(transformed, &multibyte) &&
+        multibyte * 8 >= transformed.size()) {
+      return ByteTransform{key, "text"};
+    }
   }
   return std::nullopt;
 }

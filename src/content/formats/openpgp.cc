@@ -168,7 +168,9 @@ bool BodyPlausible(int tag, std::string_view body, uint64_t body_len) {
 
 // Deflate / zlib probe of a compressed packet's start: real compressed data decodes.
 bool CompressedProbe(int algorithm, std::string_view data) {
-  if (algorithm == 0 || algorithm == 3) return true;  // stored, or bzip2 (not probed here)
+  if (algorithm == 0) return !data.empty();            // stored: the inner packet is checked later
+  if (algorithm == 3) return StartsWith(data, "BZh");  // bzip2 stream magic
+  if (algorithm != 1 && algorithm != 2) return false;  // no other algorithm exists
   z_stream zs{};
   if (inflateInit2(&zs, algorithm == 1 ? -15 : 15) != Z_OK) return true;
   std::string out(16 * 1024, '\0');
@@ -192,6 +194,9 @@ bool BinaryMatches(std::string_view head, uint64_t file_size) {
   auto h = ParseHeader(head, 0);
   if (!h || !PlausibleFirstTag(h->tag)) return false;
   if (!h->indeterminate && !h->partial && h->header_len + h->body_len > file_size) return false;
+  // An old-format packet of indeterminate length is only ever written for compressed data (PGP
+  // 2.x); on anything else it is far more likely to be random bytes.
+  if (h->indeterminate && h->tag != kCompressed) return false;
   const std::string_view body = head.substr(std::min(h->header_len, head.size()));
   if (!BodyPlausible(h->tag, body, h->body_len)) return false;
   switch (h->tag) {
@@ -215,8 +220,20 @@ bool BinaryMatches(std::string_view head, uint64_t file_size) {
       // Encrypted data without a session-key packet before it is unusual; accept only a
       // well-formed SEIPD/AEAD header whose length fits.
       return h->tag != kSymEncrypted && (h->partial || h->body_len + h->header_len <= file_size);
-    default:
-      return true;
+    default: {
+      // Keys, signatures and literal data: a lone packet must span the file exactly; otherwise
+      // the next packet must parse too (random bytes pass one header check far too often).
+      const uint64_t next = h->header_len + h->body_len;
+      if (h->indeterminate || h->partial) return true;
+      if (next == file_size) return true;
+      if (next > file_size || next >= head.size()) return false;
+      auto n = ParseHeader(head, next);
+      if (!n || (!PlausibleFirstTag(n->tag) && n->tag != 13 && n->tag != 14 && n->tag != 17)) {
+        return false;
+      }
+      return BodyPlausible(
+          n->tag, head.substr(std::min<uint64_t>(next + n->header_len, head.size())), n->body_len);
+    }
   }
 }
 

@@ -49,6 +49,16 @@ bool IcoHeader(std::string_view head) {
   auto width_zero_padding = ByteAt(head, 9);  // reserved byte of the first entry
   return count && *count >= 1 && *count <= 256 && width_zero_padding && *width_zero_padding == 0;
 }
+bool ExtSuperblock(std::string_view head) {
+  // ext2/3/4 superblock at 1024: block size exponent, revision and state must be sane.
+  auto log_block_size = LoadLE<uint32_t>(head, 1024 + 24);
+  auto state = LoadLE<uint16_t>(head, 1024 + 58);
+  auto revision = LoadLE<uint32_t>(head, 1024 + 76);
+  auto blocks_per_group = LoadLE<uint32_t>(head, 1024 + 32);
+  return log_block_size && *log_block_size <= 6 && state && *state >= 1 && *state <= 7 &&
+         revision && *revision <= 1 && blocks_per_group && *blocks_per_group != 0 &&
+         *blocks_per_group <= 65536;
+}
 bool CompressZ(std::string_view head) {
   auto flags = ByteAt(head, 2);
   return flags && (*flags & 0x1f) >= 9 && (*flags & 0x1f) <= 16 && (*flags & 0x60) == 0;
@@ -76,7 +86,7 @@ const Signature kSignatures[] = {
     {"git-pack", 0, "PACK\0\0\0"_sv, true},
     {"git-index", 0, "DIRC\0\0\0"_sv, false},
     {"iso9660", 0x8001, "CD001"_sv, false},
-    {"ext-fs-image", 1080, "\x53\xEF"_sv, false},
+    {"ext-fs-image", 1080, "\x53\xEF"_sv, false, ExtSuperblock},
     {"qcow2", 0, "QFI\xFB"_sv, false},
     {"vmdk", 0, "KDMV"_sv, false},
     {"vhd", 0, "conectix"_sv, false},

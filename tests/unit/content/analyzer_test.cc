@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <random>
+#include <utility>
 
 #include "content/block_stats.h"
 #include "content/evasion.h"
@@ -179,6 +181,62 @@ TEST(Analyzer, Utf32TextIsNotMistakenForBitTransformedText) {
   }
   const Analysis a = AnalyzeBytes(utf32);
   EXPECT_NE(a.verdict, Verdict::kDamaged) << Joined(a);
+}
+
+}  // namespace
+}  // namespace steen
+
+namespace steen {
+namespace {
+
+// A structured binary record file with no signature steen knows.
+std::string RecordFile(std::size_t records) {
+  std::string bytes;
+  for (std::size_t i = 0; i < records; ++i) {
+    bytes +=
+        std::string("\x02\x00\x00\x00item", 8) + static_cast<char>(i & 0x3f) + std::string(7, '\0');
+  }
+  return bytes;
+}
+
+std::string Interleave(std::string bytes, std::size_t encrypt, std::size_t keep) {
+  const std::string noise = testing::RandomBytes(bytes.size(), 77);
+  for (std::size_t pos = 0; pos < bytes.size(); pos += encrypt + keep) {
+    for (std::size_t i = pos; i < std::min(bytes.size(), pos + encrypt); ++i) bytes[i] = noise[i];
+  }
+  return bytes;
+}
+
+TEST(Analyzer, IntermittentEncryptionOfUnknownBinaryIsDamaged) {
+  for (auto [encrypt, keep] :
+       {std::pair<std::size_t, std::size_t>{16, 16}, {64, 128}, {666, 666}, {100, 900}}) {
+    const Analysis a = AnalyzeBytes(Interleave(RecordFile(20000), encrypt, keep));
+    EXPECT_EQ(a.verdict, Verdict::kDamaged) << encrypt << "/" << keep << ": " << Joined(a);
+  }
+  EXPECT_EQ(AnalyzeBytes(RecordFile(20000)).verdict, Verdict::kIntact);
+}
+
+TEST(Analyzer, BitFlippedNonLatinUtf8TextIsBitTransformed) {
+  std::string greek;
+  while (greek.size() < 20000) greek += "Ἐν ἀρχῇ ἦν ὁ λόγος, καὶ ὁ λόγος ἦν πρὸς τὸν θεόν.\n";
+  for (char& c : greek) c = static_cast<char>(~c);
+  const Analysis a = AnalyzeBytes(greek);
+  EXPECT_EQ(a.kind, DamageKind::kBitTransformed) << Joined(a);
+}
+
+TEST(Analyzer, LegacyEncodedTextIsNotMistakenForATransform) {
+  // GBK-like double-byte text (lead 0xB0-0xF7, trail 0xA1-0xFE) mixed with ASCII.
+  std::string gbk;
+  std::mt19937_64 rng(3);
+  while (gbk.size() < 20000) {
+    for (int i = 0; i < 12; ++i) {
+      gbk += static_cast<char>(0xB0 + rng() % 0x48);
+      gbk += static_cast<char>(0xA1 + rng() % 0x5E);
+    }
+    gbk += ", Debian 2.2\n";
+  }
+  const Analysis a = AnalyzeBytes(gbk);
+  EXPECT_NE(a.kind, DamageKind::kBitTransformed) << Joined(a);
 }
 
 }  // namespace
