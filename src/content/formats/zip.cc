@@ -472,6 +472,21 @@ class ZipValidator final : public FormatValidator {
       if ((flags & 8) != 0 && compressed == 0) {
         break;  // streamed entry: its size is only in the (missing) directory
       }
+      // Hunters-style damage keeps the first bytes (this local header) and encrypts the rest: the
+      // entry's data then fails to inflate, which tells it from an archive that was cut short.
+      if (method == 8 && (flags & 1) == 0) {
+        auto entry_data =
+            reader.Read(data, std::min<uint64_t>(compressed == 0 ? 16384 : compressed, 16384));
+        if (entry_data && !entry_data->empty() &&
+            InflateProbe(*entry_data, -15).outcome == ProbeOutcome::kError) {
+          finish_flavor();
+          MarkDamaged(report,
+                      "ZIP central directory missing; entry '" + std::string(name.substr(0, 80)) +
+                          "' at " + Hex(pos) + " does not inflate",
+                      data, size);
+          return report;
+        }
+      }
       pos = data + compressed;
       if (pos > size) {
         finish_flavor();
