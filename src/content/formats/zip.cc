@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "content/block_stats.h"
 #include "content/bytes.h"
 #include "content/formats/zip_util.h"
 
@@ -425,7 +426,9 @@ class ZipValidator final : public FormatValidator {
       }
       if (HasAt(*header, 0, kCentralSig)) {
         // Directory present but its end record is not: walk the directory to its end.
+        uint64_t last_entry = pos;
         for (int j = 0; j < limits::kMaxZipEntriesChecked; ++j) {
+          last_entry = pos;
           auto entry = reader.Read(pos, 46);
           if (!entry || !HasAt(*entry, 0, kCentralSig)) break;
           if (entry->size() < 46) break;
@@ -433,6 +436,17 @@ class ZipValidator final : public FormatValidator {
                  *LoadLE<uint16_t>(*entry, 32);
         }
         finish_flavor();
+        if (pos > size && last_entry < size && size - last_entry >= 32) {
+          auto rest = reader.Read(last_entry, size - last_entry);
+          if (rest && ShortSpanLooksRandom(*rest)) {
+            MarkDamaged(report,
+                        "ZIP end of central directory record missing; random data in the "
+                        "directory at " +
+                            Hex(last_entry),
+                        last_entry, size);
+            return report;
+          }
+        }
         if (pos >= size) {
           report.integrity = Integrity::kTruncated;
           report.reasons.push_back("ZIP ends inside its central directory (file truncated)");
@@ -459,6 +473,17 @@ class ZipValidator final : public FormatValidator {
       auto name_extra = reader.Read(pos + 30, std::size_t{name_len} + extra_len);
       if (!name_extra) break;
       std::string_view name = name_extra->substr(0, name_len);
+      // Archivers write names as text (UTF-8 or a DOS code page): control bytes mean the header
+      // survived but what follows it did not.
+      if (std::count_if(name.begin(), name.end(),
+                        [](char c) { return static_cast<unsigned char>(c) < 0x20; }) >= 2) {
+        finish_flavor();
+        MarkDamaged(
+            report,
+            "ZIP central directory missing; entry name at " + Hex(pos + 30) + " is binary garbage",
+            pos + 30, size);
+        return report;
+      }
       if (names.size() < 64) names.emplace_back(name);
       std::string_view extra =
           name_extra->substr(std::min<std::size_t>(name_len, name_extra->size()));
