@@ -1,6 +1,6 @@
 // BMP validator: BITMAPFILEHEADER (file size, pixel data offset) and DIB header (known header
 // sizes, planes, bit depth, compression) must agree with each other and with the file size.
-// Uncompressed pixel data is not high-entropy: sampled rows must not look like random bytes.
+// Uncompressed pixel data is not high-entropy: sampled pixels must not be random bytes.
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -14,9 +14,6 @@ namespace steen::content {
 namespace {
 
 using media::Hex;
-
-constexpr std::size_t kPixelBlockBytes = 4 * limits::KiB;
-constexpr int kNoisyWindowsPerBlock = 3;
 
 bool KnownDibSize(uint32_t n) {
   return n == 12 || n == 16 || n == 40 || n == 52 || n == 56 || n == 64 || n == 108 || n == 124;
@@ -93,21 +90,13 @@ class BmpValidator final : public FormatValidator {
     }
     // The file size field is authoritative when it covers the pixels (some writers pad).
     report.structure_end = (file_size >= end && file_size <= size) ? file_size : end;
-    if (uncompressed && bits >= 24) {
-      std::vector<uint64_t> blocks = {pixel_offset};
-      for (uint64_t o : media::MiddleSampleOffsets(pixel_offset, end, kPixelBlockBytes))
-        blocks.push_back(o);
-      if (end >= pixel_offset + kPixelBlockBytes) blocks.push_back(end - kPixelBlockBytes);
-      for (uint64_t offset : blocks) {
-        std::string_view block = c.Bytes(
-            offset, static_cast<std::size_t>(std::min<uint64_t>(kPixelBlockBytes, end - offset)));
-        const int noisy = media::NoisyPixelWindows(block, bits / 8);
-        if (noisy >= kNoisyWindowsPerBlock) {
-          media::MarkDamaged(report, offset, block.size(),
-                             "BMP pixel data at " + Hex(offset) + ": " + std::to_string(noisy) +
-                                 " runs of pixels that jump like random bytes");
-          return report;
-        }
+    // Pixels (or palette indices) that ransomware replaced by random bytes.
+    if (uncompressed && bits >= 8) {
+      media::RandomSampleCheck check(bits / 8);
+      if (media::FindRandomSamples(c, pixel_offset, end, bits / 8, check)) {
+        media::MarkDamaged(report, check.offset(), end - check.offset(),
+                           "BMP pixel data: " + check.description());
+        return report;
       }
     }
     report.reasons.push_back("BMP headers consistent; pixel data ends at " + Hex(end));

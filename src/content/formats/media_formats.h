@@ -43,28 +43,6 @@ inline std::vector<uint64_t> MiddleSampleOffsets(uint64_t lo, uint64_t hi, std::
   return out;
 }
 
-// Uncompressed pixels: neighbouring pixels of one channel are close in real images (even noisy
-// photos step by a few tens at most on average), while random bytes step by 85 on average. Counts
-// windows of kPixelWindow pixels in `block` whose first-channel steps average above
-// kNoisyPixelStep; `stride` is the bytes per pixel.
-inline constexpr int kPixelWindow = 16;
-inline constexpr int kNoisyPixelStep = 56;
-inline int NoisyPixelWindows(std::string_view block, std::size_t stride) {
-  if (stride == 0) return 0;
-  const std::size_t pixels = block.size() / stride;
-  int noisy = 0;
-  for (std::size_t w = 0; w + kPixelWindow <= pixels; w += kPixelWindow) {
-    int sum = 0;
-    for (int k = 1; k < kPixelWindow; ++k) {
-      const int a = static_cast<uint8_t>(block[(w + k - 1) * stride]);
-      const int b = static_cast<uint8_t>(block[(w + k) * stride]);
-      sum += a > b ? a - b : b - a;
-    }
-    if (sum > kNoisyPixelStep * (kPixelWindow - 1)) ++noisy;
-  }
-  return noisy;
-}
-
 // Reads the head and tail windows the analyzer reads anyway (free), so later small reads inside
 // them hit the Reader's cache.
 inline void PrimeHeadAndTail(Reader& reader) {
@@ -110,5 +88,46 @@ class ByteCursor {
   std::string_view window_;
   uint64_t window_base_ = 0;
 };
+
+// Positive evidence that uncompressed samples (pixels, PCM frames, raw strips) were replaced by
+// random bytes. Real pictures and sound can be very noisy (icons with alpha, dithering, white-noise
+// effects), so a "jumpy" heuristic alone is no evidence; the evidence is bytes that pass the
+// project's complete randomness test (LooksRandom: uniform histogram AND unrelated neighbours)
+// and, sample by sample, step as far as random bytes do. Two tests:
+//  1. one sampled block of at least 1 KiB (or the whole region when it is smaller, >= 256 bytes)
+//     is random;
+//  2. intermittent damage (e.g. 64 bytes of every 192): small cells that look random are gathered
+//     from the interior of runs of such cells (the cells at a run's ends may straddle real data)
+//     and the gathered bytes, at least 1 KiB, must pass LooksRandom as a whole. Real noisy cells
+//     gathered this way keep their skewed histogram and fail it.
+class RandomSampleCheck {
+ public:
+  // `stride`: bytes per pixel or per PCM frame (neighbouring samples of one channel lie `stride`
+  // bytes apart); 1 when unknown.
+  explicit RandomSampleCheck(std::size_t stride);
+  // Feeds one sampled block (blocks must not overlap). `whole_region`: the block is all there is.
+  void Add(uint64_t offset, std::string_view block, bool whole_region = false);
+  // True when a block or the gathered cells look random; call after the last Add.
+  bool Found();
+  uint64_t offset() const { return offset_; }  // where the evidence starts
+  // What was found, e.g. "4096 bytes at 0x2c are random".
+  const std::string& description() const { return description_; }
+
+ private:
+  std::size_t stride_;
+  std::size_t cell_;
+  std::string gathered_;
+  uint64_t gathered_from_ = 0;
+  int gathered_runs_ = 0;
+  bool found_ = false;
+  uint64_t offset_ = 0;
+  std::string description_;
+};
+
+// Samples [start, end) in non-overlapping blocks of `block` bytes (the first, kMiddleSamples
+// spread evenly, the last; every block starts a whole number of `stride`s after `start`) and
+// runs a RandomSampleCheck over them.
+bool FindRandomSamples(ByteCursor& c, uint64_t start, uint64_t end, std::size_t stride,
+                       RandomSampleCheck& check, std::size_t block = 4 * limits::KiB);
 
 }  // namespace steen::content::media

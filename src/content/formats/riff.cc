@@ -1,6 +1,6 @@
 // RIFF validator: WAV, WebP and AVI. Chunks (four-character id, little-endian size, even padding)
 // must chain up to the size the RIFF header declares. PCM WAV data is not high-entropy: sampled
-// blocks are checked for sample-to-sample continuity, which ciphertext lacks. WebP's first chunk
+// blocks must not be random bytes. WebP's first chunk
 // (VP8/VP8L/VP8X) is checked; AVI's movi list is walked within the head.
 #include <algorithm>
 #include <cstdlib>
@@ -17,13 +17,6 @@ namespace {
 
 using media::ByteCursor;
 using media::Hex;
-
-constexpr std::size_t kPcmBlockBytes = 4 * limits::KiB;
-constexpr int kPcmWindowFrames = 8;
-// Mean step of the most significant byte between successive samples above which a window is
-// noise: uniform random bytes average 85, real audio stays far below.
-constexpr int kPcmRandomStep = 56;
-constexpr int kPcmRandomWindowsPerBlock = 4;
 
 bool IsFourCc(std::string_view id) {
   if (id.size() != 4) return false;
@@ -50,38 +43,6 @@ struct PcmFormat {
   int block_align = 0;
   bool is_unsigned = false;  // 8-bit PCM
 };
-
-// Number of windows in `block` where every channel's successive samples jump like noise. (One
-// noisy channel is real audio often enough: a plucked string starts as a noise burst.)
-int NoisyWindows(std::string_view block, const PcmFormat& f) {
-  if (f.block_align <= 0 || f.bytes_per_sample <= 0 || f.channels <= 0) return 0;
-  const std::size_t frames = block.size() / static_cast<std::size_t>(f.block_align);
-  const int channels = std::min(f.channels, 8);
-  int noisy = 0;
-  for (std::size_t w = 0; w + kPcmWindowFrames <= frames; w += kPcmWindowFrames) {
-    bool all_noisy = true;
-    // Both byte orders: some writers store big-endian samples in WAV files.
-    const int orders = f.bytes_per_sample > 1 ? 2 : 1;
-    for (int ch = 0; ch < channels && all_noisy; ++ch) {
-      for (int order = 0; order < orders && all_noisy; ++order) {
-        const int msb = order == 0 ? f.bytes_per_sample - 1 : 0;
-        int sum = 0;
-        int previous = 0;
-        for (int k = 0; k < kPcmWindowFrames; ++k) {
-          const std::size_t at =
-              (w + k) * f.block_align + static_cast<std::size_t>(ch * f.bytes_per_sample + msb);
-          int v = static_cast<uint8_t>(block[at]);
-          v = f.is_unsigned ? v - 128 : static_cast<int8_t>(v);
-          if (k > 0) sum += std::abs(v - previous);
-          previous = v;
-        }
-        all_noisy = sum > kPcmRandomStep * (kPcmWindowFrames - 1);
-      }
-    }
-    if (all_noisy) ++noisy;
-  }
-  return noisy;
-}
 
 class RiffValidator final : public FormatValidator {
  public:
@@ -213,23 +174,16 @@ class RiffValidator final : public FormatValidator {
     return f->bytes_per_sample > 0 && f->block_align >= f->bytes_per_sample * f->channels;
   }
 
+  // PCM samples that ransomware replaced by random bytes. (Real audio can be as noisy as it
+  // likes: even white noise in 16-bit samples keeps a skewed high byte; only evidence that passes
+  // the randomness test counts.)
   static bool CheckPcm(ByteCursor& c, const PcmFormat& f, uint64_t start, uint64_t end,
                        FormatReport& report) {
-    std::vector<uint64_t> blocks = {start};
-    for (uint64_t o : media::MiddleSampleOffsets(start, end, kPcmBlockBytes)) blocks.push_back(o);
-    if (end > start + kPcmBlockBytes) blocks.push_back(end - kPcmBlockBytes);
-    for (uint64_t offset : blocks) {
-      // Align on a sample frame.
-      offset = start + (offset - start) / f.block_align * f.block_align;
-      std::string_view block = c.Bytes(
-          offset, static_cast<std::size_t>(std::min<uint64_t>(kPcmBlockBytes, end - offset)));
-      const std::size_t windows = block.size() / f.block_align / kPcmWindowFrames;
-      const int noisy = NoisyWindows(block, f);
-      if (noisy >= kPcmRandomWindowsPerBlock && static_cast<std::size_t>(noisy) * 12 >= windows) {
-        media::MarkDamaged(report, offset, block.size(),
-                           "WAV PCM data at " + Hex(offset) + ": samples jump like random bytes");
-        return false;
-      }
+    media::RandomSampleCheck check(static_cast<std::size_t>(f.block_align));
+    if (media::FindRandomSamples(c, start, end, static_cast<std::size_t>(f.block_align), check)) {
+      media::MarkDamaged(report, check.offset(), end - check.offset(),
+                         "WAV PCM data: " + check.description());
+      return false;
     }
     return true;
   }

@@ -1,7 +1,8 @@
 // TIFF validator (classic and BigTIFF, so also DNG, CR2, NEF and other TIFF-based raw formats):
 // walks the IFD chain and the EXIF/SubIFD children, checks entry counts and types, that every
 // out-of-line value, strip and tile lies inside the file, and samples the strips: compressed
-// strips must start like their codec, uncompressed ones must not look like random bytes.
+// strips must decode (LZW codes, Deflate) or start like their codec, uncompressed ones must not
+// be random bytes.
 #include <zlib.h>
 
 #include <algorithm>
@@ -37,7 +38,8 @@ struct TiffContext {
   uint32_t compression = 1;
   uint32_t samples_per_pixel = 1;
   uint32_t bits_per_sample = 1;
-  std::size_t bytes_per_pixel = 0;                    // 0 when pixels are not whole bytes
+  bool lsb_fill_order = false;      // FillOrder 2: bits of each byte stored in reverse
+  std::size_t bytes_per_pixel = 0;  // 0 when pixels are not whole bytes
   std::vector<std::pair<uint64_t, uint64_t>> strips;  // offset, length of the first IFD's image
   std::string error;
   uint64_t error_at = 0;
@@ -171,6 +173,9 @@ void WalkIfd(TiffContext& t, uint64_t offset, int depth, bool first_image) {
         if (first_image)
           t.compression = static_cast<uint32_t>(Load(t, entries, value_field, width));
         break;
+      case 266:
+        if (first_image) t.lsb_fill_order = Load(t, entries, value_field, width) == 2;
+        break;
       case 277:
         if (first_image)
           t.samples_per_pixel = static_cast<uint32_t>(Load(t, entries, value_field, width));
@@ -232,6 +237,90 @@ void WalkIfd(TiffContext& t, uint64_t offset, int depth, bool first_image) {
   }
 }
 
+// TIFF LZW as real encoders write it: 9- to 12-bit codes, 256 = clear, 257 = end of information.
+// Current encoders pack codes MSB-first and widen one code early; the pre-1991 ("old-style")
+// libtiff encoder packs them LSB-first and widens on time; FillOrder 2 reverses the bits of every
+// byte. Every code must refer to the table built so far (code <= next free entry); ciphertext
+// breaks that rule within a few dozen codes in every variant, real strips never.
+struct LzwVariant {
+  bool msb_first;
+  bool early_change;
+  bool reverse_bits;
+};
+
+uint8_t ReverseBits(uint8_t b) {
+  b = static_cast<uint8_t>((b & 0xF0) >> 4 | (b & 0x0F) << 4);
+  b = static_cast<uint8_t>((b & 0xCC) >> 2 | (b & 0x33) << 2);
+  return static_cast<uint8_t>((b & 0xAA) >> 1 | (b & 0x55) << 1);
+}
+
+constexpr int kMaxLzwCodesProbed = 4096;
+
+// Offset of the first impossible code in `b`, or npos when the probed codes are all possible.
+std::size_t FirstBadLzwCode(std::string_view b, const LzwVariant& v) {
+  uint32_t bit_buffer = 0;
+  int bits = 0;
+  std::size_t pos = 0;
+  int width = 9;
+  uint32_t next = 258;
+  bool have_previous = false;
+  for (int codes = 0; codes < kMaxLzwCodesProbed; ++codes) {
+    const std::size_t code_start = pos;
+    while (bits < width) {
+      if (pos >= b.size()) return std::string_view::npos;  // end of the sample: all good
+      uint8_t byte = static_cast<uint8_t>(b[pos++]);
+      if (v.reverse_bits) byte = ReverseBits(byte);
+      if (v.msb_first) {
+        bit_buffer = (bit_buffer << 8) | byte;
+      } else {
+        bit_buffer |= uint32_t{byte} << bits;
+      }
+      bits += 8;
+    }
+    uint32_t code;
+    if (v.msb_first) {
+      code = (bit_buffer >> (bits - width)) & ((1u << width) - 1);
+    } else {
+      code = bit_buffer & ((1u << width) - 1);
+      bit_buffer >>= width;
+    }
+    bits -= width;
+    if (v.msb_first) bit_buffer &= (1u << bits) - 1;
+    if (code == 257) return std::string_view::npos;
+    if (code == 256) {
+      width = 9;
+      next = 258;
+      have_previous = false;
+      continue;
+    }
+    if (!have_previous) {
+      if (code > 255) return code_start;  // after a clear code only a literal can follow
+      have_previous = true;
+      continue;
+    }
+    if (code > next) return code_start;
+    if (next < 4096) ++next;
+    const uint32_t limit = (1u << width) - (v.early_change ? 1u : 0u);
+    if (next >= limit && width < 12) ++width;
+  }
+  return std::string_view::npos;
+}
+
+// Offset of the first impossible code under the variant that decodes furthest; npos when one
+// variant decodes the whole sample.
+std::size_t LzwDamageOffset(std::string_view b) {
+  std::size_t furthest = 0;
+  for (bool reverse : {false, true}) {
+    for (const LzwVariant v : {LzwVariant{true, true, reverse}, LzwVariant{false, false, reverse},
+                               LzwVariant{true, false, reverse}}) {
+      const std::size_t bad = FirstBadLzwCode(b, v);
+      if (bad == std::string_view::npos) return bad;
+      furthest = std::max(furthest, bad);
+    }
+  }
+  return furthest;
+}
+
 class TiffValidator final : public FormatValidator {
  public:
   std::string_view name() const override { return "tiff"; }
@@ -287,19 +376,27 @@ class TiffValidator final : public FormatValidator {
  private:
   static bool CheckStrips(media::ByteCursor& c, const TiffContext& t, FormatReport& report) {
     if (t.strips.empty()) return true;
+    const std::size_t stride = t.bytes_per_pixel != 0 ? t.bytes_per_pixel : 1;
+    media::RandomSampleCheck random_pixels(stride);
+    std::size_t previous = t.strips.size();
     for (int k = 0; k < kStripsSampled; ++k) {
       const std::size_t i = (t.strips.size() - 1) * k / (kStripsSampled - 1);
+      if (i == previous) continue;  // few strips: each sampled once
+      previous = i;
       const auto [offset, length] = t.strips[i];
       if (length == 0) continue;
       std::string_view b =
           c.Bytes(offset, static_cast<std::size_t>(std::min<uint64_t>(length, 4 * limits::KiB)));
       std::string problem;
+      uint64_t problem_at = offset;
       if (t.compression == 1) {
-        if (t.bytes_per_pixel != 0 && media::NoisyPixelWindows(b, t.bytes_per_pixel) >= 3) {
-          problem = "uncompressed pixels jump like random bytes";
+        random_pixels.Add(offset, b, t.strips.size() == 1 && b.size() == length);
+      } else if (t.compression == 5) {
+        const std::size_t bad = LzwDamageOffset(b);
+        if (bad != std::string_view::npos) {
+          problem = "LZW code at " + Hex(offset + bad) + " refers to no table entry";
+          problem_at = offset + bad;
         }
-      } else if (t.compression == 5 && !b.empty() && static_cast<uint8_t>(b[0]) != 0x80) {
-        problem = "LZW strip does not start with a clear code";
       } else if (t.compression == 7 && b.size() >= 2 && !StartsWith(b, "\xFF\xD8")) {
         problem = "JPEG strip does not start with SOI";
       } else if ((t.compression == 8 || t.compression == 32946) && b.size() >= 2) {
@@ -317,10 +414,15 @@ class TiffValidator final : public FormatValidator {
       }
       if (!problem.empty()) {
         media::MarkDamaged(
-            report, offset, length,
+            report, problem_at, t.size - problem_at,
             "TIFF strip " + std::to_string(i) + " at " + Hex(offset) + ": " + problem);
         return false;
       }
+    }
+    if (random_pixels.Found()) {
+      media::MarkDamaged(report, random_pixels.offset(), t.size - random_pixels.offset(),
+                         "TIFF uncompressed strips: " + random_pixels.description());
+      return false;
     }
     return true;
   }
