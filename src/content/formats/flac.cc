@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "content/block_stats.h"
 #include "content/bytes.h"
 #include "content/format.h"
 #include "content/formats/media_formats.h"
@@ -43,9 +44,12 @@ const std::array<uint16_t, 256>& Crc16Table() {
 
 struct StreamParams {
   int sample_rate_code = -1;  // from the first frame: the stream does not change it
-  int channels_code = -1;
+  int channels = -1;
   int bits_code = -1;
 };
+
+// Channels of a frame's channel assignment code (8..10 are stereo decorrelation modes).
+int ChannelCount(int code) { return code <= 7 ? code + 1 : 2; }
 
 // Length of the frame header at the start of `bytes` when it is a valid header (sync, reserved
 // bits, CRC-8) of the stream `params` describes; 0 otherwise.
@@ -58,8 +62,10 @@ std::size_t FrameHeaderLength(std::string_view bytes, const StreamParams& params
   const int channels = b(3) >> 4;
   const int bits = (b(3) >> 1) & 7;
   if (block_code == 0 || rate_code == 15 || channels > 10 || bits == 3 || (b(3) & 1)) return 0;
+  // Encoders pick the stereo decorrelation (independent, left/side, right/side, mid/side: codes
+  // 1, 8, 9, 10) frame by frame; only the channel count is fixed for the stream.
   if (params.sample_rate_code >= 0 &&
-      (rate_code != params.sample_rate_code || channels != params.channels_code ||
+      (rate_code != params.sample_rate_code || ChannelCount(channels) != params.channels ||
        bits != params.bits_code)) {
     return 0;
   }
@@ -172,6 +178,14 @@ FrameScan ScanFrames(std::string_view window, const StreamParams& params) {
   return scan;
 }
 
+// A window without any frame header is damage only when it is random bytes where frames must
+// start: frames can be longer than the window (verbatim high-resolution audio; then STREAMINFO's
+// maximum frame size says so) and tags, pictures or padding may follow the audio.
+bool MustHoldHeader(std::string_view window, uint32_t max_frame) {
+  if (max_frame != 0 && max_frame + 32 >= window.size()) return false;
+  return window.size() >= limits::KiB && LooksRandom(window);
+}
+
 class FlacValidator final : public FormatValidator {
  public:
   std::string_view name() const override { return "flac"; }
@@ -187,6 +201,7 @@ class FlacValidator final : public FormatValidator {
     media::ByteCursor c(reader);
     // Metadata blocks.
     uint64_t pos = 4;
+    uint32_t max_frame = 0;  // STREAMINFO's largest frame size; 0 when the encoder did not know
     for (int blocks = 0;; ++blocks) {
       std::string_view header = c.Bytes(pos, 4);
       if (header.size() < 4) return Truncated(report, "FLAC ends inside its metadata");
@@ -200,6 +215,14 @@ class FlacValidator final : public FormatValidator {
         media::MarkDamaged(report, pos, size - pos,
                            "FLAC metadata block at " + Hex(pos) + ": invalid type or length");
         return report;
+      }
+      if (blocks == 0) {
+        std::string_view info = c.Bytes(pos + 4, 34);
+        if (info.size() == 34) {
+          max_frame = (uint32_t{static_cast<uint8_t>(info[7])} << 16) |
+                      (uint32_t{static_cast<uint8_t>(info[8])} << 8) |
+                      static_cast<uint8_t>(info[9]);
+        }
       }
       pos += 4 + uint64_t{length};
       if (pos > size) return Truncated(report, "FLAC ends inside its metadata");
@@ -216,7 +239,7 @@ class FlacValidator final : public FormatValidator {
       return report;
     }
     params.sample_rate_code = static_cast<uint8_t>(first[2]) & 0xF;
-    params.channels_code = static_cast<uint8_t>(first[3]) >> 4;
+    params.channels = ChannelCount(static_cast<uint8_t>(first[3]) >> 4);
     params.bits_code = (static_cast<uint8_t>(first[3]) >> 1) & 7;
 
     const bool small = size <= limits::kHeadBytes + limits::kTailBytes;
@@ -233,22 +256,31 @@ class FlacValidator final : public FormatValidator {
       const uint64_t tail_start = size - limits::kTailBytes;
       for (uint64_t offset :
            media::MiddleSampleOffsets(audio + head.size(), tail_start, 32 * limits::KiB)) {
-        FrameScan s = ScanFrames(c.Bytes(offset, 32 * limits::KiB), params);
-        if (s.bad || s.headers == 0) {
+        const std::string_view block = c.Bytes(offset, 32 * limits::KiB);
+        FrameScan s = ScanFrames(block, params);
+        if (s.bad || (s.headers == 0 && MustHoldHeader(block, max_frame))) {
           const uint64_t at = offset + (s.bad ? s.bad_at : 0);
           media::MarkDamaged(report, at, 32 * limits::KiB,
                              "FLAC block at " + Hex(at) +
-                                 (s.bad ? ": frame CRC-16 mismatch" : ": no frame header"));
+                                 (s.bad ? ": frame CRC-16 mismatch"
+                                        : ": no frame header where frames must start"));
           return report;
         }
       }
       const std::string_view tail = c.Bytes(tail_start, limits::kTailBytes);
       scan = ScanFrames(tail, params);
-      if (scan.bad || scan.headers == 0) {
+      if (scan.bad || (scan.headers == 0 && MustHoldHeader(tail, max_frame))) {
         const uint64_t at = tail_start + scan.bad_at;
-        media::MarkDamaged(report, at, size - at,
-                           "FLAC tail at " + Hex(at) +
-                               (scan.bad ? ": frame CRC-16 mismatch" : ": no frame header"));
+        media::MarkDamaged(
+            report, at, size - at,
+            "FLAC tail at " + Hex(at) +
+                (scan.bad ? ": frame CRC-16 mismatch" : ": no frame header where frames must end"));
+        return report;
+      }
+      if (scan.headers == 0) {
+        // Frames longer than the tail window, or a long tag or padding after the audio.
+        report.reasons.push_back("FLAC: no frame header in the last " +
+                                 std::to_string(tail.size()) + " bytes; end not verified");
         return report;
       }
       head = tail;
