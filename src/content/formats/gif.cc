@@ -18,6 +18,8 @@ using media::Hex;
 
 // Tail start positions tried when resynchronising on the sub-block chain.
 constexpr int kResyncStarts = 512;
+// Image data decoded past the first irregular sub-block length.
+constexpr uint64_t kLzwProbeBytes = 16 * limits::KiB;
 
 struct GifWalk {
   uint64_t pos = 0;
@@ -35,6 +37,8 @@ struct GifWalk {
   int full_length = 0;  // learnt from the first non-final sub-block
   int violations = 0;
   uint64_t first_violation_at = 0;
+  uint64_t image_data_at = 0;       // LZW minimum code size byte of the current image
+  uint64_t violation_image_at = 0;  // ... of the image where the first violation was seen
   // A walk that started out of phase is a random walk; this one has the shape of real data.
   bool Credible() const { return violations == 0 && (blocks > 0 || sub_blocks >= 8); }
 };
@@ -63,6 +67,7 @@ bool SkipSubBlocks(ByteCursor& c, GifWalk& w, uint64_t stop, bool image_data) {
         w.full_length = previous;
       } else if (previous != w.full_length && w.violations++ == 0) {
         w.first_violation_at = w.pos;
+        w.violation_image_at = w.image_data_at;
       }
     }
     previous = length;
@@ -133,6 +138,7 @@ void Walk(ByteCursor& c, GifWalk& w, uint64_t stop, bool in_sub_blocks) {
       }
       ++w.images;
       ++w.blocks;
+      w.image_data_at = w.pos + 10 + table;
       w.pos += 11 + table;
       if (!SkipSubBlocks(c, w, stop, true)) return;
       continue;
@@ -140,6 +146,55 @@ void Walk(ByteCursor& c, GifWalk& w, uint64_t stop, bool in_sub_blocks) {
     Fail(w, "GIF at " + Hex(w.pos) + ": invalid block type " + Hex(type));
     return;
   }
+}
+
+// GIF LZW: codes LSB-first, from min_code_size + 1 bits up to 12; clear = 1 << min_code_size,
+// end = clear + 1. Every code must refer to the table built so far; ciphertext breaks that within a
+// few dozen codes. Returns the file offset of the first impossible code in the image data whose
+// minimum code size byte is at `at`, decoding through the sub-blocks up to `stop`; 0 when none.
+uint64_t FirstBadGifCode(ByteCursor& c, uint64_t at, uint64_t stop) {
+  const int min_code = c.At(at);
+  if (min_code < 1 || min_code > 11) return 0;
+  const uint32_t clear = 1u << min_code;
+  uint32_t next = clear + 2;
+  int width = min_code + 1;
+  bool have_previous = false;
+  uint32_t buffer = 0;
+  int bits = 0;
+  uint64_t pos = at + 1;
+  uint64_t code_at = pos;
+  for (int n = 0; n < limits::kMaxChunksWalked && pos < stop; ++n) {
+    const int length = c.At(pos);
+    if (length <= 0) return 0;  // end of the image data (or EOF)
+    std::string_view block = c.Bytes(pos + 1, static_cast<std::size_t>(length));
+    for (std::size_t i = 0; i < block.size(); ++i) {
+      if (bits == 0) code_at = pos + 1 + i;
+      buffer |= uint32_t{static_cast<uint8_t>(block[i])} << bits;
+      bits += 8;
+      while (bits >= width) {
+        const uint32_t code = buffer & ((1u << width) - 1);
+        buffer >>= width;
+        bits -= width;
+        if (code == clear) {
+          next = clear + 2;
+          width = min_code + 1;
+          have_previous = false;
+        } else if (code == clear + 1) {
+          return 0;
+        } else if (!have_previous) {
+          if (code > clear) return code_at;  // after a clear code only a literal can follow
+          have_previous = true;
+        } else {
+          if (code > next) return code_at;
+          if (next < 4096) ++next;  // a full table stays full until the next clear code
+          if (next == (1u << width) && width < 12) ++width;
+        }
+        code_at = pos + 1 + i;
+      }
+    }
+    pos += 1 + static_cast<uint64_t>(length);
+  }
+  return 0;
 }
 
 class GifValidator final : public FormatValidator {
@@ -166,10 +221,18 @@ class GifValidator final : public FormatValidator {
     const uint64_t head_stop = small ? size : limits::kHeadBytes;
     Walk(c, w, head_stop, false);
     if (w.violations >= 2) {
-      media::MarkDamaged(report, w.first_violation_at, size - w.first_violation_at,
-                         "GIF image data at " + Hex(w.first_violation_at) +
-                             ": sub-block lengths no longer follow the encoder's pattern");
-      return report;
+      // Encoders do flush short sub-blocks mid-image; only codes that cannot decode are damage.
+      const uint64_t bad =
+          FirstBadGifCode(c, w.violation_image_at, w.first_violation_at + kLzwProbeBytes);
+      if (bad != 0) {
+        media::MarkDamaged(report, bad, size - bad,
+                           "GIF image data at " + Hex(bad) +
+                               ": LZW code refers to no table entry (sub-block lengths also " +
+                               "leave the encoder's pattern at " + Hex(w.first_violation_at) + ")");
+        return report;
+      }
+      report.reasons.push_back("GIF: sub-block lengths vary from " + Hex(w.first_violation_at) +
+                               ", the image data still decodes");
     }
     if (w.error) {
       media::MarkDamaged(report, w.error_at, size - w.error_at, w.reason);
