@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "content/block_stats.h"
 #include "content/bytes.h"
 #include "content/format.h"
 #include "content/formats/media_formats.h"
@@ -81,6 +82,7 @@ class RiffValidator final : public FormatValidator {
     uint64_t data_start = 0, data_end = 0;
     uint64_t movi_start = 0, movi_end = 0;
     uint64_t pos = 12;
+    uint64_t last_chunk_end = 0;
     int chunks = 0;
     while (pos + 8 <= std::min(riff_end, size) && chunks < limits::kMaxChunksWalked) {
       std::string_view ch = c.Bytes(pos, 8);
@@ -92,9 +94,20 @@ class RiffValidator final : public FormatValidator {
           --pos;
           continue;
         }
-        media::MarkDamaged(report, pos, size - pos,
-                           "RIFF chunk at " + Hex(pos) + ": invalid chunk id");
-        return report;
+        // Writers that declare a data chunk a few frames short leave samples where the next
+        // chunk header would be: not a chunk, but no damage either unless the bytes are random.
+        const uint64_t rest_end = std::min(riff_end, size);
+        std::string_view rest = c.Bytes(
+            pos, static_cast<std::size_t>(std::min<uint64_t>(rest_end - pos, 4 * limits::KiB)));
+        if (data_start == 0 || LooksRandom(rest)) {
+          media::MarkDamaged(report, pos, size - pos,
+                             "RIFF chunk at " + Hex(pos) + ": invalid chunk id");
+          return report;
+        }
+        report.reasons.push_back("RIFF: " + std::to_string(rest_end - pos) + " bytes at " +
+                                 Hex(pos) + " are not a chunk (not random either)");
+        pos = rest_end;
+        break;
       }
       uint64_t length = *LoadLE<uint32_t>(ch, 4);
       if (id == "data" && (length == 0 || length == 0xffffffffu || rf64)) {
@@ -120,9 +133,16 @@ class RiffValidator final : public FormatValidator {
         return report;
       }
       ++chunks;
+      last_chunk_end = body + length;
       pos = body + length + (length & 1);
     }
-    if (pos > size || riff_end > size) {
+    if (last_chunk_end == size && riff_end > size) {
+      // Every chunk complete up to EOF: writers that count the RIFF header in its size or
+      // forget the final pad byte, not a truncated file.
+      report.reasons.push_back("RIFF declares " + std::to_string(riff_end) +
+                               " bytes; its chunks end exactly at EOF (" + std::to_string(size) +
+                               ")");
+    } else if (pos > size || riff_end > size) {
       report.integrity = Integrity::kTruncated;
       report.reasons.push_back("RIFF declares " + std::to_string(riff_end) + " bytes, file has " +
                                std::to_string(size));
