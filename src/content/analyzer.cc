@@ -197,7 +197,9 @@ struct ContentAnalyzer::Impl {
   }
 
   // Reads the planned samples (or everything, in deep mode) into the block map.
-  Status MapBlocks(Reader& reader, bool deep, BlockMap& map) const {
+  // With `with_stats` false (deep mode on a valid format whose body is legitimately random,
+  // where block statistics carry no evidence) every byte is still read, but not measured.
+  Status MapBlocks(Reader& reader, bool deep, bool with_stats, BlockMap& map) const {
     const uint64_t size = reader.size();
     if (deep) {
       std::string chunk;
@@ -205,7 +207,7 @@ struct ContentAnalyzer::Impl {
         Status st = reader.ReadUncached(offset, limits::kDeepReadChunkBytes, &chunk);
         if (!st.ok()) return st;
         if (chunk.empty()) break;  // the file shrank while being read
-        map.AddRegion(offset, chunk);
+        if (with_stats) map.AddRegion(offset, chunk);
       }
       return Status::Ok();
     }
@@ -413,8 +415,6 @@ StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
   const std::string_view head = *head_or;
 
   BlockMap map(options.deep ? limits::kDeepStatsBlockBytes : limits::kStatsBlockBytes);
-  if (Status st = impl_->MapBlocks(reader, options.deep, map); !st.ok()) return st;
-
   Decision decision;
   std::string format = "unknown";
   const content::FormatValidator* validator = impl_->Match(head, size);
@@ -434,10 +434,24 @@ StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
     FormatReport report = validator->Validate(reader);
     if (report.format.empty()) report.format = std::string(validator->name());
     format = report.format;
+    // The block map costs most of the time of a scan: measure only where it carries evidence
+    // (the kind of a damaged file; random blocks in a format whose body is not random). The
+    // text validator samples its blocks itself.
+    const bool map_is_evidence = report.integrity == Integrity::kDamaged ||
+                                 (report.integrity == Integrity::kValid &&
+                                  !report.high_entropy_body && !Impl::IsTextValidator(validator));
+    if (map_is_evidence || options.deep) {
+      if (Status st = impl_->MapBlocks(reader, options.deep, map_is_evidence, map); !st.ok()) {
+        return st;
+      }
+    }
     impl_->JudgeKnownFormat(reader, report, map, decision);
     decided = true;
   }
-  if (!decided) impl_->JudgeUnknownFormat(map, HeadShape(head), decision);
+  if (!decided) {
+    if (Status st = impl_->MapBlocks(reader, options.deep, true, map); !st.ok()) return st;
+    impl_->JudgeUnknownFormat(map, HeadShape(head), decision);
+  }
   if (!reader.status().ok() && reader.status().code() != Status::Code::kResourceExhausted) {
     return reader.status();
   }

@@ -75,7 +75,9 @@ class Bzip2Validator final : public FormatValidator {
     report.format = "bzip2";
     report.high_entropy_body = true;
     const uint64_t size = reader.size();
-    auto window_or = reader.Read(0, std::min<uint64_t>(size, limits::kMaxInflateProbe));
+    // Small files are decoded whole (exact end of stream); larger ones only probed.
+    const uint64_t probe_bytes = size <= limits::kMaxInflateProbe ? size : limits::kMaxBzip2Probe;
+    auto window_or = reader.Read(0, probe_bytes);
     if (!window_or) return report;
     const std::string_view window = *window_or;
     const bool window_is_file = window.size() == size;

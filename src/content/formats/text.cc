@@ -450,6 +450,7 @@ struct Alphabet {
   uint64_t symbols = 0;
   void Add(std::string_view s) {
     for (char ch : s) {
+      if (!hex && !base64) return;  // decided: the common case for prose, stop early
       const auto c = static_cast<unsigned char>(ch);
       if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
       ++symbols;
