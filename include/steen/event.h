@@ -20,6 +20,9 @@ struct Actor {
   pid_t pid = 0;
   pid_t tid = 0;
   uint64_t start_time = 0;           // /proc/PID/stat field 22: tells a reused pid apart
+  pid_t ppid = 0;
+  pid_t pgid = 0;                    // process group
+  pid_t sid = 0;                     // session: groups a login's processes (work split over many)
   std::string comm;                  // /proc/PID/comm
   std::string exe;                   // /proc/PID/exe target
   std::string exe_sha256;            // hex; empty until hashed (hashing is asynchronous)
