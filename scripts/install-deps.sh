@@ -18,6 +18,7 @@ TOOL_PACKAGES=(
   fonts-dejavu-core
   ffmpeg
   apt-file sqlite3 python3  # bench/: corpus from Debian packages (apt-file), top-ups, evaluate.py
+  rsyslog  # tests/e2e/outputs_rsyslog_test.sh: a real RFC 5424 receiver for the syslog sink
 )
 
 if [[ ${EUID} -ne 0 ]]; then
