@@ -33,6 +33,10 @@ inline constexpr std::size_t kStatsBlockBytes = 4 * KiB;
 inline constexpr std::size_t kDeepStatsBlockBytes = 16 * KiB;
 // Fine granularity used to find interleaved patterns (Black Basta 64 of 192 B, LockFile 16/16).
 inline constexpr std::size_t kFineBlockBytes = 256;
+// Random bytes after a document's or media file's own end at least this long are a ransomware
+// footer (Play 1,064, Hunters 640, Akira 534); shorter runs are only reported (real files carry
+// short junk after their end).
+inline constexpr uint64_t kMinRandomFooterBytes = 512;
 
 // ---- Format validators -------------------------------------------------------------------------
 inline constexpr int kMaxZipEntriesChecked = 4096;  // central-directory entries walked
@@ -73,5 +77,39 @@ inline constexpr std::size_t kMaxFormatsTracked = 256;
 inline constexpr std::size_t kTopDamagedFolders = 10;
 // Per-worker report buffer flushed to the output (under a lock) when it grows past this.
 inline constexpr std::size_t kReportFlushBytes = 64 * KiB;
+
+// ---- Watch: kernel layer (src/sys) -------------------------------------------------------------
+// A permission event not answered within this time is allowed by the deadline enforcer (and counted
+// as a timeout): a slow or stuck daemon may delay a program's open() this long, never forever.
+inline constexpr int kPermissionDeadlineMs = 2000;
+// How often the deadline enforcer wakes at most (it also wakes early for the nearest deadline).
+inline constexpr int kDeadlineEnforcerTickMs = 50;
+// Tickets outstanding at once; beyond, new permission events are allowed at once and counted.
+inline constexpr std::size_t kMaxOutstandingTickets = 1024;
+// Events queued between the kernel readers and the daemon; beyond, events are dropped (counted;
+// permission events are allowed first) and an overflow event tells the daemon to rescan.
+inline constexpr std::size_t kSysEventQueueCapacity = 8192;
+// Directories marked (inode marks, one per directory of the protected trees). Beyond, new
+// directories are not watched and the source reports it (watched trees must be split or narrowed).
+inline constexpr std::size_t kMaxWatchedDirectories = 200000;
+// Directories walked when a new directory appears (mkdir -p, a tree moved in) in one step.
+inline constexpr std::size_t kMaxNewDirectoryWalk = 10000;
+// Bytes read from the fanotify fd at once (many events per read).
+inline constexpr std::size_t kFanotifyReadBufferBytes = 64 * KiB;
+// Largest file handle accepted from an event record (MAX_HANDLE_SZ in the kernel is 128).
+inline constexpr std::size_t kMaxFileHandleBytes = 128;
+// /proc files read for attribution are small; anything longer is cut.
+inline constexpr std::size_t kMaxProcFileBytes = 16 * KiB;
+// Ancestors followed from a process towards pid 1.
+inline constexpr int kMaxAncestors = 64;
+// Attribution cache: entries (by pid and start time) and how long one is trusted.
+inline constexpr std::size_t kAttributionCacheEntries = 4096;
+inline constexpr int kAttributionCacheTtlMs = 1000;
+// Executable hashing: queue of pending requests, cache entries, and largest file hashed.
+inline constexpr std::size_t kExeHashQueueCapacity = 256;
+inline constexpr std::size_t kExeHashCacheEntries = 4096;
+inline constexpr std::size_t kMaxExeHashBytes = 512 * MiB;
+// User names cached (getpwuid_r may go to the network through NSS).
+inline constexpr std::size_t kUserNameCacheEntries = 1024;
 
 }  // namespace steen::limits

@@ -158,6 +158,10 @@ struct HeadShape {
   }
 };
 
+// Below this share of random-looking 16-byte cells a broken structure is corruption, not
+// encryption (intermittent layouts such as Black Basta's 64 of 192 bytes give about a third).
+constexpr double kMinRandomCellsForDamage = 0.1;
+
 struct Decision {
   Verdict verdict = Verdict::kUnknown;
   DamageKind kind = DamageKind::kNone;
@@ -291,8 +295,8 @@ struct ContentAnalyzer::Impl {
     return true;
   }
 
-  void JudgeKnownFormat(Reader& reader, const FormatReport& report, const BlockMap& map,
-                        Decision& d) const {
+  void JudgeKnownFormat(Reader& reader, std::string_view head, const FormatReport& report,
+                        const BlockMap& map, Decision& d) const {
     const uint64_t size = reader.size();
     const std::string& format = report.format;
     switch (report.integrity) {
@@ -309,7 +313,20 @@ struct ContentAnalyzer::Impl {
           kind = DamageKind::kEncrypted;
         }
         if (map.uniform_blocks == 0 && !report.high_entropy_body && map.mean_entropy() < 6.0) {
-          kind = DamageKind::kOverwritten;
+          // No random block: either short runs of ciphertext between plain bytes (intermittent
+          // layouts on small files), or a corrupt file that nobody encrypted. Damage needs
+          // evidence of ciphertext, not only a broken structure.
+          const HeadShape shape(head);
+          if (shape.random_cells < kMinRandomCellsForDamage) {
+            d.verdict = Verdict::kUnknown;
+            d.score = 0.4;
+            d.reasons.push_back(format + " structure broken, but no byte range looks encrypted " +
+                                "(corrupt or malformed, not encrypted)");
+            break;
+          }
+          kind = DamageKind::kPartiallyEncrypted;
+          d.reasons.push_back(Percent(shape.random_cells) +
+                              " of the 16-byte cells of the head look like ciphertext");
         }
         std::string reason = format + " structure broken";
         Damaged(d, kind, 0.9, reason);
@@ -351,10 +368,18 @@ struct ContentAnalyzer::Impl {
     if (Match(*bytes, trailer) != nullptr) return;  // an appended file of a known format
     const bool random = content::LooksRandom(*bytes);
     if (!random) return;
+    const std::string what = std::to_string(trailer) + " random bytes appended after the end of the " +
+                             report.format + " data at " + Hex(report.structure_end);
+    // Executables carry installer payloads and signatures after their sections, and a short run
+    // of junk happens; a long random trailer on a document or media file is a ransomware footer
+    // (the bytes before it may be encrypted too, undetectably when they were compressed).
+    const bool executable = report.format == "pe" || report.format == "elf";
+    if (d.verdict == Verdict::kIntact && !executable && trailer >= limits::kMinRandomFooterBytes) {
+      Damaged(d, DamageKind::kPartiallyEncrypted, 0.6, what + ": a ransomware footer");
+      return;
+    }
     d.score = std::max(d.score, 0.35);
-    d.reasons.push_back(std::to_string(trailer) + " random bytes appended after the end of the " +
-                        report.format + " data at " + Hex(report.structure_end) +
-                        " (a ransomware footer?)");
+    d.reasons.push_back(what + " (a ransomware footer?)");
   }
 
   void JudgeUnknownFormat(const BlockMap& map, const HeadShape& shape, Decision& d) const {
@@ -445,7 +470,7 @@ StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
         return st;
       }
     }
-    impl_->JudgeKnownFormat(reader, report, map, decision);
+    impl_->JudgeKnownFormat(reader, head, report, map, decision);
     decided = true;
   }
   if (!decided) {

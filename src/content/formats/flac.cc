@@ -224,6 +224,22 @@ class FlacValidator final : public FormatValidator {
                       static_cast<uint8_t>(info[9]);
         }
       }
+      if (pos + 4 + uint64_t{length} > size) {
+        // Metadata other than a picture (seek points, tags, padding, cue sheets) is never
+        // random; a block that runs past the end over random bytes is encryption, not a cut.
+        std::string_view body = c.Bytes(pos + 4, 4096);
+        // A picture's data is compressed, but its header is not: type <= 20, a short MIME type.
+        const bool picture_header_ok =
+            type == 6 && body.size() >= 8 &&
+            LoadBE<uint32_t>(body, 0).value_or(~0u) <= 20 &&
+            LoadBE<uint32_t>(body, 4).value_or(~0u) <= 64;
+        if (!picture_header_ok && body.size() >= 64 && ShortSpanLooksRandom(body)) {
+          media::MarkDamaged(report, pos, size - pos,
+                             "FLAC metadata block at " + Hex(pos) +
+                                 " runs past the end of the file over random bytes");
+          return report;
+        }
+      }
       pos += 4 + uint64_t{length};
       if (pos > size) return Truncated(report, "FLAC ends inside its metadata");
       if (last) break;

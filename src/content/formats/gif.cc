@@ -39,6 +39,10 @@ struct GifWalk {
   uint64_t first_violation_at = 0;
   uint64_t image_data_at = 0;       // LZW minimum code size byte of the current image
   uint64_t violation_image_at = 0;  // ... of the image where the first violation was seen
+  // An extension label GIF89a does not define (plain text 0x01, graphic control 0xF9, comment
+  // 0xFE, application 0xFF): legal to skip, but what a random byte after 0x21 usually is.
+  bool unknown_label = false;
+  uint64_t unknown_label_at = 0;
   // A walk that started out of phase is a random walk; this one has the shape of real data.
   bool Credible() const { return violations == 0 && (blocks > 0 || sub_blocks >= 8); }
 };
@@ -112,6 +116,10 @@ void Walk(ByteCursor& c, GifWalk& w, uint64_t stop, bool in_sub_blocks) {
           (label == 0xFF && first >= 0 && first != 11)) {
         Fail(w, "GIF extension at " + Hex(w.pos) + ": wrong block size");
         return;
+      }
+      if (label != 0x01 && label != 0xF9 && label != 0xFE && label != 0xFF && !w.unknown_label) {
+        w.unknown_label = true;
+        w.unknown_label_at = w.pos;
       }
       w.pos += 2;
       ++w.blocks;
@@ -236,6 +244,14 @@ class GifValidator final : public FormatValidator {
     }
     if (w.error) {
       media::MarkDamaged(report, w.error_at, size - w.error_at, w.reason);
+      return report;
+    }
+    if (w.eof && w.unknown_label) {
+      // Truncation cuts a known chain; an undefined label whose sub-blocks run past the end of
+      // the file is random bytes read as blocks (e.g. everything after the header encrypted).
+      media::MarkDamaged(report, w.unknown_label_at, size - w.unknown_label_at,
+                         "GIF extension at " + Hex(w.unknown_label_at) +
+                             " has an undefined label and its sub-blocks run past the end");
       return report;
     }
     if (w.eof) return Truncated(report, "GIF ends before its trailer");

@@ -147,8 +147,9 @@ class PeValidator final : public FormatValidator {
     for (uint16_t i = 0; i < sections; ++i) {
       const std::string_view entry = table.substr(std::size_t{i} * 40, 40);
       const uint64_t at = section_table + uint64_t{i} * 40;
-      // Names are printable ASCII padded with NULs ("/4" for long names in object files).
-      bool name_ok = entry[0] != 0;
+      // Names are printable ASCII padded with NULs ("/4" for long names in object files);
+      // packers (Petite, some protectors) leave them all NUL, which is legal.
+      bool name_ok = true;
       bool padding = false;
       for (int c = 0; c < 8; ++c) {
         const auto u = static_cast<unsigned char>(entry[c]);

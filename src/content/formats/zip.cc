@@ -428,16 +428,19 @@ class ZipValidator final : public FormatValidator {
         // Directory present but its end record is not: walk the directory to its end.
         uint64_t last_entry = pos;
         for (int j = 0; j < limits::kMaxZipEntriesChecked; ++j) {
-          last_entry = pos;
           auto entry = reader.Read(pos, 46);
           if (!entry || !HasAt(*entry, 0, kCentralSig)) break;
+          last_entry = pos;
           if (entry->size() < 46) break;
           pos += 46 + std::size_t{*LoadLE<uint16_t>(*entry, 28)} + *LoadLE<uint16_t>(*entry, 30) +
                  *LoadLE<uint16_t>(*entry, 32);
         }
         finish_flavor();
-        if (pos > size && last_entry < size && size - last_entry >= 32) {
-          auto rest = reader.Read(last_entry, size - last_entry);
+        // The entry's variable part (name, extra, comment) is never random in a real directory;
+        // its fixed 46 bytes may have been kept while the rest was encrypted (header kept).
+        const uint64_t variable_part = last_entry + 46;
+        if (pos > size && variable_part < size && size - variable_part >= 32) {
+          auto rest = reader.Read(variable_part, size - variable_part);
           if (rest && ShortSpanLooksRandom(*rest)) {
             MarkDamaged(report,
                         "ZIP end of central directory record missing; random data in the "
