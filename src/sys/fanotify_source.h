@@ -1,0 +1,63 @@
+// The real EventSource: two fanotify groups on the directories of the protected trees.
+//
+//   name group  (FAN_CLASS_NOTIF, FAN_REPORT_DFID_NAME[_TARGET], FAN_REPORT_TID): FAN_CREATE,
+//               FAN_DELETE, FAN_RENAME with FAN_ONDIR. Directory-entry events are refused on mount
+//               marks, and a filesystem mark would watch more than we may, so every directory of
+//               every tree gets an inode mark; new directories are marked as they appear.
+//   content group (FAN_CLASS_CONTENT, fd per event, FAN_REPORT_TID): FAN_CLOSE_WRITE and the
+//               permission event FAN_OPEN_PERM (permission events cannot be combined with FID
+//               reporting, hence two groups), with FAN_EVENT_ON_CHILD and without FAN_ONDIR so
+//               that our own directory walks never raise permission events.
+// See docs/design/sys.md for the deadlock analysis.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "steen/limits.h"
+#include "sys/clock.h"
+#include "sys/event_source.h"
+#include "sys/file_opener.h"
+#include "sys/proc.h"
+
+namespace steen::sys {
+
+struct FanotifyOptions {
+  std::vector<std::string> roots;  // absolute, canonical directories
+  bool permission_events = true;   // FAN_OPEN_PERM on files of the trees
+  // Read-only and exec opens are allowed at once by the reader unless this is set (they cannot
+  // destroy content; only writable or unknown-intent opens become tickets).
+  bool forward_read_opens = false;
+  bool report_close_nowrite = false;
+  // Events caused by our own process are skipped (permission ones are always allowed at once).
+  bool report_own_events = false;
+  std::chrono::milliseconds permission_deadline{limits::kPermissionDeadlineMs};
+  std::size_t queue_capacity = limits::kSysEventQueueCapacity;
+  std::size_t max_outstanding_tickets = limits::kMaxOutstandingTickets;
+  std::size_t max_watched_directories = limits::kMaxWatchedDirectories;
+  FileOpener* opener = nullptr;             // default: DefaultFileOpener()
+  ProcessAttributor* attributor = nullptr;  // default: one of its own, with an ExeHasher
+  Clock* clock = nullptr;                   // default: RealClock
+};
+
+class FanotifySource : public EventSource {
+ public:
+  // Creates both groups, starts the reader and enforcer threads, then marks the trees.
+  static StatusOr<std::unique_ptr<FanotifySource>> Open(const FanotifyOptions& options);
+  ~FanotifySource() override = default;
+  // Outstanding permission tickets right now (tests, health).
+  virtual std::size_t OutstandingTickets() const = 0;
+};
+
+// Checks a root before anything is marked: absolute, canonical, a directory, and not a parent of
+// system folders (/, /etc, /usr, /proc, ...): marking those could make the daemon's own reads of
+// NSS files or libraries generate events.
+Status ValidateWatchRoot(const std::string& root);
+
+// Inode number from a file handle of the common types (FILEID_INO32_GEN[_PARENT], used by ext4
+// and others); 0 when the type is not understood.
+uint64_t InodeFromHandle(const FileId& id);
+
+}  // namespace steen::sys

@@ -1,0 +1,228 @@
+#include "sys/proc.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+
+#include <charconv>
+#include <vector>
+
+#include "steen/limits.h"
+#include "sys/exe_hasher.h"
+
+namespace steen::sys {
+namespace {
+
+template <typename T>
+bool ParseNumber(std::string_view tok, T* out) {
+  auto [p, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), *out);
+  return ec == std::errc() && p == tok.data() + tok.size();
+}
+
+std::vector<std::string_view> SplitSpaces(std::string_view s, std::size_t max_fields) {
+  std::vector<std::string_view> out;
+  std::size_t pos = 0;
+  while (pos < s.size() && out.size() < max_fields) {
+    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\n' || s[pos] == '\t')) ++pos;
+    if (pos >= s.size()) break;
+    std::size_t end = s.find_first_of(" \t\n", pos);
+    if (end == std::string_view::npos) end = s.size();
+    out.push_back(s.substr(pos, end - pos));
+    pos = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<ProcStat> ParseProcStat(std::string_view text) {
+  std::size_t open = text.find('(');
+  std::size_t close = text.rfind(')');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
+    return std::nullopt;
+  }
+  ProcStat st;
+  std::string_view pid_text = text.substr(0, open);
+  while (!pid_text.empty() && pid_text.back() == ' ') pid_text.remove_suffix(1);
+  if (!ParseNumber(pid_text, &st.pid)) return std::nullopt;
+  st.comm = std::string(text.substr(open + 1, close - open - 1));
+  // After ") ": field 3 (state) is index 0, so field N is index N - 3; start_time is field 22.
+  auto fields = SplitSpaces(text.substr(close + 1), 20);
+  if (fields.size() < 20 || fields[0].size() != 1) return std::nullopt;
+  st.state = fields[0][0];
+  if (!ParseNumber(fields[1], &st.ppid) || !ParseNumber(fields[2], &st.pgid) ||
+      !ParseNumber(fields[3], &st.sid) || !ParseNumber(fields[19], &st.start_time)) {
+    return std::nullopt;
+  }
+  return st;
+}
+
+std::optional<ProcStatus> ParseProcStatus(std::string_view text) {
+  ProcStatus st;
+  bool have_tgid = false;
+  std::size_t pos = 0;
+  int lines = 0;
+  while (pos < text.size() && lines++ < 256) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view key = line.substr(0, colon);
+    auto values = SplitSpaces(line.substr(colon + 1), 4);
+    if (values.empty()) continue;
+    if (key == "Tgid") {
+      have_tgid = ParseNumber(values[0], &st.tgid);
+    } else if (key == "PPid") {
+      ParseNumber(values[0], &st.ppid);
+    } else if (key == "Uid" && values.size() >= 2) {
+      st.has_uid =
+          ParseNumber(values[0], &st.real_uid) && ParseNumber(values[1], &st.effective_uid);
+    }
+  }
+  if (!have_tgid) return std::nullopt;
+  return st;
+}
+
+std::string ParseCgroup(std::string_view text) {
+  std::string first;
+  std::size_t pos = 0;
+  int lines = 0;
+  while (pos < text.size() && lines++ < 64) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    // hierarchy-ID:controller-list:cgroup-path (the path may itself contain ':').
+    std::size_t c1 = line.find(':');
+    if (c1 == std::string_view::npos) continue;
+    std::size_t c2 = line.find(':', c1 + 1);
+    if (c2 == std::string_view::npos) continue;
+    std::string_view path = line.substr(c2 + 1);
+    if (line.substr(0, c1) == "0" && c2 == c1 + 1) return std::string(path);
+    if (first.empty()) first = std::string(path);
+  }
+  return first;
+}
+
+std::string UserNames::Lookup(uid_t uid) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = names_.find(uid);
+    if (it != names_.end()) return it->second;
+  }
+  std::string name = std::to_string(uid);
+  passwd pw{};
+  passwd* result = nullptr;
+  std::vector<char> buf(16384);
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &result) == 0 && result != nullptr &&
+      result->pw_name != nullptr) {
+    name = result->pw_name;
+  }
+  std::lock_guard lock(mu_);
+  if (names_.size() >= limits::kUserNameCacheEntries) names_.clear();
+  names_[uid] = name;
+  return name;
+}
+
+ProcessAttributor::ProcessAttributor(FileOpener* opener, Clock* clock, ExeHasher* hasher,
+                                     std::string proc_root)
+    : opener_(opener), clock_(clock), hasher_(hasher), proc_root_(std::move(proc_root)) {}
+
+std::string ProcessAttributor::ProcPath(pid_t pid, const char* file) const {
+  return proc_root_ + "/" + std::to_string(pid) + "/" + file;
+}
+
+void ProcessAttributor::FillAncestors(Actor* actor) {
+  pid_t next = actor->ppid;
+  for (int i = 0; i < limits::kMaxAncestors && next > 1; ++i) {
+    actor->ancestors.push_back(next);
+    auto text = ReadSmallFile(opener_, ProcPath(next, "stat"), limits::kMaxProcFileBytes);
+    if (!text.ok()) break;
+    auto st = ParseProcStat(*text);
+    if (!st || st->ppid == next) break;
+    next = st->ppid;
+  }
+}
+
+Actor ProcessAttributor::Attribute(pid_t tid) {
+  ++attributed_;
+  Actor actor;
+  actor.pid = tid;
+  actor.tid = tid;
+  // status first: it maps a thread id to its process (Tgid) and carries the thread's uids.
+  auto status_text = ReadSmallFile(opener_, ProcPath(tid, "status"), limits::kMaxProcFileBytes);
+  std::optional<ProcStatus> status;
+  if (status_text.ok()) status = ParseProcStatus(*status_text);
+  if (!status) {
+    ++vanished_;
+    return actor;
+  }
+  actor.pid = status->tgid;
+  if (status->has_uid) actor.uid = status->effective_uid;
+  auto stat_text = ReadSmallFile(opener_, ProcPath(actor.pid, "stat"), limits::kMaxProcFileBytes);
+  std::optional<ProcStat> stat;
+  if (stat_text.ok()) stat = ParseProcStat(*stat_text);
+  if (!stat) {
+    ++vanished_;
+    actor.ppid = status->ppid;
+    return actor;
+  }
+  actor.start_time = stat->start_time;
+  actor.ppid = stat->ppid;
+  actor.pgid = stat->pgid;
+  actor.sid = stat->sid;
+  actor.comm = stat->comm;
+  actor.exe = ReadLink(ProcPath(actor.pid, "exe"));  // a readlink: opens nothing
+
+  uint64_t now = clock_->MonotonicNs();
+  uint64_t inserted = now;  // a hit keeps its first time: the TTL bounds how stale data may be
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(actor.pid);
+    if (it != cache_.end()) {
+      const Actor& cached = it->second.actor;
+      bool fresh = now - it->second.inserted_ns <
+                   static_cast<uint64_t>(limits::kAttributionCacheTtlMs) * 1000000ull;
+      // Same process (start time) and same program (exec changes exe and comm, not start time).
+      if (fresh && cached.start_time == actor.start_time && cached.exe == actor.exe &&
+          cached.uid == actor.uid && cached.comm == actor.comm) {
+        actor.ancestors = cached.ancestors;
+        actor.cgroup = cached.cgroup;
+        actor.user = cached.user;
+        actor.exe_sha256 = cached.exe_sha256;
+        inserted = it->second.inserted_ns;
+        ++cache_hits_;
+      }
+    }
+  }
+  bool hit = !actor.user.empty();
+  if (!hit) {
+    FillAncestors(&actor);
+    auto cgroup = ReadSmallFile(opener_, ProcPath(actor.pid, "cgroup"), limits::kMaxProcFileBytes);
+    if (cgroup.ok()) actor.cgroup = ParseCgroup(*cgroup);
+    actor.user = users_.Lookup(actor.uid);
+  }
+  if (actor.exe_sha256.empty() && hasher_ != nullptr) {
+    actor.exe_sha256 = hasher_->LookupOrRequest(actor.pid);
+  }
+  std::lock_guard lock(mu_);
+  auto it = cache_.find(actor.pid);
+  if (it != cache_.end()) {
+    lru_.erase(it->second.lru);
+    cache_.erase(it);
+  }
+  while (cache_.size() >= limits::kAttributionCacheEntries && !lru_.empty()) {
+    cache_.erase(lru_.back());
+    lru_.pop_back();
+  }
+  lru_.push_front(actor.pid);
+  cache_[actor.pid] = CacheEntry{actor, inserted, lru_.begin()};
+  return actor;
+}
+
+AttributionStats ProcessAttributor::Stats() const {
+  return {attributed_.load(), cache_hits_.load(), vanished_.load()};
+}
+
+}  // namespace steen::sys

@@ -1,0 +1,98 @@
+// Attribution from /proc: who is behind a pid or tid. Parsing is pure (unit-tested with odd
+// command names); ProcessAttributor reads /proc through the FileOpener seam, caches by
+// (pid, start time) and returns a partial Actor when the process is gone (no error storm: exits
+// are counted, not reported).
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "steen/event.h"
+#include "sys/clock.h"
+#include "sys/file_opener.h"
+
+namespace steen::sys {
+
+class ExeHasher;
+
+// Fields of /proc/PID/stat we use. comm may contain spaces and ')' (it is cut at the LAST ')').
+struct ProcStat {
+  pid_t pid = 0;
+  std::string comm;
+  char state = '?';
+  pid_t ppid = 0;
+  pid_t pgid = 0;
+  pid_t sid = 0;
+  uint64_t start_time = 0;  // field 22, clock ticks since boot
+};
+std::optional<ProcStat> ParseProcStat(std::string_view text);
+
+// Fields of /proc/PID/status we use.
+struct ProcStatus {
+  pid_t tgid = 0;
+  pid_t ppid = 0;
+  uid_t real_uid = 0;
+  uid_t effective_uid = 0;  // smbd switches euid to the client's user: this is the one we report
+  bool has_uid = false;
+};
+std::optional<ProcStatus> ParseProcStatus(std::string_view text);
+
+// The unified-hierarchy path ("0::/system.slice/smbd.service" -> "/system.slice/smbd.service"),
+// or the first line's path on v1-only systems.
+std::string ParseCgroup(std::string_view text);
+
+// uid -> user name (getpwuid_r), cached; the number as text when there is no such user.
+class UserNames {
+ public:
+  std::string Lookup(uid_t uid);
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<uid_t, std::string> names_;
+};
+
+struct AttributionStats {
+  uint64_t attributed = 0;
+  uint64_t cache_hits = 0;
+  uint64_t vanished = 0;  // process exited before (full) attribution
+};
+
+class ProcessAttributor {
+ public:
+  // `proc_root` is "/proc" except in tests. `hasher` may be null (no exe hashes).
+  ProcessAttributor(FileOpener* opener, Clock* clock, ExeHasher* hasher = nullptr,
+                    std::string proc_root = "/proc");
+  // Never fails: fields the process no longer has are left empty. `tid` may be a thread id
+  // (fanotify with FAN_REPORT_TID) or a process id.
+  Actor Attribute(pid_t tid);
+  AttributionStats Stats() const;
+
+ private:
+  struct CacheEntry {
+    Actor actor;
+    uint64_t inserted_ns;
+    std::list<pid_t>::iterator lru;
+  };
+  std::string ProcPath(pid_t pid, const char* file) const;
+  void FillAncestors(Actor* actor);
+
+  FileOpener* opener_;
+  Clock* clock_;
+  ExeHasher* hasher_;
+  std::string proc_root_;
+  UserNames users_;
+  mutable std::mutex mu_;
+  std::unordered_map<pid_t, CacheEntry> cache_;
+  std::list<pid_t> lru_;
+  std::atomic<uint64_t> attributed_{0}, cache_hits_{0}, vanished_{0};
+};
+
+}  // namespace steen::sys
