@@ -108,6 +108,12 @@ StatusOr<UniqueFd> GuardedFileOpener::OpenAt(int dirfd, const std::string& path,
   if (dirfd != AT_FDCWD && (path.empty() || path[0] != '/')) {
     full = ReadLink("/proc/self/fd/" + std::to_string(dirfd)) + "/" + path;
   }
+  // /proc/PID/exe and /proc/PID/fd/N are magic links: the file opened is their target.
+  if (full.rfind("/proc/", 0) == 0 &&
+      (full.find("/exe") != std::string::npos || full.find("/fd/") != std::string::npos)) {
+    std::string target = ReadLink(full);
+    if (!target.empty()) full = target;
+  }
   // Note before opening: if the open itself hangs, the record already tells who did it.
   Note(full);
   return inner_->OpenAt(dirfd, path, flags);
