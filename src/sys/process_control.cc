@@ -1,7 +1,7 @@
 #include "sys/process_control.h"
 
 #include <signal.h>
-#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +10,15 @@
 #include "sys/proc.h"
 
 namespace steen::sys {
+namespace {
+
+// Direct system calls: glibc 2.36's <sys/pidfd.h> lacks C linkage for C++ callers.
+int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int PidfdSendSignal(int pidfd, int sig) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+}  // namespace
 
 KernelProcessControl::KernelProcessControl(FileOpener* opener, std::string proc_root)
     : opener_(opener ? opener : DefaultFileOpener()), proc_root_(std::move(proc_root)) {}
@@ -32,7 +41,7 @@ Status KernelProcessControl::Signal(pid_t pid, uint64_t start_time, int sig, con
     return Status::InvalidArgument("refusing to " + who +
                                    ": no start time recorded, a reused pid could be hit");
   }
-  int pidfd = ::pidfd_open(pid, 0);
+  int pidfd = PidfdOpen(pid);
   if (pidfd < 0) {
     if (errno == ESRCH) return Status::NotFound("cannot " + who + ": the process has exited");
     return Status::FromErrno("cannot " + who + ": pidfd_open", errno);
@@ -51,7 +60,7 @@ Status KernelProcessControl::Signal(pid_t pid, uint64_t start_time, int sig, con
                             std::to_string(stat->start_time) + ", expected " +
                             std::to_string(start_time) + ")");
   }
-  if (::pidfd_send_signal(pidfd, sig, nullptr, 0) != 0) {
+  if (PidfdSendSignal(pidfd, sig) != 0) {
     if (errno == ESRCH) return Status::NotFound("cannot " + who + ": the process has exited");
     return Status::FromErrno("cannot " + who + ": pidfd_send_signal", errno);
   }

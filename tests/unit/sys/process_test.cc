@@ -1,0 +1,175 @@
+// Attribution, exe hashing and process control against real (child) processes; no root needed.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "sys/exe_hasher.h"
+#include "sys/file_opener.h"
+#include "sys/proc.h"
+#include "sys/process_control.h"
+
+namespace steen::sys {
+namespace {
+
+pid_t SpawnSleeper() {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::alarm(30);  // never outlive the test
+    for (;;) ::pause();
+  }
+  return pid;
+}
+
+char StateOf(pid_t pid) {
+  auto text = ReadSmallFile(DefaultFileOpener(), "/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!text.ok()) return '?';
+  auto st = ParseProcStat(*text);
+  return st ? st->state : '?';
+}
+
+TEST(Attribution, OwnProcessAndThread) {
+  ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get());
+  Actor me = attributor.Attribute(::getpid());
+  EXPECT_EQ(me.pid, ::getpid());
+  EXPECT_EQ(me.ppid, ::getppid());
+  EXPECT_EQ(me.pgid, ::getpgrp());
+  EXPECT_EQ(me.sid, ::getsid(0));
+  EXPECT_GT(me.start_time, 0u);
+  EXPECT_EQ(me.exe, std::filesystem::read_symlink("/proc/self/exe").string());
+  EXPECT_EQ(me.uid, ::geteuid());
+  EXPECT_FALSE(me.user.empty());
+  EXPECT_FALSE(me.comm.empty());
+  EXPECT_FALSE(me.cgroup.empty());
+  if (::getppid() > 1) {
+    ASSERT_FALSE(me.ancestors.empty());
+    EXPECT_EQ(me.ancestors[0], ::getppid());
+  }
+  for (pid_t a : me.ancestors) EXPECT_GT(a, 1);
+  // A thread id maps to its process.
+  pid_t tid = 0;
+  Actor from_thread;
+  std::thread t([&] {
+    tid = ::gettid();
+    from_thread = attributor.Attribute(tid);
+  });
+  t.join();
+  EXPECT_EQ(from_thread.pid, ::getpid());
+  EXPECT_EQ(from_thread.tid, tid);
+  EXPECT_GE(attributor.Stats().cache_hits, 1u);
+}
+
+TEST(Attribution, ExitedProcessGivesPartialActor) {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  ::waitpid(pid, nullptr, 0);
+  ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get());
+  Actor gone = attributor.Attribute(pid);
+  EXPECT_EQ(gone.pid, pid);
+  EXPECT_TRUE(gone.exe.empty());
+  EXPECT_EQ(gone.start_time, 0u);
+  EXPECT_EQ(attributor.Stats().vanished, 1u);
+}
+
+TEST(Attribution, FakeProcRootWithHostileComm) {
+  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  std::filesystem::create_directories(root + "/4242");
+  std::ofstream(root + "/4242/status") << "Name:\tx\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\n";
+  std::ofstream(root + "/4242/stat")
+      << "4242 (rm -rf ) (x) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0\n";
+  std::ofstream(root + "/4242/cgroup") << "0::/user.slice/evil.scope\n";
+  ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get(), nullptr, root);
+  Actor a = attributor.Attribute(4242);
+  EXPECT_EQ(a.comm, "rm -rf ) (x");
+  EXPECT_EQ(a.start_time, 555u);
+  EXPECT_EQ(a.ppid, 1);
+  EXPECT_TRUE(a.ancestors.empty());  // up to, not including, pid 1
+  EXPECT_EQ(a.cgroup, "/user.slice/evil.scope");
+  EXPECT_EQ(a.user, "root");
+  std::filesystem::remove_all(root);
+}
+
+TEST(ExeHasher, HashesKnownBytesAndOwnExecutable) {
+  char path[] = "/tmp/steen-sys-hash-XXXXXX";
+  int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "abc", 3), 3);
+  ::lseek(fd, 0, SEEK_SET);
+  EXPECT_EQ(ExeHasher::HashFd(fd, 100),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  ::lseek(fd, 0, SEEK_SET);
+  EXPECT_FALSE(ExeHasher::HashFd(fd, 2));  // over the size cap
+  ::close(fd);
+  ::unlink(path);
+
+  ExeHasher hasher(DefaultFileOpener());
+  EXPECT_EQ(hasher.LookupOrRequest(::getpid()), "");  // queued
+  hasher.WaitIdle();
+  std::string digest = hasher.LookupOrRequest(::getpid());
+  ASSERT_EQ(digest.size(), 64u);
+  int self = ::open("/proc/self/exe", O_RDONLY);
+  EXPECT_EQ(ExeHasher::HashFd(self, 1ull << 32), digest);
+  ::close(self);
+  EXPECT_EQ(hasher.Stats().hashed, 1u);
+}
+
+TEST(ProcessControl, SuspendResumeKillWithStartTimeCheck) {
+  pid_t child = SpawnSleeper();
+  ASSERT_GT(child, 0);
+  ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get());
+  Actor actor = attributor.Attribute(child);
+  ASSERT_GT(actor.start_time, 0u);
+  KernelProcessControl control;
+
+  // A different start time means "the pid now belongs to someone else": nothing is sent.
+  Status reused = control.Kill(child, actor.start_time + 1);
+  EXPECT_EQ(reused.code(), Status::Code::kNotFound) << reused.ToString();
+  EXPECT_NE(reused.message().find("another process"), std::string::npos);
+  EXPECT_EQ(control.Kill(child, 0).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(control.Kill(1, 1).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(control.Kill(::getpid(), actor.start_time).code(), Status::Code::kInvalidArgument);
+
+  ASSERT_TRUE(control.Suspend(child, actor.start_time).ok());
+  for (int i = 0; i < 100 && StateOf(child) != 'T'; ++i) ::usleep(10000);
+  EXPECT_EQ(StateOf(child), 'T');
+  ASSERT_TRUE(control.Resume(child, actor.start_time).ok());
+  for (int i = 0; i < 100 && StateOf(child) == 'T'; ++i) ::usleep(10000);
+  EXPECT_NE(StateOf(child), 'T');
+  ASSERT_TRUE(control.Kill(child, actor.start_time).ok());
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  Status gone = control.Kill(child, actor.start_time);
+  EXPECT_EQ(gone.code(), Status::Code::kNotFound) << gone.ToString();
+}
+
+TEST(GuardedOpener, FlagsOpensUnderMarkedRootsByAnsweringThreads) {
+  GuardedFileOpener guard(DefaultFileOpener(), {"/proc/self"}, [] { return 1; });
+  EXPECT_TRUE(guard.Open("/proc/self/stat", O_RDONLY).ok());  // role kOther: recorded, allowed
+  std::thread([&] {
+    SetThreadRole(ThreadRole::kPermissionReader);
+    (void)guard.Open("/proc/self/status", O_RDONLY);
+    (void)guard.Open("/proc/version", O_RDONLY);  // outside the root
+  }).join();
+  EXPECT_EQ(guard.records().size(), 3u);
+  EXPECT_EQ(guard.opens_under_marked_roots(), 2);
+  auto bad = guard.violations();
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].path, "/proc/self/status");
+  EXPECT_EQ(bad[0].outstanding_tickets, 1);
+  EXPECT_TRUE(PathIsUnder("/a/b", "/a"));
+  EXPECT_TRUE(PathIsUnder("/a", "/a/"));
+  EXPECT_FALSE(PathIsUnder("/ab", "/a"));
+}
+
+}  // namespace
+}  // namespace steen::sys
