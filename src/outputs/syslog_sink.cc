@@ -83,14 +83,16 @@ class SyslogSink : public AlertSink {
       if (!st.ok()) return st;
       fresh = true;
     }
-    Status st = SendAll(frame);
+    bool connection_lost = false;
+    Status st = SendAll(frame, &connection_lost);
     if (st.ok()) return st;
     CloseSocket();  // a partial frame would corrupt the octet-counted stream
-    if (fresh) return Backoff(st);
-    // The collector restarted since the last alert: one immediate reconnect for this one.
+    // A stalled collector (timeout) gets the backoff; one that closed the connection since the
+    // last alert (restart) gets one immediate reconnect for this alert.
+    if (fresh || !connection_lost) return Backoff(st);
     Status connected = ConnectWithBackoff();
     if (!connected.ok()) return connected;
-    st = SendAll(frame);
+    st = SendAll(frame, &connection_lost);
     if (!st.ok()) {
       CloseSocket();
       return Backoff(st);
@@ -161,7 +163,7 @@ class SyslogSink : public AlertSink {
     return Status::Ok();
   }
 
-  Status SendAll(std::string_view data) {
+  Status SendAll(std::string_view data, bool* connection_lost) {
     const Clock::time_point deadline =
         Clock::now() + std::chrono::milliseconds(std::max(0, options_.send_timeout_ms));
     while (!data.empty()) {
@@ -172,6 +174,7 @@ class SyslogSink : public AlertSink {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        *connection_lost = errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN;
         return Status::FromErrno(name_ + ": send", errno);
       }
       int left = RemainingMs(deadline);
