@@ -123,7 +123,7 @@ class FanotifySourceImpl : public FanotifySource {
   struct Mount {
     uint64_t fsid;
     dev_t dev;
-    UniqueFd fd;  // O_PATH on the root: open_by_handle_at's mount_fd
+    UniqueFd fd;  // the root, O_RDONLY: open_by_handle_at's mount_fd
   };
 
   void Push(SysEvent ev) {
@@ -176,7 +176,9 @@ Status FanotifySourceImpl::Init() {
   for (const auto& root : options_.roots) {
     Status valid = ValidateWatchRoot(root);
     if (!valid.ok()) return valid;
-    auto fd = opener_->Open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+    // Not O_PATH: open_by_handle_at() refuses an O_PATH mount_fd with EBADF (seen on 6.18).
+    // Opened before any mark exists, so this open cannot raise an event.
+    auto fd = opener_->Open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!fd.ok()) return fd.status();
     struct statfs sfs {};
     struct stat st {};

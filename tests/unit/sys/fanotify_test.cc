@@ -1,0 +1,462 @@
+// Real fanotify tests (root). Safety: every test marks only a temporary tree it created under
+// /tmp, runs under an alarm (SIGALRM's default action ends the process, which closes the groups:
+// the kernel then allows every pending permission event), and every child process has its own
+// alarm. Skipped with a message when not root.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "sys/exe_hasher.h"
+#include "sys/fanotify_source.h"
+
+namespace steen::sys {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+class FanotifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "fanotify tests need root (CAP_SYS_ADMIN); skipped";
+    ::alarm(90);  // watchdog: a hang fails (kills) the test binary instead of the machine
+    char tmpl[] = "/tmp/steen-sys-fan-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    tree_ = tmpl;
+  }
+  void TearDown() override {
+    source_.reset();  // groups closed before the tree is removed
+    if (!tree_.empty()) fs::remove_all(tree_);
+    ::alarm(0);
+  }
+  Status OpenSource(FanotifyOptions options) {
+    options.roots = {tree_};
+    auto src = FanotifySource::Open(options);
+    if (!src.ok()) return src.status();
+    source_ = std::move(*src);
+    return Status::Ok();
+  }
+
+  std::string tree_;
+  std::unique_ptr<FanotifySource> source_;
+};
+
+// What a test remembers of an event after handing its fd/ticket back.
+struct Seen {
+  SysEvent::Kind kind;
+  FileOp op;
+  std::string path, new_path;
+  Actor actor;
+  bool is_dir;
+  OpenIntent intent;
+  bool truncate;
+  std::string content;  // first bytes read through the event fd (close-write, permission)
+  uint64_t size;
+};
+
+std::string ReadThrough(int fd) {
+  char buf[256];
+  ssize_t n = ::pread(fd, buf, sizeof(buf), 0);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+Seen Remember(SysEvent& ev) {
+  Seen s{ev.kind,
+         ev.event.op,
+         ev.event.path,
+         ev.event.new_path,
+         ev.event.actor,
+         ev.is_directory,
+         ev.open_request.intent,
+         ev.open_request.truncate,
+         "",
+         ev.event.size};
+  if (ev.fd) s.content = ReadThrough(ev.fd.get());
+  if (ev.ticket) s.content = ReadThrough(ev.ticket->fd());
+  return s;
+}
+
+bool ChildDone(pid_t pid, int* status) { return ::waitpid(pid, status, WNOHANG) == pid; }
+
+const Seen* Find(const std::vector<Seen>& seen, SysEvent::Kind kind, FileOp op,
+                 const std::string& path) {
+  for (const auto& s : seen) {
+    if (s.kind == kind && s.op == op && s.path == path) return &s;
+  }
+  return nullptr;
+}
+
+TEST_F(FanotifyTest, CreateWriteRenameDeleteEndToEnd) {
+  fs::create_directory(tree_ + "/sub");
+  FanotifyOptions options;
+  ASSERT_TRUE(OpenSource(options).ok());
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  const std::string sub = tree_ + "/sub";
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::alarm(20);
+    int fd = ::open((sub + "/a.txt").c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    if (fd < 0 || ::write(fd, "hello", 5) != 5) ::_exit(2);
+    ::close(fd);
+    if (::rename((sub + "/a.txt").c_str(), (sub + "/b.txt").c_str()) != 0) ::_exit(3);
+    if (::mkdir((sub + "/newdir").c_str(), 0755) != 0) ::_exit(4);
+    char c;
+    if (::read(go[0], &c, 1) != 1) ::_exit(5);  // the watcher has marked newdir
+    fd = ::open((sub + "/newdir/c.txt").c_str(), O_CREAT | O_WRONLY, 0644);
+    if (fd < 0 || ::write(fd, "second", 6) != 6) ::_exit(6);
+    ::close(fd);
+    if (::unlink((sub + "/b.txt").c_str()) != 0) ::_exit(7);
+    if (::read(go[0], &c, 1) != 1) ::_exit(8);  // stay alive until the delete was attributed
+    ::_exit(0);
+  }
+  std::vector<Seen> seen;
+  int status = -1;
+  bool done = false, released = false, seen_delete = false, seen_close_c = false, finished = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto ev = source_->Next(milliseconds(50));
+    if (ev) {
+      seen.push_back(Remember(*ev));
+      if (ev->ticket) EXPECT_TRUE(ev->ticket->Allow());
+      if (!released && ev->event.op == FileOp::kCreate && ev->event.path == sub + "/newdir") {
+        released = ::write(go[1], "x", 1) == 1;
+      }
+      // The two groups are read by two threads: release the child only when both reported
+      // its last actions, so that every event is attributed while the process still exists.
+      seen_delete = seen_delete || (ev->event.op == FileOp::kDelete);
+      seen_close_c = seen_close_c || (ev->event.op == FileOp::kCloseWrite &&
+                                      ev->event.path == sub + "/newdir/c.txt");
+      if (seen_delete && seen_close_c && !finished) {
+        finished = ::write(go[1], "y", 1) == 1;
+      }
+      continue;
+    }
+    if (!done) done = ChildDone(child, &status);
+    if (done) break;  // child finished and nothing arrived for 50 ms
+  }
+  if (!done || ::getenv("STEEN_SYS_TEST_VERBOSE")) {
+    for (const auto& s : seen) {
+      std::cerr << static_cast<int>(s.kind) << " op " << static_cast<int>(s.op) << " " << s.path
+                << " -> " << s.new_path << " pid " << s.actor.pid << "\n";
+    }
+    auto st = source_->Stats();
+    std::cerr << "unresolved " << st.unresolved_paths << " malformed " << st.malformed
+              << " watched " << st.watched_directories << " own " << st.own_events << "\n";
+  }
+  ASSERT_TRUE(done) << "child did not finish";
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ::close(go[0]);
+  ::close(go[1]);
+
+  const std::string self_exe = fs::read_symlink("/proc/self/exe").string();
+  auto check_actor = [&](const Seen* s) {
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->actor.pid, child);
+    EXPECT_EQ(s->actor.ppid, ::getpid());
+    EXPECT_EQ(s->actor.exe, self_exe);
+    EXPECT_GT(s->actor.start_time, 0u);
+    EXPECT_EQ(s->actor.user, "root");
+  };
+  const Seen* perm = Find(seen, SysEvent::Kind::kPermission, FileOp::kOpenForWrite, sub + "/a.txt");
+  check_actor(perm);
+  if (perm) {
+    EXPECT_EQ(perm->intent, OpenIntent::kWrite);
+    EXPECT_TRUE(perm->truncate);
+  }
+  check_actor(Find(seen, SysEvent::Kind::kFile, FileOp::kCreate, sub + "/a.txt"));
+  // A content event's path is the file's name when the event is read: the rename may be first.
+  const Seen* close_a = Find(seen, SysEvent::Kind::kFile, FileOp::kCloseWrite, sub + "/a.txt");
+  if (close_a == nullptr) {
+    close_a = Find(seen, SysEvent::Kind::kFile, FileOp::kCloseWrite, sub + "/b.txt");
+  }
+  check_actor(close_a);
+  if (close_a) EXPECT_EQ(close_a->content, "hello");  // read only through the event fd
+  const Seen* rename = Find(seen, SysEvent::Kind::kFile, FileOp::kRename, sub + "/a.txt");
+  check_actor(rename);
+  if (rename) EXPECT_EQ(rename->new_path, sub + "/b.txt");
+  const Seen* mkdir = Find(seen, SysEvent::Kind::kFile, FileOp::kCreate, sub + "/newdir");
+  check_actor(mkdir);
+  if (mkdir) EXPECT_TRUE(mkdir->is_dir);
+  // Inside the new directory: events only exist if it was marked when it appeared.
+  check_actor(Find(seen, SysEvent::Kind::kFile, FileOp::kCreate, sub + "/newdir/c.txt"));
+  const Seen* close_c =
+      Find(seen, SysEvent::Kind::kFile, FileOp::kCloseWrite, sub + "/newdir/c.txt");
+  check_actor(close_c);
+  if (close_c) EXPECT_EQ(close_c->content, "second");
+  check_actor(Find(seen, SysEvent::Kind::kFile, FileOp::kDelete, sub + "/b.txt"));
+
+  source_->Stop();
+  auto stats = source_->Stats();
+  EXPECT_GE(stats.tickets.issued, 2u);
+  EXPECT_EQ(stats.tickets.answered_by_holder, stats.tickets.issued);
+  EXPECT_EQ(stats.tickets.timeouts, 0u);
+  EXPECT_EQ(stats.tickets.outstanding, 0u);
+  EXPECT_EQ(stats.dropped, 0u);
+  EXPECT_EQ(stats.watched_directories, 3u);  // tree, sub, newdir
+}
+
+// The "cannot deadlock" proof on a live kernel: a busy child (writes, reads, renames, deletes,
+// runs a program copied INTO the marked tree) while the listener attributes every event and the
+// consumer holds permission tickets until the executable's hash (which opens the program inside
+// the marked tree) is known. Every permission event must be answered by its holder, none by the
+// deadline, and no permission-answering thread may open anything inside the tree.
+TEST_F(FanotifyTest, BusyChildWithExecInsideTreeNeverStalls) {
+  fs::create_directory(tree_ + "/bin");
+  const std::string prog = tree_ + "/bin/prog";
+  fs::copy_file("/usr/bin/dd", prog);
+  ::chmod(prog.c_str(), 0755);
+  std::string prog_sha;
+  {
+    int fd = ::open(prog.c_str(), O_RDONLY);
+    prog_sha = ExeHasher::HashFd(fd, 1ull << 30).value_or("");
+    ::close(fd);
+  }
+  FanotifySource* live = nullptr;
+  GuardedFileOpener guard(DefaultFileOpener(), {tree_},
+                          [&] { return live ? static_cast<int>(live->OutstandingTickets()) : 0; });
+  ExeHasher hasher(&guard);
+  ProcessAttributor attributor(&guard, RealClock::Get(), &hasher);
+  FanotifyOptions options;
+  options.opener = &guard;
+  options.attributor = &attributor;
+  options.forward_read_opens = true;  // every open of the child becomes a ticket
+  ASSERT_TRUE(OpenSource(options).ok());
+  live = source_.get();
+
+  const int kIterations = 300;
+  auto started = std::chrono::steady_clock::now();
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::alarm(60);
+    char buf[4096] = {1, 2, 3};
+    for (int i = 0; i < kIterations; ++i) {
+      std::string f = tree_ + "/f" + std::to_string(i % 16) + ".dat";
+      int fd = ::open(f.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+      if (fd < 0 || ::write(fd, buf, sizeof(buf)) != sizeof(buf)) ::_exit(2);
+      ::close(fd);
+      fd = ::open(f.c_str(), O_RDONLY);
+      if (fd < 0 || ::read(fd, buf, sizeof(buf)) <= 0) ::_exit(3);
+      ::close(fd);
+      if (::rename(f.c_str(), (f + ".locked").c_str()) != 0) ::_exit(4);
+      if (i % 3 == 0) ::unlink((f + ".locked").c_str());
+      if (i % 30 == 0) {
+        pid_t p = ::fork();
+        if (p == 0) {
+          std::string of = "of=" + tree_ + "/dd" + std::to_string(i) + ".out";
+          ::execl(prog.c_str(), "prog", "if=/dev/zero", of.c_str(), "bs=1k", "count=4",
+                  "status=none", nullptr);
+          ::_exit(9);
+        }
+        int st = 0;
+        if (::waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st) != 0) ::_exit(5);
+      }
+    }
+    ::_exit(0);
+  }
+  uint64_t tickets_seen = 0, held_for_hash = 0, events = 0;
+  std::map<std::string, int> hashes_seen;
+  int status = -1;
+  bool done = false;
+  while (std::chrono::steady_clock::now() - started < std::chrono::seconds(60)) {
+    auto ev = source_->Next(milliseconds(100));
+    if (!ev) {
+      if (done || (done = ChildDone(child, &status))) break;
+      continue;
+    }
+    ++events;
+    if (ev->kind != SysEvent::Kind::kPermission) continue;
+    ++tickets_seen;
+    ReadThrough(ev->ticket->fd());  // a protective read, through the event fd only
+    if (ev->event.actor.exe == prog) {
+      // Hold the ticket while the hasher opens the program inside the marked tree.
+      std::string digest = ev->event.actor.exe_sha256;
+      for (int i = 0; i < 150 && digest.empty(); ++i) {
+        std::this_thread::sleep_for(milliseconds(5));
+        digest = hasher.LookupOrRequest(ev->event.actor.pid);
+      }
+      ++held_for_hash;
+      ++hashes_seen[digest];
+    }
+    if (tickets_seen % 2 == 0) EXPECT_TRUE(ev->ticket->Allow());
+    // odd ones: allowed by the ticket's destructor
+  }
+  if (!done) done = ChildDone(child, &status);
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(done) << "child did not finish within the watchdog";
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  source_->Stop();
+  auto stats = source_->Stats();
+  // Every permission event was answered, by its holder, in time.
+  EXPECT_GE(tickets_seen, 2u * kIterations);
+  EXPECT_EQ(stats.tickets.issued, tickets_seen);
+  EXPECT_EQ(stats.tickets.answered_by_holder, tickets_seen);
+  EXPECT_EQ(stats.tickets.timeouts, 0u);
+  EXPECT_EQ(stats.tickets.outstanding, 0u);
+  EXPECT_EQ(stats.dropped, 0u);
+  EXPECT_LT(elapsed, std::chrono::seconds(30));
+  // The hasher did open the program inside the marked tree (our own event, answered at once)...
+  int hasher_opens_in_tree = 0;
+  for (const auto& r : guard.records()) {
+    if (r.under_marked_root && r.role == ThreadRole::kExeHasher) ++hasher_opens_in_tree;
+  }
+  EXPECT_GE(hasher_opens_in_tree, 1);
+  EXPECT_GT(stats.own_events, 0u);
+  EXPECT_GE(held_for_hash, 1u);
+  EXPECT_EQ(hashes_seen[prog_sha], static_cast<int>(held_for_hash));
+  // ...and no thread that answers permission events ever opened anything inside it.
+  for (const auto& v : guard.violations()) {
+    ADD_FAILURE() << "thread " << ToString(v.role) << " opened " << v.path;
+  }
+  std::cerr << "events " << events << ", tickets " << tickets_seen << ", own events "
+            << stats.own_events << ", elapsed "
+            << std::chrono::duration_cast<milliseconds>(elapsed).count() << " ms\n";
+}
+
+TEST_F(FanotifyTest, OwnOpensAndDirectoryHandlesRaiseNoTickets) {
+  fs::create_directory(tree_ + "/sub");
+  {
+    int fd = ::open((tree_ + "/sub/r.txt").c_str(), O_CREAT | O_WRONLY, 0644);
+    ASSERT_EQ(::write(fd, "r", 1), 1);
+    ::close(fd);
+  }
+  FanotifyOptions options;
+  options.forward_read_opens = true;
+  ASSERT_TRUE(OpenSource(options).ok());
+  // Our own writes inside the tree (the daemon restoring a file) do not wait for anyone.
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread([&] {
+    int fd = ::open((tree_ + "/sub/own.txt").c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+  }).join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(500));
+
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::alarm(20);
+    // Directory by handle (O_PATH) and by path: the content group has no FAN_ONDIR.
+    struct {
+      file_handle fh;
+      unsigned char bytes[128];
+    } h;
+    h.fh.handle_bytes = 128;
+    int mount_id = 0;
+    if (::name_to_handle_at(AT_FDCWD, (tree_ + "/sub").c_str(), &h.fh, &mount_id, 0) != 0) {
+      ::_exit(2);
+    }
+    int mount_fd = ::open(tree_.c_str(), O_RDONLY | O_DIRECTORY);  // O_PATH: EBADF on 6.18
+    int by_handle = ::open_by_handle_at(mount_fd, &h.fh, O_PATH | O_DIRECTORY);
+    if (by_handle < 0) ::_exit(3);
+    int dir = ::open((tree_ + "/sub").c_str(), O_RDONLY | O_DIRECTORY);
+    if (dir < 0) ::_exit(4);
+    // Positive control: a regular file read does raise a (forwarded) permission event.
+    int file = ::open((tree_ + "/sub/r.txt").c_str(), O_RDONLY);
+    if (file < 0) ::_exit(5);
+    ::_exit(0);
+  }
+  std::vector<Seen> seen;
+  int status = -1;
+  bool done = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto ev = source_->Next(milliseconds(50));
+    if (ev) {
+      seen.push_back(Remember(*ev));
+      continue;  // tickets allow when dropped
+    }
+    if (done || (done = ChildDone(child, &status))) break;
+  }
+  ASSERT_TRUE(done);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  int permissions = 0;
+  for (const auto& s : seen) {
+    if (s.kind != SysEvent::Kind::kPermission) continue;
+    ++permissions;
+    EXPECT_EQ(s.path, tree_ + "/sub/r.txt") << "unexpected permission event";
+    EXPECT_EQ(s.intent, OpenIntent::kRead);
+    EXPECT_EQ(s.actor.pid, child);
+  }
+  EXPECT_EQ(permissions, 1);
+  auto stats = source_->Stats();
+  EXPECT_GE(stats.own_events, 1u);
+  EXPECT_EQ(stats.tickets.timeouts, 0u);
+}
+
+TEST_F(FanotifyTest, DeadlineAllowsWhenTheDaemonHoldsATicket) {
+  FanotifyOptions options;
+  options.permission_deadline = milliseconds(300);
+  ASSERT_TRUE(OpenSource(options).ok());
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::alarm(20);
+    auto t0 = std::chrono::steady_clock::now();
+    int fd = ::open((tree_ + "/held.txt").c_str(), O_CREAT | O_WRONLY, 0644);
+    long ms =
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    if (fd < 0) ::_exit(2);
+    (void)!::write(report[1], &ms, sizeof(ms));
+    ::_exit(0);
+  }
+  std::optional<SysEvent> held;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!held && std::chrono::steady_clock::now() < deadline) {
+    auto ev = source_->Next(milliseconds(50));
+    if (ev && ev->kind == SysEvent::Kind::kPermission) held = std::move(ev);
+  }
+  ASSERT_TRUE(held);
+  long ms = -1;
+  ASSERT_EQ(::read(report[0], &ms, sizeof(ms)), static_cast<ssize_t>(sizeof(ms)));
+  int status = -1;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_GE(ms, 250);
+  EXPECT_LT(ms, 1500);
+  EXPECT_TRUE(held->ticket->answered());
+  EXPECT_FALSE(held->ticket->Allow());
+  EXPECT_EQ(source_->Stats().tickets.timeouts, 1u);
+  ::close(report[0]);
+  ::close(report[1]);
+}
+
+TEST_F(FanotifyTest, FullQueueDropsAllowsAndReportsOverflow) {
+  FanotifyOptions options;
+  options.queue_capacity = 8;
+  options.permission_deadline = milliseconds(200);
+  ASSERT_TRUE(OpenSource(options).ok());
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::alarm(30);
+    for (int i = 0; i < 60; ++i) {
+      int fd = ::open((tree_ + "/q" + std::to_string(i)).c_str(), O_CREAT | O_WRONLY, 0644);
+      if (fd < 0) ::_exit(2);
+      ::close(fd);
+    }
+    ::_exit(0);
+  }
+  int status = -1;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);  // nobody reads meanwhile
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto first = source_->Next(milliseconds(100));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->kind, SysEvent::Kind::kOverflow);
+  EXPECT_FALSE(first->detail.empty());
+  auto stats = source_->Stats();
+  EXPECT_GT(stats.dropped, 0u);
+  EXPECT_EQ(stats.tickets.outstanding, 0u);  // queued ones timed out, dropped ones allowed
+}
+
+}  // namespace
+}  // namespace steen::sys
