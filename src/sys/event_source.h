@@ -55,6 +55,7 @@ struct SourceStats {
   uint64_t watched_directories = 0;
   uint64_t watch_limit_hits = 0;
   uint64_t malformed = 0;
+  uint64_t outside_events = 0;  // from directories moved out of the trees: not reported
   TicketStats tickets;
 };
 

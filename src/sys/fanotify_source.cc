@@ -53,6 +53,21 @@ uint64_t FsidOf(const struct statfs& st) {
          (static_cast<uint64_t>(static_cast<uint32_t>(words[1])) << 32);
 }
 
+// Highest ancestor of `path` on the same device (the mount's root, bind mounts aside).
+std::string MountRootOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return path;
+  std::string current = path;
+  while (current.size() > 1) {
+    std::size_t slash = current.rfind('/');
+    std::string parent = slash == 0 ? "/" : current.substr(0, slash);
+    struct stat pst {};
+    if (::stat(parent.c_str(), &pst) != 0 || pst.st_dev != st.st_dev) break;
+    current = parent;
+  }
+  return current;
+}
+
 std::string FdPath(int fd) { return ReadLink("/proc/self/fd/" + std::to_string(fd)); }
 
 class FanotifySourceImpl : public FanotifySource {
@@ -107,6 +122,7 @@ class FanotifySourceImpl : public FanotifySource {
     s.unresolved_paths = unresolved_.load();
     s.malformed = malformed_.load();
     s.watch_limit_hits = watch_limit_hits_.load();
+    s.outside_events = outside_events_.load();
     {
       std::lock_guard lock(watch_mu_);
       s.watched_directories = watched_.size();
@@ -123,7 +139,7 @@ class FanotifySourceImpl : public FanotifySource {
   struct Mount {
     uint64_t fsid;
     dev_t dev;
-    UniqueFd fd;  // the root, O_RDONLY: open_by_handle_at's mount_fd
+    UniqueFd fd;  // the mount's root, O_RDONLY: open_by_handle_at's mount_fd
   };
 
   void Push(SysEvent ev) {
@@ -135,6 +151,13 @@ class FanotifySourceImpl : public FanotifySource {
     }
   }
 
+  bool InsideRoots(const std::string& path) const {
+    for (const auto& root : options_.roots) {
+      if (PathIsUnder(path, root)) return true;
+    }
+    return false;
+  }
+
   void Stamp(FileEvent* ev) {
     ev->time_ns = clock_->MonotonicNs();
     ev->wall_time_ns = clock_->WallNs();
@@ -144,12 +167,13 @@ class FanotifySourceImpl : public FanotifySource {
   // entries found (they appeared before the mark, so no event of their own was seen).
   void MarkTree(const std::string& dir, bool emit_creates, std::size_t walk_budget);
   Status MarkOne(int dir_fd, const struct stat& st, const std::string& path);
+  void UnmarkTree(const std::string& top, std::size_t walk_budget);
 
   void ContentReaderLoop();
   void NameReaderLoop();
   void HandleContentEvent(RawFanotifyEvent& raw);
   void HandleNameEvent(const RawFanotifyEvent& raw);
-  std::string ResolveDir(const FileId& id, dev_t* dev);
+  std::string ResolveHandle(const FileId& id, dev_t* dev, bool directory);
   bool ReadBatch(int group_fd, std::vector<uint8_t>& buf, ParsedBuffer* out);
 
   FanotifyOptions options_;
@@ -168,7 +192,7 @@ class FanotifySourceImpl : public FanotifySource {
   mutable std::mutex watch_mu_;
   std::set<std::pair<uint64_t, uint64_t>> watched_;  // (dev, ino) of marked directories
   std::atomic<uint64_t> events_{0}, kernel_overflows_{0}, own_events_{0}, unresolved_{0},
-      malformed_{0}, watch_limit_hits_{0};
+      malformed_{0}, watch_limit_hits_{0}, outside_events_{0};
   uint64_t content_mask_ = 0;
 };
 
@@ -176,9 +200,11 @@ Status FanotifySourceImpl::Init() {
   for (const auto& root : options_.roots) {
     Status valid = ValidateWatchRoot(root);
     if (!valid.ok()) return valid;
-    // Not O_PATH: open_by_handle_at() refuses an O_PATH mount_fd with EBADF (seen on 6.18).
-    // Opened before any mark exists, so this open cannot raise an event.
-    auto fd = opener_->Open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    // The mount's root, not the watched root: open_by_handle_at() only decodes handles below
+    // mount_fd's directory (seen on 6.18), and a directory moved out of the tree must still
+    // resolve. Not O_PATH: an O_PATH mount_fd is refused with EBADF (6.18). Opened before any
+    // mark exists, so this open cannot raise an event.
+    auto fd = opener_->Open(MountRootOf(root), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!fd.ok()) return fd.status();
     struct statfs sfs {};
     struct stat st {};
@@ -235,8 +261,9 @@ Status FanotifySourceImpl::MarkOne(int dir_fd, const struct stat& st, const std:
   {
     std::lock_guard lock(watch_mu_);
     auto key = std::make_pair(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
-    if (watched_.count(key) != 0) return Status::Ok();
-    if (watched_.size() >= options_.max_watched_directories) {
+    // Already in the set: mark again anyway (idempotent). Inode numbers are reused, and a deleted
+    // directory whose delete we missed would otherwise hide its successor.
+    if (watched_.count(key) == 0 && watched_.size() >= options_.max_watched_directories) {
       return Status::ResourceExhausted("watched-directory limit reached (" +
                                        std::to_string(options_.max_watched_directories) +
                                        "); not watching " + path);
@@ -318,6 +345,32 @@ void FanotifySourceImpl::MarkTree(const std::string& top, bool emit_creates,
   }
 }
 
+void FanotifySourceImpl::UnmarkTree(const std::string& top, std::size_t walk_budget) {
+  std::vector<std::string> stack{top};
+  std::size_t walked = 0;
+  while (!stack.empty() && walked++ < walk_budget) {
+    std::string dir = std::move(stack.back());
+    stack.pop_back();
+    auto fd = opener_->Open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (!fd.ok()) continue;
+    struct stat st {};
+    if (::fstat(fd->get(), &st) == 0) {
+      std::lock_guard lock(watch_mu_);
+      watched_.erase({static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
+    }
+    ::fanotify_mark(name_group_.get(), FAN_MARK_REMOVE, kNameMask, fd->get(), nullptr);
+    ::fanotify_mark(content_group_.get(), FAN_MARK_REMOVE, content_mask_, fd->get(), nullptr);
+    DIR* d = ::fdopendir(fd->Release());
+    if (d == nullptr) continue;
+    while (dirent* de = ::readdir(d)) {
+      std::string name = de->d_name;
+      if (name == "." || name == ".." || de->d_type != DT_DIR) continue;
+      if (stack.size() < walk_budget) stack.push_back(dir + "/" + name);
+    }
+    ::closedir(d);
+  }
+}
+
 bool FanotifySourceImpl::ReadBatch(int group_fd, std::vector<uint8_t>& buf, ParsedBuffer* out) {
   pollfd fds[2] = {{group_fd, POLLIN, 0}, {stop_efd_.get(), POLLIN, 0}};
   int n = ::poll(fds, 2, 500);
@@ -379,6 +432,7 @@ void FanotifySourceImpl::HandleContentEvent(RawFanotifyEvent& raw) {
     ev.open_request = request;
     ev.event.op = FileOp::kOpenForWrite;
     ev.event.path = FdPath(fd.get());
+
     struct stat st {};
     if (::fstat(fd.get(), &st) == 0) {
       ev.event.device = st.st_dev;
@@ -416,7 +470,7 @@ void FanotifySourceImpl::HandleContentEvent(RawFanotifyEvent& raw) {
   Push(std::move(ev));
 }
 
-std::string FanotifySourceImpl::ResolveDir(const FileId& id, dev_t* dev) {
+std::string FanotifySourceImpl::ResolveHandle(const FileId& id, dev_t* dev, bool directory) {
   const Mount* mount = nullptr;
   for (const auto& m : mounts_) {
     if (m.fsid == id.fsid) mount = &m;
@@ -428,9 +482,12 @@ std::string FanotifySourceImpl::ResolveDir(const FileId& id, dev_t* dev) {
   fh->handle_bytes = static_cast<unsigned int>(id.handle.size());
   fh->handle_type = id.handle_type;
   std::memcpy(fh->f_handle, id.handle.data(), id.handle.size());
-  // O_PATH: opens the directory without reading it; no open/permission event is generated.
-  auto fd = opener_->OpenByHandle(mount->fd.get(), fh, O_PATH | O_DIRECTORY);
-  if (!fd.ok()) return {};
+  // O_PATH: opens without reading; O_PATH opens raise no fanotify event at all (no permission
+  // event even for regular files), so this is safe on every thread.
+  auto fd = opener_->OpenByHandle(mount->fd.get(), fh, O_PATH | (directory ? O_DIRECTORY : 0));
+  if (!fd.ok()) {
+    return {};
+  }
   std::string path = FdPath(fd->get());
   static constexpr std::string_view kDeleted = " (deleted)";
   if (path.size() >= kDeleted.size() &&
@@ -468,7 +525,7 @@ void FanotifySourceImpl::HandleNameEvent(const RawFanotifyEvent& raw) {
   dev_t dev = 0;
   auto join = [&](const std::optional<DirEntryId>& entry) -> std::string {
     if (!entry) return {};
-    std::string dir = ResolveDir(entry->dir, &dev);
+    std::string dir = ResolveHandle(entry->dir, &dev, true);
     if (dir.empty()) {
       ++unresolved_;
       return {};
@@ -479,6 +536,11 @@ void FanotifySourceImpl::HandleNameEvent(const RawFanotifyEvent& raw) {
     ev.event.op = FileOp::kRename;
     ev.event.path = join(raw.old_entry);
     ev.event.new_path = join(raw.new_entry);
+    // The kernel reports only the watched side of a rename. Moved out: the target's own handle
+    // (FAN_REPORT_TARGET_FID) tells where it went. Moved in: where it came from stays unknown.
+    if (!raw.new_entry && raw.fid) {
+      ev.event.new_path = ResolveHandle(*raw.fid, &dev, (raw.mask & FAN_ONDIR) != 0);
+    }
   } else if (raw.mask & FAN_CREATE) {
     ev.event.op = FileOp::kCreate;
     ev.event.path = join(raw.entry);
@@ -491,12 +553,34 @@ void FanotifySourceImpl::HandleNameEvent(const RawFanotifyEvent& raw) {
   ev.event.device = dev;
   if (raw.fid) ev.event.inode = InodeFromHandle(*raw.fid);
   Stamp(&ev.event);
-  // A directory appeared (mkdir, or moved in): watch it and what it already holds.
-  if (ev.is_directory && ev.event.op != FileOp::kDelete) {
-    const std::string& dir = ev.event.op == FileOp::kRename ? ev.event.new_path : ev.event.path;
-    bool inside = false;
-    for (const auto& root : options_.roots) inside = inside || PathIsUnder(dir, root);
-    if (!dir.empty() && inside) MarkTree(dir, true, limits::kMaxNewDirectoryWalk);
+  auto inside = [&](const std::string& path) {
+    bool in = false;
+    for (const auto& root : options_.roots) in = in || (!path.empty() && PathIsUnder(path, root));
+    return in;
+  };
+  if (ev.is_directory) {
+    if (ev.event.op == FileOp::kCreate && inside(ev.event.path)) {
+      // mkdir: watch it and whatever was created in it before the mark.
+      MarkTree(ev.event.path, true, limits::kMaxNewDirectoryWalk);
+    } else if (ev.event.op == FileOp::kRename && inside(ev.event.new_path) &&
+               !inside(ev.event.path)) {
+      // Moved in from outside: its whole subtree is new to us. (A move inside the trees keeps
+      // its marks: they belong to the inodes.)
+      MarkTree(ev.event.new_path, true, limits::kMaxNewDirectoryWalk);
+    } else if (ev.event.op == FileOp::kRename && !inside(ev.event.new_path) &&
+               inside(ev.event.path) && !ev.event.new_path.empty()) {
+      // Moved out: stop watching it. Content events already queued keep their (new) path: a
+      // write just before a move out is still a write we must see.
+      UnmarkTree(ev.event.new_path, limits::kMaxNewDirectoryWalk);
+    } else if (ev.event.op == FileOp::kDelete && raw.fid) {
+      std::lock_guard lock(watch_mu_);
+      watched_.erase({static_cast<uint64_t>(dev), InodeFromHandle(*raw.fid)});
+    }
+  }
+  // Name events from a moved-out tree that arrived before its marks were removed.
+  if (!ev.event.path.empty() && !inside(ev.event.path) && !inside(ev.event.new_path)) {
+    ++outside_events_;
+    return;
   }
   bool own = IsOwnThread(raw.pid);
   if (own) {

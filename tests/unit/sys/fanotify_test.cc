@@ -458,5 +458,80 @@ TEST_F(FanotifyTest, FullQueueDropsAllowsAndReportsOverflow) {
   EXPECT_EQ(stats.tickets.outstanding, 0u);  // queued ones timed out, dropped ones allowed
 }
 
+TEST_F(FanotifyTest, DirectoriesMovedInAreWatchedAndMovedOutAreNot) {
+  const std::string outside = tree_ + "-outside";  // a sibling: never marked
+  fs::create_directories(outside + "/box/inner");
+  {
+    int fd = ::open((outside + "/box/inner/old.txt").c_str(), O_CREAT | O_WRONLY, 0644);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+  }
+  FanotifyOptions options;
+  ASSERT_TRUE(OpenSource(options).ok());
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::alarm(20);
+    char c;
+    if (::rename((outside + "/box").c_str(), (tree_ + "/box").c_str()) != 0) ::_exit(2);
+    if (::read(go[0], &c, 1) != 1) ::_exit(3);  // the watcher has marked the moved-in tree
+    int fd = ::open((tree_ + "/box/inner/old.txt").c_str(), O_WRONLY | O_APPEND);
+    if (fd < 0 || ::write(fd, "in", 2) != 2) ::_exit(4);
+    ::close(fd);
+    if (::read(go[0], &c, 1) != 1) ::_exit(8);  // the watcher has seen the write
+    if (::rename((tree_ + "/box").c_str(), (outside + "/box").c_str()) != 0) ::_exit(5);
+    if (::read(go[0], &c, 1) != 1) ::_exit(9);  // the watcher has seen the move out
+    fd = ::open((outside + "/box/inner/after.txt").c_str(), O_CREAT | O_WRONLY, 0644);
+    if (fd < 0 || ::write(fd, "out", 3) != 3) ::_exit(6);
+    ::close(fd);
+    if (::read(go[0], &c, 1) != 1) ::_exit(7);
+    ::_exit(0);
+  }
+  std::vector<Seen> seen;
+  bool released = false, finished = false, seen_write = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto ev = source_->Next(milliseconds(100));
+    if (!ev) {
+      if (finished) break;
+      continue;
+    }
+    seen.push_back(Remember(*ev));
+    if (ev->ticket) ev->ticket->Allow();
+    if (!released && ev->event.op == FileOp::kRename && ev->event.new_path == tree_ + "/box") {
+      released = ::write(go[1], "x", 1) == 1;
+    }
+    if (!seen_write && ev->event.op == FileOp::kCloseWrite) {
+      seen_write = ::write(go[1], "w", 1) == 1;
+    }
+    if (!finished && ev->event.op == FileOp::kRename && ev->event.path == tree_ + "/box") {
+      EXPECT_EQ(ev->event.new_path, outside + "/box") << "target handle gives the new place";
+      EXPECT_EQ(::write(go[1], "o", 1), 1);
+      std::this_thread::sleep_for(milliseconds(200));  // let the child write outside
+      finished = ::write(go[1], "y", 1) == 1;
+    }
+  }
+  int status = -1;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(released && seen_write && finished);
+  EXPECT_TRUE(Find(seen, SysEvent::Kind::kFile, FileOp::kRename, tree_ + "/box"));
+  EXPECT_EQ(source_->Stats().watched_directories, 1u) << "moved-out directories are unmarked";
+  EXPECT_TRUE(Find(seen, SysEvent::Kind::kFile, FileOp::kCreate, tree_ + "/box/inner/old.txt"))
+      << "entries of a moved-in directory are reported";
+  EXPECT_TRUE(Find(seen, SysEvent::Kind::kFile, FileOp::kCloseWrite, tree_ + "/box/inner/old.txt"))
+      << "a moved-in subdirectory is watched";
+  for (const auto& s : seen) {
+    EXPECT_EQ(s.path.find(outside), std::string::npos)
+        << "reported outside the tree: " << s.path << " op " << static_cast<int>(s.op) << " dir "
+        << s.is_dir;
+  }
+  ::close(go[0]);
+  ::close(go[1]);
+  source_.reset();
+  fs::remove_all(outside);
+}
+
 }  // namespace
 }  // namespace steen::sys
