@@ -194,6 +194,7 @@ class FanotifySourceImpl : public FanotifySource {
   std::atomic<uint64_t> events_{0}, kernel_overflows_{0}, own_events_{0}, unresolved_{0},
       malformed_{0}, watch_limit_hits_{0}, outside_events_{0};
   uint64_t content_mask_ = 0;
+  Status first_mark_error_;  // guarded by watch_mu_
 };
 
 Status FanotifySourceImpl::Init() {
@@ -252,7 +253,10 @@ Status FanotifySourceImpl::Init() {
   }
   {
     std::lock_guard lock(watch_mu_);
-    if (watched_.empty()) return Status::IoError("no directory could be marked");
+    if (watched_.empty()) {
+      return first_mark_error_.ok() ? Status::IoError("no directory could be marked")
+                                    : first_mark_error_;
+    }
   }
   return Status::Ok();
 }
@@ -268,16 +272,20 @@ Status FanotifySourceImpl::MarkOne(int dir_fd, const struct stat& st, const std:
                                        std::to_string(options_.max_watched_directories) +
                                        "); not watching " + path);
     }
-    watched_.insert(key);
   }
   if (::fanotify_mark(name_group_.get(), FAN_MARK_ADD | FAN_MARK_ONLYDIR, kNameMask, dir_fd,
                       nullptr) != 0) {
-    return Status::FromErrno("fanotify_mark (names) " + path, errno);
+    return Status::FromErrno("fanotify_mark (names; FAN_RENAME needs Linux >= 5.17) " + path,
+                             errno);
   }
   if (::fanotify_mark(content_group_.get(), FAN_MARK_ADD | FAN_MARK_ONLYDIR, content_mask_, dir_fd,
                       nullptr) != 0) {
-    return Status::FromErrno("fanotify_mark (content) " + path, errno);
+    int err = errno;
+    ::fanotify_mark(name_group_.get(), FAN_MARK_REMOVE, kNameMask, dir_fd, nullptr);
+    return Status::FromErrno("fanotify_mark (content) " + path, err);
   }
+  std::lock_guard lock(watch_mu_);
+  watched_.insert({static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
   return Status::Ok();
 }
 
@@ -305,6 +313,10 @@ void FanotifySourceImpl::MarkTree(const std::string& top, bool emit_creates,
     ++walked;
     Status marked = MarkOne(fd->get(), st, dir);
     if (!marked.ok()) {
+      {
+        std::lock_guard lock(watch_mu_);
+        if (first_mark_error_.ok()) first_mark_error_ = marked;
+      }
       ++watch_limit_hits_;
       SysEvent ev;
       ev.kind = SysEvent::Kind::kWatchLimit;
