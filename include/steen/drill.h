@@ -48,6 +48,12 @@ enum class Encoding { kNone, kBase64, kHex };  // applied to the whole encrypted
 // ART-style tools that write a whole new file in a documented format.
 enum class Container { kNone, kGpg, kZipCrypto, kCcrypt, kOpensslEnc };
 enum class FooterWhen { kLast, kFirst, kExtendFirst };  // extend-first: ftruncate, footer at end
+// What the footer's bytes look like. kOpaque: pseudo-random (stands for the wrapped key) ending
+// with `footer_marker`. kPlay2022 / kPlay2023: the 40-byte Play header of behaviours.md §1.3 /
+// §1.4 (marker, chunk counts and flags, xxHash32 of the marker, encrypted-chunk counter) followed
+// by a 1,024-byte pseudo-random blob (stands for the RSA-wrapped key); bytes of a larger footer
+// before these 1,064 (Play 2023's 16-byte CBC spill) are pseudo-random.
+enum class FooterFormat { kOpaque, kPlay2022, kPlay2023 };
 enum class RenameWhen { kNone, kFirst, kLast };
 enum class WritePattern {
   kPwrite,         // class A: read, encrypt, pwrite at the same offset through the same fd
@@ -103,7 +109,8 @@ struct Profile {
   Container container = Container::kNone;
   std::string passphrase = "passwd";  // containers (ART defaults)
   uint64_t footer_size = 0;
-  std::string footer_marker;  // bytes placed at the very end of the footer (e.g. "INC")
+  std::string footer_marker;  // opaque: bytes at the very end (e.g. "INC"); play: the 16-B marker
+  FooterFormat footer_format = FooterFormat::kOpaque;
   FooterWhen footer_when = FooterWhen::kLast;
   RenameWhen rename = RenameWhen::kLast;
   WritePattern pattern = WritePattern::kPwrite;
@@ -122,6 +129,7 @@ struct Profile {
   int threads = 1;
   int max_in_flight = 0;        // 0 = threads
   double pace_files_per_s = 0;  // 0 = as fast as possible
+  std::string text;             // the source text (handed to worker processes)
 };
 
 // Built-in profile names, sorted.
@@ -161,6 +169,17 @@ void ApplyCipher(CipherKind cipher, const KeyMaterial& keys, uint64_t offset, ui
                  std::string* data);
 // The footer bytes for a file: pseudo-random (stands for the wrapped key) ending with the marker.
 std::string MakeFooter(const Profile& profile, uint64_t footer_size, uint64_t seed);
+// The footer of a file of `size` bytes in the profile's format. For Play formats
+// `chunks_done` is the encrypted-chunk counter (Play appends the footer with 0 and rewrites the
+// counter after each chunk); UINT64_MAX = all chunks (the final state).
+std::string FileFooter(const Profile& profile, uint64_t size, std::string_view file_name,
+                       uint64_t seed, uint64_t chunks_done = UINT64_MAX);
+// Play formats: the 1 MiB chunks a file's layout is made of (the footer's final counter) and the
+// offset of the u64 counter inside the footer. 0 for other formats.
+uint64_t PlayChunkCount(const Profile& profile, uint64_t size, std::string_view file_name);
+uint64_t PlayCounterOffset(const Profile& profile, uint64_t size, std::string_view file_name);
+// xxHash32 (used by Play's footer to hash its marker).
+uint32_t XxHash32(std::string_view data, uint32_t seed);
 // The file's new name (extension rule), deterministic from seed; unchanged if no template.
 std::string TransformName(const Profile& profile, std::string_view file_name, uint64_t seed);
 // The ransom note's file name (its {ext}/{rand} tokens resolved with the run's seed).
@@ -185,12 +204,20 @@ Status InitTarget(const InitOptions& options, std::string* report);
 struct RunOptions {
   std::string target;
   std::string manifest;          // required; must lie outside the target
-  double pace_files_per_s = -1;  // < 0 = the profile's
-  int threads = 0;               // 0 = the profile's
+  double pace_files_per_s = -1;  // < 0 = the profile's; a global rate over threads and processes
+  int threads = 0;               // 0 = the profile's (per process with `processes`)
   uint64_t max_files = 100000;
   uint64_t max_bytes = 4ULL << 30;
-  uint64_t seed = 0;          // 0 = random
-  bool avoid_decoys = false;  // skip hidden, recently created (< 1 h) files
+  uint64_t seed = 0;  // 0 = random
+  // Canary-aware attacker: skip hidden files, files created less than `decoy_age_s` ago (statx
+  // birth time, else ctime) and files never read since written (atime <= mtime).
+  bool avoid_decoys = false;
+  uint64_t decoy_age_s = 3600;
+  // "Naked Sun" evasion: > 0 = the files are split into batches, each attacked by a fresh exec of
+  // `worker_exe` (`<exe> drill --worker <work file>`), at most `processes` at a time.
+  int processes = 0;
+  uint64_t files_per_process = 0;  // batch size; 0 = ceil(files / processes)
+  std::string worker_exe = "/proc/self/exe";
 };
 struct RunStats {
   uint64_t files_attacked = 0;
@@ -200,6 +227,14 @@ struct RunStats {
   double seconds = 0;
 };
 Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* stats);
+
+// The body of a worker process (`steen drill --worker FILE`): attacks the batch a work file
+// lists, logging to its own manifest part (which --undo reads through the main manifest).
+Status RunWorker(std::string_view work_file);
+
+// Parses a pace: files per second as a number ("20", "0.0167") or a fraction "FILES/SECONDS"
+// ("1/60" = one file a minute), "N/s", "N/min", "N/h". 0 = unlimited.
+StatusOr<double> ParsePace(std::string_view text);
 
 // Restores every file recorded in the manifest byte-exact, removes notes and new files, restores
 // names. Idempotent: running it twice (or after a partial undo) is safe.

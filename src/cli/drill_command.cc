@@ -1,7 +1,8 @@
 // `steen drill`: benign, faithful ransomware simulation on a marked test folder (src/drill).
 //   steen drill --list
 //   steen drill --init DIR [--populate N --from CORPUS_DIR]
-//   steen drill DIR --family NAME|PROFILE.yaml --manifest FILE [--pace F/S] [--threads N] ...
+//   steen drill DIR --family NAME|PROFILE.yaml --manifest FILE [--pace RATE] [--threads N]
+//               [--processes N [--files-per-process K]] [--avoid-decoys [--decoy-age S]] ...
 //   steen drill --undo MANIFEST
 #include <cstdio>
 #include <string>
@@ -23,8 +24,12 @@ struct DrillArgs {
   std::string manifest;
   std::string undo;
   std::string pattern;
-  double pace = -1;
+  std::string pace;
   int threads = 0;
+  int processes = 0;
+  uint64_t files_per_process = 0;
+  uint64_t decoy_age = 3600;
+  std::string worker;
   uint64_t max_files = 100000;
   uint64_t max_bytes = 4ULL << 30;
   uint64_t seed = 0;
@@ -37,6 +42,10 @@ int Fail(const Status& status) {
 }
 
 int Run(const DrillArgs& a) {
+  if (!a.worker.empty()) {  // a fresh exec started by --processes
+    Status s = drill::RunWorker(a.worker);
+    return s.ok() ? 0 : Fail(s);
+  }
   if (a.list) {
     for (const auto& name : drill::ListProfiles()) {
       StatusOr<drill::Profile> p = drill::LoadProfile(name);
@@ -77,7 +86,14 @@ int Run(const DrillArgs& a) {
   drill::RunOptions options;
   options.target = a.target;
   options.manifest = a.manifest;
-  options.pace_files_per_s = a.pace;
+  if (!a.pace.empty()) {
+    StatusOr<double> pace = drill::ParsePace(a.pace);
+    if (!pace.ok()) return Fail(pace.status());
+    options.pace_files_per_s = *pace;
+  }
+  options.processes = a.processes;
+  options.files_per_process = a.files_per_process;
+  options.decoy_age_s = a.decoy_age;
   options.threads = a.threads;
   options.max_files = a.max_files;
   options.max_bytes = a.max_bytes;
@@ -113,13 +129,23 @@ void RegisterDrillCommand(CLI::App& app) {
   sub->add_option("--pattern", args->pattern,
                   "Override the write pattern: pwrite, mmap, new-file-unlink, new-file-keep, "
                   "move-out-back");
-  sub->add_option("--pace", args->pace, "Files per second (0 = unlimited; default: profile's)");
-  sub->add_option("--threads", args->threads, "Worker threads (default: profile's)");
+  sub->add_option("--pace", args->pace,
+                  "Files per second: 20, 0.5, 1/60 (= one file a minute), 30/min, 100/h "
+                  "(0 = unlimited; default: profile's). Global over threads and processes");
+  sub->add_option("--threads", args->threads, "Worker threads (default: profile's; per process)");
+  sub->add_option("--processes", args->processes,
+                  "Split the files over short-lived worker processes (fresh execs of steen), "
+                  "at most N at a time");
+  sub->add_option("--files-per-process", args->files_per_process,
+                  "With --processes: files per worker (default: files / N)");
+  sub->add_option("--worker", args->worker, "Internal: run one worker batch")->group("");
   sub->add_option("--max-files", args->max_files, "File-count budget");
   sub->add_option("--max-bytes", args->max_bytes, "Byte budget (sum of file sizes)");
   sub->add_option("--seed", args->seed, "Run seed (default random): keys, names");
   sub->add_flag("--avoid-decoys", args->avoid_decoys,
                 "Skip hidden, recently created or never-read files (canary-aware attacker)");
+  sub->add_option("--decoy-age", args->decoy_age,
+                  "With --avoid-decoys: files created less than this many seconds ago are decoys");
   sub->callback([args] { SetExitCode(Run(*args)); });
 }
 

@@ -205,11 +205,21 @@ class Parser {
           p.footer_marker.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
         }
       }
+      p.footer_format = Enum<FooterFormat>(footer, "format", FooterFormat::kOpaque,
+                                           {{"opaque", FooterFormat::kOpaque},
+                                            {"play-2022", FooterFormat::kPlay2022},
+                                            {"play-2023", FooterFormat::kPlay2023}});
+      if (p.footer_format != FooterFormat::kOpaque && p.footer_marker.size() != 16) {
+        Fail("play footers need a 16-byte marker (marker_hex: 32 hex digits)");
+      }
       p.footer_when = Enum<FooterWhen>(footer, "when", FooterWhen::kLast,
                                        {{"last", FooterWhen::kLast},
                                         {"first", FooterWhen::kFirst},
                                         {"extend-first", FooterWhen::kExtendFirst}});
       if (p.footer_marker.size() > p.footer_size) Fail("footer marker longer than footer");
+      if (p.footer_format != FooterFormat::kOpaque && p.footer_size < 1064) {
+        Fail("play footers are at least 1,064 bytes");
+      }
     }
     p.rename = Enum<RenameWhen>(
         root, "rename", RenameWhen::kLast,
@@ -294,6 +304,7 @@ StatusOr<Profile> ParseProfile(std::string_view text, std::string_view origin) {
     return Status::InvalidArgument(std::string(origin) + ": " + e.what());
   }
   if (!parser.error().ok()) return parser.error();
+  profile.text = std::string(text);
   return profile;
 }
 

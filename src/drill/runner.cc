@@ -9,19 +9,26 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -156,6 +163,7 @@ Status CheckPlace(const std::string& target, std::string* real_out) {
 struct FileJob {
   std::string rel;  // relative path in the target
   uint64_t size = 0;
+  uint64_t index = 0;  // position in the run (pace schedule, sidecar and seed)
 };
 
 struct Walker {
@@ -167,7 +175,7 @@ struct Walker {
   uint64_t bytes = 0;
   int skipped = 0;
 
-  bool Skip(const std::string& name, const struct stat& st) {
+  bool Skip(int dir_fd, const std::string& name, const struct stat& st) {
     std::string ext;
     if (std::size_t dot = name.rfind('.'); dot != std::string::npos && dot > 0) {
       ext = name.substr(dot);
@@ -190,9 +198,19 @@ struct Walker {
     if (static_cast<uint64_t>(st.st_size) < profile.min_file_size) return true;
     if ((profile.skip_hidden || options.avoid_decoys) && name[0] == '.') return true;
     if (options.avoid_decoys) {
-      time_t now = time(nullptr);
-      if (now - st.st_mtime < 3600 || now - st.st_ctime < 3600) return true;  // fresh: decoy?
-      if (st.st_atime <= st.st_mtime && st.st_size > 0) return true;          // never read
+      // Birth time when the file system records it (ext4, xfs, btrfs), else the inode change time.
+      struct statx sx {};
+      int64_t created = st.st_ctime;
+      if (statx(dir_fd, name.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) == 0 &&
+          (sx.stx_mask & STATX_BTIME) != 0) {
+        created = sx.stx_btime.tv_sec;
+      }
+      const int64_t now = time(nullptr);
+      if (now - created < static_cast<int64_t>(options.decoy_age_s)) return true;  // fresh
+      // Never read since written: atime not after mtime (relatime still moves atime past mtime
+      // on the first read).
+      auto ns = [](const struct timespec& t) { return t.tv_sec * 1000000000LL + t.tv_nsec; };
+      if (st.st_size > 0 && ns(st.st_atim) <= ns(st.st_mtim)) return true;
     }
     return false;
   }
@@ -232,7 +250,7 @@ struct Walker {
           continue;
         }
         if (!S_ISREG(st.st_mode) || name == kTargetMarkerName) continue;
-        if (Skip(name, st)) {
+        if (Skip(dir_fd.get(), name, st)) {
           ++skipped;
           continue;
         }
@@ -241,7 +259,7 @@ struct Walker {
           continue;
         }
         bytes += st.st_size;
-        files.push_back({JoinRel(rel, name), static_cast<uint64_t>(st.st_size)});
+        files.push_back({JoinRel(rel, name), static_cast<uint64_t>(st.st_size), files.size()});
       }
       // DFS pops from the back: push in reverse so folders are visited in name order.
       if (profile.traversal == Traversal::kDepthFirst) std::reverse(subdirs.begin(), subdirs.end());
@@ -286,8 +304,8 @@ bool Rename(int from_dir, const std::string& from, int to_dir, const std::string
 
 // Encrypts the ranges of an open file in place (pwrite or mmap), io_block pieces.
 Status EncryptInPlace(int fd, const Profile& p, WritePattern pattern, CipherKind cipher,
-                      const KeyMaterial& keys, const std::vector<ByteRange>& ranges,
-                      uint64_t size) {
+                      const KeyMaterial& keys, const std::vector<ByteRange>& ranges, uint64_t size,
+                      const std::function<Status(std::size_t, uint64_t)>& after_piece) {
   uint64_t block = std::max<uint64_t>(64, p.io_block - p.io_block % 64);
   if (pattern == WritePattern::kMmap && size > 0) {
     void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -313,6 +331,7 @@ Status EncryptInPlace(int fd, const Profile& p, WritePattern pattern, CipherKind
       if (buffer.size() != n) return Status::IoError("file shrank while attacked");
       rc.Update(buffer.data(), buffer.size());
       if (Status s = WriteAllFd(fd, ranges[i].offset + done, buffer); !s.ok()) return s;
+      if (Status s = after_piece(i, done + n); !s.ok()) return s;
     }
   }
   return Status::Ok();
@@ -328,10 +347,18 @@ struct RunContext {
   Manifest* manifest;
   std::atomic<uint64_t> bytes_changed{0};
   std::atomic<uint64_t> attacked{0};
+  std::atomic<uint64_t> skipped{0};
   std::atomic<uint64_t> failed{0};
 };
 
-Status AttackFile(RunContext& ctx, const FileJob& job, uint64_t index) {
+// Play checks the last 0x428 bytes for its marker and leaves such files alone.
+bool HasPlayFooter(const Profile& p, std::string_view content) {
+  return p.footer_format != FooterFormat::kOpaque && content.size() >= 1064 &&
+         content.substr(content.size() - 1064, 16) == p.footer_marker;
+}
+
+Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
+  const uint64_t index = job.index;
   const Profile& p = ctx.profile;
   auto [rel_dir, name] = SplitRel(job.rel);
   Fd dir = OpenDirChain(ctx.root_fd, rel_dir);
@@ -345,6 +372,10 @@ Status AttackFile(RunContext& ctx, const FileJob& job, uint64_t index) {
   std::string original;
   if (Status s = ReadAllFd(fd.get(), 0, size, &original); !s.ok()) return s;
   if (original.size() != size) return Status::IoError("short read " + job.rel);
+  if (HasPlayFooter(p, original)) {
+    *skipped = true;
+    return Status::Ok();
+  }
 
   const uint64_t seed = ctx.run_seed ^ (0x9E3779B97F4A7C15ULL * (index + 1));
   KeyMaterial keys = DeriveKeys(seed);
@@ -386,7 +417,8 @@ Status AttackFile(RunContext& ctx, const FileJob& job, uint64_t index) {
                 {"pattern", std::string(ToString(ctx.pattern))},
                 {"whole", whole},
                 {"sidecar", sidecar},
-                {"stage", ctx.stage_dir.empty() ? "" : ctx.stage_dir + "/" + stage_name}};
+                {"stage", ctx.stage_dir.empty() ? "" : ctx.stage_dir + "/" + stage_name},
+                {"pid", static_cast<int64_t>(getpid())}};
   if (Status s = ctx.manifest->Append(entry); !s.ok()) return s;
 
   if (ctx.pattern == WritePattern::kNewFileUnlink || ctx.pattern == WritePattern::kNewFileKeep) {
@@ -420,7 +452,24 @@ Status AttackFile(RunContext& ctx, const FileJob& job, uint64_t index) {
     }
     current = new_name;
   }
-  std::string footer_bytes = MakeFooter(p, footer, seed);
+  // Play appends its footer with the encrypted-chunk counter at 0 and rewrites the counter after
+  // every 1 MiB chunk; other families write a finished footer.
+  const bool play_counter =
+      p.footer_format != FooterFormat::kOpaque && p.footer_when == FooterWhen::kFirst;
+  std::string footer_bytes = FileFooter(p, size, name, seed, play_counter ? 0 : UINT64_MAX);
+  std::vector<uint64_t> chunks_before;  // Play: 1 MiB chunks in the ranges before range i
+  for (uint64_t sum = 0; const auto& r : ranges) {
+    chunks_before.push_back(sum);
+    sum += (r.length + (1 << 20) - 1) >> 20;
+  }
+  const uint64_t counter_at = size + PlayCounterOffset(p, size, name);
+  auto after_piece = [&](std::size_t range, uint64_t done) -> Status {
+    if (!play_counter || footer == 0) return Status::Ok();
+    uint64_t chunks = chunks_before[range] + ((done + (1 << 20) - 1) >> 20);
+    char le[8];
+    for (int b = 0; b < 8; ++b) le[b] = static_cast<char>((chunks >> (8 * b)) & 0xFF);
+    return WriteAllFd(fd.get(), counter_at, std::string_view(le, 8));
+  };
   if (p.encoding != Encoding::kNone) {
     StatusOr<std::string> content = TransformContent(p, original, seed, name);
     if (!content.ok()) return content.status();
@@ -432,8 +481,15 @@ Status AttackFile(RunContext& ctx, const FileJob& job, uint64_t index) {
     } else if (footer > 0 && p.footer_when == FooterWhen::kExtendFirst) {
       if (ftruncate(fd.get(), size + footer) != 0) return Status::FromErrno("ftruncate", errno);
     }
-    if (Status s = EncryptInPlace(fd.get(), p, ctx.pattern, cipher, keys, ranges, size); !s.ok()) {
+    if (Status s =
+            EncryptInPlace(fd.get(), p, ctx.pattern, cipher, keys, ranges, size, after_piece);
+        !s.ok()) {
       return s;
+    }
+    if (play_counter && footer > 0 && ctx.pattern == WritePattern::kMmap) {
+      // No per-piece callback through a mapping: set the final counter.
+      footer_bytes = FileFooter(p, size, name, seed);
+      if (Status s = WriteAllFd(fd.get(), size, footer_bytes); !s.ok()) return s;
     }
     if (footer > 0 && p.footer_when != FooterWhen::kFirst) {
       if (Status s = WriteAllFd(fd.get(), size, footer_bytes); !s.ok()) return s;
@@ -529,6 +585,193 @@ Status InitTarget(const InitOptions& options, std::string* report) {
   return Status::Ok();
 }
 
+namespace {
+
+// Attacks `jobs` with `threads` threads; job i starts no earlier than start + job.index / pace
+// (an absolute schedule: a late file does not delay the next ones, and the rate is global across
+// threads and processes because every process shares the same start and numbering).
+Status RunFiles(RunContext& ctx, const std::vector<FileJob>& jobs, double pace,
+                std::chrono::steady_clock::time_point start, int threads) {
+  std::atomic<std::size_t> next{0};
+  std::mutex error_mu;
+  Status first_error;
+  auto worker = [&] {
+    for (;;) {
+      std::size_t i = next++;
+      if (i >= jobs.size()) return;
+      if (pace > 0) {
+        std::this_thread::sleep_until(
+            start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(jobs[i].index / pace)));
+      }
+      bool skipped = false;
+      Status s = AttackFile(ctx, jobs[i], &skipped);
+      if (s.ok()) {
+        ++(skipped ? ctx.skipped : ctx.attacked);
+      } else {
+        ++ctx.failed;
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (first_error.ok()) first_error = s;
+      }
+    }
+  };
+  threads = std::clamp<int>(threads, 1, 256);
+  if (threads == 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
+  }
+  return first_error;
+}
+
+int64_t SteadyNs(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// Starts `exe drill --worker work_file` as a fresh process that dies with its parent (a killed
+// drill stops at once). Returns the pid, or -1.
+pid_t SpawnWorker(const std::string& exe, const std::string& work_file) {
+  std::vector<std::string> args = {exe, "drill", "--worker", work_file};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Async-signal-safe calls only between fork and exec.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// Reads a worker's manifest part: its end line's counters, or (killed) the files it logged.
+void SumPart(const std::string& part, RunStats* stats, uint64_t* failed) {
+  std::ifstream in(part);
+  std::string line;
+  uint64_t logged = 0;
+  bool ended = false;
+  while (std::getline(in, line)) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) continue;
+    std::string op = j.value("op", "");
+    if (op == "file") ++logged;
+    if (op == "end") {
+      ended = true;
+      stats->files_attacked += j.value("attacked", 0ULL);
+      stats->files_skipped += j.value("skipped", 0ULL);
+      stats->bytes_changed += j.value("bytes", 0ULL);
+      *failed += j.value("failed", 0ULL);
+    }
+  }
+  if (!ended) *failed += 1;
+  (void)logged;
+}
+
+// Runs the batches as worker processes, at most `processes` at a time. The main manifest names
+// each part before its worker starts, so --undo finds it even if the worker is killed at once.
+Status RunProcesses(RunContext& ctx, const std::vector<FileJob>& files, const RunOptions& options,
+                    const std::string& manifest_file, double pace, int threads,
+                    std::chrono::steady_clock::time_point start, RunStats* stats) {
+  const uint64_t n = files.size();
+  const uint64_t processes = static_cast<uint64_t>(std::clamp(options.processes, 1, 1024));
+  uint64_t per = options.files_per_process;
+  if (per == 0) per = std::max<uint64_t>(1, (n + processes - 1) / processes);
+  const uint64_t batches = (n + per - 1) / per;
+  struct Running {
+    pid_t pid;
+    int pidfd;
+    std::string part;
+    uint64_t batch;
+  };
+  std::vector<Running> running;
+  uint64_t next = 0, failed = 0;
+  Status spawn_error;
+  while (next < batches || !running.empty()) {
+    while (running.size() < processes && next < batches && spawn_error.ok()) {
+      const uint64_t b = next++;
+      std::string part = ctx.sidecar_dir + "/part-" + std::to_string(b) + ".jsonl";
+      std::string work = ctx.sidecar_dir + "/work-" + std::to_string(b) + ".json";
+      json items = json::array();
+      for (uint64_t i = b * per; i < std::min(n, (b + 1) * per); ++i) {
+        items.push_back({files[i].index, files[i].rel, files[i].size});
+      }
+      json spec = {{"profile", ctx.profile.text},
+                   {"profile_name", ctx.profile.name},
+                   {"pattern", std::string(ToString(ctx.pattern))},
+                   {"target", options.target},
+                   {"run_seed", std::to_string(ctx.run_seed)},
+                   {"sidecar_dir", ctx.sidecar_dir},
+                   {"stage_dir", ctx.stage_dir},
+                   {"part", part},
+                   {"pace", pace},
+                   {"threads", threads},
+                   {"start_ns", SteadyNs(start)},
+                   {"items", items}};
+      {
+        std::ofstream out(work);
+        out << spec.dump();
+        if (!out) {
+          spawn_error = Status::IoError("write " + work);
+          break;
+        }
+      }
+      if (Status s = ctx.manifest->Append({{"op", "part"}, {"path", part}, {"batch", b}});
+          !s.ok()) {
+        spawn_error = s;
+        break;
+      }
+      pid_t pid = SpawnWorker(options.worker_exe, work);
+      if (pid < 0) {
+        spawn_error = Status::FromErrno("fork", errno);
+        break;
+      }
+      int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+      running.push_back({pid, pidfd, part, b});
+    }
+    if (running.empty()) break;
+    std::vector<struct pollfd> fds;
+    for (const auto& r : running) fds.push_back({r.pidfd, POLLIN, 0});
+    // Without pidfds (old kernels) fall back to polling every 10 ms.
+    bool have_pidfds =
+        std::all_of(running.begin(), running.end(), [](const Running& r) { return r.pidfd >= 0; });
+    if (have_pidfds) {
+      if (poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
+        return Status::FromErrno("poll", errno);
+      }
+    }
+    for (auto it = running.begin(); it != running.end();) {
+      int status = 0;
+      pid_t done = waitpid(it->pid, &status, have_pidfds ? WNOHANG : WNOHANG);
+      if (done == 0) {
+        ++it;
+        continue;
+      }
+      if (done < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+      SumPart(it->part, stats, &failed);
+      ctx.manifest->Append({{"op", "worker-exit"},
+                            {"batch", it->batch},
+                            {"pid", static_cast<int64_t>(it->pid)},
+                            {"status", done < 0 ? -1 : status}});
+      if (it->pidfd >= 0) close(it->pidfd);
+      it = running.erase(it);
+    }
+    if (!have_pidfds) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!spawn_error.ok()) return spawn_error;
+  if (failed > 0) {
+    return Status::IoError(std::to_string(failed) + " worker or file failure(s); see " +
+                           manifest_file + " (undo restores what was done)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* stats) {
   *stats = RunStats{};
   if (Status s = CheckTarget(options.target); !s.ok()) return s;
@@ -549,6 +792,9 @@ Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* sta
   }
   if (profile.encoding != Encoding::kNone && pattern == WritePattern::kMmap) {
     pattern = WritePattern::kPwrite;  // an encoding grows the file; mmap cannot
+  }
+  if (options.processes > 0 && profile.text.empty()) {
+    return Status::InvalidArgument("--processes needs a profile parsed from text");
   }
   std::string manifest_file = (manifest_dir / manifest_path.filename()).string();
   Manifest manifest;
@@ -578,54 +824,126 @@ Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* sta
                                   {"profile", profile.name},
                                   {"pattern", std::string(ToString(pattern))},
                                   {"seed", std::to_string(ctx.run_seed)},
-                                  {"stage", ctx.stage_dir}});
+                                  {"stage", ctx.stage_dir},
+                                  {"pid", static_cast<int64_t>(getpid())},
+                                  {"processes", options.processes}});
       !s.ok()) {
     return s;
   }
 
   Walker walker{profile, options, root_st.st_dev};
   walker.Walk(root.get());
-  stats->files_skipped = walker.skipped;
   if (profile.note.before) DropNotes(ctx, walker.dirs, stats);
 
   const double pace =
       options.pace_files_per_s >= 0 ? options.pace_files_per_s : profile.pace_files_per_s;
-  int threads = options.threads > 0 ? options.threads : profile.threads;
-  threads = std::clamp(threads, 1, 256);
+  const int threads = options.threads > 0 ? options.threads : profile.threads;
   const auto start = std::chrono::steady_clock::now();
-  std::atomic<uint64_t> next{0};
-  std::mutex error_mu;
-  Status first_error;
-  auto worker = [&] {
-    for (;;) {
-      uint64_t i = next++;
-      if (i >= walker.files.size()) return;
-      if (pace > 0) {  // file i starts no earlier than start + i / pace
-        std::this_thread::sleep_until(start + std::chrono::duration<double>(i / pace));
-      }
-      Status s = AttackFile(ctx, walker.files[i], i);
-      if (s.ok()) {
-        ++ctx.attacked;
-      } else {
-        ++ctx.failed;
-        std::lock_guard<std::mutex> lock(error_mu);
-        if (first_error.ok()) first_error = s;
-      }
+  Status result;
+  if (options.processes > 0 && !walker.files.empty()) {
+    RunOptions worker_options = options;
+    worker_options.target = real;
+    result =
+        RunProcesses(ctx, walker.files, worker_options, manifest_file, pace, threads, start, stats);
+  } else {
+    result = RunFiles(ctx, walker.files, pace, start, threads);
+    stats->files_attacked = ctx.attacked;
+    stats->files_skipped = ctx.skipped;
+    stats->bytes_changed = ctx.bytes_changed;
+    if (ctx.failed > 0) {
+      result = Status::IoError(std::to_string(ctx.failed.load()) +
+                               " file(s) failed, first: " + result.ToString());
     }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
-  if (!profile.note.before) DropNotes(ctx, walker.dirs, stats);
-  manifest.Append({{"op", "end"}, {"attacked", ctx.attacked.load()}});
-  stats->files_attacked = ctx.attacked;
-  stats->bytes_changed = ctx.bytes_changed;
-  stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (ctx.failed > 0) {
-    return Status::IoError(std::to_string(ctx.failed.load()) +
-                           " file(s) failed, first: " + first_error.ToString());
   }
-  return Status::Ok();
+  stats->files_skipped += walker.skipped;
+  if (!profile.note.before) DropNotes(ctx, walker.dirs, stats);
+  manifest.Append({{"op", "end"}, {"attacked", stats->files_attacked}});
+  stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+Status RunWorker(std::string_view work_file) {
+  std::ifstream in{std::string(work_file)};
+  if (!in) return Status::NotFound("cannot open work file " + std::string(work_file));
+  json spec = json::parse(in, nullptr, false);
+  if (spec.is_discarded() || !spec.is_object()) return Status::Corruption("bad work file");
+  StatusOr<Profile> profile =
+      ParseProfile(spec.value("profile", ""), "worker:" + spec.value("profile_name", ""));
+  if (!profile.ok()) return profile.status();
+  StatusOr<Profile> patched =
+      ParseProfile("name: x\npattern: " + spec.value("pattern", "pwrite") + "\n", "worker");
+  if (!patched.ok()) return patched.status();
+  const std::string target = spec.value("target", "");
+  // The worker re-checks the target: a work file alone never opens an unmarked folder.
+  if (Status s = CheckTarget(target); !s.ok()) return s;
+  Fd root(open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root.ok()) return Status::FromErrno("open " + target, errno);
+  Manifest part;
+  if (Status s = part.Open(spec.value("part", "")); !s.ok()) return s;
+  char exe[4096] = {};
+  ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (Status s = part.Append({{"op", "worker"},
+                              {"pid", static_cast<int64_t>(getpid())},
+                              {"ppid", static_cast<int64_t>(getppid())},
+                              {"exe", exe_len > 0 ? std::string(exe, exe_len) : ""}});
+      !s.ok()) {
+    return s;
+  }
+  RunContext ctx{*profile,
+                 patched->pattern,
+                 root.get(),
+                 spec.value("sidecar_dir", ""),
+                 spec.value("stage_dir", ""),
+                 0,
+                 &part};
+  ctx.run_seed = std::stoull(spec.value("run_seed", "1"));
+  std::vector<FileJob> jobs;
+  for (const auto& item : spec["items"]) {
+    if (!item.is_array() || item.size() != 3) return Status::Corruption("bad work item");
+    jobs.push_back({item[1].get<std::string>(), item[2].get<uint64_t>(), item[0].get<uint64_t>()});
+  }
+  const auto start = std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::nanoseconds(spec.value("start_ns", int64_t{0}))));
+  Status s = RunFiles(ctx, jobs, spec.value("pace", 0.0), start, spec.value("threads", 1));
+  part.Append({{"op", "end"},
+               {"attacked", ctx.attacked.load()},
+               {"skipped", ctx.skipped.load()},
+               {"failed", ctx.failed.load()},
+               {"bytes", ctx.bytes_changed.load()}});
+  return s;
+}
+
+StatusOr<double> ParsePace(std::string_view text) {
+  std::string t;
+  for (char c : text) {
+    if (c != ' ') t.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  auto number = [](const std::string& s, double* out) {
+    if (s.empty()) return false;
+    char* end = nullptr;
+    *out = std::strtod(s.c_str(), &end);
+    return end == s.c_str() + s.size() && std::isfinite(*out);
+  };
+  double files = 0, seconds = 1;
+  std::size_t slash = t.find('/');
+  if (!number(t.substr(0, slash), &files)) {
+    return Status::InvalidArgument("bad pace '" + std::string(text) + "'");
+  }
+  if (slash != std::string::npos) {
+    std::string unit = t.substr(slash + 1);
+    if (unit == "s" || unit == "sec") {
+      seconds = 1;
+    } else if (unit == "min" || unit == "m") {
+      seconds = 60;
+    } else if (unit == "h") {
+      seconds = 3600;
+    } else if (!number(unit, &seconds) || seconds <= 0) {
+      return Status::InvalidArgument("bad pace '" + std::string(text) + "'");
+    }
+  }
+  if (files < 0) return Status::InvalidArgument("pace must not be negative");
+  return files / seconds;
 }
 
 Status Undo(std::string_view manifest_path, std::string* report) {
@@ -638,7 +956,20 @@ Status Undo(std::string_view manifest_path, std::string* report) {
     if (line.empty()) continue;
     json j = json::parse(line, nullptr, false);
     if (j.is_discarded()) continue;  // a torn last line after a kill
-    if (j.value("op", "") == "run") target = j.value("target", "");
+    const std::string op = j.value("op", "");
+    if (op == "run") target = j.value("target", "");
+    if (op == "part") {
+      // A worker process's own log, spliced in where the worker was started (one level only;
+      // a missing part means the worker never ran).
+      std::ifstream part(j.value("path", ""));
+      std::string part_line;
+      while (std::getline(part, part_line)) {
+        json e = json::parse(part_line, nullptr, false);
+        if (e.is_discarded() || e.value("op", "") != "file") continue;
+        entries.push_back(std::move(e));
+      }
+      continue;
+    }
     entries.push_back(std::move(j));
   }
   if (target.empty()) return Status::Corruption("manifest has no run header");

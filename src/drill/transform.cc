@@ -269,6 +269,104 @@ std::string MakeFooter(const Profile& profile, uint64_t footer_size, uint64_t se
   return footer;
 }
 
+uint32_t XxHash32(std::string_view data, uint32_t seed) {
+  constexpr uint32_t kP1 = 2654435761U, kP2 = 2246822519U, kP3 = 3266489917U, kP4 = 668265263U,
+                     kP5 = 374761393U;
+  auto rotl = [](uint32_t v, int r) { return (v << r) | (v >> (32 - r)); };
+  auto lane = [&](std::size_t i) {
+    uint32_t v;
+    std::memcpy(&v, data.data() + i, 4);  // little-endian host (x86-64, arm64)
+    return v;
+  };
+  const std::size_t n = data.size();
+  std::size_t i = 0;
+  uint32_t h;
+  if (n >= 16) {
+    uint32_t v[4] = {seed + kP1 + kP2, seed + kP2, seed, seed - kP1};
+    for (; i + 16 <= n; i += 16) {
+      for (int k = 0; k < 4; ++k) v[k] = rotl(v[k] + lane(i + 4 * k) * kP2, 13) * kP1;
+    }
+    h = rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18);
+  } else {
+    h = seed + kP5;
+  }
+  h += static_cast<uint32_t>(n);
+  for (; i + 4 <= n; i += 4) h = rotl(h + lane(i) * kP3, 17) * kP4;
+  for (; i < n; ++i) h = rotl(h + static_cast<unsigned char>(data[i]) * kP5, 11) * kP1;
+  h ^= h >> 15;
+  h *= kP2;
+  h ^= h >> 13;
+  h *= kP3;
+  h ^= h >> 16;
+  return h;
+}
+
+namespace {
+constexpr uint64_t kPlayChunk = 0x100000;
+constexpr uint64_t kPlayFooter = 1064;  // 40-byte header + 1,024-byte blob
+
+template <typename T>
+void PutLE(std::string* out, std::size_t at, T value) {
+  for (std::size_t i = 0; i < sizeof(T); ++i) {
+    (*out)[at + i] = static_cast<char>((static_cast<uint64_t>(value) >> (8 * i)) & 0xFF);
+  }
+}
+}  // namespace
+
+uint64_t PlayChunkCount(const Profile& profile, uint64_t size, std::string_view file_name) {
+  if (profile.footer_format == FooterFormat::kOpaque) return 0;
+  uint64_t chunks = 0;
+  for (const auto& r : LayoutRanges(profile, size, file_name)) {
+    chunks += (r.length + kPlayChunk - 1) / kPlayChunk;
+  }
+  return chunks;
+}
+
+uint64_t PlayCounterOffset(const Profile& profile, uint64_t size, std::string_view file_name) {
+  if (profile.footer_format == FooterFormat::kOpaque) return 0;
+  return FooterSize(profile, size, file_name) - kPlayFooter + 32;
+}
+
+std::string FileFooter(const Profile& profile, uint64_t size, std::string_view file_name,
+                       uint64_t seed, uint64_t chunks_done) {
+  const uint64_t footer_size = FooterSize(profile, size, file_name);
+  if (profile.footer_format == FooterFormat::kOpaque || footer_size < kPlayFooter) {
+    return MakeFooter(profile, footer_size, seed);
+  }
+  std::string footer = PseudoRandomBytes("steen-drill/footer", seed, footer_size);
+  const std::size_t h = footer_size - kPlayFooter;  // header start (after Play 2023's spill)
+  const std::string_view marker = profile.footer_marker;
+  std::memcpy(footer.data() + h, marker.data(), 16);
+  const std::vector<ByteRange> ranges = LayoutRanges(profile, size, file_name);
+  const uint64_t chunks = PlayChunkCount(profile, size, file_name);
+  const uint64_t counter = std::min(chunks, chunks_done);
+  if (profile.footer_format == FooterFormat::kPlay2022) {
+    uint64_t last = 0;
+    if (!ranges.empty()) last = (ranges.back().length - 1) % kPlayChunk + 1;
+    PutLE<uint16_t>(&footer, h + 16, static_cast<uint16_t>(last & 0xFFFF));
+    PutLE<uint16_t>(&footer, h + 18, static_cast<uint16_t>(chunks & 0xFFFF));
+    PutLE<uint16_t>(&footer, h + 20, size > 0x500000 ? 1 : 0);
+    PutLE<uint16_t>(&footer, h + 22, size < kPlayChunk ? 1 : 0);
+    PutLE<uint32_t>(&footer, h + 24, kPlayChunk);
+    PutLE<uint32_t>(&footer, h + 28, XxHash32(marker, 0));
+  } else {
+    const bool whole = ranges.size() == 1 && ranges[0].offset == 0 && ranges[0].length == size;
+    uint32_t hash_seed = 0;
+    for (std::size_t i = 0; i < marker.size(); ++i) {
+      hash_seed += static_cast<unsigned char>(marker[i]) + static_cast<uint32_t>(i);
+    }
+    const CipherKind cipher = RuleCipher(profile, size, file_name);
+    PutLE<uint16_t>(&footer, h + 16, static_cast<uint16_t>(h));  // padding (CBC spill) bytes
+    PutLE<uint16_t>(&footer, h + 18, 0);                         // block_step: no stage 2
+    PutLE<uint16_t>(&footer, h + 20, whole ? 0 : 1);             // big_file
+    PutLE<uint16_t>(&footer, h + 22, cipher == CipherKind::kAes256Gcm ? 2 : 1);  // aes_mode
+    PutLE<uint32_t>(&footer, h + 24, kPlayChunk);
+    PutLE<uint32_t>(&footer, h + 28, XxHash32(marker, hash_seed & 0xFFFF));
+  }
+  PutLE<uint64_t>(&footer, h + 32, counter);
+  return footer;
+}
+
 StatusOr<std::string> TransformContent(const Profile& profile, std::string_view original,
                                        uint64_t seed, std::string_view file_name) {
   if (profile.container != Container::kNone) {
@@ -284,7 +382,7 @@ StatusOr<std::string> TransformContent(const Profile& profile, std::string_view 
   }
   if (profile.encoding == Encoding::kBase64) out = Base64(out);
   if (profile.encoding == Encoding::kHex) out = Hex(out);
-  out += MakeFooter(profile, FooterSize(profile, original.size(), file_name), seed);
+  out += FileFooter(profile, original.size(), file_name, seed);
   return out;
 }
 
