@@ -112,4 +112,35 @@ inline constexpr std::size_t kMaxExeHashBytes = 512 * MiB;
 // User names cached (getpwuid_r may go to the network through NSS).
 inline constexpr std::size_t kUserNameCacheEntries = 1024;
 
+// ---- Watch: detection (src/detect) --------------------------------------------------------------
+// Worst case memory of the detector is about kMaxDetectScopes x (per-scope caps below) plus the
+// global tables: roughly 1024 x ~250 KB when every scope is saturated (an attack on every scope at
+// once); a normal server holds a few hundred scopes with a handful of records each.
+// Scopes (process, process tree, session, SMB client, cgroup, user) tracked at once; beyond, the
+// least recently active scopes without evidence are dropped first (1/16 of the cap at a time).
+inline constexpr std::size_t kMaxDetectScopes = 1024;
+// Distinct files with evidence kept per scope; beyond, the oldest record is dropped but its score
+// is kept (the scope then loses dedup for that file only). 1024 files is far past any alert.
+inline constexpr std::size_t kMaxDetectFilesPerScope = 1024;
+// Processes remembered per scope as contributors (response targets, redundancy checks).
+inline constexpr std::size_t kMaxDetectContributorsPerScope = 64;
+// Candidate ransom-note names per scope, and folders remembered per name (scores stop at 8).
+inline constexpr std::size_t kMaxDetectNoteNamesPerScope = 32;
+inline constexpr std::size_t kMaxDetectNoteFoldersPerName = 16;
+// New extensions counted per scope (renames).
+inline constexpr std::size_t kMaxDetectExtensionsPerScope = 32;
+// Folders remembered per scope for the write-rate multiplier.
+inline constexpr std::size_t kMaxDetectRateFoldersPerScope = 128;
+// Detector-wide tables: recently created files, recent reads (for "deleted after read"), and
+// unpaired new encrypted files / deleted originals waiting for their counterpart.
+inline constexpr std::size_t kMaxDetectRecentCreations = 16384;
+inline constexpr std::size_t kMaxDetectRecentReads = 16384;
+inline constexpr std::size_t kMaxDetectPendingPairs = 4096;
+// Alerted scopes remembered to keep broader scopes from repeating their alert (checked per alert
+// candidate against each contributor, so kept small).
+inline constexpr std::size_t kMaxDetectAlertedScopes = 256;
+// Files listed in one alert (Alert::file_count still counts all) and pids proposed for response.
+inline constexpr std::size_t kMaxAlertFiles = 32;
+inline constexpr std::size_t kMaxAlertPids = 64;
+
 }  // namespace steen::limits

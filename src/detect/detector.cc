@@ -1,0 +1,739 @@
+// Detector: routes each event to the scopes of its actor, classifies what the event did to the
+// file, pairs new encrypted files with deleted originals, and decides when a scope alerts.
+#include <algorithm>
+#include <charconv>
+#include <deque>
+#include <list>
+#include <memory>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "detect/describe.h"
+#include "detect/names.h"
+#include "detect/scope.h"
+#include "steen/detect.h"
+#include "steen/limits.h"
+
+namespace steen {
+namespace detect {
+namespace {
+
+// The identity of an actor as far as scope membership goes.
+struct ActorKeys {
+  pid_t pid = 0;
+  uint64_t start = 0;
+  pid_t ppid = 0;
+  pid_t sid = 0;
+  uid_t uid = 0;
+  bool has_user = false;
+  std::string cgroup;
+  std::string smb;
+};
+
+struct ScopeRef {
+  ActorScope scope = ActorScope::kProcess;
+  std::string key;
+  std::string map_key;
+  pid_t pid = 0;  // process, or tree root
+  uint64_t root_start = 0;
+  pid_t sid = 0;
+  uid_t uid = 0;
+};
+
+std::string SmbKey(const Actor& actor) {
+  if (actor.smb_client_address.empty()) return {};
+  return actor.smb_client_address + " " + (actor.smb_user.empty() ? "-" : actor.smb_user);
+}
+
+bool UsefulCgroup(const std::string& cgroup) { return !cgroup.empty() && cgroup != "/"; }
+
+ActorKeys KeysOf(const Actor& actor) {
+  ActorKeys keys;
+  keys.pid = actor.pid;
+  keys.start = actor.start_time;
+  keys.ppid = actor.ppid;
+  keys.sid = actor.sid;
+  keys.uid = actor.uid;
+  keys.has_user = actor.pid > 0 || !actor.user.empty();
+  keys.cgroup = actor.cgroup;
+  keys.smb = SmbKey(actor);
+  return keys;
+}
+
+bool InScope(const ScopeRef& ref, const ActorKeys& keys) {
+  switch (ref.scope) {
+    case ActorScope::kProcess:
+      return keys.pid == ref.pid &&
+             (ref.root_start == 0 || keys.start == 0 || keys.start == ref.root_start);
+    case ActorScope::kProcessTree:
+      if (!keys.smb.empty()) return false;
+      if (ref.sid != 0) return keys.sid == ref.sid;
+      return keys.pid == ref.pid || keys.ppid == ref.pid;
+    case ActorScope::kSmbClient:
+      return keys.smb == ref.key;
+    case ActorScope::kCgroup:
+      return keys.cgroup == ref.key;
+    case ActorScope::kUser:
+      return keys.has_user && keys.uid == ref.uid;
+  }
+  return false;
+}
+
+std::string MapKey(ActorScope scope, std::string_view key) {
+  return std::string(ToString(scope)) + "|" + std::string(key);
+}
+
+std::string FileKey(uint64_t device, uint64_t inode, std::string_view path) {
+  if (inode != 0) return "i:" + std::to_string(device) + ":" + std::to_string(inode);
+  return "p:" + std::string(path);
+}
+
+bool StructuredFormat(const std::string& format) {
+  return !format.empty() && format != "unknown" && format != "text" && format != "empty";
+}
+
+// What a change of content (before -> after) did to one file.
+EvidenceUpdate ClassifyContent(const std::optional<ContentView>& before,
+                               const std::optional<ContentView>& after, bool is_new,
+                               const DetectConfig& config) {
+  EvidenceUpdate update;
+  if (!after) return update;
+  const ContentView& now = *after;
+  const bool damaged = now.verdict == Verdict::kDamaged;
+  if (damaged) update.after_kind = now.kind;
+  update.after_format = now.format;
+  if (is_new) {
+    if (damaged) update.bits |= kNewDamaged;
+    return update;
+  }
+  if (!before) {
+    if (damaged) update.bits |= kDamagedNoBefore;
+    return update;
+  }
+  const ContentView& was = *before;
+  if (was.verdict == Verdict::kDamaged) return update;  // nothing left to destroy
+  if (damaged) {
+    if (was.verdict == Verdict::kIntact) {
+      update.bits |= kDamagedFromIntact;
+      update.before_format = was.format;
+    } else {
+      update.bits |= kDamagedUnknownBefore;
+    }
+    return update;
+  }
+  if (was.blocks_measured && now.blocks_measured &&
+      now.random_block_fraction - was.random_block_fraction >= config.randomness_gain_min &&
+      now.random_block_fraction >= config.randomness_after_min) {
+    update.bits |= now.verdict == Verdict::kIntact ? kRandomnessGainedIntact : kRandomnessGained;
+    update.before_format = was.format;
+  }
+  if (was.verdict == Verdict::kIntact && StructuredFormat(was.format) &&
+      now.verdict != Verdict::kIntact && now.format != was.format) {
+    update.bits |= kFormatLost;
+    update.before_format = was.format;
+  }
+  return update;
+}
+
+// A bounded map with least-recently-used eviction and time expiry (insertion order = time order).
+template <typename Value>
+class LruMap {
+ public:
+  explicit LruMap(std::size_t capacity) : capacity_(capacity) {}
+  Value* Find(const std::string& key) {
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &it->second->second;
+  }
+  Value& Put(const std::string& key, Value value) {
+    Erase(key);
+    entries_.emplace_back(key, std::move(value));
+    index_.emplace(key, std::prev(entries_.end()));
+    while (entries_.size() > capacity_) {
+      index_.erase(entries_.front().first);
+      entries_.pop_front();
+    }
+    return entries_.back().second;
+  }
+  void Erase(const std::string& key) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return;
+    entries_.erase(it->second);
+    index_.erase(it);
+  }
+  template <typename Expired>
+  void ExpireFront(Expired expired) {
+    while (!entries_.empty() && expired(entries_.front().second)) {
+      index_.erase(entries_.front().first);
+      entries_.pop_front();
+    }
+  }
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  std::size_t capacity_;
+  std::list<std::pair<std::string, Value>> entries_;
+  std::unordered_map<std::string, typename std::list<std::pair<std::string, Value>>::iterator>
+      index_;
+};
+
+struct ReadInfo {
+  uint64_t time = 0;
+  uint64_t size = 0;
+  std::vector<ActorKeys> readers;  // the last two
+};
+
+struct Creation {
+  uint64_t time = 0;
+};
+
+// A new file that may replace an original: damaged bytes or an encrypted container.
+struct PendingNew {
+  std::string file_key;
+  std::string path;
+  uint64_t size = 0;
+  uint64_t time = 0;
+  ActorKeys keys;
+  std::string format;
+  std::vector<std::string> paired_in;  // scope map keys where it already replaced an original
+};
+
+// An existing file that was deleted, waiting for its replacement (or matched already).
+struct PendingDeleted {
+  std::string path;
+  uint64_t size = 0;
+  uint64_t time = 0;
+  ActorKeys keys;
+  std::vector<ActorKeys> readers;
+  std::vector<std::string> paired_in;
+};
+
+bool Paired(const std::vector<std::string>& paired_in, const std::string& map_key) {
+  return std::find(paired_in.begin(), paired_in.end(), map_key) != paired_in.end();
+}
+
+uint64_t Distance(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
+
+bool SizeClose(uint64_t replacement, uint64_t original) {
+  if (original == 0) return false;
+  return replacement * 2 >= original && replacement <= original * 2 + 64 * 1024;
+}
+
+}  // namespace
+}  // namespace detect
+
+using detect::ActorKeys;
+using detect::EvidenceUpdate;
+using detect::PendingDeleted;
+using detect::PendingNew;
+using detect::ScopeRef;
+using detect::ScopeState;
+
+struct Detector::Impl {
+  explicit Impl(DetectConfig c)
+      : config(std::move(c)),
+        reads(limits::kMaxDetectRecentReads),
+        creations(limits::kMaxDetectRecentCreations) {}
+
+  DetectConfig config;
+  DetectorStats stats;
+  uint64_t now = 0;
+  uint64_t last_sweep = 0;
+  uint64_t event_seq = 0;
+  uint64_t alert_seq = 0;
+  std::unordered_map<std::string, std::unique_ptr<ScopeState>> scopes;
+  detect::LruMap<detect::ReadInfo> reads;
+  detect::LruMap<detect::Creation> creations;
+  std::deque<PendingNew> pending_new;
+  std::deque<PendingDeleted> pending_deleted;
+  // Scopes that alerted (and when): a process inside one of them is covered by that alert.
+  std::vector<std::pair<ScopeRef, uint64_t>> alerted_refs;
+
+  // Per event: scopes touched, with their scores before the event.
+  struct Touch {
+    ScopeState* state;
+    double destruction;
+    double support;
+  };
+  std::vector<Touch> touched;
+
+  std::vector<ScopeRef> ScopesFor(const Actor& actor) const;
+  ScopeState* Use(const ScopeRef& ref, bool create);
+  void EvictForRoom();
+  bool TryPair(PendingNew& created, PendingDeleted& deleted, const ScopeRef& ref);
+  void OnWrite(const FileEvent& event, const ActorKeys& keys, const std::vector<ScopeRef>& refs);
+  void OnDelete(const FileEvent& event, const ActorKeys& keys, const std::vector<ScopeRef>& refs);
+  void OnRename(const FileEvent& event, const std::vector<ScopeRef>& refs);
+  void AddEvidence(const ScopeRef& ref, const std::string& file_key, std::string_view path,
+                   const EvidenceUpdate& update);
+  bool Redundant(const ScopeState& state, const ScopeRef& ref) const;
+  ResponseTargets TargetsOf(const ScopeState& state, const ResponsePolicy& policy) const;
+  std::vector<Alert> Evaluate(const std::vector<ScopeRef>& refs, const FileEvent& event);
+  void Expire(uint64_t now_ns);
+};
+
+std::vector<ScopeRef> Detector::Impl::ScopesFor(const Actor& actor) const {
+  std::vector<ScopeRef> refs;
+  auto add = [&](ActorScope scope, std::string key) {
+    ScopeRef ref;
+    ref.scope = scope;
+    ref.map_key = detect::MapKey(scope, key);
+    ref.key = std::move(key);
+    refs.push_back(std::move(ref));
+    return &refs.back();
+  };
+  const bool smb = !actor.smb_client_address.empty();
+  if (actor.pid > 0) {
+    ScopeRef* ref = add(ActorScope::kProcess, std::to_string(actor.pid));
+    ref->pid = actor.pid;
+    ref->root_start = actor.start_time;
+  }
+  if (smb && config.scope_smb) add(ActorScope::kSmbClient, detect::SmbKey(actor));
+  // smbd children share their parent and session with every other client: no tree scopes.
+  if (!smb && config.scope_tree) {
+    if (actor.pid > 1) {
+      ScopeRef* ref = add(ActorScope::kProcessTree, std::to_string(actor.pid));
+      ref->pid = actor.pid;
+    }
+    if (actor.ppid > 1) {
+      ScopeRef* ref = add(ActorScope::kProcessTree, std::to_string(actor.ppid));
+      ref->pid = actor.ppid;
+    }
+    if (actor.sid > 1) {
+      ScopeRef* ref = add(ActorScope::kProcessTree, "sid:" + std::to_string(actor.sid));
+      ref->sid = actor.sid;
+    }
+  }
+  if (config.scope_cgroup && detect::UsefulCgroup(actor.cgroup)) {
+    add(ActorScope::kCgroup, actor.cgroup);
+  }
+  if (config.scope_user && (actor.pid > 0 || !actor.user.empty())) {
+    ScopeRef* ref = add(ActorScope::kUser, std::to_string(actor.uid));
+    ref->uid = actor.uid;
+  }
+  return refs;
+}
+
+void Detector::Impl::EvictForRoom() {
+  // Evict 1/16 of the cap at once: least valuable first (no evidence, then least recent).
+  std::vector<std::pair<std::pair<bool, uint64_t>, std::string>> candidates;
+  candidates.reserve(scopes.size());
+  for (const auto& [key, state] : scopes) {
+    if (state->last_event_seq == event_seq) continue;  // pinned by the current event
+    candidates.push_back({{state->HasEvidence(), state->last_seen_ns}, key});
+  }
+  const std::size_t count =
+      std::min(candidates.size(), std::max<std::size_t>(1, limits::kMaxDetectScopes / 16));
+  std::partial_sort(candidates.begin(), candidates.begin() + count, candidates.end());
+  for (std::size_t i = 0; i < count; ++i) {
+    scopes.erase(candidates[i].second);
+    ++stats.scopes_evicted;
+  }
+}
+
+ScopeState* Detector::Impl::Use(const ScopeRef& ref, bool create) {
+  auto it = scopes.find(ref.map_key);
+  ScopeState* state = nullptr;
+  if (it != scopes.end()) {
+    state = it->second.get();
+    // A reused pid is another process: start afresh (pointer stays valid for this event).
+    if (state->last_event_seq != event_seq && ref.root_start != 0 && state->root_start != 0 &&
+        ref.root_start != state->root_start) {
+      std::unique_ptr<ScopeState> fresh =
+          std::make_unique<ScopeState>(ref.scope, ref.key, ref.root_start);
+      it->second.swap(fresh);
+      state = it->second.get();
+    }
+  } else {
+    if (!create) return nullptr;
+    if (scopes.size() >= limits::kMaxDetectScopes) EvictForRoom();
+    auto inserted = scopes.emplace(
+        ref.map_key, std::make_unique<ScopeState>(ref.scope, ref.key, ref.root_start));
+    state = inserted.first->second.get();
+  }
+  if (state->root_start == 0) state->root_start = ref.root_start;
+  if (state->last_event_seq != event_seq) {
+    state->last_event_seq = event_seq;
+    touched.push_back(Touch{state, state->Destruction(config),
+                            state->Support(config) + state->NoteScore(config)});
+  }
+  state->last_seen_ns = std::max(state->last_seen_ns, now);
+  return state;
+}
+
+void Detector::Impl::AddEvidence(const ScopeRef& ref, const std::string& file_key,
+                                 std::string_view path, const EvidenceUpdate& update) {
+  ScopeState* state = Use(ref, true);
+  stats.file_records_evicted += state->AddEvidence(file_key, path, update, config, now);
+}
+
+bool Detector::Impl::TryPair(PendingNew& created, PendingDeleted& deleted, const ScopeRef& ref) {
+  if (!detect::InScope(ref, created.keys) || !detect::InScope(ref, deleted.keys)) return false;
+  if (detect::Paired(created.paired_in, ref.map_key) ||
+      detect::Paired(deleted.paired_in, ref.map_key)) {
+    return false;
+  }
+  if (detect::Distance(created.time, deleted.time) > config.pair_window_ns) return false;
+  if (created.path == deleted.path) return false;
+  bool match = detect::NamedAfter(created.path, deleted.path);
+  if (!match && detect::SizeClose(created.size, deleted.size)) {
+    match = std::any_of(deleted.readers.begin(), deleted.readers.end(),
+                        [&](const ActorKeys& reader) { return detect::InScope(ref, reader); });
+  }
+  if (!match) return false;
+  EvidenceUpdate update;
+  update.bits = detect::kReplacedOriginal;
+  update.replaced = deleted.path;
+  update.after_format = created.format;
+  AddEvidence(ref, created.file_key, created.path, update);
+  created.paired_in.push_back(ref.map_key);
+  deleted.paired_in.push_back(ref.map_key);
+  ++stats.pairs;
+  return true;
+}
+
+void Detector::Impl::OnWrite(const FileEvent& event, const ActorKeys& keys,
+                             const std::vector<ScopeRef>& refs) {
+  const std::string file_key = detect::FileKey(event.device, event.inode, event.path);
+  const std::string folder(detect::Folder(event.path));
+  const bool is_new =
+      creations.Find(event.path) != nullptr || (event.before && event.before->format == "empty");
+  const EvidenceUpdate update = detect::ClassifyContent(event.before, event.after, is_new, config);
+  if (update.bits != 0) {
+    for (const ScopeRef& ref : refs) AddEvidence(ref, file_key, event.path, update);
+  }
+  if (event.after && is_new && event.after->verdict != Verdict::kDamaged &&
+      detect::Contains(config.note_formats, event.after->format) &&
+      event.size <= config.note_max_bytes) {
+    const std::string_view name = detect::BaseName(event.path);
+    const bool pattern =
+        detect::LooksLikeNoteName(name, config.note_patterns, config.note_extensions);
+    for (const ScopeRef& ref : refs) {
+      Use(ref, true)->AddNoteCandidate(name, folder, pattern, now);
+    }
+  }
+  for (const ScopeRef& ref : refs) {
+    if (ScopeState* state = Use(ref, false)) state->Wrote(folder, now);
+  }
+
+  const bool replacement_kind =
+      event.after && (event.after->verdict == Verdict::kDamaged ||
+                      detect::Contains(config.container_formats, event.after->format));
+  if (!is_new || !replacement_kind) return;
+  PendingNew* created = nullptr;
+  for (PendingNew& pending : pending_new) {
+    if (pending.file_key == file_key) created = &pending;
+  }
+  if (created == nullptr) {
+    pending_new.push_back(
+        PendingNew{file_key, event.path, event.size, now, keys, event.after->format, {}});
+    created = &pending_new.back();
+    if (pending_new.size() > limits::kMaxDetectPendingPairs) {
+      pending_new.pop_front();  // deque: `created` (the back) stays valid
+    }
+  } else {
+    created->size = event.size;
+    created->time = now;
+    created->format = event.after->format;
+  }
+  for (const ScopeRef& ref : refs) {
+    for (auto it = pending_deleted.rbegin(); it != pending_deleted.rend(); ++it) {
+      if (TryPair(*created, *it, ref)) break;
+    }
+  }
+}
+
+void Detector::Impl::OnDelete(const FileEvent& event, const ActorKeys& keys,
+                              const std::vector<ScopeRef>& refs) {
+  const std::string file_key = detect::FileKey(event.device, event.inode, event.path);
+  const std::string path_key = detect::FileKey(0, 0, event.path);
+  for (const ScopeRef& ref : refs) {
+    if (ScopeState* state = Use(ref, false)) {
+      state->Unindex(file_key);
+      state->Unindex(path_key);
+      state->Wrote(detect::Folder(event.path), now);
+    }
+  }
+  // A deleted new file (a temp, or a replacement itself) replaces nothing.
+  std::erase_if(pending_new, [&](const PendingNew& p) { return p.path == event.path; });
+  const bool was_new = creations.Find(event.path) != nullptr;
+  creations.Erase(event.path);
+  if (was_new) return;
+
+  PendingDeleted deleted;
+  deleted.path = event.path;
+  deleted.size = event.size;
+  deleted.time = now;
+  deleted.keys = keys;
+  if (detect::ReadInfo* read = reads.Find(event.path)) {
+    deleted.readers = read->readers;
+    if (deleted.size == 0) deleted.size = read->size;
+  }
+  for (const ScopeRef& ref : refs) {
+    for (auto it = pending_new.rbegin(); it != pending_new.rend(); ++it) {
+      if (TryPair(*it, deleted, ref)) break;
+    }
+  }
+  pending_deleted.push_back(std::move(deleted));
+  if (pending_deleted.size() > limits::kMaxDetectPendingPairs) pending_deleted.pop_front();
+}
+
+void Detector::Impl::OnRename(const FileEvent& event, const std::vector<ScopeRef>& refs) {
+  const std::string old_key = detect::FileKey(event.device, event.inode, event.path);
+  const std::string new_key = detect::FileKey(event.device, event.inode, event.new_path);
+  if (detect::Creation* creation = creations.Find(event.path)) {
+    const detect::Creation copy = *creation;
+    creations.Erase(event.path);
+    creations.Put(event.new_path, copy);
+  }
+  for (PendingNew& pending : pending_new) {
+    if (pending.file_key == old_key || pending.path == event.path) {
+      pending.file_key = new_key;
+      pending.path = event.new_path;
+    }
+  }
+  const detect::RenameInfo info =
+      detect::ClassifyRename(event.path, event.new_path, config.benign_rename_suffixes);
+  // The watcher may describe a rename over an existing file as a write: before = the replaced
+  // file's content, after = the renamed file's. Without `before`, `after` is a moved file.
+  EvidenceUpdate content;
+  if (event.after) {
+    content = detect::ClassifyContent(event.before, event.after, !event.before, config);
+  }
+  for (const ScopeRef& ref : refs) {
+    ScopeState* state = Use(ref, false);
+    if (state != nullptr) state->Rekey(old_key, new_key, event.new_path);
+    EvidenceUpdate update = content;
+    if (info.shape == detect::RenameShape::kAppended) {
+      update.bits |= detect::kRenamedAppended;
+      update.rename_ext = info.new_extension;
+    } else if (info.shape == detect::RenameShape::kReplaced) {
+      update.bits |= detect::kRenamedReplaced;  // weighs once the file carries destruction
+      update.rename_ext = info.new_extension;
+    }
+    if (update.bits != 0) AddEvidence(ref, new_key, event.new_path, update);
+    if (ScopeState* now_state = Use(ref, false)) {
+      now_state->Wrote(detect::Folder(event.new_path), now);
+    }
+  }
+}
+
+// A broader scope is redundant while every process behind its evidence is inside a scope that
+// already alerted (a process tree after its process, a user after its process tree).
+bool Detector::Impl::Redundant(const ScopeState& state, const ScopeRef& ref) const {
+  if (state.scope == ActorScope::kProcess || state.contributors.empty()) return false;
+  return std::all_of(state.contributors.begin(), state.contributors.end(), [&](const auto& entry) {
+    const ActorKeys keys = detect::KeysOf(entry.second.actor);
+    return std::any_of(alerted_refs.begin(), alerted_refs.end(), [&](const auto& alerted) {
+      return alerted.first.map_key != ref.map_key && detect::InScope(alerted.first, keys);
+    });
+  });
+}
+
+ResponseTargets Detector::Impl::TargetsOf(const ScopeState& state,
+                                          const ResponsePolicy& policy) const {
+  ResponseTargets targets;
+  std::vector<const detect::Contributor*> ordered;
+  for (const auto& [key, contributor] : state.contributors) ordered.push_back(&contributor);
+  std::sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
+    return std::make_tuple(a->destruction, a->support, a->last_ns) >
+           std::make_tuple(b->destruction, b->support, b->last_ns);
+  });
+  bool serves_smb = false;
+  for (const detect::Contributor* contributor : ordered) {
+    serves_smb = serves_smb || !contributor->actor.smb_client_address.empty();
+    SuspendDecision decision = MaySuspend(contributor->actor, policy);
+    if (decision) {
+      targets.processes.push_back(contributor->actor);
+    } else {
+      targets.refused.emplace_back(contributor->actor, decision.reason);
+    }
+  }
+  if (state.scope == ActorScope::kProcessTree && state.key.rfind("sid:", 0) != 0 && !serves_smb) {
+    pid_t root = 0;
+    const auto* begin = state.key.data();
+    if (std::from_chars(begin, begin + state.key.size(), root).ec == std::errc() && root > 1 &&
+        root != policy.self_pid) {
+      const bool contributed = std::any_of(ordered.begin(), ordered.end(),
+                                           [&](const auto* c) { return c->actor.pid == root; });
+      if (!contributed) targets.spawner_pid = root;
+    }
+  }
+  return targets;
+}
+
+std::vector<Alert> Detector::Impl::Evaluate(const std::vector<ScopeRef>& refs,
+                                            const FileEvent& event) {
+  std::vector<Alert> alerts;
+  for (const ScopeRef& ref : refs) {
+    auto it = scopes.find(ref.map_key);
+    if (it == scopes.end()) continue;
+    ScopeState& state = *it->second;
+    if (state.Destruction(config) < config.min_destruction_score) continue;
+    const double score = state.Score(now, config);
+    const bool canary_new = state.canary_count > 0 && !state.alerted_canary;
+    bool escalation = false;
+    if (!state.alerted) {
+      if (score < config.alert_score && !canary_new) continue;
+    } else {
+      if (!canary_new && score < state.alerted_score * config.escalate_factor) continue;
+      escalation = true;
+    }
+    if (Redundant(state, ref)) {
+      ++stats.alerts_redundant;
+      continue;
+    }
+    const ResponseTargets targets = TargetsOf(state, config.response);
+    detect::AlertContext context;
+    context.id = "steen-" + std::to_string(event.wall_time_ns) + "-" + std::to_string(++alert_seq);
+    context.wall_time_ns = event.wall_time_ns;
+    context.now_ns = now;
+    context.score = score;
+    context.escalation = escalation;
+    context.fallback_actor = event.actor;
+    for (const Actor& actor : targets.processes) {
+      if (context.pids.size() < limits::kMaxAlertPids) context.pids.push_back(actor.pid);
+    }
+    alerts.push_back(detect::DescribeAlert(state, config, context));
+    state.alerted = true;
+    state.alerted_score = score;
+    state.alerted_canary = state.alerted_canary || state.canary_count > 0;
+    std::erase_if(alerted_refs, [&](const auto& a) { return a.first.map_key == ref.map_key; });
+    alerted_refs.emplace_back(ref, now);
+    if (alerted_refs.size() > limits::kMaxDetectAlertedScopes)
+      alerted_refs.erase(alerted_refs.begin());
+    ++stats.alerts;
+    if (escalation) ++stats.alerts_escalated;
+  }
+  return alerts;
+}
+
+void Detector::Impl::Expire(uint64_t now_ns) {
+  last_sweep = now_ns;
+  for (auto it = scopes.begin(); it != scopes.end();) {
+    ScopeState& state = *it->second;
+    const uint64_t idle =
+        state.HasEvidence() ? config.actor_idle_ns : config.actor_idle_no_evidence_ns;
+    if (state.last_seen_ns + idle < now_ns) {
+      it = scopes.erase(it);
+      ++stats.scopes_expired;
+      continue;
+    }
+    state.Expire(now_ns, config);
+    ++it;
+  }
+  reads.ExpireFront(
+      [&](const detect::ReadInfo& r) { return r.time + config.read_window_ns < now_ns; });
+  creations.ExpireFront(
+      [&](const detect::Creation& c) { return c.time + config.pair_window_ns < now_ns; });
+  while (!pending_new.empty() && pending_new.front().time + config.pair_window_ns < now_ns) {
+    pending_new.pop_front();
+  }
+  while (!pending_deleted.empty() &&
+         pending_deleted.front().time + config.pair_window_ns < now_ns) {
+    pending_deleted.pop_front();
+  }
+  std::erase_if(alerted_refs,
+                [&](const auto& a) { return a.second + config.actor_idle_ns < now_ns; });
+  stats.scopes = scopes.size();
+}
+
+Detector::Detector(DetectConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Detector::~Detector() = default;
+
+std::vector<Alert> Detector::Observe(const FileEvent& event) {
+  Impl& d = *impl_;
+  d.now = std::max(d.now, event.time_ns);
+  ++d.stats.events;
+  ++d.event_seq;
+  d.touched.clear();
+  if (d.now >= d.last_sweep + d.config.sweep_interval_ns) d.Expire(d.now);
+  if (!d.config.exclusions.Match(event).empty()) {
+    ++d.stats.events_excluded;
+    return {};
+  }
+  const ActorKeys keys = detect::KeysOf(event.actor);
+  const std::vector<ScopeRef> refs = d.ScopesFor(event.actor);
+  if (refs.empty()) ++d.stats.events_unattributed;
+
+  const bool canary = event.is_canary && event.op != FileOp::kCloseNoWrite &&
+                      (event.op != FileOp::kOpenForWrite || d.config.canary_on_open_for_write);
+  if (canary) {
+    ++d.stats.canary_touches;
+    for (const ScopeRef& ref : refs) d.Use(ref, true)->AddCanary(event.path);
+  }
+  switch (event.op) {
+    case FileOp::kCloseNoWrite: {
+      detect::ReadInfo info;
+      if (detect::ReadInfo* old = d.reads.Find(event.path)) info = *old;
+      info.time = d.now;
+      if (event.size != 0) info.size = event.size;
+      info.readers.push_back(keys);
+      if (info.readers.size() > 2) info.readers.erase(info.readers.begin());
+      d.reads.Put(event.path, std::move(info));
+      break;
+    }
+    case FileOp::kCreate:
+      d.creations.Put(event.path, detect::Creation{d.now});
+      break;
+    case FileOp::kOpenForWrite:
+      break;
+    case FileOp::kCloseWrite:
+      d.OnWrite(event, keys, refs);
+      break;
+    case FileOp::kDelete:
+      d.OnDelete(event, keys, refs);
+      break;
+    case FileOp::kRename:
+      d.OnRename(event, refs);
+      break;
+  }
+  // Credit what the event added to the process that caused it.
+  for (const Impl::Touch& touch : d.touched) {
+    const double destruction = touch.state->Destruction(d.config) - touch.destruction;
+    const double support =
+        touch.state->Support(d.config) + touch.state->NoteScore(d.config) - touch.support;
+    if (destruction > 0 || support > 0) {
+      touch.state->Contribute(event.actor, std::max(0.0, destruction), std::max(0.0, support),
+                              d.now);
+    }
+  }
+  std::vector<Alert> alerts = d.Evaluate(refs, event);
+  d.stats.scopes = d.scopes.size();
+  return alerts;
+}
+
+void Detector::ExpireIdle(uint64_t now_ns) {
+  impl_->now = std::max(impl_->now, now_ns);
+  impl_->Expire(impl_->now);
+}
+
+bool Detector::Forget(ActorScope scope, std::string_view key) {
+  return impl_->scopes.erase(detect::MapKey(scope, key)) > 0;
+}
+
+ResponseTargets Detector::Targets(ActorScope scope, std::string_view key,
+                                  const ResponsePolicy& policy) const {
+  auto it = impl_->scopes.find(detect::MapKey(scope, key));
+  if (it == impl_->scopes.end()) return {};
+  return impl_->TargetsOf(*it->second, policy);
+}
+
+std::optional<ScopeSnapshot> Detector::Inspect(ActorScope scope, std::string_view key) const {
+  auto it = impl_->scopes.find(detect::MapKey(scope, key));
+  if (it == impl_->scopes.end()) return std::nullopt;
+  const ScopeState& state = *it->second;
+  ScopeSnapshot snapshot;
+  snapshot.scope = scope;
+  snapshot.key = std::string(key);
+  snapshot.score = state.Score(impl_->now, impl_->config);
+  snapshot.destruction = state.Destruction(impl_->config);
+  snapshot.alerted = state.alerted;
+  snapshot.files = state.FilesWithEvidence();
+  snapshot.contributors = static_cast<int64_t>(state.contributors.size());
+  return snapshot;
+}
+
+const DetectorStats& Detector::stats() const { return impl_->stats; }
+const DetectConfig& Detector::config() const { return impl_->config; }
+
+}  // namespace steen
