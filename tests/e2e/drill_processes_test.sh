@@ -78,6 +78,29 @@ s=$(spread '*.INC')
 check "within10 $s 1.95" "processes: pace 20 f/s over 40 files took $s s (expected 1.95 +- 10 %)"
 undo_exact processes
 
+# --- the same, traced: which pids issued the pwrite64 calls on the target's files (strace -f -y
+# prints each fd's path). Skipped when strace or ptrace is unavailable.
+if command -v strace > /dev/null && strace -f -qq -o /dev/null true 2> /dev/null; then
+  fresh
+  strace -f -qq -y -e trace=execve,pwrite64 -o out/trace \
+    "$STEEN" drill tgt --family inc --manifest out/m.jsonl --pace 0 --processes 4 \
+    --files-per-process 5 --threads 1 > /dev/null  # one thread: strace's pid is the process
+  root=$(awk 'NR == 1 {print $1}' out/trace)
+  # The data files (f*.docx); the notes are the drill's own writes.
+  writers=$(grep "pwrite64([0-9]*<$WORK/tgt/f" out/trace | awk '{print $1}' | sort -u)
+  check "[ $(echo "$writers" | grep -c .) -ge 4 ]" "strace: fewer than 4 pids wrote the files"
+  check "! echo \"\$writers\" | grep -qx $root" "strace: the drill process wrote files itself"
+  # Workers are started as /proc/self/exe of the drill (the /proc check above saw it is steen).
+  worker_exec='execve("/proc/self/exe", ["/proc/self/exe", "drill", "--worker", "'
+  is_worker_exec() { grep -qF "$1 $worker_exec" out/trace; }
+  for p in $writers; do
+    check "is_worker_exec $p" "strace: writer $p is not a fresh exec (drill --worker)"
+  done
+  undo_exact strace
+else
+  echo "note: strace unavailable; pwrite pids checked through /proc and the manifest only"
+fi
+
 # --- pace, one process: single thread, then three threads (the rate is global).
 for threads in 1 3; do
   fresh
