@@ -68,7 +68,10 @@ bool InScope(const ScopeRef& ref, const ActorKeys& keys) {
     case ActorScope::kProcessTree:
       if (!keys.smb.empty()) return false;
       if (ref.sid != 0) return keys.sid == ref.sid;
-      return keys.pid == ref.pid || keys.ppid == ref.pid;
+      if (keys.pid == ref.pid) {
+        return ref.root_start == 0 || keys.start == 0 || keys.start == ref.root_start;
+      }
+      return keys.ppid == ref.pid;
     case ActorScope::kSmbClient:
       return keys.smb == ref.key;
     case ActorScope::kCgroup:
@@ -293,6 +296,7 @@ std::vector<ScopeRef> Detector::Impl::ScopesFor(const Actor& actor) const {
     if (actor.pid > 1) {
       ScopeRef* ref = add(ActorScope::kProcessTree, std::to_string(actor.pid));
       ref->pid = actor.pid;
+      ref->root_start = actor.start_time;  // children know only the parent's pid
     }
     if (actor.ppid > 1) {
       ScopeRef* ref = add(ActorScope::kProcessTree, std::to_string(actor.ppid));

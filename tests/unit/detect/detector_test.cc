@@ -1,0 +1,390 @@
+// Mechanics of the detector: canaries, dedup, escalation, redundancy, exclusions, time windows,
+// memory caps, response selection.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "steen/detect.h"
+#include "steen/limits.h"
+#include "unit/detect/stream.h"
+
+namespace steen {
+namespace {
+
+using detect_test::Damaged;
+using detect_test::Empty;
+using detect_test::Intact;
+using detect_test::kSecond;
+using detect_test::MakeActor;
+using detect_test::SmbdActor;
+using detect_test::Stream;
+
+std::string Doc(int i) {
+  return "/srv/share/d" + std::to_string(i % 7) + "/f" + std::to_string(i) + ".docx";
+}
+
+void Encrypt(Stream& s, const Actor& actor, int i) {
+  s.Write(actor, Doc(i), 1000 + i, Intact("docx"), Damaged());
+}
+
+TEST(DetectCanary, FirstTouchAlertsAtOnce) {
+  for (FileOp op : {FileOp::kOpenForWrite, FileOp::kCloseWrite, FileOp::kRename, FileOp::kDelete}) {
+    Detector detector;
+    Stream s(detector);
+    FileEvent event = Stream::Event(MakeActor(4242), op, "/srv/share/.steen-canary.docx", 5);
+    event.is_canary = true;
+    event.new_path = "/srv/share/.steen-canary.docx.PLAY";
+    const std::vector<Alert> alerts = s.Feed(event);
+    ASSERT_EQ(alerts.size(), 1u) << static_cast<int>(op);
+    EXPECT_EQ(alerts[0].rule_name, "canary-touched");
+    EXPECT_EQ(alerts[0].severity, "critical");
+    EXPECT_EQ(alerts[0].scope, ActorScope::kProcess);
+    EXPECT_EQ(alerts[0].files.front(), "/srv/share/.steen-canary.docx");
+    EXPECT_NE(alerts[0].message.find("touched canary /srv/share/.steen-canary.docx"),
+              std::string::npos)
+        << alerts[0].message;
+    EXPECT_EQ(detector.stats().canary_touches, 1u);
+  }
+}
+
+TEST(DetectCanary, ReadingACanaryIsNotTouchingIt) {
+  Detector detector;
+  Stream s(detector);
+  FileEvent event =
+      Stream::Event(MakeActor(4242), FileOp::kCloseNoWrite, "/srv/share/.steen-canary.docx", 5);
+  event.is_canary = true;
+  EXPECT_TRUE(s.Feed(event).empty());
+}
+
+TEST(DetectCanary, CanaryAfterAnAlertEscalates) {
+  Detector detector;
+  Stream s(detector);
+  const Actor actor = MakeActor(4242);
+  for (int i = 0; i < 3; ++i) Encrypt(s, actor, i);
+  ASSERT_EQ(s.alerts().size(), 1u);
+  FileEvent event = Stream::Event(actor, FileOp::kCloseWrite, "/srv/share/.canary.pdf", 6);
+  event.is_canary = true;
+  const std::vector<Alert> alerts = s.Feed(event);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule_name, "canary-touched");
+  EXPECT_EQ(detector.stats().alerts_escalated, 1u);
+}
+
+TEST(DetectScoring, SameFileRewrittenCountsOnce) {
+  Detector detector;
+  Stream s(detector);
+  const Actor actor = MakeActor(4242);
+  for (int round = 0; round < 10; ++round) {
+    s.Write(actor, Doc(1), 1001, Intact("docx"), Damaged());
+    s.Write(actor, Doc(2), 1002, Intact("docx"), Damaged());
+  }
+  EXPECT_TRUE(s.alerts().empty());
+  const auto snapshot = detector.Inspect(ActorScope::kProcess, "4242");
+  ASSERT_TRUE(snapshot.has_value());
+  EXPECT_EQ(snapshot->files, 2);
+  EXPECT_DOUBLE_EQ(snapshot->destruction, 80);
+  Encrypt(s, actor, 3);
+  EXPECT_EQ(s.alerts().size(), 1u);
+}
+
+TEST(DetectScoring, SupportingEvidenceAloneNeverAlerts) {
+  Detector detector;
+  Stream s(detector);
+  const Actor actor = MakeActor(4242);
+  for (int i = 0; i < 200; ++i) {
+    const std::string dir = "/srv/share/d" + std::to_string(i);
+    s.WriteNew(actor, dir + "/HOW_TO_DECRYPT.txt", 5000 + i, Intact("text", 0), 900);
+    s.WriteNew(actor, dir + "/blob.bin", 6000 + i, Damaged());
+    s.Rename(actor, dir + "/a.docx", dir + "/a.docx.locked", 7000 + i);
+  }
+  EXPECT_TRUE(s.alerts().empty());
+  const auto snapshot = detector.Inspect(ActorScope::kProcess, "4242");
+  ASSERT_TRUE(snapshot.has_value());
+  EXPECT_GT(snapshot->score, 1000);     // lots of support ...
+  EXPECT_EQ(snapshot->destruction, 0);  // ... and no destruction
+  // Two destroyed files on top of it are enough.
+  Encrypt(s, actor, 1);
+  EXPECT_TRUE(s.alerts().empty());
+  Encrypt(s, actor, 2);
+  ASSERT_EQ(s.alerts().size(), 1u);
+  bool notes = false;
+  for (const Indicator& indicator : s.alerts()[0].indicators) {
+    notes = notes || indicator.name == "ransom_notes";
+  }
+  EXPECT_TRUE(notes) << s.alerts()[0].message;
+}
+
+TEST(DetectScoring, AlreadyDamagedFilesAreNotDestroyedAgain) {
+  Detector detector;
+  Stream s(detector);
+  for (int i = 0; i < 20; ++i) {
+    s.Write(MakeActor(4242), Doc(i), 1000 + i, Damaged(), Damaged());
+  }
+  EXPECT_TRUE(s.alerts().empty());
+}
+
+TEST(DetectScoring, EscalationNeedsADoubledScore) {
+  DetectConfig config;
+  config.rate_min_folders = 1000;  // no write-rate multiplier: plain sums
+  Detector detector(config);
+  Stream s(detector);
+  const Actor actor = MakeActor(4242);
+  for (int i = 0; i < 5; ++i) Encrypt(s, actor, i);
+  ASSERT_EQ(s.alerts().size(), 1u);  // 120 at the third file; 200 < 240 at the fifth
+  Encrypt(s, actor, 5);
+  ASSERT_EQ(s.alerts().size(), 2u);  // 240: escalated
+  EXPECT_NE(s.alerts()[1].message.find("escalated"), std::string::npos);
+  EXPECT_EQ(s.alerts()[1].severity, "critical");
+  EXPECT_EQ(detector.stats().alerts_escalated, 1u);
+}
+
+TEST(DetectScoring, BroaderScopesStayQuietWhileTheProcessExplainsEverything) {
+  Detector detector;
+  Stream s(detector);
+  const Actor actor = MakeActor(4242);
+  for (int i = 0; i < 4; ++i) Encrypt(s, actor, i);
+  ASSERT_EQ(s.alerts().size(), 1u);
+  EXPECT_GE(detector.stats().alerts_redundant, 4u);  // trees, session, cgroup, user
+  // Another process of the same user damaging files: the user-level scopes now alert.
+  for (int i = 10; i < 12; ++i) Encrypt(s, MakeActor(4343, 4001), i);
+  ASSERT_EQ(s.alerts().size(), 2u);
+  EXPECT_EQ(s.alerts()[1].scope, ActorScope::kProcessTree);
+  EXPECT_EQ(s.alerts()[1].scope_key, "sid:3000");
+}
+
+TEST(DetectScoring, ReusedPidStartsAfresh) {
+  Detector detector;
+  Stream s(detector);
+  Actor first = MakeActor(4242);
+  Encrypt(s, first, 1);
+  Encrypt(s, first, 2);
+  Actor second = first;
+  second.start_time += 999;
+  second.sid = 3111;  // another login; same uid
+  second.ppid = 4111;
+  second.cgroup = "/user.slice/user-1000.slice/session-3111.scope";
+  Encrypt(s, second, 3);
+  const auto snapshot = detector.Inspect(ActorScope::kProcess, "4242");
+  ASSERT_TRUE(snapshot.has_value());
+  EXPECT_EQ(snapshot->files, 1);
+  // Only the user scope holds all three files: it alerts, as the user.
+  ASSERT_EQ(s.alerts().size(), 1u);
+  EXPECT_EQ(s.alerts()[0].scope, ActorScope::kUser);
+  EXPECT_EQ(s.alerts()[0].scope_key, "1000");
+}
+
+TEST(DetectPairs, GpgReplacementsAcrossProcessesPairAndAlert) {
+  Detector detector;
+  Stream s(detector);
+  for (int i = 0; i < 3; ++i) {
+    const std::string path = Doc(i);
+    const Actor gpg = MakeActor(100 + 2 * i, 4000, 3000, 1000, "alice", "/usr/bin/gpg");
+    const Actor rm = MakeActor(101 + 2 * i, 4000, 3000, 1000, "alice", "/usr/bin/rm");
+    s.Read(gpg, path, 1000 + i, 100000);
+    s.WriteNew(gpg, path + ".gpg", 2000 + i, Intact("openpgp", 1.0), 60000);
+    s.Delete(rm, path, 1000 + i, 100000);
+  }
+  ASSERT_EQ(s.alerts().size(), 1u);
+  EXPECT_EQ(s.alerts()[0].scope, ActorScope::kProcessTree);
+  EXPECT_EQ(s.alerts()[0].scope_key, "4000");
+  EXPECT_NE(
+      s.alerts()[0].message.find("3 originals deleted and replaced by encrypted copies (.gpg)"),
+      std::string::npos)
+      << s.alerts()[0].message;
+  EXPECT_EQ(detector.stats().pairs, 3u * 4u);  // tree of 4000, session, cgroup, user
+}
+
+TEST(DetectPairs, DeletionOutsideThePairWindowDoesNotPair) {
+  Detector detector;
+  Stream s(detector);
+  const Actor actor = MakeActor(4242);
+  for (int i = 0; i < 5; ++i) {
+    s.WriteNew(actor, Doc(i) + ".gpg", 2000 + i, Intact("openpgp", 1.0), 60000);
+  }
+  s.Advance(3 * 60 * kSecond);
+  for (int i = 0; i < 5; ++i) s.Delete(actor, Doc(i), 1000 + i, 100000);
+  EXPECT_TRUE(s.alerts().empty());
+  EXPECT_EQ(detector.stats().pairs, 0u);
+}
+
+TEST(DetectWindows, EvidenceExpires) {
+  Detector detector;
+  Stream s(detector);
+  const Actor actor = MakeActor(4242);
+  Encrypt(s, actor, 1);
+  Encrypt(s, actor, 2);
+  s.Advance(31 * 60 * kSecond);
+  Encrypt(s, actor, 3);
+  EXPECT_TRUE(s.alerts().empty());
+  Encrypt(s, actor, 4);
+  Encrypt(s, actor, 5);
+  EXPECT_EQ(s.alerts().size(), 1u);
+}
+
+TEST(DetectWindows, IdleScopesAreForgotten) {
+  Detector detector;
+  Stream s(detector);
+  Encrypt(s, MakeActor(4242), 1);                                     // evidence: kept 30 minutes
+  s.Read(MakeActor(5000, 4999, 4999, 1001, "bob"), "/srv/x", 1, 10);  // no scope at all
+  s.WriteNew(MakeActor(5001, 4999, 4999, 1001, "bob"), "/srv/share/a/README.txt", 2,
+             Intact("text", 0), 10);  // clean scope: 2 minutes
+  EXPECT_GT(detector.stats().scopes, 0u);
+  detector.ExpireIdle(s.now() + 5 * 60 * kSecond);
+  EXPECT_TRUE(detector.Inspect(ActorScope::kProcess, "4242").has_value());
+  EXPECT_FALSE(detector.Inspect(ActorScope::kProcess, "5001").has_value());
+  detector.ExpireIdle(s.now() + 40 * 60 * kSecond);
+  EXPECT_EQ(detector.stats().scopes, 0u);
+  EXPECT_GT(detector.stats().scopes_expired, 0u);
+}
+
+TEST(DetectWindows, ForgetDropsAScope) {
+  Detector detector;
+  Stream s(detector);
+  Encrypt(s, MakeActor(4242), 1);
+  EXPECT_TRUE(detector.Forget(ActorScope::kProcess, "4242"));
+  EXPECT_FALSE(detector.Forget(ActorScope::kProcess, "4242"));
+  EXPECT_FALSE(detector.Inspect(ActorScope::kProcess, "4242").has_value());
+}
+
+TEST(DetectLimits, ScopesAreCapped) {
+  Detector detector;
+  Stream s(detector);
+  const int processes = static_cast<int>(limits::kMaxDetectScopes) * 2;
+  for (int i = 0; i < processes; ++i) {
+    Actor actor = MakeActor(10000 + i, 20000 + i, 30000 + i, 40000 + i, "u" + std::to_string(i));
+    s.WriteNew(actor, "/tmp/w" + std::to_string(i) + "/README.txt", 100 + i, Intact("text", 0), 9);
+  }
+  EXPECT_LE(detector.stats().scopes, limits::kMaxDetectScopes);
+  EXPECT_GT(detector.stats().scopes_evicted, 0u);
+  // An attacker amid the churn still alerts: scopes with evidence are evicted last.
+  const Actor attacker = MakeActor(4242);
+  Encrypt(s, attacker, 1);
+  for (int i = 0; i < 300; ++i) {
+    Actor actor = MakeActor(60000 + i, 70000 + i, 80000 + i, 90000 + i, "v" + std::to_string(i));
+    s.WriteNew(actor, "/tmp/v" + std::to_string(i) + "/README.txt", 100 + i, Intact("text", 0), 9);
+  }
+  Encrypt(s, attacker, 2);
+  Encrypt(s, attacker, 3);
+  EXPECT_EQ(s.alerts().size(), 1u);
+}
+
+TEST(DetectLimits, FilesPerScopeAreCappedButStillCounted) {
+  DetectConfig config;
+  config.escalate_factor = 1e9;  // one alert only
+  Detector detector(config);
+  Stream s(detector);
+  const Actor actor = MakeActor(4242);
+  const int files = static_cast<int>(limits::kMaxDetectFilesPerScope) + 500;
+  for (int i = 0; i < files; ++i) Encrypt(s, actor, i);
+  const auto snapshot = detector.Inspect(ActorScope::kProcess, "4242");
+  ASSERT_TRUE(snapshot.has_value());
+  EXPECT_EQ(snapshot->files, files);
+  EXPECT_DOUBLE_EQ(snapshot->destruction, 40.0 * files);
+  EXPECT_GE(detector.stats().file_records_evicted, 500u);
+}
+
+TEST(DetectExclusions, ExcludedEventsAreIgnored) {
+  DetectConfig config;
+  config.exclusions.exe_paths = {"/usr/bin/backup-agent"};
+  config.exclusions.path_prefixes = {"/srv/db"};
+  config.exclusions.users = {"postgres"};
+  config.exclusions.exe_sha256 = {"abc123"};
+  Detector detector(config);
+  Stream s(detector);
+  Actor agent = MakeActor(10, 9, 9, 1000, "alice", "/usr/bin/backup-agent");
+  Actor postgres = MakeActor(11, 9, 9, 105, "postgres", "/usr/lib/postgresql/15/bin/postgres");
+  Actor hashed = MakeActor(12, 9, 9, 1000, "alice", "/tmp/x");
+  hashed.exe_sha256 = "ABC123";
+  for (int i = 0; i < 10; ++i) {
+    Encrypt(s, agent, i);
+    Encrypt(s, postgres, i);
+    Encrypt(s, hashed, i);
+    s.Write(MakeActor(13), "/srv/db/t" + std::to_string(i), 50 + i, Intact("sqlite"), Damaged());
+  }
+  EXPECT_TRUE(s.alerts().empty());
+  EXPECT_EQ(detector.stats().events_excluded, 80u);
+  // "/srv/db" does not cover "/srv/dbx"; and canaries are never hidden by a path prefix.
+  for (int i = 0; i < 3; ++i) {
+    s.Write(MakeActor(14), "/srv/dbx/t" + std::to_string(i), 70 + i, Intact("sqlite"), Damaged());
+  }
+  EXPECT_EQ(s.alerts().size(), 1u);
+  FileEvent canary = Stream::Event(MakeActor(15), FileOp::kDelete, "/srv/db/.canary.xlsx", 99);
+  canary.is_canary = true;
+  EXPECT_EQ(s.Feed(canary).size(), 1u);
+}
+
+TEST(DetectExclusions, MatchExplains) {
+  Exclusions exclusions;
+  exclusions.uids = {0};
+  exclusions.pids = {777};
+  FileEvent event = Stream::Event(MakeActor(777), FileOp::kCloseWrite, "/x", 1);
+  EXPECT_EQ(exclusions.Match(event), "pid 777");
+  event.actor = MakeActor(5, 4, 4, 0, "root");
+  EXPECT_EQ(exclusions.Match(event), "uid 0");
+  event.actor = MakeActor(5);
+  EXPECT_EQ(exclusions.Match(event), "");
+}
+
+TEST(DetectResponse, MaySuspendProtectsTheSystem) {
+  ResponsePolicy policy;
+  policy.self_pid = 321;
+  policy.allowed_exes = {"/usr/bin/trusted"};
+  policy.allowed_users = {"backup", "1500"};
+  policy.allowed_comms = {"veeamagent"};
+  EXPECT_TRUE(MaySuspend(MakeActor(4242), policy));
+  Actor init = MakeActor(1, 0, 1, 0, "root", "/lib/systemd/systemd");
+  EXPECT_FALSE(MaySuspend(init, policy));
+  Actor user_manager = MakeActor(900, 1, 900, 1000, "alice", "/lib/systemd/systemd");
+  EXPECT_EQ(MaySuspend(user_manager, policy).reason,
+            "protected system process /lib/systemd/systemd");
+  Actor kworker = MakeActor(55, 2, 0, 0, "root", "");
+  EXPECT_EQ(MaySuspend(kworker, policy).reason, "kernel thread");
+  EXPECT_FALSE(MaySuspend(MakeActor(56, 1, 56, 0, "root", "/usr/sbin/sshd"), policy));
+  EXPECT_EQ(MaySuspend(MakeActor(321), policy).reason, "steen itself");
+  EXPECT_FALSE(MaySuspend(MakeActor(57, 1, 1, 0, "root", "/usr/bin/trusted"), policy));
+  EXPECT_FALSE(MaySuspend(MakeActor(58, 1, 1, 34, "backup"), policy));
+  EXPECT_FALSE(MaySuspend(MakeActor(59, 1, 1, 1500, "carol"), policy));
+  Actor veeam = MakeActor(60);
+  veeam.comm = "veeamagent";
+  EXPECT_FALSE(MaySuspend(veeam, policy));
+  EXPECT_FALSE(MaySuspend(MakeActor(0), policy));
+  // A process calling itself "sshd" is not protected: protection goes by executable.
+  Actor fake = MakeActor(61);
+  fake.comm = "sshd";
+  EXPECT_TRUE(MaySuspend(fake, policy));
+}
+
+TEST(DetectResponse, TargetsSkipProtectedContributors) {
+  DetectConfig config;
+  config.response.allowed_exes = {"/usr/bin/trusted"};
+  Detector detector(config);
+  Stream s(detector);
+  Encrypt(s, MakeActor(6001, 5000, 3000, 1000, "alice", "/usr/bin/trusted"), 1);
+  Encrypt(s, MakeActor(6002, 5000), 2);
+  Encrypt(s, MakeActor(6003, 5000), 3);
+  ASSERT_EQ(s.alerts().size(), 1u);
+  EXPECT_EQ(s.alerts()[0].pids.size(), 2u);
+  const ResponseTargets targets =
+      detector.Targets(ActorScope::kProcessTree, "5000", config.response);
+  EXPECT_EQ(targets.processes.size(), 2u);
+  ASSERT_EQ(targets.refused.size(), 1u);
+  EXPECT_EQ(targets.refused[0].first.pid, 6001);
+  EXPECT_EQ(targets.refused[0].second, "allowed executable");
+  EXPECT_EQ(targets.spawner_pid, 5000);
+  // Sessions have no spawner; unknown scopes have no targets.
+  EXPECT_EQ(detector.Targets(ActorScope::kProcessTree, "sid:3000", config.response).spawner_pid, 0);
+  EXPECT_TRUE(detector.Targets(ActorScope::kUser, "77", config.response).processes.empty());
+}
+
+TEST(DetectResponse, SmbChildrenNeverOfferTheMainSmbd) {
+  Detector detector;
+  Stream s(detector);
+  for (int i = 0; i < 3; ++i) Encrypt(s, SmbdActor(7000 + i), i);
+  const ResponseTargets targets =
+      detector.Targets(ActorScope::kSmbClient, "198.18.0.2 bob", ResponsePolicy{});
+  EXPECT_EQ(targets.processes.size(), 3u);
+  EXPECT_EQ(targets.spawner_pid, 0);
+}
+
+}  // namespace
+}  // namespace steen
