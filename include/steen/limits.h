@@ -143,4 +143,10 @@ inline constexpr std::size_t kMaxDetectAlertedScopes = 256;
 inline constexpr std::size_t kMaxAlertFiles = 32;
 inline constexpr std::size_t kMaxAlertPids = 64;
 
+// ---- Watch: configuration (src/watch/config.cc) --------------------------------------------------
+
+// ---- Watch: incidents (src/watch/incident_store.cc) ----------------------------------------------
+
+// ---- Watch: daemon pipeline (src/watch/daemon.cc and friends) ------------------------------------
+
 }  // namespace steen::limits

@@ -14,5 +14,7 @@ void SetExitCode(int code);
 
 void RegisterScanCommand(CLI::App& app);
 void RegisterDrillCommand(CLI::App& app);
+void RegisterWatchCommand(CLI::App& app);      // watch_command.cc
+void RegisterIncidentCommands(CLI::App& app);  // incidents_command.cc: incidents, resume, kill
 
 }  // namespace steen::cli

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "steen 0.1.0");
   steen::cli::RegisterScanCommand(app);
   steen::cli::RegisterDrillCommand(app);
+  steen::cli::RegisterWatchCommand(app);
+  steen::cli::RegisterIncidentCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
