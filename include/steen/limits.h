@@ -144,9 +144,59 @@ inline constexpr std::size_t kMaxAlertFiles = 32;
 inline constexpr std::size_t kMaxAlertPids = 64;
 
 // ---- Watch: configuration (src/watch/config.cc) --------------------------------------------------
+// Config files larger than this are refused (a real one is a few KiB; this bounds a mistaken path
+// such as a log file).
+inline constexpr std::size_t kMaxConfigFileBytes = 1 * MiB;
+// Entries in any one config list (paths, exclusions, allow lists, patterns, canary names).
+inline constexpr std::size_t kMaxConfigListEntries = 4096;
+inline constexpr std::size_t kMaxWatchPaths = 256;  // protected trees
+inline constexpr std::size_t kMaxOutputs = 16;      // alert sinks (each has its own thread)
+// Permission deadline range: below 50 ms a busy daemon would time out on ordinary load; above
+// 10 s a stuck daemon would freeze programs long enough to look like a hang to their users.
+inline constexpr int kMinPermissionDeadlineMs = 50;
+inline constexpr int kMaxPermissionDeadlineMs = 10000;
+// Folders that get a canary (each is a file the daemon creates in the protected tree).
+inline constexpr int kMaxCanaryDirectories = 10000;
+// Longest accepted grace before a suspended process is killed, watchdog and rescan look-back.
+inline constexpr int64_t kMaxKillAfterSeconds = 7 * 24 * 3600;
+inline constexpr int64_t kMaxWatchdogSeconds = 3600;
+inline constexpr int64_t kMaxRescanLookbackSeconds = 7 * 24 * 3600;
 
 // ---- Watch: incidents (src/watch/incident_store.cc) ----------------------------------------------
+// Distinct file paths stored per incident (Incident::file_count still counts all): enough for a
+// person to see what was hit; rollback uses the vault catalog and the time window, not this list.
+inline constexpr std::size_t kMaxIncidentFiles = 1000;
+// Processes stored per incident (an SMB client's sessions, a tree's workers); beyond, refused.
+inline constexpr std::size_t kMaxIncidentProcesses = 256;
+// Alerts (escalations) whose full JSON is stored per incident; later ones only update the scores.
+inline constexpr std::size_t kMaxIncidentAlerts = 64;
+// How long a write waits for the other process (daemon or CLI) to release the database lock.
+inline constexpr int kIncidentDbBusyTimeoutMs = 5000;
+// Incidents listed at most when no limit is given, and history rows returned per ChangesSince.
+inline constexpr std::size_t kMaxIncidentsListed = 10000;
+inline constexpr std::size_t kMaxIncidentChangesPerPoll = 1000;
 
 // ---- Watch: daemon pipeline (src/watch/daemon.cc and friends) ------------------------------------
+// `before` views (content at open-for-write) remembered until the matching close-write, by
+// (device, inode); beyond, the least recently opened is dropped (its write is judged without a
+// before view, i.e. weaker) and counted.
+inline constexpr std::size_t kMaxBeforeViews = 16384;
+// How long the main loop waits for an event before doing its periodic work (incident polling,
+// kills due, idle expiry, canary checks, watchdog heartbeat).
+inline constexpr int kDaemonPollMs = 100;
+inline constexpr int kIncidentPollMs = 1000;  // operator decisions (`steen resume`) seen this fast
+inline constexpr int kCanaryCheckMs = 10000;  // missing canaries re-created this often
+// Canary files are small (a real-looking document of a few KiB); placing one never writes more.
+inline constexpr std::size_t kMaxCanaryBytes = 64 * KiB;
+// Suspended processes waiting for their kill-after grace to end.
+inline constexpr std::size_t kMaxPendingKills = 4096;
+// Processes the operator resumed: never suspended again by this daemon run.
+inline constexpr std::size_t kMaxSparedProcesses = 4096;
+// After a queue overflow: files re-examined at most (newest first is not known while walking; the
+// walk stops and says so), directories walked at most, and rescans queued behind a running one.
+inline constexpr std::size_t kMaxRescanFiles = 100000;
+inline constexpr std::size_t kMaxRescanDirectories = 20000;
+// Damaged files listed in one rescan alert (the count covers all).
+inline constexpr std::size_t kMaxRescanAlertFiles = 32;
 
 }  // namespace steen::limits
