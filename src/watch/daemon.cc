@@ -1,0 +1,669 @@
+#include "watch/daemon.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <list>
+#include <optional>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "steen/limits.h"
+#include "sys/fanotify_source.h"
+#include "sys/file_opener.h"
+#include "sys/proc.h"
+#include "watch/canaries.h"
+#include "watch/content_view.h"
+#include "watch/notify.h"
+#include "watch/rescan.h"
+#include "watch/responder.h"
+
+namespace steen::watch {
+namespace {
+
+// `before` views by (device, inode), least recently opened dropped first.
+class BeforeViews {
+ public:
+  explicit BeforeViews(std::size_t capacity) : capacity_(capacity) {}
+  // Returns true when an older entry had to be evicted.
+  bool Put(uint64_t device, uint64_t inode, ContentView view) {
+    const Key key{device, inode};
+    Erase(key);
+    order_.push_back(key);
+    map_.emplace(key, Entry{std::move(view), std::prev(order_.end())});
+    if (map_.size() <= capacity_) return false;
+    map_.erase(order_.front());
+    order_.pop_front();
+    return true;
+  }
+  std::optional<ContentView> Take(uint64_t device, uint64_t inode) {
+    auto it = map_.find(Key{device, inode});
+    if (it == map_.end()) return std::nullopt;
+    ContentView view = std::move(it->second.view);
+    order_.erase(it->second.position);
+    map_.erase(it);
+    return view;
+  }
+  void Drop(uint64_t device, uint64_t inode) { Erase(Key{device, inode}); }
+
+ private:
+  struct Key {
+    uint64_t device, inode;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const {
+      return std::hash<uint64_t>()(k.inode * 1000003ull ^ k.device);
+    }
+  };
+  struct Entry {
+    ContentView view;
+    std::list<Key>::iterator position;
+  };
+  void Erase(const Key& key) {
+    auto it = map_.find(key);
+    if (it == map_.end()) return;
+    order_.erase(it->second.position);
+    map_.erase(it);
+  }
+  std::size_t capacity_;
+  std::list<Key> order_;
+  std::unordered_map<Key, Entry, KeyHash> map_;
+};
+
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "";
+  return buf;
+}
+
+int64_t WallNowNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+Status EnsureDirectory(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument(path + " is not a directory");
+    return Status::Ok();
+  }
+  // Parents first (state_dir may be /var/lib/steen on a fresh machine).
+  auto slash = path.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) {
+    Status parent = EnsureDirectory(path.substr(0, slash));
+    if (!parent.ok()) return parent;
+  }
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::FromErrno("creating state directory " + path, errno);
+  }
+  return Status::Ok();
+}
+
+// The same failure with where it happened in front of the message.
+Status WithContext(const Status& status, const std::string& context) {
+  std::string msg = context + ": " + status.message();
+  switch (status.code()) {
+    case Status::Code::kOk: return status;
+    case Status::Code::kInvalidArgument: return Status::InvalidArgument(msg);
+    case Status::Code::kNotFound: return Status::NotFound(msg);
+    case Status::Code::kIoError: return Status::IoError(msg);
+    case Status::Code::kCorruption: return Status::Corruption(msg);
+    case Status::Code::kResourceExhausted: return Status::ResourceExhausted(msg);
+    case Status::Code::kPermissionDenied: return Status::PermissionDenied(msg);
+    case Status::Code::kUnsupported: return Status::Unsupported(msg);
+    case Status::Code::kInternal: return Status::Internal(msg);
+  }
+  return Status::Internal(msg);
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  WatchConfig config;
+  DaemonDeps deps;
+  std::function<void(const std::string&)> log;
+  DaemonStats stats;
+  std::string host;
+
+  std::unique_ptr<outputs::AlertFanout> fanout;
+  std::unique_ptr<IncidentStore> incidents;
+  std::unique_ptr<Detector> detector;
+  std::unique_ptr<sys::KernelProcessControl> own_control;
+  std::unique_ptr<sys::ProcessAttributor> attributor;
+  std::unique_ptr<Responder> responder;
+  std::unique_ptr<Canaries> canaries;
+  std::unique_ptr<sys::EventSource> source;
+  ContentAnalyzer analyzer;
+  std::unique_ptr<Rescanner> rescanner;
+  BeforeViews before{limits::kMaxBeforeViews};
+  SystemdNotifier notifier;
+  std::unique_ptr<LoopWatchdog> watchdog;
+
+  std::atomic<bool> stop_requested{false};
+  std::atomic<bool> reopen_requested{false};
+  bool stopped = false;
+  std::string running_marker;
+
+  int64_t last_change_seq = 0;
+  uint64_t next_incident_poll_ns = 0;
+  uint64_t next_canary_check_ns = 0;
+  uint64_t next_status_ns = 0;
+  uint64_t last_event_ns = 0;
+  std::atomic<uint64_t> own_alert_counter{0};
+
+  void Log(const std::string& line) { log(line); }
+
+  // ---- Start-up ----
+  Status Init();
+  // ---- Events ----
+  void Handle(sys::SysEvent& ev);
+  void HandlePermission(sys::SysEvent& ev);
+  void HandleFile(sys::SysEvent& ev);
+  void HandleOverflow(const sys::SysEvent& ev);
+  std::optional<ContentView> View(int fd);
+  // Respond to alerts (signals only); the caller answers its ticket before Publish.
+  struct Decided {
+    Alert alert;
+    ResponseOutcome outcome;
+  };
+  std::vector<Decided> Decide(std::vector<Alert> alerts);
+  void Publish(std::vector<Decided> decided);
+  void EmitHealth(Alert alert);
+  Alert HealthAlert(const std::string& rule, const std::string& severity,
+                    const std::string& message);
+  // ---- Periodic ----
+  void Periodic();
+  void PollOperatorDecisions();
+  void KillAfterGrace(uint64_t now_ns);
+  void HandleRescanResults();
+};
+
+Status Daemon::Impl::Init() {
+  // Steen itself: never scored (it writes the canaries), never stopped.
+  const pid_t self = ::getpid();
+  config.detect.exclusions.pids.push_back(self);
+  config.detect.response.self_pid = self;
+  config.detect.response.self_exe = sys::ReadLink("/proc/self/exe");
+  host = HostName();
+
+  // 1. State directory and incident store.
+  if (deps.incidents) {
+    incidents = std::move(deps.incidents);
+  } else if (deps.open_incidents) {
+    Status dir = EnsureDirectory(config.state_dir);
+    if (!dir.ok()) return dir;
+    auto store = IncidentStore::Open(IncidentDbPath(config.state_dir));
+    if (!store.ok()) {
+      return WithContext(store.status(), "incident store " + IncidentDbPath(config.state_dir));
+    }
+    incidents = std::move(*store);
+  }
+  if (incidents) {
+    auto latest = incidents->LatestChange();
+    if (latest.ok()) last_change_seq = *latest;
+  }
+
+  // 2. Sinks and fan-out.
+  outputs::FanoutOptions fanout_options;
+  fanout_options.on_problem = [this](std::string_view sink, const Status& status) {
+    Log(fmt::format("output {}: {}", sink, status.message()));
+  };
+  fanout = std::make_unique<outputs::AlertFanout>(fanout_options);
+  std::vector<std::unique_ptr<outputs::AlertSink>> sinks = std::move(deps.sinks);
+  if (sinks.empty()) {
+    auto made = MakeSinks(config);
+    if (!made.ok()) return made.status();
+    sinks = std::move(*made);
+  }
+  for (auto& sink : sinks) fanout->AddSink(std::move(sink));
+
+  // 3. Detector and responder.
+  detector = std::make_unique<Detector>(config.detect);
+  sys::ProcessControl* control = deps.control;
+  if (control == nullptr) {
+    own_control = std::make_unique<sys::KernelProcessControl>();
+    control = own_control.get();
+  }
+  std::function<Actor(pid_t)> attribute = deps.attribute;
+  if (!attribute) {
+    attributor = std::make_unique<sys::ProcessAttributor>(sys::DefaultFileOpener(),
+                                                          sys::RealClock::Get(), nullptr);
+    attribute = [this](pid_t pid) { return attributor->Attribute(pid); };
+  }
+  ResponderOptions response;
+  response.action = config.action;
+  response.kill_after = config.kill_after;
+  response.dry_run = config.dry_run;
+  response.policy = config.detect.response;
+  responder = std::make_unique<Responder>(response, control, attribute);
+
+  // 4. Canaries, before any mark exists.
+  canaries = std::make_unique<Canaries>(config.canaries, config.paths);
+  if (config.canaries.enabled) {
+    Status placed = canaries->Place();
+    if (!placed.ok()) Log("canaries not placed: " + placed.message());
+    Log(fmt::format("{} canary files placed", canaries->paths().size()));
+  }
+
+  // 5. The event source (marks).
+  if (deps.source) {
+    source = std::move(deps.source);
+  } else {
+    sys::FanotifyOptions options;
+    options.roots = config.paths;
+    options.permission_events = config.permission_events;
+    options.permission_deadline = config.permission_deadline;
+    // Reads are needed to pair "read then deleted" (class C encryptors).
+    options.report_close_nowrite = true;
+    auto opened = sys::FanotifySource::Open(options);
+    if (!opened.ok()) {
+      canaries->Remove();
+      return WithContext(opened.status(), "fanotify");
+    }
+    source = std::move(*opened);
+  }
+
+  // 6. Rescan when the previous run did not stop cleanly (its events may be lost).
+  rescanner = std::make_unique<Rescanner>(&analyzer, config.paths);
+  if (deps.open_incidents && !config.state_dir.empty()) {
+    running_marker = config.state_dir + "/watch.running";
+    struct stat st {};
+    if (::stat(running_marker.c_str(), &st) == 0 && config.rescan_lookback.count() > 0) {
+      Log("previous run did not stop cleanly: rescanning recently changed files");
+      rescanner->Request(WallNowNs() - config.rescan_lookback.count() * 1'000'000'000ll,
+                         "restart after an unclean stop");
+      ++stats.rescans;
+    }
+    int fd = ::open(running_marker.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      std::string pid = std::to_string(self) + "\n";
+      (void)!::write(fd, pid.data(), pid.size());
+      ::close(fd);
+    }
+  }
+
+  // 7. Watchdog over the main loop.
+  if (config.watchdog.count() > 0) {
+    watchdog = std::make_unique<LoopWatchdog>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.watchdog),
+        [this](std::chrono::milliseconds stalled) {
+          // Runs on the watchdog thread: only thread-safe calls (the fan-out, sd_notify).
+          Alert alert = HealthAlert(
+              "watch-stalled", "high",
+              fmt::format("steen watch: event loop stuck for {} ms; permission events are "
+                          "answered by the deadline enforcer meanwhile",
+                          stalled.count()));
+          fanout->Emit(alert);
+          notifier.Trigger();
+        },
+        deps.abort_on_stall);
+  }
+  notifier.Ready(fmt::format("watching {} tree(s)", config.paths.size()));
+  return Status::Ok();
+}
+
+std::optional<ContentView> Daemon::Impl::View(int fd) {
+  if (fd < 0) return std::nullopt;
+  ++stats.analyses;
+  auto view = AnalyzeFd(analyzer, fd);
+  if (!view.ok()) {
+    ++stats.analysis_errors;
+    return std::nullopt;
+  }
+  return std::move(*view);
+}
+
+void Daemon::Impl::Handle(sys::SysEvent& ev) {
+  ++stats.events;
+  last_event_ns = MonotonicNowNs();
+  switch (ev.kind) {
+    case sys::SysEvent::Kind::kPermission:
+      HandlePermission(ev);
+      break;
+    case sys::SysEvent::Kind::kFile:
+      HandleFile(ev);
+      break;
+    case sys::SysEvent::Kind::kOverflow:
+      HandleOverflow(ev);
+      break;
+    case sys::SysEvent::Kind::kWatchLimit:
+      ++stats.watch_limits;
+      EmitHealth(HealthAlert("watch-limit", "medium",
+                             "steen watch: a new folder is not protected: " + ev.detail));
+      break;
+  }
+}
+
+void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
+  ++stats.permission_events;
+  FileEvent& event = ev.event;
+  event.is_canary = canaries->IsCanary(event);
+  // The content before the write, read through the ticket's fd only (nothing else is opened
+  // while the ticket is unanswered).
+  if (ev.ticket) {
+    if (std::optional<ContentView> view = View(ev.ticket->fd())) {
+      if (before.Put(event.device, event.inode, std::move(*view))) ++stats.before_evicted;
+    }
+  }
+  // A canary opened for writing alerts now: the writer is stopped inside open(), before it wrote.
+  std::vector<Decided> decided;
+  if (event.is_canary) decided = Decide(detector->Observe(event));
+  if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
+  Publish(std::move(decided));
+}
+
+void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
+  FileEvent& event = ev.event;
+  if (ev.is_directory) {
+    ++stats.directory_events;
+    return;
+  }
+  event.is_canary = canaries->IsCanary(event);
+  switch (event.op) {
+    case FileOp::kCloseWrite: {
+      ++stats.close_writes;
+      event.after = View(ev.fd.get());
+      event.before = before.Take(event.device, event.inode);
+      if (event.before) {
+        ++stats.before_hits;
+      } else {
+        ++stats.before_misses;
+      }
+      break;
+    }
+    case FileOp::kDelete:
+      if (event.inode != 0) before.Drop(event.device, event.inode);
+      break;
+    default:
+      break;
+  }
+  ev.fd.Reset();  // nothing else is read from it
+  Publish(Decide(detector->Observe(event)));
+  canaries->Forget(event);
+}
+
+void Daemon::Impl::HandleOverflow(const sys::SysEvent& ev) {
+  ++stats.overflows;
+  std::string message = "steen watch: events were lost (" + ev.detail + ")";
+  if (config.rescan_lookback.count() > 0) {
+    message += fmt::format("; rescanning files changed in the last {} s",
+                           config.rescan_lookback.count());
+    rescanner->Request(WallNowNs() - config.rescan_lookback.count() * 1'000'000'000ll,
+                       "events lost: " + ev.detail);
+    ++stats.rescans;
+  }
+  EmitHealth(HealthAlert("queue-overflow", "high", message));
+}
+
+std::vector<Daemon::Impl::Decided> Daemon::Impl::Decide(std::vector<Alert> alerts) {
+  std::vector<Decided> decided;
+  for (Alert& alert : alerts) {
+    ++stats.alerts;
+    ResponseTargets targets =
+        detector->Targets(alert.scope, alert.scope_key, config.detect.response);
+    ResponseOutcome outcome = responder->Respond(alert, targets, MonotonicNowNs());
+    alert.action = outcome.action;
+    alert.action_detail = outcome.detail;
+    if (!outcome.pids.empty()) alert.pids = outcome.pids;
+    alert.host = host;
+    decided.push_back({std::move(alert), std::move(outcome)});
+  }
+  return decided;
+}
+
+void Daemon::Impl::Publish(std::vector<Decided> decided) {
+  for (Decided& d : decided) {
+    if (incidents) {
+      auto id = incidents->RecordAlert(d.alert);
+      if (id.ok()) {
+        ++stats.incidents_recorded;
+        d.alert.incident_id = *id;
+        bool suspended = false, killed = false;
+        for (const ProcessOutcome& p : d.outcome.processes) {
+          Status s = incidents->RecordProcess(*id, p.actor, p.state, p.reason);
+          if (!s.ok()) ++stats.incident_errors;
+          suspended |= p.state == ProcessState::kSuspended;
+          killed |= p.state == ProcessState::kKilled;
+        }
+        if (killed || suspended) {
+          Status s = incidents->Transition(
+              *id, killed ? IncidentState::kKilled : IncidentState::kSuspended, kDaemonActor,
+              d.alert.action_detail);
+          if (!s.ok()) ++stats.incident_errors;
+        }
+        responder->Track(d.outcome, *id, MonotonicNowNs());
+      } else {
+        ++stats.incident_errors;
+        Log("incident not recorded: " + id.status().message());
+      }
+    }
+    if (!fanout->Emit(d.alert)) ++stats.alerts_dropped;
+  }
+}
+
+Alert Daemon::Impl::HealthAlert(const std::string& rule, const std::string& severity,
+                                const std::string& message) {
+  Alert alert;
+  alert.wall_time_ns = WallNowNs();
+  alert.id = fmt::format("steen-{}-h{}", alert.wall_time_ns, ++own_alert_counter);
+  alert.rule_name = rule;
+  alert.severity = severity;
+  alert.actor.pid = ::getpid();
+  alert.actor.comm = "steen";
+  alert.host = host;
+  alert.message = message;
+  return alert;
+}
+
+void Daemon::Impl::EmitHealth(Alert alert) {
+  ++stats.health_alerts;
+  Log(alert.message);
+  if (!fanout->Emit(alert)) ++stats.alerts_dropped;
+}
+
+void Daemon::Impl::Periodic() {
+  const uint64_t now = MonotonicNowNs();
+  if (watchdog) watchdog->Beat();
+  notifier.Heartbeat(now);
+  if (reopen_requested.exchange(false)) {
+    fanout->Reopen();
+    Log("outputs reopened");
+  }
+  if (now >= next_incident_poll_ns) {
+    next_incident_poll_ns = now + limits::kIncidentPollMs * 1'000'000ull;
+    PollOperatorDecisions();
+  }
+  KillAfterGrace(now);
+  HandleRescanResults();
+  // Without events the detector's clock stands still: expire idle scopes from here.
+  if (now - last_event_ns > 1'000'000'000ull) detector->ExpireIdle(now);
+  if (config.canaries.enabled && now >= next_canary_check_ns) {
+    next_canary_check_ns = now + limits::kCanaryCheckMs * 1'000'000ull;
+    // Safe: this thread holds no permission ticket here, and our own opens are answered at once.
+    stats.canaries_restored += static_cast<uint64_t>(canaries->Restore());
+  }
+  if (now >= next_status_ns) {
+    next_status_ns = now + 5'000'000'000ull;
+    notifier.Status(fmt::format("{} events, {} alerts, {} analysed, {} overflows", stats.events,
+                                stats.alerts, stats.analyses, stats.overflows));
+  }
+}
+
+void Daemon::Impl::PollOperatorDecisions() {
+  if (!incidents) return;
+  auto changes = incidents->ChangesSince(last_change_seq);
+  if (!changes.ok()) {
+    ++stats.incident_errors;
+    return;
+  }
+  std::vector<std::string> decided_ids;
+  for (const IncidentAction& change : *changes) {
+    last_change_seq = std::max(last_change_seq, change.seq);
+    if (change.who == kDaemonActor) continue;
+    if (std::find(decided_ids.begin(), decided_ids.end(), change.incident_id) ==
+        decided_ids.end()) {
+      decided_ids.push_back(change.incident_id);
+    }
+  }
+  for (const std::string& id : decided_ids) {
+    auto incident = incidents->Get(id);
+    if (!incident.ok()) continue;
+    ++stats.operator_decisions;
+    if (incident->state != IncidentState::kSuspended && incident->state != IncidentState::kAlerted) {
+      responder->CancelKills(id);
+    }
+    for (const IncidentProcess& p : incident->processes) {
+      if (incident->state == IncidentState::kResumed || p.state == ProcessState::kResumed) {
+        // A false positive by the operator's word: never stop these again, start their score
+        // afresh.
+        responder->Spare(p.actor.pid, p.actor.start_time);
+        detector->Forget(ActorScope::kProcess, std::to_string(p.actor.pid));
+      }
+    }
+    if (incident->state == IncidentState::kResumed) {
+      detector->Forget(incident->scope, incident->scope_key);
+      Log(fmt::format("incident {} resumed by the operator: its processes are spared", id));
+    }
+  }
+}
+
+void Daemon::Impl::KillAfterGrace(uint64_t now_ns) {
+  for (Responder::DueKill& due : responder->TakeDueKills(now_ns)) {
+    Status status = responder->Kill(due.actor);
+    ++stats.kills_after_grace;
+    if (!incidents) continue;
+    if (status.ok()) {
+      (void)incidents->SetProcessState(due.incident_id, due.actor.pid, due.actor.start_time,
+                                       ProcessState::kKilled, "kill_after grace ended");
+      (void)incidents->Transition(due.incident_id, IncidentState::kKilled, kDaemonActor,
+                                  fmt::format("SIGKILL sent to {} after {} s suspended",
+                                              due.actor.pid, config.kill_after.count()));
+    } else {
+      (void)incidents->SetProcessState(
+          due.incident_id, due.actor.pid, due.actor.start_time,
+          status.code() == Status::Code::kNotFound ? ProcessState::kGone : ProcessState::kSuspended,
+          "kill after grace failed: " + status.message());
+    }
+  }
+}
+
+void Daemon::Impl::HandleRescanResults() {
+  while (std::optional<RescanResult> result = rescanner->TakeResult()) {
+    stats.rescan_damaged += result->damaged;
+    Log(fmt::format("rescan ({}): {} files examined, {} damaged, {} errors{}", result->reason,
+                    result->files_examined, result->damaged, result->errors,
+                    result->truncated ? " (stopped at a limit)" : ""));
+    if (result->damaged == 0) continue;
+    Alert alert = HealthAlert(
+        "rescan-damage", "high",
+        fmt::format("steen watch: rescan after {} found {} damaged files changed recently",
+                    result->reason, result->damaged));
+    alert.files = result->damaged_paths;
+    alert.file_count = static_cast<int64_t>(result->damaged);
+    alert.actor = Actor{};  // nobody known: the events that would say who were lost
+    alert.indicators.push_back({"damaged_files", static_cast<int64_t>(result->damaged),
+                                fmt::format("{} files changed since the lost events are damaged",
+                                            result->damaged)});
+    std::vector<Decided> decided;
+    decided.push_back({std::move(alert), ResponseOutcome{}});
+    ++stats.health_alerts;
+    Publish(std::move(decided));
+  }
+}
+
+// ---- Daemon ----
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Daemon::~Daemon() { Stop(); }
+
+StatusOr<std::unique_ptr<Daemon>> Daemon::Start(WatchConfig config, DaemonDeps deps) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  impl->deps = std::move(deps);
+  impl->log = impl->deps.log ? impl->deps.log : [](const std::string& line) {
+    std::fprintf(stderr, "steen watch: %s\n", line.c_str());
+  };
+  Status status = impl->Init();
+  if (!status.ok()) {
+    if (impl->source) impl->source->Stop();
+    if (impl->fanout) impl->fanout->Stop();
+    return status;
+  }
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+Status Daemon::Run() {
+  while (!impl_->stop_requested.load()) {
+    Poll(std::chrono::milliseconds(limits::kDaemonPollMs));
+  }
+  Stop();
+  return Status::Ok();
+}
+
+void Daemon::RequestStop() { impl_->stop_requested = true; }
+void Daemon::RequestReopen() { impl_->reopen_requested = true; }
+
+int Daemon::Poll(std::chrono::milliseconds timeout, int max_events) {
+  Impl& d = *impl_;
+  if (d.stopped) return 0;
+  int handled = 0;
+  while (handled < max_events) {
+    std::optional<sys::SysEvent> ev =
+        d.source->Next(handled == 0 ? timeout : std::chrono::milliseconds(0));
+    if (!ev) break;
+    ++handled;
+    try {
+      d.Handle(*ev);
+    } catch (const std::exception& e) {
+      // The event is dropped (its ticket allows in its destructor); the daemon goes on.
+      ++d.stats.handler_errors;
+      d.Log(std::string("event handling failed: ") + e.what());
+    }
+  }
+  d.Periodic();
+  return handled;
+}
+
+void Daemon::Stop() {
+  Impl& d = *impl_;
+  if (d.stopped) return;
+  d.stopped = true;
+  d.notifier.Stopping();
+  d.watchdog.reset();
+  if (d.source) d.source->Stop();  // allows every outstanding permission event
+  d.rescanner.reset();
+  if (d.canaries) d.canaries->Remove();
+  if (d.fanout) {
+    d.fanout->Flush(outputs::kDefaultFanoutDrainTimeoutMs);
+    d.fanout->Stop();
+  }
+  if (!d.running_marker.empty()) ::unlink(d.running_marker.c_str());
+}
+
+const DaemonStats& Daemon::stats() const { return impl_->stats; }
+const Detector& Daemon::detector() const { return *impl_->detector; }
+std::vector<std::string> Daemon::canary_paths() const { return impl_->canaries->paths(); }
+outputs::FanoutStats Daemon::output_stats() const { return impl_->fanout->Stats(); }
+sys::SourceStats Daemon::source_stats() const { return impl_->source->Stats(); }
+IncidentStore* Daemon::incidents() { return impl_->incidents.get(); }
+
+bool Daemon::WaitRescan(std::chrono::milliseconds timeout) {
+  const uint64_t end = MonotonicNowNs() + static_cast<uint64_t>(timeout.count()) * 1'000'000ull;
+  while (MonotonicNowNs() < end) {
+    if (impl_->rescanner && !impl_->rescanner->busy()) {
+      impl_->HandleRescanResults();
+      return true;
+    }
+    ::usleep(10000);
+  }
+  return false;
+}
+
+}  // namespace steen::watch

@@ -1,0 +1,117 @@
+// The `steen watch` daemon: ties the layers together.
+//
+//   EventSource (fanotify) ─► main loop ─► content views (before at open-for-write, after at
+//   close-write, read only through the kernel's fd) ─► Detector::Observe ─► alerts ─► Responder
+//   (SIGSTOP / SIGKILL / dry run) ─► IncidentStore ─► AlertFanout (stdout, file, syslog, journald)
+//
+// Start-up, in order (each step can fail with a message a person can act on; nothing is marked
+// before everything else is ready): config already validated by the caller -> state directory and
+// incident store -> sinks and fan-out -> detector (steen's own pid excluded) -> responder ->
+// canaries placed (before the marks, so placing them raises no event) -> fanotify marks ->
+// rescan if the previous run did not stop cleanly -> READY=1.
+//
+// One thread (the caller of Run / Poll) does all the work; the kernel layer's threads read events
+// and answer permission events whose deadline passed; a rescanner thread re-examines files after
+// lost events; the watchdog thread notices a stuck loop. See docs/design/watch.md.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "steen/alert.h"
+#include "steen/content.h"
+#include "steen/detect.h"
+#include "steen/outputs.h"
+#include "steen/status.h"
+#include "sys/event_source.h"
+#include "sys/process_control.h"
+#include "watch/config.h"
+#include "watch/incident_store.h"
+
+namespace steen::watch {
+
+// Seams for tests; every member has a real default.
+struct DaemonDeps {
+  std::unique_ptr<sys::EventSource> source;  // null: FanotifySource over config.paths
+  sys::ProcessControl* control = nullptr;    // null: KernelProcessControl (pidfd)
+  std::unique_ptr<IncidentStore> incidents;  // null: STATE_DIR/incidents.db (if open_incidents)
+  bool open_incidents = true;                // false + null incidents: no incident recording
+  // Used instead of MakeSinks(config) when non-empty.
+  std::vector<std::unique_ptr<outputs::AlertSink>> sinks;
+  // /proc view of a pid the detector has not seen (a process tree's spawner). null: /proc.
+  std::function<Actor(pid_t)> attribute;
+  bool abort_on_stall = true;  // the watchdog aborts a loop stuck for 2 x config.watchdog
+  // Diagnostics (start-up steps, errors that are counted). null: stderr.
+  std::function<void(const std::string&)> log;
+};
+
+struct DaemonStats {
+  uint64_t events = 0;
+  uint64_t permission_events = 0;
+  uint64_t permission_answered = 0;  // by us (the rest by the deadline enforcer or at drop)
+  uint64_t close_writes = 0;
+  uint64_t analyses = 0;
+  uint64_t analysis_errors = 0;  // fd unreadable: the event is scored without that view
+  uint64_t before_hits = 0;      // close-write found its open-for-write view
+  uint64_t before_misses = 0;
+  uint64_t before_evicted = 0;  // limits::kMaxBeforeViews reached
+  uint64_t directory_events = 0;  // not scored (directories carry no content)
+  uint64_t handler_errors = 0;    // an exception in one event's handling (event dropped, counted)
+  uint64_t alerts = 0;            // detector alerts
+  uint64_t health_alerts = 0;     // overflow, watch limit, stall, rescan
+  uint64_t overflows = 0;
+  uint64_t watch_limits = 0;
+  uint64_t incidents_recorded = 0;
+  uint64_t incident_errors = 0;
+  uint64_t operator_decisions = 0;  // resumes / kills / closes seen in the incident store
+  uint64_t kills_after_grace = 0;
+  uint64_t rescans = 0;
+  uint64_t rescan_damaged = 0;
+  uint64_t canaries_restored = 0;
+  uint64_t alerts_dropped = 0;  // a sink's queue was full (the fan-out counts per sink)
+};
+
+class Daemon {
+ public:
+  // Runs the start-up steps. `config` must come from LoadWatchConfig (validated).
+  static StatusOr<std::unique_ptr<Daemon>> Start(WatchConfig config, DaemonDeps deps = {});
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // The main loop: until RequestStop(). Then Stop().
+  Status Run();
+  // Thread-safe (the signal thread calls these).
+  void RequestStop();
+  void RequestReopen();
+
+  // One loop iteration: handles up to max_events events (waiting at most `timeout` for the first),
+  // then the periodic work. Returns how many events were handled. Tests drive the daemon with it.
+  int Poll(std::chrono::milliseconds timeout, int max_events = 64);
+  // Stops the source (every outstanding permission event is allowed), removes untouched canaries,
+  // drains the outputs. Idempotent.
+  void Stop();
+
+  const DaemonStats& stats() const;
+  const Detector& detector() const;
+  std::vector<std::string> canary_paths() const;
+  outputs::FanoutStats output_stats() const;
+  sys::SourceStats source_stats() const;
+  IncidentStore* incidents();
+  // Blocks until the rescanner is idle and its result handled (tests), at most timeout.
+  bool WaitRescan(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  explicit Daemon(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace steen::watch

@@ -1,0 +1,443 @@
+// Daemon pipeline tests: FakeEventSource in, RecordingProcessControl and a capturing sink out.
+// Files are real (a temporary folder) because the daemon reads content only through the fds the
+// events carry, exactly as with fanotify.
+#include "watch/daemon.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "sys/permission.h"
+#include "watch/canaries.h"
+#include "watch/content_view.h"
+#include "watch/responder.h"
+
+namespace steen::watch {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+struct Captured {
+  std::mutex mu;
+  std::vector<Alert> alerts;
+  std::vector<Alert> Get() {
+    std::lock_guard lock(mu);
+    return alerts;
+  }
+};
+
+class CapturingSink : public outputs::AlertSink {
+ public:
+  explicit CapturingSink(std::shared_ptr<Captured> out) : out_(std::move(out)) {}
+  Status Emit(const Alert& alert) override {
+    std::lock_guard lock(out_->mu);
+    out_->alerts.push_back(alert);
+    return Status::Ok();
+  }
+  std::string_view name() const override { return "capture"; }
+
+ private:
+  std::shared_ptr<Captured> out_;
+};
+
+class CountingResponder : public sys::PermissionResponder {
+ public:
+  explicit CountingResponder(std::shared_ptr<std::atomic<int>> count) : count_(std::move(count)) {}
+  bool Allow(int) override {
+    ++*count_;
+    return true;
+  }
+
+ private:
+  std::shared_ptr<std::atomic<int>> count_;
+};
+
+std::string RandomBytes(std::size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+Actor Attacker(pid_t pid = 4242, const std::string& exe = "/tmp/locker") {
+  Actor actor;
+  actor.pid = actor.tid = pid;
+  actor.start_time = 77;
+  actor.ppid = 4000;
+  actor.pgid = actor.sid = 4000;
+  actor.comm = "locker";
+  actor.exe = exe;
+  actor.uid = 1000;
+  actor.user = "alice";
+  return actor;
+}
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("steen-daemon-test-" + std::to_string(::getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "share" / "docs");
+    config_ = DefaultConfig();
+    config_.paths = {(root_ / "share").string()};
+    config_.state_dir = (root_ / "state").string();
+    config_.canaries.enabled = false;
+    config_.watchdog = std::chrono::seconds(0);
+    registry_ = sys::TicketRegistry::Create(std::make_unique<CountingResponder>(answered_),
+                                            sys::RealClock::Get(), milliseconds(60000), 1024);
+  }
+  void TearDown() override {
+    daemon_.reset();
+    fs::remove_all(root_);
+  }
+
+  void StartDaemon() {
+    auto source = std::make_unique<sys::FakeEventSource>();
+    source_ = source.get();
+    DaemonDeps deps;
+    deps.source = std::move(source);
+    deps.control = &control_;
+    deps.open_incidents = false;
+    deps.sinks.push_back(std::make_unique<CapturingSink>(captured_));
+    deps.attribute = [](pid_t pid) {
+      Actor actor;
+      actor.pid = pid;
+      actor.start_time = 5;
+      actor.ppid = 1;
+      actor.exe = "/usr/bin/bash";
+      return actor;
+    };
+    deps.abort_on_stall = false;
+    deps.log = [this](const std::string& line) { log_.push_back(line); };
+    auto daemon = Daemon::Start(config_, std::move(deps));
+    ASSERT_TRUE(daemon.ok()) << daemon.status().message();
+    daemon_ = std::move(*daemon);
+  }
+
+  std::string Doc(int i) { return (root_ / "share" / "docs" / ("report" + std::to_string(i) + ".pdf")).string(); }
+
+  sys::SysEvent Permission(const std::string& path, const Actor& actor) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(fd, 0) << path;
+    sys::SysEvent ev;
+    ev.kind = sys::SysEvent::Kind::kPermission;
+    ev.event.op = FileOp::kOpenForWrite;
+    ev.event.path = path;
+    ev.event.actor = actor;
+    Stamp(fd, &ev.event);
+    ev.open_request.intent = sys::OpenIntent::kWrite;
+    ev.ticket = registry_->Issue(sys::UniqueFd(fd));
+    return ev;
+  }
+
+  sys::SysEvent CloseWrite(const std::string& path, const Actor& actor) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(fd, 0) << path;
+    sys::SysEvent ev;
+    ev.kind = sys::SysEvent::Kind::kFile;
+    ev.event.op = FileOp::kCloseWrite;
+    ev.event.path = path;
+    ev.event.actor = actor;
+    Stamp(fd, &ev.event);
+    ev.fd = sys::UniqueFd(fd);
+    return ev;
+  }
+
+  void Stamp(int fd, FileEvent* event) {
+    struct stat st {};
+    ::fstat(fd, &st);
+    event->device = st.st_dev;
+    event->inode = st.st_ino;
+    event->size = static_cast<uint64_t>(st.st_size);
+    event->time_ns = clock_ns_ += 50'000'000;  // 20 files a second
+    event->wall_time_ns = static_cast<int64_t>(clock_ns_);
+  }
+
+  // One in-place encryption as the kernel reports it: open for write (the old content is read
+  // through the ticket), the write, close-write (the new content through the event fd).
+  void EncryptInPlace(int i, const Actor& actor) {
+    ASSERT_TRUE(source_->Push(Permission(Doc(i), actor)));
+    daemon_->Poll(milliseconds(0));
+    std::string bytes = RandomBytes(fs::file_size(Doc(i)), 1000 + i);
+    int fd = ::open(Doc(i).c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_EQ(::pwrite(fd, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+    ::close(fd);
+    ASSERT_TRUE(source_->Push(CloseWrite(Doc(i), actor)));
+    daemon_->Poll(milliseconds(0));
+  }
+
+  void Populate(int n) {
+    for (int i = 0; i < n; ++i) WriteFile(Doc(i), MakeCanaryContent("report.pdf", std::to_string(i)));
+  }
+
+  std::vector<Alert> AlertsOf(const std::string& rule) {
+    std::vector<Alert> out;
+    for (const Alert& a : captured_->Get()) {
+      if (a.rule_name == rule) out.push_back(a);
+    }
+    return out;
+  }
+
+  fs::path root_;
+  WatchConfig config_;
+  std::shared_ptr<std::atomic<int>> answered_ = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<sys::TicketRegistry> registry_;
+  sys::RecordingProcessControl control_;
+  std::shared_ptr<Captured> captured_ = std::make_shared<Captured>();
+  sys::FakeEventSource* source_ = nullptr;
+  std::unique_ptr<Daemon> daemon_;
+  std::vector<std::string> log_;
+  uint64_t clock_ns_ = 1'000'000'000'000;
+};
+
+TEST_F(DaemonTest, InPlaceEncryptionIsSuspendedWithinThreeFiles) {
+  Populate(8);
+  StartDaemon();
+  const Actor attacker = Attacker();
+  int files = 0;
+  while (files < 8 && control_.calls().empty()) EncryptInPlace(files++, attacker);
+  daemon_->Stop();
+
+  ASSERT_EQ(control_.calls().size(), 1u);
+  EXPECT_EQ(control_.calls()[0].action, "suspend");
+  EXPECT_EQ(control_.calls()[0].pid, 4242);
+  EXPECT_EQ(control_.calls()[0].start_time, 77u);
+  EXPECT_LE(files, 3);
+  auto alerts = AlertsOf("ransomware-encryption");
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].action, ResponseAction::kSuspended);
+  EXPECT_EQ(alerts[0].actor.pid, 4242);
+  EXPECT_NE(alerts[0].action_detail.find("SIGSTOP sent to 4242"), std::string::npos)
+      << alerts[0].action_detail;
+  // Every write was judged against the content it replaced.
+  EXPECT_EQ(daemon_->stats().before_hits, static_cast<uint64_t>(files));
+  EXPECT_EQ(daemon_->stats().analysis_errors, 0u);
+  EXPECT_EQ(answered_->load(), files);
+  EXPECT_EQ(daemon_->stats().permission_answered, static_cast<uint64_t>(files));
+}
+
+TEST_F(DaemonTest, DryRunDecidesButSignalsNothing) {
+  config_.dry_run = true;
+  Populate(5);
+  StartDaemon();
+  for (int i = 0; i < 5; ++i) EncryptInPlace(i, Attacker());
+  daemon_->Stop();
+  EXPECT_TRUE(control_.calls().empty());
+  auto alerts = AlertsOf("ransomware-encryption");
+  ASSERT_FALSE(alerts.empty());
+  EXPECT_EQ(alerts[0].action, ResponseAction::kDryRun);
+  EXPECT_EQ(alerts[0].pids, std::vector<pid_t>{4242});
+  EXPECT_NE(alerts[0].action_detail.find("would send SIGSTOP"), std::string::npos);
+}
+
+TEST_F(DaemonTest, AlertOnlyActionSignalsNothing) {
+  config_.action = Action::kAlert;
+  Populate(5);
+  StartDaemon();
+  for (int i = 0; i < 5; ++i) EncryptInPlace(i, Attacker());
+  daemon_->Stop();
+  EXPECT_TRUE(control_.calls().empty());
+  ASSERT_FALSE(AlertsOf("ransomware-encryption").empty());
+  EXPECT_EQ(AlertsOf("ransomware-encryption")[0].action, ResponseAction::kNone);
+}
+
+TEST_F(DaemonTest, ProtectedExecutableIsNeverSuspended) {
+  Populate(5);
+  StartDaemon();
+  for (int i = 0; i < 5; ++i) EncryptInPlace(i, Attacker(4343, "/usr/sbin/sshd"));
+  daemon_->Stop();
+  EXPECT_TRUE(control_.calls().empty());
+  auto alerts = AlertsOf("ransomware-encryption");
+  ASSERT_FALSE(alerts.empty());  // the alert still fires
+  EXPECT_NE(alerts[0].action, ResponseAction::kSuspended);
+}
+
+TEST_F(DaemonTest, OverflowRaisesAnAlertAndRescansWhatWasMissed) {
+  Populate(3);
+  StartDaemon();
+  // Damage made while events were lost: only the rescan can see it.
+  WriteFile(Doc(1), RandomBytes(fs::file_size(Doc(1)), 9));
+  sys::SysEvent ev;
+  ev.kind = sys::SysEvent::Kind::kOverflow;
+  ev.detail = "kernel fanotify queue overflowed";
+  ASSERT_TRUE(source_->Push(std::move(ev)));
+  daemon_->Poll(milliseconds(0));
+  ASSERT_TRUE(daemon_->WaitRescan(milliseconds(30000)));
+  daemon_->Stop();
+  ASSERT_EQ(AlertsOf("queue-overflow").size(), 1u);
+  EXPECT_EQ(daemon_->stats().overflows, 1u);
+  auto rescan = AlertsOf("rescan-damage");
+  ASSERT_EQ(rescan.size(), 1u);
+  EXPECT_EQ(rescan[0].file_count, 1);
+  EXPECT_EQ(rescan[0].files, std::vector<std::string>{Doc(1)});
+}
+
+TEST_F(DaemonTest, PermissionTicketIsAnsweredWhenAnalysisFails) {
+  StartDaemon();
+  // A directory's fd cannot be read as a file: the analysis fails, the open is still allowed.
+  int fd = ::open((root_ / "share" / "docs").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  sys::SysEvent ev;
+  ev.kind = sys::SysEvent::Kind::kPermission;
+  ev.event.op = FileOp::kOpenForWrite;
+  ev.event.path = (root_ / "share" / "docs").string();
+  ev.event.actor = Attacker();
+  ev.ticket = registry_->Issue(sys::UniqueFd(fd));
+  ASSERT_TRUE(ev.ticket.has_value());
+  ASSERT_TRUE(source_->Push(std::move(ev)));
+  EXPECT_EQ(daemon_->Poll(milliseconds(0)), 1);
+  EXPECT_EQ(answered_->load(), 1);
+  EXPECT_EQ(daemon_->stats().analysis_errors, 1u);
+  EXPECT_EQ(registry_->Outstanding(), 0u);
+}
+
+TEST_F(DaemonTest, VanishedProcessAndFileAreScoredWithoutCrash) {
+  StartDaemon();
+  sys::SysEvent ev;  // close-write without fd (file gone) by a process that exited (pid only)
+  ev.kind = sys::SysEvent::Kind::kFile;
+  ev.event.op = FileOp::kCloseWrite;
+  ev.event.path = Doc(99);
+  ev.event.actor.pid = 31337;
+  ASSERT_TRUE(source_->Push(std::move(ev)));
+  sys::SysEvent del;
+  del.kind = sys::SysEvent::Kind::kFile;
+  del.event.op = FileOp::kDelete;
+  del.event.path = Doc(98);
+  ASSERT_TRUE(source_->Push(std::move(del)));
+  EXPECT_EQ(daemon_->Poll(milliseconds(0)), 2);
+  daemon_->Stop();
+  EXPECT_EQ(daemon_->stats().handler_errors, 0u);
+  EXPECT_TRUE(captured_->Get().empty());
+}
+
+TEST_F(DaemonTest, CanaryOpenedForWriteStopsTheWriterBeforeItWrites) {
+  config_.canaries.enabled = true;
+  config_.canaries.max_directories = 4;
+  StartDaemon();
+  auto canaries = daemon_->canary_paths();
+  ASSERT_EQ(canaries.size(), 2u);  // share and share/docs
+  for (const std::string& path : canaries) EXPECT_TRUE(fs::exists(path)) << path;
+  ASSERT_TRUE(source_->Push(Permission(canaries[1], Attacker())));
+  daemon_->Poll(milliseconds(0));
+  ASSERT_EQ(control_.calls().size(), 1u);
+  EXPECT_EQ(control_.calls()[0].action, "suspend");
+  EXPECT_EQ(answered_->load(), 1);
+  daemon_->Stop();
+  auto alerts = AlertsOf("canary-touched");
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].action, ResponseAction::kSuspended);
+  // Untouched canaries are removed on a clean stop.
+  for (const std::string& path : canaries) EXPECT_FALSE(fs::exists(path)) << path;
+}
+
+TEST_F(DaemonTest, DeletedCanaryIsRestored) {
+  config_.canaries.enabled = true;
+  config_.canaries.max_directories = 1;
+  StartDaemon();
+  auto canaries = daemon_->canary_paths();
+  ASSERT_EQ(canaries.size(), 1u);
+  fs::remove(canaries[0]);
+  daemon_->Poll(milliseconds(0));  // the first periodic pass checks the canaries
+  EXPECT_TRUE(fs::exists(canaries[0]));
+  EXPECT_EQ(daemon_->stats().canaries_restored, 1u);
+}
+
+TEST(CanaryContent, DocumentsAreValidForTheAnalyzer) {
+  ContentAnalyzer analyzer;
+  for (std::string name : {"2024 budget review.xlsx", "board minutes.docx", "contracts.pdf",
+                           "memo.txt"}) {
+    std::string bytes = MakeCanaryContent(name, "finance");
+    MemoryByteSource source(bytes);
+    auto analysis = analyzer.Analyze(source);
+    ASSERT_TRUE(analysis.ok());
+    EXPECT_EQ(analysis->verdict, Verdict::kIntact) << name << ": " << analysis->format;
+    EXPECT_NE(bytes, MakeCanaryContent(name, "hr")) << "canaries differ per folder";
+  }
+  EXPECT_EQ(ExpandCanaryName("{folder} inventory.xlsx", "/srv/share/finance"),
+            "finance inventory.xlsx");
+}
+
+TEST(ContentViewTest, RandomBlockFractionComesFromTheBytesRead) {
+  ContentAnalyzer analyzer;
+  char path[] = "/tmp/steen-view-XXXXXX";
+  int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string random = RandomBytes(256 * 1024, 3);
+  ASSERT_EQ(::write(fd, random.data(), random.size()), static_cast<ssize_t>(random.size()));
+  auto view = AnalyzeFd(analyzer, fd);
+  ASSERT_TRUE(view.ok());
+  EXPECT_TRUE(view->blocks_measured);
+  EXPECT_GT(view->random_block_fraction, 0.9);
+  EXPECT_EQ(view->verdict, Verdict::kDamaged);
+  ASSERT_EQ(::ftruncate(fd, 0), 0);
+  view = AnalyzeFd(analyzer, fd);
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->format, "empty");
+  ::close(fd);
+  ::unlink(path);
+}
+
+TEST(ResponderTest, KillAfterGraceUnlessSpared) {
+  sys::RecordingProcessControl control;
+  ResponderOptions options;
+  options.kill_after = std::chrono::seconds(30);
+  Responder responder(options, &control, nullptr);
+  ResponseTargets targets;
+  targets.processes = {Attacker(10), Attacker(11)};
+  Alert alert;
+  ResponseOutcome outcome = responder.Respond(alert, targets, 0);
+  EXPECT_EQ(outcome.action, ResponseAction::kSuspended);
+  EXPECT_EQ(outcome.pids, (std::vector<pid_t>{10, 11}));
+  responder.Track(outcome, "INC-1", 0);
+  responder.Spare(11, 77);
+  EXPECT_TRUE(responder.TakeDueKills(29'000'000'000ull).empty());
+  auto due = responder.TakeDueKills(30'000'000'000ull);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].actor.pid, 10);
+  EXPECT_TRUE(responder.Kill(due[0].actor).ok());
+  EXPECT_FALSE(responder.Kill(Attacker(11)).ok()) << "spared processes are never killed";
+  // A spared process is refused on the next alert too.
+  control.calls();
+  ResponseTargets again;
+  again.processes = {Attacker(11)};
+  EXPECT_EQ(responder.Respond(alert, again, 0).processes[0].state, ProcessState::kRefused);
+}
+
+TEST(ResponderTest, SpawnerIsStoppedFirstAndCheckedByPolicy) {
+  sys::RecordingProcessControl control;
+  Responder responder({}, &control, [](pid_t pid) {
+    Actor a;
+    a.pid = pid;
+    a.start_time = 9;
+    a.ppid = 1;
+    a.exe = pid == 50 ? "/usr/sbin/sshd" : "/usr/bin/drill";
+    return a;
+  });
+  ResponseTargets targets;
+  targets.processes = {Attacker(10)};
+  targets.spawner_pid = 60;
+  responder.Respond(Alert{}, targets, 0);
+  ASSERT_EQ(control.calls().size(), 2u);
+  EXPECT_EQ(control.calls()[0].pid, 60);
+  targets.spawner_pid = 50;  // protected
+  auto outcome = responder.Respond(Alert{}, targets, 0);
+  EXPECT_EQ(control.calls().size(), 3u);
+  EXPECT_NE(outcome.detail.find("not signalled"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace steen::watch
