@@ -477,6 +477,7 @@ Binding TextList(std::string key, Ref ref, ItemCheck check, ListAfter after = nu
           [=](const WatchConfig& config) {
             YAML::Node list(YAML::NodeType::Sequence);
             for (const auto& value : Read(ref, config)) list.push_back(value);
+            if (list.size() == 0) list.SetStyle(YAML::EmitterStyle::Flow);  // "[]" on its line
             return list;
           }};
 }
@@ -582,6 +583,7 @@ Binding UidList() {
           [](const WatchConfig& config) {
             YAML::Node list(YAML::NodeType::Sequence);
             for (uid_t uid : config.detect.exclusions.uids) list.push_back(std::to_string(uid));
+            if (list.size() == 0) list.SetStyle(YAML::EmitterStyle::Flow);
             return list;
           }};
 }

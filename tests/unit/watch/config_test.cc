@@ -605,6 +605,9 @@ TEST_F(ConfigTest, DefaultsRenderAndReload) {
   auto loaded = LoadWatchConfig(sources);
   ASSERT_TRUE(loaded.ok()) << loaded.status().message() << "\n" << rendered;
   EXPECT_EQ(RenderConfig(*loaded), rendered);
+  EXPECT_NE(rendered.find("\n  allowed_exes: []\n"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find("\npermission_deadline: 2s\n"), std::string::npos) << rendered;
+  EXPECT_NE(rendered.find("\noutputs:\n  - type: stdout\n"), std::string::npos) << rendered;
 }
 
 // ---- The shipped config/steen.yaml ---------------------------------------------------------------
