@@ -166,6 +166,8 @@ struct Daemon::Impl {
   void HandlePermission(sys::SysEvent& ev);
   void HandleFile(sys::SysEvent& ev);
   void HandleOverflow(const sys::SysEvent& ev);
+  bool Inside(const std::string& path) const;
+  void MovedIn(FileEvent& event);
   std::optional<ContentView> View(int fd);
   // Respond to alerts (signals only); the caller answers its ticket before Publish.
   struct Decided {
@@ -382,12 +384,59 @@ void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
     case FileOp::kDelete:
       if (event.inode != 0) before.Drop(event.device, event.inode);
       break;
+    case FileOp::kRename:
+      if (Inside(event.path) && !Inside(event.new_path)) {
+        // Moved out of the trees: for what is protected, the file is gone (class B encryptors
+        // move files out, encrypt them there and move them back under a new name).
+        event.op = FileOp::kDelete;
+        event.new_path.clear();
+      } else if (!Inside(event.path) && Inside(event.new_path)) {
+        MovedIn(event);
+        return;
+      }
+      break;
     default:
       break;
   }
   ev.fd.Reset();  // nothing else is read from it
   Publish(Decide(detector->Observe(event)));
   canaries->Forget(event);
+}
+
+bool Daemon::Impl::Inside(const std::string& path) const {
+  if (path.empty()) return false;
+  for (const std::string& root : config.paths) {
+    if (sys::PathIsUnder(path, root)) return true;
+  }
+  return false;
+}
+
+void Daemon::Impl::MovedIn(FileEvent& event) {
+  // A file moved in from outside is new content we never saw written: a creation followed by a
+  // write whose `after` is read now. Reading by path is safe here: this thread holds no permission
+  // ticket, and our own open is answered at once by the kernel layer.
+  FileEvent created = event;
+  created.op = FileOp::kCreate;
+  created.path = event.new_path;
+  created.new_path.clear();
+  created.is_canary = canaries->IsCanary(created);
+  Publish(Decide(detector->Observe(created)));
+  FileEvent written = created;
+  written.op = FileOp::kCloseWrite;
+  int fd = ::open(created.path.c_str(),
+                  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOATIME);
+  if (fd < 0) {
+    fd = ::open(created.path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  }
+  if (fd < 0) return;  // gone again: the create was scored
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    written.size = static_cast<uint64_t>(st.st_size);
+    written.after = View(fd);
+    ++stats.moved_in_analysed;
+  }
+  ::close(fd);
+  if (written.after) Publish(Decide(detector->Observe(written)));
 }
 
 void Daemon::Impl::HandleOverflow(const sys::SysEvent& ev) {

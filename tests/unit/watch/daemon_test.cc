@@ -230,6 +230,45 @@ TEST_F(DaemonTest, InPlaceEncryptionIsSuspendedWithinThreeFiles) {
   EXPECT_EQ(daemon_->stats().permission_answered, static_cast<uint64_t>(files));
 }
 
+TEST_F(DaemonTest, FilesMovedOutAndBackEncryptedAreJudgedOnTheWayIn) {
+  // Class B: each file leaves the tree, is encrypted outside and comes back under a new name.
+  Populate(10);
+  fs::create_directories(root_ / "outside");
+  StartDaemon();
+  const Actor attacker = Attacker();
+  int files = 0;
+  while (files < 10 && control_.calls().empty()) {
+    const std::string original = Doc(files);
+    const std::string away = (root_ / "outside" / "tmp").string();
+    const std::string back = original + ".locked";
+    fs::rename(original, away);
+    sys::SysEvent out;
+    out.kind = sys::SysEvent::Kind::kFile;
+    out.event.op = FileOp::kRename;
+    out.event.path = original;
+    out.event.new_path = away;
+    out.event.actor = attacker;
+    out.event.time_ns = clock_ns_ += 50'000'000;
+    ASSERT_TRUE(source_->Push(std::move(out)));
+    WriteFile(away, RandomBytes(fs::file_size(away), 50 + files));
+    fs::rename(away, back);
+    sys::SysEvent in;
+    in.kind = sys::SysEvent::Kind::kFile;
+    in.event.op = FileOp::kRename;
+    in.event.new_path = back;  // where it came from is unknown to the kernel layer
+    in.event.actor = attacker;
+    in.event.time_ns = clock_ns_ += 50'000'000;
+    ASSERT_TRUE(source_->Push(std::move(in)));
+    daemon_->Poll(milliseconds(0));
+    ++files;
+  }
+  daemon_->Stop();
+  ASSERT_EQ(control_.calls().size(), 1u) << "not stopped after " << files << " files";
+  EXPECT_EQ(control_.calls()[0].pid, 4242);
+  EXPECT_LE(files, 10);
+  EXPECT_EQ(daemon_->stats().moved_in_analysed, static_cast<uint64_t>(files));
+}
+
 TEST_F(DaemonTest, DryRunDecidesButSignalsNothing) {
   config_.dry_run = true;
   Populate(5);
