@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -136,6 +137,7 @@ struct IncidentFilter {
   std::optional<IncidentState> state;  // only this state
   int64_t since_ns = 0;                // only incidents updated at or after (wall ns); 0 = all
   std::size_t limit = 0;               // newest first; 0 = limits::kMaxIncidentsListed
+  bool with_history = false;           // also load each incident's history (for JSON output)
 };
 
 struct IncidentStoreOptions {
@@ -211,6 +213,21 @@ class IncidentStore {
   struct Statements;
   IncidentStore(std::string path, IncidentStoreOptions options);
   Status Init();
+  // Helpers: called with mu_ held; the *Locked ones inside InTransaction.
+  Status InTransaction(const std::function<Status()>& body);
+  Status DbError(std::string_view what) const;
+  Status ReadError(std::string_view what) const;
+  Status UnknownIncident(const std::string& id) const;
+  int64_t StartWallNs(uint64_t start_time_ticks) const;
+  Status RequireIncidentLocked(const std::string& id);
+  Status AddActionLocked(const std::string& id, int64_t now, std::string_view who,
+                         std::string_view what, std::string_view detail, std::string_view result);
+  Status AddFilesLocked(const std::string& id, const std::vector<std::string>& paths,
+                        int64_t time_ns, int64_t reported_count);
+  Status UpsertProcessLocked(const std::string& id, const Actor& actor,
+                             std::optional<ProcessState> state, const std::string& reason,
+                             std::string_view who, int64_t now, bool cap_is_error);
+  Status LoadDetailsLocked(Incident& incident, bool alerts, bool history);
 
   std::string path_;
   IncidentStoreOptions options_;
