@@ -1,52 +1,102 @@
 #!/usr/bin/env bash
-# steen's main job on a demo: a damage assessment of a share of real files, parts of which were
-# hit by simulated ransomware (Play, LockBit 3, Black Basta, Hunters International, base64
-# evasion, Infection Monkey bit flip). Everything happens inside a temporary folder.
+# steen's whole story in one command, inside a temporary folder:
+#   1. a demo share of real files (copies of files Debian packages installed);
+#   2. `steen watch` protects it (fanotify, canaries, content judgement of every write);
+#   3. `steen drill --family play` attacks it like Play ransomware (real ciphers, undoable);
+#   4. the alert (ECS JSON) and the suspended attacker (state T), with how few files it reached;
+#   5. the incident, then the attacker killed and its damage undone from the drill manifest;
+#   6. `steen scan` of other simulated attacks: the after-the-fact damage assessment.
+# Needs root (fanotify permission events, SIGSTOP of other processes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ ${EUID} -ne 0 ]]; then exec sudo --preserve-env=STEEN_DEMO_KEEP "$0" "$@"; fi
 
-if [[ ${EUID} -eq 0 ]]; then ./scripts/install-deps.sh; else sudo ./scripts/install-deps.sh; fi
+./scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target steen >/dev/null
 steen=$PWD/build/release/steen
 
 work=$(mktemp -d /tmp/steen-demo.XXXXXX)
 keep=${STEEN_DEMO_KEEP:-0}
-cleanup() { if [[ $keep == 1 ]]; then echo "demo files kept in $work"; else rm -rf "$work"; fi; }
+watch_pid=""
+drill_pid=""
+cleanup() {
+  [[ -n $drill_pid ]] && { kill -CONT "$drill_pid" 2>/dev/null; kill -KILL "$drill_pid" 2>/dev/null; } || true
+  [[ -n $watch_pid ]] && kill -TERM "$watch_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  if [[ $keep == 1 ]]; then echo "demo files kept in $work"; else rm -rf "$work"; fi
+}
 trap cleanup EXIT
+state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null; }
 
 echo "== 1. Gathering real files installed by Debian packages (copies)"
 ./scripts/gather-demo-files.sh "$work/corpus" 30 >/dev/null
-
-echo "== 2. A demo share: six departments, each a marked drill target"
 share=$work/share
-mkdir -p "$share" "$work/manifests"
+"$steen" drill --init "$share/finance" --populate 80 --from "$work/corpus" >/dev/null
+echo "   $share/finance: $(find "$share/finance" -type f | wc -l) files"
+
+echo "== 2. steen watch $share/finance (alerts: one JSON line each on stdout)"
+"$steen" watch "$share/finance" -o "state_dir=$work/state" >"$work/alerts.jsonl" 2>"$work/watch.log" &
+watch_pid=$!
+for _ in $(seq 1 100); do grep -q "watching (pid" "$work/watch.log" && break; sleep 0.1; done
+sed 's/^/   /' "$work/watch.log"
+
+echo "== 3. steen drill $share/finance --family play --pace 30 (simulated Play ransomware)"
+"$steen" drill "$share/finance" --family play --pace 30 --manifest "$work/play.jsonl" \
+  >"$work/drill.log" 2>&1 &
+drill_pid=$!
+for _ in $(seq 1 300); do
+  s=$(state "$drill_pid")
+  [[ $s == T || -z $s ]] && break
+  sleep 0.1
+done
+sleep 0.5
+
+echo "== 4. The alert and the suspended attacker"
+python3 - "$work/alerts.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    a = json.loads(line)
+    if a.get("event", {}).get("kind") != "alert":
+        continue
+    s = a.get("steen", {})
+    print(f"   rule      {a['rule']['name']} ({s.get('severity')}, score {s.get('score')})")
+    print(f"   message   {a.get('message')}")
+    print(f"   process   pid {a.get('process', {}).get('pid')} {a.get('process', {}).get('executable')}")
+    print(f"   action    {s.get('action')}: {s.get('action_detail')}")
+    print(f"   incident  {s.get('incident_id')}")
+    break
+PY
+echo "   ps: $(ps -o pid=,stat=,args= -p "$drill_pid" || echo "drill $drill_pid has exited")"
+echo "   files the drill reached before it was stopped: $(grep -c '"op":"file"' "$work/play.jsonl" || true)" \
+  "of $(find "$share/finance" -type f | wc -l)"
+
+echo "== 5. Incident, kill, undo"
+"$steen" incidents --state-dir "$work/state" 2>/dev/null | sed 's/^/   /' || true
+kill -KILL "$drill_pid" 2>/dev/null || true
+wait "$drill_pid" 2>/dev/null || true
+drill_pid=""
+kill -TERM "$watch_pid"
+wait "$watch_pid" 2>/dev/null || true
+watch_pid=""
+"$steen" drill --undo "$work/play.jsonl" | sed 's/^/   /'
+status=0
+"$steen" scan --format text "$share/finance" >/dev/null || status=$?
+echo "   steen scan after undo: exit status $status (0 = no damage)"
+
+echo "== 6. After the fact: steen scan of a share hit by other simulated attacks (no watch)"
 declare -A attack=(
-  [finance]=play [hr]=lockbit3 [photos]=hunters [projects]=black-basta [legal]=base64
-  [archive]=infection-monkey
+  [hr]=lockbit3 [photos]=hunters [projects]=black-basta [legal]=base64 [archive]=infection-monkey
 )
-for dept in finance hr photos projects legal archive clean-1 clean-2; do
+for dept in "${!attack[@]}" clean-1; do
   "$steen" drill --init "$share/$dept" --populate 40 --from "$work/corpus" >/dev/null
 done
 cp -r "$work/corpus/archives" "$share/clean-1/backups"
-
-echo "== 3. Simulated attacks (real ciphers, manifests kept outside the share)"
 for dept in "${!attack[@]}"; do
-  family=${attack[$dept]}
-  "$steen" drill "$share/$dept" --family "$family" --manifest "$work/manifests/$dept.jsonl" \
-    >/dev/null
-  echo "   $dept: $family"
+  "$steen" drill "$share/$dept" --family "${attack[$dept]}" --manifest "$work/$dept.jsonl" >/dev/null
+  echo "   $dept: ${attack[$dept]}"
 done
-
-echo "== 4. steen scan $share"
 status=0
 "$steen" scan --format text "$share" || status=$?
 echo "(steen scan exit status: $status; 1 = damage found)"
-
-echo "== 5. Undo the drills and scan again"
-for dept in "${!attack[@]}"; do
-  "$steen" drill --undo "$work/manifests/$dept.jsonl" >/dev/null
-done
-status=0
-"$steen" scan --format text "$share" >/dev/null || status=$?
-echo "(after undo: exit status $status; 0 = no damage)"
+for dept in "${!attack[@]}"; do "$steen" drill --undo "$work/$dept.jsonl" >/dev/null; done
