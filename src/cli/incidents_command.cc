@@ -1,19 +1,181 @@
-// steen incidents / resume / kill: placeholder registration until the incident store lands.
+// steen incidents / resume / kill: parsing and printing only; the logic is in
+// src/watch/incident_store.h and src/watch/incident_operator.h.
+#include <unistd.h>
+
 #include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include "cli/commands.h"
+#include "sys/process_control.h"
+#include "watch/config.h"
+#include "watch/incident_operator.h"
+#include "watch/incident_store.h"
 
 namespace steen::cli {
+namespace {
+
+struct StoreOptions {
+  std::string state_dir = "/var/lib/steen";
+  std::string config_file;
+};
+
+void AddStoreOptions(CLI::App* cmd, StoreOptions& options) {
+  cmd->add_option("--state-dir", options.state_dir,
+                  "folder of steen watch's state (incidents.db)")
+      ->capture_default_str();
+  cmd->add_option("--config", options.config_file, "take state_dir from this steen.yaml");
+}
+
+// The state dir, or an error message (exit 2).
+std::optional<std::string> StateDir(const StoreOptions& options, CLI::App* cmd) {
+  if (options.config_file.empty() || cmd->count("--state-dir") > 0) return options.state_dir;
+  watch::ConfigSources sources;
+  sources.config_file = options.config_file;
+  auto config = watch::LoadWatchConfig(sources);
+  if (!config.ok()) {
+    std::fprintf(stderr, "steen: %s\n", config.status().message().c_str());
+    return std::nullopt;
+  }
+  return config->state_dir;
+}
+
+// Opens the database without creating it. nullptr with `missing` set when there is none.
+std::unique_ptr<watch::IncidentStore> OpenStore(const std::string& dir, bool& missing) {
+  missing = false;
+  watch::IncidentStoreOptions options;
+  options.create = false;
+  auto store = watch::IncidentStore::Open(watch::IncidentDbPath(dir), options);
+  if (store.ok()) return std::move(store).value();
+  if (store.status().code() == Status::Code::kNotFound) {
+    missing = true;
+  } else {
+    std::fprintf(stderr, "steen: %s\n", store.status().message().c_str());
+  }
+  return nullptr;
+}
+
+void RegisterList(CLI::App& app) {
+  auto* cmd = app.add_subcommand("incidents", "list what steen watch contained");
+  auto options = std::make_shared<StoreOptions>();
+  auto format = std::make_shared<std::string>("text");
+  auto state = std::make_shared<std::string>();
+  auto all = std::make_shared<bool>(false);
+  AddStoreOptions(cmd, *options);
+  cmd->add_option("--format", *format, "text or jsonl")->check(CLI::IsMember({"text", "jsonl"}));
+  cmd->add_option("--state", *state, "only incidents in this state")
+      ->check(CLI::IsMember({"alerted", "suspended", "killed", "resumed", "closed"}));
+  cmd->add_flag("--all", *all, "include closed incidents (default: all but closed)");
+  auto* show = cmd->add_subcommand("show", "one incident in full (JSON)");
+  auto id = std::make_shared<std::string>();
+  show->add_option("id", *id, "incident id (INC-...)")->required();
+  cmd->require_subcommand(0, 1);
+
+  auto dir_or_exit = [options, cmd]() { return StateDir(*options, cmd); };
+  show->callback([dir_or_exit, id] {
+    auto dir = dir_or_exit();
+    if (!dir) return SetExitCode(2);
+    bool missing = false;
+    auto store = OpenStore(*dir, missing);
+    if (!store) {
+      if (missing) {
+        std::fprintf(stderr, "steen: no incident %s: no incidents recorded in %s\n", id->c_str(),
+                     dir->c_str());
+      }
+      return SetExitCode(2);
+    }
+    auto incident = store->Get(*id);
+    if (!incident.ok()) {
+      std::fprintf(stderr, "steen: %s\n", incident.status().message().c_str());
+      return SetExitCode(incident.status().code() == Status::Code::kNotFound ? 2 : 1);
+    }
+    std::printf("%s\n", watch::IncidentToJson(*incident, /*full=*/true).c_str());
+  });
+  cmd->callback([=] {
+    if (show->parsed()) return;
+    auto dir = dir_or_exit();
+    if (!dir) return SetExitCode(2);
+    bool missing = false;
+    auto store = OpenStore(*dir, missing);
+    if (!store) {
+      if (!missing) return SetExitCode(1);
+      std::fprintf(stderr,
+                   "no incidents recorded in %s (steen watch has not run with this state_dir)\n",
+                   dir->c_str());
+      return;
+    }
+    watch::IncidentFilter filter;
+    if (!state->empty()) filter.state = watch::ParseIncidentState(*state);
+    filter.with_history = *format == "jsonl";
+    auto incidents = store->List(filter);
+    if (!incidents.ok()) {
+      std::fprintf(stderr, "steen: %s\n", incidents.status().message().c_str());
+      return SetExitCode(1);
+    }
+    std::vector<watch::Incident> shown;
+    for (auto& incident : *incidents) {
+      if (!*all && state->empty() && incident.state == watch::IncidentState::kClosed) continue;
+      shown.push_back(std::move(incident));
+    }
+    if (*format == "jsonl") {
+      for (const auto& incident : shown) {
+        std::printf("%s\n", watch::IncidentToJson(incident, /*full=*/false).c_str());
+      }
+    } else if (shown.empty()) {
+      std::printf("no incidents%s\n", *all ? "" : " (closed ones hidden; --all shows them)");
+    } else {
+      std::fputs(watch::FormatIncidentTable(shown).c_str(), stdout);
+    }
+  });
+}
+
+void RegisterDecision(CLI::App& app, const char* name, bool resume) {
+  auto* cmd = app.add_subcommand(
+      name, resume ? "let an incident's suspended processes continue (SIGCONT)"
+                   : "kill an incident's processes (SIGKILL)");
+  auto options = std::make_shared<StoreOptions>();
+  auto id = std::make_shared<std::string>();
+  AddStoreOptions(cmd, *options);
+  cmd->add_option("id", *id, "incident id (see `steen incidents`)")->required();
+  cmd->callback([=] {
+    auto dir = StateDir(*options, cmd);
+    if (!dir) return SetExitCode(2);
+    bool missing = false;
+    auto store = OpenStore(*dir, missing);
+    if (!store) {
+      if (missing) {
+        std::fprintf(stderr, "steen: no incident %s: no incidents recorded in %s\n", id->c_str(),
+                     dir->c_str());
+      }
+      return SetExitCode(2);
+    }
+    sys::KernelProcessControl control;
+    auto outcome = resume ? watch::ResumeIncident(*store, *id, control, ::getuid())
+                          : watch::KillIncident(*store, *id, control, ::getuid());
+    if (!outcome.ok()) {
+      std::fprintf(stderr, "steen: %s\n", outcome.status().message().c_str());
+      auto code = outcome.status().code();
+      return SetExitCode(code == Status::Code::kNotFound || code == Status::Code::kInvalidArgument
+                             ? 2
+                             : 1);
+    }
+    std::printf("%s: %s\n", id->c_str(), resume ? "resumed" : "killed");
+    for (const auto& line : outcome->processes) {
+      std::printf("  pid %d %s: %s%s%s\n", line.pid, line.name.c_str(),
+                  std::string(watch::ToString(line.state)).c_str(),
+                  line.message.empty() ? "" : ": ", line.message.c_str());
+    }
+    if (outcome->failures > 0) SetExitCode(1);
+  });
+}
+
+}  // namespace
 
 void RegisterIncidentCommands(CLI::App& app) {
-  for (const char* name : {"incidents", "resume", "kill"}) {
-    auto* cmd = app.add_subcommand(name, "incident handling (not available yet)");
-    cmd->allow_extras();
-    cmd->callback([name] {
-      std::fprintf(stderr, "steen %s: not available in this build\n", name);
-      SetExitCode(2);
-    });
-  }
+  RegisterList(app);
+  RegisterDecision(app, "resume", /*resume=*/true);
+  RegisterDecision(app, "kill", /*resume=*/false);
 }
 
 }  // namespace steen::cli
