@@ -20,6 +20,7 @@ TOOL_PACKAGES=(
   apt-file sqlite3 python3  # bench/: corpus from Debian packages (apt-file), top-ups, evaluate.py
   rsyslog  # tests/e2e/outputs_rsyslog_test.sh: a real RFC 5424 receiver for the syslog sink
   procps strace  # tests/e2e/drill_processes_test.sh: pgrep for worker pids, pwrite64 tracing
+  jq  # tests/e2e/incidents_cli_test.sh: checks steen incidents --format jsonl
 )
 
 if [[ ${EUID} -ne 0 ]]; then
