@@ -33,6 +33,9 @@ std::optional<std::string> StateDir(const StoreOptions& options, CLI::App* cmd) 
   if (options.config_file.empty() || cmd->count("--state-dir") > 0) return options.state_dir;
   watch::ConfigSources sources;
   sources.config_file = options.config_file;
+  // Only state_dir matters here; a placeholder folder keeps a config without `paths:` (given on
+  // steen watch's command line) from failing validation.
+  sources.cli_paths = {"/tmp"};
   auto config = watch::LoadWatchConfig(sources);
   if (!config.ok()) {
     std::fprintf(stderr, "steen: %s\n", config.status().message().c_str());
