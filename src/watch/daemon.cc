@@ -658,6 +658,8 @@ Status Daemon::Run() {
   return Status::Ok();
 }
 
+void Daemon::CheckOperatorDecisions() { impl_->PollOperatorDecisions(); }
+
 void Daemon::RequestStop() { impl_->stop_requested = true; }
 void Daemon::RequestReopen() { impl_->reopen_requested = true; }
 

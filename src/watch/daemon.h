@@ -96,6 +96,9 @@ class Daemon {
   // One loop iteration: handles up to max_events events (waiting at most `timeout` for the first),
   // then the periodic work. Returns how many events were handled. Tests drive the daemon with it.
   int Poll(std::chrono::milliseconds timeout, int max_events = 64);
+  // Reads operator decisions (resume, kill, close) from the incident store now; Poll does it every
+  // limits::kIncidentPollMs.
+  void CheckOperatorDecisions();
   // Stops the source (every outstanding permission event is allowed), removes untouched canaries,
   // drains the outputs. Idempotent.
   void Stop();

@@ -105,13 +105,15 @@ class DaemonTest : public ::testing::Test {
     fs::remove_all(root_);
   }
 
-  void StartDaemon() {
-    auto source = std::make_unique<sys::FakeEventSource>();
+  void StartDaemon(std::unique_ptr<IncidentStore> incidents = nullptr,
+                   std::size_t queue_capacity = 1024) {
+    auto source = std::make_unique<sys::FakeEventSource>(queue_capacity);
     source_ = source.get();
     DaemonDeps deps;
     deps.source = std::move(source);
     deps.control = &control_;
     deps.open_incidents = false;
+    deps.incidents = std::move(incidents);
     deps.sinks.push_back(std::make_unique<CapturingSink>(captured_));
     deps.attribute = [](pid_t pid) {
       Actor actor;
@@ -267,6 +269,66 @@ TEST_F(DaemonTest, FilesMovedOutAndBackEncryptedAreJudgedOnTheWayIn) {
   EXPECT_EQ(control_.calls()[0].pid, 4242);
   EXPECT_LE(files, 10);
   EXPECT_EQ(daemon_->stats().moved_in_analysed, static_cast<uint64_t>(files));
+}
+
+TEST_F(DaemonTest, IncidentRecordsTheSuspensionAndOperatorResumeIsRespected) {
+  auto store = IncidentStore::Open((root_ / "state" / "incidents.db").string());
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  Populate(10);
+  StartDaemon(std::move(*store));
+  const Actor attacker = Attacker();
+  int files = 0;
+  while (files < 10 && control_.calls().empty()) EncryptInPlace(files++, attacker);
+  ASSERT_EQ(control_.calls().size(), 1u);
+
+  IncidentStore* incidents = daemon_->incidents();
+  auto list = incidents->List();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  const Incident& incident = (*list)[0];
+  EXPECT_EQ(incident.state, IncidentState::kSuspended);
+  auto full = incidents->Get(incident.id);
+  ASSERT_TRUE(full.ok());
+  bool suspended_recorded = false;
+  for (const IncidentProcess& p : full->processes) {
+    suspended_recorded |= p.actor.pid == 4242 && p.state == ProcessState::kSuspended;
+  }
+  EXPECT_TRUE(suspended_recorded);
+
+  // The operator says it was a false positive (what `steen resume` records).
+  ASSERT_TRUE(incidents->SetProcessState(incident.id, 4242, 77, ProcessState::kResumed, "ok",
+                                         OperatorActor(0)).ok());
+  ASSERT_TRUE(incidents->Transition(incident.id, IncidentState::kResumed, OperatorActor(0),
+                                    "false positive").ok());
+  daemon_->CheckOperatorDecisions();
+  EXPECT_EQ(daemon_->stats().operator_decisions, 1u);
+  // The same process goes on writing: alerts may fire again, but it is never stopped again.
+  while (files < 10) EncryptInPlace(files++, attacker);
+  daemon_->Stop();
+  EXPECT_EQ(control_.calls().size(), 1u);
+  auto alerts = AlertsOf("ransomware-encryption");
+  ASSERT_FALSE(alerts.empty());
+  EXPECT_EQ(alerts[0].incident_id, incident.id);
+}
+
+TEST_F(DaemonTest, EventFloodIsBoundedAndCounted) {
+  StartDaemon(nullptr, /*queue_capacity=*/64);
+  int refused = 0;
+  for (int i = 0; i < 1000; ++i) {
+    sys::SysEvent ev;
+    ev.kind = sys::SysEvent::Kind::kFile;
+    ev.event.op = FileOp::kCreate;
+    ev.event.path = Doc(i);
+    ev.event.actor = Attacker();
+    if (!source_->Push(std::move(ev))) ++refused;
+  }
+  EXPECT_EQ(refused, 1000 - 64);
+  EXPECT_EQ(daemon_->source_stats().dropped, static_cast<uint64_t>(refused));
+  int handled = 0;
+  for (int round = 0; round < 10; ++round) handled += daemon_->Poll(milliseconds(0));
+  EXPECT_EQ(handled, 64);
+  daemon_->Stop();
+  EXPECT_EQ(daemon_->stats().handler_errors, 0u);
 }
 
 TEST_F(DaemonTest, DryRunDecidesButSignalsNothing) {
