@@ -43,9 +43,9 @@ inline constexpr int kMaxZipEntriesChecked = 4096;  // central-directory entries
 inline constexpr int kMaxZipEntriesInflated = 8;    // entries whose first bytes are inflated
 inline constexpr std::size_t kMaxInflateProbe =
     64 * KiB;  // compressed bytes fed to a decoder probe
-// bzip2 decodes a whole block (up to 900 kB) before it can check anything, so its probe gets less
-// input: the block header, Huffman tables and selectors of ciphertext fail within a few KiB.
-inline constexpr std::size_t kMaxBzip2Probe = 16 * KiB;
+// bzip2 is checked structurally (Huffman decode, no inverse BWT), cheap enough to cover the whole
+// head read: files up to this size are checked whole, larger ones only in their first bytes.
+inline constexpr std::size_t kMaxBzip2Probe = 64 * KiB;
 inline constexpr std::size_t kMaxDecodedProbe = 256 * KiB;  // decoded bytes a probe may produce
 inline constexpr int kMaxContainerDepth = 64;    // nesting (PDF objects, Matroska, ISO BMFF)
 inline constexpr int kMaxChunksWalked = 100000;  // chunk/box/segment/marker walks
