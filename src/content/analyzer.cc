@@ -312,7 +312,7 @@ struct ContentAnalyzer::Impl {
         if (size > 0 && static_cast<double>(damaged) >= 0.9 * static_cast<double>(size)) {
           kind = DamageKind::kEncrypted;
         }
-        if (map.uniform_blocks == 0 && !report.high_entropy_body && map.mean_entropy() < 6.0) {
+        if (map.uniform_blocks == 0 && map.mean_entropy() < 6.0) {
           // No random block: either short runs of ciphertext between plain bytes (intermittent
           // layouts on small files), or a corrupt file that nobody encrypted. Damage needs
           // evidence of ciphertext, not only a broken structure.
