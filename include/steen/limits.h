@@ -199,4 +199,22 @@ inline constexpr std::size_t kMaxRescanDirectories = 20000;
 // Damaged files listed in one rescan alert (the count covers all).
 inline constexpr std::size_t kMaxRescanAlertFiles = 32;
 
+// ---- Vault: protective copies and rollback (src/vault/) -------------------------------------------
+// Default quotas of a vault (config `vault.max_bytes`, `vault.max_files`, `vault.retention`): the
+// oldest unpinned versions are evicted first; versions of an open incident never are.
+inline constexpr uint64_t kDefaultVaultMaxBytes = 10ULL * 1024 * MiB;
+inline constexpr uint64_t kDefaultVaultMaxFiles = 1000000;
+inline constexpr int64_t kDefaultVaultRetentionSeconds = 7 * 24 * 3600;
+// A file larger than this is not copied at open-for-write (the copy would outlast the permission
+// deadline on ordinary disks); it is kept by hard link only and the gap is alerted.
+inline constexpr uint64_t kDefaultVaultMaxFileBytes = 256 * MiB;
+// Copies are made in chunks of this size (pread from the kernel's fd, write to tmp/).
+inline constexpr std::size_t kVaultCopyChunkBytes = 1 * MiB;
+// Inodes whose kept link is remembered in memory (so KeepLink costs one lookup when linked).
+inline constexpr std::size_t kMaxVaultLinkCache = 1 << 20;
+// Changes and versions returned by one catalog query at most.
+inline constexpr std::size_t kMaxVaultQueryRows = 1000000;
+// How long a catalog write waits for another process (the CLI) to release the database lock.
+inline constexpr int kVaultDbBusyTimeoutMs = 5000;
+
 }  // namespace steen::limits
