@@ -4,7 +4,8 @@
 #   2. `steen watch` protects it (fanotify, canaries, content judgement of every write);
 #   3. `steen drill --family play` attacks it like Play ransomware (real ciphers, undoable);
 #   4. the alert (ECS JSON) and the suspended attacker (state T), with how few files it reached;
-#   5. the incident, then the attacker killed and its damage undone from the drill manifest;
+#   5. the incident, the attacker killed, and `steen rollback INCIDENT` restoring every file from
+#      steen's vault (protective copies): the share is byte-identical to before the attack;
 #   6. `steen scan` of other simulated attacks: the after-the-fact damage assessment.
 # Needs root (fanotify permission events, SIGSTOP of other processes).
 set -euo pipefail
@@ -34,8 +35,10 @@ echo "== 1. Gathering real files installed by Debian packages (copies)"
 share=$work/share
 "$steen" drill --init "$share/finance" --populate 80 --from "$work/corpus" >/dev/null
 echo "   $share/finance: $(find "$share/finance" -type f | wc -l) files"
+sums() { (cd "$1" && find . -type f ! -name .steen-drill-target -print0 | sort -z | xargs -0 sha256sum); }
+sums "$share/finance" >"$work/before.sha256"
 
-echo "== 2. steen watch $share/finance (alerts: one JSON line each on stdout)"
+echo "== 2. steen watch $share/finance (alerts: one JSON line each on stdout; vault in $work/state/vault)"
 "$steen" watch "$share/finance" -o "state_dir=$work/state" >"$work/alerts.jsonl" 2>"$work/watch.log" &
 watch_pid=$!
 for _ in $(seq 1 100); do grep -q "watching (pid" "$work/watch.log" && break; sleep 0.1; done
@@ -71,18 +74,27 @@ echo "   ps: $(ps -o pid=,stat=,args= -p "$drill_pid" || echo "drill $drill_pid 
 echo "   files the drill reached before it was stopped: $(grep -c '"op":"file"' "$work/play.jsonl" || true)" \
   "of $(find "$share/finance" -type f | wc -l)"
 
-echo "== 5. Incident, kill, undo"
+echo "== 5. Incident, kill, rollback from the vault"
 "$steen" incidents --state-dir "$work/state" 2>/dev/null | sed 's/^/   /' || true
+incident=$("$steen" incidents --state-dir "$work/state" --format jsonl 2>/dev/null |
+  grep "\"pid\":$drill_pid" | grep -o '"id":"INC-[^"]*"' | head -1 | cut -d'"' -f4 || true)
 kill -KILL "$drill_pid" 2>/dev/null || true
 wait "$drill_pid" 2>/dev/null || true
 drill_pid=""
+echo "   steen rollback $incident (the daemon still runs, as on a live server)"
+"$steen" rollback "$incident" --state-dir "$work/state" | sed 's/^/   /' || true
 kill -TERM "$watch_pid"
 wait "$watch_pid" 2>/dev/null || true
 watch_pid=""
-"$steen" drill --undo "$work/play.jsonl" | sed 's/^/   /'
+sums "$share/finance" >"$work/after.sha256"
+if cmp -s "$work/before.sha256" "$work/after.sha256"; then
+  echo "   the share is byte-identical to before the attack ($(wc -l <"$work/before.sha256") files, sha256)"
+else
+  echo "   NOT identical after rollback:"; diff "$work/before.sha256" "$work/after.sha256" | head | sed 's/^/   /'
+fi
 status=0
 "$steen" scan --format text "$share/finance" >/dev/null || status=$?
-echo "   steen scan after undo: exit status $status (0 = no damage)"
+echo "   steen scan after rollback: exit status $status (0 = no damage)"
 
 echo "== 6. After the fact: steen scan of a share hit by other simulated attacks (no watch)"
 declare -A attack=(

@@ -205,6 +205,7 @@ inline constexpr std::size_t kMaxRescanAlertFiles = 32;
 inline constexpr uint64_t kDefaultVaultMaxBytes = 10ULL * 1024 * MiB;
 inline constexpr uint64_t kDefaultVaultMaxFiles = 1000000;
 inline constexpr int64_t kDefaultVaultRetentionSeconds = 7 * 24 * 3600;
+inline constexpr int64_t kMaxVaultRetentionSeconds = 366 * 24 * 3600;
 // A file larger than this is not copied at open-for-write (the copy would outlast the permission
 // deadline on ordinary disks); it is kept by hard link only and the gap is alerted.
 inline constexpr uint64_t kDefaultVaultMaxFileBytes = 256 * MiB;
@@ -216,5 +217,7 @@ inline constexpr std::size_t kMaxVaultLinkCache = 1 << 20;
 inline constexpr std::size_t kMaxVaultQueryRows = 1000000;
 // How long a catalog write waits for another process (the CLI) to release the database lock.
 inline constexpr int kVaultDbBusyTimeoutMs = 5000;
+// How often the daemon runs vault maintenance (retention, quotas, stale links).
+inline constexpr int kVaultMaintainMs = 60000;
 
 }  // namespace steen::limits

@@ -16,5 +16,6 @@ void RegisterScanCommand(CLI::App& app);
 void RegisterDrillCommand(CLI::App& app);
 void RegisterWatchCommand(CLI::App& app);      // watch_command.cc
 void RegisterIncidentCommands(CLI::App& app);  // incidents_command.cc: incidents, resume, kill
+void RegisterVaultCommands(CLI::App& app);     // vault_command.cc: rollback, vault ls/show/restore
 
 }  // namespace steen::cli

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/state_options.h"
 #include "sys/process_control.h"
 #include "watch/config.h"
 #include "watch/incident_operator.h"
@@ -15,49 +16,6 @@
 
 namespace steen::cli {
 namespace {
-
-struct StoreOptions {
-  std::string state_dir = "/var/lib/steen";
-  std::string config_file;
-};
-
-void AddStoreOptions(CLI::App* cmd, StoreOptions& options) {
-  cmd->add_option("--state-dir", options.state_dir,
-                  "folder of steen watch's state (incidents.db)")
-      ->capture_default_str();
-  cmd->add_option("--config", options.config_file, "take state_dir from this steen.yaml");
-}
-
-// The state dir, or an error message (exit 2).
-std::optional<std::string> StateDir(const StoreOptions& options, CLI::App* cmd) {
-  if (options.config_file.empty() || cmd->count("--state-dir") > 0) return options.state_dir;
-  watch::ConfigSources sources;
-  sources.config_file = options.config_file;
-  // Only state_dir matters here; a placeholder folder keeps a config without `paths:` (given on
-  // steen watch's command line) from failing validation.
-  sources.cli_paths = {"/tmp"};
-  auto config = watch::LoadWatchConfig(sources);
-  if (!config.ok()) {
-    std::fprintf(stderr, "steen: %s\n", config.status().message().c_str());
-    return std::nullopt;
-  }
-  return config->state_dir;
-}
-
-// Opens the database without creating it. nullptr with `missing` set when there is none.
-std::unique_ptr<watch::IncidentStore> OpenStore(const std::string& dir, bool& missing) {
-  missing = false;
-  watch::IncidentStoreOptions options;
-  options.create = false;
-  auto store = watch::IncidentStore::Open(watch::IncidentDbPath(dir), options);
-  if (store.ok()) return std::move(store).value();
-  if (store.status().code() == Status::Code::kNotFound) {
-    missing = true;
-  } else {
-    std::fprintf(stderr, "steen: %s\n", store.status().message().c_str());
-  }
-  return nullptr;
-}
 
 void RegisterList(CLI::App& app) {
   auto* cmd = app.add_subcommand("incidents", "list what steen watch contained");

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   steen::cli::RegisterDrillCommand(app);
   steen::cli::RegisterWatchCommand(app);
   steen::cli::RegisterIncidentCommands(app);
+  steen::cli::RegisterVaultCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

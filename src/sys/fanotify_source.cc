@@ -435,6 +435,23 @@ void FanotifySourceImpl::HandleContentEvent(RawFanotifyEvent& raw) {
     if (line.ok()) request = ParseSyscallOpenRequest(*line);
     if (!options_.forward_read_opens &&
         (request.intent == OpenIntent::kRead || request.intent == OpenIntent::kExec)) {
+      if (options_.before_read_allow) {
+        FileEvent file;
+        struct stat st {};
+        if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
+          file.path = FdPath(fd.get());
+          file.device = st.st_dev;
+          file.inode = st.st_ino;
+          file.size = static_cast<uint64_t>(st.st_size);
+          file.actor.pid = raw.pid;
+          Stamp(&file);
+          try {
+            options_.before_read_allow(fd.get(), file);
+          } catch (...) {
+            // The answer below must be given whatever the hook did.
+          }
+        }
+      }
       registry_->AllowNow(std::move(fd));
       return;
     }

@@ -392,8 +392,10 @@ void Canaries::Remove() {
     if (::lstat(canary.path.c_str(), &st) != 0) continue;
     const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
                           st.st_mtim.tv_nsec;
-    if (st.st_dev == canary.device && st.st_ino == canary.inode &&
-        static_cast<uint64_t>(st.st_size) == canary.size && mtime == canary.mtime_ns) {
+    // Size and mtime to the nanosecond, not the inode: a canary put back by `steen rollback` is a
+    // new inode with the planted content and mtime, and is still ours to remove.
+    if (st.st_dev == canary.device && static_cast<uint64_t>(st.st_size) == canary.size &&
+        mtime == canary.mtime_ns) {
       if (::unlink(canary.path.c_str()) == 0) ++stats_.removed;
     } else {
       ++stats_.kept;

@@ -57,6 +57,10 @@ std::string_view ToString(OutputSpec::Type type) {
 
 WatchConfig DefaultConfig() { return WatchConfig{}; }
 
+std::string VaultDir(const WatchConfig& config) {
+  return config.vault.dir.empty() ? config.state_dir + "/vault" : config.vault.dir;
+}
+
 namespace {
 
 constexpr int64_t kNsPerMs = 1'000'000;
@@ -709,6 +713,17 @@ const std::vector<Binding>& Bindings() {
                                        "at least one name (or canaries.enabled: false)");
                            }
                          }));
+    b.push_back(Flag("vault.enabled", STEEN_FIELD(vault.enabled)));
+    b.push_back(Text("vault.dir", STEEN_FIELD(vault.dir), [](std::string& value) {
+      return value.empty() ? std::string() : AbsolutePath(value);
+    }));
+    b.push_back(Integer("vault.max_bytes", STEEN_FIELD(vault.max_bytes),
+                        static_cast<int64_t>(limits::MiB), int64_t{1} << 50));
+    b.push_back(Integer("vault.max_files", STEEN_FIELD(vault.max_files), 1, int64_t{1} << 32));
+    b.push_back(Duration("vault.retention", STEEN_FIELD(vault.retention), kNsPerSecond,
+                         limits::kMaxVaultRetentionSeconds * kNsPerSecond, kNsPerSecond));
+    b.push_back(Integer("vault.max_file_bytes", STEEN_FIELD(vault.max_file_bytes), 0,
+                        int64_t{1} << 50));
     // outputs: structured, see LoadOutputs / RenderOutputs (placeholder keeps the order).
     b.push_back({"outputs", nullptr, nullptr});
     b.push_back(Text("state_dir", STEEN_FIELD(state_dir), AbsolutePath));
@@ -1048,6 +1063,22 @@ void CheckWhole(Context& ctx, const std::map<std::string, YAML::Node>& seen,
                   std::string(ToString(config.action)) + "'); set it to 0s");
   }
   CheckStateDir(ctx, "state_dir", node_of("state_dir"), config.state_dir);
+  if (config.vault.enabled) {
+    const std::string vault_dir = VaultDir(config);
+    const std::string key = config.vault.dir.empty() ? "state_dir" : "vault.dir";
+    for (const std::string& root : config.paths) {
+      if (sys::PathIsUnder(vault_dir, root) || sys::PathIsUnder(root, vault_dir)) {
+        ctx.Error(key, node_of(key),
+                  "the vault " + vault_dir + " must not be inside or above the protected path " +
+                      root + " (its copies would be watched like the files they protect)");
+      }
+    }
+    if (config.vault.max_file_bytes > config.vault.max_bytes) {
+      ctx.Error("vault.max_file_bytes", node_of("vault.max_file_bytes"),
+                "must not be larger than vault.max_bytes (" +
+                    std::to_string(config.vault.max_bytes) + ")");
+    }
+  }
   const YAML::Node prefixes = node_of("exclusions.paths");
   for (std::size_t i = 0; i < config.detect.exclusions.path_prefixes.size(); ++i) {
     const std::string& prefix = config.detect.exclusions.path_prefixes[i];

@@ -61,6 +61,20 @@ struct CanaryConfig {
                                     "contracts overview.pdf", "{folder} inventory.xlsx"};
 };
 
+// Protective copies (issue 5): the content of a file before a process writes it, and the data of
+// files deleted or renamed over (kept by a hard link, so the vault must be on the same filesystem
+// as the trees for those). See docs/design/vault.md.
+struct VaultConfig {
+  bool enabled = true;
+  // Absolute; empty = STATE_DIR/vault. Must not be inside a protected path.
+  std::string dir;
+  int64_t max_bytes = static_cast<int64_t>(limits::kDefaultVaultMaxBytes);
+  int64_t max_files = static_cast<int64_t>(limits::kDefaultVaultMaxFiles);
+  std::chrono::seconds retention{limits::kDefaultVaultRetentionSeconds};
+  // Larger files are not copied at open-for-write (only kept by link; the gap is alerted).
+  int64_t max_file_bytes = static_cast<int64_t>(limits::kDefaultVaultMaxFileBytes);
+};
+
 struct WatchConfig {
   // Protected trees: absolute, canonical directories accepted by sys::ValidateWatchRoot, not
   // nested in one another. At least one is required (from the file or the command line).
@@ -90,6 +104,7 @@ struct WatchConfig {
   std::string state_dir = "/var/lib/steen";
 
   CanaryConfig canaries;
+  VaultConfig vault;
 
   // Default: one JSON-lines sink on stdout. Never empty after loading.
   std::vector<OutputSpec> outputs = {OutputSpec{}};
@@ -107,6 +122,9 @@ struct WatchConfig {
   // names NSS does not know (yet), excluded executables that do not exist (yet), ...
   std::vector<std::string> warnings;
 };
+
+// The vault folder a config means (vault.dir, or STATE_DIR/vault).
+std::string VaultDir(const WatchConfig& config);
 
 // The built-in defaults (no paths): what every key of config/steen.yaml defaults to.
 WatchConfig DefaultConfig();

@@ -4,15 +4,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <list>
+#include <map>
 #include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "steen/limits.h"
+#include "steen/vault.h"
 #include "sys/fanotify_source.h"
 #include "sys/file_opener.h"
 #include "sys/proc.h"
@@ -133,7 +136,13 @@ struct Daemon::Impl {
 
   std::unique_ptr<outputs::AlertFanout> fanout;
   std::unique_ptr<IncidentStore> incidents;
+  std::unique_ptr<vault::Vault> vault;
+  std::vector<uint64_t> linkable_devices;  // filesystems the vault can hard-link on
   std::unique_ptr<Detector> detector;
+  std::string self_exe;
+  // Operator tools seen (steen rollback / vault restore), by (pid, start time): they put files
+  // back, which is never scored nor stopped. Bounded: cleared when full.
+  std::map<std::pair<pid_t, uint64_t>, bool> operator_tools;
   std::unique_ptr<sys::KernelProcessControl> own_control;
   std::unique_ptr<sys::ProcessAttributor> attributor;
   std::unique_ptr<Responder> responder;
@@ -154,6 +163,9 @@ struct Daemon::Impl {
   uint64_t next_incident_poll_ns = 0;
   uint64_t next_canary_check_ns = 0;
   uint64_t next_status_ns = 0;
+  uint64_t next_vault_maintain_ns = 0;
+  uint64_t next_vault_gap_alert_ns = 0;
+  uint64_t vault_gaps_since_alert = 0;
   uint64_t last_event_ns = 0;
   std::atomic<uint64_t> own_alert_counter{0};
 
@@ -164,6 +176,16 @@ struct Daemon::Impl {
   // ---- Events ----
   void Handle(sys::SysEvent& ev);
   void HandlePermission(sys::SysEvent& ev);
+  // Protective copy of the content before the write; returns a message for a vault gap ("" when
+  // the content is kept). Only through the ticket's fd.
+  std::string Preserve(sys::SysEvent& ev);
+  bool IsOperatorTool(const Actor& actor);
+  void NoteInVault(const FileEvent& event, bool is_directory);
+  void VaultGap(const std::string& message);
+  bool Linkable(uint64_t device) const {
+    return std::find(linkable_devices.begin(), linkable_devices.end(), device) !=
+           linkable_devices.end();
+  }
   void HandleFile(sys::SysEvent& ev);
   void HandleOverflow(const sys::SysEvent& ev);
   bool Inside(const std::string& path) const;
@@ -191,6 +213,7 @@ Status Daemon::Impl::Init() {
   const pid_t self = ::getpid();
   config.detect.exclusions.pids.push_back(self);
   config.detect.response.self_pid = self;
+  self_exe = sys::ReadLink("/proc/self/exe");
   // Protected by pid, not by executable: `steen drill` runs from this same binary and must be
   // stoppable like any other writer (other steen commands never write into the trees).
   config.detect.response.self_exe.clear();
@@ -211,6 +234,38 @@ Status Daemon::Impl::Init() {
   if (incidents) {
     auto latest = incidents->LatestChange();
     if (latest.ok()) last_change_seq = *latest;
+  }
+
+  // 1b. Vault: protective copies must be possible before the first write is let through.
+  if (deps.vault) {
+    vault = std::move(deps.vault);
+  } else if (config.vault.enabled && deps.open_incidents) {
+    vault::VaultOptions options;
+    options.dir = VaultDir(config);
+    options.max_bytes = static_cast<uint64_t>(config.vault.max_bytes);
+    options.max_files = static_cast<uint64_t>(config.vault.max_files);
+    options.retention_ns = config.vault.retention.count() * 1'000'000'000ll;
+    options.max_file_bytes = static_cast<uint64_t>(config.vault.max_file_bytes);
+    if (Status dir = EnsureDirectory(options.dir); !dir.ok()) return dir;
+    auto opened = vault::Vault::Open(options);
+    if (!opened.ok()) return WithContext(opened.status(), "vault " + options.dir);
+    vault = std::move(*opened);
+  }
+  if (vault) {
+    struct stat vst {};
+    if (::stat(vault->dir().c_str(), &vst) == 0) {
+      for (const std::string& root : config.paths) {
+        struct stat rst {};
+        if (::stat(root.c_str(), &rst) != 0) continue;
+        if (rst.st_dev == vst.st_dev) {
+          linkable_devices.push_back(rst.st_dev);
+        } else {
+          Log("vault " + vault->dir() + " is on another filesystem than " + root +
+              ": files deleted or renamed over there cannot be kept (writes are still copied)");
+        }
+      }
+    }
+    Log("vault: " + vault->dir());
   }
 
   // 2. Sinks and fan-out.
@@ -265,6 +320,14 @@ Status Daemon::Impl::Init() {
     options.permission_deadline = config.permission_deadline;
     // Reads are needed to pair "read then deleted" (class C encryptors).
     options.report_close_nowrite = true;
+    if (vault && !linkable_devices.empty()) {
+      // Permission reader thread: one linkat when the inode is new to the vault, nothing opened.
+      options.before_read_allow = [v = vault.get(), devices = linkable_devices](
+                                      int fd, const FileEvent& file) {
+        if (std::find(devices.begin(), devices.end(), file.device) == devices.end()) return;
+        (void)v->KeepLink(fd, vault::FileIdentity{file.path, file.device, file.inode});
+      };
+    }
     auto opened = sys::FanotifySource::Open(options);
     if (!opened.ok()) {
       canaries->Remove();
@@ -344,10 +407,40 @@ void Daemon::Impl::Handle(sys::SysEvent& ev) {
   }
 }
 
+bool Daemon::Impl::IsOperatorTool(const Actor& actor) {
+  if (self_exe.empty() || actor.exe != self_exe) return false;
+  const auto key = std::make_pair(actor.pid, actor.start_time);
+  if (auto it = operator_tools.find(key); it != operator_tools.end()) return it->second;
+  // /proc only (never a file in a tree): safe while a ticket is held.
+  auto read = sys::ReadSmallFile(sys::DefaultFileOpener(),
+                                 "/proc/" + std::to_string(actor.pid) + "/cmdline", 4096);
+  const std::string cmdline = read.ok() ? *read : std::string();
+  std::vector<std::string> argv;
+  for (std::size_t start = 0; start < cmdline.size();) {
+    std::size_t end = cmdline.find('\0', start);
+    if (end == std::string::npos) end = cmdline.size();
+    argv.push_back(cmdline.substr(start, end - start));
+    start = end + 1;
+  }
+  const bool tool = argv.size() >= 2 && (argv[1] == "rollback" || argv[1] == "vault");
+  if (operator_tools.size() >= limits::kMaxSparedProcesses) operator_tools.clear();
+  operator_tools[key] = tool;
+  return tool;
+}
+
 void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   ++stats.permission_events;
   FileEvent& event = ev.event;
   event.is_canary = canaries->IsCanary(event);
+  // First the protective copy (what must not be lost), then the analysis.
+  std::string gap;
+  if (ev.ticket && vault) gap = Preserve(ev);
+  if (IsOperatorTool(event.actor)) {
+    // steen rollback putting files back: kept like any write, never judged.
+    if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
+    if (!gap.empty()) VaultGap(gap);
+    return;
+  }
   // The content before the write, read through the ticket's fd only (nothing else is opened
   // while the ticket is unanswered).
   if (ev.ticket) {
@@ -360,10 +453,82 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   if (event.is_canary) decided = Decide(detector->Observe(event));
   if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
   Publish(std::move(decided));
+  if (!gap.empty()) VaultGap(gap);
+}
+
+std::string Daemon::Impl::Preserve(sys::SysEvent& ev) {
+  const FileEvent& event = ev.event;
+  const sys::PermissionTicket* ticket = &*ev.ticket;
+  const vault::FileIdentity file{event.path, event.device, event.inode};
+  if (Linkable(event.device)) (void)vault->KeepLink(ticket->fd(), file);
+  auto kept = vault->PreserveBeforeWrite(ticket->fd(), file, vault::ToActorRef(event.actor),
+                                         [ticket] { return !ticket->answered(); });
+  if (kept.ok()) {
+    ++stats.vault_kept;
+    return "";
+  }
+  ++stats.vault_gaps;
+  return fmt::format("{} opened for writing by pid {} ({}) without a protective copy: {}",
+                     event.path, event.actor.pid, event.actor.exe, kept.status().message());
+}
+
+void Daemon::Impl::VaultGap(const std::string& message) {
+  Log("vault: " + message);
+  ++vault_gaps_since_alert;
+  const uint64_t now = MonotonicNowNs();
+  if (now < next_vault_gap_alert_ns) return;  // one health alert a minute at most
+  next_vault_gap_alert_ns = now + 60'000'000'000ull;
+  EmitHealth(HealthAlert(
+      "vault-gap", "medium",
+      fmt::format("steen watch: {} write(s) let through without a protective copy; latest: {}",
+                  vault_gaps_since_alert, message)));
+  vault_gaps_since_alert = 0;
+}
+
+void Daemon::Impl::NoteInVault(const FileEvent& event, bool is_directory) {
+  if (!vault) return;
+  const vault::ActorRef actor = vault::ToActorRef(event.actor);
+  const vault::FileIdentity file{event.path, event.device, event.inode};
+  Status s;
+  switch (event.op) {
+    case FileOp::kCreate:
+      if (!is_directory) s = vault->NoteCreate(file, actor, event.wall_time_ns);
+      break;
+    case FileOp::kDelete:
+      if (!is_directory) s = vault->NoteDelete(file, actor, event.wall_time_ns);
+      break;
+    case FileOp::kRename: {
+      // A name resolved from a file handle may come out as the vault's own link of the inode
+      // (any name of it will do for the kernel): the file came from outside the trees.
+      const bool from_vault = event.path.starts_with(vault->dir() + "/");
+      s = vault->NoteRename(from_vault ? std::string() : event.path, event.new_path, actor,
+                            event.wall_time_ns);
+      if (!is_directory && Inside(event.path) && !Inside(event.new_path)) {
+        // Moved out of the trees: whatever happens to it out there is not seen. Copy it now, from
+        // outside the trees (no ticket is held here), under its old name for rollback.
+        int fd = ::open(event.new_path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0) {
+          auto kept = vault->PreserveBeforeWrite(
+              fd, vault::FileIdentity{event.path, event.device, event.inode}, actor);
+          if (!kept.ok()) s = kept.status();
+          ::close(fd);
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  if (!s.ok()) {
+    ++stats.vault_errors;
+    Log("vault: " + event.path + ": " + s.message());
+  }
 }
 
 void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
   FileEvent& event = ev.event;
+  NoteInVault(event, ev.is_directory);
+  if (IsOperatorTool(event.actor)) return;
   if (ev.is_directory) {
     ++stats.directory_events;
     return;
@@ -488,6 +653,17 @@ void Daemon::Impl::Publish(std::vector<Decided> decided) {
               d.alert.action_detail);
           if (!s.ok()) ++stats.incident_errors;
         }
+        if (vault) {
+          // Everything these processes changed stays in the vault until the incident is closed.
+          std::vector<vault::ActorRef> actors;
+          for (const ProcessOutcome& p : d.outcome.processes) {
+            actors.push_back(vault::ToActorRef(p.actor));
+          }
+          if (!actors.empty()) {
+            Status pinned = vault->Pin(*id, actors, 0);
+            if (!pinned.ok()) Log("vault: pin " + *id + ": " + pinned.message());
+          }
+        }
         responder->Track(d.outcome, *id, MonotonicNowNs());
       } else {
         ++stats.incident_errors;
@@ -539,6 +715,11 @@ void Daemon::Impl::Periodic() {
     // Safe: this thread holds no permission ticket here, and our own opens are answered at once.
     stats.canaries_restored += static_cast<uint64_t>(canaries->Restore());
   }
+  if (vault && now >= next_vault_maintain_ns) {
+    next_vault_maintain_ns = now + limits::kVaultMaintainMs * 1'000'000ull;
+    auto evicted = vault->Maintain();
+    if (!evicted.ok()) Log("vault maintenance: " + evicted.status().message());
+  }
   if (now >= next_status_ns) {
     next_status_ns = now + 5'000'000'000ull;
     notifier.Status(fmt::format("{} events, {} alerts, {} analysed, {} overflows", stats.events,
@@ -576,6 +757,10 @@ void Daemon::Impl::PollOperatorDecisions() {
         responder->Spare(p.actor.pid, p.actor.start_time);
         detector->Forget(ActorScope::kProcess, std::to_string(p.actor.pid));
       }
+    }
+    if (incident->state == IncidentState::kClosed && vault) {
+      Status released = vault->Release(id);
+      if (!released.ok()) Log("vault: release " + id + ": " + released.message());
     }
     if (incident->state == IncidentState::kResumed) {
       detector->Forget(incident->scope, incident->scope_key);
@@ -706,6 +891,7 @@ std::vector<std::string> Daemon::canary_paths() const { return impl_->canaries->
 outputs::FanoutStats Daemon::output_stats() const { return impl_->fanout->Stats(); }
 sys::SourceStats Daemon::source_stats() const { return impl_->source->Stats(); }
 IncidentStore* Daemon::incidents() { return impl_->incidents.get(); }
+vault::Vault* Daemon::vault() { return impl_->vault.get(); }
 
 bool Daemon::WaitRescan(std::chrono::milliseconds timeout) {
   const uint64_t end = MonotonicNowNs() + static_cast<uint64_t>(timeout.count()) * 1'000'000ull;

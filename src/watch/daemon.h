@@ -30,6 +30,7 @@
 #include "steen/detect.h"
 #include "steen/outputs.h"
 #include "steen/status.h"
+#include "steen/vault.h"
 #include "sys/event_source.h"
 #include "sys/process_control.h"
 #include "watch/config.h"
@@ -43,6 +44,8 @@ struct DaemonDeps {
   sys::ProcessControl* control = nullptr;    // null: KernelProcessControl (pidfd)
   std::unique_ptr<IncidentStore> incidents;  // null: STATE_DIR/incidents.db (if open_incidents)
   bool open_incidents = true;                // false + null incidents: no incident recording
+  // null: VAULT_DIR (config.vault) when vault.enabled and open_incidents; else no copies.
+  std::unique_ptr<vault::Vault> vault;
   // Used instead of MakeSinks(config) when non-empty.
   std::vector<std::unique_ptr<outputs::AlertSink>> sinks;
   // /proc view of a pid the detector has not seen (a process tree's spawner). null: /proc.
@@ -70,6 +73,9 @@ struct DaemonStats {
   uint64_t overflows = 0;
   uint64_t watch_limits = 0;
   uint64_t incidents_recorded = 0;
+  uint64_t vault_kept = 0;    // writes whose previous content is in the vault (copied or current)
+  uint64_t vault_gaps = 0;    // writes let through without a copy (quota, too large, deadline)
+  uint64_t vault_errors = 0;  // delete/rename/create bookkeeping that failed
   uint64_t incident_errors = 0;
   uint64_t operator_decisions = 0;  // resumes / kills / closes seen in the incident store
   uint64_t kills_after_grace = 0;
@@ -109,6 +115,7 @@ class Daemon {
   outputs::FanoutStats output_stats() const;
   sys::SourceStats source_stats() const;
   IncidentStore* incidents();
+  vault::Vault* vault();
   // Blocks until the rescanner is idle and its result handled (tests), at most timeout.
   bool WaitRescan(std::chrono::milliseconds timeout);
 

@@ -1,0 +1,421 @@
+// Rollback of an incident: the offender's changes, replayed backwards.
+//
+// The catalog lists every change the daemon saw, in order: creates, writes (each with the version
+// of the content from before it), renames and deletes (with the version kept through the vault's
+// link when the name was the inode's last). Undoing them newest first walks every file back
+// through its names to where it was before the incident:
+//   rename a -> b   : b goes back to a; a file the rename replaced at b comes back from its
+//                     kRenamedOver version
+//   write p (v)     : p gets v's content, for the offender's earliest write of that inode only
+//                     (v is then the content from before the incident); skipped for files the
+//                     offender created itself (they are removed)
+//   delete p (v)    : p comes back from v
+//   create p        : p is removed (ciphertext copies, ransom notes)
+// A path somebody else changed after the offender is never overwritten or removed: the restored
+// content goes next to it as "<name>.steen-restored-<incident>" (kKeptAside).
+// Every step is idempotent (it checks what is there before acting) and recorded in the vault's
+// journal, so a rollback killed halfway is simply run again.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "steen/vault.h"
+
+namespace steen::vault {
+
+std::string_view ToString(RollbackAction action) {
+  switch (action) {
+    case RollbackAction::kRestored:
+      return "restored";
+    case RollbackAction::kRecreated:
+      return "recreated";
+    case RollbackAction::kRenamedBack:
+      return "renamed_back";
+    case RollbackAction::kRemoved:
+      return "removed";
+    case RollbackAction::kKeptAside:
+      return "kept_aside";
+    case RollbackAction::kAlreadyDone:
+      return "already_done";
+    case RollbackAction::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
+namespace {
+
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool SameActor(const ActorRef& a, const ActorRef& b) {
+  if (!a.smb_client_address.empty() && a.smb_client_address == b.smb_client_address) return true;
+  return a.pid == b.pid && (a.start_time == 0 || b.start_time == 0 || a.start_time == b.start_time);
+}
+
+class Rollbacker {
+ public:
+  Rollbacker(Vault& vault, const RollbackRequest& request) : vault_(vault), request_(request) {
+    char exe[4096];
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe));
+    if (n > 0) own_exe_.assign(exe, static_cast<std::size_t>(n));
+  }
+
+  StatusOr<RollbackReport> Run() {
+    auto changes = vault_.ChangesBy(request_.actors, request_.since_ns);
+    if (!changes.ok()) return changes.status();
+    changes_ = std::move(*changes);
+    // The offender's earliest write of each inode carries the content from before the incident;
+    // the paths it created are removed rather than restored.
+    std::set<std::pair<uint64_t, uint64_t>> seen_inodes;
+    for (const Change& c : changes_) {
+      if (c.op == ChangeOp::kWrite && c.inode != 0 &&
+          seen_inodes.insert({c.device, c.inode}).second) {
+        first_writes_.insert(c.id);
+      }
+      if (c.op == ChangeOp::kWrite && c.inode == 0) first_writes_.insert(c.id);
+    }
+    // In phases, each newest first: the daemon reads names and contents from two fanotify queues,
+    // so a write and the rename of the same file may be recorded in either order. Names first
+    // (renames back, deleted files back), then contents (into the name each inode had before the
+    // offender renamed it), then the offender's own files go.
+    for (ChangeOp phase :
+         {ChangeOp::kRename, ChangeOp::kDelete, ChangeOp::kWrite, ChangeOp::kCreate}) {
+      for (auto it = changes_.rbegin(); it != changes_.rend(); ++it) {
+        if (it->op == phase) Undo(*it);
+      }
+    }
+    return report_;
+  }
+
+ private:
+  bool IsOffender(const ActorRef& actor) const {
+    for (const ActorRef& a : request_.actors) {
+      if (SameActor(a, actor)) return true;
+    }
+    return false;
+  }
+
+  // The file `c` names is one the offender created (a ciphertext copy, a note, a temporary file):
+  // it is removed, not restored. The create is matched by path and inode, in any order: creates
+  // come from fanotify's name group and writes from its content group, two queues the daemon
+  // reads on two threads, so a create may be recorded after the first write of its file.
+  bool CreatedByOffender(const Change& c) const {
+    for (const Change& created : changes_) {
+      if (created.op != ChangeOp::kCreate || created.path != c.path) continue;
+      if (created.inode == 0 || c.inode == 0 ||
+          (created.inode == c.inode && created.device == c.device)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Somebody other than the offender changed `path` after change `after_id`.
+  bool ChangedByOthers(const std::string& path, int64_t after_id, std::string* who) {
+    auto later = vault_.ChangesTo(path, after_id);
+    if (!later.ok()) return false;
+    for (const Change& c : *later) {
+      // Our own steps (this run or a killed earlier one: steen's own executable) are not news.
+      if (c.actor.pid == ::getpid() || (!own_exe_.empty() && c.actor.exe == own_exe_)) continue;
+      if (!IsOffender(c.actor)) {
+        *who = "pid " + std::to_string(c.actor.pid) +
+               (c.actor.exe.empty() ? "" : " (" + c.actor.exe + ")");
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::string StepKey(const Change& c) const { return "change-" + std::to_string(c.id); }
+
+  bool AlreadyDone(const Change& c) {
+    auto state = vault_.JournalGet(request_.incident_id, StepKey(c));
+    return state.ok() && state->has_value() && **state == "done";
+  }
+
+  void Done(const Change& c, RollbackItem item) {
+    if (!request_.dry_run && item.action != RollbackAction::kFailed) {
+      (void)vault_.JournalPut(request_.incident_id, StepKey(c), "done",
+                              std::string(ToString(item.action)) + " " + item.path);
+    }
+    Add(std::move(item));
+  }
+
+  void Add(RollbackItem item) {
+    switch (item.action) {
+      case RollbackAction::kRestored:
+        ++report_.restored;
+        break;
+      case RollbackAction::kRecreated:
+        ++report_.recreated;
+        break;
+      case RollbackAction::kRenamedBack:
+        ++report_.renamed_back;
+        break;
+      case RollbackAction::kRemoved:
+        ++report_.removed;
+        break;
+      case RollbackAction::kKeptAside:
+        ++report_.kept_aside;
+        break;
+      case RollbackAction::kFailed:
+        ++report_.failed;
+        break;
+      case RollbackAction::kAlreadyDone:
+        break;
+    }
+    report_.items.push_back(std::move(item));
+  }
+
+  static RollbackItem Item(RollbackAction action, std::string path, std::string detail) {
+    RollbackItem item;
+    item.action = action;
+    item.path = std::move(path);
+    item.detail = std::move(detail);
+    return item;
+  }
+
+  // Puts `version` at `path`: through a temporary name in the same folder and a rename, so a
+  // reader sees the old or the new content, never a mix. Materialize checks the sha256.
+  Status PutVersion(const Version& version, const std::string& path) {
+    const std::string dir = path.substr(0, path.rfind('/'));
+    const std::string tmp =
+        dir + "/.steen-restore-" + std::to_string(::getpid()) + "-" + std::to_string(version.id);
+    ::unlink(tmp.c_str());  // a leftover of a killed rollback
+    if (Status s = vault_.Materialize(version, tmp); !s.ok()) return s;
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      Status failed = Status::FromErrno("rename " + tmp + " -> " + path, errno);
+      ::unlink(tmp.c_str());
+      return failed;
+    }
+    return Status::Ok();
+  }
+
+  // Writes the version next to a file somebody else changed since.
+  void KeepAside(const Change& c, const Version& version, const std::string& path,
+                 const std::string& who) {
+    const std::string aside = path + ".steen-restored-" + request_.incident_id;
+    RollbackItem item = Item(RollbackAction::kKeptAside, aside,
+                             path + " was changed by " + who +
+                                 " after the incident: not overwritten; the version from before "
+                                 "the incident is at " +
+                                 aside);
+    item.from_path = path;
+    item.sha256 = version.sha256;
+    if (!request_.dry_run && !Exists(aside)) {
+      if (Status s = vault_.Materialize(version, aside); !s.ok()) {
+        Add(Item(RollbackAction::kFailed, path, "keeping aside: " + s.message()));
+        return;
+      }
+    }
+    Done(c, std::move(item));
+  }
+
+  void Undo(const Change& c) {
+    if (AlreadyDone(c)) {
+      Add(Item(RollbackAction::kAlreadyDone, c.path, "done by an earlier run"));
+      return;
+    }
+    switch (c.op) {
+      case ChangeOp::kRename:
+        UndoRename(c);
+        break;
+      case ChangeOp::kWrite:
+        UndoWrite(c);
+        break;
+      case ChangeOp::kDelete:
+        UndoDelete(c);
+        break;
+      case ChangeOp::kCreate:
+        UndoCreate(c);
+        break;
+    }
+  }
+
+  void UndoRename(const Change& c) {
+    if (c.path.empty()) {
+      // Moved in from outside the trees (where the source is not known): the offender's file.
+      Change created = c;
+      created.op = ChangeOp::kCreate;
+      created.path = c.new_path;
+      created.new_path.clear();
+      UndoCreate(created);
+      return;
+    }
+    std::string who;
+    if (ChangedByOthers(c.new_path, c.id, &who)) {
+      Add(Item(RollbackAction::kKeptAside, c.new_path,
+               "renamed from " + c.path + " by the offender, then changed by " + who +
+                   ": left where it is"));
+      return;
+    }
+    if (!Exists(c.new_path)) {
+      // Already back (an earlier run), or moved on (out of the trees and back under another
+      // name): the content phase puts it back from its copy.
+      return;
+    }
+    if (Exists(c.path)) {
+      Add(Item(RollbackAction::kKeptAside, c.new_path,
+               c.path + " exists again (somebody made a new file there): " + c.new_path +
+                   " left where it is"));
+      return;
+    }
+    RollbackItem item =
+        Item(RollbackAction::kRenamedBack, c.path, "renamed back from " + c.new_path);
+    item.from_path = c.new_path;
+    if (!request_.dry_run && ::rename(c.new_path.c_str(), c.path.c_str()) != 0) {
+      Add(Item(RollbackAction::kFailed, c.path,
+               Status::FromErrno("rename " + c.new_path + " -> " + c.path, errno).message()));
+      return;
+    }
+    // The file the rename replaced comes back.
+    if (c.version_id != 0) {
+      auto replaced = vault_.GetVersion(c.version_id);
+      if (replaced.ok()) {
+        RollbackItem back = Item(RollbackAction::kRecreated, c.new_path,
+                                 "the file the rename replaced, from the vault");
+        back.sha256 = replaced->sha256;
+        if (!request_.dry_run) {
+          if (Status s = PutVersion(*replaced, c.new_path); !s.ok()) {
+            Add(Item(RollbackAction::kFailed, c.new_path, s.message()));
+          } else {
+            Add(std::move(back));
+          }
+        } else {
+          Add(std::move(back));
+        }
+      }
+    }
+    Done(c, std::move(item));
+  }
+
+  void UndoWrite(const Change& c) {
+    if (first_writes_.count(c.id) == 0) return;  // an earlier write of the same file restores it
+    if (CreatedByOffender(c)) return;            // the offender's own file: removed later
+    if (c.version_id == 0) {
+      Add(Item(RollbackAction::kFailed, c.path,
+               "written by the offender without a protective copy (empty, too large or not "
+               "kept): cannot be restored"));
+      return;
+    }
+    auto version = vault_.GetVersion(c.version_id);
+    if (!version.ok()) {
+      Add(Item(RollbackAction::kFailed, c.path,
+               "version " + std::to_string(c.version_id) + ": " + version.status().message()));
+      return;
+    }
+    const std::string path = NameBeforeRenames(c);
+    std::string who;
+    if (ChangedByOthers(path, LastOffenderChange(path), &who)) {
+      KeepAside(c, *version, path, who);
+      return;
+    }
+    RollbackItem item = Item(RollbackAction::kRestored, path, "content from before the incident");
+    item.sha256 = version->sha256;
+    if (!request_.dry_run) {
+      if (Status s = PutVersion(*version, path); !s.ok()) {
+        Add(Item(RollbackAction::kFailed, path, s.message()));
+        return;
+      }
+    }
+    Done(c, std::move(item));
+  }
+
+  // Where the written file is once the renames are undone: the name its inode had before the
+  // offender's first rename of it.
+  std::string NameBeforeRenames(const Change& write) const {
+    if (write.inode == 0) return write.path;
+    for (const Change& c : changes_) {
+      if (c.op == ChangeOp::kRename && !c.path.empty() && c.inode == write.inode &&
+          c.device == write.device) {
+        return c.path;
+      }
+    }
+    return write.path;
+  }
+
+  void UndoDelete(const Change& c) {
+    if (CreatedByOffender(c)) return;  // its own temporary file
+    if (Exists(c.path)) {
+      // Back already (an earlier run or a later rename undone), or somebody made a new one.
+      return;
+    }
+    if (c.version_id == 0) {
+      Add(Item(RollbackAction::kFailed, c.path,
+               "deleted by the offender and not kept by the vault (no link: another filesystem, "
+               "or never opened before)"));
+      return;
+    }
+    auto version = vault_.GetVersion(c.version_id);
+    if (!version.ok()) {
+      Add(Item(RollbackAction::kFailed, c.path, version.status().message()));
+      return;
+    }
+    RollbackItem item = Item(RollbackAction::kRecreated, c.path, "deleted by the offender");
+    item.sha256 = version->sha256;
+    if (!request_.dry_run) {
+      if (Status s = PutVersion(*version, c.path); !s.ok()) {
+        Add(Item(RollbackAction::kFailed, c.path, s.message()));
+        return;
+      }
+    }
+    Done(c, std::move(item));
+  }
+
+  void UndoCreate(const Change& c) {
+    if (!Exists(c.path)) return;  // renamed back to its first name or deleted: nothing to remove
+    std::string who;
+    if (ChangedByOthers(c.path, LastOffenderChange(c.path), &who)) {
+      Add(Item(RollbackAction::kKeptAside, c.path,
+               "created by the offender, then changed by " + who + ": not removed"));
+      return;
+    }
+    struct stat st {};
+    if (::lstat(c.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    RollbackItem item = Item(RollbackAction::kRemoved, c.path, "created by the offender");
+    if (!request_.dry_run && ::unlink(c.path.c_str()) != 0 && errno != ENOENT) {
+      Add(Item(RollbackAction::kFailed, c.path,
+               Status::FromErrno("remove " + c.path, errno).message()));
+      return;
+    }
+    Done(c, std::move(item));
+  }
+
+  // Id of the offender's last change that touched `path` (0 = none).
+  int64_t LastOffenderChange(const std::string& path) const {
+    int64_t last = 0;
+    for (const Change& c : changes_) {
+      if (c.path == path || c.new_path == path) last = c.id;
+    }
+    return last;
+  }
+
+  Vault& vault_;
+  const RollbackRequest& request_;
+  std::vector<Change> changes_;
+  std::set<int64_t> first_writes_;
+  RollbackReport report_;
+  std::string own_exe_;
+};
+
+}  // namespace
+
+StatusOr<RollbackReport> Rollback(Vault& vault, const RollbackRequest& request) {
+  if (request.actors.empty()) {
+    return Status::InvalidArgument("incident " + request.incident_id +
+                                   " names no process: nothing to roll back");
+  }
+  return Rollbacker(vault, request).Run();
+}
+
+}  // namespace steen::vault

@@ -1,0 +1,1157 @@
+// The vault: content-addressed protective copies, kept links and the SQLite catalog
+// (include/steen/vault.h; design: docs/design/vault.md).
+//
+// Crash safety: a copy is written to tmp/, fsynced, renamed into objects/ (fsync of the folder),
+// and only then recorded in the catalog. A kill at any moment leaves either no trace or a complete
+// object; the process that owns the vault (the first to take DIR/lock: the daemon, or a CLI when no
+// daemon runs) removes tmp/ leftovers, rows without object and objects without row at Open.
+// A second process (steen rollback while steen watch runs) shares the catalog through WAL and the
+// busy timeout, and never recovers anything (the owner may be mid-copy).
+#include <dirent.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/fs.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "steen/limits.h"
+#include "steen/vault.h"
+
+namespace steen::vault {
+
+std::string_view ToString(VersionKind kind) {
+  switch (kind) {
+    case VersionKind::kBeforeWrite:
+      return "before_write";
+    case VersionKind::kDeleted:
+      return "deleted";
+    case VersionKind::kRenamedOver:
+      return "renamed_over";
+  }
+  return "before_write";
+}
+
+std::optional<VersionKind> ParseVersionKind(std::string_view text) {
+  if (text == "before_write") return VersionKind::kBeforeWrite;
+  if (text == "deleted") return VersionKind::kDeleted;
+  if (text == "renamed_over") return VersionKind::kRenamedOver;
+  return std::nullopt;
+}
+
+std::string_view ToString(ChangeOp op) {
+  switch (op) {
+    case ChangeOp::kCreate:
+      return "create";
+    case ChangeOp::kWrite:
+      return "write";
+    case ChangeOp::kRename:
+      return "rename";
+    case ChangeOp::kDelete:
+      return "delete";
+  }
+  return "write";
+}
+
+namespace {
+
+std::optional<ChangeOp> ParseChangeOp(std::string_view text) {
+  if (text == "create") return ChangeOp::kCreate;
+  if (text == "write") return ChangeOp::kWrite;
+  if (text == "rename") return ChangeOp::kRename;
+  if (text == "delete") return ChangeOp::kDelete;
+  return std::nullopt;
+}
+
+constexpr int kSchemaVersion = 1;
+
+int64_t RealNowNs() {
+  struct timespec ts {};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+int64_t StatNs(const struct timespec& ts) {
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::string Hex(const unsigned char* bytes, std::size_t n) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(kDigits[bytes[i] >> 4]);
+    out.push_back(kDigits[bytes[i] & 15]);
+  }
+  return out;
+}
+
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+  ~Sha256() { EVP_MD_CTX_free(ctx_); }
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void Update(const void* data, std::size_t n) { EVP_DigestUpdate(ctx_, data, n); }
+  std::string HexDigest() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_, md, &len);
+    return Hex(md, len);
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+// Hashes (and optionally copies to `out_fd`) the whole content of `fd` through pread.
+Status HashFd(int fd, int out_fd, std::string* sha256, uint64_t* bytes) {
+  std::vector<char> buf(limits::kVaultCopyChunkBytes);
+  Sha256 hash;
+  uint64_t offset = 0;
+  while (true) {
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("read", errno);
+    }
+    if (n == 0) break;
+    hash.Update(buf.data(), static_cast<std::size_t>(n));
+    if (out_fd >= 0) {
+      ssize_t done = 0;
+      while (done < n) {
+        ssize_t w = ::write(out_fd, buf.data() + done, static_cast<std::size_t>(n - done));
+        if (w < 0) {
+          if (errno == EINTR) continue;
+          return Status::FromErrno("write", errno);
+        }
+        done += w;
+      }
+    }
+    offset += static_cast<uint64_t>(n);
+  }
+  *sha256 = hash.HexDigest();
+  *bytes = offset;
+  return Status::Ok();
+}
+
+std::string ColumnText(sqlite3_stmt* stmt, int col) {
+  const unsigned char* text = sqlite3_column_text(stmt, col);
+  return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text));
+}
+
+// One prepared statement, reset on destruction.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+      error_ = sqlite3_errmsg(db);
+      stmt_ = nullptr;
+    }
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return stmt_ != nullptr; }
+  const std::string& error() const { return error_; }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  int Step() { return stmt_ == nullptr ? SQLITE_ERROR : sqlite3_step(stmt_); }
+  sqlite3_stmt* get() { return stmt_; }
+  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+  std::string Text(int col) { return ColumnText(stmt_, col); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  std::string error_;
+};
+
+constexpr const char* kVersionColumns =
+    "id, path, device, inode, size, mode, uid, gid, mtime_ns, taken_ns, kind, sha256, object, "
+    "pid, start_time, exe, actor_uid, smb_client, smb_user, incident";
+
+Version ReadVersion(Stmt& q) {
+  Version v;
+  v.id = q.Int(0);
+  v.path = q.Text(1);
+  v.device = static_cast<uint64_t>(q.Int(2));
+  v.inode = static_cast<uint64_t>(q.Int(3));
+  v.size = static_cast<uint64_t>(q.Int(4));
+  v.mode = static_cast<uint32_t>(q.Int(5));
+  v.uid = static_cast<uid_t>(q.Int(6));
+  v.gid = static_cast<gid_t>(q.Int(7));
+  v.mtime_ns = q.Int(8);
+  v.taken_ns = q.Int(9);
+  v.kind = ParseVersionKind(q.Text(10)).value_or(VersionKind::kBeforeWrite);
+  v.sha256 = q.Text(11);
+  v.object = q.Text(12);
+  v.actor.pid = static_cast<pid_t>(q.Int(13));
+  v.actor.start_time = static_cast<uint64_t>(q.Int(14));
+  v.actor.exe = q.Text(15);
+  v.actor.uid = static_cast<uid_t>(q.Int(16));
+  v.actor.smb_client_address = q.Text(17);
+  v.actor.smb_user = q.Text(18);
+  v.incident_id = q.Text(19);
+  return v;
+}
+
+constexpr const char* kChangeColumns =
+    "id, time_ns, op, path, new_path, device, inode, pid, start_time, exe, actor_uid, smb_client, "
+    "smb_user, version_id";
+
+Change ReadChange(Stmt& q) {
+  Change c;
+  c.id = q.Int(0);
+  c.time_ns = q.Int(1);
+  c.op = ParseChangeOp(q.Text(2)).value_or(ChangeOp::kWrite);
+  c.path = q.Text(3);
+  c.new_path = q.Text(4);
+  c.device = static_cast<uint64_t>(q.Int(5));
+  c.inode = static_cast<uint64_t>(q.Int(6));
+  c.actor.pid = static_cast<pid_t>(q.Int(7));
+  c.actor.start_time = static_cast<uint64_t>(q.Int(8));
+  c.actor.exe = q.Text(9);
+  c.actor.uid = static_cast<uid_t>(q.Int(10));
+  c.actor.smb_client_address = q.Text(11);
+  c.actor.smb_user = q.Text(12);
+  c.version_id = q.Int(13);
+  return c;
+}
+
+// SQL that matches rows of one actor (bound at ?N .. ?N+2: pid, start_time, smb client).
+std::string ActorMatch(int n) {
+  return fmt::format(
+      "((pid = ?{0} AND (start_time = ?{1} OR start_time = 0 OR ?{1} = 0)) OR "
+      "(?{2} <> '' AND smb_client = ?{2}))",
+      n, n + 1, n + 2);
+}
+
+}  // namespace
+
+ActorRef ToActorRef(const Actor& actor) {
+  ActorRef ref;
+  ref.pid = actor.pid;
+  ref.start_time = actor.start_time;
+  ref.exe = actor.exe;
+  ref.uid = actor.uid;
+  ref.smb_client_address = actor.smb_client_address;
+  ref.smb_user = actor.smb_user;
+  return ref;
+}
+
+struct Vault::Impl {
+  VaultOptions options;
+  sqlite3* db = nullptr;
+  int lock_fd = -1;
+  int links_fd = -1;
+  bool owner = false;
+  mutable std::mutex mu;
+  VaultStats stats;
+  uint64_t object_bytes = 0;  // distinct objects
+  uint64_t object_count = 0;
+  uint64_t version_count = 0;
+  std::set<std::pair<uint64_t, uint64_t>> linked;  // inodes with a kept link (cache)
+  std::atomic<uint64_t> tmp_counter{0};
+
+  ~Impl() {
+    if (db != nullptr) sqlite3_close(db);
+    if (links_fd >= 0) ::close(links_fd);
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
+
+  int64_t Now() const { return options.now_ns ? options.now_ns() : RealNowNs(); }
+  std::string Path(const std::string& rel) const { return options.dir + "/" + rel; }
+
+  Status Exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      return Status::IoError(std::string("vault catalog: ") + msg);
+    }
+    return Status::Ok();
+  }
+  Status StepDone(Stmt& q) {
+    if (!q.ok()) return Status::Internal("vault catalog: " + q.error());
+    int rc = q.Step();
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+      return Status::IoError(std::string("vault catalog: ") + sqlite3_errmsg(db));
+    }
+    return Status::Ok();
+  }
+
+  Status OpenCatalog();
+  Status Recover();
+  void LoadCounters();
+
+  // Inserts a change; returns its id (0 on failure).
+  int64_t AddChange(ChangeOp op, const std::string& path, const std::string& new_path,
+                    uint64_t device, uint64_t inode, const ActorRef& actor, int64_t time_ns,
+                    int64_t version_id) {
+    Stmt q(db,
+           "INSERT INTO changes (time_ns, op, path, new_path, device, inode, pid, start_time, exe, "
+           "actor_uid, smb_client, smb_user, version_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
+           "?11,?12,?13)");
+    q.Bind(1, time_ns ? time_ns : Now())
+        .Bind(2, std::string(ToString(op)))
+        .Bind(3, path)
+        .Bind(4, new_path)
+        .Bind(5, static_cast<int64_t>(device))
+        .Bind(6, static_cast<int64_t>(inode))
+        .Bind(7, static_cast<int64_t>(actor.pid))
+        .Bind(8, static_cast<int64_t>(actor.start_time))
+        .Bind(9, actor.exe)
+        .Bind(10, static_cast<int64_t>(actor.uid))
+        .Bind(11, actor.smb_client_address)
+        .Bind(12, actor.smb_user)
+        .Bind(13, version_id);
+    if (!StepDone(q).ok()) {
+      ++stats.errors;
+      return 0;
+    }
+    return sqlite3_last_insert_rowid(db);
+  }
+
+  // The incident pinning this actor's versions taken at `when` ("" = none).
+  std::string PinFor(const ActorRef& actor, int64_t when) {
+    Stmt q(db, ("SELECT incident FROM pins WHERE since_ns <= ?4 AND " + ActorMatch(1) +
+                " ORDER BY rowid LIMIT 1")
+                   .c_str());
+    q.Bind(1, actor.pid)
+        .Bind(2, static_cast<int64_t>(actor.start_time))
+        .Bind(3, actor.smb_client_address)
+        .Bind(4, when);
+    return q.Step() == SQLITE_ROW ? q.Text(0) : std::string();
+  }
+
+  int64_t AddVersion(Version& v) {
+    v.incident_id = PinFor(v.actor, v.taken_ns);
+    Stmt q(db,
+           "INSERT INTO versions (path, device, inode, size, mode, uid, gid, mtime_ns, ctime_ns, "
+           "taken_ns, kind, sha256, object, pid, start_time, exe, actor_uid, smb_client, smb_user, "
+           "incident) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
+           "?20)");
+    q.Bind(1, v.path)
+        .Bind(2, static_cast<int64_t>(v.device))
+        .Bind(3, static_cast<int64_t>(v.inode))
+        .Bind(4, static_cast<int64_t>(v.size))
+        .Bind(5, static_cast<int64_t>(v.mode))
+        .Bind(6, static_cast<int64_t>(v.uid))
+        .Bind(7, static_cast<int64_t>(v.gid))
+        .Bind(8, v.mtime_ns)
+        .Bind(9, ctime_ns_for_insert)
+        .Bind(10, v.taken_ns)
+        .Bind(11, std::string(ToString(v.kind)))
+        .Bind(12, v.sha256)
+        .Bind(13, v.object)
+        .Bind(14, static_cast<int64_t>(v.actor.pid))
+        .Bind(15, static_cast<int64_t>(v.actor.start_time))
+        .Bind(16, v.actor.exe)
+        .Bind(17, static_cast<int64_t>(v.actor.uid))
+        .Bind(18, v.actor.smb_client_address)
+        .Bind(19, v.actor.smb_user)
+        .Bind(20, v.incident_id);
+    if (!StepDone(q).ok()) {
+      ++stats.errors;
+      return 0;
+    }
+    v.id = sqlite3_last_insert_rowid(db);
+    ++version_count;
+    ++stats.versions;
+    return v.id;
+  }
+  int64_t ctime_ns_for_insert = 0;
+
+  bool ObjectReferenced(const std::string& sha256) {
+    Stmt q(db, "SELECT 1 FROM versions WHERE sha256 = ?1 LIMIT 1");
+    q.Bind(1, sha256);
+    return q.Step() == SQLITE_ROW;
+  }
+
+  // Deletes version rows (and their objects when no other row needs them).
+  void Evict(const std::vector<Version>& victims) {
+    for (const Version& v : victims) {
+      Stmt del(db, "DELETE FROM versions WHERE id = ?1");
+      del.Bind(1, v.id);
+      if (!StepDone(del).ok()) continue;
+      if (version_count > 0) --version_count;
+      if (stats.versions > 0) --stats.versions;
+      ++stats.evicted;
+      if (!ObjectReferenced(v.sha256)) {
+        if (::unlink(Path(v.object).c_str()) == 0 || errno == ENOENT) {
+          object_bytes -= std::min(object_bytes, v.size);
+          if (object_count > 0) --object_count;
+        }
+      }
+    }
+  }
+
+  std::vector<Version> OldestUnpinned(std::size_t n, int64_t older_than_ns) {
+    std::string sql =
+        std::string("SELECT ") + kVersionColumns + " FROM versions WHERE incident = '' " +
+        (older_than_ns > 0 ? "AND taken_ns < ?2 " : "") + "ORDER BY taken_ns, id LIMIT ?1";
+    Stmt q(db, sql.c_str());
+    q.Bind(1, static_cast<int64_t>(n));
+    if (older_than_ns > 0) q.Bind(2, older_than_ns);
+    std::vector<Version> out;
+    while (q.Step() == SQLITE_ROW) out.push_back(ReadVersion(q));
+    return out;
+  }
+
+  // Evicts oldest-first until `bytes` more fit; false when the rest is pinned.
+  bool MakeRoom(uint64_t bytes) {
+    while (object_bytes + bytes > options.max_bytes || version_count + 1 > options.max_files) {
+      auto victims = OldestUnpinned(1, 0);
+      if (victims.empty()) return false;
+      Evict(victims);
+    }
+    return true;
+  }
+
+  // Moves the file at `from` (tmp copy or kept link, on the vault's filesystem) to its object.
+  // Returns the object's relative path; `deduplicated` when it was there already.
+  StatusOr<std::string> StoreObject(const std::string& from, const std::string& sha256,
+                                    uint64_t size, bool* deduplicated) {
+    const std::string rel_dir = "objects/" + sha256.substr(0, 2);
+    const std::string rel = rel_dir + "/" + sha256;
+    if (::mkdir(Path(rel_dir).c_str(), 0700) != 0 && errno != EEXIST) {
+      return Status::FromErrno("vault: mkdir " + Path(rel_dir), errno);
+    }
+    struct stat st {};
+    if (::stat(Path(rel).c_str(), &st) == 0) {
+      ::unlink(from.c_str());
+      *deduplicated = true;
+      return rel;
+    }
+    ::chmod(from.c_str(), 0400);
+    if (::rename(from.c_str(), Path(rel).c_str()) != 0) {
+      Status failed = Status::FromErrno("vault: rename into " + Path(rel), errno);
+      ::unlink(from.c_str());
+      return failed;
+    }
+    int dfd = ::open(Path(rel_dir).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+    *deduplicated = false;
+    object_bytes += size;
+    ++object_count;
+    ++stats.objects;
+    return rel;
+  }
+
+  // Turns the kept link `name` into a version (the inode lost its last name elsewhere).
+  int64_t LinkToVersion(const std::string& name, const std::string& path, VersionKind kind,
+                        const ActorRef& actor) {
+    const std::string link = Path("links/" + name);
+    int fd = ::open(link.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat st {};
+    std::string sha;
+    uint64_t bytes = 0;
+    bool hashed = ::fstat(fd, &st) == 0 && HashFd(fd, -1, &sha, &bytes).ok();
+    ::close(fd);
+    if (!hashed) {
+      ++stats.errors;
+      return 0;
+    }
+    // Room is made best effort: the data exists already (it is the link), so it is kept anyway.
+    (void)MakeRoom(0);
+    bool dedup = false;
+    auto object = StoreObject(link, sha, bytes, &dedup);
+    if (!object.ok()) {
+      ++stats.errors;
+      return 0;
+    }
+    if (dedup) ++stats.deduplicated;
+    Version v;
+    v.path = path;
+    v.device = st.st_dev;
+    v.inode = st.st_ino;
+    v.size = bytes;
+    v.mode = st.st_mode & 07777;
+    v.uid = st.st_uid;
+    v.gid = st.st_gid;
+    v.mtime_ns = StatNs(st.st_mtim);
+    v.taken_ns = Now();
+    v.kind = kind;
+    v.sha256 = sha;
+    v.object = *object;
+    v.actor = actor;
+    ctime_ns_for_insert = StatNs(st.st_ctim);
+    return AddVersion(v);
+  }
+
+  void DropLinkRow(uint64_t device, uint64_t inode) {
+    Stmt q(db, "DELETE FROM links WHERE device = ?1 AND inode = ?2");
+    q.Bind(1, static_cast<int64_t>(device)).Bind(2, static_cast<int64_t>(inode));
+    (void)StepDone(q);
+    linked.erase({device, inode});
+  }
+
+  // The kept link of a path: (device, inode, name), or nothing.
+  struct LinkRow {
+    uint64_t device = 0, inode = 0;
+    std::string name, path;
+  };
+  std::optional<LinkRow> FindLink(uint64_t device, uint64_t inode, const std::string& path) {
+    std::optional<LinkRow> row;
+    if (inode != 0) {
+      Stmt q(db, "SELECT device, inode, name, path FROM links WHERE device = ?1 AND inode = ?2");
+      q.Bind(1, static_cast<int64_t>(device)).Bind(2, static_cast<int64_t>(inode));
+      if (q.Step() == SQLITE_ROW) {
+        row = LinkRow{static_cast<uint64_t>(q.Int(0)), static_cast<uint64_t>(q.Int(1)), q.Text(2),
+                      q.Text(3)};
+      }
+    }
+    if (!row && !path.empty()) {
+      Stmt q(db, "SELECT device, inode, name, path FROM links WHERE path = ?1 LIMIT 1");
+      q.Bind(1, path);
+      if (q.Step() == SQLITE_ROW) {
+        row = LinkRow{static_cast<uint64_t>(q.Int(0)), static_cast<uint64_t>(q.Int(1)), q.Text(2),
+                      q.Text(3)};
+      }
+    }
+    return row;
+  }
+
+  // Links of the vault's own: st_nlink == 1 means every other name is gone.
+  bool OnlyOurName(const std::string& name) {
+    struct stat st {};
+    return ::fstatat(links_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_nlink == 1;
+  }
+};
+
+Status Vault::Impl::OpenCatalog() {
+  const std::string path = Path("catalog.db");
+  if (sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    return Status::IoError("vault catalog " + path + ": " +
+                           (db ? sqlite3_errmsg(db) : "cannot open"));
+  }
+  sqlite3_busy_timeout(db, limits::kVaultDbBusyTimeoutMs);
+  int64_t user_version = 0;
+  {
+    Stmt version(db, "PRAGMA user_version");
+    if (!version.ok()) {
+      return Status::Corruption("vault catalog " + path + " is not a steen catalog (" +
+                                version.error() + ")");
+    }
+    if (version.Step() != SQLITE_ROW) {
+      return Status::Corruption("vault catalog " + path + " is not a steen catalog (" +
+                                sqlite3_errmsg(db) + ")");
+    }
+    user_version = version.Int(0);
+  }
+  if (user_version > kSchemaVersion) {
+    return Status::Unsupported(fmt::format(
+        "vault catalog {} has schema version {}, newer than this steen ({}): upgrade steen", path,
+        user_version, kSchemaVersion));
+  }
+  if (Status s = Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) {
+    return Status::Corruption("vault catalog " + path + ": " + s.message());
+  }
+  if (user_version == 0) {
+    Status s = Exec(
+        "BEGIN;"
+        "CREATE TABLE IF NOT EXISTS versions (id INTEGER PRIMARY KEY, path TEXT NOT NULL, "
+        "device INTEGER, inode INTEGER, size INTEGER, mode INTEGER, uid INTEGER, gid INTEGER, "
+        "mtime_ns INTEGER, ctime_ns INTEGER, taken_ns INTEGER, kind TEXT, sha256 TEXT, object "
+        "TEXT, pid INTEGER, start_time INTEGER, exe TEXT, actor_uid INTEGER, smb_client TEXT, "
+        "smb_user TEXT, incident TEXT NOT NULL DEFAULT '');"
+        "CREATE INDEX IF NOT EXISTS versions_path ON versions(path);"
+        "CREATE INDEX IF NOT EXISTS versions_inode ON versions(device, inode);"
+        "CREATE INDEX IF NOT EXISTS versions_taken ON versions(incident, taken_ns);"
+        "CREATE INDEX IF NOT EXISTS versions_sha ON versions(sha256);"
+        "CREATE TABLE IF NOT EXISTS changes (id INTEGER PRIMARY KEY, time_ns INTEGER, op TEXT, "
+        "path TEXT, new_path TEXT, device INTEGER, inode INTEGER, pid INTEGER, start_time "
+        "INTEGER, exe TEXT, actor_uid INTEGER, smb_client TEXT, smb_user TEXT, version_id "
+        "INTEGER);"
+        "CREATE INDEX IF NOT EXISTS changes_pid ON changes(pid);"
+        "CREATE INDEX IF NOT EXISTS changes_client ON changes(smb_client);"
+        "CREATE INDEX IF NOT EXISTS changes_path ON changes(path);"
+        "CREATE INDEX IF NOT EXISTS changes_new_path ON changes(new_path);"
+        "CREATE TABLE IF NOT EXISTS links (device INTEGER, inode INTEGER, path TEXT, name TEXT, "
+        "linked_ns INTEGER, PRIMARY KEY(device, inode));"
+        "CREATE INDEX IF NOT EXISTS links_path ON links(path);"
+        "CREATE TABLE IF NOT EXISTS pins (incident TEXT, pid INTEGER, start_time INTEGER, "
+        "smb_client TEXT, since_ns INTEGER);"
+        "CREATE TABLE IF NOT EXISTS journal (incident TEXT, step TEXT, state TEXT, detail TEXT, "
+        "time_ns INTEGER, PRIMARY KEY(incident, step));"
+        "PRAGMA user_version = 1;"
+        "COMMIT;");
+    if (!s.ok()) {
+      (void)Exec("ROLLBACK");
+      return Status::Corruption("vault catalog " + path + ": " + s.message());
+    }
+  }
+  return Status::Ok();
+}
+
+void Vault::Impl::LoadCounters() {
+  Stmt objects(db,
+               "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (SELECT sha256, MAX(size) AS size "
+               "FROM versions GROUP BY sha256)");
+  if (objects.Step() == SQLITE_ROW) {
+    object_count = static_cast<uint64_t>(objects.Int(0));
+    object_bytes = static_cast<uint64_t>(objects.Int(1));
+  }
+  Stmt versions(db, "SELECT COUNT(*) FROM versions");
+  if (versions.Step() == SQLITE_ROW) version_count = static_cast<uint64_t>(versions.Int(0));
+  Stmt links(db, "SELECT COUNT(*) FROM links");
+  if (links.Step() == SQLITE_ROW) stats.links = static_cast<uint64_t>(links.Int(0));
+  stats.versions = version_count;
+  stats.objects = object_count;
+}
+
+Status Vault::Impl::Recover() {
+  // 1. Copies in progress when the previous owner died.
+  if (DIR* d = ::opendir(Path("tmp").c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      ::unlinkat(dirfd(d), e->d_name, 0);
+    }
+    ::closedir(d);
+  }
+  // 2. Rows whose object is gone (removed by hand, or a crash between unlink and delete).
+  std::vector<int64_t> orphans;
+  {
+    Stmt q(db, "SELECT id, object FROM versions");
+    while (q.Step() == SQLITE_ROW) {
+      struct stat st {};
+      if (::stat(Path(q.Text(1)).c_str(), &st) != 0) orphans.push_back(q.Int(0));
+    }
+  }
+  for (int64_t id : orphans) {
+    Stmt del(db, "DELETE FROM versions WHERE id = ?1");
+    del.Bind(1, id);
+    (void)StepDone(del);
+  }
+  // 3. Objects no row names (a crash between the rename into objects/ and the insert).
+  if (DIR* top = ::opendir(Path("objects").c_str())) {
+    while (dirent* sub = ::readdir(top)) {
+      if (sub->d_name[0] == '.') continue;
+      const std::string sub_dir = Path(std::string("objects/") + sub->d_name);
+      DIR* d = ::opendir(sub_dir.c_str());
+      if (d == nullptr) continue;
+      while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        if (!ObjectReferenced(e->d_name)) ::unlinkat(dirfd(d), e->d_name, 0);
+      }
+      ::closedir(d);
+    }
+    ::closedir(top);
+  }
+  // 4. Link rows whose link is gone.
+  std::vector<std::pair<int64_t, int64_t>> stale;
+  {
+    Stmt q(db, "SELECT device, inode, name FROM links");
+    while (q.Step() == SQLITE_ROW) {
+      struct stat st {};
+      if (::fstatat(links_fd, q.Text(2).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        stale.emplace_back(q.Int(0), q.Int(1));
+      }
+    }
+  }
+  for (auto [dev, ino] : stale) DropLinkRow(static_cast<uint64_t>(dev), static_cast<uint64_t>(ino));
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<Vault>> Vault::Open(VaultOptions options) {
+  if (options.dir.empty() || options.dir[0] != '/') {
+    return Status::InvalidArgument("vault folder must be an absolute path, got '" + options.dir +
+                                   "'");
+  }
+  while (options.dir.size() > 1 && options.dir.back() == '/') options.dir.pop_back();
+  if (options.max_bytes == 0) options.max_bytes = limits::kDefaultVaultMaxBytes;
+  if (options.max_files == 0) options.max_files = limits::kDefaultVaultMaxFiles;
+  if (options.retention_ns == 0) {
+    options.retention_ns = limits::kDefaultVaultRetentionSeconds * 1'000'000'000;
+  }
+  if (options.max_file_bytes == 0) options.max_file_bytes = limits::kDefaultVaultMaxFileBytes;
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  for (const char* sub : {"", "/objects", "/links", "/tmp"}) {
+    const std::string path = options.dir + sub;
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Status::FromErrno("vault: cannot create " + path, errno);
+    }
+  }
+  impl->lock_fd = ::open(impl->Path("lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (impl->lock_fd < 0) return Status::FromErrno("vault: " + impl->Path("lock"), errno);
+  impl->owner = ::flock(impl->lock_fd, LOCK_EX | LOCK_NB) == 0;
+  impl->links_fd = ::open(impl->Path("links").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (impl->links_fd < 0) return Status::FromErrno("vault: " + impl->Path("links"), errno);
+  if (Status s = impl->OpenCatalog(); !s.ok()) return s;
+  if (impl->owner) {
+    if (Status s = impl->Recover(); !s.ok()) return s;
+  }
+  impl->LoadCounters();
+  return std::unique_ptr<Vault>(new Vault(std::move(impl)));
+}
+
+Vault::Vault(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Vault::~Vault() = default;
+
+const std::string& Vault::dir() const { return impl_->options.dir; }
+
+VaultStats Vault::Stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  VaultStats s = impl_->stats;
+  s.versions = impl_->version_count;
+  s.objects = impl_->object_count;
+  s.object_bytes = impl_->object_bytes;
+  return s;
+}
+
+StatusOr<PreserveResult> Vault::PreserveBeforeWrite(int fd, const FileIdentity& file,
+                                                    const ActorRef& actor,
+                                                    const std::function<bool()>& still_valid) {
+  Impl& m = *impl_;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Status::FromErrno("vault: fstat " + file.path, errno);
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(file.path + " is not a regular file");
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  const int64_t now = m.Now();
+  {
+    std::lock_guard<std::mutex> lock(m.mu);
+    // Unchanged since the latest copy of this inode: that copy is the content before this write.
+    Stmt q(m.db,
+           "SELECT id, size, mtime_ns, ctime_ns, taken_ns FROM versions WHERE device = ?1 AND "
+           "inode = ?2 AND kind = 'before_write' ORDER BY id DESC LIMIT 1");
+    q.Bind(1, static_cast<int64_t>(st.st_dev)).Bind(2, static_cast<int64_t>(st.st_ino));
+    if (q.Step() == SQLITE_ROW && static_cast<uint64_t>(q.Int(1)) == size &&
+        q.Int(2) == StatNs(st.st_mtim) && q.Int(3) == StatNs(st.st_ctim) &&
+        q.Int(4) > StatNs(st.st_mtim)) {
+      const int64_t id = q.Int(0);
+      m.AddChange(ChangeOp::kWrite, file.path, "", st.st_dev, st.st_ino, actor, now, id);
+      ++m.stats.unchanged;
+      return PreserveResult{PreserveOutcome::kUnchanged, id};
+    }
+    if (size > m.options.max_file_bytes) {
+      m.AddChange(ChangeOp::kWrite, file.path, "", st.st_dev, st.st_ino, actor, now, 0);
+      ++m.stats.refused_quota;
+      return Status::ResourceExhausted(
+          fmt::format("{} is {} bytes, more than vault.max_file_bytes ({}): not copied", file.path,
+                      size, m.options.max_file_bytes));
+    }
+    if (!m.MakeRoom(size)) {
+      m.AddChange(ChangeOp::kWrite, file.path, "", st.st_dev, st.st_ino, actor, now, 0);
+      ++m.stats.refused_quota;
+      return Status::ResourceExhausted(fmt::format(
+          "vault full ({} of {} bytes, {} versions) with copies of open incidents: {} not copied",
+          m.object_bytes, m.options.max_bytes, m.version_count, file.path));
+    }
+  }
+  // The copy itself runs without the lock: the permission reader's KeepLink must not wait for it.
+  const std::string tmp = m.Path(fmt::format("tmp/{}-{}", ::getpid(), m.tmp_counter++));
+  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (out < 0) {
+    std::lock_guard<std::mutex> lock(m.mu);
+    ++m.stats.errors;
+    m.AddChange(ChangeOp::kWrite, file.path, "", st.st_dev, st.st_ino, actor, now, 0);
+    return Status::FromErrno("vault: create " + tmp, errno);
+  }
+  bool reflinked = ::ioctl(out, FICLONE, fd) == 0;
+  std::string sha;
+  uint64_t copied = 0;
+  Status copy = HashFd(fd, reflinked ? -1 : out, &sha, &copied);
+  if (copy.ok() && ::fsync(out) != 0) copy = Status::FromErrno("vault: fsync " + tmp, errno);
+  ::close(out);
+  std::lock_guard<std::mutex> lock(m.mu);
+  if (!copy.ok()) {
+    ::unlink(tmp.c_str());
+    ++m.stats.errors;
+    m.AddChange(ChangeOp::kWrite, file.path, "", st.st_dev, st.st_ino, actor, now, 0);
+    return Status::IoError("vault: copying " + file.path + ": " + copy.message());
+  }
+  if (still_valid && !still_valid()) {
+    ::unlink(tmp.c_str());
+    ++m.stats.aborted;
+    m.AddChange(ChangeOp::kWrite, file.path, "", st.st_dev, st.st_ino, actor, now, 0);
+    return Status::IoError("vault: copy of " + file.path +
+                           " abandoned: the permission deadline passed, the write may have begun");
+  }
+  bool dedup = false;
+  auto object = m.StoreObject(tmp, sha, copied, &dedup);
+  if (!object.ok()) {
+    ++m.stats.errors;
+    m.AddChange(ChangeOp::kWrite, file.path, "", st.st_dev, st.st_ino, actor, now, 0);
+    return object.status();
+  }
+  ++m.stats.copies;
+  if (reflinked) ++m.stats.reflinks;
+  if (dedup) ++m.stats.deduplicated;
+  Version v;
+  v.path = file.path;
+  v.device = st.st_dev;
+  v.inode = st.st_ino;
+  v.size = copied;
+  v.mode = st.st_mode & 07777;
+  v.uid = st.st_uid;
+  v.gid = st.st_gid;
+  v.mtime_ns = StatNs(st.st_mtim);
+  v.taken_ns = now;
+  v.kind = VersionKind::kBeforeWrite;
+  v.sha256 = sha;
+  v.object = *object;
+  v.actor = actor;
+  m.ctime_ns_for_insert = StatNs(st.st_ctim);
+  const int64_t id = m.AddVersion(v);
+  if (id == 0) return Status::IoError("vault: recording the copy of " + file.path + " failed");
+  m.AddChange(ChangeOp::kWrite, file.path, "", st.st_dev, st.st_ino, actor, now, id);
+  return PreserveResult{copied == 0 ? PreserveOutcome::kEmpty
+                        : dedup     ? PreserveOutcome::kDeduplicated
+                                    : PreserveOutcome::kCopied,
+                        id};
+}
+
+Status Vault::KeepLink(int fd, const FileIdentity& file) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  const auto key = std::make_pair(file.device, file.inode);
+  if (m.linked.count(key)) {
+    Stmt q(m.db, "UPDATE links SET path = ?3 WHERE device = ?1 AND inode = ?2 AND path <> ?3");
+    q.Bind(1, static_cast<int64_t>(file.device))
+        .Bind(2, static_cast<int64_t>(file.inode))
+        .Bind(3, file.path);
+    return m.StepDone(q);
+  }
+  const std::string name = fmt::format("{}-{}", file.device, file.inode);
+  const std::string source = "/proc/self/fd/" + std::to_string(fd);
+  int rc = ::linkat(AT_FDCWD, source.c_str(), m.links_fd, name.c_str(), AT_SYMLINK_FOLLOW);
+  if (rc != 0 && errno == EEXIST) {
+    // Ours already: the same inode (a restart), or a reused inode number (replace it).
+    struct stat mine {
+    }, theirs{};
+    if (::fstatat(m.links_fd, name.c_str(), &mine, AT_SYMLINK_NOFOLLOW) == 0 &&
+        ::fstat(fd, &theirs) == 0 && mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev) {
+      rc = 0;
+    } else {
+      ::unlinkat(m.links_fd, name.c_str(), 0);
+      rc = ::linkat(AT_FDCWD, source.c_str(), m.links_fd, name.c_str(), AT_SYMLINK_FOLLOW);
+    }
+  }
+  if (rc != 0) {
+    if (errno == EXDEV) {
+      return Status::Unsupported("vault " + m.options.dir + " is on another filesystem than " +
+                                 file.path);
+    }
+    if (errno == ENOENT) return Status::NotFound(file.path + " has no name any more");
+    ++m.stats.errors;
+    return Status::FromErrno("vault: link " + file.path, errno);
+  }
+  Stmt q(m.db,
+         "INSERT OR REPLACE INTO links (device, inode, path, name, linked_ns) VALUES "
+         "(?1, ?2, ?3, ?4, ?5)");
+  q.Bind(1, static_cast<int64_t>(file.device))
+      .Bind(2, static_cast<int64_t>(file.inode))
+      .Bind(3, file.path)
+      .Bind(4, name)
+      .Bind(5, m.Now());
+  if (Status s = m.StepDone(q); !s.ok()) return s;
+  if (m.linked.size() >= limits::kMaxVaultLinkCache) m.linked.clear();
+  m.linked.insert(key);
+  ++m.stats.links;
+  return Status::Ok();
+}
+
+Status Vault::NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_t time_ns) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  int64_t version_id = 0;
+  uint64_t device = file.device, inode = file.inode;
+  if (auto link = m.FindLink(file.device, file.inode, file.path)) {
+    device = link->device;
+    inode = link->inode;
+    if (m.OnlyOurName(link->name)) {
+      version_id = m.LinkToVersion(link->name, file.path, VersionKind::kDeleted, actor);
+      m.DropLinkRow(link->device, link->inode);
+      if (m.stats.links > 0) --m.stats.links;
+    }
+  }
+  m.AddChange(ChangeOp::kDelete, file.path, "", device, inode, actor, time_ns, version_id);
+  return Status::Ok();
+}
+
+Status Vault::NoteRename(const std::string& old_path, const std::string& new_path,
+                         const ActorRef& actor, int64_t time_ns) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  int64_t version_id = 0;
+  // The file that was at new_path: kept when the rename took its last name.
+  if (auto replaced = m.FindLink(0, 0, new_path)) {
+    if (m.OnlyOurName(replaced->name)) {
+      version_id = m.LinkToVersion(replaced->name, new_path, VersionKind::kRenamedOver, actor);
+      m.DropLinkRow(replaced->device, replaced->inode);
+      if (m.stats.links > 0) --m.stats.links;
+    }
+  }
+  // Kept links follow their files (and everything under a renamed folder).
+  Stmt q(m.db,
+         "UPDATE links SET path = ?2 || substr(path, length(?1) + 1) WHERE path = ?1 OR "
+         "substr(path, 1, length(?1) + 1) = ?1 || '/'");
+  q.Bind(1, old_path).Bind(2, new_path);
+  (void)m.StepDone(q);
+  struct stat st {};
+  uint64_t device = 0, inode = 0;
+  if (::lstat(new_path.c_str(), &st) == 0) {
+    device = st.st_dev;
+    inode = st.st_ino;
+  }
+  m.AddChange(ChangeOp::kRename, old_path, new_path, device, inode, actor, time_ns, version_id);
+  return Status::Ok();
+}
+
+Status Vault::NoteCreate(const FileIdentity& file, const ActorRef& actor, int64_t time_ns) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  m.AddChange(ChangeOp::kCreate, file.path, "", file.device, file.inode, actor, time_ns, 0);
+  return Status::Ok();
+}
+
+Status Vault::Pin(const std::string& incident_id, const std::vector<ActorRef>& actors,
+                  int64_t since_ns) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  for (const ActorRef& a : actors) {
+    Stmt exists(m.db,
+                "SELECT 1 FROM pins WHERE incident = ?1 AND pid = ?2 AND start_time = ?3 "
+                "AND smb_client = ?4");
+    exists.Bind(1, incident_id)
+        .Bind(2, a.pid)
+        .Bind(3, static_cast<int64_t>(a.start_time))
+        .Bind(4, a.smb_client_address);
+    if (exists.Step() != SQLITE_ROW) {
+      Stmt ins(m.db,
+               "INSERT INTO pins (incident, pid, start_time, smb_client, since_ns) VALUES "
+               "(?1, ?2, ?3, ?4, ?5)");
+      ins.Bind(1, incident_id)
+          .Bind(2, a.pid)
+          .Bind(3, static_cast<int64_t>(a.start_time))
+          .Bind(4, a.smb_client_address)
+          .Bind(5, since_ns);
+      if (Status s = m.StepDone(ins); !s.ok()) return s;
+    }
+    Stmt up(m.db, ("UPDATE versions SET incident = ?4 WHERE incident = '' AND taken_ns >= ?5 AND " +
+                   ActorMatch(1))
+                      .c_str());
+    up.Bind(1, a.pid)
+        .Bind(2, static_cast<int64_t>(a.start_time))
+        .Bind(3, a.smb_client_address)
+        .Bind(4, incident_id)
+        .Bind(5, since_ns);
+    if (Status s = m.StepDone(up); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status Vault::Release(const std::string& incident_id) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  Stmt up(m.db, "UPDATE versions SET incident = '' WHERE incident = ?1");
+  up.Bind(1, incident_id);
+  if (Status s = m.StepDone(up); !s.ok()) return s;
+  Stmt del(m.db, "DELETE FROM pins WHERE incident = ?1");
+  del.Bind(1, incident_id);
+  return m.StepDone(del);
+}
+
+StatusOr<std::vector<Version>> Vault::Versions(const std::string& path_or_prefix,
+                                               bool prefix) const {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  std::string sql = std::string("SELECT ") + kVersionColumns + " FROM versions WHERE " +
+                    (prefix ? "substr(path, 1, length(?1)) = ?1" : "path = ?1") +
+                    " ORDER BY path, taken_ns, id LIMIT ?2";
+  Stmt q(m.db, sql.c_str());
+  if (!q.ok()) return Status::Internal("vault catalog: " + q.error());
+  q.Bind(1, path_or_prefix).Bind(2, static_cast<int64_t>(limits::kMaxVaultQueryRows));
+  std::vector<Version> out;
+  while (q.Step() == SQLITE_ROW) out.push_back(ReadVersion(q));
+  return out;
+}
+
+StatusOr<Version> Vault::GetVersion(int64_t id) const {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  Stmt q(m.db, (std::string("SELECT ") + kVersionColumns + " FROM versions WHERE id = ?1").c_str());
+  q.Bind(1, id);
+  if (q.Step() != SQLITE_ROW) {
+    return Status::NotFound("no version " + std::to_string(id) + " in the vault (evicted?)");
+  }
+  return ReadVersion(q);
+}
+
+StatusOr<Version> Vault::VersionAt(const std::string& path, int64_t at_ns) const {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  Stmt q(m.db, (std::string("SELECT ") + kVersionColumns +
+                " FROM versions WHERE path = ?1 AND (?2 = 0 OR taken_ns <= ?2) ORDER BY taken_ns "
+                "DESC, id DESC LIMIT 1")
+                   .c_str());
+  q.Bind(1, path).Bind(2, at_ns);
+  if (q.Step() != SQLITE_ROW) {
+    return Status::NotFound("the vault has no version of " + path +
+                            (at_ns ? " taken at or before that time" : ""));
+  }
+  return ReadVersion(q);
+}
+
+StatusOr<std::vector<Change>> Vault::ChangesBy(const std::vector<ActorRef>& actors,
+                                               int64_t since_ns) const {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  std::set<int64_t> seen;
+  std::vector<Change> out;
+  for (const ActorRef& a : actors) {
+    Stmt q(m.db,
+           (std::string("SELECT ") + kChangeColumns + " FROM changes WHERE time_ns >= ?4 AND " +
+            ActorMatch(1) + " ORDER BY id LIMIT ?5")
+               .c_str());
+    q.Bind(1, a.pid)
+        .Bind(2, static_cast<int64_t>(a.start_time))
+        .Bind(3, a.smb_client_address)
+        .Bind(4, since_ns)
+        .Bind(5, static_cast<int64_t>(limits::kMaxVaultQueryRows));
+    while (q.Step() == SQLITE_ROW) {
+      Change c = ReadChange(q);
+      if (seen.insert(c.id).second) out.push_back(std::move(c));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Change& a, const Change& b) { return a.id < b.id; });
+  return out;
+}
+
+StatusOr<std::vector<Change>> Vault::ChangesTo(const std::string& path, int64_t after_id) const {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  Stmt q(m.db, (std::string("SELECT ") + kChangeColumns +
+                " FROM changes WHERE id > ?1 AND (path = ?2 OR new_path = ?2) ORDER BY id LIMIT ?3")
+                   .c_str());
+  q.Bind(1, after_id).Bind(2, path).Bind(3, static_cast<int64_t>(limits::kMaxVaultQueryRows));
+  std::vector<Change> out;
+  while (q.Step() == SQLITE_ROW) out.push_back(ReadChange(q));
+  return out;
+}
+
+std::string Vault::ObjectPath(const Version& version) const { return impl_->Path(version.object); }
+
+Status Vault::Materialize(const Version& version, const std::string& dest) const {
+  const std::string object = ObjectPath(version);
+  int in = ::open(object.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return Status::FromErrno("vault object " + object, errno);
+  int out = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (out < 0) {
+    Status failed = Status::FromErrno("create " + dest, errno);
+    ::close(in);
+    return failed;
+  }
+  std::string written_sha;
+  uint64_t bytes = 0;
+  Status s = HashFd(in, out, &written_sha, &bytes);
+  ::close(in);
+  if (s.ok() && ::fchmod(out, version.mode & 07777) != 0)
+    s = Status::FromErrno("chmod " + dest, errno);
+  if (s.ok() && ::fchown(out, version.uid, version.gid) != 0 && errno != EPERM) {
+    s = Status::FromErrno("chown " + dest, errno);
+  }
+  if (s.ok()) {
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1].tv_sec = version.mtime_ns / 1'000'000'000;
+    times[1].tv_nsec = version.mtime_ns % 1'000'000'000;
+    if (::futimens(out, times) != 0) s = Status::FromErrno("set mtime of " + dest, errno);
+  }
+  if (s.ok() && ::fsync(out) != 0) s = Status::FromErrno("fsync " + dest, errno);
+  // Verify what is on disk now, not what was sent.
+  if (s.ok()) {
+    int check = ::open(dest.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    std::string on_disk;
+    uint64_t n = 0;
+    if (check < 0 || !HashFd(check, -1, &on_disk, &n).ok() || on_disk != version.sha256) {
+      s = Status::Corruption("restored " + dest + " does not match sha256 " + version.sha256);
+    }
+    if (check >= 0) ::close(check);
+  }
+  ::close(out);
+  if (!s.ok()) ::unlink(dest.c_str());
+  return s;
+}
+
+StatusOr<uint64_t> Vault::Maintain() {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  const uint64_t before = m.stats.evicted;
+  const int64_t cutoff = m.Now() - m.options.retention_ns;
+  while (true) {
+    auto old = m.OldestUnpinned(64, cutoff);
+    if (old.empty()) break;
+    m.Evict(old);
+  }
+  (void)m.MakeRoom(0);
+  // Links older than retention whose file still has its name: nothing to keep any more.
+  std::vector<std::tuple<int64_t, int64_t, std::string>> stale;
+  {
+    Stmt q(m.db, "SELECT device, inode, name FROM links WHERE linked_ns < ?1");
+    q.Bind(1, cutoff);
+    while (q.Step() == SQLITE_ROW) {
+      struct stat st {};
+      std::string name = q.Text(2);
+      if (::fstatat(m.links_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_nlink > 1) {
+        stale.emplace_back(q.Int(0), q.Int(1), name);
+      }
+    }
+  }
+  for (const auto& [dev, ino, name] : stale) {
+    ::unlinkat(m.links_fd, name.c_str(), 0);
+    m.DropLinkRow(static_cast<uint64_t>(dev), static_cast<uint64_t>(ino));
+    if (m.stats.links > 0) --m.stats.links;
+  }
+  return m.stats.evicted - before;
+}
+
+Status Vault::JournalPut(const std::string& incident_id, const std::string& step_key,
+                         const std::string& state, const std::string& detail) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  Stmt q(m.db,
+         "INSERT OR REPLACE INTO journal (incident, step, state, detail, time_ns) VALUES "
+         "(?1, ?2, ?3, ?4, ?5)");
+  q.Bind(1, incident_id).Bind(2, step_key).Bind(3, state).Bind(4, detail).Bind(5, m.Now());
+  return m.StepDone(q);
+}
+
+StatusOr<std::optional<std::string>> Vault::JournalGet(const std::string& incident_id,
+                                                       const std::string& step_key) const {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  Stmt q(m.db, "SELECT state FROM journal WHERE incident = ?1 AND step = ?2");
+  q.Bind(1, incident_id).Bind(2, step_key);
+  if (q.Step() == SQLITE_ROW) return std::optional<std::string>(q.Text(0));
+  return std::optional<std::string>();
+}
+
+}  // namespace steen::vault

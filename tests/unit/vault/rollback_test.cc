@@ -1,0 +1,229 @@
+// Rollback against a real vault in a temporary folder, with the changes an encryptor makes fed the
+// way the daemon feeds them (no kernel needed): in place + rename last, rename first, new file +
+// unlink, rename over, ransom notes, a colleague's later edit, dry run, a second run.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "steen/vault.h"
+
+namespace steen::vault {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RollbackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/steen-rollback-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    share_ = root_ + "/share";
+    fs::create_directories(share_ + "/docs");
+    VaultOptions options;
+    options.dir = root_ + "/vault";
+    auto opened = Vault::Open(options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    vault_ = std::move(*opened);
+    attacker_.pid = 4242;
+    attacker_.start_time = 777;
+    attacker_.exe = "/usr/bin/encryptor";
+    colleague_.pid = 5151;
+    colleague_.start_time = 888;
+    colleague_.exe = "/usr/bin/libreoffice";
+  }
+  void TearDown() override {
+    vault_.reset();
+    fs::remove_all(root_);
+  }
+
+  static void Write(const std::string& path, const std::string& content) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+  }
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  static FileIdentity Identity(const std::string& path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+    return {path, st.st_dev, st.st_ino};
+  }
+
+  // What the daemon does when `actor` opens `path` for writing: a kept link, then the copy.
+  void OpenForWrite(const std::string& path, const ActorRef& actor) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << path;
+    const FileIdentity id = Identity(path);
+    (void)vault_->KeepLink(fd, id);
+    auto kept = vault_->PreserveBeforeWrite(fd, id, actor);
+    ::close(fd);
+    ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  }
+  void OpenForRead(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << path;
+    ASSERT_TRUE(vault_->KeepLink(fd, Identity(path)).ok());
+    ::close(fd);
+  }
+  void Rename(const std::string& from, const std::string& to, const ActorRef& actor) {
+    ASSERT_EQ(::rename(from.c_str(), to.c_str()), 0);
+    ASSERT_TRUE(vault_->NoteRename(from, to, actor, Now()).ok());
+  }
+  void Create(const std::string& path, const std::string& content, const ActorRef& actor) {
+    Write(path, content);
+    ASSERT_TRUE(vault_->NoteCreate(Identity(path), actor, Now()).ok());
+  }
+  void Delete(const std::string& path, const ActorRef& actor) {
+    const FileIdentity id = Identity(path);
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    ASSERT_TRUE(vault_->NoteDelete(id, actor, Now()).ok());
+  }
+  static int64_t Now() {
+    struct timespec ts {};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+  }
+
+  RollbackReport RollbackAttacker(bool dry_run = false) {
+    RollbackRequest request;
+    request.incident_id = "INC-TEST-0001";
+    request.actors = {attacker_};
+    request.dry_run = dry_run;
+    auto report = Rollback(*vault_, request);
+    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    return report.ok() ? *report : RollbackReport{};
+  }
+
+  std::string root_, share_;
+  std::unique_ptr<Vault> vault_;
+  ActorRef attacker_, colleague_;
+};
+
+TEST_F(RollbackTest, InPlaceThenRenameLastIsRestoredUnderItsName) {
+  const std::string a = share_ + "/docs/report.docx";
+  Write(a, "the original report");
+  OpenForWrite(a, attacker_);
+  Write(a, "CIPHERTEXT-CIPHERTEXT");
+  Rename(a, a + ".PLAY", attacker_);
+  Create(share_ + "/ReadMe.txt", "PLAY\n", attacker_);
+
+  RollbackReport report = RollbackAttacker();
+  EXPECT_EQ(report.failed, 0u);
+  EXPECT_EQ(Read(a), "the original report");
+  EXPECT_FALSE(fs::exists(a + ".PLAY"));
+  EXPECT_FALSE(fs::exists(share_ + "/ReadMe.txt"));
+  EXPECT_EQ(report.restored, 1u);
+  EXPECT_EQ(report.renamed_back, 1u);
+  EXPECT_EQ(report.removed, 1u);
+}
+
+TEST_F(RollbackTest, RenameFirstThenWriteIsRestored) {
+  const std::string a = share_ + "/docs/budget.xlsx";
+  Write(a, "budget figures");
+  Rename(a, a + ".enc", attacker_);
+  OpenForWrite(a + ".enc", attacker_);
+  Write(a + ".enc", "RANDOMRANDOMRANDOM");
+  RollbackReport report = RollbackAttacker();
+  EXPECT_EQ(report.failed, 0u);
+  EXPECT_EQ(Read(a), "budget figures");
+  EXPECT_FALSE(fs::exists(a + ".enc"));
+}
+
+TEST_F(RollbackTest, NewFileAndUnlinkIsRecreatedFromTheKeptLink) {
+  const std::string a = share_ + "/docs/photo.jpg";
+  Write(a, std::string(5000, 'J'));
+  OpenForRead(a);  // the encryptor reads the original ...
+  Create(a + ".locked", "", attacker_);
+  OpenForWrite(a + ".locked", attacker_);
+  Write(a + ".locked", "ENCRYPTED COPY");
+  Delete(a, attacker_);  // ... and deletes it
+  RollbackReport report = RollbackAttacker();
+  EXPECT_EQ(report.failed, 0u) << (report.items.empty() ? "" : report.items[0].detail);
+  EXPECT_EQ(Read(a), std::string(5000, 'J'));
+  EXPECT_FALSE(fs::exists(a + ".locked"));
+  EXPECT_EQ(report.recreated, 1u);
+}
+
+TEST_F(RollbackTest, RenameOverTheOriginalIsUndone) {
+  const std::string a = share_ + "/docs/contract.pdf";
+  Write(a, "%PDF contract");
+  OpenForRead(a);
+  Create(a + ".tmp", "", attacker_);
+  OpenForWrite(a + ".tmp", attacker_);
+  Write(a + ".tmp", "ciphertext of the contract");
+  Rename(a + ".tmp", a, attacker_);  // replaces the original
+  RollbackReport report = RollbackAttacker();
+  EXPECT_EQ(report.failed, 0u);
+  EXPECT_EQ(Read(a), "%PDF contract");
+  EXPECT_FALSE(fs::exists(a + ".tmp"));
+}
+
+TEST_F(RollbackTest, AColleaguesLaterEditIsNeverOverwritten) {
+  const std::string a = share_ + "/docs/minutes.docx";
+  const std::string b = share_ + "/docs/plan.docx";
+  Write(a, "minutes v1");
+  Write(b, "plan v1");
+  OpenForWrite(a, attacker_);
+  Write(a, "XXXXXXXX");
+  OpenForWrite(b, attacker_);
+  Write(b, "YYYYYYYY");
+  OpenForWrite(b, colleague_);  // the colleague saves over the damaged file afterwards
+  Write(b, "plan v2 by the colleague");
+  RollbackReport report = RollbackAttacker();
+  EXPECT_EQ(Read(a), "minutes v1");
+  EXPECT_EQ(Read(b), "plan v2 by the colleague");
+  EXPECT_EQ(report.kept_aside, 1u);
+  EXPECT_EQ(Read(b + ".steen-restored-INC-TEST-0001"), "plan v1");
+}
+
+TEST_F(RollbackTest, DryRunChangesNothingAndASecondRunIsANoOp) {
+  const std::string a = share_ + "/docs/a.txt";
+  Write(a, "alpha");
+  OpenForWrite(a, attacker_);
+  Write(a, "encrypted");
+  Rename(a, a + ".x", attacker_);
+  RollbackReport dry = RollbackAttacker(true);
+  EXPECT_EQ(dry.restored + dry.renamed_back, 2u);
+  EXPECT_TRUE(fs::exists(a + ".x"));
+  EXPECT_FALSE(fs::exists(a));
+
+  RollbackAttacker();
+  EXPECT_EQ(Read(a), "alpha");
+  RollbackReport again = RollbackAttacker();
+  EXPECT_EQ(again.failed, 0u);
+  EXPECT_EQ(again.restored + again.renamed_back + again.removed, 0u);
+  EXPECT_EQ(Read(a), "alpha");
+}
+
+TEST_F(RollbackTest, OtherProcessesChangesAreNotRolledBack) {
+  const std::string a = share_ + "/docs/notes.txt";
+  Write(a, "before");
+  OpenForWrite(a, colleague_);
+  Write(a, "colleague's work");
+  RollbackReport report = RollbackAttacker();
+  EXPECT_EQ(report.items.size(), 0u);
+  EXPECT_EQ(Read(a), "colleague's work");
+}
+
+TEST_F(RollbackTest, AnIncidentWithoutProcessesIsAClearError) {
+  RollbackRequest request;
+  request.incident_id = "INC-EMPTY";
+  auto report = Rollback(*vault_, request);
+  EXPECT_FALSE(report.ok());
+}
+
+}  // namespace
+}  // namespace steen::vault

@@ -1,0 +1,360 @@
+// The vault's store and catalog in a temporary folder: copies, dedup, unchanged files, quotas and
+// pins, retention, abandoned copies, kept links, crash recovery, schema and corruption errors, two
+// processes' worth of instances, concurrent copies.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "steen/vault.h"
+
+namespace steen::vault {
+namespace {
+
+namespace fs = std::filesystem;
+
+int64_t fake_now = 0;
+int64_t FakeNow() { return fake_now; }
+
+class VaultStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/steen-vault-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    fs::create_directories(root_ + "/share");
+    struct timespec ts {};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fake_now = ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;  // later than the files' mtimes
+    actor_.pid = 100;
+    actor_.start_time = 5;
+    actor_.exe = "/usr/bin/writer";
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::unique_ptr<Vault> Open(VaultOptions options = {}) {
+    options.dir = root_ + "/vault";
+    options.now_ns = FakeNow;
+    auto opened = Vault::Open(options);
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    return opened.ok() ? std::move(*opened) : nullptr;
+  }
+  std::string File(const std::string& name, const std::string& content) {
+    const std::string path = root_ + "/share/" + name;
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+    struct timespec ts {};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fake_now = std::max<int64_t>(fake_now, ts.tv_sec * 1'000'000'000LL + ts.tv_nsec + 1);
+    return path;
+  }
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  StatusOr<PreserveResult> Preserve(Vault& v, const std::string& path,
+                                    const std::function<bool()>& valid = {}) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(fd, 0);
+    struct stat st {};
+    ::fstat(fd, &st);
+    auto r = v.PreserveBeforeWrite(fd, {path, st.st_dev, st.st_ino}, actor_, valid);
+    ::close(fd);
+    fake_now += 1'000'000'000;  // one second later
+    return r;
+  }
+  std::size_t CountFiles(const std::string& dir) {
+    std::size_t n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir)) n += e.is_regular_file();
+    return n;
+  }
+
+  std::string root_;
+  ActorRef actor_;
+};
+
+TEST_F(VaultStoreTest, CopyIsByteExactWithModeAndMtime) {
+  auto v = Open();
+  const std::string path = File("a.docx", std::string(300000, 'a') + "tail");
+  ::chmod(path.c_str(), 0640);
+  struct stat before {};
+  ::stat(path.c_str(), &before);
+  auto r = Preserve(*v, path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, PreserveOutcome::kCopied);
+  auto version = v->GetVersion(r->version_id);
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(version->size, 300004u);
+  EXPECT_EQ(version->kind, VersionKind::kBeforeWrite);
+  EXPECT_EQ(version->actor.pid, 100);
+  const std::string out = root_ + "/restored";
+  ASSERT_TRUE(v->Materialize(*version, out).ok());
+  EXPECT_EQ(Read(out), Read(path));
+  struct stat after {};
+  ::stat(out.c_str(), &after);
+  EXPECT_EQ(after.st_mode & 07777, 0640u);
+  EXPECT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+  EXPECT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  EXPECT_FALSE(v->Materialize(*version, out).ok()) << "an existing destination is never replaced";
+}
+
+TEST_F(VaultStoreTest, IdenticalContentIsStoredOnceAndUnchangedFilesAreNotCopiedAgain) {
+  auto v = Open();
+  const std::string a = File("a.txt", "same bytes");
+  const std::string b = File("b.txt", "same bytes");
+  auto ra = Preserve(*v, a);
+  auto rb = Preserve(*v, b);
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  EXPECT_EQ(rb->outcome, PreserveOutcome::kDeduplicated);
+  EXPECT_EQ(v->Stats().objects, 1u);
+  EXPECT_EQ(v->Stats().versions, 2u);
+  auto again = Preserve(*v, a);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->outcome, PreserveOutcome::kUnchanged);
+  EXPECT_EQ(again->version_id, ra->version_id);
+  EXPECT_EQ(v->Stats().versions, 2u);
+}
+
+TEST_F(VaultStoreTest, EmptyFilesAndTooLargeFiles) {
+  VaultOptions options;
+  options.max_file_bytes = 1000;
+  auto v = Open(options);
+  auto empty = Preserve(*v, File("e", ""));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->outcome, PreserveOutcome::kEmpty);
+  auto big = Preserve(*v, File("big", std::string(1001, 'x')));
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.status().code(), Status::Code::kResourceExhausted);
+  EXPECT_NE(big.status().message().find("max_file_bytes"), std::string::npos);
+}
+
+TEST_F(VaultStoreTest, QuotaEvictsOldestFirstButNeverPinnedVersions) {
+  VaultOptions options;
+  options.max_bytes = 3000;
+  auto v = Open(options);
+  auto first = Preserve(*v, File("1", std::string(1000, '1')));
+  auto second = Preserve(*v, File("2", std::string(1000, '2')));
+  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_TRUE(v->Pin("INC-1", {actor_}, 0).ok());
+  // Both are pinned now: a third fits, a fourth does not.
+  ASSERT_TRUE(Preserve(*v, File("3", std::string(1000, '3'))).ok());
+  auto fourth = Preserve(*v, File("4", std::string(1000, '4')));
+  ASSERT_FALSE(fourth.ok());
+  EXPECT_EQ(fourth.status().code(), Status::Code::kResourceExhausted);
+  EXPECT_TRUE(v->GetVersion(first->version_id).ok());
+  // Released: the oldest goes first.
+  ASSERT_TRUE(v->Release("INC-1").ok());
+  ASSERT_TRUE(Preserve(*v, File("5", std::string(1000, '5'))).ok());
+  EXPECT_FALSE(v->GetVersion(first->version_id).ok());
+  EXPECT_TRUE(v->GetVersion(second->version_id).ok());
+  EXPECT_LE(v->Stats().object_bytes, 3000u);
+}
+
+TEST_F(VaultStoreTest, RetentionEvictsOldUnpinnedVersions) {
+  VaultOptions options;
+  options.retention_ns = 3600LL * 1'000'000'000;
+  auto v = Open(options);
+  auto old_one = Preserve(*v, File("old", "old content"));
+  ActorRef other = actor_;
+  other.pid = 200;
+  ASSERT_TRUE(old_one.ok());
+  fake_now += 7200LL * 1'000'000'000;
+  auto fresh = Preserve(*v, File("new", "new content"));
+  ASSERT_TRUE(fresh.ok());
+  auto evicted = v->Maintain();
+  ASSERT_TRUE(evicted.ok());
+  EXPECT_EQ(*evicted, 1u);
+  EXPECT_FALSE(v->GetVersion(old_one->version_id).ok());
+  EXPECT_TRUE(v->GetVersion(fresh->version_id).ok());
+}
+
+TEST_F(VaultStoreTest, AnAbandonedCopyLeavesNothing) {
+  auto v = Open();
+  auto r = Preserve(*v, File("x", "content"), [] { return false; });
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(v->Stats().aborted, 1u);
+  EXPECT_EQ(CountFiles(root_ + "/vault/objects"), 0u);
+  EXPECT_EQ(CountFiles(root_ + "/vault/tmp"), 0u);
+}
+
+TEST_F(VaultStoreTest, KeptLinkBecomesAVersionOnlyWhenTheLastNameGoes) {
+  auto v = Open();
+  const std::string a = File("a.jpg", "picture");
+  const std::string b = File("b.jpg", "linked twice");
+  const std::string b2 = root_ + "/share/b-again.jpg";
+  ASSERT_EQ(::link(b.c_str(), b2.c_str()), 0);
+  for (const std::string& p : {a, b}) {
+    int fd = ::open(p.c_str(), O_RDONLY);
+    struct stat st {};
+    ::fstat(fd, &st);
+    ASSERT_TRUE(v->KeepLink(fd, {p, st.st_dev, st.st_ino}).ok());
+    ASSERT_TRUE(v->KeepLink(fd, {p, st.st_dev, st.st_ino}).ok()) << "idempotent";
+    ::close(fd);
+  }
+  ::unlink(a.c_str());
+  ::unlink(b.c_str());
+  ASSERT_TRUE(v->NoteDelete({a, 0, 0}, actor_, fake_now).ok());
+  ASSERT_TRUE(v->NoteDelete({b, 0, 0}, actor_, fake_now).ok());
+  auto va = v->Versions(a);
+  ASSERT_TRUE(va.ok());
+  ASSERT_EQ(va->size(), 1u);
+  EXPECT_EQ((*va)[0].kind, VersionKind::kDeleted);
+  ASSERT_TRUE(v->Materialize((*va)[0], a).ok());
+  EXPECT_EQ(Read(a), "picture");
+  auto vb = v->Versions(b);
+  ASSERT_TRUE(vb.ok());
+  EXPECT_TRUE(vb->empty()) << "b still has a name: nothing lost, no version";
+  auto changes = v->ChangesBy({actor_}, 0);
+  ASSERT_TRUE(changes.ok());
+  EXPECT_EQ(changes->size(), 2u);
+}
+
+TEST_F(VaultStoreTest, RenameOverKeepsTheReplacedFileAndFolderRenamesMoveLinks) {
+  auto v = Open();
+  fs::create_directories(root_ + "/share/dir");
+  const std::string x = File("dir/x", "original x");
+  const std::string y = File("y", "ciphertext");
+  int fd = ::open(x.c_str(), O_RDONLY);
+  struct stat st {};
+  ::fstat(fd, &st);
+  ASSERT_TRUE(v->KeepLink(fd, {x, st.st_dev, st.st_ino}).ok());
+  ::close(fd);
+  // The folder is renamed: the kept link follows.
+  const std::string moved = root_ + "/share/moved";
+  ASSERT_EQ(::rename((root_ + "/share/dir").c_str(), moved.c_str()), 0);
+  ASSERT_TRUE(v->NoteRename(root_ + "/share/dir", moved, actor_, fake_now).ok());
+  // y renamed over moved/x.
+  ASSERT_EQ(::rename(y.c_str(), (moved + "/x").c_str()), 0);
+  ASSERT_TRUE(v->NoteRename(y, moved + "/x", actor_, fake_now).ok());
+  auto versions = v->Versions(moved + "/x");
+  ASSERT_TRUE(versions.ok());
+  ASSERT_EQ(versions->size(), 1u);
+  EXPECT_EQ((*versions)[0].kind, VersionKind::kRenamedOver);
+  EXPECT_EQ(Read(v->ObjectPath((*versions)[0])), "original x");
+  auto changes = v->ChangesBy({actor_}, 0);
+  ASSERT_TRUE(changes.ok());
+  ASSERT_EQ(changes->size(), 2u);
+  EXPECT_EQ(changes->back().version_id, (*versions)[0].id);
+}
+
+TEST_F(VaultStoreTest, ChangesAreSelectedByProcessOrBySmbClient) {
+  auto v = Open();
+  ActorRef reused = actor_;
+  reused.start_time = 6;  // same pid, another process
+  ActorRef session1, session2;
+  session1.pid = 300;
+  session1.smb_client_address = "198.18.0.2";
+  session2.pid = 301;
+  session2.smb_client_address = "198.18.0.2";
+  for (const ActorRef* a : {&actor_, &reused, &session1, &session2}) {
+    ASSERT_TRUE(v->NoteCreate({root_ + "/share/f", 1, 1}, *a, fake_now).ok());
+  }
+  EXPECT_EQ(v->ChangesBy({actor_}, 0)->size(), 1u);
+  ActorRef client;
+  client.smb_client_address = "198.18.0.2";
+  EXPECT_EQ(v->ChangesBy({client}, 0)->size(), 2u);
+  EXPECT_EQ(v->ChangesBy({actor_}, fake_now + 1)->size(), 0u);
+}
+
+TEST_F(VaultStoreTest, RecoveryAfterACrashCleansEverythingHalfDone) {
+  int64_t kept_id = 0, lost_id = 0;
+  std::string lost_object;
+  {
+    auto v = Open();
+    kept_id = Preserve(*v, File("keep", "kept content"))->version_id;
+    auto lost = Preserve(*v, File("lost", "object removed by hand"));
+    lost_id = lost->version_id;
+    lost_object = v->ObjectPath(*v->GetVersion(lost_id));
+  }
+  ::unlink(lost_object.c_str());
+  std::ofstream(root_ + "/vault/tmp/123-0") << "half a copy";
+  fs::create_directories(root_ + "/vault/objects/ff");
+  std::ofstream(root_ + "/vault/objects/ff/ff00") << "no row names me";
+  auto v = Open();
+  EXPECT_TRUE(v->GetVersion(kept_id).ok());
+  EXPECT_FALSE(v->GetVersion(lost_id).ok());
+  EXPECT_FALSE(fs::exists(root_ + "/vault/tmp/123-0"));
+  EXPECT_FALSE(fs::exists(root_ + "/vault/objects/ff/ff00"));
+  EXPECT_EQ(v->Stats().versions, 1u);
+}
+
+TEST_F(VaultStoreTest, ASecondInstanceSharesTheCatalogWithoutRecovering) {
+  auto owner = Open();
+  ASSERT_TRUE(owner);
+  std::ofstream(root_ + "/vault/tmp/999-0") << "the owner's copy in progress";
+  auto second = Open();
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(fs::exists(root_ + "/vault/tmp/999-0")) << "only the lock holder recovers";
+  auto r = Preserve(*owner, File("a", "from the daemon"));
+  ASSERT_TRUE(r.ok());
+  auto seen = second->GetVersion(r->version_id);
+  ASSERT_TRUE(seen.ok());
+  ASSERT_TRUE(second->JournalPut("INC-1", "step", "done", "").ok());
+  EXPECT_EQ(owner->JournalGet("INC-1", "step")->value_or(""), "done");
+}
+
+TEST_F(VaultStoreTest, NewerSchemaAndCorruptCatalogAreClearErrors) {
+  fs::create_directories(root_ + "/vault");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((root_ + "/vault/catalog.db").c_str(), &db), SQLITE_OK);
+    sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  }
+  VaultOptions options;
+  options.dir = root_ + "/vault";
+  auto newer = Vault::Open(options);
+  ASSERT_FALSE(newer.ok());
+  EXPECT_NE(newer.status().message().find("newer"), std::string::npos);
+  fs::remove(root_ + "/vault/catalog.db");
+  std::ofstream(root_ + "/vault/catalog.db") << std::string(8192, 'z');
+  auto corrupt = Vault::Open(options);
+  ASSERT_FALSE(corrupt.ok());
+  EXPECT_NE(corrupt.status().message().find("catalog"), std::string::npos);
+  options.dir = "relative/vault";
+  EXPECT_FALSE(Vault::Open(options).ok());
+}
+
+TEST_F(VaultStoreTest, ConcurrentCopiesFromFourThreads) {
+  auto v = Open();
+  std::vector<std::string> paths;
+  for (int i = 0; i < 40; ++i)
+    paths.push_back(File("f" + std::to_string(i), std::string(5000 + i, 'a' + i % 26)));
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t; i < 40; i += 4) {
+        int fd = ::open(paths[i].c_str(), O_RDONLY);
+        struct stat st {};
+        ::fstat(fd, &st);
+        if (v->PreserveBeforeWrite(fd, {paths[i], st.st_dev, st.st_ino}, actor_).ok()) ++ok;
+        (void)v->KeepLink(fd, {paths[i], st.st_dev, st.st_ino});
+        ::close(fd);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 40);
+  EXPECT_EQ(v->Stats().versions, 40u);
+  for (int i = 0; i < 40; ++i) {
+    auto versions = v->Versions(paths[i]);
+    ASSERT_TRUE(versions.ok());
+    ASSERT_EQ(versions->size(), 1u);
+    EXPECT_EQ(Read(v->ObjectPath((*versions)[0])), Read(paths[i]));
+  }
+}
+
+}  // namespace
+}  // namespace steen::vault
