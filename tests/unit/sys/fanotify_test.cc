@@ -10,6 +10,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <vector>
+#include <stdexcept>
+#include <mutex>
+#include <fstream>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -392,6 +397,53 @@ TEST_F(FanotifyTest, OwnOpensAndDirectoryHandlesRaiseNoTickets) {
   auto stats = source_->Stats();
   EXPECT_GE(stats.own_events, 1u);
   EXPECT_EQ(stats.tickets.timeouts, 0u);
+}
+
+// The vault's hook: a read-only open in a tree calls before_read_allow with the file's path and
+// inode before the opener gets its fd (so a hard link can be made before any delete); a hook that
+// throws cannot leave the event unanswered.
+TEST_F(FanotifyTest, ReadOpenHookRunsBeforeTheAnswerAndCannotBlockIt) {
+  const std::string file = tree_ + "/read-me.txt";
+  { std::ofstream(file) << "content"; }
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  std::mutex mu;
+  std::vector<std::pair<std::string, uint64_t>> seen;
+  std::atomic<bool> throw_next{false};
+  FanotifyOptions options;
+  options.before_read_allow = [&](int fd, const FileEvent& ev) {
+    ASSERT_GE(fd, 0);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      seen.emplace_back(ev.path, ev.inode);
+    }
+    if (throw_next) throw std::runtime_error("hook failure");
+  };
+  ASSERT_TRUE(OpenSource(options).ok());
+  // A child reads the file (our own opens are answered without the hook).
+  auto read_in_child = [&] {
+    pid_t child = ::fork();
+    if (child == 0) {
+      ::alarm(20);
+      int fd = ::open(file.c_str(), O_RDONLY);
+      _exit(fd >= 0 ? 0 : 1);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  };
+  ASSERT_TRUE(read_in_child());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(seen.size(), 1u);  // synchronous: done before the child's open returned
+    EXPECT_EQ(seen[0].first, file);
+    EXPECT_EQ(seen[0].second, static_cast<uint64_t>(st.st_ino));
+  }
+  throw_next = true;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(read_in_child());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1))
+      << "answered at once, not by the deadline";
 }
 
 TEST_F(FanotifyTest, DeadlineAllowsWhenTheDaemonHoldsATicket) {
