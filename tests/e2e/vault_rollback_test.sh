@@ -152,6 +152,27 @@ if attack colleague play; then
   stop_watch
 fi
 
+# --- a vault that cannot take a copy never blocks the write: it lets it through and alerts.
+dir=$WORK/full
+mkdir -p "$dir/share"
+head -c 3000000 /dev/urandom > "$dir/share/big.bin"
+"$STEEN" watch "$dir/share" -o "state_dir=$dir/state" -o canaries.enabled=false \
+  -o vault.max_bytes=1048576 -o vault.max_file_bytes=1048576 > "$dir/alerts.jsonl" 2> "$dir/watch.log" &
+watch_pid=$!
+PIDS+=("$watch_pid")
+for _ in $(seq 1 100); do
+  grep -q "watching (pid" "$dir/watch.log" 2> /dev/null && break
+  sleep 0.1
+done
+start=$(date +%s%N)
+timeout 10 dd if=/dev/zero of="$dir/share/big.bin" bs=1M count=1 conv=notrunc status=none
+rc=$?
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+check "[ $rc -eq 0 ] && [ $elapsed_ms -lt 1500 ]" "full vault: write blocked or failed (rc $rc, $elapsed_ms ms)"
+sleep 0.5
+check "grep -q 'vault-gap' '$dir/alerts.jsonl'" "full vault: no vault-gap alert: $(head -c 600 "$dir/alerts.jsonl")"
+stop_watch
+
 # --- bad input: unknown incident, missing vault.
 "$STEEN" rollback INC-0000-00-00-9999 --state-dir "$WORK/colleague/state" > /dev/null 2> "$WORK/err.txt"
 check "[ $? -eq 2 ] && [ -s '$WORK/err.txt' ]" "unknown incident: not a clear exit-2 error"
