@@ -95,6 +95,9 @@ stop_watch() {
   done
   kill -KILL "$watch_pid" 2> /dev/null
   wait "$watch_pid" 2> /dev/null
+  # Sanitizer builds report on stderr.
+  check "! grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' '$dir/watch.log'" \
+    "sanitizer report in $dir/watch.log: $(grep -m3 'ERROR\|runtime error' "$dir/watch.log")"
 }
 
 # case LABEL FAMILY [drill options...]
