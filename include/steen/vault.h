@@ -33,9 +33,9 @@ namespace steen::vault {
 
 // Why a version exists.
 enum class VersionKind {
-  kBeforeWrite,   // content copied when a process opened the file for writing
-  kDeleted,       // the inode's last name was deleted; its data kept through the vault's link
-  kRenamedOver,   // another file was renamed over it; data kept through the vault's link
+  kBeforeWrite,  // content copied when a process opened the file for writing
+  kDeleted,      // the inode's last name was deleted; its data kept through the vault's link
+  kRenamedOver,  // another file was renamed over it; data kept through the vault's link
 };
 std::string_view ToString(VersionKind kind);
 std::optional<VersionKind> ParseVersionKind(std::string_view text);
@@ -67,12 +67,12 @@ struct Version {
   uint32_t mode = 0;  // st_mode permission bits (restored with the content)
   uid_t uid = 0;
   gid_t gid = 0;
-  int64_t mtime_ns = 0;   // the file's mtime when taken (restored too)
-  int64_t taken_ns = 0;   // wall clock
+  int64_t mtime_ns = 0;  // the file's mtime when taken (restored too)
+  int64_t taken_ns = 0;  // wall clock
   VersionKind kind = VersionKind::kBeforeWrite;
-  std::string sha256;     // hex of the content
-  std::string object;     // blob path relative to the vault folder ("objects/ab/<sha>")
-  ActorRef actor;         // the process whose action made the copy necessary
+  std::string sha256;       // hex of the content
+  std::string object;       // blob path relative to the vault folder ("objects/ab/<sha>")
+  ActorRef actor;           // the process whose action made the copy necessary
   std::string incident_id;  // pinned by this open incident ("" = not pinned)
 };
 
@@ -82,7 +82,7 @@ enum class ChangeOp { kCreate, kWrite, kRename, kDelete };
 std::string_view ToString(ChangeOp op);
 
 struct Change {
-  int64_t id = 0;  // increasing: the order of the changes
+  int64_t id = 0;       // increasing: the order of the changes
   int64_t time_ns = 0;  // wall clock
   ChangeOp op = ChangeOp::kWrite;
   std::string path;
@@ -160,14 +160,13 @@ class Vault {
   // `old_path` -> `new_path` (a file or a folder: kept links and versions under a renamed folder
   // follow it). A file that was at new_path is found through its kept link (by path) and becomes a
   // kRenamedOver version when that link is now its inode's last name.
-  Status NoteRename(const std::string& old_path, const std::string& new_path,
-                    const ActorRef& actor, int64_t time_ns);
+  Status NoteRename(const std::string& old_path, const std::string& new_path, const ActorRef& actor,
+                    int64_t time_ns);
   Status NoteCreate(const FileIdentity& file, const ActorRef& actor, int64_t time_ns);
 
   // Pins every version and change of these actors from `since_ns` on (and later ones by the same
   // actors) to an incident: never evicted until Release. Idempotent.
-  Status Pin(const std::string& incident_id, const std::vector<ActorRef>& actors,
-             int64_t since_ns);
+  Status Pin(const std::string& incident_id, const std::vector<ActorRef>& actors, int64_t since_ns);
   Status Release(const std::string& incident_id);
 
   // Queries.
@@ -209,7 +208,8 @@ class Vault {
   std::unique_ptr<Impl> impl_;
 };
 
-// ---- Rollback -------------------------------------------------------------------------------------
+// ---- Rollback
+// -------------------------------------------------------------------------------------
 
 struct RollbackRequest {
   std::string incident_id;
@@ -240,8 +240,7 @@ struct RollbackItem {
 
 struct RollbackReport {
   std::vector<RollbackItem> items;
-  uint64_t restored = 0, recreated = 0, renamed_back = 0, removed = 0, kept_aside = 0,
-           failed = 0;
+  uint64_t restored = 0, recreated = 0, renamed_back = 0, removed = 0, kept_aside = 0, failed = 0;
 };
 
 StatusOr<RollbackReport> Rollback(Vault& vault, const RollbackRequest& request);

@@ -1,6 +1,7 @@
 #include "watch/daemon.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,8 +12,6 @@
 #include <map>
 #include <optional>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "steen/limits.h"
 #include "steen/vault.h"
@@ -112,15 +111,24 @@ Status EnsureDirectory(const std::string& path) {
 Status WithContext(const Status& status, const std::string& context) {
   std::string msg = context + ": " + status.message();
   switch (status.code()) {
-    case Status::Code::kOk: return status;
-    case Status::Code::kInvalidArgument: return Status::InvalidArgument(msg);
-    case Status::Code::kNotFound: return Status::NotFound(msg);
-    case Status::Code::kIoError: return Status::IoError(msg);
-    case Status::Code::kCorruption: return Status::Corruption(msg);
-    case Status::Code::kResourceExhausted: return Status::ResourceExhausted(msg);
-    case Status::Code::kPermissionDenied: return Status::PermissionDenied(msg);
-    case Status::Code::kUnsupported: return Status::Unsupported(msg);
-    case Status::Code::kInternal: return Status::Internal(msg);
+    case Status::Code::kOk:
+      return status;
+    case Status::Code::kInvalidArgument:
+      return Status::InvalidArgument(msg);
+    case Status::Code::kNotFound:
+      return Status::NotFound(msg);
+    case Status::Code::kIoError:
+      return Status::IoError(msg);
+    case Status::Code::kCorruption:
+      return Status::Corruption(msg);
+    case Status::Code::kResourceExhausted:
+      return Status::ResourceExhausted(msg);
+    case Status::Code::kPermissionDenied:
+      return Status::PermissionDenied(msg);
+    case Status::Code::kUnsupported:
+      return Status::Unsupported(msg);
+    case Status::Code::kInternal:
+      return Status::Internal(msg);
   }
   return Status::Internal(msg);
 }
@@ -608,8 +616,8 @@ void Daemon::Impl::HandleOverflow(const sys::SysEvent& ev) {
   ++stats.overflows;
   std::string message = "steen watch: events were lost (" + ev.detail + ")";
   if (config.rescan_lookback.count() > 0) {
-    message += fmt::format("; rescanning files changed in the last {} s",
-                           config.rescan_lookback.count());
+    message +=
+        fmt::format("; rescanning files changed in the last {} s", config.rescan_lookback.count());
     rescanner->Request(WallNowNs() - config.rescan_lookback.count() * 1'000'000'000ll,
                        "events lost: " + ev.detail);
     ++stats.rescans;
@@ -747,7 +755,8 @@ void Daemon::Impl::PollOperatorDecisions() {
     auto incident = incidents->Get(id);
     if (!incident.ok()) continue;
     ++stats.operator_decisions;
-    if (incident->state != IncidentState::kSuspended && incident->state != IncidentState::kAlerted) {
+    if (incident->state != IncidentState::kSuspended &&
+        incident->state != IncidentState::kAlerted) {
       responder->CancelKills(id);
     }
     for (const IncidentProcess& p : incident->processes) {
@@ -803,9 +812,9 @@ void Daemon::Impl::HandleRescanResults() {
     alert.files = result->damaged_paths;
     alert.file_count = static_cast<int64_t>(result->damaged);
     alert.actor = Actor{};  // nobody known: the events that would say who were lost
-    alert.indicators.push_back({"damaged_files", static_cast<int64_t>(result->damaged),
-                                fmt::format("{} files changed since the lost events are damaged",
-                                            result->damaged)});
+    alert.indicators.push_back(
+        {"damaged_files", static_cast<int64_t>(result->damaged),
+         fmt::format("{} files changed since the lost events are damaged", result->damaged)});
     std::vector<Decided> decided;
     decided.push_back({std::move(alert), ResponseOutcome{}});
     ++stats.health_alerts;

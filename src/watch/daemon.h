@@ -64,12 +64,12 @@ struct DaemonStats {
   uint64_t analysis_errors = 0;  // fd unreadable: the event is scored without that view
   uint64_t before_hits = 0;      // close-write found its open-for-write view
   uint64_t before_misses = 0;
-  uint64_t before_evicted = 0;  // limits::kMaxBeforeViews reached
+  uint64_t before_evicted = 0;     // limits::kMaxBeforeViews reached
   uint64_t moved_in_analysed = 0;  // files moved into a tree, read by path afterwards
-  uint64_t directory_events = 0;  // not scored (directories carry no content)
-  uint64_t handler_errors = 0;    // an exception in one event's handling (event dropped, counted)
-  uint64_t alerts = 0;            // detector alerts
-  uint64_t health_alerts = 0;     // overflow, watch limit, stall, rescan
+  uint64_t directory_events = 0;   // not scored (directories carry no content)
+  uint64_t handler_errors = 0;     // an exception in one event's handling (event dropped, counted)
+  uint64_t alerts = 0;             // detector alerts
+  uint64_t health_alerts = 0;      // overflow, watch limit, stall, rescan
   uint64_t overflows = 0;
   uint64_t watch_limits = 0;
   uint64_t incidents_recorded = 0;

@@ -32,7 +32,8 @@ std::string Reasons(const Analysis& a) {
 }
 
 void PutBe32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 void PutLe(std::string& out, uint32_t v, int bytes) {

@@ -9,15 +9,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <vector>
-#include <stdexcept>
-#include <mutex>
-#include <fstream>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "sys/exe_hasher.h"
 #include "sys/fanotify_source.h"
