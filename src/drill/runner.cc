@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -631,22 +632,74 @@ int64_t SteadyNs(std::chrono::steady_clock::time_point t) {
 }
 
 // Starts `exe drill --worker work_file` as a fresh process that dies with its parent (a killed
-// drill stops at once). Returns the pid, or -1.
-pid_t SpawnWorker(const std::string& exe, const std::string& work_file) {
+// drill stops at once). The worker's stdin is one end of a socket pair, the start gate: the
+// worker sends one byte when it is ready and waits for the schedule's start time (see
+// RunProcesses). Returns the pid, or -1; *gate_fd is the parent's end.
+pid_t SpawnWorker(const std::string& exe, const std::string& work_file, int* gate_fd) {
   std::vector<std::string> args = {exe, "drill", "--worker", work_file};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
   const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
     // Async-signal-safe calls only between fork and exec.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
+    if (dup2(pair[1], STDIN_FILENO) < 0) _exit(127);  // dup2 clears close-on-exec
     execv(argv[0], argv.data());
     _exit(127);
   }
+  close(pair[1]);
+  if (pid < 0) {
+    close(pair[0]);
+    return -1;
+  }
+  *gate_fd = pair[0];
   return pid;
+}
+
+// Waits (bounded) until every worker has sent its ready byte or exited, so that the schedule
+// starts when the first wave can actually write: an exec that takes longer than the first
+// files' slots (a sanitizer build, a loaded machine) would otherwise burst to catch up.
+void WaitUntilReady(const std::vector<int>& gates, const std::vector<int>& pidfds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::vector<bool> done(gates.size(), false);
+  for (;;) {
+    std::vector<struct pollfd> fds;
+    std::vector<std::size_t> owner;
+    for (std::size_t i = 0; i < gates.size(); ++i) {
+      if (done[i]) continue;
+      fds.push_back({gates[i], POLLIN, 0});
+      owner.push_back(i);
+      if (pidfds[i] >= 0) {
+        fds.push_back({pidfds[i], POLLIN, 0});
+        owner.push_back(i);
+      }
+    }
+    if (fds.empty()) return;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    int n = poll(fds.data(), fds.size(), static_cast<int>(left.count()));
+    if (n < 0 && errno != EINTR) return;
+    for (std::size_t k = 0; k < fds.size(); ++k) {
+      if (fds[k].revents == 0) continue;
+      const std::size_t i = owner[k];
+      if (fds[k].fd == gates[i]) {
+        char byte;
+        (void)recv(gates[i], &byte, 1, MSG_DONTWAIT);
+      }
+      done[i] = true;  // ready, or gone (a pidfd is readable once the process exits)
+    }
+  }
+}
+
+void OpenGate(int gate_fd, std::chrono::steady_clock::time_point start) {
+  const int64_t ns = SteadyNs(start);
+  (void)send(gate_fd, &ns, sizeof(ns), MSG_NOSIGNAL);
 }
 
 // Reads a worker's manifest part: its end line's counters, or (killed) the files it logged.
@@ -676,7 +729,7 @@ void SumPart(const std::string& part, RunStats* stats, uint64_t* failed) {
 // each part before its worker starts, so --undo finds it even if the worker is killed at once.
 Status RunProcesses(RunContext& ctx, const std::vector<FileJob>& files, const RunOptions& options,
                     const std::string& manifest_file, double pace, int threads,
-                    std::chrono::steady_clock::time_point start, RunStats* stats) {
+                    std::chrono::steady_clock::time_point* start, RunStats* stats) {
   const uint64_t n = files.size();
   const uint64_t processes = static_cast<uint64_t>(std::clamp(options.processes, 1, 1024));
   uint64_t per = options.files_per_process;
@@ -685,9 +738,11 @@ Status RunProcesses(RunContext& ctx, const std::vector<FileJob>& files, const Ru
   struct Running {
     pid_t pid;
     int pidfd;
+    int gate;
     std::string part;
     uint64_t batch;
   };
+  bool started = false;  // the schedule's start is set once the first wave is ready
   std::vector<Running> running;
   uint64_t next = 0, failed = 0;
   Status spawn_error;
@@ -710,7 +765,7 @@ Status RunProcesses(RunContext& ctx, const std::vector<FileJob>& files, const Ru
                    {"part", part},
                    {"pace", pace},
                    {"threads", threads},
-                   {"start_ns", SteadyNs(start)},
+                   {"start_ns", SteadyNs(*start)},
                    {"items", items}};
       {
         std::ofstream out(work);
@@ -725,13 +780,26 @@ Status RunProcesses(RunContext& ctx, const std::vector<FileJob>& files, const Ru
         spawn_error = s;
         break;
       }
-      pid_t pid = SpawnWorker(options.worker_exe, work);
+      int gate = -1;
+      pid_t pid = SpawnWorker(options.worker_exe, work, &gate);
       if (pid < 0) {
         spawn_error = Status::FromErrno("fork", errno);
         break;
       }
       int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-      running.push_back({pid, pidfd, part, b});
+      running.push_back({pid, pidfd, gate, part, b});
+      if (started) OpenGate(gate, *start);
+    }
+    if (!started) {
+      std::vector<int> gates, pidfds;
+      for (const auto& r : running) {
+        gates.push_back(r.gate);
+        pidfds.push_back(r.pidfd);
+      }
+      WaitUntilReady(gates, pidfds);
+      *start = std::chrono::steady_clock::now();
+      for (const auto& r : running) OpenGate(r.gate, *start);
+      started = true;
     }
     if (running.empty()) break;
     std::vector<struct pollfd> fds;
@@ -758,6 +826,7 @@ Status RunProcesses(RunContext& ctx, const std::vector<FileJob>& files, const Ru
                             {"pid", static_cast<int64_t>(it->pid)},
                             {"status", done < 0 ? -1 : status}});
       if (it->pidfd >= 0) close(it->pidfd);
+      close(it->gate);
       it = running.erase(it);
     }
     if (!have_pidfds) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -838,13 +907,13 @@ Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* sta
   const double pace =
       options.pace_files_per_s >= 0 ? options.pace_files_per_s : profile.pace_files_per_s;
   const int threads = options.threads > 0 ? options.threads : profile.threads;
-  const auto start = std::chrono::steady_clock::now();
+  auto start = std::chrono::steady_clock::now();
   Status result;
   if (options.processes > 0 && !walker.files.empty()) {
     RunOptions worker_options = options;
     worker_options.target = real;
-    result =
-        RunProcesses(ctx, walker.files, worker_options, manifest_file, pace, threads, start, stats);
+    result = RunProcesses(ctx, walker.files, worker_options, manifest_file, pace, threads, &start,
+                          stats);
   } else {
     result = RunFiles(ctx, walker.files, pace, start, threads);
     stats->files_attacked = ctx.attacked;
@@ -861,6 +930,23 @@ Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* sta
   stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
+
+namespace {
+
+// The worker's side of the start gate on stdin: says it is ready, then takes the schedule's
+// start from the parent. Without a gate (stdin is not the parent's socket, or the parent sends
+// nothing within a minute) the work file's provisional start is used.
+int64_t WaitForStart(int64_t provisional_ns) {
+  const char ready = 'r';
+  if (send(STDIN_FILENO, &ready, 1, MSG_NOSIGNAL) != 1) return provisional_ns;
+  struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+  if (poll(&pfd, 1, 60000) != 1) return provisional_ns;
+  int64_t ns = 0;
+  if (recv(STDIN_FILENO, &ns, sizeof(ns), MSG_WAITALL) != sizeof(ns)) return provisional_ns;
+  return ns;
+}
+
+}  // namespace
 
 Status RunWorker(std::string_view work_file) {
   std::ifstream in{std::string(work_file)};
@@ -904,7 +990,7 @@ Status RunWorker(std::string_view work_file) {
   }
   const auto start = std::chrono::steady_clock::time_point(
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-          std::chrono::nanoseconds(spec.value("start_ns", int64_t{0}))));
+          std::chrono::nanoseconds(WaitForStart(spec.value("start_ns", int64_t{0})))));
   Status s = RunFiles(ctx, jobs, spec.value("pace", 0.0), start, spec.value("threads", 1));
   part.Append({{"op", "end"},
                {"attacked", ctx.attacked.load()},
