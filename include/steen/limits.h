@@ -100,6 +100,9 @@ inline constexpr std::size_t kFanotifyReadBufferBytes = 64 * KiB;
 inline constexpr std::size_t kMaxFileHandleBytes = 128;
 // /proc files read for attribution are small; anything longer is cut.
 inline constexpr std::size_t kMaxProcFileBytes = 16 * KiB;
+// /proc/locks and /proc/PID/maps, read to find who uses a file before steen replaces it; a
+// longer file is cut (a mapping or lock beyond is not seen: the lease still guards the swap).
+inline constexpr std::size_t kMaxProcListingBytes = 8 * MiB;
 // Ancestors followed from a process towards pid 1.
 inline constexpr int kMaxAncestors = 64;
 // Attribution cache: entries (by pid and start time) and how long one is trusted.

@@ -216,6 +216,11 @@ struct RollbackRequest {
   std::vector<ActorRef> actors;  // the incident's processes (or an SMB client)
   int64_t since_ns = 0;          // changes from this wall time on (the incident's window start)
   bool dry_run = false;          // plan and report, change nothing
+  // A file somebody else has open for writing or locked is not replaced under them: it is tried
+  // again for this long, then reported busy (run the rollback again once it is closed).
+  int busy_wait_ms = 10000;
+  // Tests only: runs right before each file is swapped in or removed.
+  std::function<void(const std::string& path)> before_swap;
 };
 
 enum class RollbackAction {
@@ -226,6 +231,7 @@ enum class RollbackAction {
   kKeptAside,    // someone else changed it since: not overwritten; the restored version written
                  // next to it as "<name>.steen-restored-<incident>"
   kAlreadyDone,  // a resumed rollback: this step was done before the crash
+  kBusy,         // somebody else writes or locks it now: not replaced; a later run does it
   kFailed,
 };
 std::string_view ToString(RollbackAction action);
@@ -240,7 +246,8 @@ struct RollbackItem {
 
 struct RollbackReport {
   std::vector<RollbackItem> items;
-  uint64_t restored = 0, recreated = 0, renamed_back = 0, removed = 0, kept_aside = 0, failed = 0;
+  uint64_t restored = 0, recreated = 0, renamed_back = 0, removed = 0, kept_aside = 0, busy = 0,
+           failed = 0;
 };
 
 StatusOr<RollbackReport> Rollback(Vault& vault, const RollbackRequest& request);

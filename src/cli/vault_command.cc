@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/state_options.h"
 #include "steen/vault.h"
+#include "vault/guarded_replace.h"
 #include "watch/incident_store.h"
 
 namespace steen::cli {
@@ -153,20 +154,23 @@ void RegisterRollback(CLI::App& app) {
                       {"renamed_back", report->renamed_back},
                       {"removed", report->removed},
                       {"kept_aside", report->kept_aside},
+                      {"busy", report->busy},
                       {"failed", report->failed}};
       std::printf("%s\n", json{{"summary", summary}}.dump().c_str());
     } else {
       std::printf(
           "rollback %s: %s%llu restored, %llu recreated, %llu renamed back, %llu removed, %llu "
-          "kept aside, %llu failed\n",
+          "kept aside, %llu busy, %llu failed\n",
           id->c_str(), verb, static_cast<unsigned long long>(report->restored),
           static_cast<unsigned long long>(report->recreated),
           static_cast<unsigned long long>(report->renamed_back),
           static_cast<unsigned long long>(report->removed),
           static_cast<unsigned long long>(report->kept_aside),
+          static_cast<unsigned long long>(report->busy),
           static_cast<unsigned long long>(report->failed));
     }
-    SetExitCode(report->failed > 0 ? 1 : 0);
+    // 1: not everything could be done (failed, or busy: a later run finishes it).
+    SetExitCode(report->failed + report->busy > 0 ? 1 : 0);
   });
 }
 
@@ -277,13 +281,27 @@ void RegisterVault(CLI::App& app) {
                    dest.c_str());
       return SetExitCode(2);
     }
+    // Staged next to the destination, then swapped in only if nobody writes or locks the file
+    // and it is still what was seen here.
+    const vault::FileState seen = vault::StateOf(dest);
     const std::string tmp = dest + ".steen-restore-" + std::to_string(::getpid());
-    Status s = vault->Materialize(*version, exists ? tmp : dest);
-    if (s.ok() && exists && ::rename(tmp.c_str(), dest.c_str()) != 0) {
-      s = Status::FromErrno("rename " + tmp + " -> " + dest, errno);
-      ::unlink(tmp.c_str());
+    ::unlink(tmp.c_str());
+    Status s = vault->Materialize(*version, tmp);
+    if (s.ok()) {
+      auto put = vault::GuardedReplace(tmp, dest, seen, {});
+      if (!put.ok()) {
+        s = put.status();
+      } else if (put->outcome != vault::ReplaceOutcome::kReplaced) {
+        ::unlink(tmp.c_str());
+        std::fprintf(stderr, "steen: restore %s: %s: not replaced; try again\n", dest.c_str(),
+                     put->detail.c_str());
+        return SetExitCode(1);
+      } else if (!put->detail.empty()) {
+        std::fprintf(stderr, "steen: %s\n", put->detail.c_str());
+      }
     }
     if (!s.ok()) {
+      ::unlink(tmp.c_str());
       std::fprintf(stderr, "steen: restore %s: %s\n", dest.c_str(), s.message().c_str());
       return SetExitCode(1);
     }

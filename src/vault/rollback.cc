@@ -12,7 +12,9 @@
 //   delete p (v)    : p comes back from v
 //   create p        : p is removed (ciphertext copies, ransom notes)
 // A path somebody else changed after the offender is never overwritten or removed: the restored
-// content goes next to it as "<name>.steen-restored-<incident>" (kKeptAside).
+// content goes next to it as "<name>.steen-restored-<incident>" (kKeptAside). Files are swapped
+// in through GuardedReplace: one that somebody has open for writing or locked right now is tried
+// again for a while and then reported busy; one that changes during the swap is kept aside too.
 // Every step is idempotent (it checks what is there before acting) and recorded in the vault's
 // journal, so a rollback killed halfway is simply run again.
 #include <fcntl.h>
@@ -20,13 +22,16 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "steen/vault.h"
+#include "vault/guarded_replace.h"
 
 namespace steen::vault {
 
@@ -44,6 +49,8 @@ std::string_view ToString(RollbackAction action) {
       return "kept_aside";
     case RollbackAction::kAlreadyDone:
       return "already_done";
+    case RollbackAction::kBusy:
+      return "busy";
     case RollbackAction::kFailed:
       return "failed";
   }
@@ -68,6 +75,9 @@ class Rollbacker {
     char exe[4096];
     ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe));
     if (n > 0) own_exe_.assign(exe, static_cast<std::size_t>(n));
+    // The incident's processes are suspended (or gone): a file they still hold open is theirs to
+    // lose, not a user's edit to protect.
+    replace_options_.tolerated_writers = request_.actors;
   }
 
   StatusOr<RollbackReport> Run() {
@@ -94,10 +104,57 @@ class Rollbacker {
         if (it->op == phase) Undo(*it);
       }
     }
+    RetryBusy();
     return report_;
   }
 
  private:
+  // Files in use are tried again (in the order they were found) until the wait is over; what is
+  // still in use then is reported busy and left for a later run (it is not journaled as done).
+  void RetryBusy() {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(request_.busy_wait_ms);
+    while (!busy_.empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::vector<Change> again;
+      again.swap(busy_);
+      busy_detail_.clear();
+      for (const Change& c : again) Undo(c);
+    }
+    for (const Change& c : busy_) {
+      Add(Item(RollbackAction::kBusy, c.path.empty() ? c.new_path : c.path,
+               busy_detail_[c.id] + ": not replaced; run the rollback again once it is closed"));
+    }
+  }
+
+  void Defer(const Change& c, const std::string& why) {
+    busy_.push_back(c);
+    busy_detail_[c.id] = why;
+  }
+
+  // Swaps `version` in at `path` (which the rollback saw as `seen`) through a temporary file in
+  // the same folder. Materialize checks the sha256.
+  StatusOr<ReplaceResult> PutVersion(const Version& version, const std::string& path,
+                                     const FileState& seen) {
+    const std::string dir = path.substr(0, path.rfind('/'));
+    const std::string tmp =
+        dir + "/.steen-restore-" + std::to_string(::getpid()) + "-" + std::to_string(version.id);
+    ::unlink(tmp.c_str());  // a leftover of a killed rollback
+    if (Status s = vault_.Materialize(version, tmp); !s.ok()) return s;
+    ReplaceOptions options = replace_options_;
+    options.keep_displaced_as = path + ".steen-displaced-" + request_.incident_id;
+    if (request_.before_swap) options.before_swap = [this, &path] { request_.before_swap(path); };
+    auto result = GuardedReplace(tmp, path, seen, options);
+    if (!result.ok() || result->outcome != ReplaceOutcome::kReplaced) ::unlink(tmp.c_str());
+    return result;
+  }
+
+  StatusOr<ReplaceResult> Remove(const std::string& path, const FileState& seen) {
+    ReplaceOptions options = replace_options_;
+    if (request_.before_swap) options.before_swap = [this, &path] { request_.before_swap(path); };
+    return GuardedRemove(path, seen, options);
+  }
+
   bool IsOffender(const ActorRef& actor) const {
     for (const ActorRef& a : request_.actors) {
       if (SameActor(a, actor)) return true;
@@ -168,6 +225,9 @@ class Rollbacker {
       case RollbackAction::kKeptAside:
         ++report_.kept_aside;
         break;
+      case RollbackAction::kBusy:
+        ++report_.busy;
+        break;
       case RollbackAction::kFailed:
         ++report_.failed;
         break;
@@ -185,31 +245,14 @@ class Rollbacker {
     return item;
   }
 
-  // Puts `version` at `path`: through a temporary name in the same folder and a rename, so a
-  // reader sees the old or the new content, never a mix. Materialize checks the sha256.
-  Status PutVersion(const Version& version, const std::string& path) {
-    const std::string dir = path.substr(0, path.rfind('/'));
-    const std::string tmp =
-        dir + "/.steen-restore-" + std::to_string(::getpid()) + "-" + std::to_string(version.id);
-    ::unlink(tmp.c_str());  // a leftover of a killed rollback
-    if (Status s = vault_.Materialize(version, tmp); !s.ok()) return s;
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      Status failed = Status::FromErrno("rename " + tmp + " -> " + path, errno);
-      ::unlink(tmp.c_str());
-      return failed;
-    }
-    return Status::Ok();
-  }
-
-  // Writes the version next to a file somebody else changed since.
+  // Writes the version next to a file somebody else changed since. `why` completes "PATH was".
   void KeepAside(const Change& c, const Version& version, const std::string& path,
-                 const std::string& who) {
+                 const std::string& why) {
     const std::string aside = path + ".steen-restored-" + request_.incident_id;
-    RollbackItem item = Item(RollbackAction::kKeptAside, aside,
-                             path + " was changed by " + who +
-                                 " after the incident: not overwritten; the version from before "
-                                 "the incident is at " +
-                                 aside);
+    RollbackItem item =
+        Item(RollbackAction::kKeptAside, aside,
+             path + " was " + why +
+                 ": not overwritten; the version from before the incident is at " + aside);
     item.from_path = path;
     item.sha256 = version.sha256;
     if (!request_.dry_run && !Exists(aside)) {
@@ -264,35 +307,42 @@ class Rollbacker {
       // name): the content phase puts it back from its copy.
       return;
     }
+    const std::string exists_again =
+        c.path + " exists again (somebody made a new file there): " + c.new_path +
+        " left where it is";
     if (Exists(c.path)) {
-      Add(Item(RollbackAction::kKeptAside, c.new_path,
-               c.path + " exists again (somebody made a new file there): " + c.new_path +
-                   " left where it is"));
+      Add(Item(RollbackAction::kKeptAside, c.new_path, exists_again));
       return;
     }
     RollbackItem item =
         Item(RollbackAction::kRenamedBack, c.path, "renamed back from " + c.new_path);
     item.from_path = c.new_path;
-    if (!request_.dry_run && ::rename(c.new_path.c_str(), c.path.c_str()) != 0) {
-      Add(Item(RollbackAction::kFailed, c.path,
-               Status::FromErrno("rename " + c.new_path + " -> " + c.path, errno).message()));
+    // RENAME_NOREPLACE: a file somebody makes at the old name in the meantime is never replaced.
+    if (!request_.dry_run && ::renameat2(AT_FDCWD, c.new_path.c_str(), AT_FDCWD, c.path.c_str(),
+                                         RENAME_NOREPLACE) != 0) {
+      if (errno == EEXIST) {
+        Add(Item(RollbackAction::kKeptAside, c.new_path, exists_again));
+      } else {
+        Add(Item(RollbackAction::kFailed, c.path,
+                 Status::FromErrno("rename " + c.new_path + " -> " + c.path, errno).message()));
+      }
       return;
     }
-    // The file the rename replaced comes back.
+    // The file the rename replaced comes back (only where nothing is now).
     if (c.version_id != 0) {
       auto replaced = vault_.GetVersion(c.version_id);
       if (replaced.ok()) {
         RollbackItem back = Item(RollbackAction::kRecreated, c.new_path,
                                  "the file the rename replaced, from the vault");
         back.sha256 = replaced->sha256;
-        if (!request_.dry_run) {
-          if (Status s = PutVersion(*replaced, c.new_path); !s.ok()) {
-            Add(Item(RollbackAction::kFailed, c.new_path, s.message()));
-          } else {
-            Add(std::move(back));
-          }
-        } else {
+        if (request_.dry_run) {
           Add(std::move(back));
+        } else if (auto put = PutVersion(*replaced, c.new_path, FileState{}); !put.ok()) {
+          Add(Item(RollbackAction::kFailed, c.new_path, put.status().message()));
+        } else if (put->outcome == ReplaceOutcome::kReplaced) {
+          Add(std::move(back));
+        } else {
+          KeepAside(c, *replaced, c.new_path, "made anew by somebody during the rollback");
         }
       }
     }
@@ -317,16 +367,24 @@ class Rollbacker {
     const std::string path = NameBeforeRenames(c);
     std::string who;
     if (ChangedByOthers(path, LastOffenderChange(path), &who)) {
-      KeepAside(c, *version, path, who);
+      KeepAside(c, *version, path, "changed by " + who + " after the incident");
       return;
     }
+    const FileState seen = StateOf(path);
     RollbackItem item = Item(RollbackAction::kRestored, path, "content from before the incident");
     item.sha256 = version->sha256;
     if (!request_.dry_run) {
-      if (Status s = PutVersion(*version, path); !s.ok()) {
-        Add(Item(RollbackAction::kFailed, path, s.message()));
+      auto put = PutVersion(*version, path, seen);
+      if (!put.ok()) {
+        Add(Item(RollbackAction::kFailed, path, put.status().message()));
         return;
       }
+      if (put->outcome == ReplaceOutcome::kBusy) return Defer(c, put->detail);
+      if (put->outcome == ReplaceOutcome::kChanged) {
+        KeepAside(c, *version, path, "changed while the rollback ran (" + put->detail + ")");
+        return;
+      }
+      if (!put->detail.empty()) item.detail += "; " + put->detail;
     }
     Done(c, std::move(item));
   }
@@ -364,8 +422,13 @@ class Rollbacker {
     RollbackItem item = Item(RollbackAction::kRecreated, c.path, "deleted by the offender");
     item.sha256 = version->sha256;
     if (!request_.dry_run) {
-      if (Status s = PutVersion(*version, c.path); !s.ok()) {
-        Add(Item(RollbackAction::kFailed, c.path, s.message()));
+      auto put = PutVersion(*version, c.path, FileState{});
+      if (!put.ok()) {
+        Add(Item(RollbackAction::kFailed, c.path, put.status().message()));
+        return;
+      }
+      if (put->outcome != ReplaceOutcome::kReplaced) {
+        KeepAside(c, *version, c.path, "made anew by somebody during the rollback");
         return;
       }
     }
@@ -380,13 +443,21 @@ class Rollbacker {
                "created by the offender, then changed by " + who + ": not removed"));
       return;
     }
-    struct stat st {};
-    if (::lstat(c.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    const FileState seen = StateOf(c.path);
+    if (!seen.exists || !seen.regular) return;
     RollbackItem item = Item(RollbackAction::kRemoved, c.path, "created by the offender");
-    if (!request_.dry_run && ::unlink(c.path.c_str()) != 0 && errno != ENOENT) {
-      Add(Item(RollbackAction::kFailed, c.path,
-               Status::FromErrno("remove " + c.path, errno).message()));
-      return;
+    if (!request_.dry_run) {
+      auto removed = Remove(c.path, seen);
+      if (!removed.ok()) {
+        Add(Item(RollbackAction::kFailed, c.path, removed.status().message()));
+        return;
+      }
+      if (removed->outcome == ReplaceOutcome::kBusy) return Defer(c, removed->detail);
+      if (removed->outcome == ReplaceOutcome::kChanged) {
+        Add(Item(RollbackAction::kKeptAside, c.path,
+                 "created by the offender, then " + removed->detail + ": not removed"));
+        return;
+      }
     }
     Done(c, std::move(item));
   }
@@ -406,6 +477,9 @@ class Rollbacker {
   std::set<int64_t> first_writes_;
   RollbackReport report_;
   std::string own_exe_;
+  ReplaceOptions replace_options_;
+  std::vector<Change> busy_;
+  std::map<int64_t, std::string> busy_detail_;
 };
 
 }  // namespace

@@ -6,15 +6,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "steen/vault.h"
+#include "unit/vault/file_holder.h"
 
 namespace steen::vault {
 namespace {
@@ -97,11 +101,14 @@ class RollbackTest : public ::testing::Test {
     return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
   }
 
-  RollbackReport RollbackAttacker(bool dry_run = false) {
+  RollbackReport RollbackAttacker(bool dry_run = false, int busy_wait_ms = 10000,
+                                  std::function<void(const std::string&)> before_swap = {}) {
     RollbackRequest request;
     request.incident_id = "INC-TEST-0001";
     request.actors = {attacker_};
     request.dry_run = dry_run;
+    request.busy_wait_ms = busy_wait_ms;
+    request.before_swap = std::move(before_swap);
     auto report = Rollback(*vault_, request);
     EXPECT_TRUE(report.ok()) << report.status().ToString();
     return report.ok() ? *report : RollbackReport{};
@@ -223,6 +230,84 @@ TEST_F(RollbackTest, AnIncidentWithoutProcessesIsAClearError) {
   request.incident_id = "INC-EMPTY";
   auto report = Rollback(*vault_, request);
   EXPECT_FALSE(report.ok());
+}
+
+TEST_F(RollbackTest, AFileInUseIsRestoredOnceItsUserClosesIt) {
+  const std::string a = share_ + "/docs/ledger.ods";
+  Write(a, "the ledger");
+  OpenForWrite(a, attacker_);
+  Write(a, "ENCRYPTED LEDGER");
+  FileHolder editor(a, FileHolder::Hold::kOpenForWriting);
+  std::thread closes([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    editor.Release();
+  });
+  RollbackReport report = RollbackAttacker(false, 10000);
+  closes.join();
+  EXPECT_EQ(report.busy, 0u);
+  EXPECT_EQ(report.restored, 1u);
+  EXPECT_EQ(Read(a), "the ledger");
+}
+
+TEST_F(RollbackTest, AFileStillInUseIsReportedBusyAndALaterRunRestoresIt) {
+  const std::string a = share_ + "/docs/locked.docx";
+  const std::string b = share_ + "/docs/free.docx";
+  Write(a, "locked original");
+  Write(b, "free original");
+  OpenForWrite(a, attacker_);
+  Write(a, "XXXX");
+  OpenForWrite(b, attacker_);
+  Write(b, "YYYY");
+  {
+    FileHolder samba(a, FileHolder::Hold::kReadLock);
+    RollbackReport report = RollbackAttacker(false, 300);
+    EXPECT_EQ(report.busy, 1u);
+    EXPECT_EQ(report.restored, 1u);
+    EXPECT_EQ(Read(a), "XXXX");  // untouched while locked
+    EXPECT_EQ(Read(b), "free original");
+    bool named = false;
+    for (const RollbackItem& item : report.items) {
+      if (item.action == RollbackAction::kBusy) {
+        named = item.path == a && item.detail.find("lock") != std::string::npos;
+      }
+    }
+    EXPECT_TRUE(named);
+  }
+  RollbackReport again = RollbackAttacker(false, 300);
+  EXPECT_EQ(again.busy, 0u);
+  EXPECT_EQ(again.restored, 1u);
+  EXPECT_EQ(Read(a), "locked original");
+}
+
+TEST_F(RollbackTest, AFileReplacedDuringTheRestoreIsKeptAsideNotOverwritten) {
+  const std::string a = share_ + "/docs/offer.pdf";
+  Write(a, "%PDF the offer");
+  OpenForWrite(a, attacker_);
+  Write(a, "ENCRYPTED");
+  // A user saves a new version (write to a temporary, rename over) the instant before the swap.
+  RollbackReport report = RollbackAttacker(false, 1000, [&](const std::string& path) {
+    if (path != a) return;
+    Write(a + ".tmp", "%PDF the offer, signed");
+    ASSERT_EQ(::rename((a + ".tmp").c_str(), a.c_str()), 0);
+  });
+  EXPECT_EQ(report.kept_aside, 1u);
+  EXPECT_EQ(Read(a), "%PDF the offer, signed");
+  EXPECT_EQ(Read(a + ".steen-restored-INC-TEST-0001"), "%PDF the offer");
+  EXPECT_FALSE(fs::exists(a + ".tmp"));
+}
+
+TEST_F(RollbackTest, ANoteInUseIsNotRemovedUntilClosed) {
+  const std::string note = share_ + "/README-DECRYPT.txt";
+  Create(note, "pay", attacker_);
+  {
+    FileHolder holder(note, FileHolder::Hold::kOpenForWriting);
+    RollbackReport report = RollbackAttacker(false, 200);
+    EXPECT_EQ(report.busy, 1u);
+    EXPECT_TRUE(fs::exists(note));
+  }
+  RollbackReport again = RollbackAttacker(false, 200);
+  EXPECT_EQ(again.removed, 1u);
+  EXPECT_FALSE(fs::exists(note));
 }
 
 }  // namespace
