@@ -188,6 +188,7 @@ std::string NoteName(const Profile& profile, uint64_t run_seed);
 std::string_view ToString(LayoutKind kind);
 std::string_view ToString(CipherKind kind);
 std::string_view ToString(WritePattern pattern);
+std::string_view ToString(RenameWhen when);  // "none" | "first" | "last"
 
 // ---- File system side ---------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 //   steen drill --list
 //   steen drill --init DIR [--populate N --from CORPUS_DIR]
 //   steen drill DIR --family NAME|PROFILE.yaml --manifest FILE [--pace RATE] [--threads N]
+//               [--pattern PATTERN] [--rename first|last|none]
 //               [--processes N [--files-per-process K]] [--avoid-decoys [--decoy-age S]] ...
 //   steen drill --undo MANIFEST
 #include <cstdio>
@@ -24,6 +25,7 @@ struct DrillArgs {
   std::string manifest;
   std::string undo;
   std::string pattern;
+  std::string rename;
   std::string pace;
   int threads = 0;
   int processes = 0;
@@ -83,6 +85,18 @@ int Run(const DrillArgs& a) {
     if (!patched.ok()) return Fail(patched.status());
     profile->pattern = patched->pattern;
   }
+  if (!a.rename.empty()) {
+    if (a.rename == "first") {
+      profile->rename = drill::RenameWhen::kFirst;
+    } else if (a.rename == "last") {
+      profile->rename = drill::RenameWhen::kLast;
+    } else if (a.rename == "none") {
+      profile->rename = drill::RenameWhen::kNone;
+    } else {
+      return Fail(
+          Status::InvalidArgument("--rename must be first, last or none, not '" + a.rename + "'"));
+    }
+  }
   drill::RunOptions options;
   options.target = a.target;
   options.manifest = a.manifest;
@@ -129,6 +143,10 @@ void RegisterDrillCommand(CLI::App& app) {
   sub->add_option("--pattern", args->pattern,
                   "Override the write pattern: pwrite, mmap, new-file-unlink, new-file-keep, "
                   "move-out-back");
+  sub->add_option("--rename", args->rename,
+                  "Override when the file gets its new name: first (before the first write), "
+                  "last (after the last) or none (keeps its name; new-file patterns still write "
+                  "the new name)");
   sub->add_option("--pace", args->pace,
                   "Files per second: 20, 0.5, 1/60 (= one file a minute), 30/min, 100/h "
                   "(0 = unlimited; default: profile's). Global over threads and processes");

@@ -384,13 +384,13 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
   CipherKind cipher = RuleCipher(p, size, name);
   uint64_t footer = FooterSize(p, size, name);
   std::string new_name = TransformName(p, name, ctx.run_seed);
-  bool whole = p.encoding != Encoding::kNone || p.container != Container::kNone ||
-               ctx.pattern == WritePattern::kNewFileUnlink ||
-               ctx.pattern == WritePattern::kNewFileKeep;
-  if (new_name == name &&
-      (ctx.pattern == WritePattern::kNewFileUnlink || ctx.pattern == WritePattern::kNewFileKeep)) {
-    new_name += ".drill";
-  }
+  const bool new_file =
+      ctx.pattern == WritePattern::kNewFileUnlink || ctx.pattern == WritePattern::kNewFileKeep;
+  // rename: none keeps the name when the file itself is changed (a new-file pattern still writes
+  // the ciphertext under the template's name: ART's <name>.gpg).
+  if (p.rename == RenameWhen::kNone && !new_file) new_name = name;
+  bool whole = p.encoding != Encoding::kNone || p.container != Container::kNone || new_file;
+  if (new_name == name && new_file) new_name += ".drill";
   // 1. Save the bytes about to change, 2. log, 3. change.
   std::string saved;
   if (whole) {
@@ -422,7 +422,7 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
                 {"pid", static_cast<int64_t>(getpid())}};
   if (Status s = ctx.manifest->Append(entry); !s.ok()) return s;
 
-  if (ctx.pattern == WritePattern::kNewFileUnlink || ctx.pattern == WritePattern::kNewFileKeep) {
+  if (new_file) {
     StatusOr<std::string> content = TransformContent(p, original, seed, name);
     if (!content.ok()) return content.status();
     Fd out(openat(dir.get(), new_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -758,6 +758,7 @@ Status RunProcesses(RunContext& ctx, const std::vector<FileJob>& files, const Ru
       json spec = {{"profile", ctx.profile.text},
                    {"profile_name", ctx.profile.name},
                    {"pattern", std::string(ToString(ctx.pattern))},
+                   {"rename", std::string(ToString(ctx.profile.rename))},
                    {"target", options.target},
                    {"run_seed", std::to_string(ctx.run_seed)},
                    {"sidecar_dir", ctx.sidecar_dir},
@@ -892,6 +893,7 @@ Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* sta
                                   {"target", real},
                                   {"profile", profile.name},
                                   {"pattern", std::string(ToString(pattern))},
+                                  {"rename", std::string(ToString(profile.rename))},
                                   {"seed", std::to_string(ctx.run_seed)},
                                   {"stage", ctx.stage_dir},
                                   {"pid", static_cast<int64_t>(getpid())},
@@ -956,9 +958,13 @@ Status RunWorker(std::string_view work_file) {
   StatusOr<Profile> profile =
       ParseProfile(spec.value("profile", ""), "worker:" + spec.value("profile_name", ""));
   if (!profile.ok()) return profile.status();
-  StatusOr<Profile> patched =
-      ParseProfile("name: x\npattern: " + spec.value("pattern", "pwrite") + "\n", "worker");
+  // The parent's overrides (--pattern, --rename) are not in the profile's text.
+  StatusOr<Profile> patched = ParseProfile(
+      "name: x\npattern: " + spec.value("pattern", "pwrite") +
+          "\nrename: " + spec.value("rename", std::string(ToString(profile->rename))) + "\n",
+      "worker");
   if (!patched.ok()) return patched.status();
+  profile->rename = patched->rename;
   const std::string target = spec.value("target", "");
   // The worker re-checks the target: a work file alone never opens an unmarked folder.
   if (Status s = CheckTarget(target); !s.ok()) return s;

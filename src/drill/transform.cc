@@ -453,4 +453,16 @@ std::string_view ToString(WritePattern pattern) {
   return "?";
 }
 
+std::string_view ToString(RenameWhen when) {
+  switch (when) {
+    case RenameWhen::kNone:
+      return "none";
+    case RenameWhen::kFirst:
+      return "first";
+    case RenameWhen::kLast:
+      return "last";
+  }
+  return "?";
+}
+
 }  // namespace steen::drill

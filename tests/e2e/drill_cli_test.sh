@@ -102,6 +102,40 @@ for spec in "babuk-windows:" "conti:--pattern move-out-back" "azov:" "hunters:" 
   check "[ $n -ge 5 ]" "$fam: files changed ($n)"
   undo_exact out/m.jsonl "$fam"
 done
+
+# --- --rename first|last|none overrides the profile's rename (recorded in the manifest's run line);
+# the order of the first rename and the first pwrite64 on a target file is observed with strace.
+first_op() {  # trace file: "rename" or "pwrite64", whichever touched the target first
+  grep -E -m1 "^[0-9 ]+(pwrite64\([0-9]+<$WORK/tgt/|rename(at2?)?\(.*tgt[/>])" "$1" |
+    grep -o -E 'pwrite64|rename' | head -1
+}
+for when in first last none; do
+  fresh
+  run=("$STEEN" drill tgt --family play --rename "$when" --threads 1 --manifest out/m.jsonl --seed 12)
+  if command -v strace > /dev/null && strace -f -qq -o /dev/null true 2> /dev/null; then
+    strace -f -qq -y -e trace=pwrite64,rename,renameat,renameat2 -o out/trace "${run[@]}" > /dev/null
+    case $when in
+      first) check "[ \"\$(first_op out/trace)\" = rename ]" "--rename first: first op $(first_op out/trace)" ;;
+      last) check "[ \"\$(first_op out/trace)\" = pwrite64 ]" "--rename last: first op $(first_op out/trace)" ;;
+    esac
+  else
+    "${run[@]}" > /dev/null
+  fi
+  check "grep '\"op\":\"run\"' out/m.jsonl | grep -q '\"rename\":\"$when\"'" "--rename $when: not in the run line"
+  if [[ $when == none ]]; then
+    check "[ -f tgt/big.bin ] && [ ! -e tgt/big.bin.PLAY ] && ! cmp -s tgt/big.bin corpus/big.bin" \
+      "--rename none: not encrypted under its own name"
+  else
+    check "[ -f tgt/big.bin.PLAY ] && [ ! -e tgt/big.bin ]" "--rename $when: not renamed to .PLAY"
+  fi
+  undo_exact out/m.jsonl "rename-$when"
+done
+fresh
+check "! \"$STEEN\" drill tgt --family play --rename sometimes --manifest out/n4.jsonl > /dev/null 2> out/err.txt" \
+  "--rename sometimes accepted"
+check "grep -q 'first, last or none' out/err.txt" "--rename error unclear: $(cat out/err.txt)"
+check "(cd tgt && sha256sum -c --quiet ../sums.txt)" "--rename sometimes changed the target"
+
 fresh
 "$STEEN" drill tgt --family hunters --manifest out/m.jsonl --seed 3 > /dev/null
 check "same_range tgt/mid.bin.locked corpus/mid.bin 0 62" "hunters: first 62 bytes intact"

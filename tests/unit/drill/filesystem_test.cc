@@ -292,7 +292,8 @@ RunResult ObserveRun(Profile profile, std::string_view pattern_override = {}, in
     profile.pattern = patch->pattern;
   }
   const std::string pattern(ToString(profile.pattern));
-  SCOPED_TRACE(profile.name + " / " + pattern);
+  SCOPED_TRACE(profile.name + " / " + pattern + " / rename " +
+               std::string(ToString(profile.rename)));
   Fixture fx;
   Observer obs;
   fx.WatchAll(&obs);
@@ -324,10 +325,10 @@ RunResult ObserveRun(Profile profile, std::string_view pattern_override = {}, in
     const uint64_t seed = std::stoull(e.value("seed", "0"));
     // Name: the profile's extension rule.
     std::string expected_name = TransformName(profile, name, run_seed);
-    if (expected_name == name && (profile.pattern == WritePattern::kNewFileUnlink ||
-                                  profile.pattern == WritePattern::kNewFileKeep)) {
-      expected_name += ".drill";
-    }
+    const bool new_file = profile.pattern == WritePattern::kNewFileUnlink ||
+                          profile.pattern == WritePattern::kNewFileKeep;
+    if (profile.rename == RenameWhen::kNone && !new_file) expected_name = name;
+    if (expected_name == name && new_file) expected_name += ".drill";
     EXPECT_EQ(new_name, expected_name);
     EXPECT_EQ(Dir(new_rel), Dir(rel));
     // Bytes: exactly the pure transformation, i.e. the layout's ranges, cipher and footer.
@@ -445,6 +446,25 @@ TEST(DrillObserved, EveryWritePatternOverride) {
     for (const char* pattern :
          {"pwrite", "mmap", "new-file-unlink", "new-file-keep", "move-out-back"}) {
       ObserveRun(*profile, pattern);
+    }
+  }
+}
+
+// `steen drill --rename first|last|none` sets Profile::rename: the order of the rename and the
+// first write is observed (pwrite), none keeps the name (in place and moved out and back), and
+// worker processes get the override too (it is not in the profile's text).
+TEST(DrillObserved, RenameOverride) {
+  for (const char* family : {"play", "lockbit2"}) {
+    StatusOr<Profile> profile = LoadProfile(family);
+    ASSERT_TRUE(profile.ok());
+    for (RenameWhen when : {RenameWhen::kFirst, RenameWhen::kLast, RenameWhen::kNone}) {
+      Profile p = *profile;
+      p.rename = when;
+      EXPECT_GE(ObserveRun(p).attacked, 1);
+      ObserveRun(p, "move-out-back");
+      ObserveRun(p, "new-file-unlink");  // none: the ciphertext still goes to the new name
+      RunResult workers = ObserveRun(p, {}, /*processes=*/3);
+      EXPECT_GE(workers.pids.size(), 2u);
     }
   }
 }
