@@ -364,7 +364,11 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
   auto [rel_dir, name] = SplitRel(job.rel);
   Fd dir = OpenDirChain(ctx.root_fd, rel_dir);
   if (!dir.ok()) return Status::FromErrno("open folder of " + job.rel, errno);
-  Fd fd(openat(dir.get(), name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  const bool new_file =
+      ctx.pattern == WritePattern::kNewFileUnlink || ctx.pattern == WritePattern::kNewFileKeep;
+  // Class C tools only read the original (ccrypt, gpg, 7z): opening it for writing would hand a
+  // defender an open-for-write event that the real tools never cause.
+  Fd fd(openat(dir.get(), name.c_str(), (new_file ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.ok()) return Status::FromErrno("open " + job.rel, errno);
   struct stat st {};
   fstat(fd.get(), &st);
@@ -384,8 +388,6 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
   CipherKind cipher = RuleCipher(p, size, name);
   uint64_t footer = FooterSize(p, size, name);
   std::string new_name = TransformName(p, name, ctx.run_seed);
-  const bool new_file =
-      ctx.pattern == WritePattern::kNewFileUnlink || ctx.pattern == WritePattern::kNewFileKeep;
   // rename: none keeps the name when the file itself is changed (a new-file pattern still writes
   // the ciphertext under the template's name: ART's <name>.gpg).
   if (p.rename == RenameWhen::kNone && !new_file) new_name = name;

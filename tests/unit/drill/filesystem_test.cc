@@ -95,7 +95,8 @@ class Observer {
   ~Observer() { close(fd_); }
   void Watch(const fs::path& dir, const std::string& label) {
     int wd = inotify_add_watch(fd_, dir.c_str(),
-                               IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO);
+                               IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+                                   IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
     ASSERT_GE(wd, 0) << dir;
     labels_[wd] = label;
   }
@@ -380,6 +381,22 @@ RunResult ObserveRun(Profile profile, std::string_view pattern_override = {}, in
     EXPECT_EQ(observed, pattern);
     if (profile.pattern == WritePattern::kNewFileKeep) {
       EXPECT_TRUE(ReadFile(fx.target / rel) == original) << "original must be kept";
+    }
+    // Opened for writing (IN_CLOSE_WRITE) only when it is changed in place; class C tools read
+    // the original and write another file.
+    bool original_closed_write = false, original_closed_read = false, closed_write = false;
+    for (const Event& ev : events) {
+      if (ev.dir != Dir(rel) || (ev.name != name && ev.name != new_name)) continue;
+      closed_write |= (ev.mask & IN_CLOSE_WRITE) != 0;  // under either name (rename first)
+      if (ev.name != name) continue;
+      original_closed_write |= (ev.mask & IN_CLOSE_WRITE) != 0;
+      original_closed_read |= (ev.mask & IN_CLOSE_NOWRITE) != 0;
+    }
+    if (new_file) {
+      EXPECT_FALSE(original_closed_write) << "class C: the original was opened for writing";
+      EXPECT_TRUE(original_closed_read) << "class C: the original was not read";
+    } else if (profile.pattern != WritePattern::kMoveOutBack) {
+      EXPECT_TRUE(closed_write) << "in place: the file was not opened for writing";
     }
     if ((profile.pattern == WritePattern::kPwrite || profile.pattern == WritePattern::kMmap) &&
         new_name != name && !original.empty()) {
