@@ -212,6 +212,9 @@ inline constexpr int64_t kMaxVaultRetentionSeconds = 366 * 24 * 3600;
 // A file larger than this is not copied at open-for-write (the copy would outlast the permission
 // deadline on ordinary disks); it is kept by hard link only and the gap is alerted.
 inline constexpr uint64_t kDefaultVaultMaxFileBytes = 256 * MiB;
+// Free space the vault leaves on its filesystem: a copy that would eat into it evicts old copies
+// or is not made (alerted), so the users' own writes do not fail because of the vault.
+inline constexpr uint64_t kDefaultVaultMinFreeBytes = 256 * MiB;
 // Copies are made in chunks of this size (pread from the kernel's fd, write to tmp/).
 inline constexpr std::size_t kVaultCopyChunkBytes = 1 * MiB;
 // Inodes whose kept link is remembered in memory (so KeepLink costs one lookup when linked).

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "steen/event.h"
+#include "steen/limits.h"
 #include "steen/status.h"
 
 namespace steen::vault {
@@ -102,6 +103,8 @@ struct VaultOptions {
   int64_t retention_ns = 0;  // versions older than this are evicted (0 = the default)
   // Single files larger than this are not copied at open-for-write (0 = the default).
   uint64_t max_file_bytes = 0;
+  // Free space left on the vault's filesystem (0 = none: copies may fill the disk).
+  uint64_t min_free_bytes = limits::kDefaultVaultMinFreeBytes;
   int64_t (*now_ns)() = nullptr;  // wall clock seam for tests; null = CLOCK_REALTIME
 };
 
@@ -116,6 +119,7 @@ struct VaultStats {
   uint64_t unchanged = 0;     // PreserveBeforeWrite skipped: latest version still current
   uint64_t evicted = 0;
   uint64_t refused_quota = 0;  // not kept: quota full of pinned versions, or file too large
+  uint64_t refused_disk = 0;   // not kept: the filesystem would drop below min_free_bytes
   uint64_t aborted = 0;        // copy abandoned (still_valid() false: the write may have begun)
   uint64_t errors = 0;
 };

@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -418,13 +419,48 @@ struct Vault::Impl {
   }
 
   // Evicts oldest-first until `bytes` more fit; false when the rest is pinned.
-  bool MakeRoom(uint64_t bytes) {
+  // Free bytes on the vault's filesystem for an unprivileged writer (UINT64_MAX if unknown).
+  uint64_t FreeBytes() const {
+    struct statvfs vfs {};
+    if (::statvfs(options.dir.c_str(), &vfs) != 0) return UINT64_MAX;
+    return static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  }
+  bool DiskHasRoom(uint64_t bytes) const {
+    if (options.min_free_bytes == 0) return true;  // no reserve: the copy itself finds out
+    const uint64_t free = FreeBytes();
+    return free >= bytes && free - bytes >= options.min_free_bytes;
+  }
+
+  // Evicts oldest unpinned versions until `bytes` more fit the quotas and (for a copy) the disk's
+  // reserve. Returns why it could not ("" = room made).
+  std::string MakeRoom(uint64_t bytes) {
     while (object_bytes + bytes > options.max_bytes || version_count + 1 > options.max_files) {
       auto victims = OldestUnpinned(1, 0);
-      if (victims.empty()) return false;
+      if (victims.empty()) {
+        if (bytes > 0) ++stats.refused_quota;
+        return fmt::format("vault full ({} of {} bytes, {} versions) with copies of open incidents",
+                           object_bytes, options.max_bytes, version_count);
+      }
       Evict(victims);
     }
-    return true;
+    // Only for a new copy: the users' own data filling the disk is no reason to drop history.
+    while (bytes > 0 && !DiskHasRoom(bytes)) {
+      // Evict only when the vault's own bytes could cover the shortfall: otherwise the disk is
+      // full of other data and dropping history would not make the copy fit.
+      const uint64_t free = FreeBytes();
+      const uint64_t needed = bytes + options.min_free_bytes;
+      std::vector<Version> victims;
+      if (needed - std::min(free, needed) <= object_bytes) victims = OldestUnpinned(1, 0);
+      if (victims.empty()) {
+        ++stats.refused_disk;
+        return fmt::format(
+            "the vault's disk has {} bytes free; a {}-byte copy would leave less than "
+            "vault.min_free_bytes ({})",
+            FreeBytes(), bytes, options.min_free_bytes);
+      }
+      Evict(victims);
+    }
+    return "";
   }
 
   // Moves the file at `from` (tmp copy or kept link, on the vault's filesystem) to its object.
@@ -756,12 +792,9 @@ StatusOr<PreserveResult> Vault::PreserveBeforeWrite(int fd, const FileIdentity& 
           fmt::format("{} is {} bytes, more than vault.max_file_bytes ({}): not copied", file.path,
                       size, m.options.max_file_bytes));
     }
-    if (!m.MakeRoom(size)) {
+    if (std::string full = m.MakeRoom(size); !full.empty()) {
       m.AddChange(ChangeOp::kWrite, file.path, "", st.st_dev, st.st_ino, actor, now, 0);
-      ++m.stats.refused_quota;
-      return Status::ResourceExhausted(fmt::format(
-          "vault full ({} of {} bytes, {} versions) with copies of open incidents: {} not copied",
-          m.object_bytes, m.options.max_bytes, m.version_count, file.path));
+      return Status::ResourceExhausted(full + ": " + file.path + " not copied");
     }
   }
   // The copy itself runs without the lock: the permission reader's KeepLink must not wait for it.

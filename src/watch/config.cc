@@ -724,6 +724,8 @@ const std::vector<Binding>& Bindings() {
                          limits::kMaxVaultRetentionSeconds * kNsPerSecond, kNsPerSecond));
     b.push_back(Integer("vault.max_file_bytes", STEEN_FIELD(vault.max_file_bytes), 0,
                         int64_t{1} << 50));
+    b.push_back(Integer("vault.min_free_bytes", STEEN_FIELD(vault.min_free_bytes), 0,
+                        int64_t{1} << 50));
     // outputs: structured, see LoadOutputs / RenderOutputs (placeholder keeps the order).
     b.push_back({"outputs", nullptr, nullptr});
     b.push_back(Text("state_dir", STEEN_FIELD(state_dir), AbsolutePath));

@@ -73,6 +73,8 @@ struct VaultConfig {
   std::chrono::seconds retention{limits::kDefaultVaultRetentionSeconds};
   // Larger files are not copied at open-for-write (only kept by link; the gap is alerted).
   int64_t max_file_bytes = static_cast<int64_t>(limits::kDefaultVaultMaxFileBytes);
+  // Free space the vault leaves on its filesystem for the users' own writes (0 = none).
+  int64_t min_free_bytes = static_cast<int64_t>(limits::kDefaultVaultMinFreeBytes);
 };
 
 struct WatchConfig {

@@ -254,6 +254,7 @@ Status Daemon::Impl::Init() {
     options.max_files = static_cast<uint64_t>(config.vault.max_files);
     options.retention_ns = config.vault.retention.count() * 1'000'000'000ll;
     options.max_file_bytes = static_cast<uint64_t>(config.vault.max_file_bytes);
+    options.min_free_bytes = static_cast<uint64_t>(config.vault.min_free_bytes);
     if (Status dir = EnsureDirectory(options.dir); !dir.ok()) return dir;
     auto opened = vault::Vault::Open(options);
     if (!opened.ok()) return WithContext(opened.status(), "vault " + options.dir);

@@ -37,68 +37,11 @@ if [[ $(find "$WORK/corpus" -type f | wc -l) -lt 40 ]]; then
   exit 0
 fi
 
-proc_state() { awk '{print $3}' "/proc/$1/stat" 2> /dev/null; }
-tree_sums() { (cd "$1" && find . -type f ! -name .steen-drill-target -print0 | sort -z | xargs -0 -r sha256sum); }
+source "$ROOT/tests/e2e/lib/watch_attack.sh"
 
 # A profile that renames before it encrypts (Play's layout, rename first).
 sed -e 's/^name: play$/name: play-rename-first/' -e 's/^rename: last$/rename: first/' \
   "$ROOT/config/drill/play.yaml" > "$WORK/play-rename-first.yaml"
-
-# attack LABEL FAMILY [drill options...]: populates, watches, attacks until the drill is stopped.
-# Sets: dir share watch_pid drill_pid incident
-attack() {
-  local label=$1 family=$2
-  shift 2
-  dir=$WORK/$label
-  share=$dir/share
-  mkdir -p "$dir"
-  "$STEEN" drill --init "$share" --populate 40 --from "$WORK/corpus" > /dev/null ||
-    { bad "$label: drill --init"; return 1; }
-  tree_sums "$share" > "$dir/sums.txt"
-  "$STEEN" watch "$share" -o "state_dir=$dir/state" -o canaries.enabled=false \
-    > "$dir/alerts.jsonl" 2> "$dir/watch.log" &
-  watch_pid=$!
-  PIDS+=("$watch_pid")
-  for _ in $(seq 1 100); do
-    grep -q "watching (pid" "$dir/watch.log" 2> /dev/null && break
-    sleep 0.1
-  done
-  check "grep -q 'watching (pid' '$dir/watch.log'" "$label: watch did not start: $(cat "$dir/watch.log")"
-  "$STEEN" drill "$share" --family "$family" --pace 30 --manifest "$dir/m.jsonl" "$@" \
-    > "$dir/drill.out" 2>&1 &
-  drill_pid=$!
-  PIDS+=("$drill_pid")
-  local state=""
-  for _ in $(seq 1 300); do  # at most 30 s
-    state=$(proc_state "$drill_pid")
-    [[ $state == T || -z $state ]] && break
-    sleep 0.1
-  done
-  check "[ '$state' = T ]" "$label: drill not stopped (state '$state'): $(tail -3 "$dir/watch.log")"
-  kill -KILL "$drill_pid" 2> /dev/null
-  wait "$drill_pid" 2> /dev/null
-  sleep 0.5  # the daemon records the incident after answering the kernel
-  incident=$("$STEEN" incidents --state-dir "$dir/state" --format jsonl 2> /dev/null |
-    grep "\"pid\":$drill_pid" | grep -o '"id":"INC-[^"]*"' | head -1 | cut -d'"' -f4)
-  check "[ -n '$incident' ]" "$label: no incident names the drill"
-  local damaged
-  damaged=$(grep -c '"op":"file"' "$dir/m.jsonl" 2> /dev/null)
-  echo "$label: ${damaged:-0} files damaged before the stop, incident $incident"
-  [[ -n $incident ]]
-}
-
-stop_watch() {
-  kill -TERM "$watch_pid" 2> /dev/null
-  for _ in $(seq 1 100); do
-    kill -0 "$watch_pid" 2> /dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$watch_pid" 2> /dev/null
-  wait "$watch_pid" 2> /dev/null
-  # Sanitizer builds report on stderr.
-  check "! grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' '$dir/watch.log'" \
-    "sanitizer report in $dir/watch.log: $(grep -m3 'ERROR\|runtime error' "$dir/watch.log")"
-}
 
 # case LABEL FAMILY [drill options...]
 case_rollback() {
@@ -159,14 +102,8 @@ fi
 dir=$WORK/full
 mkdir -p "$dir/share"
 head -c 3000000 /dev/urandom > "$dir/share/big.bin"
-"$STEEN" watch "$dir/share" -o "state_dir=$dir/state" -o canaries.enabled=false \
-  -o vault.max_bytes=1048576 -o vault.max_file_bytes=1048576 > "$dir/alerts.jsonl" 2> "$dir/watch.log" &
-watch_pid=$!
-PIDS+=("$watch_pid")
-for _ in $(seq 1 100); do
-  grep -q "watching (pid" "$dir/watch.log" 2> /dev/null && break
-  sleep 0.1
-done
+start_watch "$dir" "$dir/share" -o canaries.enabled=false -o vault.max_bytes=1048576 \
+  -o vault.max_file_bytes=1048576
 start=$(date +%s%N)
 timeout 10 dd if=/dev/zero of="$dir/share/big.bin" bs=1M count=1 conv=notrunc status=none
 rc=$?
@@ -181,17 +118,7 @@ stop_watch
 dir=$WORK/crash
 mkdir -p "$dir/share"
 head -c 200000000 /dev/urandom > "$dir/share/big.bin"
-start_watch_crash() {
-  "$STEEN" watch "$dir/share" -o "state_dir=$dir/state" -o canaries.enabled=false \
-    >> "$dir/alerts.jsonl" 2> "$dir/watch.log" &
-  watch_pid=$!
-  PIDS+=("$watch_pid")
-  for _ in $(seq 1 100); do
-    grep -q "watching (pid" "$dir/watch.log" 2> /dev/null && break
-    sleep 0.1
-  done
-}
-start_watch_crash
+start_watch "$dir" "$dir/share" -o canaries.enabled=false
 timeout 30 dd if=/dev/zero of="$dir/share/big.bin" bs=4k count=1 conv=notrunc status=none &
 writer=$!
 mid_copy=no
@@ -204,7 +131,8 @@ wait "$watch_pid" 2> /dev/null
 wait "$writer"
 check "[ $? -eq 0 ]" "crash: the writer failed after the daemon was killed"
 echo "crash: killed $([ $mid_copy = yes ] && echo 'while a copy was in tmp/' || echo 'after the copy (not caught mid-copy)')"
-start_watch_crash
+mv "$dir/watch.log" "$dir/watch-killed.log"
+start_watch "$dir" "$dir/share" -o canaries.enabled=false
 check "[ -z \"\$(ls -A '$dir/state/vault/tmp')\" ]" "crash: half copy left in tmp/ after restart"
 for id in $("$STEEN" vault ls "$dir/share" --state-dir "$dir/state" --format jsonl | grep -o '"id":[0-9]*' | cut -d: -f2); do
   check "'$STEEN' vault show $id --state-dir '$dir/state' | grep -q object" "crash: version $id unreadable"

@@ -161,6 +161,25 @@ TEST_F(VaultStoreTest, QuotaEvictsOldestFirstButNeverPinnedVersions) {
   EXPECT_LE(v->Stats().object_bytes, 3000u);
 }
 
+TEST_F(VaultStoreTest, TheDiskReserveRefusesACopyWithoutDroppingHistoryThatCouldNotMakeRoom) {
+  VaultOptions options;
+  options.min_free_bytes = 0;
+  auto v = Open(options);
+  auto kept = Preserve(*v, File("1", std::string(1000, '1')));
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  v.reset();
+  options.min_free_bytes = uint64_t{1} << 60;  // more than any disk has free
+  v = Open(options);
+  auto refused = Preserve(*v, File("2", std::string(1000, '2')));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("vault.min_free_bytes"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(v->Stats().refused_disk, 1u);
+  EXPECT_TRUE(v->GetVersion(kept->version_id).ok());  // evicting it would not have helped
+  EXPECT_EQ(CountFiles(root_ + "/vault/tmp"), 0u);
+}
+
 TEST_F(VaultStoreTest, RetentionEvictsOldUnpinnedVersions) {
   VaultOptions options;
   options.retention_ns = 3600LL * 1'000'000'000;
