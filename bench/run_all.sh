@@ -9,9 +9,12 @@
 #   5. bench/evaluate.py          detection, false positives, unknown (default and --deep)
 #   6. bench/throughput.sh        cat vs steen vs yara vs ent vs file; in-memory classifier
 #   7. bench/memory.sh            peak RSS on many small files (only with --memory-files N)
+#   8. bench/vault_matrix.sh      every drill profile x write pattern: stop, rollback, sha256
+#                                 (only with --vault; root)
+#   9. bench/vault_overhead.sh    benign writers with and without steen watch (only with --vault)
 #
 # Usage: bench/run_all.sh [--no-install] [--no-office] [--per-type N] [--cap N]
-#                         [--memory-files N] [--runs N]
+#                         [--memory-files N] [--runs N] [--vault]
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,6 +25,7 @@ PER_TYPE=10
 CAP=150
 MEMORY_FILES=0
 RUNS=5
+VAULT=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --no-install) INSTALL=0; shift ;;
@@ -30,7 +34,8 @@ while [[ $# -gt 0 ]]; do
     --cap) CAP=$2; shift 2 ;;
     --memory-files) MEMORY_FILES=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --vault) VAULT=1; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run_all: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -79,6 +84,12 @@ step damage "${REPO}/build/release/bench/damage_corpus" --corpus "${BENCH_DIR}/c
   step throughput "${BENCH_DIR}/throughput.sh" --steen "${STEEN}" --runs "${RUNS}"
   if [[ ${MEMORY_FILES} -gt 0 ]]; then
     step memory "${BENCH_DIR}/memory.sh" --files "${MEMORY_FILES}" --steen "${STEEN}"
+  fi
+  if [[ ${VAULT} -eq 1 ]]; then
+    echo "## Protective copies and rollback"
+    echo
+    step vault-matrix "${BENCH_DIR}/vault_matrix.sh" --steen "${STEEN}"
+    step vault-overhead "${BENCH_DIR}/vault_overhead.sh" --steen "${STEEN}" --runs "${RUNS}"
   fi
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(. /etc/os-release && echo "${PRETTY_NAME}"); steen $(git -C "${REPO}" rev-parse --short HEAD)."
 } | tee "${MD}"

@@ -21,6 +21,7 @@ TOOL_PACKAGES=(
   rsyslog  # tests/e2e/outputs_rsyslog_test.sh: a real RFC 5424 receiver for the syslog sink
   procps strace  # tests/e2e/drill_processes_test.sh: pgrep for worker pids, pwrite64 tracing
   jq  # tests/e2e/incidents_cli_test.sh: checks steen incidents --format jsonl
+  e2fsprogs util-linux coreutils  # tests/e2e/vault_faults_test.sh: mkfs.ext4, mount -o loop, flock, setsid, fallocate
 )
 
 if [[ ${EUID} -ne 0 ]]; then
