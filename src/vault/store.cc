@@ -497,20 +497,54 @@ struct Vault::Impl {
   }
 
   // Turns the kept link `name` into a version (the inode lost its last name elsewhere).
-  int64_t LinkToVersion(const std::string& name, const std::string& path, VersionKind kind,
-                        const ActorRef& actor) {
-    const std::string link = Path("links/" + name);
-    int fd = ::open(link.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return 0;
+  struct LinkRow {
+    uint64_t device = 0, inode = 0;
+    std::string name, path;
+  };
+  struct LinkHash {
+    bool ok = false;
     struct stat st {};
     std::string sha;
     uint64_t bytes = 0;
-    bool hashed = ::fstat(fd, &st) == 0 && HashFd(fd, -1, &sha, &bytes).ok();
+  };
+  // Reads a kept link's content; touches no shared state, so it runs without the lock (a deleted
+  // file of gigabytes takes seconds to hash, and the permission reader's KeepLink needs the lock).
+  LinkHash HashLink(const std::string& name) const {
+    LinkHash h;
+    int fd = ::open(Path("links/" + name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return h;
+    h.ok = ::fstat(fd, &h.st) == 0 && HashFd(fd, -1, &h.sha, &h.bytes).ok();
     ::close(fd);
-    if (!hashed) {
+    return h;
+  }
+
+  // The kept link of a file whose last name just went (delete, rename over) becomes a version.
+  // Called with `lock` held; releases it while hashing. The link row stays until the version is
+  // recorded, so a crash in between loses nothing; nobody else converts it meanwhile (the inode
+  // has no name left to be opened, deleted or renamed by).
+  int64_t KeepLastName(std::unique_lock<std::mutex>& lock, const LinkRow& link,
+                       const std::string& path, VersionKind kind, const ActorRef& actor) {
+    const std::string name = link.name;
+    const uint64_t device = link.device, inode = link.inode;
+    lock.unlock();
+    const LinkHash hashed = HashLink(name);
+    lock.lock();
+    const int64_t id = LinkToVersion(name, path, kind, actor, hashed);
+    DropLinkRow(device, inode);
+    if (stats.links > 0) --stats.links;
+    return id;
+  }
+
+  int64_t LinkToVersion(const std::string& name, const std::string& path, VersionKind kind,
+                        const ActorRef& actor, const LinkHash& hashed) {
+    const std::string link = Path("links/" + name);
+    if (!hashed.ok) {
       ++stats.errors;
       return 0;
     }
+    const struct stat& st = hashed.st;
+    const std::string& sha = hashed.sha;
+    const uint64_t bytes = hashed.bytes;
     // Room is made best effort: the data exists already (it is the link), so it is kept anyway.
     (void)MakeRoom(0);
     bool dedup = false;
@@ -546,10 +580,6 @@ struct Vault::Impl {
   }
 
   // The kept link of a path: (device, inode, name), or nothing.
-  struct LinkRow {
-    uint64_t device = 0, inode = 0;
-    std::string name, path;
-  };
   std::optional<LinkRow> FindLink(uint64_t device, uint64_t inode, const std::string& path) {
     std::optional<LinkRow> row;
     if (inode != 0) {
@@ -912,16 +942,14 @@ Status Vault::KeepLink(int fd, const FileIdentity& file) {
 
 Status Vault::NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_t time_ns) {
   Impl& m = *impl_;
-  std::lock_guard<std::mutex> lock(m.mu);
+  std::unique_lock<std::mutex> lock(m.mu);
   int64_t version_id = 0;
   uint64_t device = file.device, inode = file.inode;
   if (auto link = m.FindLink(file.device, file.inode, file.path)) {
     device = link->device;
     inode = link->inode;
     if (m.OnlyOurName(link->name)) {
-      version_id = m.LinkToVersion(link->name, file.path, VersionKind::kDeleted, actor);
-      m.DropLinkRow(link->device, link->inode);
-      if (m.stats.links > 0) --m.stats.links;
+      version_id = m.KeepLastName(lock, *link, file.path, VersionKind::kDeleted, actor);
     }
   }
   m.AddChange(ChangeOp::kDelete, file.path, "", device, inode, actor, time_ns, version_id);
@@ -931,14 +959,12 @@ Status Vault::NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_
 Status Vault::NoteRename(const std::string& old_path, const std::string& new_path,
                          const ActorRef& actor, int64_t time_ns) {
   Impl& m = *impl_;
-  std::lock_guard<std::mutex> lock(m.mu);
+  std::unique_lock<std::mutex> lock(m.mu);
   int64_t version_id = 0;
   // The file that was at new_path: kept when the rename took its last name.
   if (auto replaced = m.FindLink(0, 0, new_path)) {
     if (m.OnlyOurName(replaced->name)) {
-      version_id = m.LinkToVersion(replaced->name, new_path, VersionKind::kRenamedOver, actor);
-      m.DropLinkRow(replaced->device, replaced->inode);
-      if (m.stats.links > 0) --m.stats.links;
+      version_id = m.KeepLastName(lock, *replaced, new_path, VersionKind::kRenamedOver, actor);
     }
   }
   // Kept links follow their files (and everything under a renamed folder).
