@@ -289,10 +289,19 @@ class Mp3Validator final : public FormatValidator {
     const uint64_t head_stop = std::min<uint64_t>(size, audio + limits::kHeadBytes);
     if (!Resync(c, audio, kResyncSearchBytes, head_stop, kResyncFrames, &key, &first)) {
       std::string_view probe = c.Bytes(audio, 1024);
+      FrameKey start_key;
+      const Chain started = Follow(c, audio, head_stop, &start_key);
       if (probe.size() >= 64 && ShortSpanLooksRandom(probe)) {
         media::MarkDamaged(
             report, audio, size - audio,
             "MPEG audio at " + Hex(audio) + ": no chain of frame headers, random bytes");
+      } else if (started.frames > 0) {
+        // A stream that starts where the tag ends always resumes after a bad frame; intermittent
+        // encryption leaves the first header whole and breaks every later chain.
+        media::MarkDamaged(report, started.end, size - started.end,
+                           "MPEG audio frames start at " + Hex(audio) + " and break at " +
+                               Hex(started.end) + "; no stream resumes in the next " +
+                               std::to_string(kResyncSearchBytes / limits::KiB) + " KiB");
       } else {
         report.reasons.push_back("no chain of MPEG audio frames after " + Hex(audio));
       }

@@ -7,18 +7,19 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <random>
 #include <string>
 
 #include "content/format.h"
 #include "content/reader.h"
 #include "steen/content.h"
 #include "steen/limits.h"
+#include "unit/content/system_test_support.h"
 
 namespace steen::content {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::RandomBytes;
 
 struct MediaCase {
   std::string label;      // test name
@@ -69,18 +70,11 @@ bool HaveFfmpeg() {
   return have;
 }
 
-fs::path TempDir() {
-  static const fs::path dir = [] {
-    std::string templ = (fs::temp_directory_path() / "steen-media-XXXXXX").string();
-    const char* made = mkdtemp(templ.data());
-    return fs::path(made != nullptr ? made : "/tmp");
-  }();
-  return dir;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+// ffmpeg's output folder, removed when the test process exits (ctest runs each test in a process
+// of its own, so one folder per process would otherwise be left behind).
+fs::path ScratchDir() {
+  static const testing::TempDir dir;
+  return dir.path();
 }
 
 // The file ffmpeg makes for `c` (made once per run); empty when it could not be made.
@@ -88,22 +82,17 @@ const std::string& Generate(const MediaCase& c) {
   static std::map<std::string, std::string> cache;
   auto it = cache.find(c.label);
   if (it != cache.end()) return it->second;
-  const fs::path out = TempDir() / (c.label + "." + c.extension);
+  const fs::path dir = ScratchDir();
+  if (dir.empty()) return cache.emplace(c.label, std::string()).first->second;
+  const fs::path out = dir / (c.label + "." + c.extension);
   const std::string command =
       "ffmpeg -nostdin -loglevel error -y " + c.ffmpeg + " '" + out.string() + "' > /dev/null 2>&1";
   std::string bytes;
-  if (std::system(command.c_str()) == 0) bytes = ReadFile(out);
+  if (std::system(command.c_str()) == 0) bytes = testing::ReadWholeFile(out);
   return cache.emplace(c.label, std::move(bytes)).first->second;
 }
 
-std::string RandomBytes(std::size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(n, '\0');
-  for (char& ch : out) ch = static_cast<char>(rng() & 0xff);
-  return out;
-}
-
-class MediaFormatTest : public testing::TestWithParam<MediaCase> {
+class MediaFormatTest : public ::testing::TestWithParam<MediaCase> {
  protected:
   void SetUp() override {
     if (!HaveFfmpeg()) GTEST_SKIP() << "ffmpeg not installed";
@@ -199,7 +188,7 @@ const std::string kShortClip =
 
 INSTANTIATE_TEST_SUITE_P(
     Media, MediaFormatTest,
-    testing::Values(
+    ::testing::Values(
         MediaCase{"jpeg_small", "jpeg", "jpeg", kSmallPicture, "jpg"},
         MediaCase{"jpeg_large", "jpeg", "jpeg", kNoisyVideo + " -q:v 2", "jpg"},
         MediaCase{"jpeg_progressive", "jpeg", "jpeg", kNoisyVideo + " -c:v mjpeg -q:v 3 -f mjpeg",
@@ -233,7 +222,7 @@ INSTANTIATE_TEST_SUITE_P(
         MediaCase{"mkv", "matroska", "mkv", kShortClip + " -c:v libx264", "mkv"},
         MediaCase{"webm", "matroska", "webm", kShortClip + " -c:v libvpx", "webm"},
         MediaCase{"mka", "matroska", "mkv", kMusic + " -c:a flac", "mka"}),
-    [](const testing::TestParamInfo<MediaCase>& info) { return info.param.label; });
+    [](const ::testing::TestParamInfo<MediaCase>& info) { return info.param.label; });
 
 }  // namespace
 }  // namespace steen::content
