@@ -265,6 +265,7 @@ struct Detector::Impl {
   bool TryPair(PendingNew& created, PendingDeleted& deleted, const ScopeRef& ref);
   void OnWrite(const FileEvent& event, const ActorKeys& keys, const std::vector<ScopeRef>& refs);
   void OnDelete(const FileEvent& event, const ActorKeys& keys, const std::vector<ScopeRef>& refs);
+  void OnRead(const FileEvent& event, const ActorKeys& keys, const std::vector<ScopeRef>& refs);
   void OnRename(const FileEvent& event, const std::vector<ScopeRef>& refs);
   void AddEvidence(const ScopeRef& ref, const std::string& file_key, std::string_view path,
                    const EvidenceUpdate& update);
@@ -481,6 +482,36 @@ void Detector::Impl::OnDelete(const FileEvent& event, const ActorKeys& keys,
   if (pending_deleted.size() > limits::kMaxDetectPendingPairs) pending_deleted.pop_front();
 }
 
+void Detector::Impl::OnRead(const FileEvent& event, const ActorKeys& keys,
+                            const std::vector<ScopeRef>& refs) {
+  // A reader that still holds the original when it unlinks it (read, write the copy, unlink,
+  // close: what most tools do) closes it after the delete, under "PATH (deleted)".
+  constexpr std::string_view kDeletedSuffix = " (deleted)";
+  std::string path = event.path;
+  if (path.ends_with(kDeletedSuffix)) path.resize(path.size() - kDeletedSuffix.size());
+  detect::ReadInfo info;
+  if (detect::ReadInfo* old = reads.Find(path)) info = *old;
+  info.time = now;
+  if (event.size != 0) info.size = event.size;
+  info.readers.push_back(keys);
+  if (info.readers.size() > 2) info.readers.erase(info.readers.begin());
+  reads.Put(path, std::move(info));
+
+  // The delete came first: give that original its reader and pair it now.
+  for (auto deleted = pending_deleted.rbegin(); deleted != pending_deleted.rend(); ++deleted) {
+    if (deleted->path != path) continue;
+    if (deleted->readers.size() >= 2) deleted->readers.erase(deleted->readers.begin());
+    deleted->readers.push_back(keys);
+    if (deleted->size == 0) deleted->size = event.size;
+    for (const ScopeRef& ref : refs) {
+      for (auto created = pending_new.rbegin(); created != pending_new.rend(); ++created) {
+        if (TryPair(*created, *deleted, ref)) break;
+      }
+    }
+    break;
+  }
+}
+
 void Detector::Impl::OnRename(const FileEvent& event, const std::vector<ScopeRef>& refs) {
   const std::string old_key = detect::FileKey(event.device, event.inode, event.path);
   const std::string new_key = detect::FileKey(event.device, event.inode, event.new_path);
@@ -666,20 +697,16 @@ std::vector<Alert> Detector::Observe(const FileEvent& event) {
     for (const ScopeRef& ref : refs) d.Use(ref, true)->AddCanary(event.path);
   }
   switch (event.op) {
-    case FileOp::kCloseNoWrite: {
-      detect::ReadInfo info;
-      if (detect::ReadInfo* old = d.reads.Find(event.path)) info = *old;
-      info.time = d.now;
-      if (event.size != 0) info.size = event.size;
-      info.readers.push_back(keys);
-      if (info.readers.size() > 2) info.readers.erase(info.readers.begin());
-      d.reads.Put(event.path, std::move(info));
+    case FileOp::kCloseNoWrite:
+      d.OnRead(event, keys, refs);
       break;
-    }
     case FileOp::kCreate:
       d.creations.Put(event.path, detect::Creation{d.now});
       break;
     case FileOp::kOpenForWrite:
+      // Opening for write hands the content over too: a file opened, moved out of the tree,
+      // encrypted there and moved back under another name was never read inside the tree.
+      d.OnRead(event, keys, refs);
       break;
     case FileOp::kCloseWrite:
       d.OnWrite(event, keys, refs);

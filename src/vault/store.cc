@@ -31,6 +31,7 @@
 
 #include "steen/limits.h"
 #include "steen/vault.h"
+#include "sys/file_opener.h"
 
 namespace steen::vault {
 
@@ -956,9 +957,18 @@ Status Vault::NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_
   return Status::Ok();
 }
 
-Status Vault::NoteRename(const std::string& old_path, const std::string& new_path,
+Status Vault::NoteRename(const std::string& old_path_seen, const std::string& new_path_seen,
                          const ActorRef& actor, int64_t time_ns) {
   Impl& m = *impl_;
+  // The kernel names only the watched side of a rename; the other side is found through the
+  // file's handle, and any name of the inode may come back, the vault's own link among them.
+  // That side is outside the trees, somewhere unknown: recorded as "" (never our link's path,
+  // which a rollback would otherwise move into the share).
+  const auto outside_or = [&](const std::string& path) {
+    return sys::PathIsUnder(path, m.options.dir) ? std::string() : path;
+  };
+  const std::string old_path = outside_or(old_path_seen);
+  const std::string new_path = outside_or(new_path_seen);
   std::unique_lock<std::mutex> lock(m.mu);
   int64_t version_id = 0;
   // The file that was at new_path: kept when the rename took its last name.
@@ -967,15 +977,18 @@ Status Vault::NoteRename(const std::string& old_path, const std::string& new_pat
       version_id = m.KeepLastName(lock, *replaced, new_path, VersionKind::kRenamedOver, actor);
     }
   }
-  // Kept links follow their files (and everything under a renamed folder).
-  Stmt q(m.db,
-         "UPDATE links SET path = ?2 || substr(path, length(?1) + 1) WHERE path = ?1 OR "
-         "substr(path, 1, length(?1) + 1) = ?1 || '/'");
-  q.Bind(1, old_path).Bind(2, new_path);
-  (void)m.StepDone(q);
+  // Kept links follow their files (and everything under a renamed folder). A side that is
+  // unknown moves nothing: an empty prefix would match every path.
+  if (!old_path.empty() && !new_path.empty()) {
+    Stmt q(m.db,
+           "UPDATE links SET path = ?2 || substr(path, length(?1) + 1) WHERE path = ?1 OR "
+           "substr(path, 1, length(?1) + 1) = ?1 || '/'");
+    q.Bind(1, old_path).Bind(2, new_path);
+    (void)m.StepDone(q);
+  }
   struct stat st {};
   uint64_t device = 0, inode = 0;
-  if (::lstat(new_path.c_str(), &st) == 0) {
+  if (::lstat(new_path_seen.c_str(), &st) == 0) {
     device = st.st_dev;
     inode = st.st_ino;
   }

@@ -461,6 +461,9 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   std::vector<Decided> decided;
   if (event.is_canary) decided = Decide(detector->Observe(event));
   if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
+  // Everything else is judged after the answer: the opener is known to hold the content now (a
+  // file moved out of the trees, encrypted there and moved back is never read inside them).
+  if (!event.is_canary) decided = Decide(detector->Observe(event));
   Publish(std::move(decided));
   if (!gap.empty()) VaultGap(gap);
 }
@@ -507,11 +510,7 @@ void Daemon::Impl::NoteInVault(const FileEvent& event, bool is_directory) {
       if (!is_directory) s = vault->NoteDelete(file, actor, event.wall_time_ns);
       break;
     case FileOp::kRename: {
-      // A name resolved from a file handle may come out as the vault's own link of the inode
-      // (any name of it will do for the kernel): the file came from outside the trees.
-      const bool from_vault = event.path.starts_with(vault->dir() + "/");
-      s = vault->NoteRename(from_vault ? std::string() : event.path, event.new_path, actor,
-                            event.wall_time_ns);
+      s = vault->NoteRename(event.path, event.new_path, actor, event.wall_time_ns);
       if (!is_directory && Inside(event.path) && !Inside(event.new_path)) {
         // Moved out of the trees: whatever happens to it out there is not seen. Copy it now, from
         // outside the trees (no ticket is held here), under its old name for rollback.

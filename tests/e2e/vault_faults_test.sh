@@ -28,7 +28,7 @@ cleanup() {
   done
   wait 2> /dev/null
   [[ -n $MNT ]] && umount "$MNT" 2> /dev/null
-  rm -rf "$WORK"
+  if [[ -n ${STEEN_TEST_KEEP:-} ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 pass=0

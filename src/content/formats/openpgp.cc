@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <string>
 
+#include "content/block_stats.h"
 #include "content/bytes.h"
 #include "content/formats/system_formats.h"
 #include "steen/limits.h"
@@ -274,8 +275,14 @@ FormatReport ValidateBinary(Reader& reader) {
       }
       // A chunked data packet that stops far before the end of the file: a chunk header in the
       // middle was overwritten (a legitimate writer ends the chain at the end of its data).
+      // What follows must look like the rest of the ciphertext: text appended to a message
+      // (a log line, a signature block) leaves the chain whole.
       const uint64_t remaining = size - pos;
-      if (last_partial_size > 0 && remaining > std::max<uint64_t>(last_partial_size + 5, 4096)) {
+      auto after_or =
+          reader.Read(pos, static_cast<std::size_t>(std::min<uint64_t>(remaining, 4096)));
+      const bool random_after = after_or.ok() && after_or->size() >= 32 && LooksRandom(*after_or);
+      if (last_partial_size > 0 && remaining > std::max<uint64_t>(last_partial_size + 5, 4096) &&
+          random_after) {
         Damage(report, last_chunk_header, size - last_chunk_header,
                "OpenPGP partial-length chain broken: chunk header at " + Hex(last_chunk_header) +
                    " ends the packet " + std::to_string(remaining) + " bytes before end of file");

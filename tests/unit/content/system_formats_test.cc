@@ -455,6 +455,12 @@ TEST_F(OpenPgpTest, StreamedPartialLengthsAreChained) {
   EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
   out = RunValidator(*v, KeepHeadRandomRest(gpg, 62));
   EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  // Text appended after the chain (a program logging into the wrong file) is no broken chain.
+  std::string appended = gpg;
+  for (int i = 0; i < 500; ++i) appended += "colleague line " + std::to_string(i) + "\n";
+  out = RunValidator(*v, appended);
+  EXPECT_EQ(out.report.integrity, Integrity::kEncryptedContainer) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.structure_end, gpg.size());
 }
 
 TEST_F(OpenPgpTest, ArmoredAndKeysAndSignatures) {

@@ -30,8 +30,9 @@ enum class Style {
   kRenameFirst,         // rename to the new name first, then overwrite (LockBit 2/3, BlackMatter)
   kNewPlusUnlink,       // new file named after the original + unlink original (ccrypt -T, hex)
   kNewRandomName,       // new file with an unrelated name + unlink original (size matches)
-  kCliContainer,        // `gpg -c x` / `7z a -p` / `openssl enc` then `rm x`: two processes
-  kMoveOutAndBack,      // rename out of the folder, overwrite, rename back under a new name
+  kNewRandomNameClosedLast,  // the same, the original closed after its unlink (event order)
+  kCliContainer,             // `gpg -c x` / `7z a -p` / `openssl enc` then `rm x`: two processes
+  kMoveOutAndBack,           // rename out of the folder, overwrite, rename back under a new name
 };
 
 struct Family {
@@ -75,6 +76,8 @@ std::vector<Family> Families() {
       {"lockbit2-rename-first", Style::kRenameFirst, Damaged(DK::kPartiallyEncrypted, 0.1),
        "lockbit", "Restore-My-Files.txt"},
       {"new-file-random-name", Style::kNewRandomName, Damaged(DK::kEncrypted), "", ""},
+      {"new-file-random-name-closed-last", Style::kNewRandomNameClosedLast, Damaged(DK::kEncrypted),
+       "", ""},
       {"move-out-and-back", Style::kMoveOutAndBack, Damaged(DK::kEncrypted), "moved", ""},
   };
 }
@@ -177,6 +180,15 @@ Outcome RunAttack(const Family& family, double files_per_s, Mode mode, int files
         s.Read(actor, path, inode, size);
         s.WriteNew(actor, target, 50000 + i, family.after, size + 16);
         s.Delete(actor, path, inode, size);
+        break;
+      }
+      case Style::kNewRandomNameClosedLast: {
+        // read, write the copy, unlink, close: the read's close arrives after the delete, and
+        // the kernel names an unlinked file "PATH (deleted)".
+        const std::string target = folder + "/" + std::to_string(i * 104729 % 1000003) + ".x";
+        s.WriteNew(actor, target, 50000 + i, family.after, size + 736);
+        s.Delete(actor, path, inode, size);
+        s.Read(actor, path + " (deleted)", inode, size);
         break;
       }
       case Style::kCliContainer:

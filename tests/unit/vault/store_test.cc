@@ -267,6 +267,34 @@ TEST_F(VaultStoreTest, RenameOverKeepsTheReplacedFileAndFolderRenamesMoveLinks) 
   EXPECT_EQ(changes->back().version_id, (*versions)[0].id);
 }
 
+TEST_F(VaultStoreTest, RenameSidesOutsideTheTreesAreRecordedAsUnknown) {
+  auto v = Open();
+  const std::string a = File("a", "original a");
+  const std::string b = File("b", "original b");
+  int fd = ::open(b.c_str(), O_RDONLY);
+  struct stat st {};
+  ::fstat(fd, &st);
+  ASSERT_TRUE(v->KeepLink(fd, {b, st.st_dev, st.st_ino}).ok());
+  ::close(fd);
+  // Moved out: the far side resolved from the file's handle came back as the vault's own link.
+  ASSERT_TRUE(v->NoteRename(a, v->dir() + "/links/1-2", actor_, fake_now).ok());
+  // Moved in from an unknown place: an empty old side must not move every kept link.
+  ASSERT_TRUE(v->NoteRename("", root_ + "/share/c", actor_, fake_now).ok());
+  auto changes = v->ChangesBy({actor_}, 0);
+  ASSERT_TRUE(changes.ok());
+  ASSERT_EQ(changes->size(), 2u);
+  EXPECT_EQ((*changes)[0].path, a);
+  EXPECT_EQ((*changes)[0].new_path, "") << "the vault's link is never a destination";
+  EXPECT_EQ((*changes)[1].path, "");
+  // b's kept link still knows its path: its last name going makes a version found by path.
+  ::unlink(b.c_str());
+  ASSERT_TRUE(v->NoteDelete({b, 0, 0}, actor_, fake_now).ok());
+  auto versions = v->Versions(b);
+  ASSERT_TRUE(versions.ok());
+  ASSERT_EQ(versions->size(), 1u);
+  EXPECT_EQ(Read(v->ObjectPath((*versions)[0])), "original b");
+}
+
 TEST_F(VaultStoreTest, ChangesAreSelectedByProcessOrBySmbClient) {
   auto v = Open();
   ActorRef reused = actor_;
