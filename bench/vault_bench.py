@@ -1,0 +1,405 @@
+#!/usr/bin/env python3
+"""Helpers of bench/vault_matrix.sh and bench/vault_overhead.sh (Python 3 standard library only).
+
+  vault_bench.py snapshot DIR OUT.json
+      sha256 and size of every regular file under DIR (relative paths; the drill's marker
+      .steen-drill-target is left out, as in tests/e2e/vault_rollback_test.sh).
+  vault_bench.py compare BEFORE.json AFTER.json [--canaries NAMES.txt --root-name NAME]
+      Prints TAB-separated: identical lost extra canaries first_differences.
+      lost = files of BEFORE missing from AFTER or with other bytes; extra = files of AFTER not in
+      BEFORE. With --canaries, an extra file whose name is a canary name of its folder (one
+      template a line, "{folder}" = the folder's name, the share's own name at the top) is counted
+      as a canary, not as an extra file: the daemon placed it, the drill did not.
+  vault_bench.py manifest M.jsonl [--before BEFORE.json]
+      Prints TAB-separated: files canaries effective_pattern rename overwritten_bytes range_bytes
+      files = "op":"file" lines (the files the drill started to change; each line is written
+      before the first change of that file) naming a file of BEFORE; canaries = the other ones
+      (files the daemon placed after the snapshot); overwritten_bytes = sum of the sizes before
+      the attack of all of them (what the vault must hold to restore them: canaries are restored
+      too); range_bytes = sum of the ranges the layout changes (partial encryption changes far
+      fewer bytes than the file it makes unreadable).
+  vault_bench.py vault VAULT_DIR
+      Prints TAB-separated: bytes disk_bytes objects sole_links
+      bytes = apparent size of objects/ plus kept links (links/) that are the inode's last name
+      (a deleted or renamed-over original: only the vault keeps it); disk_bytes = the same in
+      allocated blocks; objects = object files; sole_links = such links.
+  vault_bench.py matrix TSV
+      Markdown tables (profiles x patterns, one table per canary setting) and totals.
+
+Benign workloads of bench/vault_overhead.sh:
+  vault_bench.py mkfiles DIR N SEED [--ext .txt] [--min 4096] [--max 65536]
+      N text files of MIN..MAX bytes (uniform, seeded) cut from the licence texts Debian ships
+      (/usr/share/common-licenses), in 10 subfolders: real prose, not random bytes.
+  vault_bench.py edit DIR
+      Edits every doc*.txt file (those of mkfiles) in place as a save does: read, change a few
+      words and the first line, write it back through the same open (O_RDWR, no new file),
+      truncate to the new size.
+  vault_bench.py append DIR ROUNDS LINES
+      ROUNDS times: each *.log file opened for append, LINES log lines written, closed (a logger
+      that reopens its files).
+  vault_bench.py timeit OUT -- CMD...
+      Runs CMD, writes its wall time in seconds (perf_counter) and exit status to OUT.
+"""
+import argparse
+import csv
+import hashlib
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+
+MARKER = ".steen-drill-target"
+PATTERNS = ["pwrite", "mmap", "new-file-unlink", "move-out-back", "rename-first"]
+PATTERN_TITLES = {
+    "pwrite": "in place (pwrite)",
+    "mmap": "mmap",
+    "new-file-unlink": "new file + unlink",
+    "move-out-back": "move out and back",
+    "rename-first": "rename first (pwrite)",
+}
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def snapshot(root):
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root)
+            if rel == MARKER or os.path.islink(path) or not os.path.isfile(path):
+                continue
+            out[rel] = [os.path.getsize(path), sha256_file(path)]
+    return out
+
+
+def cmd_snapshot(args):
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(snapshot(args.dir), f, indent=0, sort_keys=True)
+
+
+def canary_names(templates, folder):
+    return {t.replace("{folder}", folder) for t in templates}
+
+
+def cmd_compare(args):
+    with open(args.before, encoding="utf-8") as f:
+        before = json.load(f)
+    with open(args.after, encoding="utf-8") as f:
+        after = json.load(f)
+    templates = []
+    if args.canaries:
+        with open(args.canaries, encoding="utf-8") as f:
+            templates = [line.rstrip("\n") for line in f if line.strip()]
+    lost = [p for p in before if after.get(p, [None, None])[1] != before[p][1]]
+    extra, canaries = [], []
+    for p in after:
+        if p in before:
+            continue
+        folder = os.path.dirname(p)
+        folder_name = os.path.basename(folder) if folder else args.root_name
+        if templates and os.path.basename(p) in canary_names(templates, folder_name):
+            canaries.append(p)
+        else:
+            extra.append(p)
+    diffs = ["lost:" + p for p in sorted(lost)[:3]] + ["extra:" + p for p in sorted(extra)[:3]]
+    identical = "yes" if not lost and not extra else "no"
+    print("\t".join([identical, str(len(lost)), str(len(extra)), str(len(canaries)),
+                     ";".join(diffs) or "-"]))
+
+
+def manifest_lines(path):
+    base = path
+    paths = [base]
+    sidecar = base + ".d"
+    if os.path.isdir(sidecar):  # --processes: each worker logs to its own part
+        paths += sorted(os.path.join(sidecar, n) for n in os.listdir(sidecar)
+                        if n.startswith("part-") and n.endswith(".jsonl"))
+    for p in paths:
+        try:
+            with open(p, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        continue  # a line cut by the kill
+        except OSError:
+            continue
+
+
+def cmd_manifest(args):
+    before = None
+    if args.before:
+        with open(args.before, encoding="utf-8") as f:
+            before = json.load(f)
+    files, canaries, overwritten, ranges = 0, 0, 0, 0
+    pattern, rename = "-", "-"
+    for e in manifest_lines(args.manifest):
+        if e.get("op") == "run":
+            pattern = e.get("pattern", "-")
+            rename = e.get("rename", "-")
+        elif e.get("op") == "file":
+            if before is None or e.get("path", "") in before:
+                files += 1
+            else:
+                canaries += 1  # not in the share before the daemon started: one it placed
+            overwritten += int(e.get("size", 0))
+            ranges += sum(int(r[1]) for r in e.get("ranges", []))
+    print("\t".join([str(files), str(canaries), pattern, rename, str(overwritten), str(ranges)]))
+
+
+def cmd_vault(args):
+    total, disk, objects, sole = 0, 0, 0, 0
+    for sub, sole_only in (("objects", False), ("links", True)):
+        for dirpath, _, filenames in os.walk(os.path.join(args.vault, sub)):
+            for name in filenames:
+                try:
+                    st = os.lstat(os.path.join(dirpath, name))
+                except OSError:
+                    continue
+                if sole_only and st.st_nlink != 1:
+                    continue
+                total += st.st_size
+                disk += st.st_blocks * 512
+                if sole_only:
+                    sole += 1
+                else:
+                    objects += 1
+    print("\t".join(str(v) for v in (total, disk, objects, sole)))
+
+
+def read_tsv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def cell(r):
+    if r["status"] == "refused":
+        return "n/a"
+    mark = "✓" if r["identical"] == "yes" else "✗"
+    text = f'{r["damaged"]} {mark}'
+    notes = []
+    if r.get("canaries_hit", "0") not in ("0", "-"):
+        notes.append(f'+{r["canaries_hit"]} canary')
+    if r["stopped"] != "yes":
+        notes.append("not stopped")
+    if r["incident"] == "-":
+        notes.append("no incident")
+    if r["identical"] != "yes" and int(r["lost"]) > 0:
+        notes.append(f'{r["lost"]} lost')
+    if r["identical"] != "yes" and int(r["extra"]) > 0:
+        notes.append(f'{r["extra"]} extra')
+    if r["rollback_rc"] not in ("0", "-"):
+        notes.append(f'rollback exit {r["rollback_rc"]}')
+    want = "pwrite" if r["pattern"] == "rename-first" else r["pattern"]
+    if r["effective_pattern"] not in (want, "-"):
+        notes.append(f'ran as {r["effective_pattern"]}')
+    if notes:
+        text += " (" + ", ".join(notes) + ")"
+    return text
+
+
+def ratio(r):
+    over = int(r["overwritten_bytes"])
+    return int(r["vault_bytes"]) / over if over > 0 else None
+
+
+def cmd_matrix(args):
+    rows = read_tsv(args.tsv)
+    settings = []
+    for r in rows:
+        if r["canaries"] not in settings:
+            settings.append(r["canaries"])
+    for setting in settings:
+        sel = [r for r in rows if r["canaries"] == setting]
+        profiles = []
+        for r in sel:
+            if r["profile"] not in profiles:
+                profiles.append(r["profile"])
+        patterns = [p for p in PATTERNS if any(r["pattern"] == p for r in sel)]
+        by = {(r["profile"], r["pattern"]): r for r in sel}
+        print(f"#### Canaries {setting}"
+              + (" (the default configuration)" if setting == "on" else
+                 " (`-o canaries.enabled=false`: content judgement alone)") + "\n")
+        print("| profile | " + " | ".join(PATTERN_TITLES[p] for p in patterns) + " |")
+        print("|---|" + "---|" * len(patterns))
+        for prof in profiles:
+            cells = [cell(by[(prof, p)]) if (prof, p) in by else "" for p in patterns]
+            print(f"| {prof} | " + " | ".join(cells) + " |")
+        ran = [r for r in sel if r["status"] != "refused"]
+        identical = [r for r in ran if r["identical"] == "yes"]
+        stopped = [r for r in ran if r["stopped"] == "yes"]
+        lost = sum(int(r["lost"]) for r in ran)
+        damaged = sum(int(r["damaged"]) for r in ran)
+        ratios = [x for x in (ratio(r) for r in ran) if x is not None]
+        disk_ratios = [int(r["vault_disk_bytes"]) / int(r["overwritten_bytes"])
+                       for r in ran if int(r["overwritten_bytes"]) > 0]
+        over_11 = [r for r in ran if ratio(r) is not None and ratio(r) > 1.1]
+        refused = len(sel) - len(ran)
+        print()
+        hit = sum(int(r.get("canaries_hit", "0") or 0) for r in ran if r.get("canaries_hit", "-") != "-")
+        print(f"Runs: {len(ran)} ({refused} refused by the drill: n/a); stopped by steen: "
+              f"{len(stopped)}; byte-identical after rollback: {len(identical)}; files damaged "
+              f"before the stop: {damaged} (median {statistics.median([int(r['damaged']) for r in ran]) if ran else 0:g}, "
+              f"max {max([int(r['damaged']) for r in ran], default=0)}; canaries hit: {hit}); files lost: {lost}.")
+        if ratios:
+            print(f"Vault bytes / bytes overwritten (runs where the drill changed a file, canaries included, "
+                  f"{len(ratios)}): median {statistics.median(ratios):.2f}, max {max(ratios):.2f}"
+                  f"; in allocated blocks median {statistics.median(disk_ratios):.2f}, max "
+                  f"{max(disk_ratios):.2f}; runs above 1.1: {len(over_11)}.")
+        print()
+        bad = [r for r in ran if r["identical"] != "yes" or r["stopped"] != "yes"
+               or r["rollback_rc"] not in ("0",)]
+        if bad:
+            print("Runs not stopped, not rolled back cleanly or not byte-identical:\n")
+            for r in bad:
+                print(f'- {r["profile"]} / {r["pattern"]}: damaged {r["damaged"]}, stopped '
+                      f'{r["stopped"]}, incident {r["incident"]}, rollback exit {r["rollback_rc"]} '
+                      f'(restored {r["restored"]}, recreated {r["recreated"]}, renamed back '
+                      f'{r["renamed_back"]}, removed {r["removed"]}, failed {r["failed"]}), '
+                      f'identical {r["identical"]}, lost {r["lost"]}, extra {r["extra"]}: '
+                      f'{r["differences"]}')
+            print()
+        if over_11:
+            print("Runs whose vault holds more than 1.1x the bytes overwritten:\n")
+            for r in sorted(over_11, key=ratio, reverse=True):
+                print(f'- {r["profile"]} / {r["pattern"]}: {ratio(r):.2f} ({r["vault_bytes"]} B in '
+                      f'{r["objects"]} objects + {r["sole_links"]} sole links, for '
+                      f'{r["damaged"]} files of {r["overwritten_bytes"]} B)')
+            print()
+
+
+def licence_text():
+    base = "/usr/share/common-licenses"
+    parts = []
+    for name in sorted(os.listdir(base)):
+        path = os.path.join(base, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            with open(path, "rb") as f:
+                parts.append(f.read())
+    return b"\n".join(parts)
+
+
+def cmd_mkfiles(args):
+    text = licence_text()
+    rng = random.Random(args.seed)
+    for i in range(args.n):
+        size = rng.randint(args.min, args.max)
+        out = bytearray()
+        while len(out) < size:
+            start = rng.randrange(0, len(text) - 1)
+            out += text[start:start + size - len(out)]
+        folder = os.path.join(args.dir, f"dept{i % 10:02d}")
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"doc{i:05d}{args.ext}"), "wb") as f:
+            f.write(out)
+
+
+def cmd_edit(args):
+    n = 0
+    for dirpath, _, filenames in os.walk(args.dir):
+        for name in sorted(filenames):
+            if not (name.startswith("doc") and name.endswith(".txt")):
+                continue  # only the files mkfiles made (never the daemon's canaries)
+            path = os.path.join(dirpath, name)
+            fd = os.open(path, os.O_RDWR)
+            try:
+                data = b""
+                while True:
+                    block = os.read(fd, 1 << 16)
+                    if not block:
+                        break
+                    data += block
+                line_end = data.find(b"\n")
+                head = b"Revised %d: " % n
+                body = data.replace(b"License", b"Licence").replace(b" the ", b" THE ", 3)
+                new = head + body[line_end + 1:] if line_end >= 0 else head + body
+                os.pwrite(fd, new, 0)
+                os.ftruncate(fd, len(new))
+            finally:
+                os.close(fd)
+            n += 1
+    print(n)
+
+
+def cmd_append(args):
+    logs = []
+    for dirpath, _, filenames in os.walk(args.dir):
+        logs += [os.path.join(dirpath, n) for n in sorted(filenames) if n.endswith(".log")]
+    for r in range(args.rounds):
+        for i, path in enumerate(logs):
+            with open(path, "a", encoding="ascii") as f:
+                for k in range(args.lines):
+                    f.write(f"2024-05-{1 + r % 28:02d}T10:{k % 60:02d}:00Z host{i} app[{1000 + k}]: "
+                            f"request {r * args.lines + k} served in {(k * 7) % 300} ms\n")
+
+
+def cmd_timeit(args):
+    cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
+    t0 = time.perf_counter()
+    rc = subprocess.call(cmd)
+    elapsed = time.perf_counter() - t0
+    with open(args.out, "w", encoding="ascii") as f:
+        f.write(f"{elapsed:.6f}\t{rc}\n")
+    return rc
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("snapshot")
+    p.add_argument("dir")
+    p.add_argument("out")
+    p.set_defaults(fn=cmd_snapshot)
+    p = sub.add_parser("compare")
+    p.add_argument("before")
+    p.add_argument("after")
+    p.add_argument("--canaries")
+    p.add_argument("--root-name", default="")
+    p.set_defaults(fn=cmd_compare)
+    p = sub.add_parser("manifest")
+    p.add_argument("manifest")
+    p.add_argument("--before")
+    p.set_defaults(fn=cmd_manifest)
+    p = sub.add_parser("vault")
+    p.add_argument("vault")
+    p.set_defaults(fn=cmd_vault)
+    p = sub.add_parser("matrix")
+    p.add_argument("tsv")
+    p.set_defaults(fn=cmd_matrix)
+    p = sub.add_parser("mkfiles")
+    p.add_argument("dir")
+    p.add_argument("n", type=int)
+    p.add_argument("seed", type=int)
+    p.add_argument("--ext", default=".txt")
+    p.add_argument("--min", type=int, default=4096)
+    p.add_argument("--max", type=int, default=65536)
+    p.set_defaults(fn=cmd_mkfiles)
+    p = sub.add_parser("edit")
+    p.add_argument("dir")
+    p.set_defaults(fn=cmd_edit)
+    p = sub.add_parser("append")
+    p.add_argument("dir")
+    p.add_argument("rounds", type=int)
+    p.add_argument("lines", type=int)
+    p.set_defaults(fn=cmd_append)
+    p = sub.add_parser("timeit")
+    p.add_argument("out")
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_timeit)
+    args = ap.parse_args()
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

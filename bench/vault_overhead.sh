@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# What protective copies cost benign writers (issue 5): wall time of benign write workloads on a
+# temporary folder with and without `steen watch` on it (default configuration: vault, canaries,
+# detection), side by side, interleaved (off/on, then on/off, ...), after one untimed warm-up of
+# each; medians of --runs (>= 5) and the ratio watch / no watch, plus what the vault holds after
+# each run with the daemon (objects/ + kept links that are an inode's last name), the daemon's CPU
+# time and its alerts (a benign workload must raise none; one the daemon stops is reported and
+# killed, not waited for).
+#
+# Workloads (each on fresh files made before the timer starts, the page cache flushed with sync):
+#   untar          tar -xf of /usr/include (a real source tree: ~8,000 headers, ~130 MiB)
+#   edit-1000      1,000 existing text files of 4-64 KiB edited in place (read, change, write back
+#                  through the same fd): each open for writing forces a protective copy
+#   overwrite-200M a 200 MiB file rewritten in place: dd if=/dev/zero bs=1M conv=notrunc
+#                  (below vault.max_file_bytes, 256 MiB: copied before the write)
+#   overwrite-512M the same with 512 MiB (above vault.max_file_bytes: not copied, a vault-gap)
+#   append-logs    50 log files of 4-64 KiB, 20 rounds of: open for append, 100 lines, close
+#
+# Usage: bench/vault_overhead.sh [--steen PATH] [--runs N] [--workloads a,b,...] [--out DIR]
+# Root only (fanotify). Everything runs in a mktemp -d folder under /tmp (removed at the end);
+# every process started is killed on exit; every wait is bounded (--limit seconds per run).
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STEEN=$ROOT/build/release/steen
+RUNS=5
+WORKLOADS="untar,edit-1000,overwrite-200M,overwrite-512M,append-logs"
+OUT=$ROOT/bench/out/vault_overhead
+LIMIT=300
+usage() { sed -n '/^# Usage:/,/^# Root only/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --steen) STEEN=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --workloads) WORKLOADS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --limit) LIMIT=$2; shift 2 ;;
+    *) usage ;;
+  esac
+done
+[[ $(id -u) -eq 0 ]] || { echo "vault_overhead: needs root (fanotify permission events)" >&2; exit 2; }
+STEEN=$(realpath "$STEEN")
+[[ -x $STEEN ]] || { echo "vault_overhead: no steen at $STEEN" >&2; exit 2; }
+HELPER=$ROOT/bench/vault_bench.py
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/steen-vault-overhead.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do
+    kill -CONT "$pid" 2> /dev/null
+    kill -KILL "$pid" 2> /dev/null
+  done
+  wait 2> /dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+IFS=, read -r -a workload_list <<< "$WORKLOADS"
+
+# Inputs made once (outside the watched folder).
+tar -C /usr -cf "$WORK/include.tar" include
+head -c $((512 << 20)) /dev/urandom > "$WORK/big-512M.bin"
+head -c $((200 << 20)) "$WORK/big-512M.bin" > "$WORK/big-200M.bin"
+
+SHARE=$WORK/share  # the watched folder (one per run, recreated)
+# setup WORKLOAD: fresh files in $SHARE (not timed).
+setup() {
+  rm -rf "$SHARE"
+  mkdir -p "$SHARE"
+  case $1 in
+    untar) mkdir "$SHARE/src" ;;
+    edit-1000) python3 "$HELPER" mkfiles "$SHARE/docs" 1000 1 ;;
+    overwrite-200M) cp "$WORK/big-200M.bin" "$SHARE/disk.img" ;;
+    overwrite-512M) cp "$WORK/big-512M.bin" "$SHARE/disk.img" ;;
+    append-logs) python3 "$HELPER" mkfiles "$SHARE/logs" 50 2 --ext .log ;;
+  esac
+  sync
+}
+# workload WORKLOAD: the timed command.
+workload_cmd() {
+  case $1 in
+    untar) echo tar -xf "$WORK/include.tar" -C "$SHARE/src" ;;
+    edit-1000) echo python3 "$HELPER" edit "$SHARE/docs" ;;
+    overwrite-200M) echo dd if=/dev/zero of="$SHARE/disk.img" bs=1M count=200 conv=notrunc status=none ;;
+    overwrite-512M) echo dd if=/dev/zero of="$SHARE/disk.img" bs=1M count=512 conv=notrunc status=none ;;
+    append-logs) echo python3 "$HELPER" append "$SHARE/logs" 20 100 ;;
+  esac
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
+stopped_below() {  # PID: a process in PID's tree is stopped (state T)
+  local p
+  for p in $1 $(pgrep -P "$1") $(pgrep -P "$(pgrep -P "$1" | paste -sd, -)" 2> /dev/null); do
+    [[ $(awk '{print $3}' "/proc/$p/stat" 2> /dev/null) == T ]] && return 0
+  done
+  return 1
+}
+
+TSV=$OUT/overhead.tsv
+printf 'workload\tmode\trun\tseconds\trc\tstopped\talerts\talert_names\tvault_bytes\tvault_disk_bytes\tobjects\tdaemon_cpu_s\n' > "$TSV"
+TICK=$(getconf CLK_TCK)
+
+# one WORKLOAD MODE RUN (RUN 0 = warm-up, not recorded)
+one() {
+  local w=$1 mode=$2 run=$3 state=$WORK/state watch_pid="" cpu0=0
+  setup "$w"
+  rm -rf "$state"
+  : > "$WORK/alerts.jsonl"
+  if [[ $mode == watch ]]; then
+    "$STEEN" watch "$SHARE" -o "state_dir=$state" > "$WORK/alerts.jsonl" 2> "$WORK/watch.log" &
+    watch_pid=$!
+    PIDS+=("$watch_pid")
+    for _ in $(seq 1 100); do
+      grep -q "watching (pid" "$WORK/watch.log" 2> /dev/null && break
+      sleep 0.1
+    done
+    grep -q "watching (pid" "$WORK/watch.log" || { echo "watch failed: $(cat "$WORK/watch.log")" >&2; exit 1; }
+    cpu0=$(cpu_ticks "$watch_pid")
+  fi
+  local cmd
+  read -r -a cmd <<< "$(workload_cmd "$w")"
+  python3 "$HELPER" timeit "$WORK/time.txt" -- "${cmd[@]}" &
+  local pid=$! stopped=no
+  PIDS+=("$pid")
+  for _ in $(seq 1 $((LIMIT * 20))); do
+    kill -0 "$pid" 2> /dev/null || break
+    if [[ -s $WORK/alerts.jsonl ]] && stopped_below "$pid"; then
+      stopped=yes
+      break
+    fi
+    sleep 0.05
+  done
+  if kill -0 "$pid" 2> /dev/null; then  # stopped by steen or over the limit: killed
+    [[ $stopped == yes ]] || stopped=limit
+    for p in $(pgrep -P "$pid") "$pid"; do kill -CONT "$p"; kill -KILL "$p"; done 2> /dev/null
+  fi
+  wait "$pid" 2> /dev/null
+  local seconds=- rc=-
+  [[ -s $WORK/time.txt ]] && IFS=$'\t' read -r seconds rc < "$WORK/time.txt"
+  rm -f "$WORK/time.txt"
+  local vb=- vd=- obj=- cpu=- alerts=0 names=-
+  if [[ $mode == watch ]]; then
+    sleep 0.3  # the last closes are judged after the writer is answered
+    cpu=$(awk -v a="$cpu0" -v b="$(cpu_ticks "$watch_pid")" -v t="$TICK" 'BEGIN{printf "%.2f", (b - a) / t}')
+    IFS=$'\t' read -r vb vd obj _ < <(python3 "$HELPER" vault "$state/vault")
+    kill -TERM "$watch_pid" 2> /dev/null
+    for _ in $(seq 1 100); do
+      kill -0 "$watch_pid" 2> /dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$watch_pid" 2> /dev/null
+    wait "$watch_pid" 2> /dev/null
+    alerts=$(grep -c . "$WORK/alerts.jsonl")
+    names=$(grep -o '"rule":{[^}]*"name":"[^"]*"' "$WORK/alerts.jsonl" | grep -o '"name":"[^"]*"' |
+      cut -d'"' -f4 | sort | uniq -c | awk '{printf "%s%s x%d", NR > 1 ? "," : "", $2, $1}')
+    [[ -n $names ]] || names=-
+  fi
+  echo "vault_overhead: $w $mode run $run: ${seconds}s rc $rc stopped $stopped alerts $alerts ($names) vault $vb" >&2
+  [[ $run -eq 0 ]] && return
+  printf '%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$mode" "$run" "$seconds" "$rc" \
+    "$stopped" "$alerts" "$names" "$vb" "$vd" "$obj" "$cpu" >> "$TSV"
+}
+
+started=$(date +%s)
+for w in "${workload_list[@]}"; do
+  one "$w" none 0
+  one "$w" watch 0
+  for run in $(seq 1 "$RUNS"); do
+    if ((run % 2)); then
+      one "$w" none "$run"
+      one "$w" watch "$run"
+    else
+      one "$w" watch "$run"
+      one "$w" none "$run"
+    fi
+  done
+done
+elapsed=$(($(date +%s) - started))
+
+python3 - "$TSV" "$RUNS" "$elapsed" "$(nproc)" << 'EOF' | tee "$OUT/overhead.md"
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+print(f"<!-- bench/vault_overhead.sh --runs {sys.argv[2]}; {sys.argv[4]} cores; {sys.argv[3]} s -->")
+print("| workload | no watch, median s | steen watch, median s | ratio | runs (each) "
+      "| vault after a run (median) | daemon CPU s (median) | alerts |")
+print("|---|---:|---:|---:|---:|---:|---:|---|")
+def mib(b):
+    return f"{b / 1048576:.1f} MiB"
+order = []
+for r in rows:
+    if r["workload"] not in order:
+        order.append(r["workload"])
+for w in order:
+    sel = [r for r in rows if r["workload"] == w]
+    def med(mode, key="seconds"):
+        vals = [float(r[key]) for r in sel if r["mode"] == mode and r[key] not in ("-", "")]
+        return statistics.median(vals) if vals else float("nan")
+    none, watch = med("none"), med("watch")
+    n = sum(1 for r in sel if r["mode"] == "watch")
+    vb = med("watch", "vault_bytes")
+    cpu = med("watch", "daemon_cpu_s")
+    alerts = sorted({r["alert_names"] for r in sel if r["mode"] == "watch" and r["alert_names"] != "-"})
+    stopped = sum(1 for r in sel if r["stopped"] != "no")
+    note = "; ".join(alerts) if alerts else "none"
+    if stopped:
+        note += f" ({stopped} run(s) stopped by steen or over the limit)"
+    print(f"| {w} | {none:.3f} | {watch:.3f} | {watch / none:.2f} | {n} | {mib(vb)} | {cpu:.2f} | {note} |")
+EOF
+echo "vault_overhead: $TSV, $OUT/overhead.md (${elapsed} s)" >&2
