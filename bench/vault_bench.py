@@ -42,7 +42,6 @@ Benign workloads of bench/vault_overhead.sh:
 """
 import argparse
 import csv
-import hashlib
 import json
 import os
 import random
@@ -50,6 +49,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from corpus_select import sha256_of  # noqa: E402 (same folder)
 
 MARKER = ".steen-drill-target"
 PATTERNS = ["pwrite", "mmap", "new-file-unlink", "move-out-back", "rename-first"]
@@ -62,14 +63,6 @@ PATTERN_TITLES = {
 }
 
 
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def snapshot(root):
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
@@ -79,7 +72,7 @@ def snapshot(root):
             rel = os.path.relpath(path, root)
             if rel == MARKER or os.path.islink(path) or not os.path.isfile(path):
                 continue
-            out[rel] = [os.path.getsize(path), sha256_file(path)]
+            out[rel] = [os.path.getsize(path), sha256_of(path)]
     return out
 
 

@@ -63,15 +63,12 @@ case $CANARIES in
   *) usage ;;
 esac
 HELPER=$ROOT/bench/vault_bench.py
+source "$ROOT/scripts/lib/processes.sh"
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/steen-vault-matrix.XXXXXX)
 PIDS=()
 cleanup() {
-  for pid in "${PIDS[@]}"; do
-    kill -CONT "$pid" 2> /dev/null
-    kill -KILL "$pid" 2> /dev/null
-  done
-  wait 2> /dev/null
+  kill_started "${PIDS[@]}"
   if [[ $KEEP -eq 1 ]]; then echo "vault_matrix: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -90,7 +87,6 @@ fi
 IFS=, read -r -a profile_list <<< "$PROFILES"
 IFS=, read -r -a pattern_list <<< "$PATTERNS"
 
-proc_state() { awk '{print $3}' "/proc/$1/stat" 2> /dev/null; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 TSV=$OUT/matrix.tsv
@@ -103,13 +99,7 @@ cols=(canaries profile pattern status effective_pattern rename damaged canaries_
 watch_pid=""
 stop_watch() {
   [[ -n $watch_pid ]] || return 0
-  kill -TERM "$watch_pid" 2> /dev/null
-  for _ in $(seq 1 100); do
-    kill -0 "$watch_pid" 2> /dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$watch_pid" 2> /dev/null
-  wait "$watch_pid" 2> /dev/null
+  stop_gracefully "$watch_pid"
   watch_pid=""
 }
 

@@ -41,15 +41,12 @@ done
 STEEN=$(realpath "$STEEN")
 [[ -x $STEEN ]] || { echo "vault_overhead: no steen at $STEEN" >&2; exit 2; }
 HELPER=$ROOT/bench/vault_bench.py
+source "$ROOT/scripts/lib/processes.sh"
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/steen-vault-overhead.XXXXXX)
 PIDS=()
 cleanup() {
-  for pid in "${PIDS[@]}"; do
-    kill -CONT "$pid" 2> /dev/null
-    kill -KILL "$pid" 2> /dev/null
-  done
-  wait 2> /dev/null
+  kill_started "${PIDS[@]}"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -142,13 +139,7 @@ one() {
     sleep 0.3  # the last closes are judged after the writer is answered
     cpu=$(awk -v a="$cpu0" -v b="$(cpu_ticks "$watch_pid")" -v t="$TICK" 'BEGIN{printf "%.2f", (b - a) / t}')
     IFS=$'\t' read -r vb vd obj _ < <(python3 "$HELPER" vault "$state/vault")
-    kill -TERM "$watch_pid" 2> /dev/null
-    for _ in $(seq 1 100); do
-      kill -0 "$watch_pid" 2> /dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$watch_pid" 2> /dev/null
-    wait "$watch_pid" 2> /dev/null
+    stop_gracefully "$watch_pid"
     alerts=$(grep -c . "$WORK/alerts.jsonl")
     names=$(grep -o '"rule":{[^}]*"name":"[^"]*"' "$WORK/alerts.jsonl" | grep -o '"name":"[^"]*"' |
       cut -d'"' -f4 | sort | uniq -c | awk '{printf "%s%s x%d", NR > 1 ? "," : "", $2, $1}')

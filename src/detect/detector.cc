@@ -182,7 +182,7 @@ class LruMap {
 struct ReadInfo {
   uint64_t time = 0;
   uint64_t size = 0;
-  std::vector<ActorKeys> readers;  // the last two
+  std::vector<ActorKeys> readers;  // the last two (RememberReader)
 };
 
 struct Creation {
@@ -209,6 +209,12 @@ struct PendingDeleted {
   std::vector<ActorKeys> readers;
   std::vector<std::string> paired_in;
 };
+
+// Keeps the last two readers of a file (the newest last).
+void RememberReader(std::vector<ActorKeys>& readers, const ActorKeys& reader) {
+  readers.push_back(reader);
+  if (readers.size() > 2) readers.erase(readers.begin());
+}
 
 bool Paired(const std::vector<std::string>& paired_in, const std::string& map_key) {
   return std::find(paired_in.begin(), paired_in.end(), map_key) != paired_in.end();
@@ -493,15 +499,13 @@ void Detector::Impl::OnRead(const FileEvent& event, const ActorKeys& keys,
   if (detect::ReadInfo* old = reads.Find(path)) info = *old;
   info.time = now;
   if (event.size != 0) info.size = event.size;
-  info.readers.push_back(keys);
-  if (info.readers.size() > 2) info.readers.erase(info.readers.begin());
+  detect::RememberReader(info.readers, keys);
   reads.Put(path, std::move(info));
 
   // The delete came first: give that original its reader and pair it now.
   for (auto deleted = pending_deleted.rbegin(); deleted != pending_deleted.rend(); ++deleted) {
     if (deleted->path != path) continue;
-    if (deleted->readers.size() >= 2) deleted->readers.erase(deleted->readers.begin());
-    deleted->readers.push_back(keys);
+    detect::RememberReader(deleted->readers, keys);
     if (deleted->size == 0) deleted->size = event.size;
     for (const ScopeRef& ref : refs) {
       for (auto created = pending_new.rbegin(); created != pending_new.rend(); ++created) {

@@ -17,16 +17,13 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "SKIP: needs root (fanotify permission events)"
   exit 0
 fi
+source "$ROOT/scripts/lib/processes.sh"
 WORK=$(mktemp -d /tmp/steen-vault-faults.XXXXXX)
 PIDS=()
 MNT=""
 cleanup() {
   touch "$WORK/busy/stop" 2> /dev/null
-  for pid in "${PIDS[@]}"; do
-    kill -CONT "$pid" 2> /dev/null
-    kill -KILL "$pid" 2> /dev/null
-  done
-  wait 2> /dev/null
+  kill_started "${PIDS[@]}"
   [[ -n $MNT ]] && umount "$MNT" 2> /dev/null
   if [[ -n ${STEEN_TEST_KEEP:-} ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }

@@ -15,14 +15,11 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "SKIP: needs root (fanotify permission events)"
   exit 0
 fi
+source "$ROOT/scripts/lib/processes.sh"
 WORK=$(mktemp -d /tmp/steen-vault-e2e.XXXXXX)
 PIDS=()
 cleanup() {
-  for pid in "${PIDS[@]}"; do
-    kill -CONT "$pid" 2> /dev/null
-    kill -KILL "$pid" 2> /dev/null
-  done
-  wait 2> /dev/null
+  kill_started "${PIDS[@]}"
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -13,16 +13,12 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "SKIP: needs root (fanotify permission events)"
   exit 0
 fi
+source "$ROOT/scripts/lib/processes.sh"
 WORK=$(mktemp -d /tmp/steen-watch-e2e.XXXXXX)
 PIDS=()
 cleanup() {
-  for pid in "${PIDS[@]}"; do
-    kill -CONT "$pid" 2>/dev/null
-    kill -KILL "$pid" 2>/dev/null
-  done
-  # Drill workers (fresh-exec children of the drill) that may have been stopped too.
-  for pid in $(cat "$WORK"/*.drill-children 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-  wait 2>/dev/null
+  # Drill workers (fresh-exec children of the drill) may have been stopped too.
+  kill_started "${PIDS[@]}" $(cat "$WORK"/*.drill-children 2>/dev/null)
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -36,8 +32,6 @@ if [[ $(find "$WORK/corpus" -type f | wc -l) -lt 40 ]]; then
   echo "SKIP: fewer than 40 corpus files gathered"
   exit 0
 fi
-
-proc_state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null; }
 
 # run LABEL [watch options...]
 run() {

@@ -290,12 +290,12 @@ class Mp3Validator final : public FormatValidator {
     if (!Resync(c, audio, kResyncSearchBytes, head_stop, kResyncFrames, &key, &first)) {
       std::string_view probe = c.Bytes(audio, 1024);
       FrameKey start_key;
-      const Chain started = Follow(c, audio, head_stop, &start_key);
       if (probe.size() >= 64 && ShortSpanLooksRandom(probe)) {
         media::MarkDamaged(
             report, audio, size - audio,
             "MPEG audio at " + Hex(audio) + ": no chain of frame headers, random bytes");
-      } else if (started.frames > 0) {
+      } else if (const Chain started = Follow(c, audio, head_stop, &start_key);
+                 started.frames > 0) {
         // A stream that starts where the tag ends always resumes after a bad frame; intermittent
         // encryption leaves the first header whole and breaks every later chain.
         media::MarkDamaged(report, started.end, size - started.end,

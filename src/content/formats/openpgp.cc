@@ -278,11 +278,13 @@ FormatReport ValidateBinary(Reader& reader) {
       // What follows must look like the rest of the ciphertext: text appended to a message
       // (a log line, a signature block) leaves the chain whole.
       const uint64_t remaining = size - pos;
-      auto after_or =
-          reader.Read(pos, static_cast<std::size_t>(std::min<uint64_t>(remaining, 4096)));
-      const bool random_after = after_or.ok() && after_or->size() >= 32 && LooksRandom(*after_or);
+      const auto random_after = [&] {
+        auto after =
+            reader.Read(pos, static_cast<std::size_t>(std::min<uint64_t>(remaining, 4096)));
+        return after.ok() && after->size() >= 32 && LooksRandom(*after);
+      };
       if (last_partial_size > 0 && remaining > std::max<uint64_t>(last_partial_size + 5, 4096) &&
-          random_after) {
+          random_after()) {
         Damage(report, last_chunk_header, size - last_chunk_header,
                "OpenPGP partial-length chain broken: chunk header at " + Hex(last_chunk_header) +
                    " ends the packet " + std::to_string(remaining) + " bytes before end of file");

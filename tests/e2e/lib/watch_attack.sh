@@ -1,6 +1,7 @@
 # Shared by the vault end-to-end tests (sourced, never run): a share of real files watched by
 # `steen watch` with its vault, attacked by `steen drill` until steen stops it.
-# The sourcing script defines STEEN, WORK, the PIDS array and check/bad, and gathers $WORK/corpus.
+# The sourcing script defines STEEN, WORK, the PIDS array and check/bad, gathers $WORK/corpus and
+# sources scripts/lib/processes.sh.
 
 # start_watch DIR SHARE [watch options...]: `steen watch` on SHARE with its state in DIR/state,
 # alerts in DIR/alerts.jsonl. Sets watch_pid; waits (bounded) until it watches.
@@ -17,7 +18,6 @@ start_watch() {
   check "grep -q 'watching (pid' '$wdir/watch.log'" "watch did not start in $wdir: $(tail -3 "$wdir/watch.log")"
 }
 
-proc_state() { awk '{print $3}' "/proc/$1/stat" 2> /dev/null; }
 tree_sums() { (cd "$1" && find . -type f ! -name .steen-drill-target -print0 | sort -z | xargs -0 -r sha256sum); }
 
 # attack LABEL FAMILY [drill options...]: populates, watches, attacks until the drill is stopped.
@@ -56,13 +56,7 @@ attack() {
 }
 
 stop_watch() {
-  kill -TERM "$watch_pid" 2> /dev/null
-  for _ in $(seq 1 100); do
-    kill -0 "$watch_pid" 2> /dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$watch_pid" 2> /dev/null
-  wait "$watch_pid" 2> /dev/null
+  stop_gracefully "$watch_pid"
   # Sanitizer builds report on stderr.
   check "! grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' '$dir/watch.log'" \
     "sanitizer report in $dir/watch.log: $(grep -m3 'ERROR\|runtime error' "$dir/watch.log")"

@@ -1,0 +1,27 @@
+# Process helpers shared by the end-to-end tests and the benchmarks (sourced, never run).
+
+# proc_state PID: the one-letter state from /proc/PID/stat (T = stopped), empty when gone.
+proc_state() { awk '{print $3}' "/proc/$1/stat" 2> /dev/null; }
+
+# kill_started PID...: kills processes this script started, suspended ones included (steen may
+# have stopped them), and reaps them.
+kill_started() {
+  local pid
+  for pid in "$@"; do
+    kill -CONT "$pid" 2> /dev/null
+    kill -KILL "$pid" 2> /dev/null
+  done
+  wait 2> /dev/null
+}
+
+# stop_gracefully PID: SIGTERM, up to 10 s to exit (a daemon's clean stop), then SIGKILL; reaps it.
+stop_gracefully() {
+  local pid=$1
+  kill -TERM "$pid" 2> /dev/null
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2> /dev/null
+  wait "$pid" 2> /dev/null
+}
