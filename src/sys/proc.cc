@@ -156,6 +156,11 @@ Actor ProcessAttributor::Attribute(pid_t tid) {
   if (status_text.ok()) status = ParseProcStatus(*status_text);
   if (!status) {
     ++vanished_;
+    if (auto remembered = Remembered(tid)) {
+      ++vanished_from_cache_;
+      remembered->tid = tid;
+      return *remembered;
+    }
     return actor;
   }
   actor.pid = status->tgid;
@@ -218,11 +223,26 @@ Actor ProcessAttributor::Attribute(pid_t tid) {
   }
   lru_.push_front(actor.pid);
   cache_[actor.pid] = CacheEntry{actor, inserted, lru_.begin()};
+  if (tid != actor.pid) {
+    if (thread_owner_.size() >= limits::kAttributionCacheEntries) thread_owner_.clear();
+    thread_owner_[tid] = actor.pid;
+  }
   return actor;
 }
 
+std::optional<Actor> ProcessAttributor::Remembered(pid_t tid) {
+  std::lock_guard lock(mu_);
+  pid_t pid = tid;
+  if (auto owner = thread_owner_.find(tid); owner != thread_owner_.end()) pid = owner->second;
+  auto it = cache_.find(pid);
+  // Any age: the entry is the last process seen under that pid, and a pid reused since would
+  // have replaced it with its own first event.
+  if (it == cache_.end()) return std::nullopt;
+  return it->second.actor;
+}
+
 AttributionStats ProcessAttributor::Stats() const {
-  return {attributed_.load(), cache_hits_.load(), vanished_.load()};
+  return {attributed_.load(), cache_hits_.load(), vanished_.load(), vanished_from_cache_.load()};
 }
 
 }  // namespace steen::sys

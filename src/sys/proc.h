@@ -63,6 +63,8 @@ struct AttributionStats {
   uint64_t attributed = 0;
   uint64_t cache_hits = 0;
   uint64_t vanished = 0;  // process exited before (full) attribution
+  // Of those, attributed from what an earlier event of the same thread or process showed.
+  uint64_t vanished_from_cache = 0;
 };
 
 class ProcessAttributor {
@@ -71,7 +73,9 @@ class ProcessAttributor {
   ProcessAttributor(FileOpener* opener, Clock* clock, ExeHasher* hasher = nullptr,
                     std::string proc_root = "/proc");
   // Never fails: fields the process no longer has are left empty. `tid` may be a thread id
-  // (fanotify with FAN_REPORT_TID) or a process id.
+  // (fanotify with FAN_REPORT_TID) or a process id. A thread or process that has exited (or was
+  // killed) since its event is given what an earlier event of it showed, if one was seen: its
+  // last events are often read after it is gone, and must still count for it.
   Actor Attribute(pid_t tid);
   AttributionStats Stats() const;
 
@@ -83,6 +87,8 @@ class ProcessAttributor {
   };
   std::string ProcPath(pid_t pid, const char* file) const;
   void FillAncestors(Actor* actor);
+  // The cached actor of the process `tid` belonged to, or nothing.
+  std::optional<Actor> Remembered(pid_t tid);
 
   FileOpener* opener_;
   Clock* clock_;
@@ -92,7 +98,9 @@ class ProcessAttributor {
   mutable std::mutex mu_;
   std::unordered_map<pid_t, CacheEntry> cache_;
   std::list<pid_t> lru_;
-  std::atomic<uint64_t> attributed_{0}, cache_hits_{0}, vanished_{0};
+  // Threads other than a process's main thread -> their process (bounded: cleared when full).
+  std::unordered_map<pid_t, pid_t> thread_owner_;
+  std::atomic<uint64_t> attributed_{0}, cache_hits_{0}, vanished_{0}, vanished_from_cache_{0};
 };
 
 }  // namespace steen::sys

@@ -31,7 +31,7 @@ trap cleanup EXIT
 pass=0
 fail=0
 bad() { echo "FAIL: $*" >&2; fail=$((fail + 1)); }
-check() { if eval "$1"; then pass=$((pass + 1)); else bad "$2"; fi; }
+check() { if eval "$1"; then pass=$((pass + 1)); else bad "$2"; return 1; fi; }
 source "$ROOT/tests/e2e/lib/watch_attack.sh"
 
 free_bytes() { df --output=avail -B1 "$1" | tail -1 | tr -d ' '; }
@@ -152,8 +152,12 @@ EOF
   (cd "$share" && find . -type f ! -name .steen-drill-target ! -name 'colleague-*' ! -path "./$untouched" \
     -print0 | sort -z | xargs -0 -r sha256sum) > "$dir/after.txt"
   grep -vF "  ./$untouched" "$dir/sums.txt" | grep -vF "  $untouched" > "$dir/expected.txt"
-  check "cmp -s '$dir/expected.txt' '$dir/after.txt'" \
-    "busy: share not byte-identical after the rollback: $(diff "$dir/expected.txt" "$dir/after.txt" | head -6)"
+  if ! check "cmp -s '$dir/expected.txt' '$dir/after.txt'" \
+    "busy: share not byte-identical after the rollback: $(diff "$dir/expected.txt" "$dir/after.txt" | head -6)"; then
+    grep -v '/colleague-' "$dir/rollback.jsonl" | head -12 >&2
+    "$STEEN" vault ls "$share" --state-dir "$dir/state" --format jsonl 2>&1 | grep -v '/colleague-' |
+      head -20 >&2
+  fi
   missing=0
   for ((i = 0; i < count; i++)); do
     [[ $(cat "$share/colleague-$i.txt" 2> /dev/null) == "new note $i" ]] || missing=$((missing + 1))

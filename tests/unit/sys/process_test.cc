@@ -97,6 +97,41 @@ TEST(Attribution, FakeProcRootWithHostileComm) {
   std::filesystem::remove_all(root);
 }
 
+// Its last events are often read after the writer is gone (killed once suspended, or a
+// short-lived worker): they must still be attributed to it, not to a bare thread id.
+TEST(Attribution, ThreadGoneSinceAnEarlierEventIsAttributedToItsProcess) {
+  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  std::filesystem::create_directories(root + "/4242");
+  std::filesystem::create_directories(root + "/4243");
+  std::ofstream(root + "/4242/status") << "Name:\tx\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\n";
+  std::ofstream(root + "/4243/status") << "Name:\tx\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\n";
+  std::ofstream(root + "/4242/stat")
+      << "4242 (w) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0\n";
+  ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get(), nullptr, root);
+  Actor alive = attributor.Attribute(4243);
+  ASSERT_EQ(alive.pid, 4242);
+  ASSERT_EQ(alive.start_time, 777u);
+  std::filesystem::remove_all(root + "/4243");
+  std::filesystem::remove_all(root + "/4242");
+  Actor gone = attributor.Attribute(4243);
+  EXPECT_EQ(gone.pid, 4242);
+  EXPECT_EQ(gone.tid, 4243);
+  EXPECT_EQ(gone.start_time, 777u);
+  EXPECT_EQ(gone.comm, "w");
+  Actor main_gone = attributor.Attribute(4242);
+  EXPECT_EQ(main_gone.pid, 4242);
+  EXPECT_EQ(main_gone.start_time, 777u);
+  // Never seen: a bare id, as before.
+  Actor unknown = attributor.Attribute(4244);
+  EXPECT_EQ(unknown.pid, 4244);
+  EXPECT_EQ(unknown.start_time, 0u);
+  EXPECT_EQ(attributor.Stats().vanished, 3u);
+  EXPECT_EQ(attributor.Stats().vanished_from_cache, 2u);
+  std::filesystem::remove_all(root);
+}
+
 TEST(ExeHasher, HashesKnownBytesAndOwnExecutable) {
   char path[] = "/tmp/steen-sys-hash-XXXXXX";
   int fd = ::mkstemp(path);
