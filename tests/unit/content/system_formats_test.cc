@@ -399,6 +399,15 @@ class OpenPgpTest : public ::testing::Test {
     for (int i = 0; i < 40000; ++i) text += "regel " + std::to_string(i) + ": één, twee, drie\n";
     testing::WriteWholeFile(dir_.path() / "plain.txt", text);
   }
+  // gpg started an agent in the temporary home: stop it before the folder goes (it removes its
+  // sockets while the folder is being removed, which left whole folders behind in /tmp).
+  void TearDown() override {
+    if (!home_.empty()) {
+      const std::string cmd =
+          "GNUPGHOME='" + home_.string() + "' gpgconf --kill gpg-agent >/dev/null 2>&1";
+      (void)std::system(cmd.c_str());
+    }
+  }
   // Runs gpg in the temporary home; returns the output file's bytes.
   std::string Gpg(const std::string& args, const std::string& out_name, bool stdin_input = false) {
     const fs::path out = dir_.path() / out_name;
