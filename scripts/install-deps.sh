@@ -10,6 +10,7 @@ BUILD_PACKAGES=(
   libcli11-dev nlohmann-json3-dev libfmt-dev
   libssl-dev zlib1g-dev libzstd-dev liblzma-dev libbz2-dev
   libsqlite3-dev libyaml-cpp-dev libsystemd-dev
+  libsmbclient-dev  # steen drill smb://... (src/drill/smb_fs.cc)
 )
 # Tools the tests, the demo and the benchmarks call.
 TOOL_PACKAGES=(
@@ -22,6 +23,7 @@ TOOL_PACKAGES=(
   procps strace  # tests/e2e/drill_processes_test.sh: pgrep for worker pids, pwrite64 tracing
   jq  # tests/e2e/incidents_cli_test.sh: checks steen incidents --format jsonl
   e2fsprogs util-linux coreutils  # tests/e2e/vault_faults_test.sh: mkfs.ext4, mount -o loop, flock, setsid, fallocate
+  samba smbclient iproute2  # tests/e2e/lib/samba_rig.sh: a private smbd, namespaces for two clients
 )
 
 if [[ ${EUID} -ne 0 ]]; then
@@ -29,6 +31,16 @@ if [[ ${EUID} -ne 0 ]]; then
   exit 2
 fi
 export DEBIAN_FRONTEND=noninteractive
+samba_was_installed=0
+if dpkg-query -W -f='${Status}' samba 2>/dev/null | grep -q 'install ok installed'; then
+  samba_was_installed=1
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${BUILD_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" >/dev/null
+if [[ ${samba_was_installed} -eq 0 ]] && command -v systemctl > /dev/null; then
+  # Installed here for the test rig only: the package's postinst starts the system's smbd and
+  # nmbd, which the tests never use (they run their own smbd on a private port and config).
+  systemctl stop smbd nmbd samba-ad-dc 2>/dev/null || true
+  systemctl disable smbd nmbd samba-ad-dc 2>/dev/null || true
+fi
 echo "install-deps: done"

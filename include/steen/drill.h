@@ -202,8 +202,27 @@ struct InitOptions {
 // Creates (if needed) the target folder and its marker; optionally copies corpus files into it.
 Status InitTarget(const InitOptions& options, std::string* report);
 
+// Credentials for an smb:// target, from an auth file in smbclient's format (`username = ...`,
+// `password = ...`, optional `domain = ...`).
+struct SmbCredentials {
+  std::string username;
+  std::string password;
+  std::string domain;
+};
+StatusOr<SmbCredentials> ReadSmbAuthFile(std::string_view path);
+// True for smb://HOST[:PORT]/SHARE[/PATH] targets (run through libsmbclient; see drill.md).
+bool IsSmbTarget(std::string_view target);
+// A remote target's reachability checks, before anything is touched: reads the auth file, logs
+// in, finds the folder and (with `need_marker`) its marker. PermissionDenied only for a missing
+// marker; InvalidArgument for a bad auth file or refused credentials, IoError for an unreachable
+// server, NotFound for a missing auth file, share or folder.
+Status CheckRemoteTarget(std::string_view url, std::string_view auth_file, bool need_marker);
+// The target a manifest's run line records (a local path or an smb:// URL).
+StatusOr<std::string> ManifestTarget(std::string_view manifest_path);
+
 struct RunOptions {
-  std::string target;
+  std::string target;            // a local folder or smb://HOST[:PORT]/SHARE[/PATH]
+  std::string auth_file;         // smb:// targets: smbclient-style credentials file
   std::string manifest;          // required; must lie outside the target
   double pace_files_per_s = -1;  // < 0 = the profile's; a global rate over threads and processes
   int threads = 0;               // 0 = the profile's (per process with `processes`)
@@ -226,6 +245,9 @@ struct RunStats {
   uint64_t bytes_changed = 0;
   uint64_t notes = 0;
   double seconds = 0;
+  // What the run could not do as the profile says (mmap over SMB falls back to pwrite), also
+  // recorded in the manifest's run line.
+  std::vector<std::string> notices;
 };
 Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* stats);
 
@@ -238,8 +260,9 @@ Status RunWorker(std::string_view work_file);
 StatusOr<double> ParsePace(std::string_view text);
 
 // Restores every file recorded in the manifest byte-exact, removes notes and new files, restores
-// names. Idempotent: running it twice (or after a partial undo) is safe.
-Status Undo(std::string_view manifest_path, std::string* report);
+// names. Idempotent: running it twice (or after a partial undo) is safe. A manifest of an smb://
+// target needs `auth_file`.
+Status Undo(std::string_view manifest_path, std::string* report, std::string_view auth_file = {});
 
 // Refusal checks, exposed for tests: OK only for a folder that holds the marker and is not `/`, a
 // home folder or a mount point.

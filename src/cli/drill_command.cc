@@ -4,7 +4,8 @@
 //   steen drill DIR --family NAME|PROFILE.yaml --manifest FILE [--pace RATE] [--threads N]
 //               [--pattern PATTERN] [--rename first|last|none]
 //               [--processes N [--files-per-process K]] [--avoid-decoys [--decoy-age S]] ...
-//   steen drill --undo MANIFEST
+//   steen drill smb://HOST[:PORT]/SHARE[/PATH] --family NAME --auth-file FILE --manifest FILE ...
+//   steen drill --undo MANIFEST [--auth-file FILE]
 #include <cstdio>
 #include <string>
 
@@ -24,6 +25,7 @@ struct DrillArgs {
   std::string family;
   std::string manifest;
   std::string undo;
+  std::string auth_file;
   std::string pattern;
   std::string rename;
   std::string pace;
@@ -41,6 +43,15 @@ struct DrillArgs {
 int Fail(const Status& status) {
   std::fprintf(stderr, "steen drill: %s\n", status.ToString().c_str());
   return status.code() == Status::Code::kPermissionDenied ? 3 : 1;
+}
+
+// A remote target that cannot be used (bad or missing auth file, unreachable server, refused
+// login, missing share) is a fatal error: exit 2, before anything is touched. A folder without
+// the marker is refused as locally (exit 3).
+int FailRemote(const Status& status) {
+  if (status.code() == Status::Code::kPermissionDenied) return Fail(status);
+  std::fprintf(stderr, "steen drill: %s\n", status.ToString().c_str());
+  return 2;
 }
 
 int Run(const DrillArgs& a) {
@@ -62,8 +73,19 @@ int Run(const DrillArgs& a) {
     return 0;
   }
   if (!a.undo.empty()) {
+    StatusOr<std::string> target = drill::ManifestTarget(a.undo);
+    if (target.ok() && drill::IsSmbTarget(*target)) {
+      if (a.auth_file.empty()) {
+        return FailRemote(Status::InvalidArgument("the manifest's target is " + *target +
+                                                  ": undo needs --auth-file FILE"));
+      }
+      if (Status s = drill::CheckRemoteTarget(*target, a.auth_file, /*need_marker=*/false);
+          !s.ok()) {
+        return FailRemote(s);
+      }
+    }
     std::string report;
-    Status s = drill::Undo(a.undo, &report);
+    Status s = drill::Undo(a.undo, &report, a.auth_file);
     std::printf("%s\n", report.c_str());
     return s.ok() ? 0 : Fail(s);
   }
@@ -79,6 +101,13 @@ int Run(const DrillArgs& a) {
   }
   StatusOr<drill::Profile> profile = drill::LoadProfile(a.family);
   if (!profile.ok()) return Fail(profile.status());
+  if (drill::IsSmbTarget(a.target)) {
+    if (Status s = drill::CheckRemoteTarget(a.target, a.auth_file, /*need_marker=*/true); !s.ok()) {
+      return FailRemote(s);
+    }
+  } else if (!a.auth_file.empty()) {
+    return Fail(Status::InvalidArgument("--auth-file is for smb:// targets only"));
+  }
   if (!a.pattern.empty()) {
     StatusOr<drill::Profile> patched =
         drill::ParseProfile("name: x\npattern: " + a.pattern + "\n", "--pattern");
@@ -99,6 +128,7 @@ int Run(const DrillArgs& a) {
   }
   drill::RunOptions options;
   options.target = a.target;
+  options.auth_file = a.auth_file;
   options.manifest = a.manifest;
   if (!a.pace.empty()) {
     StatusOr<double> pace = drill::ParsePace(a.pace);
@@ -115,13 +145,16 @@ int Run(const DrillArgs& a) {
   options.avoid_decoys = a.avoid_decoys;
   drill::RunStats stats;
   Status s = drill::RunDrill(*profile, options, &stats);
+  for (const auto& notice : stats.notices)
+    std::fprintf(stderr, "steen drill: note: %s\n", notice.c_str());
   std::printf(
       "%s: %llu file(s) attacked, %llu skipped, %llu byte(s) changed, %llu note(s), "
-      "%.2f s; undo with: steen drill --undo %s\n",
+      "%.2f s; undo with: steen drill --undo %s%s\n",
       profile->name.c_str(), static_cast<unsigned long long>(stats.files_attacked),
       static_cast<unsigned long long>(stats.files_skipped),
       static_cast<unsigned long long>(stats.bytes_changed),
-      static_cast<unsigned long long>(stats.notes), stats.seconds, a.manifest.c_str());
+      static_cast<unsigned long long>(stats.notes), stats.seconds, a.manifest.c_str(),
+      drill::IsSmbTarget(a.target) ? (" --auth-file " + a.auth_file).c_str() : "");
   return s.ok() ? 0 : Fail(s);
 }
 
@@ -136,7 +169,12 @@ void RegisterDrillCommand(CLI::App& app) {
   sub->add_option("--init", args->init, "Create the marker file in DIR (creating DIR)");
   sub->add_option("--populate", args->populate, "With --init: copy N files from --from");
   sub->add_option("--from", args->from, "With --populate: the corpus folder");
-  sub->add_option("target", args->target, "Folder to attack (must hold the marker)");
+  sub->add_option("target", args->target,
+                  "Folder to attack (must hold the marker), or smb://HOST[:PORT]/SHARE[/PATH] "
+                  "to attack a share through libsmbclient (needs --auth-file)");
+  sub->add_option("--auth-file", args->auth_file,
+                  "smb:// targets (drill and --undo): credentials file in smbclient's format "
+                  "(username = ..., password = ..., optional domain = ...)");
   sub->add_option("--family", args->family, "Profile name (see --list) or a profile file");
   sub->add_option("--manifest", args->manifest, "Manifest file, outside the target (new)");
   sub->add_option("--undo", args->undo, "Restore everything a manifest records");

@@ -1,5 +1,7 @@
 // File-system side of the drill: target checks, init/populate, the attack itself (walk by fds,
-// never following symlinks), a manifest written before every change, and undo.
+// never following symlinks), a manifest written before every change, and undo. Every access to
+// the target goes through a DrillFs (drill_fs.h): a local folder or an SMB share; the manifest
+// and the sidecars are always local files.
 //
 // Crash safety: for every file, the original bytes of every range about to change (the whole
 // file when the transform is not in place) are saved in a sidecar file next to the manifest and
@@ -35,6 +37,7 @@
 #include <thread>
 
 #include "drill/cipher.h"
+#include "drill/drill_fs.h"
 #include "steen/limits.h"
 
 namespace steen::drill {
@@ -43,71 +46,14 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (fd_ >= 0) close(fd_);
-    fd_ = std::exchange(o.fd_, -1);
-    return *this;
-  }
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
+// Move-out-back's staging folder when it cannot be next to the manifest (another file system,
+// or an SMB share).
+constexpr std::string_view kStageFolderName = ".steen-drill-stage";
 
 uint64_t RandomU64() {
   uint64_t v = 0;
   RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof(v));
   return v | 1;
-}
-
-Status ReadAllFd(int fd, uint64_t offset, uint64_t length, std::string* out) {
-  out->resize(length);
-  uint64_t done = 0;
-  while (done < length) {
-    ssize_t n = pread(fd, out->data() + done, length - done, offset + done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno("pread", errno);
-    if (n == 0) break;
-    done += n;
-  }
-  out->resize(done);
-  return Status::Ok();
-}
-
-Status WriteAllFd(int fd, uint64_t offset, std::string_view data) {
-  uint64_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = pwrite(fd, data.data() + done, data.size() - done, offset + done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno("pwrite", errno);
-    done += n;
-  }
-  return Status::Ok();
-}
-
-// Opens `rel_dir` (components separated by '/') under root_fd, refusing symlinks at every step.
-Fd OpenDirChain(int root_fd, std::string_view rel_dir) {
-  Fd current(dup(root_fd));
-  std::size_t pos = 0;
-  while (pos < rel_dir.size() && current.ok()) {
-    std::size_t slash = rel_dir.find('/', pos);
-    if (slash == std::string_view::npos) slash = rel_dir.size();
-    std::string part(rel_dir.substr(pos, slash - pos));
-    pos = slash + 1;
-    if (part.empty() || part == ".") continue;
-    if (part == "..") return Fd(-1);
-    current =
-        Fd(openat(current.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  }
-  return current;
 }
 
 std::pair<std::string, std::string> SplitRel(const std::string& rel) {
@@ -170,13 +116,12 @@ struct FileJob {
 struct Walker {
   const Profile& profile;
   const RunOptions& options;
-  dev_t device;
   std::vector<FileJob> files;
   std::vector<std::string> dirs;  // every folder visited (for notes), "" = root
   uint64_t bytes = 0;
   int skipped = 0;
 
-  bool Skip(int dir_fd, const std::string& name, const struct stat& st) {
+  bool Skip(const std::string& name, const EntryInfo& st) {
     std::string ext;
     if (std::size_t dot = name.rfind('.'); dot != std::string::npos && dot > 0) {
       ext = name.substr(dot);
@@ -196,27 +141,21 @@ struct Walker {
             profile.only_extensions.end()) {
       return true;
     }
-    if (static_cast<uint64_t>(st.st_size) < profile.min_file_size) return true;
+    if (st.size < profile.min_file_size) return true;
     if ((profile.skip_hidden || options.avoid_decoys) && name[0] == '.') return true;
     if (options.avoid_decoys) {
-      // Birth time when the file system records it (ext4, xfs, btrfs), else the inode change time.
-      struct statx sx {};
-      int64_t created = st.st_ctime;
-      if (statx(dir_fd, name.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) == 0 &&
-          (sx.stx_mask & STATX_BTIME) != 0) {
-        created = sx.stx_btime.tv_sec;
-      }
+      // Birth time when the file system records it (ext4, xfs, btrfs; SMB reports the server's),
+      // else the inode change time (List fills created_s so).
       const int64_t now = time(nullptr);
-      if (now - created < static_cast<int64_t>(options.decoy_age_s)) return true;  // fresh
+      if (now - st.created_s < static_cast<int64_t>(options.decoy_age_s)) return true;  // fresh
       // Never read since written: atime not after mtime (relatime still moves atime past mtime
       // on the first read).
-      auto ns = [](const struct timespec& t) { return t.tv_sec * 1000000000LL + t.tv_nsec; };
-      if (st.st_size > 0 && ns(st.st_atim) <= ns(st.st_mtim)) return true;
+      if (st.size > 0 && st.atime_ns <= st.mtime_ns) return true;
     }
     return false;
   }
 
-  void Walk(int root_fd) {
+  void Walk(DrillFs& fs) {
     std::deque<std::pair<std::string, int>> queue{{"", 0}};  // rel dir, depth
     while (!queue.empty()) {
       auto [rel, depth] =
@@ -226,41 +165,32 @@ struct Walker {
       } else {
         queue.pop_back();
       }
-      Fd dir_fd = OpenDirChain(root_fd, rel);
-      if (!dir_fd.ok()) continue;
+      std::vector<DirEntry> entries;
+      if (!fs.List(rel, options.avoid_decoys, &entries).ok()) continue;
       dirs.push_back(rel);
-      DIR* dir = fdopendir(dup(dir_fd.get()));
-      if (dir == nullptr) continue;
-      std::vector<std::string> names;
-      while (struct dirent* e = readdir(dir)) {
-        std::string name = e->d_name;
-        if (name != "." && name != "..") names.push_back(name);
-      }
-      closedir(dir);
-      std::sort(names.begin(), names.end());
+      std::sort(entries.begin(), entries.end(),
+                [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
       std::vector<std::string> subdirs;
-      for (const auto& name : names) {
-        struct stat st {};
-        if (fstatat(dir_fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-        if (S_ISLNK(st.st_mode)) continue;  // never followed, never touched
-        if (st.st_dev != device) continue;  // another file system mounted inside
-        if (S_ISDIR(st.st_mode)) {
+      for (const auto& [name, st] : entries) {
+        if (st.type == EntryType::kSymlink) continue;  // never followed, never touched
+        if (st.foreign_device) continue;               // another file system mounted inside
+        if (st.type == EntryType::kDirectory) {
           if (profile.recursive && depth + 1 < limits::kMaxDirectoryDepth) {
             subdirs.push_back(JoinRel(rel, name));
           }
           continue;
         }
-        if (!S_ISREG(st.st_mode) || name == kTargetMarkerName) continue;
-        if (Skip(dir_fd.get(), name, st)) {
+        if (st.type != EntryType::kRegular || name == kTargetMarkerName) continue;
+        if (Skip(name, st)) {
           ++skipped;
           continue;
         }
-        if (files.size() >= options.max_files || bytes + st.st_size > options.max_bytes) {
+        if (files.size() >= options.max_files || bytes + st.size > options.max_bytes) {
           ++skipped;
           continue;
         }
-        bytes += st.st_size;
-        files.push_back({JoinRel(rel, name), static_cast<uint64_t>(st.st_size), files.size()});
+        bytes += st.size;
+        files.push_back({JoinRel(rel, name), st.size, files.size()});
       }
       // DFS pops from the back: push in reverse so folders are visited in name order.
       if (profile.traversal == Traversal::kDepthFirst) std::reverse(subdirs.begin(), subdirs.end());
@@ -299,17 +229,15 @@ Status WriteSidecar(const std::string& path, std::string_view data) {
   return Status::Ok();
 }
 
-bool Rename(int from_dir, const std::string& from, int to_dir, const std::string& to) {
-  return renameat2(from_dir, from.c_str(), to_dir, to.c_str(), RENAME_NOREPLACE) == 0;
-}
-
 // Encrypts the ranges of an open file in place (pwrite or mmap), io_block pieces.
-Status EncryptInPlace(int fd, const Profile& p, WritePattern pattern, CipherKind cipher,
+// (RunDrill turns mmap into pwrite, with a notice, where the file system has no mapping.)
+Status EncryptInPlace(DrillFile& file, const Profile& p, WritePattern pattern, CipherKind cipher,
                       const KeyMaterial& keys, const std::vector<ByteRange>& ranges, uint64_t size,
                       const std::function<Status(std::size_t, uint64_t)>& after_piece) {
   uint64_t block = std::max<uint64_t>(64, p.io_block - p.io_block % 64);
   if (pattern == WritePattern::kMmap && size > 0) {
-    void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (file.MappableFd() < 0) return Status::Unsupported("mmap: no local mapping of this file");
+    void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, file.MappableFd(), 0);
     if (map == MAP_FAILED) return Status::FromErrno("mmap", errno);
     char* bytes = static_cast<char*>(map);
     for (std::size_t i = 0; i < ranges.size(); ++i) {
@@ -328,10 +256,10 @@ Status EncryptInPlace(int fd, const Profile& p, WritePattern pattern, CipherKind
     RangeCipher rc(cipher, keys, ranges[i].offset, ranges[i].length, static_cast<uint32_t>(i));
     for (uint64_t done = 0; done < ranges[i].length; done += block) {
       uint64_t n = std::min(block, ranges[i].length - done);
-      if (Status s = ReadAllFd(fd, ranges[i].offset + done, n, &buffer); !s.ok()) return s;
+      if (Status s = file.ReadAt(ranges[i].offset + done, n, &buffer); !s.ok()) return s;
       if (buffer.size() != n) return Status::IoError("file shrank while attacked");
       rc.Update(buffer.data(), buffer.size());
-      if (Status s = WriteAllFd(fd, ranges[i].offset + done, buffer); !s.ok()) return s;
+      if (Status s = file.WriteAt(ranges[i].offset + done, buffer); !s.ok()) return s;
       if (Status s = after_piece(i, done + n); !s.ok()) return s;
     }
   }
@@ -341,7 +269,7 @@ Status EncryptInPlace(int fd, const Profile& p, WritePattern pattern, CipherKind
 struct RunContext {
   const Profile& profile;
   WritePattern pattern;
-  int root_fd;
+  DrillFs* fs;
   std::string sidecar_dir;
   std::string stage_dir;  // move-out-back staging folder (outside the tree when possible)
   uint64_t run_seed;
@@ -361,21 +289,24 @@ bool HasPlayFooter(const Profile& p, std::string_view content) {
 Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
   const uint64_t index = job.index;
   const Profile& p = ctx.profile;
+  DrillFs& fs = *ctx.fs;
   auto [rel_dir, name] = SplitRel(job.rel);
-  Fd dir = OpenDirChain(ctx.root_fd, rel_dir);
-  if (!dir.ok()) return Status::FromErrno("open folder of " + job.rel, errno);
   const bool new_file =
       ctx.pattern == WritePattern::kNewFileUnlink || ctx.pattern == WritePattern::kNewFileKeep;
   // Class C tools only read the original (ccrypt, gpg, 7z): opening it for writing would hand a
   // defender an open-for-write event that the real tools never cause.
-  Fd fd(openat(dir.get(), name.c_str(), (new_file ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.ok()) return Status::FromErrno("open " + job.rel, errno);
-  struct stat st {};
-  fstat(fd.get(), &st);
-  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(job.rel + " is not a regular file");
-  uint64_t size = st.st_size;
+  StatusOr<std::unique_ptr<DrillFile>> opened =
+      fs.Open(job.rel, new_file ? OpenMode::kRead : OpenMode::kReadWrite);
+  if (!opened.ok()) return opened.status();
+  std::unique_ptr<DrillFile> file = std::move(opened).value();
+  EntryInfo st;
+  if (Status s = file->Info(&st); !s.ok()) return s;
+  if (st.type != EntryType::kRegular) {
+    return Status::InvalidArgument(job.rel + " is not a regular file");
+  }
+  uint64_t size = st.size;
   std::string original;
-  if (Status s = ReadAllFd(fd.get(), 0, size, &original); !s.ok()) return s;
+  if (Status s = file->ReadAt(0, size, &original); !s.ok()) return s;
   if (original.size() != size) return Status::IoError("short read " + job.rel);
   if (HasPlayFooter(p, original)) {
     *skipped = true;
@@ -393,6 +324,7 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
   if (p.rename == RenameWhen::kNone && !new_file) new_name = name;
   bool whole = p.encoding != Encoding::kNone || p.container != Container::kNone || new_file;
   if (new_name == name && new_file) new_name += ".drill";
+  const std::string new_path = JoinRel(rel_dir, new_name);
   // 1. Save the bytes about to change, 2. log, 3. change.
   std::string saved;
   if (whole) {
@@ -405,10 +337,11 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
   json ranges_json = json::array();
   for (const auto& r : ranges) ranges_json.push_back({r.offset, r.length});
   std::string stage_name = std::to_string(index) + "-" + name;
+  const std::string stage_path = ctx.stage_dir.empty() ? "" : ctx.stage_dir + "/" + stage_name;
   json entry = {{"op", "file"},
                 {"id", index},
                 {"path", job.rel},
-                {"new_path", JoinRel(rel_dir, new_name)},
+                {"new_path", new_path},
                 {"size", size},
                 {"sha256", Hex(Sha256(original))},
                 {"seed", std::to_string(seed)},
@@ -420,40 +353,47 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
                 {"pattern", std::string(ToString(ctx.pattern))},
                 {"whole", whole},
                 {"sidecar", sidecar},
-                {"stage", ctx.stage_dir.empty() ? "" : ctx.stage_dir + "/" + stage_name},
+                {"stage", stage_path},
                 {"pid", static_cast<int64_t>(getpid())}};
   if (Status s = ctx.manifest->Append(entry); !s.ok()) return s;
 
   if (new_file) {
     StatusOr<std::string> content = TransformContent(p, original, seed, name);
     if (!content.ok()) return content.status();
-    Fd out(openat(dir.get(), new_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  st.st_mode & 0777));
-    if (!out.ok()) return Status::FromErrno("create " + new_name, errno);
-    if (Status s = WriteAllFd(out.get(), 0, *content); !s.ok()) return s;
-    if (ctx.pattern == WritePattern::kNewFileUnlink && unlinkat(dir.get(), name.c_str(), 0) != 0) {
-      return Status::FromErrno("unlink " + job.rel, errno);
+    StatusOr<std::unique_ptr<DrillFile>> out =
+        fs.Open(new_path, OpenMode::kCreateExclusive, st.permissions);
+    if (!out.ok()) return out.status();
+    if (Status s = (*out)->WriteAt(0, *content); !s.ok()) return s;
+    if (ctx.pattern == WritePattern::kNewFileUnlink) {
+      if (!fs.OpenFilesCanBeMoved()) {
+        out->reset();
+        file.reset();
+      }
+      if (Status s = fs.Unlink(job.rel); !s.ok()) return s;
     }
     ctx.bytes_changed += content->size();
     return Status::Ok();
   }
 
   // In place (pwrite / mmap), optionally moved out and back.
-  std::string current = name;
-  int current_dir = dir.get();
-  Fd stage_fd;
+  std::string current = job.rel;
+  // Renames the file the drill holds open, keeping `file` usable under the new name.
+  auto rename_open = [&](const std::string& to) -> Status {
+    if (!fs.OpenFilesCanBeMoved()) file.reset();
+    if (Status s = fs.Rename(current, to); !s.ok()) return s;
+    current = to;
+    if (file) return Status::Ok();
+    StatusOr<std::unique_ptr<DrillFile>> reopened = fs.Open(current, OpenMode::kReadWrite);
+    if (!reopened.ok()) return reopened.status();
+    file = std::move(reopened).value();
+    return Status::Ok();
+  };
   if (ctx.pattern == WritePattern::kMoveOutBack) {
-    stage_fd = Fd(open(ctx.stage_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!stage_fd.ok() || !Rename(dir.get(), name, stage_fd.get(), stage_name)) {
-      return Status::FromErrno("move out " + job.rel, errno);
+    if (Status s = rename_open(stage_path); !s.ok()) {
+      return Status::IoError("move out " + job.rel + ": " + s.ToString());
     }
-    current = stage_name;
-    current_dir = stage_fd.get();
   } else if (p.rename == RenameWhen::kFirst && new_name != name) {
-    if (!Rename(dir.get(), name, dir.get(), new_name)) {
-      return Status::FromErrno("rename " + job.rel, errno);
-    }
-    current = new_name;
+    if (Status s = rename_open(new_path); !s.ok()) return s;
   }
   // Play appends its footer with the encrypted-chunk counter at 0 and rewrites the counter after
   // every 1 MiB chunk; other families write a finished footer.
@@ -471,43 +411,42 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
     uint64_t chunks = chunks_before[range] + ((done + (1 << 20) - 1) >> 20);
     char le[8];
     for (int b = 0; b < 8; ++b) le[b] = static_cast<char>((chunks >> (8 * b)) & 0xFF);
-    return WriteAllFd(fd.get(), counter_at, std::string_view(le, 8));
+    return file->WriteAt(counter_at, std::string_view(le, 8));
   };
   if (p.encoding != Encoding::kNone) {
     StatusOr<std::string> content = TransformContent(p, original, seed, name);
     if (!content.ok()) return content.status();
-    if (Status s = WriteAllFd(fd.get(), 0, *content); !s.ok()) return s;
+    if (Status s = file->WriteAt(0, *content); !s.ok()) return s;
     ctx.bytes_changed += content->size();
   } else {
     if (footer > 0 && p.footer_when == FooterWhen::kFirst) {
-      if (Status s = WriteAllFd(fd.get(), size, footer_bytes); !s.ok()) return s;
+      if (Status s = file->WriteAt(size, footer_bytes); !s.ok()) return s;
     } else if (footer > 0 && p.footer_when == FooterWhen::kExtendFirst) {
-      if (ftruncate(fd.get(), size + footer) != 0) return Status::FromErrno("ftruncate", errno);
+      if (Status s = file->Truncate(size + footer); !s.ok()) return s;
     }
-    if (Status s =
-            EncryptInPlace(fd.get(), p, ctx.pattern, cipher, keys, ranges, size, after_piece);
+    if (Status s = EncryptInPlace(*file, p, ctx.pattern, cipher, keys, ranges, size, after_piece);
         !s.ok()) {
       return s;
     }
     if (play_counter && footer > 0 && ctx.pattern == WritePattern::kMmap) {
       // No per-piece callback through a mapping: set the final counter.
       footer_bytes = FileFooter(p, size, name, seed);
-      if (Status s = WriteAllFd(fd.get(), size, footer_bytes); !s.ok()) return s;
+      if (Status s = file->WriteAt(size, footer_bytes); !s.ok()) return s;
     }
     if (footer > 0 && p.footer_when != FooterWhen::kFirst) {
-      if (Status s = WriteAllFd(fd.get(), size, footer_bytes); !s.ok()) return s;
+      if (Status s = file->WriteAt(size, footer_bytes); !s.ok()) return s;
     }
     uint64_t changed = 0;
     for (const auto& r : ranges) changed += r.length;
     ctx.bytes_changed += changed + footer;
   }
-  fd = Fd();
+  file.reset();
   if (ctx.pattern == WritePattern::kMoveOutBack) {
-    if (!Rename(current_dir, current, dir.get(), new_name)) {
-      return Status::FromErrno("move back " + job.rel, errno);
+    if (Status s = fs.Rename(current, new_path); !s.ok()) {
+      return Status::IoError("move back " + job.rel + ": " + s.ToString());
     }
-  } else if (current != new_name && !Rename(dir.get(), current, dir.get(), new_name)) {
-    return Status::FromErrno("rename " + job.rel, errno);
+  } else if (current != new_path) {
+    if (Status s = fs.Rename(current, new_path); !s.ok()) return s;
   }
   return Status::Ok();
 }
@@ -518,15 +457,15 @@ void DropNotes(RunContext& ctx, const std::vector<std::string>& dirs, RunStats* 
   std::string note_name = NoteName(p, ctx.run_seed);
   for (const auto& rel : dirs) {
     if (p.note.placement == NotePlacement::kRoot && !rel.empty()) continue;
-    Fd dir = OpenDirChain(ctx.root_fd, rel);
-    if (!dir.ok()) continue;
     json entry = {
         {"op", "note"}, {"path", JoinRel(rel, note_name)}, {"sha256", Hex(Sha256(p.note.content))}};
     if (!ctx.manifest->Append(entry).ok()) return;
-    // O_EXCL: an existing file of that name is never overwritten (Infection Monkey: "if absent").
-    Fd note(openat(dir.get(), note_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644));
+    // Exclusive: an existing file of that name is never overwritten (Infection Monkey: "if
+    // absent").
+    StatusOr<std::unique_ptr<DrillFile>> note =
+        ctx.fs->Open(JoinRel(rel, note_name), OpenMode::kCreateExclusive, 0644);
     if (!note.ok()) continue;
-    if (WriteAllFd(note.get(), 0, p.note.content).ok()) ++stats->notes;
+    if ((*note)->WriteAt(0, p.note.content).ok()) ++stats->notes;
   }
 }
 
@@ -542,6 +481,52 @@ Status CheckTarget(std::string_view target) {
                                     " marker (create one with `steen drill --init " + real + "`)");
   }
   return Status::Ok();
+}
+
+bool IsSmbTarget(std::string_view target) { return target.starts_with("smb://"); }
+
+namespace {
+
+// Logs in to a remote target and, with `need_marker`, refuses a folder without the marker (as
+// CheckTarget does locally; the server's own paths are unknown, so the home, system and mount
+// point refusals are the server administrator's share definition).
+StatusOr<std::unique_ptr<DrillFs>> OpenRemoteTarget(std::string_view target,
+                                                    std::string_view auth_file, bool need_marker) {
+  StatusOr<SmbUrl> url = ParseSmbUrl(target);
+  if (!url.ok()) return url.status();
+  StatusOr<SmbCredentials> credentials = ReadSmbAuthFile(auth_file);
+  if (!credentials.ok()) return credentials.status();
+  StatusOr<std::unique_ptr<DrillFs>> fs = OpenSmbDrillFs(*url, *credentials);
+  if (!fs.ok() || !need_marker) return fs;
+  EntryInfo marker;
+  if (!(*fs)->Stat(std::string(kTargetMarkerName), &marker).ok() ||
+      marker.type != EntryType::kRegular) {
+    const std::string shown = url->ToString();
+    return Status::PermissionDenied("refusing " + shown + ": no " + std::string(kTargetMarkerName) +
+                                    " marker (create one on the server with `steen drill --init "
+                                    "DIR` in the shared folder)");
+  }
+  return fs;
+}
+
+}  // namespace
+
+Status CheckRemoteTarget(std::string_view url, std::string_view auth_file, bool need_marker) {
+  StatusOr<std::unique_ptr<DrillFs>> fs = OpenRemoteTarget(url, auth_file, need_marker);
+  return fs.ok() ? Status::Ok() : fs.status();
+}
+
+StatusOr<std::string> ManifestTarget(std::string_view manifest_path) {
+  std::ifstream in{std::string(manifest_path)};
+  if (!in) return Status::NotFound("cannot open manifest " + std::string(manifest_path));
+  std::string line;
+  while (std::getline(in, line)) {
+    json j = json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.is_object() && j.value("op", "") == "run") {
+      return j.value("target", "");
+    }
+  }
+  return Status::Corruption("manifest has no run header");
 }
 
 Status InitTarget(const InitOptions& options, std::string* report) {
@@ -762,6 +747,7 @@ Status RunProcesses(RunContext& ctx, const std::vector<FileJob>& files, const Ru
                    {"pattern", std::string(ToString(ctx.pattern))},
                    {"rename", std::string(ToString(ctx.profile.rename))},
                    {"target", options.target},
+                   {"auth_file", options.auth_file},
                    {"run_seed", std::to_string(ctx.run_seed)},
                    {"sidecar_dir", ctx.sidecar_dir},
                    {"stage_dir", ctx.stage_dir},
@@ -846,15 +832,26 @@ Status RunProcesses(RunContext& ctx, const std::vector<FileJob>& files, const Ru
 
 Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* stats) {
   *stats = RunStats{};
-  if (Status s = CheckTarget(options.target); !s.ok()) return s;
-  std::string real = fs::canonical(options.target).string();
+  const bool remote = IsSmbTarget(options.target);
+  std::unique_ptr<DrillFs> target_fs;
+  std::string real;
+  if (remote) {
+    StatusOr<std::unique_ptr<DrillFs>> opened =
+        OpenRemoteTarget(options.target, options.auth_file, /*need_marker=*/true);
+    if (!opened.ok()) return opened.status();
+    target_fs = std::move(opened).value();
+    real = target_fs->Target();
+  } else {
+    if (Status s = CheckTarget(options.target); !s.ok()) return s;
+    real = fs::canonical(options.target).string();
+  }
   if (options.manifest.empty()) return Status::InvalidArgument("--manifest FILE is required");
   std::error_code ec;
   fs::path manifest_path = fs::absolute(options.manifest);
   fs::path manifest_dir = fs::canonical(manifest_path.parent_path(), ec);
   if (ec) return Status::NotFound("manifest folder: " + ec.message());
   std::string md = manifest_dir.string();
-  if (md == real || md.starts_with(real + "/")) {
+  if (!remote && (md == real || md.starts_with(real + "/"))) {
     return Status::PermissionDenied("the manifest must be kept outside the target");
   }
   WritePattern pattern = profile.pattern;
@@ -864,6 +861,13 @@ Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* sta
   }
   if (profile.encoding != Encoding::kNone && pattern == WritePattern::kMmap) {
     pattern = WritePattern::kPwrite;  // an encoding grows the file; mmap cannot
+  }
+  std::string notice;
+  if (remote && pattern == WritePattern::kMmap) {
+    // A remote file cannot be mapped: the same ranges are written with pwrite-style requests.
+    pattern = WritePattern::kPwrite;
+    notice = "pattern mmap is impossible over SMB (a remote file cannot be mapped): pwrite instead";
+    stats->notices.push_back(notice);
   }
   if (options.processes > 0 && profile.text.empty()) {
     return Status::InvalidArgument("--processes needs a profile parsed from text");
@@ -875,21 +879,30 @@ Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* sta
   fs::create_directory(sidecar_dir, ec);
   if (ec) return Status::IoError("create " + sidecar_dir + ": " + ec.message());
 
-  Fd root(open(real.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!root.ok()) return Status::FromErrno("open " + real, errno);
-  struct stat root_st {};
-  fstat(root.get(), &root_st);
+  if (!remote) {
+    StatusOr<std::unique_ptr<DrillFs>> opened = OpenLocalDrillFs(real);
+    if (!opened.ok()) return opened.status();
+    target_fs = std::move(opened).value();
+  }
 
-  RunContext ctx{profile, pattern, root.get(), sidecar_dir, "", 0, &manifest};
+  RunContext ctx{profile, pattern, target_fs.get(), sidecar_dir, "", 0, &manifest};
   ctx.run_seed = options.seed ? options.seed : RandomU64();
   if (pattern == WritePattern::kMoveOutBack) {
-    // Out of the tree when on the same file system (rename cannot cross devices); else a
-    // staging folder at the target's root, outside the attacked subfolders.
-    struct stat sd {};
-    stat(sidecar_dir.c_str(), &sd);
-    ctx.stage_dir =
-        sd.st_dev == root_st.st_dev ? sidecar_dir + "/stage" : real + "/.steen-drill-stage";
-    fs::create_directory(ctx.stage_dir, ec);
+    if (remote) {
+      // The share's root: outside the attacked folder when it is a subfolder of the share; at
+      // the target's root (outside its subfolders) when the target is the share itself.
+      ctx.stage_dir = "/" + std::string(kStageFolderName);
+    } else {
+      // Out of the tree when on the same file system (rename cannot cross devices); else a
+      // staging folder at the target's root, outside the attacked subfolders.
+      struct stat sd {
+      }, root_st{};
+      stat(sidecar_dir.c_str(), &sd);
+      stat(real.c_str(), &root_st);
+      ctx.stage_dir = sd.st_dev == root_st.st_dev ? sidecar_dir + "/stage"
+                                                  : real + "/" + std::string(kStageFolderName);
+    }
+    (void)target_fs->MakeDir(ctx.stage_dir);
   }
   if (Status s = manifest.Append({{"op", "run"},
                                   {"target", real},
@@ -903,9 +916,18 @@ Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* sta
       !s.ok()) {
     return s;
   }
+  if (!notice.empty()) {
+    if (Status s = manifest.Append({{"op", "notice"},
+                                    {"requested_pattern", std::string(ToString(profile.pattern))},
+                                    {"pattern", std::string(ToString(pattern))},
+                                    {"text", notice}});
+        !s.ok()) {
+      return s;
+    }
+  }
 
-  Walker walker{profile, options, root_st.st_dev};
-  walker.Walk(root.get());
+  Walker walker{profile, options};
+  walker.Walk(*target_fs);
   if (profile.note.before) DropNotes(ctx, walker.dirs, stats);
 
   const double pace =
@@ -931,6 +953,8 @@ Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* sta
   stats->files_skipped += walker.skipped;
   if (!profile.note.before) DropNotes(ctx, walker.dirs, stats);
   manifest.Append({{"op", "end"}, {"attacked", stats->files_attacked}});
+  // The remote staging folder lies outside the target: leave nothing behind once it is empty.
+  if (remote && !ctx.stage_dir.empty()) (void)target_fs->RemoveDir(ctx.stage_dir);
   stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
@@ -968,10 +992,16 @@ Status RunWorker(std::string_view work_file) {
   if (!patched.ok()) return patched.status();
   profile->rename = patched->rename;
   const std::string target = spec.value("target", "");
-  // The worker re-checks the target: a work file alone never opens an unmarked folder.
-  if (Status s = CheckTarget(target); !s.ok()) return s;
-  Fd root(open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!root.ok()) return Status::FromErrno("open " + target, errno);
+  // The worker re-checks the target: a work file alone never opens an unmarked folder. A remote
+  // worker logs in with its own session, as a fresh process of a real attacker would.
+  StatusOr<std::unique_ptr<DrillFs>> target_fs = Status::Internal("unset");
+  if (IsSmbTarget(target)) {
+    target_fs = OpenRemoteTarget(target, spec.value("auth_file", ""), /*need_marker=*/true);
+  } else {
+    if (Status s = CheckTarget(target); !s.ok()) return s;
+    target_fs = OpenLocalDrillFs(target);
+  }
+  if (!target_fs.ok()) return target_fs.status();
   Manifest part;
   if (Status s = part.Open(spec.value("part", "")); !s.ok()) return s;
   char exe[4096] = {};
@@ -985,7 +1015,7 @@ Status RunWorker(std::string_view work_file) {
   }
   RunContext ctx{*profile,
                  patched->pattern,
-                 root.get(),
+                 target_fs->get(),
                  spec.value("sidecar_dir", ""),
                  spec.value("stage_dir", ""),
                  0,
@@ -1040,18 +1070,21 @@ StatusOr<double> ParsePace(std::string_view text) {
   return files / seconds;
 }
 
-Status Undo(std::string_view manifest_path, std::string* report) {
+Status Undo(std::string_view manifest_path, std::string* report, std::string_view auth_file) {
   std::ifstream in{std::string(manifest_path)};
   if (!in) return Status::NotFound("cannot open manifest " + std::string(manifest_path));
   std::vector<json> entries;
   std::string line;
-  std::string target;
+  std::string target, run_stage;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     json j = json::parse(line, nullptr, false);
     if (j.is_discarded()) continue;  // a torn last line after a kill
     const std::string op = j.value("op", "");
-    if (op == "run") target = j.value("target", "");
+    if (op == "run") {
+      target = j.value("target", "");
+      run_stage = j.value("stage", "");
+    }
     if (op == "part") {
       // A worker process's own log, spliced in where the worker was started (one level only;
       // a missing part means the worker never ran).
@@ -1067,27 +1100,41 @@ Status Undo(std::string_view manifest_path, std::string* report) {
     entries.push_back(std::move(j));
   }
   if (target.empty()) return Status::Corruption("manifest has no run header");
-  Fd root(open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!root.ok()) return Status::FromErrno("open " + target, errno);
+  StatusOr<std::unique_ptr<DrillFs>> opened = Status::Internal("unset");
+  if (IsSmbTarget(target)) {
+    if (auth_file.empty()) {
+      return Status::InvalidArgument("the manifest's target is " + target +
+                                     ": undo needs --auth-file FILE");
+    }
+    opened = OpenRemoteTarget(target, auth_file, /*need_marker=*/false);
+  } else {
+    opened = OpenLocalDrillFs(target);
+  }
+  if (!opened.ok()) return opened.status();
+  DrillFs& tfs = **opened;
   int restored = 0, notes = 0, problems = 0;
   std::string problem_text;
   auto problem = [&](const std::string& what) {
     ++problems;
     if (problem_text.size() < 2000) problem_text += "\n  " + what;
   };
+  auto is_file = [&](const std::string& path) {
+    EntryInfo info;
+    return tfs.Stat(path, &info).ok() && info.type == EntryType::kRegular;
+  };
   for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
     const json& e = *it;
     const std::string op = e.value("op", "");
     if (op == "note") {
-      auto [rel_dir, name] = SplitRel(e.value("path", ""));
-      Fd dir = OpenDirChain(root.get(), rel_dir);
+      const std::string path = e.value("path", "");
       std::string content;
-      Fd note(dir.ok() ? openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW) : -1);
-      struct stat st {};
-      if (note.ok() && fstat(note.get(), &st) == 0 && st.st_size < (1 << 20) &&
-          ReadAllFd(note.get(), 0, st.st_size, &content).ok() &&
+      StatusOr<std::unique_ptr<DrillFile>> note = tfs.Open(path, OpenMode::kRead);
+      EntryInfo st;
+      if (note.ok() && (*note)->Info(&st).ok() && st.size < (1 << 20) &&
+          (*note)->ReadAt(0, st.size, &content).ok() &&
           Hex(Sha256(content)) == e.value("sha256", "")) {
-        if (unlinkat(dir.get(), name.c_str(), 0) == 0) ++notes;
+        note->reset();
+        if (tfs.Unlink(path).ok()) ++notes;
       }
       continue;
     }
@@ -1105,51 +1152,42 @@ Status Undo(std::string_view manifest_path, std::string* report) {
       saved.assign(std::istreambuf_iterator<char>(side), std::istreambuf_iterator<char>());
     }
     auto [rel_dir, name] = SplitRel(path);
-    auto [new_dir, new_name] = SplitRel(new_path);
-    Fd dir = OpenDirChain(root.get(), rel_dir);
-    if (!dir.ok()) {
+    EntryInfo dir_info;
+    if (!tfs.Stat(rel_dir, &dir_info).ok() || dir_info.type != EntryType::kDirectory) {
       problem("folder of " + path + " is gone");
       continue;
     }
-    auto exists = [&](const std::string& n) {
-      struct stat st {};
-      return fstatat(dir.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
-    };
     if (pattern == "new-file-unlink" || pattern == "new-file-keep") {
-      if (!exists(name)) {  // unlinked: recreate from the saved copy
-        Fd out(openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644));
-        if (!out.ok() || !WriteAllFd(out.get(), 0, saved).ok()) {
+      if (!is_file(path)) {  // unlinked: recreate from the saved copy
+        StatusOr<std::unique_ptr<DrillFile>> out = tfs.Open(path, OpenMode::kCreateExclusive, 0644);
+        if (!out.ok() || !(*out)->WriteAt(0, saved).ok()) {
           problem("cannot recreate " + path);
           continue;
         }
       }
-      if (new_name != name && exists(new_name)) unlinkat(dir.get(), new_name.c_str(), 0);
+      if (new_path != path && is_file(new_path)) (void)tfs.Unlink(new_path);
     } else {
       // Where is the file now? Under its new name, in the staging folder, or its old name.
       std::string current;
-      int current_dir = dir.get();
-      Fd stage_dir;
-      if (exists(new_name)) {
-        current = new_name;
-      } else if (!stage.empty() && access(stage.c_str(), F_OK) == 0) {
-        std::string stage_parent = fs::path(stage).parent_path().string();
-        stage_dir = Fd(open(stage_parent.c_str(), O_RDONLY | O_DIRECTORY));
-        current = fs::path(stage).filename().string();
-        current_dir = stage_dir.get();
-      } else if (exists(name)) {
-        current = name;
+      EntryInfo stage_info;
+      if (is_file(new_path)) {
+        current = new_path;
+      } else if (!stage.empty() && tfs.Stat(stage, &stage_info).ok()) {
+        current = stage;
+      } else if (is_file(path)) {
+        current = path;
       } else {
         problem("cannot find " + path + " (nor " + new_path + ")");
         continue;
       }
-      Fd fd(openat(current_dir, current.c_str(), O_RDWR | O_NOFOLLOW));
-      if (!fd.ok()) {
+      StatusOr<std::unique_ptr<DrillFile>> file = tfs.Open(current, OpenMode::kReadWrite);
+      if (!file.ok()) {
         problem("cannot open " + path);
         continue;
       }
       bool ok = true;
       if (e.value("whole", false)) {
-        ok = WriteAllFd(fd.get(), 0, saved).ok();
+        ok = (*file)->WriteAt(0, saved).ok();
       } else {
         uint64_t pos = 0;
         for (const auto& r : e["ranges"]) {
@@ -1158,33 +1196,34 @@ Status Undo(std::string_view manifest_path, std::string* report) {
             ok = false;
             break;
           }
-          ok = ok && WriteAllFd(fd.get(), off, std::string_view(saved).substr(pos, len)).ok();
+          ok = ok && (*file)->WriteAt(off, std::string_view(saved).substr(pos, len)).ok();
           pos += len;
         }
       }
-      ok = ok && ftruncate(fd.get(), size) == 0;
-      fd = Fd();
+      ok = ok && (*file)->Truncate(size).ok();
+      file->reset();
       if (!ok) {
         problem("cannot restore the bytes of " + path);
         continue;
       }
-      if (current_dir != dir.get() || current != name) {
-        if (!Rename(current_dir, current, dir.get(), name)) {
-          problem("cannot rename " + current + " back to " + path);
-          continue;
-        }
+      if (current != path && !tfs.Rename(current, path).ok()) {
+        problem("cannot rename " + current + " back to " + path);
+        continue;
       }
     }
     // Verify byte-exact.
-    Fd check(openat(dir.get(), name.c_str(), O_RDONLY | O_NOFOLLOW));
+    StatusOr<std::unique_ptr<DrillFile>> check = tfs.Open(path, OpenMode::kRead);
     std::string content;
-    if (!check.ok() || !ReadAllFd(check.get(), 0, size + 1, &content).ok() ||
+    if (!check.ok() || !(*check)->ReadAt(0, size + 1, &content).ok() ||
         Hex(Sha256(content)) != e.value("sha256", "")) {
       problem("sha256 mismatch after restore: " + path);
       continue;
     }
     ++restored;
   }
+  // A remote staging folder (outside the target) is removed once empty; local ones stay with
+  // the manifest.
+  if (tfs.IsRemote() && !run_stage.empty()) (void)tfs.RemoveDir(run_stage);
   if (report != nullptr) {
     *report = "restored " + std::to_string(restored) + " file(s), removed " +
               std::to_string(notes) + " note(s)";
