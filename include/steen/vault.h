@@ -159,8 +159,11 @@ class Vault {
   Status KeepLink(int fd, const FileIdentity& file);
 
   // A name went away. If the vault's link of that inode is now its last name, the link becomes a
-  // version (kDeleted / kRenamedOver). The change is recorded either way.
-  Status NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_t time_ns);
+  // version (kDeleted / kRenamedOver). The change is recorded either way. keep_last_name = false
+  // (steen's own rollback removing an offender's file or a displaced ciphertext) keeps nothing:
+  // the vault would otherwise hold every incident's ciphertext once more after its rollback.
+  Status NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_t time_ns,
+                    bool keep_last_name = true);
   // `old_path` -> `new_path` (a file or a folder: kept links and versions under a renamed folder
   // follow it). A file that was at new_path is found through its kept link (by path) and becomes a
   // kRenamedOver version when that link is now its inode's last name.
@@ -177,6 +180,8 @@ class Vault {
   StatusOr<std::vector<Version>> Versions(const std::string& path_or_prefix,
                                           bool prefix = false) const;
   StatusOr<Version> GetVersion(int64_t id) const;
+  // Whether a protective copy (kBeforeWrite) of this inode was ever taken.
+  bool HasCopyOf(uint64_t device, uint64_t inode) const;
   // The newest version of `path` taken at or before `at_ns` (0 = the newest).
   StatusOr<Version> VersionAt(const std::string& path, int64_t at_ns) const;
   // Changes by the actors (pid + start_time when non-zero; an smb client address matches every

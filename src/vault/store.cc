@@ -891,6 +891,16 @@ StatusOr<PreserveResult> Vault::PreserveBeforeWrite(int fd, const FileIdentity& 
                         id};
 }
 
+bool Vault::HasCopyOf(uint64_t device, uint64_t inode) const {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  Stmt q(m.db,
+         "SELECT 1 FROM versions WHERE device = ?1 AND inode = ?2 AND kind = 'before_write' "
+         "LIMIT 1");
+  q.Bind(1, static_cast<int64_t>(device)).Bind(2, static_cast<int64_t>(inode));
+  return q.Step() == SQLITE_ROW;
+}
+
 Status Vault::KeepLink(int fd, const FileIdentity& file) {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
@@ -941,7 +951,8 @@ Status Vault::KeepLink(int fd, const FileIdentity& file) {
   return Status::Ok();
 }
 
-Status Vault::NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_t time_ns) {
+Status Vault::NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_t time_ns,
+                         bool keep_last_name) {
   Impl& m = *impl_;
   std::unique_lock<std::mutex> lock(m.mu);
   int64_t version_id = 0;
@@ -950,7 +961,13 @@ Status Vault::NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_
     device = link->device;
     inode = link->inode;
     if (m.OnlyOurName(link->name)) {
-      version_id = m.KeepLastName(lock, *link, file.path, VersionKind::kDeleted, actor);
+      if (keep_last_name) {
+        version_id = m.KeepLastName(lock, *link, file.path, VersionKind::kDeleted, actor);
+      } else {
+        ::unlinkat(m.links_fd, link->name.c_str(), 0);
+        m.DropLinkRow(link->device, link->inode);
+        if (m.stats.links > 0) --m.stats.links;
+      }
     }
   }
   m.AddChange(ChangeOp::kDelete, file.path, "", device, inode, actor, time_ns, version_id);

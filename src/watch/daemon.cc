@@ -190,6 +190,7 @@ struct Daemon::Impl {
   bool IsOperatorTool(const Actor& actor);
   void NoteInVault(const FileEvent& event, bool is_directory);
   void VaultGap(const std::string& message);
+  void PreserveMovedOut(int fd, const FileEvent& event, const vault::ActorRef& actor);
   bool Linkable(uint64_t device) const {
     return std::find(linkable_devices.begin(), linkable_devices.end(), device) !=
            linkable_devices.end();
@@ -484,6 +485,32 @@ std::string Daemon::Impl::Preserve(sys::SysEvent& ev) {
                      event.path, event.actor.pid, event.actor.exe, kept.status().message());
 }
 
+void Daemon::Impl::PreserveMovedOut(int fd, const FileEvent& event, const vault::ActorRef& actor) {
+  // This runs after the move, maybe long after: out there the file may be rewritten already, and
+  // a copy of that is no protective copy (a move-out-and-back attack made the vault keep its
+  // ciphertext). The move set the inode's ctime; a write since sets mtime and ctime together.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return;
+  const auto ns = [](const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; };
+  if (ns(st.st_mtim) >= ns(st.st_ctim)) {
+    ++stats.moved_out_changed;
+    // Usually the writer opened it inside the trees first, and that copy is the content before.
+    if (!vault->HasCopyOf(st.st_dev, st.st_ino)) {
+      VaultGap(
+          fmt::format("{} moved out of the trees to {} by pid {} ({}) and written there "
+                      "before a protective copy could be made",
+                      event.path, event.new_path, event.actor.pid, event.actor.exe));
+    }
+    return;
+  }
+  auto kept = vault->PreserveBeforeWrite(
+      fd, vault::FileIdentity{event.path, event.device, event.inode}, actor);
+  if (!kept.ok()) {
+    ++stats.vault_errors;
+    Log("vault: " + event.path + ": " + kept.status().message());
+  }
+}
+
 void Daemon::Impl::VaultGap(const std::string& message) {
   Log("vault: " + message);
   ++vault_gaps_since_alert;
@@ -507,7 +534,9 @@ void Daemon::Impl::NoteInVault(const FileEvent& event, bool is_directory) {
       if (!is_directory) s = vault->NoteCreate(file, actor, event.wall_time_ns);
       break;
     case FileOp::kDelete:
-      if (!is_directory) s = vault->NoteDelete(file, actor, event.wall_time_ns);
+      if (!is_directory) {
+        s = vault->NoteDelete(file, actor, event.wall_time_ns, !IsOperatorTool(event.actor));
+      }
       break;
     case FileOp::kRename: {
       s = vault->NoteRename(event.path, event.new_path, actor, event.wall_time_ns);
@@ -516,9 +545,7 @@ void Daemon::Impl::NoteInVault(const FileEvent& event, bool is_directory) {
         // outside the trees (no ticket is held here), under its old name for rollback.
         int fd = ::open(event.new_path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd >= 0) {
-          auto kept = vault->PreserveBeforeWrite(
-              fd, vault::FileIdentity{event.path, event.device, event.inode}, actor);
-          if (!kept.ok()) s = kept.status();
+          PreserveMovedOut(fd, event, actor);
           ::close(fd);
         }
       }

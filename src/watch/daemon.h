@@ -66,6 +66,7 @@ struct DaemonStats {
   uint64_t before_misses = 0;
   uint64_t before_evicted = 0;     // limits::kMaxBeforeViews reached
   uint64_t moved_in_analysed = 0;  // files moved into a tree, read by path afterwards
+  uint64_t moved_out_changed = 0;  // moved out and written there before we could copy it
   uint64_t directory_events = 0;   // not scored (directories carry no content)
   uint64_t handler_errors = 0;     // an exception in one event's handling (event dropped, counted)
   uint64_t alerts = 0;             // detector alerts

@@ -239,6 +239,29 @@ TEST_F(VaultStoreTest, KeptLinkBecomesAVersionOnlyWhenTheLastNameGoes) {
   EXPECT_EQ(changes->size(), 2u);
 }
 
+// steen's rollback removing an offender's file: recorded, but its ciphertext is not kept.
+TEST_F(VaultStoreTest, DeleteWithoutKeepingDropsTheLinkAndKeepsNoVersion) {
+  auto v = Open();
+  const std::string a = File("a.locked", "ciphertext");
+  int fd = ::open(a.c_str(), O_RDONLY);
+  struct stat st {};
+  ::fstat(fd, &st);
+  ASSERT_TRUE(v->KeepLink(fd, {a, st.st_dev, st.st_ino}).ok());
+  ::close(fd);
+  ASSERT_EQ(CountFiles(root_ + "/vault/links"), 1u);
+  ::unlink(a.c_str());
+  ASSERT_TRUE(v->NoteDelete({a, 0, 0}, actor_, fake_now, /*keep_last_name=*/false).ok());
+  auto versions = v->Versions(a);
+  ASSERT_TRUE(versions.ok());
+  EXPECT_TRUE(versions->empty());
+  EXPECT_EQ(CountFiles(root_ + "/vault/links"), 0u) << "the vault's link is the data's last name";
+  EXPECT_EQ(CountFiles(root_ + "/vault/objects"), 0u);
+  auto changes = v->ChangesBy({actor_}, 0);
+  ASSERT_TRUE(changes.ok());
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ((*changes)[0].op, ChangeOp::kDelete);
+}
+
 TEST_F(VaultStoreTest, RenameOverKeepsTheReplacedFileAndFolderRenamesMoveLinks) {
   auto v = Open();
   fs::create_directories(root_ + "/share/dir");

@@ -4,6 +4,7 @@
 #include "watch/daemon.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,8 +12,6 @@
 #include <fstream>
 #include <mutex>
 #include <random>
-
-#include <gtest/gtest.h>
 
 #include "sys/permission.h"
 #include "watch/canaries.h"
@@ -72,6 +71,11 @@ void WriteFile(const std::string& path, const std::string& bytes) {
   out << bytes;
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 Actor Attacker(pid_t pid = 4242, const std::string& exe = "/tmp/locker") {
   Actor actor;
   actor.pid = actor.tid = pid;
@@ -88,8 +92,9 @@ Actor Attacker(pid_t pid = 4242, const std::string& exe = "/tmp/locker") {
 class DaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("steen-daemon-test-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() /
+            ("steen-daemon-test-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     fs::create_directories(root_ / "share" / "docs");
     config_ = DefaultConfig();
@@ -106,7 +111,8 @@ class DaemonTest : public ::testing::Test {
   }
 
   void StartDaemon(std::unique_ptr<IncidentStore> incidents = nullptr,
-                   std::size_t queue_capacity = 1024) {
+                   std::size_t queue_capacity = 1024,
+                   std::unique_ptr<vault::Vault> vault = nullptr) {
     auto source = std::make_unique<sys::FakeEventSource>(queue_capacity);
     source_ = source.get();
     DaemonDeps deps;
@@ -114,6 +120,7 @@ class DaemonTest : public ::testing::Test {
     deps.control = &control_;
     deps.open_incidents = false;
     deps.incidents = std::move(incidents);
+    deps.vault = std::move(vault);
     deps.sinks.push_back(std::make_unique<CapturingSink>(captured_));
     deps.attribute = [](pid_t pid) {
       Actor actor;
@@ -130,7 +137,9 @@ class DaemonTest : public ::testing::Test {
     daemon_ = std::move(*daemon);
   }
 
-  std::string Doc(int i) { return (root_ / "share" / "docs" / ("report" + std::to_string(i) + ".pdf")).string(); }
+  std::string Doc(int i) {
+    return (root_ / "share" / "docs" / ("report" + std::to_string(i) + ".pdf")).string();
+  }
 
   sys::SysEvent Permission(const std::string& path, const Actor& actor) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -183,7 +192,8 @@ class DaemonTest : public ::testing::Test {
   }
 
   void Populate(int n) {
-    for (int i = 0; i < n; ++i) WriteFile(Doc(i), MakeCanaryContent("report.pdf", std::to_string(i)));
+    for (int i = 0; i < n; ++i)
+      WriteFile(Doc(i), MakeCanaryContent("report.pdf", std::to_string(i)));
   }
 
   std::vector<Alert> AlertsOf(const std::string& rule) {
@@ -271,6 +281,58 @@ TEST_F(DaemonTest, FilesMovedOutAndBackEncryptedAreJudgedOnTheWayIn) {
   EXPECT_EQ(daemon_->stats().moved_in_analysed, static_cast<uint64_t>(files));
 }
 
+// The move out of the trees is read after the fact: a file already rewritten out there is no
+// content from before the attack, and copying it only filled the vault with ciphertext.
+TEST_F(DaemonTest, FileMovedOutIsCopiedOnlyWhileUnchangedSinceTheMove) {
+  Populate(2);
+  fs::create_directories(root_ / "outside");
+  vault::VaultOptions options;
+  options.dir = (root_ / "share-vault").string();
+  options.min_free_bytes = 0;
+  auto vault = vault::Vault::Open(options);
+  ASSERT_TRUE(vault.ok()) << vault.status().message();
+  StartDaemon(nullptr, 1024, std::move(*vault));
+  auto move_out = [&](int i, bool rewrite_outside) {
+    const std::string away = (root_ / "outside" / std::to_string(i)).string();
+    ::usleep(20'000);  // the move's ctime later than the file's last write (coarse clock)
+    fs::rename(Doc(i), away);
+    if (rewrite_outside) {
+      ::usleep(20'000);
+      WriteFile(away, RandomBytes(fs::file_size(away), 7));
+    }
+    sys::SysEvent out;
+    out.kind = sys::SysEvent::Kind::kFile;
+    out.event.op = FileOp::kRename;
+    out.event.path = Doc(i);
+    out.event.new_path = away;
+    out.event.actor = Attacker();
+    out.event.time_ns = clock_ns_ += 50'000'000;
+    ASSERT_TRUE(source_->Push(std::move(out)));
+    daemon_->Poll(milliseconds(0));
+  };
+  const std::string original0 = ReadAll(Doc(0));
+  move_out(0, false);
+  move_out(1, true);
+  daemon_->Stop();
+  EXPECT_EQ(daemon_->stats().moved_out_changed, 1u);
+  options.now_ns = nullptr;
+  auto reader = vault::Vault::Open(options);
+  ASSERT_TRUE(reader.ok());
+  auto kept = (*reader)->Versions(Doc(0));
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 1u);
+  const std::string copy = (root_ / "copy0").string();
+  ASSERT_TRUE((*reader)->Materialize(kept->front(), copy).ok());
+  EXPECT_EQ(ReadAll(copy), original0);
+  auto none = (*reader)->Versions(Doc(1));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty()) << "a copy of what was written outside was kept";
+  bool gap_logged = false;
+  for (const std::string& line : log_)
+    gap_logged = gap_logged || line.find("moved out") != std::string::npos;
+  EXPECT_TRUE(gap_logged) << "no earlier copy: the gap must be said";
+}
+
 TEST_F(DaemonTest, IncidentRecordsTheSuspensionAndOperatorResumeIsRespected) {
   auto store = IncidentStore::Open((root_ / "state" / "incidents.db").string());
   ASSERT_TRUE(store.ok()) << store.status().message();
@@ -296,10 +358,14 @@ TEST_F(DaemonTest, IncidentRecordsTheSuspensionAndOperatorResumeIsRespected) {
   EXPECT_TRUE(suspended_recorded);
 
   // The operator says it was a false positive (what `steen resume` records).
-  ASSERT_TRUE(incidents->SetProcessState(incident.id, 4242, 77, ProcessState::kResumed, "ok",
-                                         OperatorActor(0)).ok());
-  ASSERT_TRUE(incidents->Transition(incident.id, IncidentState::kResumed, OperatorActor(0),
-                                    "false positive").ok());
+  ASSERT_TRUE(
+      incidents
+          ->SetProcessState(incident.id, 4242, 77, ProcessState::kResumed, "ok", OperatorActor(0))
+          .ok());
+  ASSERT_TRUE(
+      incidents
+          ->Transition(incident.id, IncidentState::kResumed, OperatorActor(0), "false positive")
+          .ok());
   daemon_->CheckOperatorDecisions();
   EXPECT_EQ(daemon_->stats().operator_decisions, 1u);
   // The same process goes on writing: alerts may fire again, but it is never stopped again.
@@ -459,8 +525,8 @@ TEST_F(DaemonTest, DeletedCanaryIsRestored) {
 
 TEST(CanaryContent, DocumentsAreValidForTheAnalyzer) {
   ContentAnalyzer analyzer;
-  for (std::string name : {"2024 budget review.xlsx", "board minutes.docx", "contracts.pdf",
-                           "memo.txt"}) {
+  for (std::string name :
+       {"2024 budget review.xlsx", "board minutes.docx", "contracts.pdf", "memo.txt"}) {
     std::string bytes = MakeCanaryContent(name, "finance");
     MemoryByteSource source(bytes);
     auto analysis = analyzer.Analyze(source);
