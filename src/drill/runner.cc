@@ -229,23 +229,64 @@ Status WriteSidecar(const std::string& path, std::string_view data) {
   return Status::Ok();
 }
 
-// Encrypts the ranges of an open file in place (pwrite or mmap), io_block pieces.
-// (RunDrill turns mmap into pwrite, with a notice, where the file system has no mapping.)
+// Encrypts the ranges of a whole file's bytes in memory (a mapping or a copy), io_block pieces.
+void EncryptRangesInMemory(char* bytes, CipherKind cipher, const KeyMaterial& keys,
+                           const std::vector<ByteRange>& ranges, uint64_t block) {
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    RangeCipher rc(cipher, keys, ranges[i].offset, ranges[i].length, static_cast<uint32_t>(i));
+    for (uint64_t done = 0; done < ranges[i].length; done += block) {
+      rc.Update(bytes + ranges[i].offset + done, std::min(block, ranges[i].length - done));
+    }
+  }
+}
+
+// A memory-mapped file that the drill cannot map (SMB): what reaches the server from a client's
+// mapped remote file is the write-back of its dirty pages, so the ranges are encrypted in a copy
+// and every 4 KiB page they touch is written back in order, contiguous pages coalesced up to
+// `block` bytes per write.
+Status WriteBackDirtyPages(DrillFile& file, std::string_view original, CipherKind cipher,
+                           const KeyMaterial& keys, const std::vector<ByteRange>& ranges,
+                           uint64_t block) {
+  constexpr uint64_t kPage = 4096;
+  std::string pages(original);
+  EncryptRangesInMemory(pages.data(), cipher, keys, ranges, block);
+  const uint64_t size = pages.size();
+  uint64_t run_start = 0, run_end = 0;  // the pending run of dirty pages [run_start, run_end)
+  auto flush = [&]() -> Status {
+    for (uint64_t at = run_start; at < run_end; at += block) {
+      const uint64_t n = std::min(block, run_end - at);
+      if (Status s = file.WriteAt(at, std::string_view(pages).substr(at, n)); !s.ok()) return s;
+    }
+    return Status::Ok();
+  };
+  for (const auto& r : ranges) {
+    const uint64_t first = r.offset / kPage * kPage;
+    const uint64_t last = std::min(size, (r.offset + r.length + kPage - 1) / kPage * kPage);
+    if (run_end > run_start && first <= run_end) {
+      run_end = std::max(run_end, last);
+      continue;
+    }
+    if (Status s = flush(); !s.ok()) return s;
+    run_start = first;
+    run_end = last;
+  }
+  return flush();
+}
+
+// Encrypts the ranges of an open file in place (pwrite or mmap), io_block pieces. `original` is
+// the file's content (the mmap pattern on a file system without mappings writes pages from it).
 Status EncryptInPlace(DrillFile& file, const Profile& p, WritePattern pattern, CipherKind cipher,
                       const KeyMaterial& keys, const std::vector<ByteRange>& ranges, uint64_t size,
+                      std::string_view original,
                       const std::function<Status(std::size_t, uint64_t)>& after_piece) {
   uint64_t block = std::max<uint64_t>(64, p.io_block - p.io_block % 64);
+  if (pattern == WritePattern::kMmap && size > 0 && file.MappableFd() < 0) {
+    return WriteBackDirtyPages(file, original, cipher, keys, ranges, block);
+  }
   if (pattern == WritePattern::kMmap && size > 0) {
-    if (file.MappableFd() < 0) return Status::Unsupported("mmap: no local mapping of this file");
     void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, file.MappableFd(), 0);
     if (map == MAP_FAILED) return Status::FromErrno("mmap", errno);
-    char* bytes = static_cast<char*>(map);
-    for (std::size_t i = 0; i < ranges.size(); ++i) {
-      RangeCipher rc(cipher, keys, ranges[i].offset, ranges[i].length, static_cast<uint32_t>(i));
-      for (uint64_t done = 0; done < ranges[i].length; done += block) {
-        rc.Update(bytes + ranges[i].offset + done, std::min(block, ranges[i].length - done));
-      }
-    }
+    EncryptRangesInMemory(static_cast<char*>(map), cipher, keys, ranges, block);
     int rc = msync(map, size, MS_SYNC);
     munmap(map, size);
     if (rc != 0) return Status::FromErrno("msync", errno);
@@ -424,7 +465,8 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
     } else if (footer > 0 && p.footer_when == FooterWhen::kExtendFirst) {
       if (Status s = file->Truncate(size + footer); !s.ok()) return s;
     }
-    if (Status s = EncryptInPlace(*file, p, ctx.pattern, cipher, keys, ranges, size, after_piece);
+    if (Status s = EncryptInPlace(*file, p, ctx.pattern, cipher, keys, ranges, size, original,
+                                  after_piece);
         !s.ok()) {
       return s;
     }
@@ -864,9 +906,11 @@ Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* sta
   }
   std::string notice;
   if (remote && pattern == WritePattern::kMmap) {
-    // A remote file cannot be mapped: the same ranges are written with pwrite-style requests.
-    pattern = WritePattern::kPwrite;
-    notice = "pattern mmap is impossible over SMB (a remote file cannot be mapped): pwrite instead";
+    // The drill cannot map a remote file; the server sees what a client's mapped file sends.
+    notice =
+        "pattern mmap is impossible over SMB (a remote file cannot be mapped here): the dirty 4 "
+        "KiB "
+        "pages are written back instead, as a client's mapped remote file would send them";
     stats->notices.push_back(notice);
   }
   if (options.processes > 0 && profile.text.empty()) {
@@ -919,7 +963,7 @@ Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* sta
   if (!notice.empty()) {
     if (Status s = manifest.Append({{"op", "notice"},
                                     {"requested_pattern", std::string(ToString(profile.pattern))},
-                                    {"pattern", std::string(ToString(pattern))},
+                                    {"pattern", "mmap-page-write-back"},
                                     {"text", notice}});
         !s.ok()) {
       return s;
@@ -1188,6 +1232,28 @@ Status Undo(std::string_view manifest_path, std::string* report, std::string_vie
       bool ok = true;
       if (e.value("whole", false)) {
         ok = (*file)->WriteAt(0, saved).ok();
+      } else if (tfs.IsRemote() && !e["ranges"].empty()) {
+        // One request per range would cost a round trip per 16 bytes for LockFile: patch the
+        // span the ranges cover in memory and write it back in 1 MiB pieces.
+        const uint64_t first = e["ranges"].front()[0].get<uint64_t>();
+        const auto& back = e["ranges"].back();
+        const uint64_t end = back[0].get<uint64_t>() + back[1].get<uint64_t>();
+        std::string span;
+        ok = end >= first && (*file)->ReadAt(first, end - first, &span).ok() &&
+             span.size() == end - first;
+        uint64_t pos = 0;
+        for (const auto& r : e["ranges"]) {
+          uint64_t off = r[0].get<uint64_t>(), len = r[1].get<uint64_t>();
+          if (!ok || off < first || off + len > end || pos + len > saved.size()) {
+            ok = false;
+            break;
+          }
+          span.replace(off - first, len, saved, pos, len);
+          pos += len;
+        }
+        for (uint64_t at = 0; ok && at < span.size(); at += 1 << 20) {
+          ok = (*file)->WriteAt(first + at, std::string_view(span).substr(at, 1 << 20)).ok();
+        }
       } else {
         uint64_t pos = 0;
         for (const auto& r : e["ranges"]) {

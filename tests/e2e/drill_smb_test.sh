@@ -57,11 +57,11 @@ printf 'username = %s\npassword = wrong\n' "$ATT" > auth/wrong
 SHARE=$RIG_SHARE_DIR
 T=$SHARE/t
 
-# Runs steen on the attacker host, unable to see the rig's files locally.
-remote_steen() {
-  rig_client att unshare --mount --propagation private \
-    sh -c 'mount -t tmpfs -o size=1m steen-hidden "$0" && exec "$@"' "$RIG" "$STEEN" "$@"
-}
+# Runs steen on the attacker host, unable to see the rig's files locally (every exec replaces
+# the previous program, so a background run's $! is the drill itself).
+HIDE_RIG=(unshare --mount --propagation private
+  sh -c 'mount -t tmpfs -o size=1m steen-hidden "$0" && exec "$@"' "$RIG")
+remote_steen() { ip netns exec "$RIG_ATT_NS" "${HIDE_RIG[@]}" "$STEEN" "$@"; }
 fresh() {  # a populated, marked target folder t/ on the share, and its copy before the attack
   rm -rf "$T" before
   "$STEEN" drill --init "$T" --populate 20 --from corpus > /dev/null
@@ -147,6 +147,7 @@ for spec in "play:" "lockbit3:" "black-basta:" "blackcat-dot:" "akira:" "art-ccr
   "conti:--pattern move-out-back" "lockfile:" "lockbit2:--rename first" "art-7z:"; do
   fam=${spec%%:*}
   extra=${spec#*:}
+  started=$(date +%s.%N)
   fresh
   rm -rf out/m.jsonl out/m.jsonl.d
   # shellcheck disable=SC2086
@@ -175,15 +176,17 @@ for spec in "play:" "lockbit3:" "black-basta:" "blackcat-dot:" "akira:" "art-ccr
       ;;
   esac
   undo_exact out/m.jsonl "$fam"
+  echo "$fam: $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s"
 done
 
 # --- kill mid-run, then undo over SMB ---------------------------------------------------------
 fresh
 rm -rf out/k.jsonl out/k.jsonl.d
-remote_steen drill "$URL" --family black-basta --auth-file auth/att --manifest out/k.jsonl \
-  --pace 5 > /dev/null 2>&1 &
+ip netns exec "$RIG_ATT_NS" "${HIDE_RIG[@]}" "$STEEN" drill "$URL" --family black-basta \
+  --auth-file auth/att --manifest out/k.jsonl --pace 5 > /dev/null 2>&1 &
 pid=$!
 sleep 1.2
+check "[ \"\$(cat /proc/$pid/comm 2> /dev/null)\" = steen ]" "kill: \$! is not the drill"
 kill -9 "$pid" 2> /dev/null || true
 wait "$pid" 2> /dev/null || true
 # smbd applies requests the dead client had already sent: undo after its session has ended.

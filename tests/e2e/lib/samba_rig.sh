@@ -252,8 +252,9 @@ _rig_pids() {
   local p cmdline
   for p in /proc/[0-9]*; do
     cmdline=$(tr '\0' ' ' 2> /dev/null < "$p/cmdline") || continue
-    [[ $cmdline == *"$RIG_CONF"* ]] && echo "${p#/proc/}"
+    if [[ $cmdline == *"$RIG_CONF"* ]]; then echo "${p#/proc/}"; fi
   done
+  return 0
 }
 
 # Stops everything rig_start and rig_add_user made; safe to call twice or after a failed start.
@@ -269,12 +270,12 @@ rig_stop() {
     pids=$(_rig_pids)
     [[ -z $pids ]] && break
     # shellcheck disable=SC2086
-    [[ $i -eq 1 ]] && kill -TERM $pids 2> /dev/null
+    if [[ $i -eq 1 ]]; then kill -TERM $pids 2> /dev/null || true; fi
     sleep 0.1
   done
   pids=$(_rig_pids)
   # shellcheck disable=SC2086
-  [[ -n $pids ]] && kill -KILL $pids 2> /dev/null
+  if [[ -n $pids ]]; then kill -KILL $pids 2> /dev/null || true; fi
   wait "$smbd_pid" 2> /dev/null || true
   while read -r kind value; do
     case $kind in
@@ -284,7 +285,7 @@ rig_stop() {
     esac
   done < <(tac "$RIG/state")
   : > "$RIG/state"
-  [[ -n ${RIG_SLOT_LOCK:-} ]] && rm -rf "$RIG_SLOT_LOCK"
+  if [[ -n ${RIG_SLOT_LOCK:-} ]]; then rm -rf "$RIG_SLOT_LOCK"; fi
   RIG_SLOT_LOCK=""
   return 0
 }
