@@ -117,6 +117,10 @@ run_one() {
   local drill_opts=(--pattern "$pattern")
   [[ $pattern == rename-first ]] && drill_opts=(--pattern pwrite --rename first)
   "$STEEN" drill --init "$share" --populate "$FILES" --from "$WORK/corpus" > /dev/null
+  # A few files at the share's top too: a share has them, and a profile that does not recurse
+  # (infection-monkey) attacks only those.
+  find "$share" -mindepth 2 -type f | sort | awk 'NR % 10 == 1' | head -4 |
+    while read -r f; do mv "$f" "$share/top-$(basename "$f")"; done
   python3 "$HELPER" snapshot "$share" "$dir/before.json"
   local watch_opts=(-o "state_dir=$state")
   [[ $setting == off ]] && watch_opts+=(-o canaries.enabled=false)

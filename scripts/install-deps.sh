@@ -11,6 +11,7 @@ BUILD_PACKAGES=(
   libssl-dev zlib1g-dev libzstd-dev liblzma-dev libbz2-dev
   libsqlite3-dev libyaml-cpp-dev libsystemd-dev
   libsmbclient-dev  # steen drill smb://... (src/drill/smb_fs.cc)
+  libnftables-dev  # steen watch: refuses a contained SMB client's reconnection (src/sys/client_blocker.cc)
 )
 # Tools the tests, the demo and the benchmarks call.
 TOOL_PACKAGES=(
@@ -23,7 +24,7 @@ TOOL_PACKAGES=(
   procps strace  # tests/e2e/drill_processes_test.sh: pgrep for worker pids, pwrite64 tracing
   jq  # tests/e2e/incidents_cli_test.sh: checks steen incidents --format jsonl
   e2fsprogs util-linux coreutils  # tests/e2e/vault_faults_test.sh: mkfs.ext4, mount -o loop, flock, setsid, fallocate
-  samba smbclient iproute2  # tests/e2e/lib/samba_rig.sh: a private smbd, namespaces for two clients
+  samba smbclient iproute2 nftables  # tests/e2e/lib/samba_rig.sh: a private smbd, namespaces for two clients
 )
 
 if [[ ${EUID} -ne 0 ]]; then
