@@ -278,6 +278,8 @@ struct Detector::Impl {
   bool Redundant(const ScopeState& state, const ScopeRef& ref) const;
   ResponseTargets TargetsOf(const ScopeState& state, const ResponsePolicy& policy) const;
   std::vector<Alert> Evaluate(const std::vector<ScopeRef>& refs, const FileEvent& event);
+  // A contributor with evidence (damage or renames) that no alert of the scope named yet.
+  static bool HasNewContributor(const ScopeState& state);
   void Expire(uint64_t now_ns);
 };
 
@@ -600,6 +602,13 @@ ResponseTargets Detector::Impl::TargetsOf(const ScopeState& state,
   return targets;
 }
 
+bool Detector::Impl::HasNewContributor(const ScopeState& state) {
+  return std::any_of(state.contributors.begin(), state.contributors.end(), [&](const auto& entry) {
+    return (entry.second.destruction > 0 || entry.second.support > 0) &&
+           !state.alerted_contributors.contains(entry.first);
+  });
+}
+
 std::vector<Alert> Detector::Impl::Evaluate(const std::vector<ScopeRef>& refs,
                                             const FileEvent& event) {
   std::vector<Alert> alerts;
@@ -614,7 +623,13 @@ std::vector<Alert> Detector::Impl::Evaluate(const std::vector<ScopeRef>& refs,
     if (!state.alerted) {
       if (score < config.alert_score && !canary_new) continue;
     } else {
-      if (!canary_new && score < state.alerted_score * config.escalate_factor) continue;
+      // While the scope's alert stands its evidence keeps counting, so a process that joins it
+      // with evidence of its own (the next short-lived worker, the next smbd session of the
+      // client) is named at once, after its first file, instead of when the score doubles.
+      if (!canary_new && score < state.alerted_score * config.escalate_factor &&
+          !HasNewContributor(state)) {
+        continue;
+      }
       escalation = true;
     }
     if (Redundant(state, ref)) {
@@ -634,7 +649,12 @@ std::vector<Alert> Detector::Impl::Evaluate(const std::vector<ScopeRef>& refs,
     }
     alerts.push_back(detect::DescribeAlert(state, config, context));
     state.alerted = true;
-    state.alerted_score = score;
+    state.alerted_score = std::max(state.alerted_score, score);
+    // Bounded by the contributor cap: a contributor evicted and seen again counts as new.
+    state.alerted_contributors.clear();
+    for (const auto& [key, contributor] : state.contributors) {
+      state.alerted_contributors.insert(key);
+    }
     state.alerted_canary = state.alerted_canary || state.canary_count > 0;
     std::erase_if(alerted_refs, [&](const auto& a) { return a.first.map_key == ref.map_key; });
     alerted_refs.emplace_back(ref, now);

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "steen/alert.h"
@@ -129,6 +130,9 @@ class ScopeState {
   std::unordered_map<std::string, NoteName> notes;
   std::unordered_map<std::string, uint64_t> folders;          // folder -> last write
   std::unordered_map<std::string, Contributor> contributors;  // "pid:start"
+  // Contributors an alert of this scope already named (and so targeted): a contributor with
+  // evidence that is not among them makes the alerted scope alert again at once.
+  std::unordered_set<std::string> alerted_contributors;
 
   // Records dropped by the per-scope cap: their score and counts stay.
   double evicted_destruction = 0;

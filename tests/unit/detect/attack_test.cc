@@ -299,17 +299,54 @@ TEST(DetectAttacks, SixteenWorkersAlertOnTheTreeWithTheSpawner) {
     s.Write(worker, path, 100 + i, Intact("docx"), Damaged());
     s.Advance(kSecond / 100);
   }
-  ASSERT_EQ(s.alerts().size(), 1u);
+  // The tree alerts after three workers; the fourth, joining the alerted tree, is named at once.
+  ASSERT_EQ(s.alerts().size(), 2u);
   const Alert& alert = s.alerts().front();
   EXPECT_EQ(alert.scope, ActorScope::kProcessTree);
   EXPECT_EQ(alert.scope_key, "5000");
   EXPECT_EQ(alert.pids.size(), 3u);
+  EXPECT_EQ(s.alerts().back().scope_key, "5000");
+  EXPECT_EQ(s.alerts().back().pids.size(), 4u);
   const ResponseTargets targets =
       detector.Targets(ActorScope::kProcessTree, "5000", ResponsePolicy{});
   EXPECT_EQ(targets.spawner_pid, 5000);
-  EXPECT_EQ(targets.processes.size(), 4u);  // the fourth worker joined after the alert
+  EXPECT_EQ(targets.processes.size(), 4u);
   EXPECT_NE(alert.message.find("process tree of 5000 (3 processes, user alice)"), std::string::npos)
       << alert.message;
+}
+
+// "Naked Sun": every worker a fresh process with no common parent or session (started one by one
+// from outside), one file each. The user's scope alerts after a few; every later worker is named
+// by an alert after its FIRST damaged file (not when the user's score has doubled), so each can be
+// suspended before its second.
+TEST(DetectAttacks, WorkersJoiningAnAlertedScopeAreNamedAfterOneFile) {
+  Detector detector;
+  Stream s(detector);
+  auto worker = [](int i) { return MakeActor(8000 + i, 7000 + i, 7000 + i); };
+  int i = 0;
+  for (; i < 10 && s.alerts().empty(); ++i) {
+    s.Write(worker(i), "/srv/share/w" + std::to_string(i) + "/f.docx", 500 + i, Intact("docx"),
+            Damaged());
+    s.Advance(kSecond / 10);
+  }
+  ASSERT_EQ(s.alerts().size(), 1u);
+  EXPECT_EQ(s.alerts().front().scope, ActorScope::kUser);
+  for (int next = i; next < i + 3; ++next) {
+    const std::size_t before = s.alerts().size();
+    s.Write(worker(next), "/srv/share/w" + std::to_string(next) + "/f.docx", 500 + next,
+            Intact("docx"), Damaged());
+    ASSERT_EQ(s.alerts().size(), before + 1) << "worker " << next << " not named after one file";
+    const Alert& alert = s.alerts().back();
+    EXPECT_EQ(alert.scope, ActorScope::kUser);
+    EXPECT_NE(std::find(alert.pids.begin(), alert.pids.end(), 8000 + next), alert.pids.end());
+    s.Advance(kSecond / 10);
+  }
+  // A process of the same user that adds no evidence (it only reads) is never a reason to alert.
+  const std::size_t before = s.alerts().size();
+  s.Read(MakeActor(9000, 9000, 9000), "/srv/share/w0/other.docx", 900, 4096);
+  s.Write(MakeActor(9001, 9001, 9001), "/srv/share/w0/notes.txt", 901, Intact("text"),
+          Intact("text"));
+  EXPECT_EQ(s.alerts().size(), before);
 }
 
 TEST(DetectAttacks, SmbClientWithChangingSmbdPidsAddsUp) {
