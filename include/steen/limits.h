@@ -56,13 +56,13 @@ inline constexpr int kMaxSectionsChecked = 4096;
 inline constexpr int kMaxFontsInCollection = 64;
 inline constexpr std::size_t kMaxFontChecksumBytes = 2 * MiB;
 inline constexpr int kMaxOpenPgpPackets = 4096;
-inline constexpr int kMaxPdfXrefSamples = 32;          // xref entries whose object header is read
-inline constexpr int kMaxPdfXrefSections = 8;          // /Prev and /XRefStm hops followed
-inline constexpr int kMaxPdfStreamsProbed = 4;         // FlateDecode streams in the head inflated
-inline constexpr int kMaxOle2DifatSectors = 1024;      // extra DIFAT sectors followed (v3: 512 KiB)
-inline constexpr int kMaxOle2FatSectorsSampled = 24;   // FAT sectors read and checked
-inline constexpr int kMaxOle2DirectorySectors = 256;   // directory chain length followed
-inline constexpr int kMaxSqlitePagesSampled = 32;      // b-tree pages sampled (at most 1 MiB read)
+inline constexpr int kMaxPdfXrefSamples = 32;         // xref entries whose object header is read
+inline constexpr int kMaxPdfXrefSections = 8;         // /Prev and /XRefStm hops followed
+inline constexpr int kMaxPdfStreamsProbed = 4;        // FlateDecode streams in the head inflated
+inline constexpr int kMaxOle2DifatSectors = 1024;     // extra DIFAT sectors followed (v3: 512 KiB)
+inline constexpr int kMaxOle2FatSectorsSampled = 24;  // FAT sectors read and checked
+inline constexpr int kMaxOle2DirectorySectors = 256;  // directory chain length followed
+inline constexpr int kMaxSqlitePagesSampled = 32;     // b-tree pages sampled (at most 1 MiB read)
 
 // ---- Scan --------------------------------------------------------------------------------------
 inline constexpr std::size_t kMaxPathBytes = 4096;
@@ -114,6 +114,29 @@ inline constexpr std::size_t kExeHashCacheEntries = 4096;
 inline constexpr std::size_t kMaxExeHashBytes = 512 * MiB;
 // User names cached (getpwuid_r may go to the network through NSS).
 inline constexpr std::size_t kUserNameCacheEntries = 1024;
+// Samba attribution (src/sys/smb_sessions.cc). /proc/PID/net/tcp and tcp6 list every socket of
+// the network namespace (~150 bytes a row): 8 MiB is ~55,000 sockets; rows beyond are not seen.
+inline constexpr std::size_t kMaxProcNetTcpBytes = 8 * MiB;
+// /proc/PID/fd entries of an smbd read when looking for its client socket (accepted first, so
+// it has a low number; a child's open files come after it).
+inline constexpr std::size_t kMaxSmbFdsScanned = 4096;
+// smbd processes remembered (by pid and start time); beyond, the least recently used goes.
+inline constexpr std::size_t kMaxSmbSessionEntries = 4096;
+// An smbd without a client (the main smbd, helpers) is looked at again after this long.
+inline constexpr int kSmbNoPeerRecheckMs = 1000;
+// Processes listed when looking for every smbd serving a client (containment).
+inline constexpr std::size_t kMaxProcessesScanned = 262144;
+// `smbstatus -b --json`: run for an smbd family at most this often and only when a new child is
+// seen; backed off up to the maximum while it fails; killed after the timeout; output beyond the
+// cap (~500 bytes a session) is refused; a child it does not list is asked about this many times.
+inline constexpr int kSmbStatusIntervalMs = 2000;
+inline constexpr int kSmbStatusMaxBackoffMs = 60000;
+inline constexpr int kSmbStatusTimeoutMs = 5000;
+inline constexpr std::size_t kMaxSmbStatusOutputBytes = 16 * MiB;
+inline constexpr std::size_t kMaxSmbStatusSessions = 65536;
+inline constexpr int kSmbStatusAttempts = 3;
+// Gone smbd processes are dropped from the table this often (by the worker thread).
+inline constexpr int kSmbPruneIntervalMs = 30000;
 
 // ---- Watch: detection (src/detect) --------------------------------------------------------------
 // Worst case memory of the detector is about kMaxDetectScopes x (per-scope caps below) plus the
@@ -146,9 +169,9 @@ inline constexpr std::size_t kMaxDetectAlertedScopes = 256;
 inline constexpr std::size_t kMaxAlertFiles = 32;
 inline constexpr std::size_t kMaxAlertPids = 64;
 
-// ---- Watch: configuration (src/watch/config.cc) --------------------------------------------------
-// Config files larger than this are refused (a real one is a few KiB; this bounds a mistaken path
-// such as a log file).
+// ---- Watch: configuration (src/watch/config.cc)
+// -------------------------------------------------- Config files larger than this are refused (a
+// real one is a few KiB; this bounds a mistaken path such as a log file).
 inline constexpr std::size_t kMaxConfigFileBytes = 1 * MiB;
 // Entries in any one config list (paths, exclusions, allow lists, patterns, canary names).
 inline constexpr std::size_t kMaxConfigListEntries = 4096;
@@ -165,9 +188,10 @@ inline constexpr int64_t kMaxKillAfterSeconds = 7 * 24 * 3600;
 inline constexpr int64_t kMaxWatchdogSeconds = 3600;
 inline constexpr int64_t kMaxRescanLookbackSeconds = 7 * 24 * 3600;
 
-// ---- Watch: incidents (src/watch/incident_store.cc) ----------------------------------------------
-// Distinct file paths stored per incident (Incident::file_count still counts all): enough for a
-// person to see what was hit; rollback uses the vault catalog and the time window, not this list.
+// ---- Watch: incidents (src/watch/incident_store.cc)
+// ---------------------------------------------- Distinct file paths stored per incident
+// (Incident::file_count still counts all): enough for a person to see what was hit; rollback uses
+// the vault catalog and the time window, not this list.
 inline constexpr std::size_t kMaxIncidentFiles = 1000;
 // Processes stored per incident (an SMB client's sessions, a tree's workers); beyond, refused.
 inline constexpr std::size_t kMaxIncidentProcesses = 256;
@@ -179,10 +203,10 @@ inline constexpr int kIncidentDbBusyTimeoutMs = 5000;
 inline constexpr std::size_t kMaxIncidentsListed = 10000;
 inline constexpr std::size_t kMaxIncidentChangesPerPoll = 1000;
 
-// ---- Watch: daemon pipeline (src/watch/daemon.cc and friends) ------------------------------------
-// `before` views (content at open-for-write) remembered until the matching close-write, by
-// (device, inode); beyond, the least recently opened is dropped (its write is judged without a
-// before view, i.e. weaker) and counted.
+// ---- Watch: daemon pipeline (src/watch/daemon.cc and friends)
+// ------------------------------------ `before` views (content at open-for-write) remembered until
+// the matching close-write, by (device, inode); beyond, the least recently opened is dropped (its
+// write is judged without a before view, i.e. weaker) and counted.
 inline constexpr std::size_t kMaxBeforeViews = 16384;
 // How long the main loop waits for an event before doing its periodic work (incident polling,
 // kills due, idle expiry, canary checks, watchdog heartbeat).
@@ -202,9 +226,24 @@ inline constexpr std::size_t kMaxRescanDirectories = 20000;
 // Damaged files listed in one rescan alert (the count covers all).
 inline constexpr std::size_t kMaxRescanAlertFiles = 32;
 
-// ---- Vault: protective copies and rollback (src/vault/) -------------------------------------------
-// Default quotas of a vault (config `vault.max_bytes`, `vault.max_files`, `vault.retention`): the
-// oldest unpinned versions are evicted first; versions of an open incident never are.
+// ---- Watch: SMB containment (src/watch/responder.cc, src/sys/client_blocker.cc) ---------------
+// How long a contained client's reconnection is refused by default (config `smb.block_seconds`),
+// and at most: longer than a week is a decision for the operator, not a default of a daemon.
+inline constexpr int64_t kDefaultSmbBlockSeconds = 900;
+inline constexpr int64_t kMaxSmbBlockSeconds = 7 * 24 * 3600;
+// Ports one block refuses (config `smb.ports`; SMB uses 445 and NetBIOS 139).
+inline constexpr std::size_t kMaxSmbPorts = 16;
+// Client addresses one alert contains (a user scope may span several machines); beyond, the
+// alert says so and the rest are only suspended by pid.
+inline constexpr std::size_t kMaxContainedClientsPerAlert = 16;
+// How often the daemon checks that the firewall still holds the blocks of its incidents (a
+// reboot or a reloaded firewall drops them) and puts missing ones back.
+inline constexpr int kBlockReconcileMs = 30000;
+
+// ---- Vault: protective copies and rollback (src/vault/)
+// ------------------------------------------- Default quotas of a vault (config `vault.max_bytes`,
+// `vault.max_files`, `vault.retention`): the oldest unpinned versions are evicted first; versions
+// of an open incident never are.
 inline constexpr uint64_t kDefaultVaultMaxBytes = 10ULL * 1024 * MiB;
 inline constexpr uint64_t kDefaultVaultMaxFiles = 1000000;
 inline constexpr int64_t kDefaultVaultRetentionSeconds = 7 * 24 * 3600;

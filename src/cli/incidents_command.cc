@@ -92,9 +92,9 @@ void RegisterList(CLI::App& app) {
 }
 
 void RegisterDecision(CLI::App& app, const char* name, bool resume) {
-  auto* cmd = app.add_subcommand(
-      name, resume ? "let an incident's suspended processes continue (SIGCONT)"
-                   : "kill an incident's processes (SIGKILL)");
+  auto* cmd =
+      app.add_subcommand(name, resume ? "let an incident's suspended processes continue (SIGCONT)"
+                                      : "kill an incident's processes (SIGKILL)");
   auto options = std::make_shared<StoreOptions>();
   auto id = std::make_shared<std::string>();
   AddStoreOptions(cmd, *options);
@@ -117,15 +117,23 @@ void RegisterDecision(CLI::App& app, const char* name, bool resume) {
     if (!outcome.ok()) {
       std::fprintf(stderr, "steen: %s\n", outcome.status().message().c_str());
       auto code = outcome.status().code();
-      return SetExitCode(code == Status::Code::kNotFound || code == Status::Code::kInvalidArgument
-                             ? 2
-                             : 1);
+      return SetExitCode(
+          code == Status::Code::kNotFound || code == Status::Code::kInvalidArgument ? 2 : 1);
     }
-    std::printf("%s: %s\n", id->c_str(), resume ? "resumed" : "killed");
+    std::printf("%s: %s\n", id->c_str(),
+                !resume                  ? "killed"
+                : outcome->state_changed ? "resumed"
+                                         : "killed before: only its SMB clients are let in again");
     for (const auto& line : outcome->processes) {
       std::printf("  pid %d %s: %s%s%s\n", line.pid, line.name.c_str(),
                   std::string(watch::ToString(line.state)).c_str(),
                   line.message.empty() ? "" : ": ", line.message.c_str());
+    }
+    // ResumeIncident lifts the client blocks itself (nftables; steen watch retries what fails).
+    for (const auto& release : outcome->releases) {
+      std::printf("  SMB client %s: %s%s\n", release.address.c_str(),
+                  release.message.empty() ? "let in again (block lifted)" : "still refused: ",
+                  release.message.c_str());
     }
     if (outcome->failures > 0) SetExitCode(1);
   });

@@ -187,7 +187,18 @@ struct ReadInfo {
 
 struct Creation {
   uint64_t time = 0;
+  ActorKeys creator;
 };
+
+// A file created moments ago is new to the process that writes it only when that process's user
+// or SMB client created it: a writer overwriting a file somebody else just made (a colleague's
+// upload, an administrator's restore) destroys content, and must be judged as such.
+bool CreatedBySameParty(const Creation& creation, const ActorKeys& writer) {
+  const ActorKeys& c = creation.creator;
+  if (!c.smb.empty() || !writer.smb.empty()) return c.smb == writer.smb;
+  if (c.pid > 0 && c.pid == writer.pid && c.start == writer.start) return true;
+  return c.has_user && writer.has_user && c.uid == writer.uid;
+}
 
 // A new file that may replace an original: damaged bytes or an encrypted container.
 struct PendingNew {
@@ -408,8 +419,9 @@ void Detector::Impl::OnWrite(const FileEvent& event, const ActorKeys& keys,
                              const std::vector<ScopeRef>& refs) {
   const std::string file_key = detect::FileKey(event.device, event.inode, event.path);
   const std::string folder(detect::Folder(event.path));
-  const bool is_new =
-      creations.Find(event.path) != nullptr || (event.before && event.before->format == "empty");
+  const detect::Creation* creation = creations.Find(event.path);
+  const bool is_new = (creation != nullptr && detect::CreatedBySameParty(*creation, keys)) ||
+                      (event.before && event.before->format == "empty");
   const EvidenceUpdate update = detect::ClassifyContent(event.before, event.after, is_new, config);
   if (update.bits != 0) {
     for (const ScopeRef& ref : refs) AddEvidence(ref, file_key, event.path, update);
@@ -725,7 +737,7 @@ std::vector<Alert> Detector::Observe(const FileEvent& event) {
       d.OnRead(event, keys, refs);
       break;
     case FileOp::kCreate:
-      d.creations.Put(event.path, detect::Creation{d.now});
+      d.creations.Put(event.path, detect::Creation{d.now, keys});
       break;
     case FileOp::kOpenForWrite:
       // Opening for write hands the content over too: a file opened, moved out of the tree,

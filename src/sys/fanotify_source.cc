@@ -80,6 +80,7 @@ class FanotifySourceImpl : public FanotifySource {
     if (attributor_ == nullptr) {
       own_hasher_ = std::make_unique<ExeHasher>(opener_);
       own_attributor_ = std::make_unique<ProcessAttributor>(opener_, clock_, own_hasher_.get());
+      own_attributor_->SetSmbSessions(options.smb_sessions);
       attributor_ = own_attributor_.get();
     }
   }

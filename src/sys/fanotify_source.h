@@ -46,7 +46,10 @@ struct FanotifyOptions {
   std::size_t max_watched_directories = limits::kMaxWatchedDirectories;
   FileOpener* opener = nullptr;             // default: DefaultFileOpener()
   ProcessAttributor* attributor = nullptr;  // default: one of its own, with an ExeHasher
-  Clock* clock = nullptr;                   // default: RealClock
+  // Given to its own attributor (not used with `attributor`): smbd children are attributed to the
+  // SMB client they serve. Shared with the daemon's attributor: one cache, one smbstatus worker.
+  std::shared_ptr<SmbSessionTable> smb_sessions;
+  Clock* clock = nullptr;  // default: RealClock
 };
 
 class FanotifySource : public EventSource {

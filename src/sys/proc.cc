@@ -8,6 +8,7 @@
 
 #include "steen/limits.h"
 #include "sys/exe_hasher.h"
+#include "sys/smb_sessions.h"
 
 namespace steen::sys {
 namespace {
@@ -129,6 +130,10 @@ ProcessAttributor::ProcessAttributor(FileOpener* opener, Clock* clock, ExeHasher
                                      std::string proc_root)
     : opener_(opener), clock_(clock), hasher_(hasher), proc_root_(std::move(proc_root)) {}
 
+void ProcessAttributor::SetSmbSessions(std::shared_ptr<SmbSessionTable> table) {
+  smb_ = std::move(table);
+}
+
 std::string ProcessAttributor::ProcPath(pid_t pid, const char* file) const {
   return proc_root_ + "/" + std::to_string(pid) + "/" + file;
 }
@@ -196,6 +201,9 @@ Actor ProcessAttributor::Attribute(pid_t tid) {
         actor.cgroup = cached.cgroup;
         actor.user = cached.user;
         actor.exe_sha256 = cached.exe_sha256;
+        actor.smb_client_address = cached.smb_client_address;
+        actor.smb_user = cached.smb_user;
+        actor.smb_machine = cached.smb_machine;
         inserted = it->second.inserted_ns;
         ++cache_hits_;
       }
@@ -210,6 +218,15 @@ Actor ProcessAttributor::Attribute(pid_t tid) {
   }
   if (actor.exe_sha256.empty() && hasher_ != nullptr) {
     actor.exe_sha256 = hasher_->LookupOrRequest(actor.pid);
+  }
+  // Asked on every event (the table caches): smbstatus may have named the machine since.
+  if (smb_ != nullptr && IsSmbdProcess(actor.comm, actor.exe)) {
+    auto session = smb_->ForPid(actor.pid);
+    if (session && session->start_time == actor.start_time) {
+      actor.smb_client_address = session->client_address;
+      actor.smb_user = session->user;
+      actor.smb_machine = session->machine;
+    }
   }
   std::lock_guard lock(mu_);
   auto it = cache_.find(actor.pid);

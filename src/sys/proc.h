@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@
 namespace steen::sys {
 
 class ExeHasher;
+class SmbSessionTable;
 
 // Fields of /proc/PID/stat we use. comm may contain spaces and ')' (it is cut at the LAST ')').
 struct ProcStat {
@@ -78,6 +80,11 @@ class ProcessAttributor {
   // last events are often read after it is gone, and must still count for it.
   Actor Attribute(pid_t tid);
   AttributionStats Stats() const;
+  // Samba: an smbd child's events then carry its client (smb_client_address, smb_user,
+  // smb_machine). Set before the first Attribute(); shared so that every attributor of the
+  // daemon (and containment) uses one table. Null (the default): nothing filled.
+  void SetSmbSessions(std::shared_ptr<SmbSessionTable> table);
+  const std::shared_ptr<SmbSessionTable>& smb_sessions() const { return smb_; }
 
  private:
   struct CacheEntry {
@@ -93,6 +100,7 @@ class ProcessAttributor {
   FileOpener* opener_;
   Clock* clock_;
   ExeHasher* hasher_;
+  std::shared_ptr<SmbSessionTable> smb_;
   std::string proc_root_;
   UserNames users_;
   mutable std::mutex mu_;

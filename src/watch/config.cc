@@ -67,7 +67,8 @@ constexpr int64_t kNsPerMs = 1'000'000;
 constexpr int64_t kNsPerSecond = 1'000'000'000;
 constexpr int64_t kMaxWindowNs = 7LL * 24 * 3600 * kNsPerSecond;  // detection windows: a week
 
-// ---- Messages ------------------------------------------------------------------------------------
+// ---- Messages
+// ------------------------------------------------------------------------------------
 
 // What a node holds, for "found ..." in messages.
 std::string Describe(const YAML::Node& node) {
@@ -123,7 +124,8 @@ class Context {
   std::vector<std::string> warnings_;
 };
 
-// ---- Scalar parsing ------------------------------------------------------------------------------
+// ---- Scalar parsing
+// ------------------------------------------------------------------------------
 
 std::optional<double> ParseReal(const YAML::Node& node) {
   if (!node.IsScalar()) return std::nullopt;
@@ -173,14 +175,13 @@ std::optional<int64_t> ParseDuration(const YAML::Node& node) {
   if (digits == 0 || digits > 15) return std::nullopt;
   int64_t value = std::stoll(text.substr(0, digits));
   std::string unit = text.substr(digits);
-  static const std::map<std::string, int64_t> kUnits = {
-      {"ns", 1},
-      {"us", 1000},
-      {"ms", kNsPerMs},
-      {"s", kNsPerSecond},
-      {"m", 60 * kNsPerSecond},
-      {"h", 3600 * kNsPerSecond},
-      {"d", 24 * 3600 * kNsPerSecond}};
+  static const std::map<std::string, int64_t> kUnits = {{"ns", 1},
+                                                        {"us", 1000},
+                                                        {"ms", kNsPerMs},
+                                                        {"s", kNsPerSecond},
+                                                        {"m", 60 * kNsPerSecond},
+                                                        {"h", 3600 * kNsPerSecond},
+                                                        {"d", 24 * 3600 * kNsPerSecond}};
   auto it = kUnits.find(unit);
   if (it == kUnits.end()) return std::nullopt;
   if (value > INT64_MAX / it->second) return std::nullopt;
@@ -189,9 +190,12 @@ std::optional<int64_t> ParseDuration(const YAML::Node& node) {
 
 std::string FormatDuration(int64_t ns) {
   if (ns == 0) return "0s";
-  static const std::pair<int64_t, const char*> kUnits[] = {
-      {24 * 3600 * kNsPerSecond, "d"}, {3600 * kNsPerSecond, "h"}, {60 * kNsPerSecond, "m"},
-      {kNsPerSecond, "s"},             {kNsPerMs, "ms"},           {1000, "us"}};
+  static const std::pair<int64_t, const char*> kUnits[] = {{24 * 3600 * kNsPerSecond, "d"},
+                                                           {3600 * kNsPerSecond, "h"},
+                                                           {60 * kNsPerSecond, "m"},
+                                                           {kNsPerSecond, "s"},
+                                                           {kNsPerMs, "ms"},
+                                                           {1000, "us"}};
   for (const auto& [size, name] : kUnits) {
     if (ns % size == 0) return std::to_string(ns / size) + name;
   }
@@ -255,7 +259,8 @@ std::string Closest(const std::string& name, const std::vector<std::string>& can
   return best;
 }
 
-// ---- Item checks ---------------------------------------------------------------------------------
+// ---- Item checks
+// ---------------------------------------------------------------------------------
 
 // Returns "" when fine, else what was expected.
 using ItemCheck = std::function<std::string(std::string& value)>;
@@ -317,7 +322,8 @@ bool IsNumber(const std::string& text) {
          std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
-// ---- Bindings ------------------------------------------------------------------------------------
+// ---- Bindings
+// ------------------------------------------------------------------------------------
 
 struct Binding {
   std::string key;
@@ -351,31 +357,30 @@ Binding Integer(std::string key, Ref ref, int64_t min, int64_t max) {
           [=](Context& ctx, const std::string& k, const YAML::Node& node, WatchConfig& config) {
             auto value = ParseInteger(node);
             if (!value || *value < min || *value > max) {
-              ctx.Expected(k, node,
-                           "a whole number from " + std::to_string(min) + " to " +
-                               std::to_string(max));
+              ctx.Expected(
+                  k, node,
+                  "a whole number from " + std::to_string(min) + " to " + std::to_string(max));
               return;
             }
             using T = std::remove_reference_t<decltype(ref(config))>;
             ref(config) = static_cast<T>(*value);
           },
-          [=](const WatchConfig& config) {
-            return YAML::Node(std::to_string(Read(ref, config)));
-          }};
+          [=](const WatchConfig& config) { return YAML::Node(std::to_string(Read(ref, config))); }};
 }
 
 template <typename Ref>
 Binding Flag(std::string key, Ref ref) {
-  return {key,
-          [=](Context& ctx, const std::string& k, const YAML::Node& node, WatchConfig& config) {
-            auto value = ParseBool(node);
-            if (!value) {
-              ctx.Expected(k, node, "true or false");
-              return;
-            }
-            ref(config) = *value;
-          },
-          [=](const WatchConfig& config) { return YAML::Node(Read(ref, config) ? "true" : "false"); }};
+  return {
+      key,
+      [=](Context& ctx, const std::string& k, const YAML::Node& node, WatchConfig& config) {
+        auto value = ParseBool(node);
+        if (!value) {
+          ctx.Expected(k, node, "true or false");
+          return;
+        }
+        ref(config) = *value;
+      },
+      [=](const WatchConfig& config) { return YAML::Node(Read(ref, config) ? "true" : "false"); }};
 }
 
 // Durations stored as nanoseconds (uint64_t, DetectConfig) or as std::chrono durations.
@@ -436,9 +441,8 @@ Binding Text(std::string key, Ref ref, ItemCheck check) {
 
 // A list of texts. A given list replaces the default one; an empty value means an empty list.
 // `after` runs on the accepted items (warnings, cross checks).
-using ListAfter =
-    std::function<void(Context&, const std::string& key, const YAML::Node& node,
-                       const std::vector<std::string>& values)>;
+using ListAfter = std::function<void(Context&, const std::string& key, const YAML::Node& node,
+                                     const std::vector<std::string>& values)>;
 
 template <typename Ref>
 Binding TextList(std::string key, Ref ref, ItemCheck check, ListAfter after = nullptr) {
@@ -548,20 +552,21 @@ void CheckStateDir(Context& ctx, const std::string& key, const YAML::Node& node,
 }
 
 Binding ActionBinding() {
-  return {"response.action",
-          [](Context& ctx, const std::string& k, const YAML::Node& node, WatchConfig& config) {
-            std::string text = node.IsScalar() ? node.Scalar() : "";
-            if (text == "alert") {
-              config.action = Action::kAlert;
-            } else if (text == "suspend") {
-              config.action = Action::kSuspend;
-            } else if (text == "kill") {
-              config.action = Action::kKill;
-            } else {
-              ctx.Expected(k, node, "one of alert, suspend, kill");
-            }
-          },
-          [](const WatchConfig& config) { return YAML::Node(std::string(ToString(config.action))); }};
+  return {
+      "response.action",
+      [](Context& ctx, const std::string& k, const YAML::Node& node, WatchConfig& config) {
+        std::string text = node.IsScalar() ? node.Scalar() : "";
+        if (text == "alert") {
+          config.action = Action::kAlert;
+        } else if (text == "suspend") {
+          config.action = Action::kSuspend;
+        } else if (text == "kill") {
+          config.action = Action::kKill;
+        } else {
+          ctx.Expected(k, node, "one of alert, suspend, kill");
+        }
+      },
+      [](const WatchConfig& config) { return YAML::Node(std::string(ToString(config.action))); }};
 }
 
 Binding UidList() {
@@ -592,7 +597,59 @@ Binding UidList() {
           }};
 }
 
-#define STEEN_FIELD(expr) [](WatchConfig& c) -> auto& { return c.expr; }
+Binding PortList() {
+  return {"smb.ports",
+          [](Context& ctx, const std::string& k, const YAML::Node& node, WatchConfig& config) {
+            if (!node.IsNull() && !node.IsSequence()) {
+              ctx.Expected(k, node, "a list of TCP ports (e.g. [445, 139])");
+              return;
+            }
+            if (node.IsSequence() && node.size() > limits::kMaxSmbPorts) {
+              ctx.Error(k, node,
+                        "at most " + std::to_string(limits::kMaxSmbPorts) + " ports, found " +
+                            std::to_string(node.size()));
+              return;
+            }
+            std::vector<uint16_t> ports;
+            bool ok = true;
+            for (std::size_t i = 0; node.IsSequence() && i < node.size(); ++i) {
+              auto value = ParseInteger(node[i]);
+              std::string item_key = k + "." + std::to_string(i);
+              if (!value || *value < 1 || *value > 65535) {
+                ctx.Expected(item_key, node[i], "a port from 1 to 65535");
+                ok = false;
+                continue;
+              }
+              const auto port = static_cast<uint16_t>(*value);
+              if (std::find(ports.begin(), ports.end(), port) != ports.end()) {
+                ctx.Error(item_key, node[i], "port " + std::to_string(port) + " is listed twice");
+                ok = false;
+                continue;
+              }
+              ports.push_back(port);
+            }
+            if (ok) config.smb.ports = std::move(ports);
+          },
+          [](const WatchConfig& config) {
+            YAML::Node list(YAML::NodeType::Sequence);
+            for (uint16_t port : config.smb.ports) list.push_back(std::to_string(port));
+            list.SetStyle(YAML::EmitterStyle::Flow);
+            return list;
+          }};
+}
+
+// An nftables table name: it becomes part of nftables commands, so only a plain identifier.
+std::string NftTableName(std::string& value) {
+  const bool plain = !value.empty() && value.size() <= 32 &&
+                     std::isalpha(static_cast<unsigned char>(value[0])) &&
+                     std::all_of(value.begin(), value.end(),
+                                 [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+  return plain ? ""
+               : "a table name of letters, digits and '_', starting with a letter (at most 32)";
+}
+
+#define STEEN_FIELD(expr) \
+  [](WatchConfig & c) -> auto& { return c.expr; }
 
 const std::vector<Binding>& Bindings() {
   static const std::vector<Binding> kBindings = [] {
@@ -616,7 +673,8 @@ const std::vector<Binding>& Bindings() {
         TextList("exclusions.paths", STEEN_FIELD(detect.exclusions.path_prefixes), AbsolutePath));
     b.push_back(TextList("exclusions.exe_paths", STEEN_FIELD(detect.exclusions.exe_paths),
                          AbsolutePath, WarnMissingFiles()));
-    b.push_back(TextList("exclusions.exe_sha256", STEEN_FIELD(detect.exclusions.exe_sha256), Sha256));
+    b.push_back(
+        TextList("exclusions.exe_sha256", STEEN_FIELD(detect.exclusions.exe_sha256), Sha256));
     b.push_back(TextList("exclusions.users", STEEN_FIELD(detect.exclusions.users), NonEmpty,
                          WarnUnknownUsers(false)));
     b.push_back(UidList());
@@ -629,16 +687,16 @@ const std::vector<Binding>& Bindings() {
                      STEEN_FIELD(detect.weight_damaged_from_intact), 0, false, kMaxWeight));
     b.push_back(Real("detect.weight_damaged_unknown_before",
                      STEEN_FIELD(detect.weight_damaged_unknown_before), 0, false, kMaxWeight));
-    b.push_back(Real("detect.weight_damaged_no_before", STEEN_FIELD(detect.weight_damaged_no_before),
-                     0, false, kMaxWeight));
-    b.push_back(Real("detect.weight_randomness_gained", STEEN_FIELD(detect.weight_randomness_gained),
-                     0, false, kMaxWeight));
+    b.push_back(Real("detect.weight_damaged_no_before",
+                     STEEN_FIELD(detect.weight_damaged_no_before), 0, false, kMaxWeight));
+    b.push_back(Real("detect.weight_randomness_gained",
+                     STEEN_FIELD(detect.weight_randomness_gained), 0, false, kMaxWeight));
     b.push_back(Real("detect.weight_randomness_gained_intact",
                      STEEN_FIELD(detect.weight_randomness_gained_intact), 0, false, kMaxWeight));
     b.push_back(Real("detect.weight_format_lost", STEEN_FIELD(detect.weight_format_lost), 0, false,
                      kMaxWeight));
-    b.push_back(Real("detect.weight_replaced_original", STEEN_FIELD(detect.weight_replaced_original),
-                     0, false, kMaxWeight));
+    b.push_back(Real("detect.weight_replaced_original",
+                     STEEN_FIELD(detect.weight_replaced_original), 0, false, kMaxWeight));
     b.push_back(
         Real("detect.weight_canary", STEEN_FIELD(detect.weight_canary), 0, false, kMaxWeight));
     b.push_back(Real("detect.max_file_destruction", STEEN_FIELD(detect.max_file_destruction), 0,
@@ -681,8 +739,8 @@ const std::vector<Binding>& Bindings() {
                          kMaxWindowNs));
     b.push_back(Duration("detect.read_window", STEEN_FIELD(detect.read_window_ns), kWindowMin,
                          kMaxWindowNs));
-    b.push_back(Duration("detect.actor_idle", STEEN_FIELD(detect.actor_idle_ns), kWindowMin,
-                         kMaxWindowNs));
+    b.push_back(
+        Duration("detect.actor_idle", STEEN_FIELD(detect.actor_idle_ns), kWindowMin, kMaxWindowNs));
     b.push_back(Duration("detect.actor_idle_no_evidence",
                          STEEN_FIELD(detect.actor_idle_no_evidence_ns), kWindowMin, kMaxWindowNs));
     b.push_back(Duration("detect.sweep_interval", STEEN_FIELD(detect.sweep_interval_ns), kWindowMin,
@@ -709,8 +767,7 @@ const std::vector<Binding>& Bindings() {
                          [](Context& ctx, const std::string& key, const YAML::Node& node,
                             const std::vector<std::string>& values) {
                            if (node.IsNull() || node.size() == 0) {
-                             ctx.Error(key, node,
-                                       "at least one name (or canaries.enabled: false)");
+                             ctx.Error(key, node, "at least one name (or canaries.enabled: false)");
                            }
                          }));
     b.push_back(Flag("vault.enabled", STEEN_FIELD(vault.enabled)));
@@ -722,10 +779,16 @@ const std::vector<Binding>& Bindings() {
     b.push_back(Integer("vault.max_files", STEEN_FIELD(vault.max_files), 1, int64_t{1} << 32));
     b.push_back(Duration("vault.retention", STEEN_FIELD(vault.retention), kNsPerSecond,
                          limits::kMaxVaultRetentionSeconds * kNsPerSecond, kNsPerSecond));
-    b.push_back(Integer("vault.max_file_bytes", STEEN_FIELD(vault.max_file_bytes), 0,
-                        int64_t{1} << 50));
-    b.push_back(Integer("vault.min_free_bytes", STEEN_FIELD(vault.min_free_bytes), 0,
-                        int64_t{1} << 50));
+    b.push_back(
+        Integer("vault.max_file_bytes", STEEN_FIELD(vault.max_file_bytes), 0, int64_t{1} << 50));
+    b.push_back(
+        Integer("vault.min_free_bytes", STEEN_FIELD(vault.min_free_bytes), 0, int64_t{1} << 50));
+    b.push_back(Flag("smb.contain_client", STEEN_FIELD(smb.contain_client)));
+    b.push_back(Flag("smb.block_reconnect", STEEN_FIELD(smb.block_reconnect)));
+    b.push_back(Integer("smb.block_seconds", STEEN_FIELD(smb.block_seconds), 1,
+                        limits::kMaxSmbBlockSeconds));
+    b.push_back(PortList());
+    b.push_back(Text("smb.nft_table", STEEN_FIELD(smb.nft_table), NftTableName));
     // outputs: structured, see LoadOutputs / RenderOutputs (placeholder keeps the order).
     b.push_back({"outputs", nullptr, nullptr});
     b.push_back(Text("state_dir", STEEN_FIELD(state_dir), AbsolutePath));
@@ -776,14 +839,16 @@ std::string Suggestion(const std::string& section, const std::string& name) {
     std::string last = binding.key.substr(binding.key.rfind('.') + 1);
     if (last == name || (binding.key.find('.') != std::string::npos &&
                          binding.key.substr(0, binding.key.find('.')) == name)) {
-      std::string target = last == name ? binding.key : binding.key.substr(0, binding.key.find('.'));
+      std::string target =
+          last == name ? binding.key : binding.key.substr(0, binding.key.find('.'));
       return " (did you mean '" + target + "'?)";
     }
   }
   return "";
 }
 
-// ---- Outputs -------------------------------------------------------------------------------------
+// ---- Outputs
+// -------------------------------------------------------------------------------------
 
 const std::map<std::string, std::vector<std::string>>& OutputKeys() {
   static const std::map<std::string, std::vector<std::string>> kKeys = {
@@ -801,11 +866,11 @@ std::optional<int> ParseFacility(const YAML::Node& node) {
   }
   if (!node.IsScalar()) return std::nullopt;
   static const std::map<std::string, int> kNames = {
-      {"kern", 0},    {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},
-      {"syslog", 5},  {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},
-      {"authpriv", 10}, {"ftp", 11},  {"ntp", 12},    {"audit", 13},  {"alert", 14},
-      {"clock", 15},  {"local0", 16}, {"local1", 17}, {"local2", 18}, {"local3", 19},
-      {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23}};
+      {"kern", 0},      {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},
+      {"syslog", 5},    {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},
+      {"authpriv", 10}, {"ftp", 11},    {"ntp", 12},    {"audit", 13},  {"alert", 14},
+      {"clock", 15},    {"local0", 16}, {"local1", 17}, {"local2", 18}, {"local3", 19},
+      {"local4", 20},   {"local5", 21}, {"local6", 22}, {"local7", 23}};
   auto it = kNames.find(node.Scalar());
   if (it == kNames.end()) return std::nullopt;
   return it->second;
@@ -842,19 +907,20 @@ void LoadOutput(Context& ctx, const std::string& key, const YAML::Node& node, Ou
     std::string hint = !close.empty()   ? " (did you mean '" + close + "'?)"
                        : !owner.empty() ? " (it belongs to " + owner + " outputs)"
                                         : "";
-    ctx.Error(key + "." + name, entry.first,
-              "unknown key for " + type + " outputs" + hint + "; they take: " + [&] {
-                std::string list;
-                for (const auto& k : keys->second) list += (list.empty() ? "" : ", ") + k;
-                return list;
-              }());
+    ctx.Error(
+        key + "." + name, entry.first,
+        "unknown key for " + type + " outputs" + hint + "; they take: " + [&] {
+          std::string list;
+          for (const auto& k : keys->second) list += (list.empty() ? "" : ", ") + k;
+          return list;
+        }());
   }
   auto text = [&](const char* name, std::string* out, bool required, ItemCheck check) {
     const YAML::Node value = node[name];
     std::string k = key + "." + name;
     if (!value.IsDefined()) {
-      if (required) ctx.Error(key, node, "missing '" + std::string(name) + "' (" + type +
-                                             " outputs need it)");
+      if (required)
+        ctx.Error(key, node, "missing '" + std::string(name) + "' (" + type + " outputs need it)");
       return;
     }
     std::string text = value.IsScalar() ? value.Scalar() : "";
@@ -987,8 +1053,7 @@ YAML::Node RenderOutputs(const WatchConfig& config) {
       case OutputSpec::Type::kSyslog:
         out["host"] = spec.syslog.host;
         out["port"] = std::to_string(spec.syslog.port);
-        out["transport"] =
-            spec.syslog.transport == outputs::SyslogTransport::kTcp ? "tcp" : "udp";
+        out["transport"] = spec.syslog.transport == outputs::SyslogTransport::kTcp ? "tcp" : "udp";
         out["facility"] = std::to_string(spec.syslog.facility);
         out["app_name"] = spec.syslog.app_name;
         break;
@@ -1002,7 +1067,8 @@ YAML::Node RenderOutputs(const WatchConfig& config) {
   return list;
 }
 
-// ---- Tree walk -----------------------------------------------------------------------------------
+// ---- Tree walk
+// -----------------------------------------------------------------------------------
 
 void LoadSection(Context& ctx, const YAML::Node& map, const std::string& section,
                  WatchConfig& config, std::map<std::string, YAML::Node>* seen) {
@@ -1023,11 +1089,12 @@ void LoadSection(Context& ctx, const YAML::Node& map, const std::string& section
       if (entry.second.IsMap()) {
         LoadSection(ctx, entry.second, key, config, seen);
       } else if (!entry.second.IsNull()) {
-        ctx.Expected(key, entry.second, "a mapping of keys (" + [&] {
-          std::string list;
-          for (const auto& child : ChildNames(key)) list += (list.empty() ? "" : ", ") + child;
-          return list;
-        }() + ")");
+        ctx.Expected(
+            key, entry.second, "a mapping of keys (" + [&] {
+              std::string list;
+              for (const auto& child : ChildNames(key)) list += (list.empty() ? "" : ", ") + child;
+              return list;
+            }() + ")");
       }
     } else {
       ctx.Error(key, entry.first, "unknown key" + Suggestion(section, name));
@@ -1036,8 +1103,7 @@ void LoadSection(Context& ctx, const YAML::Node& map, const std::string& section
 }
 
 // Cross-key checks, once every key is loaded.
-void CheckWhole(Context& ctx, const std::map<std::string, YAML::Node>& seen,
-                WatchConfig& config) {
+void CheckWhole(Context& ctx, const std::map<std::string, YAML::Node>& seen, WatchConfig& config) {
   auto node_of = [&](const std::string& key) {
     auto it = seen.find(key);
     return it == seen.end() ? YAML::Node() : it->second;
@@ -1081,12 +1147,15 @@ void CheckWhole(Context& ctx, const std::map<std::string, YAML::Node>& seen,
                     std::to_string(config.vault.max_bytes) + ")");
     }
   }
+  if (config.smb.block_reconnect && config.smb.ports.empty()) {
+    ctx.Error("smb.ports", node_of("smb.ports"),
+              "at least one port to refuse (or smb.block_reconnect: false)");
+  }
   const YAML::Node prefixes = node_of("exclusions.paths");
   for (std::size_t i = 0; i < config.detect.exclusions.path_prefixes.size(); ++i) {
     const std::string& prefix = config.detect.exclusions.path_prefixes[i];
-    bool inside = std::any_of(config.paths.begin(), config.paths.end(), [&](const auto& root) {
-      return sys::PathIsUnder(prefix, root);
-    });
+    bool inside = std::any_of(config.paths.begin(), config.paths.end(),
+                              [&](const auto& root) { return sys::PathIsUnder(prefix, root); });
     if (!inside && !config.paths.empty()) {
       ctx.Warn("exclusions.paths." + std::to_string(i),
                prefixes.IsSequence() && i < prefixes.size() ? prefixes[i] : prefixes,
@@ -1095,7 +1164,8 @@ void CheckWhole(Context& ctx, const std::map<std::string, YAML::Node>& seen,
   }
 }
 
-// ---- Overrides -----------------------------------------------------------------------------------
+// ---- Overrides
+// -----------------------------------------------------------------------------------
 
 // Sets `key` (dotted; numbers index lists, one past the end appends) to `value` in the tree.
 // Returns what is wrong, or "".
@@ -1124,7 +1194,8 @@ std::string ApplyOverride(YAML::Node& root, const std::string& key, const YAML::
                                        : YAML::Node(YAML::NodeType::Map);
     YAML::Node next;
     if (current.IsSequence()) {
-      if (!IsNumber(part)) return walked + " is a list: '" + part + "' must be an index (0, 1, ...)";
+      if (!IsNumber(part))
+        return walked + " is a list: '" + part + "' must be an index (0, 1, ...)";
       std::size_t index = std::stoul(part);
       if (index > current.size()) {
         return "index " + part + " is past the end of " + walked + " (" +
@@ -1172,7 +1243,8 @@ StatusOr<WatchConfig> LoadWatchConfig(const ConfigSources& sources) {
   if (sources.config_file) {
     struct stat st {};
     if (::stat(file.c_str(), &st) != 0) return Status::FromErrno("config file " + file, errno);
-    if (!S_ISREG(st.st_mode)) return Status::InvalidArgument("config file " + file + " is not a file");
+    if (!S_ISREG(st.st_mode))
+      return Status::InvalidArgument("config file " + file + " is not a file");
     if (static_cast<std::size_t>(st.st_size) > limits::kMaxConfigFileBytes) {
       return Status::InvalidArgument("config file " + file + " is larger than 1 MiB: wrong file?");
     }
@@ -1183,15 +1255,15 @@ StatusOr<WatchConfig> LoadWatchConfig(const ConfigSources& sources) {
     try {
       root = YAML::Load(text.str());
     } catch (const YAML::ParserException& e) {
-      return Status::InvalidArgument("config has 1 error:\n  " + file + ":" +
-                                     std::to_string(e.mark.line + 1) + ":" +
-                                     std::to_string(e.mark.column + 1) +
-                                     ": not valid YAML: " + e.msg);
+      return Status::InvalidArgument(
+          "config has 1 error:\n  " + file + ":" + std::to_string(e.mark.line + 1) + ":" +
+          std::to_string(e.mark.column + 1) + ": not valid YAML: " + e.msg);
     }
     if (!root.IsNull() && !root.IsMap()) {
       return Status::InvalidArgument("config has 1 error:\n  " + ctx.Where("", root) +
                                      ": expected a mapping of keys (paths:, detect:, outputs:, "
-                                     "...), found " + Describe(root));
+                                     "...), found " +
+                                     Describe(root));
     }
   }
   if (!root.IsMap()) root = YAML::Node(YAML::NodeType::Map);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,6 +78,22 @@ struct VaultConfig {
   int64_t min_free_bytes = static_cast<int64_t>(limits::kDefaultVaultMinFreeBytes);
 };
 
+// Containment per SMB client (issue 6): on a Samba server the writer is the smbd child serving
+// one client, so containing "the client" means every smbd serving that client's address (not
+// only the pid that wrote), and refusing its reconnection for a while at the firewall
+// (nftables). Other clients' sessions are never touched. See docs/design/smb.md.
+struct SmbConfig {
+  // Suspend (or kill) every smbd serving the address of an alert's smbd, not only the writers.
+  bool contain_client = true;
+  // Refuse the client's connections to `ports` for `block_seconds` (the kernel lifts the block
+  // by itself; `steen resume` lifts it at once).
+  bool block_reconnect = true;
+  int64_t block_seconds = limits::kDefaultSmbBlockSeconds;  // 1 .. kMaxSmbBlockSeconds
+  std::vector<uint16_t> ports = {445, 139};                 // SMB direct and NetBIOS session
+  // The nftables table (family inet) steen owns for the blocks; tests use one of their own.
+  std::string nft_table = "steen";
+};
+
 struct WatchConfig {
   // Protected trees: absolute, canonical directories accepted by sys::ValidateWatchRoot, not
   // nested in one another. At least one is required (from the file or the command line).
@@ -107,6 +124,7 @@ struct WatchConfig {
 
   CanaryConfig canaries;
   VaultConfig vault;
+  SmbConfig smb;
 
   // Default: one JSON-lines sink on stdout. Never empty after loading.
   std::vector<OutputSpec> outputs = {OutputSpec{}};

@@ -15,11 +15,14 @@
 
 #include "steen/limits.h"
 #include "steen/vault.h"
+#include "sys/client_blocker.h"
 #include "sys/fanotify_source.h"
 #include "sys/file_opener.h"
 #include "sys/proc.h"
+#include "sys/smb_sessions.h"
 #include "watch/canaries.h"
 #include "watch/content_view.h"
+#include "watch/incident_operator.h"
 #include "watch/notify.h"
 #include "watch/rescan.h"
 #include "watch/responder.h"
@@ -154,6 +157,11 @@ struct Daemon::Impl {
   std::unique_ptr<sys::KernelProcessControl> own_control;
   std::unique_ptr<sys::ProcessAttributor> attributor;
   std::unique_ptr<Responder> responder;
+  // Refuses contained SMB clients (smb.block_reconnect; null in dry run, alert-only and tests),
+  // and lifts the blocks of resumed incidents (null in tests).
+  std::unique_ptr<sys::ClientBlocker> blocker;
+  BlockerFor release_blockers;
+  uint64_t next_block_reconcile_ns = 0;
   std::unique_ptr<Canaries> canaries;
   std::unique_ptr<sys::EventSource> source;
   ContentAnalyzer analyzer;
@@ -210,6 +218,10 @@ struct Daemon::Impl {
   void EmitHealth(Alert alert);
   Alert HealthAlert(const std::string& rule, const std::string& severity,
                     const std::string& message);
+  // ---- SMB client blocks ----
+  void SetUpBlocker();
+  void RecordBlocks(const std::string& id, const ResponseOutcome& outcome);
+  void ReconcileBlocks();
   // ---- Periodic ----
   void Periodic();
   void PollOperatorDecisions();
@@ -303,6 +315,8 @@ Status Daemon::Impl::Init() {
   if (!attribute) {
     attributor = std::make_unique<sys::ProcessAttributor>(sys::DefaultFileOpener(),
                                                           sys::RealClock::Get(), nullptr);
+    // Samba: an smbd child is attributed to the client it serves (address, user, machine).
+    attributor->SetSmbSessions(std::make_shared<sys::ProcSmbSessionTable>());
     attribute = [this](pid_t pid) { return attributor->Attribute(pid); };
   }
   ResponderOptions response;
@@ -310,7 +324,11 @@ Status Daemon::Impl::Init() {
   response.kill_after = config.kill_after;
   response.dry_run = config.dry_run;
   response.policy = config.detect.response;
-  responder = std::make_unique<Responder>(response, control, attribute);
+  response.smb = config.smb;
+  if (deps.open_incidents) SetUpBlocker();
+  responder = std::make_unique<Responder>(response, control, attribute,
+                                          attributor ? attributor->smb_sessions().get() : nullptr,
+                                          blocker.get());
 
   // 4. Canaries, before any mark exists.
   canaries = std::make_unique<Canaries>(config.canaries, config.paths);
@@ -330,6 +348,7 @@ Status Daemon::Impl::Init() {
     options.permission_deadline = config.permission_deadline;
     // Reads are needed to pair "read then deleted" (class C encryptors).
     options.report_close_nowrite = true;
+    if (attributor) options.smb_sessions = attributor->smb_sessions();
     if (vault && !linkable_devices.empty()) {
       // Permission reader thread: one linkat when the inode is new to the vault, nothing opened.
       options.before_read_allow = [v = vault.get(), devices = linkable_devices](
@@ -688,6 +707,7 @@ void Daemon::Impl::Publish(std::vector<Decided> decided) {
               d.alert.action_detail);
           if (!s.ok()) ++stats.incident_errors;
         }
+        RecordBlocks(*id, d.outcome);
         if (vault) {
           // Everything these processes changed stays in the vault until the incident is closed.
           std::vector<vault::ActorRef> actors;
@@ -742,6 +762,10 @@ void Daemon::Impl::Periodic() {
     PollOperatorDecisions();
   }
   KillAfterGrace(now);
+  if (blocker && incidents && now >= next_block_reconcile_ns) {
+    next_block_reconcile_ns = now + limits::kBlockReconcileMs * 1'000'000ull;
+    ReconcileBlocks();
+  }
   HandleRescanResults();
   // Without events the detector's clock stands still: expire idle scopes from here.
   if (now - last_event_ns > 1'000'000'000ull) detector->ExpireIdle(now);
@@ -802,6 +826,113 @@ void Daemon::Impl::PollOperatorDecisions() {
       detector->Forget(incident->scope, incident->scope_key);
       Log(fmt::format("incident {} resumed by the operator: its processes are spared", id));
     }
+    // `steen resume` lifts the blocks itself; whatever it could not lift is tried again here.
+    if (release_blockers && incident->state == IncidentState::kResumed) {
+      for (const auto& release :
+           ReleaseBlocks(*incidents, *incident, release_blockers, kDaemonActor)) {
+        Log(release.message.empty()
+                ? fmt::format("incident {}: SMB client {} let in again", id, release.address)
+                : fmt::format("incident {}: SMB client {} still refused: {}", id, release.address,
+                              release.message));
+      }
+    }
+  }
+}
+
+void Daemon::Impl::SetUpBlocker() {
+  // Lifting blocks after `steen resume` works whatever this run's settings: a block may come
+  // from an earlier run.
+  release_blockers =
+      [this, others = NftBlockers()](const std::string& table) -> StatusOr<sys::ClientBlocker*> {
+    if (blocker && table == config.smb.nft_table) return blocker.get();
+    return others(table);
+  };
+  if (!config.smb.block_reconnect || config.dry_run || config.action == Action::kAlert) return;
+  const std::string what = fmt::format("nftables table inet {}, tcp {}", config.smb.nft_table,
+                                       sys::FormatPorts(config.smb.ports));
+  sys::NftClientBlockerOptions options;
+  options.table = config.smb.nft_table;
+  auto made = sys::NftClientBlocker::Create(options);
+  Status ready = made.ok() ? (*made)->Prepare() : made.status();
+  if (made.ok()) {
+    blocker = std::move(*made);
+  } else {
+    // Every block then fails with this reason, and each alert says so.
+    blocker = std::make_unique<sys::UnavailableClientBlocker>(
+        made.status(), "nftables table inet " + config.smb.nft_table);
+  }
+  if (ready.ok()) {
+    Log("smb: contained clients are refused in " + what);
+    return;
+  }
+  EmitHealth(HealthAlert(
+      "smb-block-unavailable", "medium",
+      fmt::format("steen watch: contained SMB clients cannot be refused ({}): {}; their sessions "
+                  "are still suspended and alerts still go out",
+                  what, ready.message())));
+}
+
+void Daemon::Impl::RecordBlocks(const std::string& id, const ResponseOutcome& outcome) {
+  std::optional<Incident> known;  // read only when a renewal failed
+  for (const ClientOutcome& client : outcome.clients) {
+    if (!client.block) continue;
+    IncidentBlock block;
+    block.address = client.address;
+    block.ports = client.ports;
+    block.state = *client.block;
+    block.nft_table = config.smb.nft_table;
+    block.since_ns = WallNowNs();
+    if (block.state != BlockState::kFailed) {
+      block.until_ns = block.since_ns + client.duration.count() * 1'000'000'000ll;
+    } else {
+      block.reason = client.error;
+      Log(fmt::format("incident {}: SMB client {} not refused: {}", id, client.address,
+                      client.error));
+      if (!known) {
+        auto incident = incidents->Get(id);
+        known = incident.ok() ? std::move(*incident) : Incident{};
+      }
+      // A failed renewal leaves the earlier block in force: keep saying so.
+      for (const IncidentBlock& earlier : known->blocks) {
+        if (earlier.address == block.address && earlier.state == BlockState::kBlocked &&
+            earlier.until_ns > block.since_ns) {
+          block.state = BlockState::kBlocked;
+          block.since_ns = earlier.since_ns;
+          block.until_ns = earlier.until_ns;
+          block.reason = "renewal failed: " + client.error;
+        }
+      }
+    }
+    if (!incidents->RecordBlock(id, block).ok()) ++stats.incident_errors;
+  }
+}
+
+void Daemon::Impl::ReconcileBlocks() {
+  const int64_t now = WallNowNs();
+  auto active = incidents->ActiveBlocks(now);
+  if (!active.ok() || active->empty()) return;
+  auto present = blocker->List();
+  if (!present.ok()) return;  // the next block attempt reports the problem
+  for (const auto& [id, block] : *active) {
+    if (block.nft_table != config.smb.nft_table) continue;
+    bool held = false;
+    for (const sys::BlockedClient& client : *present) {
+      held |=
+          client.address == block.address &&
+          std::all_of(block.ports.begin(), block.ports.end(), [&](uint16_t port) {
+            return std::find(client.ports.begin(), client.ports.end(), port) != client.ports.end();
+          });
+    }
+    if (held) continue;
+    // A reboot or a reloaded firewall (`flush ruleset`) dropped it; the incident still says so.
+    const int64_t left = (block.until_ns - now + 999'999'999) / 1'000'000'000;
+    Status put = blocker->Block(block.address, block.ports, std::chrono::seconds(left));
+    Log(put.ok() ? fmt::format("incident {}: block of SMB client {} was missing from the firewall "
+                               "(reboot or reloaded rules?): put back for {} s",
+                               id, block.address, left)
+                 : fmt::format("incident {}: block of SMB client {} is missing from the firewall "
+                               "and cannot be put back: {}",
+                               id, block.address, put.message()));
   }
 }
 

@@ -3,6 +3,8 @@
 #include <time.h>
 
 #include <algorithm>
+#include <map>
+#include <memory>
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -14,18 +16,49 @@ std::string ProcessName(const Actor& actor) { return actor.exe.empty() ? actor.c
 
 enum class Decision { kResume, kKill };
 
+// A block that may be in force: installed, or a failed renewal of one installed before.
+bool MayHold(const IncidentBlock& block) {
+  return block.state == BlockState::kBlocked || block.state == BlockState::kFailed;
+}
+
+int64_t WallNowNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 StatusOr<DecisionOutcome> Decide(IncidentStore& store, const std::string& id,
-                                 sys::ProcessControl& control, uid_t uid, Decision decision) {
+                                 sys::ProcessControl& control, uid_t uid, Decision decision,
+                                 const BlockerFor& blockers) {
   auto incident = store.Get(id);
   if (!incident.ok()) return incident.status();
   const std::string who = OperatorActor(uid);
   const bool resume = decision == Decision::kResume;
+  DecisionOutcome outcome;
+  outcome.id = id;
+  const bool holds = std::any_of(incident->blocks.begin(), incident->blocks.end(), MayHold);
+  const BlockerFor& lift = blockers ? blockers : NftBlockers();
+  if (resume && holds &&
+      (incident->state == IncidentState::kKilled || incident->state == IncidentState::kClosed)) {
+    // Its sessions are gone; what is left to let go is the client.
+    outcome.state_changed = false;
+    outcome.releases = ReleaseBlocks(store, *incident, lift, who);
+    for (const auto& release : outcome.releases) {
+      if (release.state != BlockState::kReleased) ++outcome.failures;
+    }
+    return outcome;
+  }
   // Record the decision before signalling: from now on the daemon leaves these processes alone.
   Status moved = store.Transition(id, resume ? IncidentState::kResumed : IncidentState::kKilled,
                                   who, resume ? "steen resume" : "steen kill");
   if (!moved.ok()) return moved;
-  DecisionOutcome outcome;
-  outcome.id = id;
+  if (resume && holds) {
+    // Before SIGCONT: the sessions that go on must be reachable by their client.
+    outcome.releases = ReleaseBlocks(store, *incident, lift, who);
+    for (const auto& release : outcome.releases) {
+      if (release.state != BlockState::kReleased) ++outcome.failures;
+    }
+  }
   for (const IncidentProcess& process : incident->processes) {
     const Actor& actor = process.actor;
     bool act = resume ? process.state == ProcessState::kSuspended
@@ -45,8 +78,8 @@ StatusOr<DecisionOutcome> Decide(IncidentStore& store, const std::string& id,
       line.message = signalled.message();
       ++outcome.failures;
     }
-    Status recorded = store.SetProcessState(id, actor.pid, actor.start_time, line.state,
-                                            line.message, who);
+    Status recorded =
+        store.SetProcessState(id, actor.pid, actor.start_time, line.state, line.message, who);
     if (!recorded.ok() && line.message.empty()) line.message = recorded.message();
     outcome.processes.push_back(std::move(line));
   }
@@ -87,26 +120,104 @@ nlohmann::json ProcessJson(const IncidentProcess& process) {
                       {"reason", process.reason}};
   if (process.start_wall_ns > 0) j["started"] = Rfc3339Utc(process.start_wall_ns);
   if (!a.smb_client_address.empty()) {
-    j["smb"] = {{"client_address", a.smb_client_address},
-                {"user", a.smb_user},
-                {"machine", a.smb_machine}};
+    j["smb"] = {
+        {"client_address", a.smb_client_address}, {"user", a.smb_user}, {"machine", a.smb_machine}};
   }
+  return j;
+}
+
+std::string PortsText(const std::vector<uint16_t>& ports) { return sys::FormatPorts(ports); }
+
+// "expired" for a block whose time is up (the kernel lifted it; the record says blocked).
+std::string BlockStateText(const IncidentBlock& block, int64_t now_ns) {
+  if (block.state == BlockState::kBlocked && block.until_ns <= now_ns) return "expired";
+  return std::string(ToString(block.state));
+}
+
+nlohmann::json BlockJson(const IncidentBlock& block, int64_t now_ns) {
+  const std::string state = BlockStateText(block, now_ns);
+  std::string detail;
+  if (state == "blocked") {
+    detail = fmt::format("blocked {} (tcp {}) until {}", block.address, PortsText(block.ports),
+                         Rfc3339Utc(block.until_ns));
+  } else if (state == "expired") {
+    detail = fmt::format("{} was blocked (tcp {}) until {}", block.address, PortsText(block.ports),
+                         Rfc3339Utc(block.until_ns));
+  } else if (state == "failed") {
+    detail = fmt::format("{} not blocked: {}", block.address, block.reason);
+  } else if (state == "dry-run") {
+    detail = fmt::format("would block {} (tcp {}) until {}", block.address, PortsText(block.ports),
+                         Rfc3339Utc(block.until_ns));
+  } else {
+    detail = fmt::format("{} released", block.address);
+  }
+  nlohmann::json ports = nlohmann::json::array();
+  for (uint16_t port : block.ports) ports.push_back(port);
+  nlohmann::json j = {{"address", block.address}, {"ports", ports},         {"state", state},
+                      {"table", block.nft_table}, {"reason", block.reason}, {"detail", detail}};
+  j["since"] = block.since_ns > 0 ? nlohmann::json(Rfc3339Utc(block.since_ns)) : nullptr;
+  j["until"] = block.until_ns > 0 ? nlohmann::json(Rfc3339Utc(block.until_ns)) : nullptr;
   return j;
 }
 
 }  // namespace
 
+BlockerFor NftBlockers() {
+  auto made = std::make_shared<std::map<std::string, std::unique_ptr<sys::ClientBlocker>>>();
+  return [made](const std::string& table) -> StatusOr<sys::ClientBlocker*> {
+    const std::string name = table.empty() ? sys::NftClientBlockerOptions{}.table : table;
+    auto it = made->find(name);
+    if (it == made->end()) {
+      sys::NftClientBlockerOptions options;
+      options.table = name;
+      auto blocker = sys::NftClientBlocker::Create(options);
+      if (!blocker.ok()) return blocker.status();
+      it = made->emplace(name, std::move(*blocker)).first;
+    }
+    return it->second.get();
+  };
+}
+
+std::vector<DecisionOutcome::Release> ReleaseBlocks(IncidentStore& store, const Incident& incident,
+                                                    const BlockerFor& blockers,
+                                                    std::string_view who) {
+  std::vector<DecisionOutcome::Release> releases;
+  for (const IncidentBlock& block : incident.blocks) {
+    if (!MayHold(block)) continue;
+    DecisionOutcome::Release release{block.address, block.state, ""};
+    auto blocker = blockers ? blockers(block.nft_table)
+                            : StatusOr<sys::ClientBlocker*>(
+                                  Status::Unsupported("no firewall access in this steen"));
+    Status lifted = blocker.ok() ? (*blocker)->Unblock(block.address) : blocker.status();
+    IncidentBlock recorded = block;
+    if (lifted.ok()) {
+      release.state = recorded.state = BlockState::kReleased;
+      recorded.reason = who == kDaemonActor ? "lifted by the daemon after steen resume"
+                                            : "lifted by steen resume";
+    } else {
+      release.message = lifted.message();
+      recorded.reason = "release failed: " + lifted.message();
+    }
+    // A failed release keeps the block's state (it may still hold); the reason says why.
+    (void)store.RecordBlock(incident.id, recorded, who);
+    releases.push_back(std::move(release));
+  }
+  return releases;
+}
+
 StatusOr<DecisionOutcome> ResumeIncident(IncidentStore& store, const std::string& id,
-                                         sys::ProcessControl& control, uid_t operator_uid) {
-  return Decide(store, id, control, operator_uid, Decision::kResume);
+                                         sys::ProcessControl& control, uid_t operator_uid,
+                                         const BlockerFor& blockers) {
+  return Decide(store, id, control, operator_uid, Decision::kResume, blockers);
 }
 
 StatusOr<DecisionOutcome> KillIncident(IncidentStore& store, const std::string& id,
                                        sys::ProcessControl& control, uid_t operator_uid) {
-  return Decide(store, id, control, operator_uid, Decision::kKill);
+  return Decide(store, id, control, operator_uid, Decision::kKill, nullptr);
 }
 
-std::string IncidentToJson(const Incident& incident, bool full) {
+std::string IncidentToJson(const Incident& incident, bool full, int64_t now_ns) {
+  if (now_ns == 0) now_ns = WallNowNs();
   nlohmann::json j;
   j["id"] = incident.id;
   j["time"] = Rfc3339Utc(incident.created_ns);
@@ -128,6 +239,8 @@ std::string IncidentToJson(const Incident& incident, bool full) {
   j["files"] = {{"count", incident.file_count}, {"listed", listed}};
   j["window"] = {{"start", Rfc3339Utc(incident.window_start_ns)},
                  {"end", Rfc3339Utc(incident.window_end_ns)}};
+  j["blocks"] = nlohmann::json::array();
+  for (const auto& block : incident.blocks) j["blocks"].push_back(BlockJson(block, now_ns));
   j["indicators"] = nlohmann::json::array();
   for (const auto& indicator : incident.indicators) {
     j["indicators"].push_back(
@@ -154,6 +267,7 @@ std::string IncidentToJson(const Incident& incident, bool full) {
 }
 
 std::string FormatIncidentTable(const std::vector<Incident>& incidents) {
+  const int64_t now = WallNowNs();
   std::vector<std::vector<std::string>> rows = {
       {"ID", "TIME", "STATE", "SCORE", "PROCESS", "FILES", "RULE"}};
   for (const Incident& incident : incidents) {
@@ -164,6 +278,12 @@ std::string FormatIncidentTable(const std::vector<Incident>& incidents) {
                     ? fmt::format("{} (pid {})", ProcessName(a), a.pid)
                     : fmt::format("SMB client {} ({})", a.smb_client_address,
                                   a.smb_user.empty() ? a.user : a.smb_user);
+    }
+    for (const IncidentBlock& block : incident.blocks) {
+      if (block.state == BlockState::kBlocked && block.until_ns > now) {
+        process += ", blocked";
+        break;
+      }
     }
     rows.push_back({incident.id, LocalIso(incident.created_ns),
                     std::string(ToString(incident.state)), fmt::format("{:.1f}", incident.score),

@@ -5,10 +5,13 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "steen/status.h"
+#include "sys/client_blocker.h"
 #include "sys/process_control.h"
 #include "watch/incident_store.h"
 
@@ -21,26 +24,53 @@ struct DecisionOutcome {
     ProcessState state;   // the process's state after the decision
     std::string message;  // error or note; empty when signalled
   };
+  // A client address whose block was lifted (or could not be).
+  struct Release {
+    std::string address;
+    BlockState state;     // kReleased, or unchanged when it could not be lifted
+    std::string message;  // error; empty when lifted
+  };
   std::string id;
   std::vector<Line> processes;
-  int failures = 0;  // processes that exist but could not be signalled
+  std::vector<Release> releases;
+  int failures = 0;  // processes that exist but could not be signalled, blocks not lifted
+  // false: the incident was killed or closed already; resume only lifted its blocks.
+  bool state_changed = true;
 };
 
-// Resume: the incident becomes `resumed` FIRST (so the daemon stops acting on it), then every
+// The ClientBlocker holding the blocks of an nftables table (each block records its table).
+using BlockerFor = std::function<StatusOr<sys::ClientBlocker*>(const std::string& nft_table)>;
+// The real one: an NftClientBlocker per table, made on first use and kept by the function.
+BlockerFor NftBlockers();
+
+// Lifts every block of `incident` that may be in force (blocked, or failed: a failed renewal
+// leaves the earlier block in place) and records it released, or why not. `who` as for
+// IncidentStore::RecordBlock.
+std::vector<DecisionOutcome::Release> ReleaseBlocks(IncidentStore& store, const Incident& incident,
+                                                    const BlockerFor& blockers,
+                                                    std::string_view who);
+
+// Resume: the incident becomes `resumed` FIRST (so the daemon stops acting on it), its client
+// addresses are let in again (blocks lifted through `blockers`; null: NftBlockers()), then every
 // suspended process gets SIGCONT (pid + start time checked). A process that exited is recorded
-// `gone`, not a failure. Errors: NotFound (unknown id), InvalidArgument (state forbids resume).
+// `gone`, not a failure. A killed (or closed) incident keeps its state, but its blocks are lifted
+// (its sessions are gone; the client may come back). Errors: NotFound (unknown id),
+// InvalidArgument (state forbids resume and there is no block to lift).
 StatusOr<DecisionOutcome> ResumeIncident(IncidentStore& store, const std::string& id,
-                                         sys::ProcessControl& control, uid_t operator_uid);
+                                         sys::ProcessControl& control, uid_t operator_uid,
+                                         const BlockerFor& blockers = nullptr);
 // Kill: the incident becomes `killed`, then every recorded process not refused, gone or killed
-// gets SIGKILL (suspended ones too).
+// gets SIGKILL (suspended ones too). Blocks stay: the client is refused until its time is up or
+// `steen resume` lifts it.
 StatusOr<DecisionOutcome> KillIncident(IncidentStore& store, const std::string& id,
                                        sys::ProcessControl& control, uid_t operator_uid);
 
 // One JSON object on one line: id, time (RFC 3339 UTC), updated, state, rule, severity, score,
 // scope, scope_key, host, message, process (the first recorded process, or null), processes,
-// files {count, listed}, window {start, end}, indicators, actions (history), alert_count.
-// `full` adds the stored alerts (ECS JSON objects).
-std::string IncidentToJson(const Incident& incident, bool full);
+// files {count, listed}, window {start, end}, blocks [{address, ports, state, table, since, until,
+// reason, detail}], indicators, actions (history), alert_count. A block whose time is up at
+// `now_ns` (0: the wall clock) shows as "expired". `full` adds the stored alerts (ECS JSON).
+std::string IncidentToJson(const Incident& incident, bool full, int64_t now_ns = 0);
 // Aligned table: ID, TIME (local ISO-8601), STATE, SCORE, PROCESS, FILES, RULE.
 std::string FormatIncidentTable(const std::vector<Incident>& incidents);
 

@@ -29,7 +29,8 @@ namespace {
 
 // Version 1: the first schema. A later version adds a migration to kMigrations (index = the version
 // it upgrades from, minus 1) and bumps kSchemaVersion.
-constexpr int kSchemaVersion = 1;
+// Version 2: blocks (client addresses refused at the firewall, containment per SMB client).
+constexpr int kSchemaVersion = 2;
 constexpr std::string_view kApplication = "steen-incidents";
 
 constexpr const char* kSchemaV1 = R"sql(
@@ -108,12 +109,30 @@ CREATE TABLE actions (
 CREATE INDEX actions_by_incident ON actions (incident_id, seq);
 )sql";
 
-// kMigrations[v - 1] upgrades version v to v + 1 (none yet).
-constexpr const char* kMigrations[] = {nullptr};
+constexpr const char* kBlocksV2 = R"sql(
+CREATE TABLE blocks (
+  incident_id TEXT NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+  address TEXT NOT NULL,
+  ports TEXT NOT NULL DEFAULT '',
+  nft_table TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL,
+  since_ns INTEGER NOT NULL DEFAULT 0,
+  until_ns INTEGER NOT NULL DEFAULT 0,
+  reason TEXT NOT NULL DEFAULT '',
+  updated_ns INTEGER NOT NULL,
+  UNIQUE (incident_id, address)
+);
+CREATE INDEX blocks_by_state ON blocks (state, until_ns);
+)sql";
+
+// kMigrations[v - 1] upgrades version v to v + 1.
+constexpr const char* kMigrations[] = {kBlocksV2};
 
 constexpr const char* kIncidentColumns =
     "id, created_ns, updated_ns, state, rule_name, severity, score, scope, scope_key, host, "
     "message, indicators_json, window_start_ns, window_end_ns, file_count, alert_count";
+constexpr const char* kBlockColumns =
+    "address, ports, nft_table, state, since_ns, until_ns, reason, updated_ns";
 constexpr const char* kProcessColumns =
     "pid, start_time, start_wall_ns, ppid, pgid, sid, comm, exe, exe_sha256, uid, user, cgroup, "
     "smb_client_address, smb_user, smb_machine, state, reason, first_seen_ns, updated_ns";
@@ -146,6 +165,34 @@ std::optional<ActorScope> ParseScope(std::string_view text) {
     if (ToString(scope) == text) return scope;
   }
   return std::nullopt;
+}
+
+std::string UtcTime(int64_t wall_ns) {
+  time_t seconds = static_cast<time_t>(wall_ns / 1000000000);
+  tm parts{};
+  gmtime_r(&seconds, &parts);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return buf;
+}
+
+std::string JoinPorts(const std::vector<uint16_t>& ports) {
+  std::string out;
+  for (uint16_t port : ports) out += (out.empty() ? "" : ",") + std::to_string(port);
+  return out;
+}
+
+std::vector<uint16_t> SplitPorts(const std::string& text) {
+  std::vector<uint16_t> ports;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    long value = std::strtol(text.substr(start, comma - start).c_str(), nullptr, 10);
+    if (value > 0 && value <= 65535) ports.push_back(static_cast<uint16_t>(value));
+    start = comma + 1;
+  }
+  return ports;
 }
 
 std::string UtcDay(int64_t wall_ns) {
@@ -195,8 +242,7 @@ class Query {
     return *this;
   }
   Query& Bind(int index, std::string_view value) {
-    sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
-                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
     return *this;
   }
   Query& BindNull(int index) {
@@ -232,9 +278,9 @@ std::string_view ToString(IncidentState state) {
 }
 
 std::optional<IncidentState> ParseIncidentState(std::string_view text) {
-  for (IncidentState state : {IncidentState::kAlerted, IncidentState::kSuspended,
-                              IncidentState::kKilled, IncidentState::kResumed,
-                              IncidentState::kClosed}) {
+  for (IncidentState state :
+       {IncidentState::kAlerted, IncidentState::kSuspended, IncidentState::kKilled,
+        IncidentState::kResumed, IncidentState::kClosed}) {
     if (ToString(state) == text) return state;
   }
   return std::nullopt;
@@ -263,9 +309,31 @@ std::string_view ToString(ProcessState state) {
 }
 
 std::optional<ProcessState> ParseProcessState(std::string_view text) {
-  for (ProcessState state : {ProcessState::kObserved, ProcessState::kSuspended,
-                             ProcessState::kKilled, ProcessState::kResumed, ProcessState::kGone,
-                             ProcessState::kRefused}) {
+  for (ProcessState state :
+       {ProcessState::kObserved, ProcessState::kSuspended, ProcessState::kKilled,
+        ProcessState::kResumed, ProcessState::kGone, ProcessState::kRefused}) {
+    if (ToString(state) == text) return state;
+  }
+  return std::nullopt;
+}
+
+std::string_view ToString(BlockState state) {
+  switch (state) {
+    case BlockState::kBlocked:
+      return "blocked";
+    case BlockState::kFailed:
+      return "failed";
+    case BlockState::kDryRun:
+      return "dry-run";
+    case BlockState::kReleased:
+      return "released";
+  }
+  return "blocked";
+}
+
+std::optional<BlockState> ParseBlockState(std::string_view text) {
+  for (BlockState state :
+       {BlockState::kBlocked, BlockState::kFailed, BlockState::kDryRun, BlockState::kReleased}) {
     if (ToString(state) == text) return state;
   }
   return std::nullopt;
@@ -309,6 +377,9 @@ struct IncidentStore::Statements {
   sqlite3_stmt* get_history = nullptr;
   sqlite3_stmt* changes = nullptr;
   sqlite3_stmt* latest = nullptr;
+  sqlite3_stmt* upsert_block = nullptr;
+  sqlite3_stmt* get_blocks = nullptr;
+  sqlite3_stmt* active_blocks = nullptr;
 
   std::vector<std::pair<sqlite3_stmt**, std::string>> All() {
     std::string incident_cols = kIncidentColumns;
@@ -380,8 +451,7 @@ struct IncidentStore::Statements {
          "incident_id = ?1 ORDER BY rowid"},
         {&get_processes, std::string("SELECT ") + kProcessColumns +
                              " FROM processes WHERE incident_id = ?1 ORDER BY rowid"},
-        {&get_files,
-         "SELECT path, first_seen_ns FROM files WHERE incident_id = ?1 ORDER BY rowid"},
+        {&get_files, "SELECT path, first_seen_ns FROM files WHERE incident_id = ?1 ORDER BY rowid"},
         {&get_history,
          "SELECT seq, incident_id, time_ns, who, what, detail, result FROM actions WHERE "
          "incident_id = ?1 ORDER BY seq"},
@@ -389,6 +459,21 @@ struct IncidentStore::Statements {
          "SELECT seq, incident_id, time_ns, who, what, detail, result FROM actions WHERE seq > ?1 "
          "ORDER BY seq LIMIT ?2"},
         {&latest, "SELECT COALESCE(MAX(seq), 0) FROM actions"},
+        {&upsert_block,
+         "INSERT INTO blocks (incident_id, address, ports, nft_table, state, since_ns, until_ns, "
+         "reason, updated_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT "
+         "(incident_id, address) DO UPDATE SET ports = excluded.ports, nft_table = "
+         "excluded.nft_table, state = excluded.state, since_ns = CASE WHEN excluded.since_ns = 0 "
+         "THEN since_ns ELSE excluded.since_ns END, until_ns = excluded.until_ns, reason = "
+         "excluded.reason, updated_ns = excluded.updated_ns"},
+        {&get_blocks, std::string("SELECT ") + kBlockColumns +
+                          " FROM blocks WHERE incident_id = ?1 ORDER BY rowid"},
+        // A resumed incident's client was let go, even if lifting its block failed.
+        {&active_blocks,
+         "SELECT b.incident_id, b.address, b.ports, b.nft_table, b.state, b.since_ns, b.until_ns, "
+         "b.reason, b.updated_ns FROM blocks b JOIN incidents i ON i.id = b.incident_id WHERE "
+         "b.state = 'blocked' AND b.until_ns > ?1 AND i.state != 'resumed' ORDER BY b.until_ns "
+         "LIMIT ?2"},
     };
   }
 
@@ -418,7 +503,8 @@ StatusOr<std::unique_ptr<IncidentStore>> IncidentStore::Open(const std::string& 
       return Status::PermissionDenied("cannot open the incident database " + path +
                                       ": permission denied (it belongs to root: run as root)");
     }
-    if (errno != ENOENT) return Status::FromErrno("cannot open the incident database " + path, errno);
+    if (errno != ENOENT)
+      return Status::FromErrno("cannot open the incident database " + path, errno);
     if (!options.create) return Status::NotFound("no incident database at " + path);
     if (Status made = MakeParentDirs(path); !made.ok()) return made;
     // Created here with 0600 (SQLite would use 0644): incidents name users, hosts and files.
@@ -446,8 +532,9 @@ Status IncidentStore::Init() {
     std::string detail = db_ ? sqlite3_errmsg(db_) : "out of memory";
     std::string msg = fmt::format("incident database {}: {}: {}", path_, what, detail);
     if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
-      return Status::Corruption(msg + " (the file is damaged or not steen's: move it aside and "
-                                      "steen watch starts a new one)");
+      return Status::Corruption(msg +
+                                " (the file is damaged or not steen's: move it aside and "
+                                "steen watch starts a new one)");
     }
     if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
       return Status::ResourceExhausted(msg + " (another steen process holds the database)");
@@ -457,13 +544,15 @@ Status IncidentStore::Init() {
     }
     return Status::IoError(msg);
   };
-  if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
     return fail("cannot open");
   }
   sqlite3_extended_result_codes(db_, 0);
   sqlite3_busy_timeout(db_, limits::kIncidentDbBusyTimeoutMs);
-  auto exec = [&](const std::string& sql) { return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); };
+  auto exec = [&](const std::string& sql) {
+    return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+  };
   // The first statement that reads the file: a non-database fails here with SQLITE_NOTADB.
   if (exec("PRAGMA journal_mode = WAL") != SQLITE_OK) return fail("cannot enable WAL");
   if (exec("PRAGMA foreign_keys = ON") != SQLITE_OK) return fail("cannot enable foreign keys");
@@ -580,8 +669,8 @@ Status IncidentStore::InTransaction(const std::function<Status()>& body) {
   return status;
 }
 
-#define STEEN_STEP_DONE(query, what)                          \
-  do {                                                        \
+#define STEEN_STEP_DONE(query, what)                         \
+  do {                                                       \
     if ((query).Step() != SQLITE_DONE) return DbError(what); \
   } while (0)
 
@@ -662,8 +751,7 @@ StatusOr<std::string> IncidentStore::RecordAlert(const Alert& alert) {
       q.Bind(5, alert.severity).Bind(6, alert.score).Bind(7, outputs::FormatEcsJson(stored));
       STEEN_STEP_DONE(q, "cannot store the alert");
     }
-    if (Status added = AddFilesLocked(id, alert.files, alert_time, alert.file_count);
-        !added.ok()) {
+    if (Status added = AddFilesLocked(id, alert.files, alert_time, alert.file_count); !added.ok()) {
       return added;
     }
     if (alert.actor.pid > 0) {
@@ -703,8 +791,8 @@ Status IncidentStore::SetProcessState(const std::string& id, pid_t pid, uint64_t
       q.Bind(1, id).Bind(2, int64_t{pid}).Bind(3, static_cast<int64_t>(start_time));
       int rc = q.Step();
       if (rc == SQLITE_DONE) {
-        return Status::NotFound(fmt::format("incident {} has no process {} (start time {})", id,
-                                            pid, start_time));
+        return Status::NotFound(
+            fmt::format("incident {} has no process {} (start time {})", id, pid, start_time));
       }
       if (rc != SQLITE_ROW) return DbError("cannot look up the process");
     }
@@ -728,6 +816,75 @@ Status IncidentStore::AddFiles(const std::string& id, const std::vector<std::str
     return AddActionLocked(id, now, kDaemonActor, "files",
                            fmt::format("{} more affected files reported", paths.size()), "ok");
   });
+}
+
+Status IncidentStore::RecordBlock(const std::string& id, const IncidentBlock& block,
+                                  std::string_view who) {
+  std::lock_guard lock(mu_);
+  Statements& s = *stmts_;
+  const int64_t now = options_.now_ns();
+  return InTransaction([&]() -> Status {
+    if (Status found = RequireIncidentLocked(id); !found.ok()) return found;
+    {
+      Query q(s.upsert_block);
+      q.Bind(1, id).Bind(2, block.address).Bind(3, JoinPorts(block.ports));
+      q.Bind(4, block.nft_table).Bind(5, ToString(block.state)).Bind(6, block.since_ns);
+      q.Bind(7, block.until_ns).Bind(8, block.reason).Bind(9, now);
+      STEEN_STEP_DONE(q, "cannot record the block");
+    }
+    {
+      Query q(s.touch);
+      q.Bind(1, id).Bind(2, now).Bind(3, std::numeric_limits<int64_t>::max()).Bind(4, int64_t{0});
+      STEEN_STEP_DONE(q, "cannot update the incident");
+    }
+    const std::string ports = JoinPorts(block.ports);
+    std::string detail;
+    std::string result = "ok";
+    switch (block.state) {
+      case BlockState::kBlocked:
+        detail = fmt::format("{} refused on tcp {} until {}", block.address, ports,
+                             UtcTime(block.until_ns));
+        if (!block.nft_table.empty()) detail += " (nftables table inet " + block.nft_table + ")";
+        break;
+      case BlockState::kFailed:
+        detail = fmt::format("{} not refused on tcp {}: {}", block.address, ports, block.reason);
+        result = block.reason.empty() ? "failed" : block.reason;
+        break;
+      case BlockState::kDryRun:
+        detail = fmt::format("would refuse {} on tcp {} until {}", block.address, ports,
+                             UtcTime(block.until_ns));
+        break;
+      case BlockState::kReleased:
+        detail = fmt::format("{} released", block.address);
+        if (!block.reason.empty()) detail += " (" + block.reason + ")";
+        break;
+    }
+    return AddActionLocked(id, now, who, "block", detail, result);
+  });
+}
+
+StatusOr<std::vector<std::pair<std::string, IncidentBlock>>> IncidentStore::ActiveBlocks(
+    int64_t now_ns) {
+  std::lock_guard lock(mu_);
+  Query q(stmts_->active_blocks);
+  q.Bind(1, now_ns).Bind(2, static_cast<int64_t>(limits::kMaxIncidentsListed));
+  std::vector<std::pair<std::string, IncidentBlock>> blocks;
+  int rc;
+  while ((rc = q.Step()) == SQLITE_ROW) {
+    sqlite3_stmt* row = q.get();
+    IncidentBlock block;
+    block.address = Text(row, 1);
+    block.ports = SplitPorts(Text(row, 2));
+    block.nft_table = Text(row, 3);
+    block.state = ParseBlockState(Text(row, 4)).value_or(BlockState::kBlocked);
+    block.since_ns = sqlite3_column_int64(row, 5);
+    block.until_ns = sqlite3_column_int64(row, 6);
+    block.reason = Text(row, 7);
+    block.updated_ns = sqlite3_column_int64(row, 8);
+    blocks.emplace_back(Text(row, 0), std::move(block));
+  }
+  if (rc != SQLITE_DONE) return ReadError("cannot read the blocks");
+  return blocks;
 }
 
 namespace {
@@ -885,9 +1042,8 @@ Status IncidentStore::UpsertProcessLocked(const std::string& id, const Actor& ac
     }
     if (count >= static_cast<int64_t>(limits::kMaxIncidentProcesses)) {
       if (!cap_is_error) return Status::Ok();
-      return Status::ResourceExhausted(
-          fmt::format("incident {} already has {} processes (limits::kMaxIncidentProcesses)", id,
-                      count));
+      return Status::ResourceExhausted(fmt::format(
+          "incident {} already has {} processes (limits::kMaxIncidentProcesses)", id, count));
     }
     ProcessState initial = state.value_or(ProcessState::kObserved);
     Query q(s.insert_process);
@@ -925,9 +1081,9 @@ Status IncidentStore::UpsertProcessLocked(const std::string& id, const Actor& ac
   }
   if (!exists || state_changed) {
     std::string name = actor.exe.empty() ? actor.comm : actor.exe;
-    std::string detail = fmt::format("pid {}{}: {}", actor.pid,
-                                     name.empty() ? "" : " (" + name + ")",
-                                     ToString(state.value_or(ProcessState::kObserved)));
+    std::string detail =
+        fmt::format("pid {}{}: {}", actor.pid, name.empty() ? "" : " (" + name + ")",
+                    ToString(state.value_or(ProcessState::kObserved)));
     if (!exists && !state) detail += " (recorded)";
     if (!reason.empty()) detail += ": " + reason;
     return AddActionLocked(id, now, who, "process", detail, "ok");
@@ -958,8 +1114,8 @@ Incident ReadIncidentRow(sqlite3_stmt* stmt) {
   if (indicators.is_array()) {
     for (const auto& item : indicators) {
       if (!item.is_object()) continue;
-      incident.indicators.push_back({item.value("name", ""), item.value("count", int64_t{0}),
-                                     item.value("detail", "")});
+      incident.indicators.push_back(
+          {item.value("name", ""), item.value("count", int64_t{0}), item.value("detail", "")});
     }
   }
   incident.window_start_ns = sqlite3_column_int64(stmt, 12);
@@ -1022,6 +1178,24 @@ Status IncidentStore::LoadDetailsLocked(Incident& incident, bool alerts, bool hi
       incident.processes.push_back(std::move(process));
     }
     if (rc != SQLITE_DONE) return ReadError("cannot read the processes");
+  }
+  {
+    Query q(s.get_blocks);
+    q.Bind(1, incident.id);
+    while ((rc = q.Step()) == SQLITE_ROW) {
+      sqlite3_stmt* row = q.get();
+      IncidentBlock block;
+      block.address = Text(row, 0);
+      block.ports = SplitPorts(Text(row, 1));
+      block.nft_table = Text(row, 2);
+      block.state = ParseBlockState(Text(row, 3)).value_or(BlockState::kBlocked);
+      block.since_ns = sqlite3_column_int64(row, 4);
+      block.until_ns = sqlite3_column_int64(row, 5);
+      block.reason = Text(row, 6);
+      block.updated_ns = sqlite3_column_int64(row, 7);
+      incident.blocks.push_back(std::move(block));
+    }
+    if (rc != SQLITE_DONE) return ReadError("cannot read the blocks");
   }
   {
     Query q(s.get_files);

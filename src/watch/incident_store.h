@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "steen/alert.h"
@@ -40,7 +41,8 @@ struct sqlite3;
 namespace steen::watch {
 
 // Lifecycle of an incident.
-//   alerted    an alert was recorded but no process is stopped (dry run, alert-only rule, or nothing
+//   alerted    an alert was recorded but no process is stopped (dry run, alert-only rule, or
+//   nothing
 //              could be suspended)
 //   suspended  at least one process of the incident is stopped (SIGSTOP) awaiting a decision
 //   killed     the incident's processes were killed (by the daemon after the grace period, or the
@@ -75,6 +77,28 @@ struct IncidentProcess {
   ProcessState state = ProcessState::kObserved;
   std::string reason;  // why the state (error of a failed signal, refusal reason, ...)
   int64_t first_seen_ns = 0;
+  int64_t updated_ns = 0;
+};
+
+// A client address refused at the firewall for an incident (containment per SMB client).
+//   blocked   installed; the kernel lifts it at until_ns by itself
+//   failed    could not be installed (reason says why); containment was by signals only
+//   dry-run   what would have been installed (dry run, or response.action alert)
+//   released  lifted by `steen resume` (or the daemon acting on it) before its time
+enum class BlockState { kBlocked, kFailed, kDryRun, kReleased };
+std::string_view ToString(BlockState state);
+std::optional<BlockState> ParseBlockState(std::string_view text);
+
+struct IncidentBlock {
+  std::string address;          // canonical text ("198.18.0.2", "2001:db8::1")
+  std::vector<uint16_t> ports;  // TCP ports refused
+  BlockState state = BlockState::kBlocked;
+  // Where it lives, so that any steen process (the CLI) releases it in the right place: the
+  // nftables table (family inet).
+  std::string nft_table;
+  int64_t since_ns = 0;  // wall time it was installed (or tried)
+  int64_t until_ns = 0;  // wall time the kernel lifts it (0 when not installed)
+  std::string reason;    // error of a failed block or release
   int64_t updated_ns = 0;
 };
 
@@ -126,7 +150,8 @@ struct Incident {
   int64_t window_end_ns = 0;
   std::vector<IncidentProcess> processes;  // in order of recording
   std::vector<IncidentFile> files;         // first limits::kMaxIncidentFiles distinct paths
-  int64_t file_count = 0;  // all affected files (>= files.size(); the detector's count)
+  int64_t file_count = 0;             // all affected files (>= files.size(); the detector's count)
+  std::vector<IncidentBlock> blocks;  // client addresses refused, one row per address
   // Filled by Get(); List() leaves them empty (and sets the counts) to stay cheap.
   std::vector<IncidentAlert> alerts;
   std::vector<IncidentAction> history;
@@ -184,6 +209,15 @@ class IncidentStore {
   // recorded.
   Status SetProcessState(const std::string& id, pid_t pid, uint64_t start_time, ProcessState state,
                          const std::string& reason, std::string_view who = kDaemonActor);
+
+  // Records the block of a client address (one row per incident and address: a later call
+  // replaces it, e.g. a renewal or a release), with a history row. `who` as for RecordProcess.
+  Status RecordBlock(const std::string& id, const IncidentBlock& block,
+                     std::string_view who = kDaemonActor);
+  // Blocks in state `blocked` whose time is not up at now_ns, of incidents not resumed, with
+  // their incident ids: what the firewall should hold (a reboot or a reloaded firewall loses
+  // them; the daemon puts them back).
+  StatusOr<std::vector<std::pair<std::string, IncidentBlock>>> ActiveBlocks(int64_t now_ns);
 
   // Adds affected files seen after the alert (capped; file_count grows by the new distinct ones).
   Status AddFiles(const std::string& id, const std::vector<std::string>& paths);

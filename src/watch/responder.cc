@@ -2,12 +2,20 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "steen/limits.h"
 
 namespace steen::watch {
 namespace {
 
 std::string Describe(const Actor& actor) {
+  if (!actor.smb_client_address.empty()) {
+    const std::string& user = actor.smb_user.empty() ? actor.user : actor.smb_user;
+    return fmt::format("{} (smbd for {}{}{})", actor.pid, actor.smb_client_address,
+                       user.empty() ? "" : " ", user);
+  }
   std::string who = actor.exe.empty() ? actor.comm : actor.exe;
   if (who.empty()) return std::to_string(actor.pid);
   return fmt::format("{} ({})", actor.pid, who);
@@ -23,11 +31,88 @@ std::string JoinDescriptions(const std::vector<ProcessOutcome>& processes, Proce
   return out;
 }
 
+std::string JoinTexts(const std::vector<std::string>& texts) {
+  std::string out;
+  for (const std::string& text : texts) out += (out.empty() ? "" : ", ") + text;
+  return out;
+}
+
+void AddUnique(std::vector<std::string>& texts, const std::string& text) {
+  if (!text.empty() && std::find(texts.begin(), texts.end(), text) == texts.end()) {
+    texts.push_back(text);
+  }
+}
+
+// "SMB client 198.18.0.2: reconnection refused for 900 s (tcp 445,139)", or why not.
+std::string DescribeClient(const ClientOutcome& client) {
+  std::string text = "SMB client " + client.address;
+  if (client.users.size() > 1) {
+    // A shared address (NAT, terminal server): the firewall sees addresses, not users.
+    text += fmt::format(" (sessions of {}: one address, contained as one client)",
+                        JoinTexts(client.users));
+  }
+  if (!client.block) return text;
+  const std::string what =
+      fmt::format("for {} s (tcp {})", client.duration.count(), sys::FormatPorts(client.ports));
+  switch (*client.block) {
+    case BlockState::kBlocked:
+      return text + ": reconnection refused " + what;
+    case BlockState::kDryRun:
+      return text + ": would refuse its reconnection " + what;
+    case BlockState::kFailed:
+      return text + ": reconnection NOT refused: " + client.error;
+    case BlockState::kReleased:
+      break;
+  }
+  return text;
+}
+
 }  // namespace
 
 Responder::Responder(ResponderOptions options, sys::ProcessControl* control,
-                     std::function<Actor(pid_t)> attribute)
-    : options_(std::move(options)), control_(control), attribute_(std::move(attribute)) {}
+                     std::function<Actor(pid_t)> attribute, sys::SmbSessionTable* sessions,
+                     sys::ClientBlocker* blocker)
+    : options_(std::move(options)),
+      control_(control),
+      attribute_(std::move(attribute)),
+      sessions_(sessions),
+      blocker_(blocker) {}
+
+std::string Responder::SharedSmbd(const Actor& actor) {
+  if (!actor.smb_client_address.empty() || !sys::IsSmbdProcess(actor.comm, actor.exe)) return "";
+  const char* reason =
+      "smbd serving no client (the main smbd or a helper): stopping it would stop every "
+      "client's file service";
+  Actor now = actor;
+  if (attribute_) {
+    now = attribute_(actor.pid);
+    // Gone (or its pid reused): the signal says so; it is no reason to refuse.
+    if (now.exe.empty() ||
+        (actor.start_time != 0 && now.start_time != 0 && now.start_time != actor.start_time)) {
+      return "";
+    }
+  }
+  if (sessions_ != nullptr) return reason;  // alive, and AddSmbClient found no client for it
+  // Without a session table: the main smbd is the one whose parent is no smbd.
+  const pid_t ppid = now.ppid > 0 ? now.ppid : actor.ppid;
+  if (attribute_ && ppid > 1) {
+    Actor parent = attribute_(ppid);
+    if (sys::IsSmbdProcess(parent.comm, parent.exe)) return "";
+  }
+  return reason;
+}
+
+void Responder::AddSmbClient(Actor& actor) {
+  if (sessions_ == nullptr || !actor.smb_client_address.empty() || actor.pid <= 0 ||
+      !sys::IsSmbdProcess(actor.comm, actor.exe)) {
+    return;
+  }
+  std::optional<sys::SmbSession> session = sessions_->ForPid(actor.pid);
+  if (!session || (actor.start_time != 0 && session->start_time != actor.start_time)) return;
+  actor.smb_client_address = session->client_address;
+  actor.smb_user = session->user;
+  actor.smb_machine = session->machine;
+}
 
 ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& targets,
                                    uint64_t now_ns) {
@@ -50,24 +135,30 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
   }
 
   const bool kill_now = options_.action == Action::kKill;
+  const bool acting = options_.action != Action::kAlert && !options_.dry_run;
   std::set<pid_t> done;
   int would = 0, signalled = 0, failed = 0;
-  for (const Actor& actor : candidates) {
-    if (!done.insert(actor.pid).second) continue;
+  // Decides about one process and records what happened.
+  enum class Acted { kRefused, kDone, kFailed };  // kDone: signalled, or would be
+  auto act = [&](const Actor& actor) -> Acted {
+    if (!done.insert(actor.pid).second) return Acted::kRefused;
     if (IsSpared(actor.pid, actor.start_time)) {
       outcome.processes.push_back({actor, ProcessState::kRefused, "resumed by the operator"});
       ++stats_.refused;
-      continue;
+      return Acted::kRefused;
     }
     SuspendDecision decision = MaySuspend(actor, options_.policy);
+    if (decision) {
+      if (std::string shared = SharedSmbd(actor); !shared.empty()) decision = {false, shared};
+    }
     if (!decision) {
       outcome.processes.push_back({actor, ProcessState::kRefused, decision.reason});
       ++stats_.refused;
-      continue;
+      return Acted::kRefused;
     }
     if (options_.action == Action::kAlert) {
       outcome.processes.push_back({actor, ProcessState::kObserved, "response.action is alert"});
-      continue;
+      return Acted::kDone;
     }
     if (options_.dry_run) {
       outcome.processes.push_back(
@@ -76,7 +167,7 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
       outcome.pids.push_back(actor.pid);
       ++stats_.dry_run;
       ++would;
-      continue;
+      return Acted::kDone;
     }
     Status status = kill_now ? control_->Kill(actor.pid, actor.start_time)
                              : control_->Suspend(actor.pid, actor.start_time);
@@ -86,13 +177,91 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
       outcome.pids.push_back(actor.pid);
       ++(kill_now ? stats_.killed : stats_.suspended);
       ++signalled;
-    } else {
-      const bool gone = status.code() == Status::Code::kNotFound;
-      outcome.processes.push_back(
-          {actor, gone ? ProcessState::kGone : ProcessState::kObserved, status.message()});
-      ++stats_.failed;
-      ++failed;
+      return Acted::kDone;
     }
+    const bool gone = status.code() == Status::Code::kNotFound;
+    outcome.processes.push_back(
+        {actor, gone ? ProcessState::kGone : ProcessState::kObserved, status.message()});
+    ++stats_.failed;
+    ++failed;
+    return Acted::kFailed;
+  };
+
+  // The writers first (what the detector saw), then their clients. A writer whose smbd already
+  // exited still names a client to contain (it may reconnect and go on).
+  int clients_dropped = 0;
+  for (Actor actor : candidates) {
+    AddSmbClient(actor);
+    const Acted acted = act(actor);
+    if (acted == Acted::kRefused || actor.smb_client_address.empty() ||
+        (!options_.smb.contain_client && !options_.smb.block_reconnect)) {
+      continue;
+    }
+    auto it =
+        std::find_if(outcome.clients.begin(), outcome.clients.end(),
+                     [&](const ClientOutcome& c) { return c.address == actor.smb_client_address; });
+    if (it == outcome.clients.end()) {
+      if (outcome.clients.size() >= limits::kMaxContainedClientsPerAlert) {
+        ++stats_.clients_dropped;
+        ++clients_dropped;
+        continue;
+      }
+      ClientOutcome fresh;
+      fresh.address = actor.smb_client_address;
+      outcome.clients.push_back(std::move(fresh));
+      it = std::prev(outcome.clients.end());
+    }
+    if (acted == Acted::kDone) it->sessions.push_back(actor.pid);
+    AddUnique(it->users, actor.smb_user.empty() ? actor.user : actor.smb_user);
+  }
+
+  for (ClientOutcome& client : outcome.clients) {
+    // The block before the other sessions are listed: once it is in, the client can open no new
+    // session, so the list below is complete (and a session opened meanwhile is cut by it).
+    if (options_.smb.block_reconnect) {
+      client.ports = options_.smb.ports;
+      client.duration = std::chrono::seconds(options_.smb.block_seconds);
+      if (!acting) {
+        client.block = BlockState::kDryRun;
+      } else {
+        Status blocked = blocker_
+                             ? blocker_->Block(client.address, client.ports, client.duration)
+                             : Status::Unsupported("no firewall access in this steen (no blocker)");
+        client.block = blocked.ok() ? BlockState::kBlocked : BlockState::kFailed;
+        if (blocked.ok()) {
+          ++stats_.clients_blocked;
+        } else {
+          client.error = blocked.message();
+          ++stats_.block_failures;
+        }
+      }
+    }
+    if (sessions_ != nullptr && options_.smb.contain_client) {
+      for (const sys::SmbSession& session : sessions_->ServingClient(client.address)) {
+        // The table answers for this address only (a multichannel session whose main
+        // connection comes from another address of the same client included).
+        if (session.pid <= 0) continue;
+        AddUnique(client.users, session.user);
+        if (done.count(session.pid)) continue;
+        // Policy and pid-reuse checks need the /proc view; without it, or once the session has
+        // ended (no executable, another start time), there is nothing to stop.
+        Actor actor = attribute_ ? attribute_(session.pid) : Actor{};
+        if (actor.exe.empty() ||
+            (actor.start_time != 0 && actor.start_time != session.start_time)) {
+          continue;
+        }
+        actor.pid = session.pid;
+        actor.start_time = session.start_time;
+        actor.smb_client_address = session.client_address;
+        actor.smb_user = session.user;
+        actor.smb_machine = session.machine;
+        if (act(actor) == Acted::kDone) {
+          client.sessions.push_back(actor.pid);
+          ++stats_.client_sessions;
+        }
+      }
+    }
+    if (acting) ++stats_.clients_contained;
   }
 
   const char* signal = kill_now ? "SIGKILL" : "SIGSTOP";
@@ -122,6 +291,13 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
     outcome.action = ResponseAction::kNone;
     outcome.detail = "no process to act on";
   }
+  for (const ClientOutcome& client : outcome.clients) {
+    outcome.detail += "; " + DescribeClient(client);
+  }
+  if (clients_dropped > 0) {
+    outcome.detail += fmt::format("; {} more SMB clients contained only by pid (at most {} a time)",
+                                  clients_dropped, limits::kMaxContainedClientsPerAlert);
+  }
   if (!refused.empty()) outcome.detail += fmt::format("; not signalled: {}", refused);
   (void)now_ns;
   return outcome;
@@ -129,8 +305,7 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
 
 void Responder::Track(const ResponseOutcome& outcome, const std::string& incident_id,
                       uint64_t now_ns) {
-  if (options_.kill_after.count() <= 0 || options_.action != Action::kSuspend ||
-      options_.dry_run) {
+  if (options_.kill_after.count() <= 0 || options_.action != Action::kSuspend || options_.dry_run) {
     return;
   }
   const uint64_t due =

@@ -349,6 +349,30 @@ TEST(DetectAttacks, WorkersJoiningAnAlertedScopeAreNamedAfterOneFile) {
   EXPECT_EQ(s.alerts().size(), before);
 }
 
+// Files an administrator has just restored (or a colleague just uploaded) and a client encrypts a
+// moment later are that client's damage, not new files of its own: judged from their content
+// before, they make the alert as quickly as old files do.
+TEST(DetectAttacks, EncryptingFilesSomebodyElseJustCreatedIsDamage) {
+  auto run = [](bool created_by_admin) {
+    Detector detector;
+    Stream s(detector);
+    const Actor admin = MakeActor(300, 1, 300, 0, "root", "/usr/bin/cp");
+    int files = 0;
+    for (; files < 10 && s.alerts().empty(); ++files) {
+      const std::string path = "/srv/share/restored/f" + std::to_string(files) + ".pdf";
+      if (created_by_admin) s.Create(admin, path, 700 + files);
+      s.Advance(kSecond / 30);
+      s.Write(SmbdActor(7100), path, 700 + files, Intact("pdf"), Damaged());
+    }
+    return std::make_pair(files, s.alerts().empty() ? ActorScope::kUser : s.alerts()[0].scope);
+  };
+  const auto [old_files, old_scope] = run(false);
+  const auto [restored_files, restored_scope] = run(true);
+  EXPECT_EQ(restored_files, old_files);
+  EXPECT_LE(restored_files, 3);
+  EXPECT_EQ(restored_scope, ActorScope::kProcess);
+}
+
 TEST(DetectAttacks, SmbClientWithChangingSmbdPidsAddsUp) {
   Detector detector;
   Stream s(detector);

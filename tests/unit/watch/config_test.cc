@@ -180,7 +180,8 @@ watchdog: 1m
 rescan_lookback: 0
 )";
   auto replace_all = [&](std::string from, const std::string& to) {
-    for (std::size_t at; (at = text.find(from)) != std::string::npos;) text.replace(at, from.size(), to);
+    for (std::size_t at; (at = text.find(from)) != std::string::npos;)
+      text.replace(at, from.size(), to);
   };
   replace_all("SHARE", share_);
   replace_all("LOG", log_dir);
@@ -322,8 +323,8 @@ TEST_F(ConfigTest, BadPaths) {
            "paths.1: watch root " + dir_ + "/missing: No such file or directory",
            std::string("paths.2: refusing to watch /etc"),
            std::string("paths.3: watch root must be canonical"),
-           "paths.5: " + share_ + "/db and " + share_ + " overlap (one is inside the other); list " +
-               share_ + " only",
+           "paths.5: " + share_ + "/db and " + share_ +
+               " overlap (one is inside the other); list " + share_ + " only",
            std::string("state_dir: expected an absolute path (starting with /), found 'var/lib'"),
        }) {
     EXPECT_NE(message.find(expected), std::string::npos) << expected << "\nin:\n" << message;
@@ -458,8 +459,9 @@ TEST_F(ConfigTest, YamlSyntaxErrorHasPosition) {
   std::string message = ErrorOf("paths: [" + share_ + "\ndetect: {\n");
   EXPECT_NE(message.find(dir_ + "/steen.yaml:"), std::string::npos) << message;
   EXPECT_NE(message.find("not valid YAML"), std::string::npos) << message;
-  EXPECT_NE(ErrorOf("- a\n- b\n").find("expected a mapping of keys (paths:, detect:, outputs:, "
-                                       "...), found a list"),
+  EXPECT_NE(ErrorOf("- a\n- b\n")
+                .find("expected a mapping of keys (paths:, detect:, outputs:, "
+                      "...), found a list"),
             std::string::npos);
 }
 
@@ -499,14 +501,15 @@ exclusions:
             std::string::npos);
 }
 
-// ---- Overrides ------------------------------------------------------------------------------------
+// ---- Overrides
+// ------------------------------------------------------------------------------------
 
 TEST_F(ConfigTest, OverridesScalarsListsAndNestedKeys) {
-  auto config = LoadText(Paths() + "detect:\n  alert_score: 120\n",
-                         {"detect.alert_score=150", "response.action=alert",
-                          "exclusions.exe_paths=[/usr/bin/rsync,/usr/bin/borg]",
-                          "canaries.enabled=false", "permission_deadline=500ms",
-                          "detect.note_extensions=[txt]", "exclusions.uids="});
+  auto config =
+      LoadText(Paths() + "detect:\n  alert_score: 120\n",
+               {"detect.alert_score=150", "response.action=alert",
+                "exclusions.exe_paths=[/usr/bin/rsync,/usr/bin/borg]", "canaries.enabled=false",
+                "permission_deadline=500ms", "detect.note_extensions=[txt]", "exclusions.uids="});
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->detect.alert_score, 150);
   EXPECT_EQ(config->action, Action::kAlert);
@@ -521,8 +524,8 @@ TEST_F(ConfigTest, OverridesScalarsListsAndNestedKeys) {
 TEST_F(ConfigTest, OverridesIndexIntoOutputs) {
   std::string log = dir_ + "/alerts.json";
   // No outputs in the file: outputs.0 starts a new list (replacing the default stdout sink).
-  auto config = LoadText(Paths(), {"outputs.0.type=file", "outputs.0.path=" + log,
-                                   "outputs.1.type=stdout"});
+  auto config =
+      LoadText(Paths(), {"outputs.0.type=file", "outputs.0.path=" + log, "outputs.1.type=stdout"});
   ASSERT_TRUE(config.ok()) << config.status().message();
   ASSERT_EQ(config->outputs.size(), 2u);
   EXPECT_EQ(config->outputs[0].type, OutputSpec::Type::kFile);
@@ -541,9 +544,10 @@ TEST_F(ConfigTest, OverridesIndexIntoOutputs) {
 }
 
 TEST_F(ConfigTest, OverrideErrorsNameTheOverride) {
-  std::string message = ErrorOf(Paths() + "outputs:\n  - type: stdout\n",
-                                {"detect.alert_score=-1", "respons.action=kill", "outputs.5.type=file",
-                                 "noequals", "detect.alert_score=[unclosed", "outputs.x.type=file"});
+  std::string message =
+      ErrorOf(Paths() + "outputs:\n  - type: stdout\n",
+              {"detect.alert_score=-1", "respons.action=kill", "outputs.5.type=file", "noequals",
+               "detect.alert_score=[unclosed", "outputs.x.type=file"});
   for (const char* expected : {
            "-o detect.alert_score=-1: detect.alert_score: expected a number > 0, found '-1'",
            "-o respons.action=kill: respons: unknown key (did you mean 'response'?)",
@@ -556,7 +560,8 @@ TEST_F(ConfigTest, OverrideErrorsNameTheOverride) {
   }
 }
 
-// ---- Rendering -----------------------------------------------------------------------------------
+// ---- Rendering
+// -----------------------------------------------------------------------------------
 
 TEST_F(ConfigTest, RenderThenLoadGivesTheSameConfig) {
   std::string text = Paths() + R"(response: {action: kill, allowed_users: ["1001", root]}
@@ -610,7 +615,8 @@ TEST_F(ConfigTest, DefaultsRenderAndReload) {
   EXPECT_NE(rendered.find("\noutputs:\n  - type: stdout\n"), std::string::npos) << rendered;
 }
 
-// ---- The shipped config/steen.yaml ---------------------------------------------------------------
+// ---- The shipped config/steen.yaml
+// ---------------------------------------------------------------
 
 TEST_F(ConfigTest, ShippedDefaultFileLoadsAndMatchesBuiltInDefaults) {
   ConfigSources sources;
@@ -641,6 +647,88 @@ TEST_F(ConfigTest, ShippedDefaultFileDocumentsEveryKey) {
     EXPECT_NE(text.str().find(last + ":"), std::string::npos) << key << " is not in steen.yaml";
   }
   EXPECT_GT(ConfigKeys().size(), 60u);
+}
+
+// ---- smb.* (containment per SMB client) ------------------------------------------------------
+
+TEST_F(ConfigTest, SmbDefaults) {
+  WatchConfig config = DefaultConfig();
+  EXPECT_TRUE(config.smb.contain_client);
+  EXPECT_TRUE(config.smb.block_reconnect);
+  EXPECT_EQ(config.smb.block_seconds, 900);
+  EXPECT_EQ(config.smb.ports, (std::vector<uint16_t>{445, 139}));
+  EXPECT_EQ(config.smb.nft_table, "steen");
+}
+
+TEST_F(ConfigTest, SmbKeysLoadFromFileAndOverrides) {
+  auto config = LoadText(Paths() + R"(smb:
+  contain_client: false
+  block_reconnect: yes
+  block_seconds: 60
+  ports: [445]
+  nft_table: steen_test_1
+)");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_FALSE(config->smb.contain_client);
+  EXPECT_TRUE(config->smb.block_reconnect);
+  EXPECT_EQ(config->smb.block_seconds, 60);
+  EXPECT_EQ(config->smb.ports, std::vector<uint16_t>{445});
+  EXPECT_EQ(config->smb.nft_table, "steen_test_1");
+  // -o replaces the list (as for every list), and single keys.
+  auto overridden = LoadText(Paths(), {"smb.ports=[4455, 139]", "smb.block_seconds=3600",
+                                       "smb.block_reconnect=false", "smb.ports.2=445"});
+  ASSERT_TRUE(overridden.ok()) << overridden.status().message();
+  EXPECT_EQ(overridden->smb.ports, (std::vector<uint16_t>{4455, 139, 445}));
+  EXPECT_EQ(overridden->smb.block_seconds, 3600);
+  EXPECT_FALSE(overridden->smb.block_reconnect);
+  // Round trip through the renderer.
+  std::string rendered = RenderConfig(*overridden);
+  EXPECT_NE(rendered.find("ports: [4455, 139, 445]"), std::string::npos) << rendered;
+  ConfigSources sources;
+  sources.config_file = Write(rendered, "rendered.yaml");
+  auto again = LoadWatchConfig(sources);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(RenderConfig(*again), rendered);
+}
+
+TEST_F(ConfigTest, SmbBadValues) {
+  std::string message = ErrorOf(Paths() + R"(smb:
+  contain_client: maybe
+  block_reconnect: 2
+  block_seconds: 0
+  ports: [445, 0, 70000, http, 445]
+  nft_table: "steen; flush ruleset"
+)");
+  for (const char* expected : {
+           "smb.contain_client: expected true or false, found 'maybe'",
+           "smb.block_reconnect: expected true or false, found '2'",
+           "smb.block_seconds: expected a whole number from 1 to 604800, found '0'",
+           "smb.ports.1: expected a port from 1 to 65535, found '0'",
+           "smb.ports.2: expected a port from 1 to 65535, found '70000'",
+           "smb.ports.3: expected a port from 1 to 65535, found 'http'",
+           "smb.ports.4: port 445 is listed twice",
+           "smb.nft_table: expected a table name of letters, digits and '_', starting with a "
+           "letter (at most 32), found 'steen; flush ruleset'",
+       }) {
+    EXPECT_NE(message.find(expected), std::string::npos) << expected << "\nin:\n" << message;
+  }
+  EXPECT_NE(ErrorOf(Paths(), {"smb.block_seconds=604801"})
+                .find("-o smb.block_seconds=604801: smb.block_seconds: expected a whole number "
+                      "from 1 to 604800, found '604801'"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(Paths(), {"smb.block_seconds=15m"}).find("smb.block_seconds: expected a whole"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(Paths(), {"smb.ports=445"}).find("smb.ports: expected a list of TCP ports"),
+            std::string::npos);
+  // No port while blocking is on: nothing would be refused.
+  EXPECT_NE(ErrorOf(Paths(), {"smb.ports=[]"})
+                .find("smb.ports: at least one port to refuse (or smb.block_reconnect: false)"),
+            std::string::npos);
+  EXPECT_TRUE(LoadText(Paths(), {"smb.ports=[]", "smb.block_reconnect=false"}).ok());
+  // A typo is suggested like any other key.
+  EXPECT_NE(ErrorOf(Paths() + "smb:\n  block_second: 60\n")
+                .find("smb.block_second: unknown key (did you mean 'smb.block_seconds'?)"),
+            std::string::npos);
 }
 
 // ---- Sinks ------------------------------------------------------------------------------------

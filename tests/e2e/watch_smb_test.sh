@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# End-to-end test of the Antwerp scenario (issue 6) on a real Samba share: remote encryption from
+# an attacker host (`steen drill smb://...` in a network namespace) while a colleague on another
+# host saves office documents and copies photos into the same share. Checked for each attack: the
+# alert names the attacker's client address and user, the attacker's smbd sessions are suspended
+# after a handful of files, its reconnection is refused while the colleague's session goes on
+# unalerted and untouched, `steen kill` then `steen rollback` bring the attacked folder back
+# byte-identical (sha256 of every file) and keep every file the colleague saved, and `steen resume`
+# releases the block. One attack splits its work over short-lived processes, each with its own
+# SMB session (a new smbd pid): they are contained as one client.
+# Usage: watch_smb_test.sh /path/to/steen      STEEN_TEST_KEEP=1 keeps the temporary folder;
+# STEEN_SMB_CASES="play workers" runs only those attacks.
+set -uo pipefail
+STEEN=$(realpath "${1:?path to steen}")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/tests/e2e/lib/samba_rig.sh"
+source "$ROOT/scripts/lib/processes.sh"
+if ! rig_available; then
+  echo "SKIP: $RIG_SKIP_REASON"
+  exit 0
+fi
+if ! command -v nft > /dev/null || ! nft list tables > /dev/null 2>&1; then
+  echo "SKIP: nftables is not usable here (apt-get install nftables)"
+  exit 0
+fi
+WORK=$(mktemp -d /tmp/steen-watch-smb-e2e.XXXXXX)
+PIDS=()
+TABLE=steen_test_$$
+cleanup() {
+  rig_stop  # first: kill_started's wait would otherwise wait for the rig's smbd too
+  kill_started "${PIDS[@]}"
+  nft delete table inet "$TABLE" 2> /dev/null || true
+  if [[ ${STEEN_TEST_KEEP:-0} == 1 ]]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+pass=0
+fail=0
+bad() { echo "FAIL: $*" >&2; fail=$((fail + 1)); }
+check() { if eval "$1"; then pass=$((pass + 1)); else bad "$2"; fi; }
+t0=$(date +%s)
+
+"$ROOT/scripts/gather-demo-files.sh" "$WORK/corpus" 8 > /dev/null 2>&1
+if [[ $(find "$WORK/corpus" -type f | wc -l) -lt 40 ]]; then
+  echo "SKIP: fewer than 40 corpus files gathered"
+  exit 0
+fi
+source "$ROOT/tests/e2e/lib/smb_attack.sh"
+smb_rig_up || { bad "rig did not start"; exit 1; }
+# Canaries off: the content judgement alone must contain the client. The blocks go to a table of
+# this test's own (removed on exit).
+smb_watch_up -o canaries.enabled=false -o "smb.nft_table=$TABLE" || exit 1
+
+blocked() { nft list set inet "$TABLE" blocked_ipv4 2> /dev/null | grep -q -F "$1"; }
+
+# one_attack LABEL FAMILY [drill options...]
+one_attack() {
+  local label=$1
+  smb_attack "$@" || { bad "$label: no incident names the attacker ($RIG_ATT_ADDR): $(tail -5 "$WORK/watch.log")"; return; }
+  check "[ $SMB_DAMAGED -le 10 ]" "$label: $SMB_DAMAGED files damaged before containment (at most 10)"
+  check "[ '$SMB_ALERT_CLIENT' = '$RIG_ATT_ADDR' ]" "$label: alert client.address '$SMB_ALERT_CLIENT'"
+  check "grep -F '\"$RIG_ATT_ADDR\"' '$WORK/alerts.jsonl' | grep -q -F '$SMB_ATT'" \
+    "$label: no alert names the attacker's user $SMB_ATT"
+  check "[ $SMB_STOPPED = yes ]" "$label: the attacker's smbd sessions were not all suspended"
+  check "[ $SMB_REFUSED = yes ]" "$label: a new connection from the attacker was not refused: $(tail -2 "$WORK/$label/reconnect.out")"
+  check "[ $SMB_COL_OK = yes ]" "$label: the colleague was interrupted or alerted: $(grep -m3 NT_STATUS "$WORK/$label/colleague.out")"
+  check "[ \"\$(cat '$WORK/$label/rollback.rc')\" = 0 ]" "$label: rollback failed: $(tail -3 "$WORK/$label/rollback.jsonl")"
+  check "[ $SMB_IDENTICAL = yes ]" "$label: not byte-identical after rollback ($SMB_LOST lost): $(diff "$WORK/$label/before.txt" "$WORK/$label/after.txt" | head -4)"
+  check "\"$STEEN\" incidents --state-dir '$SMB_STATE' show '$SMB_INCIDENT' | grep -q -F '$RIG_ATT_ADDR'" \
+    "$label: incidents show does not name the client"
+  # Killed sessions stay refused until the operator releases the client.
+  check "blocked '$RIG_ATT_ADDR'" "$label: no block of $RIG_ATT_ADDR in table $TABLE after the kill"
+  "$STEEN" resume "$SMB_INCIDENT" --state-dir "$SMB_STATE" > "$WORK/$label/resume.out" 2>&1
+  check "! blocked '$RIG_ATT_ADDR'" "$label: resume did not release the block: $(cat "$WORK/$label/resume.out")"
+  check "rig_client att timeout 10 smbclient '//$RIG_ATT_SERVER/$RIG_SHARE' -p $RIG_PORT -A '$WORK/auth/att' -c ls > /dev/null 2>&1" \
+    "$label: the attacker's host cannot connect after resume"
+  check "! blocked '$RIG_COL_ADDR'" "$label: the colleague's address was blocked"
+}
+
+cases=${STEEN_SMB_CASES:-play basta workers}  # a subset, when debugging
+[[ " $cases " == *" play "* ]] && one_attack play play
+[[ " $cases " == *" basta "* ]] && one_attack basta black-basta
+[[ " $cases " == *" workers "* ]] && one_attack workers lockbit3 --processes 4
+
+smb_watch_down
+echo "watch smb e2e: $pass passed, $fail failed, $(($(date +%s) - t0)) s"
+[[ $fail -eq 0 ]]
