@@ -72,7 +72,7 @@ IFS=, read -r -a profiles <<< "$PROFILES"
 for profile in "${profiles[@]}"; do
   for run in $(seq 1 "$RUNS"); do
     label=$(echo "$profile-$run" | tr -c 'a-z0-9\n-' '-')
-    if smb_attack "$label" "$profile" --pace "$PACE" --seed "$run" >&2; then
+    if SMB_PACE=$PACE smb_attack "$label" "$profile" --seed "$run" >&2; then
       "$STEEN" resume "$SMB_INCIDENT" --state-dir "$SMB_STATE" > /dev/null 2>&1
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$profile" "$run" "$SMB_DAMAGED" "$SMB_STOPPED" \

@@ -19,21 +19,24 @@ namespace steen {
 struct Actor {
   pid_t pid = 0;
   pid_t tid = 0;
-  uint64_t start_time = 0;           // /proc/PID/stat field 22: tells a reused pid apart
+  uint64_t start_time = 0;  // /proc/PID/stat field 22: tells a reused pid apart
   pid_t ppid = 0;
-  pid_t pgid = 0;                    // process group
-  pid_t sid = 0;                     // session: groups a login's processes (work split over many)
-  std::string comm;                  // /proc/PID/comm
-  std::string exe;                   // /proc/PID/exe target
-  std::string exe_sha256;            // hex; empty until hashed (hashing is asynchronous)
+  pid_t pgid = 0;          // process group
+  pid_t sid = 0;           // session: groups a login's processes (work split over many)
+  std::string comm;        // /proc/PID/comm
+  std::string exe;         // /proc/PID/exe target
+  std::string exe_sha256;  // hex; empty until hashed (hashing is asynchronous)
   uid_t uid = 0;
-  std::string user;                  // name of uid, or the number as text
-  std::vector<pid_t> ancestors;      // parent, grandparent, ... up to (not including) pid 1
-  std::string cgroup;                // /proc/PID/cgroup (unified hierarchy path), e.g. a service
+  std::string user;              // name of uid, or the number as text
+  std::vector<pid_t> ancestors;  // parent, grandparent, ... up to (not including) pid 1
+  std::string cgroup;            // /proc/PID/cgroup (unified hierarchy path), e.g. a service
   // For Samba's smbd: the client this session serves (empty for local processes).
   std::string smb_client_address;
   std::string smb_user;
   std::string smb_machine;
+  // The file share(s) the client has connected through this smbd ("share"; several sorted and
+  // joined with ","; IPC$ left out); empty until smbstatus has answered, or when unknown.
+  std::string smb_share;
 };
 
 enum class FileOp {
@@ -42,7 +45,7 @@ enum class FileOp {
   kCloseNoWrite,  // closed after reading
   kCreate,
   kDelete,
-  kRename,        // path -> new_path
+  kRename,  // path -> new_path
 };
 
 // The content engine's view of one version of a file (before or after a change).
@@ -59,7 +62,7 @@ struct ContentView {
 };
 
 struct FileEvent {
-  uint64_t time_ns = 0;  // CLOCK_MONOTONIC nanoseconds: detection windows use this
+  uint64_t time_ns = 0;      // CLOCK_MONOTONIC nanoseconds: detection windows use this
   int64_t wall_time_ns = 0;  // CLOCK_REALTIME nanoseconds: for alerts and incidents
   FileOp op = FileOp::kCloseWrite;
   Actor actor;

@@ -193,6 +193,8 @@ std::string FormatEcsJson(const Alert& alert) {
   PutIfNotEmpty(steen, "incident_id", alert.incident_id);
   PutIfNotEmpty(steen, "cgroup", actor.cgroup);
   if (actor.start_time != 0) steen["process_start_time"] = actor.start_time;
+  // ECS has no field for an SMB share: a custom one, next to the client.* of the same session.
+  if (!actor.smb_share.empty()) steen["smb"] = {{"share", actor.smb_share}};
   doc["steen"] = std::move(steen);
 
   // Paths are bytes: replace invalid UTF-8 instead of throwing.

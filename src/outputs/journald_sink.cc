@@ -148,6 +148,7 @@ std::string FormatJournalNative(const Alert& alert, const JournaldOptions& optio
   put("STEEN_SMB_CLIENT", actor.smb_client_address);
   put("STEEN_SMB_USER", actor.smb_user);
   put("STEEN_SMB_MACHINE", actor.smb_machine);
+  put("STEEN_SMB_SHARE", actor.smb_share);
   for (pid_t pid : alert.pids) put("STEEN_ACTED_PID", std::to_string(pid));
   int64_t file_count =
       std::max<int64_t>(alert.file_count, static_cast<int64_t>(alert.files.size()));

@@ -204,6 +204,7 @@ Actor ProcessAttributor::Attribute(pid_t tid) {
         actor.smb_client_address = cached.smb_client_address;
         actor.smb_user = cached.smb_user;
         actor.smb_machine = cached.smb_machine;
+        actor.smb_share = cached.smb_share;
         inserted = it->second.inserted_ns;
         ++cache_hits_;
       }
@@ -219,13 +220,15 @@ Actor ProcessAttributor::Attribute(pid_t tid) {
   if (actor.exe_sha256.empty() && hasher_ != nullptr) {
     actor.exe_sha256 = hasher_->LookupOrRequest(actor.pid);
   }
-  // Asked on every event (the table caches): smbstatus may have named the machine since.
+  // Asked on every event (the table caches): smbstatus may have named the machine (or a new
+  // share) since.
   if (smb_ != nullptr && IsSmbdProcess(actor.comm, actor.exe)) {
     auto session = smb_->ForPid(actor.pid);
     if (session && session->start_time == actor.start_time) {
       actor.smb_client_address = session->client_address;
       actor.smb_user = session->user;
       actor.smb_machine = session->machine;
+      actor.smb_share = session->share;
     }
   }
   std::lock_guard lock(mu_);

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -23,7 +24,7 @@ extern char** environ;
 namespace steen::sys {
 namespace {
 
-// User and machine names longer than this are cut (a name is a few dozen bytes).
+// User, machine and share names longer than this are cut (a name is a few dozen bytes).
 constexpr std::size_t kMaxNameBytes = 256;
 // JSON nesting accepted from smbstatus (its real output is 4 deep).
 constexpr int kMaxJsonDepth = 32;
@@ -136,6 +137,34 @@ std::string JsonString(const nlohmann::json& obj, const char* key) {
   auto it = obj.find(key);
   if (it == obj.end() || !it->is_string()) return {};
   return Cut(it->get<std::string>());
+}
+
+// The smbd pid of a session or tree connect: {"server_id": {"pid": "6433" or 6433, ...}}.
+std::optional<pid_t> ServerPid(const nlohmann::json& entry) {
+  auto server = entry.find("server_id");
+  if (server == entry.end() || !server->is_object()) return std::nullopt;
+  auto pid_field = server->find("pid");
+  if (pid_field == server->end()) return std::nullopt;
+  auto pid = JsonInteger<pid_t>(*pid_field);
+  if (!pid || *pid <= 0) return std::nullopt;
+  return pid;
+}
+
+// IPC$ is the named-pipe service every client connects (RPC): no file share.
+bool IsIpcService(std::string_view service) {
+  constexpr std::string_view kIpc = "IPC$";
+  return service.size() == kIpc.size() &&
+         std::equal(service.begin(), service.end(), kIpc.begin(), [](char a, char b) {
+           return (a >= 'a' && a <= 'z' ? static_cast<char>(a - 'a' + 'A') : a) == b;
+         });
+}
+
+// Parses `text` as a JSON object, or nothing (bounded nesting; no exceptions).
+std::optional<nlohmann::json> ParseJsonObject(std::string_view text) {
+  if (JsonDepth(text, kMaxJsonDepth) > kMaxJsonDepth) return std::nullopt;
+  nlohmann::json root = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded() || !root.is_object()) return std::nullopt;
+  return root;
 }
 
 // The client's name, or "" when Samba only knows its address.
@@ -268,24 +297,90 @@ StatusOr<std::vector<SmbStatusSession>> ParseSmbStatusJson(std::string_view json
   if (!root.is_object()) return Status::Corruption("smbstatus output is not a JSON object");
   std::vector<SmbStatusSession> out;
   auto sessions = root.find("sessions");
-  if (sessions == root.end() || !(sessions->is_object() || sessions->is_array())) return out;
-  for (const auto& session : *sessions) {
+  if (sessions != root.end() && (sessions->is_object() || sessions->is_array())) {
+    for (const auto& session : *sessions) {
+      if (out.size() >= max_sessions) break;
+      if (!session.is_object()) continue;
+      auto pid = ServerPid(session);
+      if (!pid) continue;
+      SmbStatusSession s;
+      s.pid = *pid;
+      if (auto uid = session.find("uid"); uid != session.end()) s.uid = JsonInteger<uid_t>(*uid);
+      s.user = JsonString(session, "username");
+      s.machine =
+          MachineName(JsonString(session, "remote_machine"), JsonString(session, "hostname"));
+      out.push_back(std::move(s));
+    }
+  }
+  // Shares by smbd pid, from the tree connects (as many pids as sessions at most).
+  std::map<pid_t, std::set<std::string>> shares;
+  auto tcons = root.find("tcons");
+  if (tcons != root.end() && (tcons->is_object() || tcons->is_array())) {
+    for (const auto& tcon : *tcons) {
+      if (!tcon.is_object()) continue;
+      auto pid = ServerPid(tcon);
+      if (!pid) continue;
+      std::string service = JsonString(tcon, "service");
+      if (service.empty() || IsIpcService(service)) continue;
+      auto it = shares.find(*pid);
+      if (it == shares.end()) {
+        if (shares.size() >= max_sessions) continue;
+        it = shares.emplace(*pid, std::set<std::string>()).first;
+      }
+      it->second.insert(std::move(service));
+      // The smallest names stay, whatever order smbstatus lists them in.
+      if (it->second.size() > kMaxSmbSharesPerProcess) {
+        it->second.erase(std::prev(it->second.end()));
+      }
+    }
+  }
+  if (shares.empty()) return out;
+  auto joined = [](const std::set<std::string>& names) {
+    std::string text;
+    for (const auto& name : names) {
+      if (!text.empty()) text += ',';
+      text += name;
+    }
+    return text;
+  };
+  std::set<pid_t> with_session;
+  for (auto& s : out) {
+    with_session.insert(s.pid);
+    if (auto it = shares.find(s.pid); it != shares.end()) s.share = joined(it->second);
+  }
+  // A tree connect without a session (smbstatus -S ran after -b, when a new client had logged
+  // on): its share is known, its user and machine are not.
+  for (const auto& [pid, names] : shares) {
     if (out.size() >= max_sessions) break;
-    if (!session.is_object()) continue;
-    auto server = session.find("server_id");
-    if (server == session.end() || !server->is_object()) continue;
-    auto pid_field = server->find("pid");
-    if (pid_field == server->end()) continue;
-    auto pid = JsonInteger<pid_t>(*pid_field);
-    if (!pid || *pid <= 0) continue;
+    if (with_session.count(pid) != 0) continue;
     SmbStatusSession s;
-    s.pid = *pid;
-    if (auto uid = session.find("uid"); uid != session.end()) s.uid = JsonInteger<uid_t>(*uid);
-    s.user = JsonString(session, "username");
-    s.machine = MachineName(JsonString(session, "remote_machine"), JsonString(session, "hostname"));
+    s.pid = pid;
+    s.share = joined(names);
+    s.in_sessions = false;
     out.push_back(std::move(s));
   }
   return out;
+}
+
+std::string MergeSmbStatusJson(std::string_view sessions_json, std::string_view tcons_json,
+                               std::size_t max_bytes) {
+  if (sessions_json.size() > max_bytes || tcons_json.size() > max_bytes) {
+    return std::string(sessions_json);
+  }
+  auto sessions = ParseJsonObject(sessions_json);
+  if (!sessions) return std::string(sessions_json);
+  auto tcons = ParseJsonObject(tcons_json);
+  if (!tcons) return std::string(sessions_json);
+  auto tcon_table = tcons->find("tcons");
+  if (tcon_table == tcons->end()) return std::string(sessions_json);
+  nlohmann::json merged = nlohmann::json::object();
+  if (auto it = sessions->find("sessions"); it != sessions->end()) {
+    merged["sessions"] = std::move(*it);
+  }
+  merged["tcons"] = std::move(*tcon_table);
+  std::string text = merged.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > max_bytes) return std::string(sessions_json);
+  return text;
 }
 
 StatusOr<std::string> RunAndCapture(const std::vector<std::string>& argv,
@@ -400,11 +495,19 @@ ProcSmbSessionTable::ProcSmbSessionTable(ProcSmbSessionTableOptions options)
   opener_ = options_.opener != nullptr ? options_.opener : DefaultFileOpener();
   clock_ = options_.clock != nullptr ? options_.clock : RealClock::Get();
   if (!options_.run_smbstatus) {
-    options_.run_smbstatus = [this](const std::string& config_file) {
-      std::vector<std::string> argv = {"smbstatus", "-b", "--json"};
-      if (!config_file.empty()) argv.push_back("--configfile=" + config_file);
-      return RunAndCapture(argv, options_.smbstatus_timeout, limits::kMaxSmbStatusOutputBytes,
-                           &stop_);
+    // Two runs: `-b -S --json` prints neither table (Samba 4.17), plain `--json` every open file.
+    options_.run_smbstatus = [this](const std::string& config_file) -> StatusOr<std::string> {
+      auto run = [&](const char* table) {
+        std::vector<std::string> argv = {"smbstatus", table, "--json"};
+        if (!config_file.empty()) argv.push_back("--configfile=" + config_file);
+        return RunAndCapture(argv, options_.smbstatus_timeout, limits::kMaxSmbStatusOutputBytes,
+                             &stop_);
+      };
+      auto sessions = run("-b");
+      if (!sessions.ok()) return sessions;
+      auto tcons = run("-S");
+      if (!tcons.ok()) return sessions;  // the shares stay unknown, the sessions still count
+      return MergeSmbStatusJson(*sessions, *tcons);
     };
   }
   worker_ = std::thread([this] { Worker(); });
@@ -521,7 +624,7 @@ std::optional<SmbSession> ProcSmbSessionTable::Lookup(
   }
   ++lookups_;
   auto session_of = [pid](const Entry& e) {
-    return SmbSession{pid, e.start_time, e.peers.front(), e.user, e.machine};
+    return SmbSession{pid, e.start_time, e.peers.front(), e.user, e.machine, e.share};
   };
   // An exited child not yet reaped (a zombie) has no fds left: it keeps what was known of it, for
   // its last events, but serves nobody any more.
@@ -638,9 +741,23 @@ void ProcSmbSessionTable::Apply(const std::string& config_file,
     for (const auto& s : *sessions) by_pid[s.pid].push_back(&s);
   }
   for (auto& [pid, e] : entries_) {
-    if (e.config_file != config_file || e.status_done || e.peers.empty()) continue;
+    if (e.config_file != config_file || e.peers.empty()) continue;
     auto it = by_pid.find(pid);
-    if (it == by_pid.end()) {
+    // The share is no scope key: any answer listing the child's tree connects updates it (the
+    // client may have connected another share since), with or without a session entry.
+    if (it != by_pid.end() && !it->second.front()->share.empty()) {
+      e.share = it->second.front()->share;
+    }
+    if (e.status_done) continue;
+    // One connection may carry several sessions: prefer the one of the child's user.
+    const SmbStatusSession* pick = nullptr;
+    if (it != by_pid.end()) {
+      for (const auto* s : it->second) {
+        if (!s->in_sessions) continue;
+        if (pick == nullptr || (s->uid && *s->uid == e.euid)) pick = s;
+      }
+    }
+    if (pick == nullptr) {
       // Not listed (yet, or smbstatus failed): asked again at the next run, a few times.
       if (++e.status_attempts < limits::kSmbStatusAttempts) {
         families_[config_file].wanted = true;
@@ -648,11 +765,6 @@ void ProcSmbSessionTable::Apply(const std::string& config_file,
         e.status_done = true;
       }
       continue;
-    }
-    // One connection may carry several sessions: prefer the one of the child's user.
-    const SmbStatusSession* pick = it->second.front();
-    for (const auto* s : it->second) {
-      if (s->uid && *s->uid == e.euid) pick = s;
     }
     if (e.user.empty()) e.user = pick->user;  // never replaced once known: the scope key
     if (e.machine.empty()) e.machine = pick->machine;

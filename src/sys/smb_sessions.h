@@ -1,12 +1,14 @@
 // Samba attribution: which SMB client an smbd process serves. On a file server the writer the
 // kernel reports for a remote client is Samba's smbd (one child per client connection), so
-// "who did it" must be the client behind that child: its address, its user and its machine name.
+// "who did it" must be the client behind that child: its address, its user, its machine name and
+// the share(s) it has connected.
 //
 // The address comes from the kernel, not from Samba: the peer of the TCP socket(s) the smbd child
 // holds (/proc/PID/fd -> socket:[INODE] -> /proc/PID/net/tcp and tcp6). That needs no Samba
 // configuration, works for any smbd (system or private), and cannot be spoofed by the client.
-// The user and machine name come from smbd's own session table (`smbstatus --json`), read in the
-// background and cached; the effective uid of the smbd child is the fallback for the user.
+// The user and machine name come from smbd's own session table (`smbstatus -b --json`), the shares
+// from its tree connects (`smbstatus -S --json`), both read in the background and cached; the
+// effective uid of the smbd child is the fallback for the user.
 //
 // All reads go through the FileOpener seam and only under /proc (never inside a marked tree).
 #pragma once
@@ -43,6 +45,9 @@ struct SmbSession {
   std::string client_address;  // "198.18.0.2" or an IPv6 address in its canonical text form
   std::string user;            // the session's user ("bob", or "DOMAIN\bob" as smbstatus says)
   std::string machine;         // the client's machine name when Samba knows it, else empty
+  // The file shares the client has connected through this smbd ("share", several sorted and
+  // joined with ","; IPC$ left out), else empty. May change when the client connects another.
+  std::string share;
 };
 
 // True when a process is an smbd (by executable or comm): the processes attribution applies to.
@@ -95,7 +100,9 @@ std::string SmbdConfigFileFromCmdline(std::string_view cmdline);
 
 // One session of `smbstatus -b --json` (Samba 4.17: {"sessions": {"ID": {"server_id": {"pid":
 // "6433", ...}, "uid": 1001, "username": "bob", "remote_machine": "WS1", "hostname":
-// "ipv4:198.18.0.2:48750", ...}}}).
+// "ipv4:198.18.0.2:48750", ...}}}), with the shares of its smbd from `smbstatus -S --json`
+// ({"tcons": {"ID": {"service": "share", "server_id": {"pid": "6433", ...}, "tcon_id": ...,
+// "session_id": ..., "machine": "198.18.0.2", ...}}}).
 struct SmbStatusSession {
   pid_t pid = 0;
   std::optional<uid_t> uid;
@@ -103,13 +110,29 @@ struct SmbStatusSession {
   // The client's name when Samba knows one: remote_machine unless it is only an address (it is
   // the address when the client sent no NetBIOS name, as SMB2+ clients on port 445 do).
   std::string machine;
+  // The services of the smbd's tree connects ("tcons"), IPC$ left out: sorted, unique, at most
+  // kMaxSmbSharesPerProcess names of at most 256 bytes, joined with ","; empty when none.
+  std::string share;
+  // False: the pid is only in "tcons" (no session listed for it): only `share` is known.
+  bool in_sessions = true;
 };
-// Entries with missing or mistyped fields are skipped (a pid given as number or text is taken);
-// error when `json` is not JSON or not an object, or longer than `max_bytes`. At most
-// `max_sessions` are returned.
+// Shares kept per smbd (the smallest names when it has connected more).
+inline constexpr std::size_t kMaxSmbSharesPerProcess = 16;
+// Reads "sessions" and "tcons" (either may be missing). Entries with missing or mistyped fields
+// are skipped (a pid given as number or text is taken); error when `json` is not JSON or not an
+// object, or longer than `max_bytes`. At most `max_sessions` are returned: the sessions, then one
+// entry (in_sessions false) for each pid that has shares but no session, in pid order.
 StatusOr<std::vector<SmbStatusSession>> ParseSmbStatusJson(
     std::string_view json, std::size_t max_bytes = limits::kMaxSmbStatusOutputBytes,
     std::size_t max_sessions = limits::kMaxSmbStatusSessions);
+
+// The outputs of `smbstatus -b --json` and `smbstatus -S --json` as one object {"sessions": ...,
+// "tcons": ...} for ParseSmbStatusJson (Samba 4.17 prints neither with `-b -S`, and plain
+// `smbstatus --json` adds every open file). `sessions_json` is returned as it is when it is no
+// JSON object (ParseSmbStatusJson then says why), and when `tcons_json` is no JSON object with
+// "tcons", either is longer than `max_bytes` or the merge would be: the sessions still count.
+std::string MergeSmbStatusJson(std::string_view sessions_json, std::string_view tcons_json,
+                               std::size_t max_bytes = limits::kMaxSmbStatusOutputBytes);
 
 // Runs `argv` (argv[0] looked up in PATH) with stdin and stderr on /dev/null and returns its
 // stdout. Error when it cannot start, runs longer than `timeout` or writes more than `max_bytes`
@@ -124,8 +147,10 @@ struct ProcSmbSessionTableOptions {
   FileOpener* opener = nullptr;  // default: DefaultFileOpener()
   Clock* clock = nullptr;        // default: RealClock
   std::string proc_root = "/proc";
-  // smbstatus for one smbd family ("" = the default smb.conf): its `-b --json` output. Default:
-  // RunAndCapture({"smbstatus", "-b", "--json", ["--configfile=F"]}). Tests replace it.
+  // smbstatus for one smbd family ("" = the default smb.conf): its sessions and tree connects as
+  // ParseSmbStatusJson reads them. Default: RunAndCapture({"smbstatus", "-b", "--json",
+  // ["--configfile=F"]}) and the same with "-S", merged by MergeSmbStatusJson (a failed "-S" run
+  // leaves the sessions alone). Tests replace it.
   std::function<StatusOr<std::string>(const std::string& config_file)> run_smbstatus;
   bool use_smbstatus = true;  // false: address + effective-uid user only
   // smbstatus runs for a family at most this often (it runs only when a new smbd child is seen).
@@ -151,6 +176,8 @@ struct SmbSessionStats {
 // scope on address + user: it is the user of the child's effective uid at first sight when that
 // is not root (smbd runs as the session's user while it serves it), else the first user
 // smbstatus gives. smbstatus fills the machine name, and the user only when it was still empty.
+// The share is taken from every smbstatus answer that lists the child's tree connects (it is no
+// scope key: a client connecting another share changes it).
 // The smb.conf of each smbd family is read from its command line, so private smbds (tests,
 // containers) are asked with their own configuration and the system one with the default.
 // A child that has exited but is not reaped yet (a zombie) still gives ForPid what was known of
@@ -174,6 +201,7 @@ class ProcSmbSessionTable : public SmbSessionTable {
     std::vector<std::string> peers;  // client addresses, the main connection first; empty: none
     std::string user;
     std::string machine;
+    std::string share;
     std::string config_file;
     uid_t euid = 0;
     bool status_done = false;  // smbstatus answered for it (or gave up)

@@ -112,6 +112,7 @@ void Responder::AddSmbClient(Actor& actor) {
   actor.smb_client_address = session->client_address;
   actor.smb_user = session->user;
   actor.smb_machine = session->machine;
+  actor.smb_share = session->share;
 }
 
 ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& targets,
@@ -255,6 +256,7 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
         actor.smb_client_address = session.client_address;
         actor.smb_user = session.user;
         actor.smb_machine = session.machine;
+        actor.smb_share = session.share;
         if (act(actor) == Acted::kDone) {
           client.sessions.push_back(actor.pid);
           ++stats_.client_sessions;

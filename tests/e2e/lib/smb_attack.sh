@@ -12,7 +12,8 @@
 # samba_rig.sh and scripts/lib/processes.sh, gathers real files into $WORK/corpus, then:
 #   smb_rig_up                    rig, users (attacker, colleague), auth files, colleague files
 #   smb_watch_up                  steen watch on the share (state in $WORK/state)
-#   smb_attack LABEL FAMILY [drill options...]   one attack; sets SMB_* results (below)
+#   smb_attack LABEL FAMILY [drill options...]   one attack at SMB_PACE files/s (default 30);
+#                                 sets SMB_* results (below)
 #   smb_watch_down                stops the daemon, checks its log for sanitizer reports
 # Results of smb_attack: SMB_INCIDENT, SMB_DAMAGED (files the drill attacked before it was cut
 # off), SMB_STOPPED (yes/no: the attacker's smbd was suspended), SMB_REFUSED (yes/no: a new
@@ -160,7 +161,7 @@ smb_attack() {
   local hide=(unshare --mount --propagation private
     sh -c 'mount -t tmpfs -o size=1m steen-hidden "$0" && exec "$@"' "$RIG")
   ip netns exec "$RIG_ATT_NS" "${hide[@]}" "$STEEN" drill "$(rig_url att "$label")" \
-    --family "$family" --auth-file "$WORK/auth/att" --manifest "$dir/m.jsonl" --pace 30 "$@" \
+    --family "$family" --auth-file "$WORK/auth/att" --manifest "$dir/m.jsonl" --pace "${SMB_PACE:-30}" "$@" \
     > "$dir/drill.out" 2>&1 &
   local drill=$!
   PIDS+=("$drill")
@@ -175,6 +176,11 @@ smb_attack() {
     kill -0 "$drill" 2> /dev/null || break
     sleep 0.1
   done
+  if [[ -z $SMB_INCIDENT ]] && ! kill -0 "$drill" 2> /dev/null; then
+    wait "$drill"
+    local drill_rc=$?
+    [[ $drill_rc -eq 0 ]] || bad "$label: the drill failed (exit $drill_rc): $(head -3 "$dir/drill.out")"
+  fi
   sleep 0.5  # the response follows the incident record
   local pids pid
   pids=$(_smb_pids_of "$RIG_ATT_ADDR")

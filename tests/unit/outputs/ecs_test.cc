@@ -85,6 +85,22 @@ TEST(EcsJson, SteenNamespace) {
   EXPECT_EQ(s["pids"], json({4242}));
 }
 
+TEST(EcsJson, SmbShareUnderSteenWhenKnown) {
+  Alert a = SampleAlert();
+  a.actor.smb_share = "finance,projects";
+  json doc = json::parse(FormatEcsJson(a));
+  EXPECT_EQ(doc["steen"]["smb"]["share"], "finance,projects");
+  EXPECT_EQ(doc["client"]["domain"], "ws17");  // the rest of the SMB client is unchanged
+  // Unknown (the sample has none) or no SMB client at all: no steen.smb.
+  json none = json::parse(FormatEcsJson(SampleAlert()));
+  EXPECT_FALSE(none["steen"].contains("smb"));
+  Alert local = SampleAlert();
+  local.actor.smb_client_address.clear();
+  local.actor.smb_user.clear();
+  local.actor.smb_machine.clear();
+  EXPECT_FALSE(json::parse(FormatEcsJson(local))["steen"].contains("smb"));
+}
+
 TEST(EcsJson, HostnameClientIsAddressNotIp) {
   Alert a = SampleAlert();
   a.actor.smb_client_address = "ws17.example.org";

@@ -146,11 +146,29 @@ TEST(JournaldSink, NativeFieldsOverDatagram) {
   EXPECT_EQ(one("STEEN_PID"), "4242");
   EXPECT_EQ(one("STEEN_USER"), "alice");
   EXPECT_EQ(one("STEEN_SMB_CLIENT"), "192.0.2.45");
+  EXPECT_EQ(one("STEEN_SMB_MACHINE"), "ws17");
+  EXPECT_EQ(f.count("STEEN_SMB_SHARE"), 0u);  // unknown: not sent
   EXPECT_EQ(one("STEEN_TECHNIQUE"), "T1486");
   EXPECT_EQ(one("STEEN_ACTION"), "suspended");
   EXPECT_EQ(one("STEEN_FILE_COUNT"), "57");
   EXPECT_EQ(f.count("STEEN_FILE"), 2u);
   EXPECT_EQ(f.count("STEEN_INDICATOR"), 2u);
+}
+
+TEST(JournaldSink, SmbShareNextToTheMachine) {
+  TempDir dir;
+  JournalSocket journal(dir.File("journal.sock"));
+  ASSERT_TRUE(journal.bound());
+  auto sink = MakeJournaldSink({.socket_path = dir.File("journal.sock")});
+  ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+  Alert a = SampleAlert();
+  a.actor.smb_share = "share";
+  ASSERT_TRUE((*sink)->Emit(a).ok());
+  bool via_memfd = true;
+  int seals = 0;
+  Fields f = ParseNative(journal.Receive(&via_memfd, &seals));
+  ASSERT_EQ(f.count("STEEN_SMB_SHARE"), 1u);
+  EXPECT_EQ(f.find("STEEN_SMB_SHARE")->second, "share");
 }
 
 TEST(JournaldSink, NewlinesUseBinarySafeForm) {

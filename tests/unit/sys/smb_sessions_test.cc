@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -292,6 +293,159 @@ TEST(SmbStatusJson, WrongTypesAreSkipped) {
   EXPECT_FALSE((*sessions)[1].uid);
 }
 
+// `smbstatus -S --json` of Samba 4.17 (as measured: only "tcons"), the client of the sample above
+// with its file share and the IPC$ every client connects.
+constexpr const char* kSmbStatusTconsSample =
+    R"({"timestamp": "2026-12-05T05:34:54.512330+0000", "version": "4.17.12-Debian", "smb_conf": )"
+    R"("/tmp/ha-probe.mWjr6n/rig/smb.conf", "tcons": {"2637580730": {"service": "share", )"
+    R"("server_id": {"pid": "6433", "task_id": "0", "vnn": "4294967295", "unique_id": )"
+    R"("14035554953227744155"}, "tcon_id": "2637580730", "session_id": "3228164694", "machine": )"
+    R"("198.18.0.2", "connected_at": "2026-12-05T05:34:54.401234+00:00", "encryption": )"
+    R"({"cipher": "-", "degree": "none"}, "signing": {"cipher": "-", "degree": "none"}}, )"
+    R"("3510399121": {"service": "IPC$", "server_id": {"pid": "6433", "task_id": "0", "vnn": )"
+    R"("4294967295", "unique_id": "14035554953227744155"}, "tcon_id": "3510399121", )"
+    R"("session_id": "3228164694", "machine": "198.18.0.2", "connected_at": )"
+    R"("2026-12-05T05:34:54.398765+00:00", "encryption": {"cipher": "-", "degree": "none"}, )"
+    R"("signing": {"cipher": "-", "degree": "none"}}}})";
+
+TEST(SmbStatusJson, MergedSamplesGiveTheShare) {
+  std::string merged = MergeSmbStatusJson(kSmbStatusSample, kSmbStatusTconsSample);
+  auto root = nlohmann::json::parse(merged);
+  ASSERT_TRUE(root.is_object());
+  EXPECT_TRUE(root.contains("sessions"));
+  EXPECT_TRUE(root.contains("tcons"));
+  EXPECT_EQ(root.size(), 2u);
+  auto sessions = ParseSmbStatusJson(merged);
+  ASSERT_TRUE(sessions.ok()) << sessions.status().ToString();
+  ASSERT_EQ(sessions->size(), 1u);
+  const auto& s = (*sessions)[0];
+  EXPECT_EQ(s.pid, 6433);
+  EXPECT_EQ(s.user, "steentest-h6357");
+  EXPECT_EQ(s.share, "share");  // IPC$ is no file share
+  EXPECT_TRUE(s.in_sessions);
+  // The sessions alone: no share.
+  EXPECT_EQ(ParseSmbStatusJson(kSmbStatusSample)->at(0).share, "");
+  // The tree connects alone: the pid is known by its share only.
+  auto only_tcons = ParseSmbStatusJson(kSmbStatusTconsSample);
+  ASSERT_TRUE(only_tcons.ok());
+  ASSERT_EQ(only_tcons->size(), 1u);
+  EXPECT_EQ((*only_tcons)[0].pid, 6433);
+  EXPECT_EQ((*only_tcons)[0].share, "share");
+  EXPECT_FALSE((*only_tcons)[0].in_sessions);
+  EXPECT_EQ((*only_tcons)[0].user, "");
+  EXPECT_FALSE((*only_tcons)[0].uid);
+}
+
+TEST(SmbStatusJson, MergeKeepsTheSessionsWhenTheTconsAreUnusable) {
+  const std::string sessions = kSmbStatusSample;
+  for (const char* bad : {"", "{", "[]", "null", "smbstatus: command not found",
+                          R"({"sessions": {}})", R"({"timestamp": "x"})"}) {
+    EXPECT_EQ(MergeSmbStatusJson(sessions, bad), sessions) << bad;
+  }
+  // Sessions that are no JSON object are handed on as they are: the parser reports them.
+  for (const char* bad : {"", "{ truncated", "[]", "42"}) {
+    EXPECT_EQ(MergeSmbStatusJson(bad, kSmbStatusTconsSample), bad) << bad;
+    EXPECT_FALSE(ParseSmbStatusJson(MergeSmbStatusJson(bad, kSmbStatusTconsSample)).ok());
+  }
+  // Too large (either input, or the merge): the sessions alone.
+  std::string tcons = kSmbStatusTconsSample;
+  EXPECT_EQ(MergeSmbStatusJson(sessions, tcons, tcons.size() - 1), sessions);
+  EXPECT_EQ(MergeSmbStatusJson(sessions, tcons, sessions.size() + 10), sessions);
+  EXPECT_NE(MergeSmbStatusJson(sessions, tcons, sessions.size() + tcons.size()), sessions);
+  // Too deep: not parsed.
+  std::string deep = R"({"tcons": )" + std::string(1000, '[') + std::string(1000, ']') + "}";
+  EXPECT_EQ(MergeSmbStatusJson(sessions, deep), sessions);
+  // Sessions without a table (no client yet) and a tcons table: the tcons alone.
+  auto merged = nlohmann::json::parse(MergeSmbStatusJson(R"({"version": "4.17"})", tcons));
+  EXPECT_FALSE(merged.contains("sessions"));
+  EXPECT_TRUE(merged.contains("tcons"));
+  // Empty tables merge into empty tables.
+  auto empty = ParseSmbStatusJson(MergeSmbStatusJson(R"({"sessions": {}})", R"({"tcons": {}})"));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(SmbStatusJson, SharesPerPidSortedUniqueBounded) {
+  std::string tcons = R"({"sessions": {
+        "1": {"server_id": {"pid": "100"}, "uid": 1002, "username": "bob"},
+        "2": {"server_id": {"pid": "100"}, "uid": 1003, "username": "carol"},
+        "3": {"server_id": {"pid": "101"}, "username": "dave"},
+        "4": {"server_id": {"pid": "102"}, "username": "erin"}},
+      "tcons": {
+        "10": {"service": "projects", "server_id": {"pid": "100"}},
+        "11": {"service": "finance", "server_id": {"pid": 100}},
+        "12": {"service": "projects", "server_id": {"pid": "100"}},
+        "13": {"service": "IPC$", "server_id": {"pid": "100"}},
+        "14": {"service": "ipc$", "server_id": {"pid": "101"}},
+        "15": {"service": "home", "server_id": {"pid": "103"}},
+        "16": {"service": "scans", "server_id": {"pid": "103"}},
+        "a": "not an object", "b": 7, "c": null, "d": [1, 2],
+        "e": {"service": "x-no-server"},
+        "f": {"service": "x-server-text", "server_id": "100"},
+        "g": {"service": "x-pid-bad", "server_id": {"pid": "abc"}},
+        "h": {"service": "x-pid-zero", "server_id": {"pid": 0}},
+        "i": {"service": "x-pid-negative", "server_id": {"pid": -100}},
+        "j": {"service": "x-pid-huge", "server_id": {"pid": 99999999999}},
+        "k": {"service": 42, "server_id": {"pid": "100"}},
+        "l": {"service": ["projects"], "server_id": {"pid": "100"}},
+        "m": {"service": "", "server_id": {"pid": "100"}},
+        "n": {"server_id": {"pid": "100"}}}})";
+  auto sessions = ParseSmbStatusJson(tcons);
+  ASSERT_TRUE(sessions.ok()) << sessions.status().ToString();
+  ASSERT_EQ(sessions->size(), 5u);
+  // Both sessions of one smbd carry its shares (sorted, unique, IPC$ left out).
+  EXPECT_EQ((*sessions)[0].share, "finance,projects");
+  EXPECT_EQ((*sessions)[1].share, "finance,projects");
+  EXPECT_EQ((*sessions)[2].pid, 101);
+  EXPECT_EQ((*sessions)[2].share, "");  // only IPC$ (any case)
+  EXPECT_EQ((*sessions)[3].pid, 102);
+  EXPECT_EQ((*sessions)[3].share, "");  // no tree connect listed
+  // A pid only in tcons comes last, by its shares alone.
+  EXPECT_EQ((*sessions)[4].pid, 103);
+  EXPECT_EQ((*sessions)[4].share, "home,scans");
+  EXPECT_FALSE((*sessions)[4].in_sessions);
+  EXPECT_EQ((*sessions)[4].user, "");
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE((*sessions)[i].in_sessions);
+  for (const char* empty :
+       {R"({"tcons": {}})", R"({"tcons": null})", R"({"tcons": 5})", R"({"tcons": "x"})",
+        R"({"tcons": []})", R"({"tcons": {"1": {"service": "IPC$", "server_id": {"pid": 5}}}})"}) {
+    auto none = ParseSmbStatusJson(empty);
+    ASSERT_TRUE(none.ok()) << empty;
+    EXPECT_TRUE(none->empty()) << empty;
+  }
+  // Many shares of one smbd: the smallest names, whatever the order; long names are cut.
+  std::string many = R"({"tcons": [)";
+  for (int i = 40; i >= 1; --i) {
+    if (i < 40) many += ",";
+    char name[8];
+    std::snprintf(name, sizeof(name), "s%02d", i);
+    many += R"({"service": ")" + std::string(name) + R"(", "server_id": {"pid": 7}})";
+  }
+  many += R"(, {"service": ")" + std::string(1000, 'z') + R"(", "server_id": {"pid": 8}}]})";
+  auto bounded = ParseSmbStatusJson(many);
+  ASSERT_TRUE(bounded.ok()) << bounded.status().ToString();
+  ASSERT_EQ(bounded->size(), 2u);
+  std::string want;
+  for (std::size_t i = 1; i <= kMaxSmbSharesPerProcess; ++i) {
+    char name[8];
+    std::snprintf(name, sizeof(name), "s%02zu", i);
+    want += (i > 1 ? "," : "") + std::string(name);
+  }
+  EXPECT_EQ((*bounded)[0].share, want);
+  EXPECT_EQ((*bounded)[1].share, std::string(256, 'z'));
+  // Pids with shares but no session count against max_sessions too.
+  std::string pids = R"({"tcons": {)";
+  for (int i = 1; i <= 50; ++i) {
+    if (i > 1) pids += ",";
+    pids += "\"" + std::to_string(i) + R"(": {"service": "s", "server_id": {"pid": )" +
+            std::to_string(i) + "}}";
+  }
+  pids += "}}";
+  auto capped = ParseSmbStatusJson(pids, 1 << 20, 10);
+  ASSERT_TRUE(capped.ok()) << capped.status().ToString();
+  EXPECT_EQ(capped->size(), 10u);
+}
+
 TEST(SmbStatusJson, MalformedHugeAndDeep) {
   for (const char* bad : {"", "{", "null", "[]", "\"x\"", "42", "{\"sessions\": {\"1\": }}",
                           "smbstatus: command not found", "{} {}", "\xff\xfe{}"}) {
@@ -339,7 +493,8 @@ TEST(SmbParse, MutatedInputsNeverCrash) {
   const char alphabet[] = "0123456789ABCDEFabcdef:[]{}\",: \t\n\0-+x";
   for (int round = 0; round < 3000; ++round) {
     std::string json = kSmbStatusSample, line = tcp_line, args = cmdline;
-    for (std::string* input : {&json, &line, &args}) {
+    std::string tcons = kSmbStatusTconsSample;
+    for (std::string* input : {&json, &line, &args, &tcons}) {
       int edits = 1 + static_cast<int>(rng() % 4);
       for (int e = 0; e < edits && !input->empty(); ++e) {
         std::size_t at = rng() % input->size();
@@ -356,6 +511,8 @@ TEST(SmbParse, MutatedInputsNeverCrash) {
       }
     }
     (void)ParseSmbStatusJson(json);
+    (void)ParseSmbStatusJson(tcons);
+    (void)ParseSmbStatusJson(MergeSmbStatusJson(json, tcons));
     (void)ParseProcNetTcpLine(line);
     (void)SmbdConfigFileFromCmdline(args);
     (void)DecodeProcNetAddress(line.substr(6, 8));
@@ -630,6 +787,66 @@ TEST_F(SmbTableTest, SmbstatusFillsMachineAndAnEmptyUserOnly) {
   EXPECT_EQ(table.Stats().smbstatus_failures, 0u);
 }
 
+TEST_F(SmbTableTest, SmbstatusFillsAndUpdatesTheShare) {
+  auto answer = [this](const std::string& json) {
+    std::lock_guard lock(smbstatus_.mu);
+    smbstatus_.answers.insert_or_assign("/rig/smb.conf", StatusOr<std::string>(json));
+  };
+  // 101 has a session and a share (plus IPC$); 102 only a tree connect (its session appeared
+  // after the -b run).
+  answer(R"({"sessions": {
+        "1": {"server_id": {"pid": "101"}, "uid": 65534, "username": "nobody",
+              "remote_machine": "WS-ALICE", "hostname": "ipv4:198.18.0.2:48750"}},
+      "tcons": {
+        "7": {"service": "projects", "server_id": {"pid": "101"}, "machine": "198.18.0.2"},
+        "8": {"service": "IPC$", "server_id": {"pid": "101"}, "machine": "198.18.0.2"},
+        "9": {"service": "finance", "server_id": {"pid": "102"}, "machine": "198.18.1.2"}}})");
+  ProcSmbSessionTable table(Options());
+  EXPECT_EQ(table.ForPid(101)->share, "");  // unknown until smbstatus answers
+  EXPECT_EQ(table.ForPid(102)->share, "");
+  ASSERT_TRUE(table.WaitIdle(milliseconds(10000)));
+  auto alice = table.ForPid(101);
+  EXPECT_EQ(alice->share, "projects");
+  EXPECT_EQ(alice->machine, "WS-ALICE");
+  auto bob = table.ForPid(102);
+  EXPECT_EQ(bob->share, "finance");
+  EXPECT_EQ(bob->user, "");  // no session listed: asked again, a few times
+  EXPECT_EQ(table.Stats().smbstatus_filled, 1u);
+  auto configs = smbstatus_.Configs();
+  EXPECT_EQ(std::count(configs.begin(), configs.end(), "/rig/smb.conf"),
+            limits::kSmbStatusAttempts);
+
+  // The client of 101 connects another share; a new child of the family makes smbstatus run.
+  answer(R"({"sessions": {}, "tcons": {
+        "7": {"service": "projects", "server_id": {"pid": "101"}},
+        "10": {"service": "scans", "server_id": {"pid": 101}},
+        "9": {"service": "finance", "server_id": {"pid": "102"}}}})");
+  auto tcp = Tcp();
+  tcp.push_back(Row(6, "198.18.0.1", 4450, "198.18.0.2", 48999, kTcpEstablished, 9400));
+  proc_.Process(107, "smbd", "/usr/sbin/smbd", 65534, 606, kRigCmdline);
+  proc_.Fd(107, 35, "socket:[9400]");
+  proc_.Net(107, tcp, Tcp6());
+  ASSERT_TRUE(table.ForPid(107));
+  ASSERT_TRUE(table.WaitIdle(milliseconds(10000)));
+  EXPECT_EQ(table.ForPid(101)->share, "projects,scans");
+  EXPECT_EQ(table.ForPid(101)->user, nobody_);  // the user is a scope key: it stays
+  EXPECT_EQ(table.ForPid(101)->machine, "WS-ALICE");
+  EXPECT_EQ(table.ForPid(102)->share, "finance");
+  EXPECT_EQ(table.ForPid(107)->share, "");
+
+  // An answer without tree connects (smbstatus -S failed) leaves the shares known.
+  answer(R"({"sessions": {"1": {"server_id": {"pid": "101"}, "username": "nobody"}}})");
+  proc_.Process(108, "smbd", "/usr/sbin/smbd", 65534, 607, kRigCmdline);
+  proc_.Fd(108, 35, "socket:[9400]");
+  proc_.Net(108, tcp, Tcp6());
+  ASSERT_TRUE(table.ForPid(108));
+  ASSERT_TRUE(table.WaitIdle(milliseconds(10000)));
+  EXPECT_EQ(table.ForPid(101)->share, "projects,scans");
+  EXPECT_EQ(table.ForPid(102)->share, "finance");
+  // Every answer was for the rig's family.
+  for (const auto& config : smbstatus_.Configs()) EXPECT_EQ(config, "/rig/smb.conf");
+}
+
 TEST_F(SmbTableTest, OneSmbstatusPerFamilyWithItsOwnConfig) {
   smbstatus_.answers.emplace("/rig/smb.conf", std::string(R"({"sessions": {}})"));
   smbstatus_.answers.emplace(
@@ -741,6 +958,28 @@ TEST_F(SmbTableTest, AttributorFillsActorsOfSmbdChildren) {
   // Without a table nothing is filled.
   ProcessAttributor plain(DefaultFileOpener(), RealClock::Get(), nullptr, proc_.root());
   EXPECT_EQ(plain.Attribute(102).smb_client_address, "");
+}
+
+TEST_F(SmbTableTest, AttributorFillsTheShare) {
+  smbstatus_.answers.emplace("/rig/smb.conf", std::string(R"({"sessions": {
+        "1": {"server_id": {"pid": "101"}, "uid": 65534, "username": "nobody",
+              "remote_machine": "WS-ALICE"}},
+      "tcons": {"2637580730": {"service": "share", "server_id": {"pid": "101"}},
+                "2637580731": {"service": "IPC$", "server_id": {"pid": "101"}}}})"));
+  auto table = std::make_shared<ProcSmbSessionTable>(Options());
+  ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get(), nullptr, proc_.root());
+  attributor.SetSmbSessions(table);
+  Actor first = attributor.Attribute(101);
+  EXPECT_EQ(first.smb_client_address, "198.18.0.2");
+  EXPECT_EQ(first.smb_share, "");  // smbstatus has not answered yet
+  ASSERT_TRUE(table->WaitIdle(milliseconds(10000)));
+  Actor later = attributor.Attribute(101);  // attributor cache hit: the table is asked again
+  EXPECT_EQ(later.smb_machine, "WS-ALICE");
+  EXPECT_EQ(later.smb_share, "share");
+  // Gone since: its events keep what an earlier one showed.
+  proc_.Remove(101);
+  EXPECT_EQ(attributor.Attribute(101).smb_share, "share");
+  EXPECT_EQ(attributor.Attribute(100).smb_share, "");  // the main smbd serves no share
 }
 
 // ---- A real smbd
@@ -900,7 +1139,8 @@ echo DONE
   auto again = table.ForPid(s.pid);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->user, user);
-  EXPECT_EQ(again->machine, "");  // smbclient on a non-NetBIOS port sends no machine name
+  EXPECT_EQ(again->machine, "");     // smbclient on a non-NetBIOS port sends no machine name
+  EXPECT_EQ(again->share, "share");  // the rig's share (`smbstatus -S`), not IPC$
 
   // Through the attributor, as the daemon does.
   auto shared = std::make_shared<ProcSmbSessionTable>(options);
@@ -909,6 +1149,8 @@ echo DONE
   Actor actor = attributor.Attribute(s.pid);
   EXPECT_EQ(actor.smb_client_address, att_addr);
   EXPECT_EQ(actor.smb_user, user);
+  ASSERT_TRUE(shared->WaitIdle(milliseconds(30000)));
+  EXPECT_EQ(attributor.Attribute(s.pid).smb_share, "share");
   EXPECT_EQ(attributor.Attribute(main_pid).smb_client_address, "");
 
   rig_script.Stop();
