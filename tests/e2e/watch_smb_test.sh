@@ -7,7 +7,8 @@
 # unalerted and untouched, `steen kill` then `steen rollback` bring the attacked folder back
 # byte-identical (sha256 of every file) and keep every file the colleague saved, and `steen resume`
 # releases the block. One attack splits its work over short-lived processes, each with its own
-# SMB session (a new smbd pid): they are contained as one client.
+# SMB session (a new smbd pid): they are contained as one client. One attack is followed by a
+# restart of Samba: the block survives it and the rollback still works.
 # Usage: watch_smb_test.sh /path/to/steen      STEEN_TEST_KEEP=1 keeps the temporary folder;
 # STEEN_SMB_CASES="play workers" runs only those attacks.
 set -uo pipefail
@@ -76,10 +77,26 @@ one_attack() {
   check "! blocked '$RIG_COL_ADDR'" "$label: the colleague's address was blocked"
 }
 
-cases=${STEEN_SMB_CASES:-play basta workers}  # a subset, when debugging
+# Samba restarted during the incident: every session ends, the block (the kernel's) stays, the
+# attacker is still refused and a colleague is served by the new smbd; rollback works as before.
+samba_restart() {
+  rig_restart_smbd || { bad "restart: smbd did not come back"; return; }
+  check "blocked '$RIG_ATT_ADDR'" "restart: the block did not survive Samba's restart"
+  check "! rig_client att timeout 8 smbclient '//$RIG_ATT_SERVER/$RIG_SHARE' -p $RIG_PORT -A '$WORK/auth/att' -c ls > /dev/null 2>&1" \
+    "restart: the attacker reconnected to the restarted Samba"
+  check "rig_client col timeout 10 smbclient '//$RIG_COL_SERVER/$RIG_SHARE' -p $RIG_PORT -A '$WORK/auth/col' -c ls > /dev/null 2>&1" \
+    "restart: the colleague cannot connect to the restarted Samba"
+  check "\"$STEEN\" incidents --state-dir '$SMB_STATE' show '$SMB_INCIDENT' | grep -q -F '$RIG_ATT_ADDR'" \
+    "restart: the incident lost its client"
+}
+
+cases=${STEEN_SMB_CASES:-play basta workers restart}  # a subset, when debugging
 [[ " $cases " == *" play "* ]] && one_attack play play
 [[ " $cases " == *" basta "* ]] && one_attack basta black-basta
 [[ " $cases " == *" workers "* ]] && one_attack workers lockbit3 --processes 4
+if [[ " $cases " == *" restart "* ]]; then
+  SMB_AFTER_CONTAINMENT=samba_restart one_attack restart akira
+fi
 
 smb_watch_down
 echo "watch smb e2e: $pass passed, $fail failed, $(($(date +%s) - t0)) s"

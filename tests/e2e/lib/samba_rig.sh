@@ -15,6 +15,7 @@
 #   rig_url att [PATH]                       # smb://SERVER:PORT/share[/PATH] as seen from att
 #   rig_sessions                             # smbstatus -b of the rig's smbd
 #   rig_wait_no_session ADDR [S]             # until no session comes from ADDR (bounded)
+#   rig_restart_smbd                         # Samba restarted: every session ends, same port
 #
 # After rig_start (slot K in 0..63, chosen free among running rigs):
 #   RIG_PORT=4450+K                          smbd's port (127.0.0.1 and the two host ends only)
@@ -171,8 +172,13 @@ rig_start() {
   create mask = 0644
   directory mask = 0755
 EOF
+  _rig_launch_smbd
+}
+
+# Starts smbd on the rig's config and waits (bounded) until it listens.
+_rig_launch_smbd() {
   setsid smbd --foreground --no-process-group --configfile="$RIG_CONF" < /dev/null \
-    > "$RIG/log/smbd.stdout" 2>&1 &
+    >> "$RIG/log/smbd.stdout" 2>&1 &
   RIG_SMBD_PID=$!
   echo "smbd $RIG_SMBD_PID" >> "$RIG/state"
   local i
@@ -183,6 +189,31 @@ EOF
   done
   _rig_log "smbd did not start on port $RIG_PORT: $(tail -5 "$RIG/log/smbd.stdout" "$RIG_LOG" 2> /dev/null)"
   return 1
+}
+
+# Ends every process of the rig's smbd family: SIGTERM, up to 5 s, then SIGKILL.
+_rig_kill_smbd() {
+  local i pids
+  if [[ -n ${RIG_SMBD_PID:-} ]]; then
+    kill -TERM -- "-$RIG_SMBD_PID" 2> /dev/null || kill -TERM "$RIG_SMBD_PID" 2> /dev/null || true
+  fi
+  for i in $(seq 1 50); do
+    pids=$(_rig_pids)
+    [[ -z $pids ]] && break
+    # shellcheck disable=SC2086
+    if [[ $i -eq 1 ]]; then kill -TERM $pids 2> /dev/null || true; fi
+    sleep 0.1
+  done
+  pids=$(_rig_pids)
+  # shellcheck disable=SC2086
+  if [[ -n $pids ]]; then kill -KILL $pids 2> /dev/null || true; fi
+  wait "$RIG_SMBD_PID" 2> /dev/null || true
+}
+
+# rig_restart_smbd: Samba restarted (every session ends, a new smbd takes the same port).
+rig_restart_smbd() {
+  _rig_kill_smbd
+  _rig_launch_smbd
 }
 
 # rig_add_user NAME PASSWORD: a Unix user without home or shell, in the rig's passdb only, and
@@ -260,23 +291,8 @@ _rig_pids() {
 # Stops everything rig_start and rig_add_user made; safe to call twice or after a failed start.
 rig_stop() {
   [[ -n $RIG && -f $RIG/state ]] || return 0
-  local kind value i pids
-  local smbd_pid
-  smbd_pid=$(awk '$1 == "smbd" {print $2}' "$RIG/state")
-  if [[ -n $smbd_pid ]]; then
-    kill -TERM -- "-$smbd_pid" 2> /dev/null || kill -TERM "$smbd_pid" 2> /dev/null || true
-  fi
-  for i in $(seq 1 50); do  # up to 5 s, then SIGKILL
-    pids=$(_rig_pids)
-    [[ -z $pids ]] && break
-    # shellcheck disable=SC2086
-    if [[ $i -eq 1 ]]; then kill -TERM $pids 2> /dev/null || true; fi
-    sleep 0.1
-  done
-  pids=$(_rig_pids)
-  # shellcheck disable=SC2086
-  if [[ -n $pids ]]; then kill -KILL $pids 2> /dev/null || true; fi
-  wait "$smbd_pid" 2> /dev/null || true
+  local kind value
+  _rig_kill_smbd
   while read -r kind value; do
     case $kind in
       ns) ip netns del "$value" 2> /dev/null || true ;;

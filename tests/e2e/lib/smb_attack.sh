@@ -15,7 +15,8 @@
 #   smb_attack LABEL FAMILY [drill options...]   one attack at SMB_PACE files/s (default 30);
 #                                 sets SMB_* results (below)
 #   smb_watch_down                stops the daemon, checks its log for sanitizer reports
-# Results of smb_attack: SMB_INCIDENT, SMB_DAMAGED (files the drill attacked before it was cut
+# SMB_AFTER_CONTAINMENT=FUNCTION runs FUNCTION DIR after the containment checks and the
+# colleague's session, before `steen kill`. Results of smb_attack: SMB_INCIDENT, SMB_DAMAGED (files the drill attacked before it was cut
 # off), SMB_STOPPED (yes/no: the attacker's smbd was suspended), SMB_REFUSED (yes/no: a new
 # connection from the attacker's address was refused), SMB_COL_OK (yes/no: the colleague's session
 # did all its work, unsuspended and unalerted), SMB_IDENTICAL (yes/no after rollback), SMB_LOST
@@ -205,6 +206,9 @@ smb_attack() {
     ! tail -n +"$((alerts_before + 1))" "$WORK/alerts.jsonl" | grep -q -F "\"$RIG_COL_ADDR\""; then
     SMB_COL_OK=yes
   fi
+
+  # A caller's step between containment and the operator's decision (e.g. Samba restarted).
+  if [[ -n ${SMB_AFTER_CONTAINMENT:-} ]]; then "$SMB_AFTER_CONTAINMENT" "$dir"; fi
 
   # The operator ends the attacker's sessions (nothing it sent is applied), then rolls back.
   if [[ -n $SMB_INCIDENT ]]; then

@@ -812,9 +812,12 @@ TEST_F(SmbTableTest, SmbstatusFillsAndUpdatesTheShare) {
   EXPECT_EQ(bob->share, "finance");
   EXPECT_EQ(bob->user, "");  // no session listed: asked again, a few times
   EXPECT_EQ(table.Stats().smbstatus_filled, 1u);
+  // Asked kSmbStatusAttempts times for 102's session; one run more when the worker ran between
+  // the first and the second ForPid (each new pid asks for a run).
   auto configs = smbstatus_.Configs();
-  EXPECT_EQ(std::count(configs.begin(), configs.end(), "/rig/smb.conf"),
-            limits::kSmbStatusAttempts);
+  const auto runs = std::count(configs.begin(), configs.end(), "/rig/smb.conf");
+  EXPECT_GE(runs, limits::kSmbStatusAttempts);
+  EXPECT_LE(runs, limits::kSmbStatusAttempts + 1);
 
   // The client of 101 connects another share; a new child of the family makes smbstatus run.
   answer(R"({"sessions": {}, "tcons": {
