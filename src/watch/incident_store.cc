@@ -224,6 +224,21 @@ std::string Text(sqlite3_stmt* stmt, int col) {
   return text ? reinterpret_cast<const char*>(text) : "";
 }
 
+// A row of the blocks table whose columns start at `first`: address, ports, nft_table, state,
+// since_ns, until_ns, reason, updated_ns (the order of every query that reads blocks).
+IncidentBlock ReadBlock(sqlite3_stmt* row, int first) {
+  IncidentBlock block;
+  block.address = Text(row, first);
+  block.ports = SplitPorts(Text(row, first + 1));
+  block.nft_table = Text(row, first + 2);
+  block.state = ParseBlockState(Text(row, first + 3)).value_or(BlockState::kBlocked);
+  block.since_ns = sqlite3_column_int64(row, first + 4);
+  block.until_ns = sqlite3_column_int64(row, first + 5);
+  block.reason = Text(row, first + 6);
+  block.updated_ns = sqlite3_column_int64(row, first + 7);
+  return block;
+}
+
 // Binds parameters of one prepared statement and resets it (and its bindings) when done, so a
 // statement is reusable whatever path the caller takes out.
 class Query {
@@ -871,17 +886,7 @@ StatusOr<std::vector<std::pair<std::string, IncidentBlock>>> IncidentStore::Acti
   std::vector<std::pair<std::string, IncidentBlock>> blocks;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {
-    sqlite3_stmt* row = q.get();
-    IncidentBlock block;
-    block.address = Text(row, 1);
-    block.ports = SplitPorts(Text(row, 2));
-    block.nft_table = Text(row, 3);
-    block.state = ParseBlockState(Text(row, 4)).value_or(BlockState::kBlocked);
-    block.since_ns = sqlite3_column_int64(row, 5);
-    block.until_ns = sqlite3_column_int64(row, 6);
-    block.reason = Text(row, 7);
-    block.updated_ns = sqlite3_column_int64(row, 8);
-    blocks.emplace_back(Text(row, 0), std::move(block));
+    blocks.emplace_back(Text(q.get(), 0), ReadBlock(q.get(), 1));
   }
   if (rc != SQLITE_DONE) return ReadError("cannot read the blocks");
   return blocks;
@@ -1183,17 +1188,7 @@ Status IncidentStore::LoadDetailsLocked(Incident& incident, bool alerts, bool hi
     Query q(s.get_blocks);
     q.Bind(1, incident.id);
     while ((rc = q.Step()) == SQLITE_ROW) {
-      sqlite3_stmt* row = q.get();
-      IncidentBlock block;
-      block.address = Text(row, 0);
-      block.ports = SplitPorts(Text(row, 1));
-      block.nft_table = Text(row, 2);
-      block.state = ParseBlockState(Text(row, 3)).value_or(BlockState::kBlocked);
-      block.since_ns = sqlite3_column_int64(row, 4);
-      block.until_ns = sqlite3_column_int64(row, 5);
-      block.reason = Text(row, 6);
-      block.updated_ns = sqlite3_column_int64(row, 7);
-      incident.blocks.push_back(std::move(block));
+      incident.blocks.push_back(ReadBlock(q.get(), 0));
     }
     if (rc != SQLITE_DONE) return ReadError("cannot read the blocks");
   }
