@@ -522,9 +522,27 @@ void Daemon::Impl::PreserveMovedOut(int fd, const FileEvent& event, const vault:
     }
     return;
   }
+  // The writer is not held by any ticket here: it may start writing while the copy is read, and
+  // a copy of half-rewritten bytes is no protective copy either. Kept only if the inode's times
+  // and size are still those seen before the copy.
+  const auto unchanged = [&] {
+    struct stat now {};
+    return ::fstat(fd, &now) == 0 && ns(now.st_mtim) == ns(st.st_mtim) &&
+           ns(now.st_ctim) == ns(st.st_ctim) && now.st_size == st.st_size;
+  };
   auto kept = vault->PreserveBeforeWrite(
-      fd, vault::FileIdentity{event.path, event.device, event.inode}, actor);
+      fd, vault::FileIdentity{event.path, event.device, event.inode}, actor, unchanged);
   if (!kept.ok()) {
+    if (!unchanged()) {  // the vault dropped the copy (or failed reading a file being written)
+      ++stats.moved_out_changed;
+      if (!vault->HasCopyOf(st.st_dev, st.st_ino)) {
+        VaultGap(
+            fmt::format("{} moved out of the trees to {} by pid {} ({}) and written there "
+                        "while its protective copy was made",
+                        event.path, event.new_path, event.actor.pid, event.actor.exe));
+      }
+      return;
+    }
     ++stats.vault_errors;
     Log("vault: " + event.path + ": " + kept.status().message());
   }
