@@ -142,7 +142,7 @@ one() {
     stop_gracefully "$watch_pid"
     alerts=$(grep -c . "$WORK/alerts.jsonl")
     names=$(grep -o '"rule":{[^}]*"name":"[^"]*"' "$WORK/alerts.jsonl" | grep -o '"name":"[^"]*"' |
-      cut -d'"' -f4 | sort | uniq -c | awk '{printf "%s%s x%d", NR > 1 ? "," : "", $2, $1}')
+      cut -d'"' -f4 | sort | uniq -c | awk '{printf "%s%s x%d", (NR > 1 ? "," : ""), $2, $1}')
     [[ -n $names ]] || names=-
   fi
   echo "vault_overhead: $w $mode run $run: ${seconds}s rc $rc stopped $stopped alerts $alerts ($names) vault $vb" >&2
