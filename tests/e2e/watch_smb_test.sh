@@ -51,7 +51,24 @@ smb_rig_up || { bad "rig did not start"; exit 1; }
 # this test's own (removed on exit).
 smb_watch_up -o canaries.enabled=false -o "smb.nft_table=$TABLE" || exit 1
 
-blocked() { nft list set inet "$TABLE" blocked_ipv4 2> /dev/null | grep -q -F "$1"; }
+# The test table's IPv4 blocks, listed until nft answers (a listing can fail while another
+# process changes the ruleset: the unit tests' tables come and go in parallel).
+blocks() {
+  local i out
+  for i in 1 2 3 4 5; do
+    if out=$(nft list set inet "$TABLE" blocked_ipv4 2> "$WORK/nft.err"); then
+      printf '%s\n' "$out"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "nft list failed: $(cat "$WORK/nft.err")" >&2
+  return 1
+}
+# (The listing is read whole first: `grep -q` leaving a pipe early fails the pipeline under
+# pipefail.)
+blocked() { local out; out=$(blocks) && grep -q -F "$1" <<< "$out"; }
+not_blocked() { local out; out=$(blocks) && ! grep -q -F "$1" <<< "$out"; }
 
 # one_attack LABEL FAMILY [drill options...]
 one_attack() {
@@ -59,22 +76,22 @@ one_attack() {
   smb_attack "$@" || { bad "$label: no incident names the attacker ($RIG_ATT_ADDR): $(tail -5 "$WORK/watch.log")"; return; }
   check "[ $SMB_DAMAGED -le 10 ]" "$label: $SMB_DAMAGED files damaged before containment (at most 10)"
   check "[ '$SMB_ALERT_CLIENT' = '$RIG_ATT_ADDR' ]" "$label: alert client.address '$SMB_ALERT_CLIENT'"
-  check "grep -F '\"$RIG_ATT_ADDR\"' '$WORK/alerts.jsonl' | grep -q -F '$SMB_ATT'" \
+  check "grep -F '\"$RIG_ATT_ADDR\"' '$WORK/alerts.jsonl' | grep -c -F '$SMB_ATT' > /dev/null" \
     "$label: no alert names the attacker's user $SMB_ATT"
   check "[ $SMB_STOPPED = yes ]" "$label: the attacker's smbd sessions were not all suspended"
   check "[ $SMB_REFUSED = yes ]" "$label: a new connection from the attacker was not refused: $(tail -2 "$WORK/$label/reconnect.out")"
   check "[ $SMB_COL_OK = yes ]" "$label: the colleague was interrupted or alerted: $(grep -m3 NT_STATUS "$WORK/$label/colleague.out")"
   check "[ \"\$(cat '$WORK/$label/rollback.rc')\" = 0 ]" "$label: rollback failed: $(tail -3 "$WORK/$label/rollback.jsonl")"
   check "[ $SMB_IDENTICAL = yes ]" "$label: not byte-identical after rollback ($SMB_LOST lost): $(diff "$WORK/$label/before.txt" "$WORK/$label/after.txt" | head -4)"
-  check "\"$STEEN\" incidents --state-dir '$SMB_STATE' show '$SMB_INCIDENT' | grep -q -F '$RIG_ATT_ADDR'" \
+  check "\"$STEEN\" incidents --state-dir '$SMB_STATE' show '$SMB_INCIDENT' | grep -c -F '$RIG_ATT_ADDR' > /dev/null" \
     "$label: incidents show does not name the client"
   # Killed sessions stay refused until the operator releases the client.
-  check "blocked '$RIG_ATT_ADDR'" "$label: no block of $RIG_ATT_ADDR in table $TABLE after the kill"
+  check "blocked '$RIG_ATT_ADDR'" "$label: no block of $RIG_ATT_ADDR in table $TABLE after the kill: $(blocks 2>&1 | tr '\n\t' '  '); $("$STEEN" incidents --state-dir "$SMB_STATE" show "$SMB_INCIDENT" 2>&1 | grep -i -m3 block)"
   "$STEEN" resume "$SMB_INCIDENT" --state-dir "$SMB_STATE" > "$WORK/$label/resume.out" 2>&1
-  check "! blocked '$RIG_ATT_ADDR'" "$label: resume did not release the block: $(cat "$WORK/$label/resume.out")"
+  check "not_blocked '$RIG_ATT_ADDR'" "$label: resume did not release the block: $(cat "$WORK/$label/resume.out")"
   check "rig_client att timeout 10 smbclient '//$RIG_ATT_SERVER/$RIG_SHARE' -p $RIG_PORT -A '$WORK/auth/att' -c ls > /dev/null 2>&1" \
     "$label: the attacker's host cannot connect after resume"
-  check "! blocked '$RIG_COL_ADDR'" "$label: the colleague's address was blocked"
+  check "not_blocked '$RIG_COL_ADDR'" "$label: the colleague's address was blocked"
 }
 
 # Samba restarted during the incident: every session ends, the block (the kernel's) stays, the
@@ -86,7 +103,7 @@ samba_restart() {
     "restart: the attacker reconnected to the restarted Samba"
   check "rig_client col timeout 10 smbclient '//$RIG_COL_SERVER/$RIG_SHARE' -p $RIG_PORT -A '$WORK/auth/col' -c ls > /dev/null 2>&1" \
     "restart: the colleague cannot connect to the restarted Samba"
-  check "\"$STEEN\" incidents --state-dir '$SMB_STATE' show '$SMB_INCIDENT' | grep -q -F '$RIG_ATT_ADDR'" \
+  check "\"$STEEN\" incidents --state-dir '$SMB_STATE' show '$SMB_INCIDENT' | grep -c -F '$RIG_ATT_ADDR' > /dev/null" \
     "restart: the incident lost its client"
 }
 

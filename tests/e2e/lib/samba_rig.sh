@@ -66,7 +66,7 @@ _rig_claim_slot() {
     fi
     mkdir "$lock" 2> /dev/null || continue
     echo $$ > "$lock/pid"
-    if ip -o addr show | grep -q -E "inet 198\.18\.($((2 * k))|$((2 * k + 1)))\.1/" ||
+    if ip -o addr show | grep -c -E "inet 198\.18\.($((2 * k))|$((2 * k + 1)))\.1/" > /dev/null ||
       (exec 3<> "/dev/tcp/127.0.0.1/$((4450 + k))") 2> /dev/null; then
       rm -rf "$lock"
       continue
@@ -270,7 +270,7 @@ rig_sessions() { smbstatus --configfile="$RIG_CONF" -b 2> /dev/null; }
 rig_wait_no_session() {
   local addr=${1:?address} i
   for i in $(seq 1 $((${2:-10} * 10))); do
-    ss -Htn state established "( sport = :$RIG_PORT )" 2> /dev/null | grep -q -F "$addr:" ||
+    ss -Htn state established "( sport = :$RIG_PORT )" 2> /dev/null | grep -c -F "$addr:" > /dev/null ||
       return 0
     sleep 0.1
   done

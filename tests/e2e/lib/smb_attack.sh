@@ -203,7 +203,7 @@ smb_attack() {
   local col_rc
   col_rc=$(cat "$dir/colleague.rc" 2> /dev/null || echo 99)
   if [[ $col_rc -eq 0 ]] && ! grep -q NT_STATUS "$dir/colleague.out" &&
-    ! tail -n +"$((alerts_before + 1))" "$WORK/alerts.jsonl" | grep -q -F "\"$RIG_COL_ADDR\""; then
+    ! tail -n +"$((alerts_before + 1))" "$WORK/alerts.jsonl" | grep -c -F "\"$RIG_COL_ADDR\"" > /dev/null; then
     SMB_COL_OK=yes
   fi
 
