@@ -123,7 +123,7 @@ for when in first last none; do
   else
     "${run[@]}" > /dev/null
   fi
-  check "grep '\"op\":\"run\"' out/m.jsonl | grep -q '\"rename\":\"$when\"'" "--rename $when: not in the run line"
+  check "grep '\"op\":\"run\"' out/m.jsonl | grep -c '\"rename\":\"$when\"' > /dev/null" "--rename $when: not in the run line"
   if [[ $when == none ]]; then
     check "[ -f tgt/big.bin ] && [ ! -e tgt/big.bin.PLAY ] && ! cmp -s tgt/big.bin corpus/big.bin" \
       "--rename none: not encrypted under its own name"

@@ -67,7 +67,7 @@ logged=$(cat out/m.jsonl.d/part-*.jsonl | grep '"op":"file"' | grep -o '"pid":[0
 nlogged=$(echo "$logged" | wc -l)
 check "[ $observed -ge 4 ]" "processes: only $observed worker processes seen in /proc"
 check "[ $nlogged -ge 4 ]" "processes: manifest names only $nlogged writer pids"
-check "! echo \"\$logged\" | grep -qx $parent" "processes: the parent itself wrote files"
+check "! echo \"\$logged\" | grep -cx $parent > /dev/null" "processes: the parent itself wrote files"
 for p in $logged; do
   check "grep -q \"^$p \" out/seen.sorted" "processes: writer pid $p never seen in /proc"
 done
@@ -100,7 +100,7 @@ if command -v strace > /dev/null && strace -f -qq -o /dev/null true 2> /dev/null
   # The data files (f*.docx); the notes are the drill's own writes.
   writers=$(grep "pwrite64([0-9]*<$WORK/tgt/f" out/trace | awk '{print $1}' | sort -u)
   check "[ $(echo "$writers" | grep -c .) -ge 4 ]" "strace: fewer than 4 pids wrote the files"
-  check "! echo \"\$writers\" | grep -qx $root" "strace: the drill process wrote files itself"
+  check "! echo \"\$writers\" | grep -cx $root > /dev/null" "strace: the drill process wrote files itself"
   # Workers are started as /proc/self/exe of the drill (the /proc check above saw it is steen).
   # strace pads the pid column ("%-5d "), so the pid is matched as the line's first field.
   worker_exec='execve("/proc/self/exe", ["/proc/self/exe", "drill", "--worker", "'

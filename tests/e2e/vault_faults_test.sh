@@ -72,7 +72,7 @@ if truncate -s 64M "$WORK/disk.img" && mkfs.ext4 -q -F "$WORK/disk.img" > /dev/n
   rm -f "$MNT/filler"
   timed_write "$dir/share/big.bin"
   sleep 0.3
-  check "'$STEEN' vault ls '$dir/share/big.bin' --state-dir '$dir/state' | grep -q before_write" \
+  check "'$STEEN' vault ls '$dir/share/big.bin' --state-dir '$dir/state' | grep -c before_write > /dev/null" \
     "ENOSPC: no copy once there was room again: $("$STEEN" vault ls "$dir/share/big.bin" --state-dir "$dir/state" 2>&1 | head -3)"
   stop_watch
 

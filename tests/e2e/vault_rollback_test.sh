@@ -90,7 +90,7 @@ if attack colleague play; then
     bad "colleague: attacked file not found ($victim)"
   fi
   # steen vault ls lists versions under the share.
-  check "'$STEEN' vault ls '$share' --state-dir '$dir/state' | grep -q before_write" \
+  check "'$STEEN' vault ls '$share' --state-dir '$dir/state' | grep -c before_write > /dev/null" \
     "vault ls lists no version: $("$STEEN" vault ls "$share" --state-dir "$dir/state" 2>&1 | head -3)"
   stop_watch
 fi
@@ -132,12 +132,12 @@ mv "$dir/watch.log" "$dir/watch-killed.log"
 start_watch "$dir" "$dir/share" -o canaries.enabled=false
 check "[ -z \"\$(ls -A '$dir/state/vault/tmp')\" ]" "crash: half copy left in tmp/ after restart"
 for id in $("$STEEN" vault ls "$dir/share" --state-dir "$dir/state" --format jsonl | grep -o '"id":[0-9]*' | cut -d: -f2); do
-  check "'$STEEN' vault show $id --state-dir '$dir/state' | grep -q object" "crash: version $id unreadable"
+  check "'$STEEN' vault show $id --state-dir '$dir/state' | grep -c object > /dev/null" "crash: version $id unreadable"
 done
 echo "after the crash" > "$dir/share/small.txt"
 echo "changed" >> "$dir/share/small.txt"
 sleep 0.3
-check "'$STEEN' vault ls '$dir/share/small.txt' --state-dir '$dir/state' | grep -q before_write" \
+check "'$STEEN' vault ls '$dir/share/small.txt' --state-dir '$dir/state' | grep -c before_write > /dev/null" \
   "crash: the restarted daemon keeps no copies"
 stop_watch
 

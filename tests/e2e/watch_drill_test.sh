@@ -65,7 +65,7 @@ run() {
   check "[ '$state' = T ]" "$label: drill $drill_pid not stopped (state '$state'): $(tail -3 "$dir/watch.log")"
   sleep 0.5  # the alert is written by the output thread
   check "grep -q '\"kind\":\"alert\"' '$dir/alerts.jsonl'" "$label: no alert on stdout"
-  check "grep '\"action\":\"suspended\"' '$dir/alerts.jsonl' | grep -q '\"pid\":$drill_pid'" \
+  check "grep '\"action\":\"suspended\"' '$dir/alerts.jsonl' | grep -c '\"pid\":$drill_pid' > /dev/null" \
     "$label: no suspended alert naming pid $drill_pid: $(head -c 1500 "$dir/alerts.jsonl")"
   local rule
   rule=$(grep -o '"rule":{"name":"[a-z-]*"' "$dir/alerts.jsonl" | head -1)
@@ -76,13 +76,13 @@ run() {
   damaged=${damaged:-0}
   echo "$label: files damaged before the stop: $damaged"
   check "[ $damaged -le 10 ]" "$label: $damaged files damaged before the stop (> 10)"
-  check "grep '\"action\":\"suspended\"' '$dir/alerts.jsonl' | grep -q '\"incident_id\":\"INC-'" \
+  check "grep '\"action\":\"suspended\"' '$dir/alerts.jsonl' | grep -c '\"incident_id\":\"INC-' > /dev/null" \
     "$label: suspended alert without incident id"
-  if "$STEEN" incidents --help 2>&1 | grep -q "not available"; then
+  if "$STEEN" incidents --help 2>&1 | grep -c "not available" > /dev/null; then
     echo "$label: steen incidents not available in this build: checked the database file only"
     check "[ -s '$dir/state/incidents.db' ]" "$label: no incident database"
   else
-    check "'$STEEN' incidents --state-dir '$dir/state' --format jsonl 2>/dev/null | grep -q '$drill_pid'" \
+    check "'$STEEN' incidents --state-dir '$dir/state' --format jsonl 2>/dev/null | grep -c '$drill_pid' > /dev/null" \
       "$label: incident not listed: $("$STEEN" incidents --state-dir "$dir/state" --format jsonl 2>&1 | head -c 600)"
   fi
 
