@@ -309,7 +309,11 @@ FormatReport ValidateBinary(Reader& reader) {
     while (true) {
       if (chunk > size - std::min(at, size)) {
         const uint64_t remaining = size - std::min(at, size);
-        if (partial_size > 0 && remaining > partial_size + 5) {
+        // A chunk of this chain, or a packet that follows a chain (its last chunk header was
+        // overwritten and ended it early: random bytes then read as a packet), declaring more
+        // than a chunk's worth beyond the end of the file: the framing is broken, not cut short.
+        const uint64_t chain_chunk = partial_size > 0 ? partial_size : last_partial_size;
+        if (chain_chunk > 0 && remaining > chain_chunk + 5) {
           Damage(report, at, remaining,
                  "OpenPGP packet (tag " + std::to_string(h->tag) + ") at " + Hex(pos) +
                      ": chunk length at " + Hex(at) + " runs past end of file");
