@@ -385,6 +385,16 @@ StatusOr<std::vector<BlockedClient>> NftClientBlocker::List() {
   return ListLocked();
 }
 
+Status NftClientBlocker::RemoveIfUnused() {
+  std::lock_guard lock(mu_);
+  auto blocked = ListLocked();
+  if (!blocked.ok()) return blocked.status();
+  if (!blocked->empty()) return Status::Ok();
+  auto deleted = RunLocked("delete table inet " + options_.table + "\n", "remove the table");
+  if (!deleted.ok() && deleted.status().code() != Status::Code::kNotFound) return deleted.status();
+  return Status::Ok();
+}
+
 Status NftClientBlocker::Unblock(std::string_view address) {
   auto canonical = CanonicalAddress(address);
   if (!canonical.ok()) return canonical.status();

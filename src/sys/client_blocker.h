@@ -103,6 +103,11 @@ class NftClientBlocker : public ClientBlocker {
   Status Unblock(std::string_view address) override;
   StatusOr<std::vector<BlockedClient>> List() override;
   std::string Where() const override;
+  // At a clean stop: deletes steen's table when no block is in force, so a stopped steen leaves
+  // nothing in the ruleset; a table holding blocks stays (they expire in the kernel). Only steen
+  // releases blocks, so a block cannot appear between the listing and the delete unless a second
+  // daemon shares the table (then it is put back at that daemon's next block or reconciliation).
+  Status RemoveIfUnused();
 
   const std::string& table() const { return options_.table; }
 

@@ -160,6 +160,7 @@ struct Daemon::Impl {
   // Refuses contained SMB clients (smb.block_reconnect; null in dry run, alert-only and tests),
   // and lifts the blocks of resumed incidents (null in tests).
   std::unique_ptr<sys::ClientBlocker> blocker;
+  sys::NftClientBlocker* nft_blocker = nullptr;  // `blocker` when it is the real firewall
   BlockerFor release_blockers;
   uint64_t next_block_reconcile_ns = 0;
   std::unique_ptr<Canaries> canaries;
@@ -873,6 +874,7 @@ void Daemon::Impl::SetUpBlocker() {
   auto made = sys::NftClientBlocker::Create(options);
   Status ready = made.ok() ? (*made)->Prepare() : made.status();
   if (made.ok()) {
+    nft_blocker = made->get();
     blocker = std::move(*made);
   } else {
     // Every block then fails with this reason, and each alert says so.
@@ -1063,6 +1065,11 @@ void Daemon::Stop() {
   if (d.source) d.source->Stop();  // allows every outstanding permission event
   d.rescanner.reset();
   if (d.canaries) d.canaries->Remove();
+  if (d.nft_blocker) {
+    if (Status removed = d.nft_blocker->RemoveIfUnused(); !removed.ok()) {
+      d.Log("smb: " + removed.message());
+    }
+  }
   if (d.fanout) {
     d.fanout->Flush(outputs::kDefaultFanoutDrainTimeoutMs);
     d.fanout->Stop();

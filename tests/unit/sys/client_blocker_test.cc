@@ -264,5 +264,23 @@ TEST_F(NftTable, TableRemovedUnderneathIsMadeAgain) {
   EXPECT_NE(Listing("blocked_ipv4").find("198.18.0.10 . 445"), std::string::npos);
 }
 
+// A clean stop leaves nothing in the ruleset unless a block is in force (it must outlive steen).
+TEST_F(NftTable, RemoveIfUnusedDeletesOnlyAnEmptyTable) {
+  NftClientBlockerOptions options;
+  options.table = table_;
+  auto made = NftClientBlocker::Create(options);
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  const std::string present = "table inet " + table_ + " {";
+  ASSERT_TRUE((*made)->Prepare().ok());
+  ASSERT_NE(Shell("nft list table inet " + table_).find(present), std::string::npos);
+  ASSERT_TRUE((*made)->Block("198.18.0.11", {445}, seconds(30)).ok());
+  EXPECT_TRUE((*made)->RemoveIfUnused().ok());
+  EXPECT_NE(Listing("blocked_ipv4").find("198.18.0.11 . 445"), std::string::npos);
+  ASSERT_TRUE((*made)->Unblock("198.18.0.11").ok());
+  EXPECT_TRUE((*made)->RemoveIfUnused().ok());
+  EXPECT_EQ(Shell("nft list table inet " + table_).find(present), std::string::npos);
+  EXPECT_TRUE((*made)->RemoveIfUnused().ok());  // already gone: nothing to do
+}
+
 }  // namespace
 }  // namespace steen::sys
