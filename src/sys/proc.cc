@@ -224,12 +224,7 @@ Actor ProcessAttributor::Attribute(pid_t tid) {
   // share) since.
   if (smb_ != nullptr && IsSmbdProcess(actor.comm, actor.exe)) {
     auto session = smb_->ForPid(actor.pid);
-    if (session && session->start_time == actor.start_time) {
-      actor.smb_client_address = session->client_address;
-      actor.smb_user = session->user;
-      actor.smb_machine = session->machine;
-      actor.smb_share = session->share;
-    }
+    if (session && session->start_time == actor.start_time) FillSmbFields(*session, &actor);
   }
   std::lock_guard lock(mu_);
   auto it = cache_.find(actor.pid);

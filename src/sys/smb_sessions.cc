@@ -180,6 +180,13 @@ std::string MachineName(const std::string& remote_machine, const std::string& ho
 
 }  // namespace
 
+void FillSmbFields(const SmbSession& session, Actor* actor) {
+  actor->smb_client_address = session.client_address;
+  actor->smb_user = session.user;
+  actor->smb_machine = session.machine;
+  actor->smb_share = session.share;
+}
+
 bool IsSmbdProcess(std::string_view comm, std::string_view exe) {
   // After a package upgrade the running binary reads "/usr/sbin/smbd (deleted)".
   constexpr std::string_view kDeleted = " (deleted)";

@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "steen/event.h"
 #include "steen/limits.h"
 #include "steen/status.h"
 #include "sys/clock.h"
@@ -52,6 +53,9 @@ struct SmbSession {
 
 // True when a process is an smbd (by executable or comm): the processes attribution applies to.
 bool IsSmbdProcess(std::string_view comm, std::string_view exe);
+
+// Puts the session's client (address, user, machine, share) into the actor's SMB fields.
+void FillSmbFields(const SmbSession& session, Actor* actor);
 
 class SmbSessionTable {
  public:

@@ -512,15 +512,17 @@ void Daemon::Impl::PreserveMovedOut(int fd, const FileEvent& event, const vault:
   struct stat st {};
   if (::fstat(fd, &st) != 0) return;
   const auto ns = [](const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; };
-  if (ns(st.st_mtim) >= ns(st.st_ctim)) {
+  // Written out there before (or while) the copy could be made: no copy from here. Usually the
+  // writer opened it inside the trees first, and that copy is the content before.
+  const auto written_out_there = [&](std::string_view when) {
     ++stats.moved_out_changed;
-    // Usually the writer opened it inside the trees first, and that copy is the content before.
     if (!vault->HasCopyOf(st.st_dev, st.st_ino)) {
-      VaultGap(
-          fmt::format("{} moved out of the trees to {} by pid {} ({}) and written there "
-                      "before a protective copy could be made",
-                      event.path, event.new_path, event.actor.pid, event.actor.exe));
+      VaultGap(fmt::format("{} moved out of the trees to {} by pid {} ({}) and written there {}",
+                           event.path, event.new_path, event.actor.pid, event.actor.exe, when));
     }
+  };
+  if (ns(st.st_mtim) >= ns(st.st_ctim)) {
+    written_out_there("before a protective copy could be made");
     return;
   }
   // The writer is not held by any ticket here: it may start writing while the copy is read, and
@@ -535,13 +537,7 @@ void Daemon::Impl::PreserveMovedOut(int fd, const FileEvent& event, const vault:
       fd, vault::FileIdentity{event.path, event.device, event.inode}, actor, unchanged);
   if (!kept.ok()) {
     if (!unchanged()) {  // the vault dropped the copy (or failed reading a file being written)
-      ++stats.moved_out_changed;
-      if (!vault->HasCopyOf(st.st_dev, st.st_ino)) {
-        VaultGap(
-            fmt::format("{} moved out of the trees to {} by pid {} ({}) and written there "
-                        "while its protective copy was made",
-                        event.path, event.new_path, event.actor.pid, event.actor.exe));
-      }
+      written_out_there("while its protective copy was made");
       return;
     }
     ++stats.vault_errors;

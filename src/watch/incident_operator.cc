@@ -126,8 +126,6 @@ nlohmann::json ProcessJson(const IncidentProcess& process) {
   return j;
 }
 
-std::string PortsText(const std::vector<uint16_t>& ports) { return sys::FormatPorts(ports); }
-
 // "expired" for a block whose time is up (the kernel lifted it; the record says blocked).
 std::string BlockStateText(const IncidentBlock& block, int64_t now_ns) {
   if (block.state == BlockState::kBlocked && block.until_ns <= now_ns) return "expired";
@@ -138,16 +136,16 @@ nlohmann::json BlockJson(const IncidentBlock& block, int64_t now_ns) {
   const std::string state = BlockStateText(block, now_ns);
   std::string detail;
   if (state == "blocked") {
-    detail = fmt::format("blocked {} (tcp {}) until {}", block.address, PortsText(block.ports),
-                         Rfc3339Utc(block.until_ns));
+    detail = fmt::format("blocked {} (tcp {}) until {}", block.address,
+                         sys::FormatPorts(block.ports), Rfc3339Utc(block.until_ns));
   } else if (state == "expired") {
-    detail = fmt::format("{} was blocked (tcp {}) until {}", block.address, PortsText(block.ports),
-                         Rfc3339Utc(block.until_ns));
+    detail = fmt::format("{} was blocked (tcp {}) until {}", block.address,
+                         sys::FormatPorts(block.ports), Rfc3339Utc(block.until_ns));
   } else if (state == "failed") {
     detail = fmt::format("{} not blocked: {}", block.address, block.reason);
   } else if (state == "dry-run") {
-    detail = fmt::format("would block {} (tcp {}) until {}", block.address, PortsText(block.ports),
-                         Rfc3339Utc(block.until_ns));
+    detail = fmt::format("would block {} (tcp {}) until {}", block.address,
+                         sys::FormatPorts(block.ports), Rfc3339Utc(block.until_ns));
   } else {
     detail = fmt::format("{} released", block.address);
   }

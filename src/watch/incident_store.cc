@@ -23,6 +23,7 @@
 #include "nlohmann/json.hpp"
 #include "steen/limits.h"
 #include "steen/outputs.h"
+#include "sys/client_blocker.h"
 
 namespace steen::watch {
 namespace {
@@ -174,12 +175,6 @@ std::string UtcTime(int64_t wall_ns) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &parts);
   return buf;
-}
-
-std::string JoinPorts(const std::vector<uint16_t>& ports) {
-  std::string out;
-  for (uint16_t port : ports) out += (out.empty() ? "" : ",") + std::to_string(port);
-  return out;
 }
 
 std::vector<uint16_t> SplitPorts(const std::string& text) {
@@ -842,7 +837,7 @@ Status IncidentStore::RecordBlock(const std::string& id, const IncidentBlock& bl
     if (Status found = RequireIncidentLocked(id); !found.ok()) return found;
     {
       Query q(s.upsert_block);
-      q.Bind(1, id).Bind(2, block.address).Bind(3, JoinPorts(block.ports));
+      q.Bind(1, id).Bind(2, block.address).Bind(3, sys::FormatPorts(block.ports));
       q.Bind(4, block.nft_table).Bind(5, ToString(block.state)).Bind(6, block.since_ns);
       q.Bind(7, block.until_ns).Bind(8, block.reason).Bind(9, now);
       STEEN_STEP_DONE(q, "cannot record the block");
@@ -852,7 +847,7 @@ Status IncidentStore::RecordBlock(const std::string& id, const IncidentBlock& bl
       q.Bind(1, id).Bind(2, now).Bind(3, std::numeric_limits<int64_t>::max()).Bind(4, int64_t{0});
       STEEN_STEP_DONE(q, "cannot update the incident");
     }
-    const std::string ports = JoinPorts(block.ports);
+    const std::string ports = sys::FormatPorts(block.ports);
     std::string detail;
     std::string result = "ok";
     switch (block.state) {

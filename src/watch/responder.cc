@@ -109,10 +109,7 @@ void Responder::AddSmbClient(Actor& actor) {
   }
   std::optional<sys::SmbSession> session = sessions_->ForPid(actor.pid);
   if (!session || (actor.start_time != 0 && session->start_time != actor.start_time)) return;
-  actor.smb_client_address = session->client_address;
-  actor.smb_user = session->user;
-  actor.smb_machine = session->machine;
-  actor.smb_share = session->share;
+  sys::FillSmbFields(*session, &actor);
 }
 
 ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& targets,
@@ -253,10 +250,7 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
         }
         actor.pid = session.pid;
         actor.start_time = session.start_time;
-        actor.smb_client_address = session.client_address;
-        actor.smb_user = session.user;
-        actor.smb_machine = session.machine;
-        actor.smb_share = session.share;
+        sys::FillSmbFields(session, &actor);
         if (act(actor) == Acted::kDone) {
           client.sessions.push_back(actor.pid);
           ++stats_.client_sessions;
