@@ -194,13 +194,25 @@ std::string_view ToString(RenameWhen when);  // "none" | "first" | "last"
 
 inline constexpr std::string_view kTargetMarkerName = ".steen-drill-target";
 
+// Where `--populate` copies real files from when no corpus is named: what Debian packages
+// installed (documentation, images, fonts, archives, databases, executables...).
+inline constexpr std::string_view kDefaultPopulateCorpus = "/usr/share";
+
 struct InitOptions {
   std::string target;
-  int populate = 0;  // files to copy from `corpus` (0 = none)
-  std::string corpus;
+  int populate = 0;    // files to copy from `corpus` (0 = none)
+  std::string corpus;  // empty: kDefaultPopulateCorpus
 };
-// Creates (if needed) the target folder and its marker; optionally copies corpus files into it.
+// Creates (if needed) the target folder and its marker; optionally copies corpus files into it,
+// keeping their relative folders.
 Status InitTarget(const InitOptions& options, std::string* report);
+
+// Picks `count` of `candidates` (paths of regular files) so that file types are mixed: grouped by
+// lower-case extension, taken round-robin over the groups (largest group first), each group
+// sampled across its path-ordered list. The same
+// input gives the same choice. A corpus made of one big folder of PNGs must not fill a drill
+// target with PNGs only.
+std::vector<std::string> PickMixedFiles(std::vector<std::string> candidates, std::size_t count);
 
 // Credentials for an smb:// target, from an auth file in smbclient's format (`username = ...`,
 // `password = ...`, optional `domain = ...`).

@@ -64,6 +64,12 @@ inline constexpr int kMaxOle2FatSectorsSampled = 24;  // FAT sectors read and ch
 inline constexpr int kMaxOle2DirectorySectors = 256;  // directory chain length followed
 inline constexpr int kMaxSqlitePagesSampled = 32;     // b-tree pages sampled (at most 1 MiB read)
 
+// ---- Drill --------------------------------------------------------------------------------------
+// `steen drill --init DIR --populate N`: entries walked in the corpus (the default, /usr/share,
+// holds ~100,000) and the largest file copied (a drill target needs variety, not big files).
+inline constexpr std::size_t kMaxPopulateWalk = 500000;
+inline constexpr std::uintmax_t kMaxPopulateFileBytes = 32 * MiB;
+
 // ---- Scan --------------------------------------------------------------------------------------
 inline constexpr std::size_t kMaxPathBytes = 4096;
 inline constexpr int kMaxDirectoryDepth = 4096;          // deeper trees are reported, not walked

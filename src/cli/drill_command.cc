@@ -1,6 +1,6 @@
 // `steen drill`: benign, faithful ransomware simulation on a marked test folder (src/drill).
 //   steen drill --list
-//   steen drill --init DIR [--populate N --from CORPUS_DIR]
+//   steen drill --init DIR [--populate N [--from CORPUS_DIR]]
 //   steen drill DIR --family NAME|PROFILE.yaml --manifest FILE [--pace RATE] [--threads N]
 //               [--pattern PATTERN] [--rename first|last|none]
 //               [--processes N [--files-per-process K]] [--avoid-decoys [--decoy-age S]] ...
@@ -167,8 +167,8 @@ void RegisterDrillCommand(CLI::App& app) {
   sub->add_flag("--list", args->list, "List the built-in family profiles");
   sub->add_flag("--show", args->show, "Print the built-in profile named by --family");
   sub->add_option("--init", args->init, "Create the marker file in DIR (creating DIR)");
-  sub->add_option("--populate", args->populate, "With --init: copy N files from --from");
-  sub->add_option("--from", args->from, "With --populate: the corpus folder");
+  sub->add_option("--populate", args->populate, "With --init: copy N real files of mixed types (keeping their folders) from --from");
+  sub->add_option("--from", args->from, "With --populate: the corpus folder (default: /usr/share, files Debian packages installed)");
   sub->add_option("target", args->target,
                   "Folder to attack (must hold the marker), or smb://HOST[:PORT]/SHARE[/PATH] "
                   "to attack a share through libsmbclient (needs --auth-file)");

@@ -32,8 +32,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <thread>
 
 #include "drill/cipher.h"
@@ -571,6 +573,40 @@ StatusOr<std::string> ManifestTarget(std::string_view manifest_path) {
   return Status::Corruption("manifest has no run header");
 }
 
+std::vector<std::string> PickMixedFiles(std::vector<std::string> candidates, std::size_t count) {
+  std::sort(candidates.begin(), candidates.end());
+  std::map<std::string, std::vector<std::string>> by_type;
+  for (auto& path : candidates) {
+    std::string ext = fs::path(path).extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    by_type[ext].push_back(std::move(path));
+  }
+  // Common types first (a "type" seen once or twice is usually a version number or an odd name,
+  // not a kind of document), each type in turn.
+  std::vector<std::vector<std::string>*> groups;
+  for (auto& [ext, paths] : by_type) groups.push_back(&paths);
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const auto* a, const auto* b) { return a->size() > b->size(); });
+  std::vector<std::string> picked;
+  for (std::size_t round = 0; picked.size() < count; ++round) {
+    bool any = false;
+    for (std::vector<std::string>* paths : groups) {
+      const std::size_t n = paths->size();
+      if (round >= n) continue;
+      any = true;
+      // Spread each type's picks over its whole list (not the first folder of it): step through
+      // the sorted list with a stride that visits every index once.
+      std::size_t stride = n / 2 + 1;
+      while (std::gcd(stride, n) != 1) ++stride;
+      picked.push_back((*paths)[(round * stride) % n]);
+      if (picked.size() == count) break;
+    }
+    if (!any) break;
+  }
+  return picked;
+}
+
 Status InitTarget(const InitOptions& options, std::string* report) {
   std::error_code ec;
   fs::create_directories(options.target, ec);
@@ -585,32 +621,54 @@ Status InitTarget(const InitOptions& options, std::string* report) {
     if (!out) return Status::IoError("write " + marker);
   }
   int copied = 0;
+  std::string corpus_shown;
   if (options.populate > 0) {
-    if (options.corpus.empty())
-      return Status::InvalidArgument("--populate needs --from CORPUS_DIR");
-    fs::path corpus = fs::canonical(options.corpus, ec);
-    if (ec) return Status::NotFound("corpus " + options.corpus + ": " + ec.message());
+    const std::string corpus_arg =
+        options.corpus.empty() ? std::string(kDefaultPopulateCorpus) : options.corpus;
+    fs::path corpus = fs::canonical(corpus_arg, ec);
+    if (ec) return Status::NotFound("corpus " + corpus_arg + ": " + ec.message());
+    if (!fs::is_directory(corpus, ec)) {
+      return Status::InvalidArgument("corpus " + corpus_arg + " is not a folder");
+    }
+    corpus_shown = corpus.string();
     if (real.starts_with(corpus.string() + "/") || real == corpus.string()) {
       return Status::InvalidArgument("the corpus must not contain the target");
     }
-    std::vector<fs::path> sources;
-    for (auto it = fs::recursive_directory_iterator(corpus, ec);
+    std::vector<std::string> sources;
+    std::size_t walked = 0;
+    for (auto it = fs::recursive_directory_iterator(
+             corpus, fs::directory_options::skip_permission_denied, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_regular_file(ec) && !it->is_symlink(ec)) sources.push_back(it->path());
-      if (sources.size() >= 1000000) break;
+      if (++walked > limits::kMaxPopulateWalk) break;
+      const std::string name = it->path().filename().string();
+      if (name.starts_with(".")) {  // hidden files look planted; hidden folders are skipped whole
+        if (it->is_directory(ec)) it.disable_recursion_pending();
+        continue;
+      }
+      if (it->is_symlink(ec) || !it->is_regular_file(ec)) continue;
+      const std::uintmax_t size = it->file_size(ec);
+      if (ec || size == 0 || size > limits::kMaxPopulateFileBytes) continue;
+      sources.push_back(it->path().string());
     }
-    std::sort(sources.begin(), sources.end());
-    for (const auto& src : sources) {
+    ec.clear();
+    for (const auto& src : PickMixedFiles(std::move(sources), SIZE_MAX)) {
       if (copied >= options.populate) break;
       fs::path rel = fs::relative(src, corpus, ec);
+      if (ec) continue;
       fs::path dst = fs::path(real) / rel;
       fs::create_directories(dst.parent_path(), ec);
+      // Unreadable files (permissions) are skipped: the next pick takes their place.
       if (fs::copy_file(src, dst, fs::copy_options::skip_existing, ec) && !ec) ++copied;
+    }
+    if (copied < options.populate && copied == 0) {
+      return Status::NotFound("corpus " + corpus_shown + " has no readable regular file to copy");
     }
   }
   if (report != nullptr) {
     *report = "target " + real + " ready (marker " + std::string(kTargetMarkerName) + ")";
-    if (options.populate > 0) *report += ", " + std::to_string(copied) + " files copied";
+    if (options.populate > 0) {
+      *report += ", " + std::to_string(copied) + " files copied from " + corpus_shown;
+    }
   }
   return Status::Ok();
 }

@@ -703,6 +703,73 @@ TEST(DrillRefusals, MarkerRootHomeAndSymlinks) {
   ASSERT_TRUE(Undo(fx.manifest.string(), &report).ok()) << report;
 }
 
+TEST(DrillPopulate, PicksTypesRoundRobinAndSpreadsEachType) {
+  std::vector<std::string> candidates;
+  for (int i = 0; i < 50; ++i) candidates.push_back("/c/img/" + std::to_string(100 + i) + ".png");
+  for (int i = 0; i < 3; ++i) candidates.push_back("/c/doc/" + std::to_string(i) + ".PDF");
+  candidates.push_back("/c/doc/README");
+  std::vector<std::string> picked = PickMixedFiles(candidates, 6);
+  ASSERT_EQ(picked.size(), 6u);
+  EXPECT_EQ(fs::path(picked[0]).extension(), ".png");
+  std::map<std::string, int> by_ext;
+  for (const auto& p : picked) ++by_ext[fs::path(p).extension().string()];
+  // Round-robin over ".png", ".pdf" (grouped case-insensitively), "" (largest first): the
+  // extension-less group runs out after one round.
+  EXPECT_EQ(by_ext[".png"], 3);
+  EXPECT_EQ(by_ext[".PDF"], 2);
+  EXPECT_EQ(by_ext[""], 1);
+  EXPECT_EQ(std::set<std::string>(picked.begin(), picked.end()).size(), picked.size());
+  // A type is sampled across its list, not from its first folder only; the choice is repeatable.
+  EXPECT_EQ(std::count(picked.begin(), picked.end(), "/c/img/101.png"), 0);
+  EXPECT_EQ(picked, PickMixedFiles(candidates, 6));
+}
+
+TEST(DrillPopulate, CopiesMixedRealFilesKeepingFolders) {
+  TempDir tmp;
+  fs::path corpus = tmp.path() / "corpus";
+  for (const char* dir : {"a/deep", "b", ".hidden"}) fs::create_directories(corpus / dir);
+  for (int i = 0; i < 20; ++i) WriteFile(corpus / "a" / ("p" + std::to_string(i) + ".png"), "png");
+  WriteFile(corpus / "a" / "deep" / "x.pdf", "pdf");
+  WriteFile(corpus / "b" / "y.txt", "txt");
+  WriteFile(corpus / "b" / "empty.doc", "");
+  WriteFile(corpus / ".hidden" / "z.odt", "odt");
+  fs::create_symlink("/etc/hostname", corpus / "b" / "link.conf");
+  fs::path target = tmp.path() / "target";
+  std::string report;
+  ASSERT_TRUE(InitTarget({target.string(), 5, corpus.string()}, &report).ok()) << report;
+  EXPECT_NE(report.find("5 files copied"), std::string::npos) << report;
+  EXPECT_EQ(ReadFile(target / "a" / "deep" / "x.pdf"), "pdf");
+  EXPECT_EQ(ReadFile(target / "b" / "y.txt"), "txt");
+  EXPECT_FALSE(fs::exists(target / "b" / "empty.doc"));  // empty files are not a sample
+  EXPECT_FALSE(fs::exists(target / ".hidden"));          // hidden: looks planted
+  EXPECT_FALSE(fs::exists(target / "b" / "link.conf"));  // symlinks are not copied
+  int pngs = 0;
+  for (const auto& e : fs::recursive_directory_iterator(target)) {
+    pngs += e.path().extension() == ".png";
+  }
+  EXPECT_EQ(pngs, 3);
+  // A corpus that holds the target, or does not exist, is refused.
+  EXPECT_FALSE(InitTarget({(corpus / "a" / "t").string(), 1, corpus.string()}, &report).ok());
+  EXPECT_EQ(InitTarget({target.string(), 1, (tmp.path() / "nope").string()}, &report).code(),
+            Status::Code::kNotFound);
+}
+
+// With no corpus named, real files Debian packages installed are copied (/usr/share).
+TEST(DrillPopulate, DefaultCorpusIsTheSystemsSharedFiles) {
+  TempDir tmp;
+  fs::path target = tmp.path() / "target";
+  std::string report;
+  ASSERT_TRUE(InitTarget({target.string(), 40, ""}, &report).ok()) << report;
+  EXPECT_NE(report.find("40 files copied from /usr/share"), std::string::npos) << report;
+  std::set<std::string> extensions;
+  for (const auto& e : fs::recursive_directory_iterator(target)) {
+    if (e.is_regular_file() && e.path().filename() != std::string(kTargetMarkerName)) {
+      extensions.insert(e.path().extension().string());
+    }
+  }
+  EXPECT_GE(extensions.size(), 10u) << "types are not mixed";
+}
+
 TEST(DrillRefusals, MountPoint) {
   TempDir tmp;
   fs::path mnt = tmp.path() / "mnt";
