@@ -268,6 +268,9 @@ inline constexpr std::size_t kMaxVaultLinkCache = 1 << 20;
 inline constexpr std::size_t kMaxVaultQueryRows = 1000000;
 // How long a catalog write waits for another process (the CLI) to release the database lock.
 inline constexpr int kVaultDbBusyTimeoutMs = 5000;
+// New objects are made durable (fdatasync, then their folders) by a background thread at most
+// this long after they were stored: the writer waiting in open() does not wait for the disk.
+inline constexpr int kVaultFlushIntervalMs = 1000;
 // How often the daemon runs vault maintenance (retention, quotas, stale links).
 inline constexpr int kVaultMaintainMs = 60000;
 

@@ -106,17 +106,21 @@ TextEncoding DetectTextEncoding(std::string_view text) {
   std::size_t b64 = 0;
   std::size_t space = 0;
   std::size_t other = 0;
+  // The payload is at most the text's size, and both counts only grow: past these bounds the
+  // answer is kNone whatever follows (prose and source code get there within a few lines).
+  const std::size_t other_bound = text.size() / 200;
+  const std::size_t space_bound = text.size() / 20;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (IsSpace(c)) {
-      ++space;
+      if (++space > space_bound) return TextEncoding::kNone;
     } else if (HexValue(c) >= 0) {
       ++hex;
       ++b64;
     } else if (kBase64[c] >= 0 || c == '=') {
       ++b64;
-    } else {
-      ++other;
+    } else if (++other > other_bound) {
+      return TextEncoding::kNone;
     }
   }
   const std::size_t payload = text.size() - space;

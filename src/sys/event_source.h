@@ -13,6 +13,8 @@
 //     fd and allows its ticket.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -41,6 +43,10 @@ struct SysEvent {
   UniqueFd fd;
   // kPermission only.
   std::optional<PermissionTicket> ticket;
+  // kPermission without a ticket: an open for writing of an empty regular file, allowed by the
+  // source already (FanotifyOptions::allow_empty_writes_early); `stat_at_open` is its state then.
+  bool allowed_empty = false;
+  struct stat stat_at_open {};
   OpenRequest open_request;  // what the opener asked for (from /proc/TID/syscall)
   uint64_t mask = 0;         // raw fanotify mask (diagnostics)
   std::string detail;        // kOverflow / kWatchLimit: human-readable reason

@@ -434,26 +434,29 @@ void FanotifySourceImpl::HandleContentEvent(RawFanotifyEvent& raw) {
     OpenRequest request;
     auto line = ReadSmallFile(opener_, "/proc/" + std::to_string(raw.pid) + "/syscall", 512);
     if (line.ok()) request = ParseSyscallOpenRequest(*line);
-    if (!options_.forward_read_opens &&
-        (request.intent == OpenIntent::kRead || request.intent == OpenIntent::kExec)) {
-      if (options_.before_read_allow) {
+    struct stat st {};
+    const bool have_stat = ::fstat(fd.get(), &st) == 0;
+    const bool regular = have_stat && S_ISREG(st.st_mode);
+    // The hook, then the answer: whatever the hook did.
+    const auto allow_now = [&](const std::string& path) {
+      if (options_.before_early_allow && regular) {
         FileEvent file;
-        struct stat st {};
-        if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
-          file.path = FdPath(fd.get());
-          file.device = st.st_dev;
-          file.inode = st.st_ino;
-          file.size = static_cast<uint64_t>(st.st_size);
-          file.actor.pid = raw.pid;
-          Stamp(&file);
-          try {
-            options_.before_read_allow(fd.get(), file);
-          } catch (...) {
-            // The answer below must be given whatever the hook did.
-          }
+        file.path = path;
+        file.device = st.st_dev;
+        file.inode = st.st_ino;
+        file.size = static_cast<uint64_t>(st.st_size);
+        file.actor.pid = raw.pid;
+        Stamp(&file);
+        try {
+          options_.before_early_allow(fd.get(), file);
+        } catch (...) {
         }
       }
       registry_->AllowNow(std::move(fd));
+    };
+    if (!options_.forward_read_opens &&
+        (request.intent == OpenIntent::kRead || request.intent == OpenIntent::kExec)) {
+      allow_now(regular && options_.before_early_allow ? FdPath(fd.get()) : std::string());
       return;
     }
     SysEvent ev;
@@ -462,15 +465,20 @@ void FanotifySourceImpl::HandleContentEvent(RawFanotifyEvent& raw) {
     ev.open_request = request;
     ev.event.op = FileOp::kOpenForWrite;
     ev.event.path = FdPath(fd.get());
-
-    struct stat st {};
-    if (::fstat(fd.get(), &st) == 0) {
+    if (have_stat) {
       ev.event.device = st.st_dev;
       ev.event.inode = st.st_ino;
       ev.event.size = static_cast<uint64_t>(st.st_size);
     }
     ev.event.actor = attributor_->Attribute(raw.pid);
     Stamp(&ev.event);
+    if (options_.allow_empty_writes_early && regular && st.st_size == 0) {
+      allow_now(ev.event.path);
+      ev.allowed_empty = true;
+      ev.stat_at_open = st;
+      Push(std::move(ev));
+      return;
+    }
     ev.ticket = registry_->Issue(std::move(fd));
     if (!ev.ticket) return;  // too many outstanding: already allowed
     if (enforcer_) enforcer_->Poke();

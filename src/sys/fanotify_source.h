@@ -31,12 +31,19 @@ struct FanotifyOptions {
   // Read-only and exec opens are allowed at once by the reader unless this is set (they cannot
   // destroy content; only writable or unknown-intent opens become tickets).
   bool forward_read_opens = false;
+  // Opens for writing of an empty regular file are answered by the permission reader at once:
+  // there is nothing to copy and nothing to read. They still reach the daemon as kPermission
+  // events, without a ticket, with `allowed_empty` and the file's stat. Every file that tar, cp
+  // or unzip creates is opened empty; the round trip through the daemon's queue was most of
+  // what watching cost them.
+  bool allow_empty_writes_early = false;
   // Called on the permission reader thread for each open of a file in the trees that the reader
-  // answers at once (read-only and exec opens), just BEFORE the answer, with the kernel's fd and
-  // the file's path, device and inode. The vault keeps a hard link of the inode here, so that a
-  // later delete or rename over it loses nothing (an encryptor reads a file before it deletes
-  // it). It must be quick and must never open a file inside a tree (the reader holds the event).
-  std::function<void(int fd, const FileEvent& file)> before_read_allow;
+  // answers at once (read-only and exec opens; writes of empty files), just BEFORE the answer,
+  // with the kernel's fd and the file's path, device, inode and size. The vault keeps a hard link
+  // of the inode here, so that a later delete or rename over it loses nothing (an encryptor reads
+  // a file before it deletes it). It must be quick and must never open a file inside a tree (the
+  // reader holds the event).
+  std::function<void(int fd, const FileEvent& file)> before_early_allow;
   bool report_close_nowrite = false;
   // Events caused by our own process are skipped (permission ones are always allowed at once).
   bool report_own_events = false;

@@ -399,7 +399,7 @@ TEST_F(FanotifyTest, OwnOpensAndDirectoryHandlesRaiseNoTickets) {
   EXPECT_EQ(stats.tickets.timeouts, 0u);
 }
 
-// The vault's hook: a read-only open in a tree calls before_read_allow with the file's path and
+// The vault's hook: a read-only open in a tree calls before_early_allow with the file's path and
 // inode before the opener gets its fd (so a hard link can be made before any delete); a hook that
 // throws cannot leave the event unanswered.
 TEST_F(FanotifyTest, ReadOpenHookRunsBeforeTheAnswerAndCannotBlockIt) {
@@ -411,7 +411,7 @@ TEST_F(FanotifyTest, ReadOpenHookRunsBeforeTheAnswerAndCannotBlockIt) {
   std::vector<std::pair<std::string, uint64_t>> seen;
   std::atomic<bool> throw_next{false};
   FanotifyOptions options;
-  options.before_read_allow = [&](int fd, const FileEvent& ev) {
+  options.before_early_allow = [&](int fd, const FileEvent& ev) {
     ASSERT_GE(fd, 0);
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -444,6 +444,70 @@ TEST_F(FanotifyTest, ReadOpenHookRunsBeforeTheAnswerAndCannotBlockIt) {
   EXPECT_TRUE(read_in_child());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1))
       << "answered at once, not by the deadline";
+}
+
+// allow_empty_writes_early: an open for writing of an empty file is answered by the reader (the
+// hook first) and still reported, without a ticket, with the file's stat; a file with content
+// waits for the daemon's answer as before.
+TEST_F(FanotifyTest, EmptyFilesOpenedForWritingAreAllowedByTheReader) {
+  const std::string empty = tree_ + "/empty.txt";
+  const std::string full = tree_ + "/full.txt";
+  { std::ofstream(empty) << ""; }
+  { std::ofstream(full) << "content"; }
+  std::atomic<int> hooked{0};
+  FanotifyOptions options;
+  options.allow_empty_writes_early = true;
+  options.permission_deadline = milliseconds(3000);
+  options.before_early_allow = [&](int, const FileEvent& ev) {
+    if (ev.path == empty && ev.size == 0) ++hooked;
+  };
+  ASSERT_TRUE(OpenSource(options).ok());
+  // The child opens the empty file (and creates a new one) while nobody reads the source: only
+  // the reader can answer within the deadline.
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::alarm(20);
+    const auto t0 = std::chrono::steady_clock::now();
+    int a = ::open(empty.c_str(), O_WRONLY);
+    int b = ::open((tree_ + "/created.txt").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    _exit(a >= 0 && b >= 0 && waited < std::chrono::milliseconds(1500) ? 0 : 1);
+  }
+  int status = -1;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "an empty file's open waited for the daemon";
+  EXPECT_EQ(hooked.load(), 1);
+  std::vector<SysEvent> permissions;
+  for (auto ev = source_->Next(milliseconds(200)); ev; ev = source_->Next(milliseconds(200))) {
+    if (ev->kind == SysEvent::Kind::kPermission) permissions.push_back(std::move(*ev));
+  }
+  ASSERT_EQ(permissions.size(), 2u);
+  for (const SysEvent& ev : permissions) {
+    EXPECT_TRUE(ev.allowed_empty) << ev.event.path;
+    EXPECT_FALSE(ev.ticket.has_value());
+    EXPECT_TRUE(S_ISREG(ev.stat_at_open.st_mode));
+    EXPECT_EQ(ev.stat_at_open.st_size, 0);
+    EXPECT_EQ(ev.event.actor.pid, child);
+  }
+  // A file with content: a ticket, held until answered.
+  child = ::fork();
+  if (child == 0) {
+    ::alarm(20);
+    _exit(::open(full.c_str(), O_WRONLY) >= 0 ? 0 : 1);
+  }
+  std::optional<SysEvent> held;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!held && std::chrono::steady_clock::now() < deadline) {
+    auto ev = source_->Next(milliseconds(50));
+    if (ev && ev->kind == SysEvent::Kind::kPermission) held = std::move(ev);
+  }
+  ASSERT_TRUE(held.has_value());
+  EXPECT_FALSE(held->allowed_empty);
+  ASSERT_TRUE(held->ticket.has_value());
+  EXPECT_TRUE(held->ticket->Allow());
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST_F(FanotifyTest, DeadlineAllowsWhenTheDaemonHoldsATicket) {

@@ -374,6 +374,56 @@ TEST_F(VaultStoreTest, ASecondInstanceSharesTheCatalogWithoutRecovering) {
   EXPECT_EQ(owner->JournalGet("INC-1", "step")->value_or(""), "done");
 }
 
+// A file allowed open while empty (no fd any more): recorded like a copy of it, materialized as
+// an empty file; the same empty state again is "unchanged"; a non-empty stat is refused.
+TEST_F(VaultStoreTest, AFileOpenedEmptyIsRecordedWithoutItsFd) {
+  auto v = Open();
+  const std::string path = File("new.txt", "");
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  auto r = v->NoteEmptyBeforeWrite({path, st.st_dev, st.st_ino}, actor_, st);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, PreserveOutcome::kEmpty);
+  auto version = v->GetVersion(r->version_id);
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(version->size, 0u);
+  ASSERT_TRUE(v->Materialize(*version, root_ + "/restored").ok());
+  EXPECT_EQ(Read(root_ + "/restored"), "");
+  fake_now += 1'000'000'000;
+  auto again = v->NoteEmptyBeforeWrite({path, st.st_dev, st.st_ino}, actor_, st);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->outcome, PreserveOutcome::kUnchanged);
+  auto changes = v->ChangesBy({actor_}, 0);
+  ASSERT_TRUE(changes.ok());
+  EXPECT_EQ(changes->size(), 2u) << "both opens are recorded as writes";
+  st.st_size = 5;
+  EXPECT_EQ(v->NoteEmptyBeforeWrite({path, st.st_dev, st.st_ino}, actor_, st).status().code(),
+            Status::Code::kInvalidArgument);
+}
+
+// Rows written in a batch are seen by another connection (the CLI's) only once committed, and
+// all of them then; a commit without a batch is a no-op.
+TEST_F(VaultStoreTest, ABatchIsCommittedWhole) {
+  auto owner = Open();
+  auto reader = Open();
+  ASSERT_TRUE(owner && reader);
+  EXPECT_TRUE(owner->CommitBatch().ok());
+  owner->BeginBatch();
+  owner->BeginBatch();  // idempotent
+  auto a = Preserve(*owner, File("a", "first"));
+  auto b = Preserve(*owner, File("b", "second"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(owner->GetVersion(a->version_id).ok()) << "the writer sees its own rows";
+  EXPECT_FALSE(reader->GetVersion(a->version_id).ok());
+  ASSERT_TRUE(owner->CommitBatch().ok());
+  EXPECT_TRUE(reader->GetVersion(a->version_id).ok());
+  EXPECT_TRUE(reader->GetVersion(b->version_id).ok());
+  // Without a batch every row is committed at once, as before.
+  auto c = Preserve(*owner, File("c", "third"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(reader->GetVersion(c->version_id).ok());
+}
+
 TEST_F(VaultStoreTest, NewerSchemaAndCorruptCatalogAreClearErrors) {
   fs::create_directories(root_ + "/vault");
   {
