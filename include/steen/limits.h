@@ -214,6 +214,9 @@ inline constexpr std::size_t kMaxIncidentChangesPerPoll = 1000;
 // the matching close-write, by (device, inode); beyond, the least recently opened is dropped (its
 // write is judged without a before view, i.e. weaker) and counted.
 inline constexpr std::size_t kMaxBeforeViews = 16384;
+// Views of files after their last close-write, reused when the file is opened for writing again
+// unchanged (watch daemon).
+inline constexpr std::size_t kMaxKnownViews = 4096;
 // How long the main loop waits for an event before doing its periodic work (incident polling,
 // kills due, idle expiry, canary checks, watchdog heartbeat).
 inline constexpr int kDaemonPollMs = 100;

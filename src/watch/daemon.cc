@@ -30,28 +30,33 @@
 namespace steen::watch {
 namespace {
 
-// `before` views by (device, inode), least recently opened dropped first.
-class BeforeViews {
+// Values by (device, inode), least recently put dropped first.
+template <typename Value>
+class InodeLru {
  public:
-  explicit BeforeViews(std::size_t capacity) : capacity_(capacity) {}
+  explicit InodeLru(std::size_t capacity) : capacity_(capacity) {}
   // Returns true when an older entry had to be evicted.
-  bool Put(uint64_t device, uint64_t inode, ContentView view) {
+  bool Put(uint64_t device, uint64_t inode, Value value) {
     const Key key{device, inode};
     Erase(key);
     order_.push_back(key);
-    map_.emplace(key, Entry{std::move(view), std::prev(order_.end())});
+    map_.emplace(key, Entry{std::move(value), std::prev(order_.end())});
     if (map_.size() <= capacity_) return false;
     map_.erase(order_.front());
     order_.pop_front();
     return true;
   }
-  std::optional<ContentView> Take(uint64_t device, uint64_t inode) {
+  std::optional<Value> Take(uint64_t device, uint64_t inode) {
     auto it = map_.find(Key{device, inode});
     if (it == map_.end()) return std::nullopt;
-    ContentView view = std::move(it->second.view);
+    Value value = std::move(it->second.value);
     order_.erase(it->second.position);
     map_.erase(it);
-    return view;
+    return value;
+  }
+  const Value* Find(uint64_t device, uint64_t inode) const {
+    auto it = map_.find(Key{device, inode});
+    return it == map_.end() ? nullptr : &it->second.value;
   }
   void Drop(uint64_t device, uint64_t inode) { Erase(Key{device, inode}); }
 
@@ -66,7 +71,7 @@ class BeforeViews {
     }
   };
   struct Entry {
-    ContentView view;
+    Value value;
     std::list<Key>::iterator position;
   };
   void Erase(const Key& key) {
@@ -78,6 +83,26 @@ class BeforeViews {
   std::size_t capacity_;
   std::list<Key> order_;
   std::unordered_map<Key, Entry, KeyHash> map_;
+};
+
+// What tells a file's content changed without reading it: a write changes ctime (which nobody
+// can set), and kernels since 6.13 give a change right after a stat a fine-grained, newer ctime.
+struct FileStamp {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+std::optional<FileStamp> StampOf(int fd) {
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0) return std::nullopt;
+  const auto ns = [](const timespec& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; };
+  return FileStamp{static_cast<uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim)};
+}
+// A view of a file's content as it was at `stamp`.
+struct KnownView {
+  FileStamp stamp;
+  ContentView view;
 };
 
 std::string HostName() {
@@ -167,7 +192,11 @@ struct Daemon::Impl {
   std::unique_ptr<sys::EventSource> source;
   ContentAnalyzer analyzer;
   std::unique_ptr<Rescanner> rescanner;
-  BeforeViews before{limits::kMaxBeforeViews};
+  InodeLru<ContentView> before{limits::kMaxBeforeViews};
+  // The view each recently written file had after its last close-write: the next open for
+  // writing of an unchanged file reuses it instead of reading the file again (logs, documents
+  // saved again and again).
+  InodeLru<KnownView> known{limits::kMaxKnownViews};
   SystemdNotifier notifier;
   std::unique_ptr<LoopWatchdog> watchdog;
 
@@ -485,9 +514,16 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   // The content before the write, read through the ticket's fd only (nothing else is opened
   // while the ticket is unanswered).
   if (ev.ticket) {
-    if (std::optional<ContentView> view = View(ev.ticket->fd())) {
-      if (before.Put(event.device, event.inode, std::move(*view))) ++stats.before_evicted;
+    std::optional<ContentView> view;
+    const std::optional<FileStamp> stamp = StampOf(ev.ticket->fd());
+    const KnownView* seen = known.Find(event.device, event.inode);
+    if (stamp && seen != nullptr && seen->stamp == *stamp) {
+      view = seen->view;
+      ++stats.views_reused;
+    } else {
+      view = View(ev.ticket->fd());
     }
+    if (view && before.Put(event.device, event.inode, std::move(*view))) ++stats.before_evicted;
   } else if (ev.allowed_empty) {
     if (before.Put(event.device, event.inode, EmptyView())) ++stats.before_evicted;
   }
@@ -633,7 +669,12 @@ void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
   switch (event.op) {
     case FileOp::kCloseWrite: {
       ++stats.close_writes;
+      const std::optional<FileStamp> stamp = StampOf(ev.fd.get());
       event.after = View(ev.fd.get());
+      // Remembered only when nothing changed while it was read.
+      if (event.after && stamp && StampOf(ev.fd.get()) == stamp) {
+        known.Put(event.device, event.inode, KnownView{*stamp, *event.after});
+      }
       event.before = before.Take(event.device, event.inode);
       if (event.before) {
         ++stats.before_hits;
@@ -643,7 +684,10 @@ void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
       break;
     }
     case FileOp::kDelete:
-      if (event.inode != 0) before.Drop(event.device, event.inode);
+      if (event.inode != 0) {
+        before.Drop(event.device, event.inode);
+        known.Drop(event.device, event.inode);
+      }
       break;
     case FileOp::kRename:
       if (Inside(event.path) && !Inside(event.new_path)) {

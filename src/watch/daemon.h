@@ -63,6 +63,7 @@ struct DaemonStats {
   uint64_t analyses = 0;
   uint64_t analysis_errors = 0;  // fd unreadable: the event is scored without that view
   uint64_t before_hits = 0;      // close-write found its open-for-write view
+  uint64_t views_reused = 0;     // open-for-write of a file unchanged since its last close-write
   uint64_t before_misses = 0;
   uint64_t before_evicted = 0;     // limits::kMaxBeforeViews reached
   uint64_t moved_in_analysed = 0;  // files moved into a tree, read by path afterwards

@@ -242,6 +242,41 @@ TEST_F(DaemonTest, InPlaceEncryptionIsSuspendedWithinThreeFiles) {
   EXPECT_EQ(daemon_->stats().permission_answered, static_cast<uint64_t>(files));
 }
 
+// A file opened for writing again, unchanged since its last close-write, is judged against the
+// view taken then (not read again); once it changed, it is read again. An encryption of such a
+// file is still judged against what it replaced.
+TEST_F(DaemonTest, AnUnchangedFileIsNotReadAgainAtItsNextOpen) {
+  Populate(2);
+  StartDaemon();
+  const Actor editor = Attacker(5000, "/usr/bin/editor");
+  const std::string doc = Doc(0);
+  ASSERT_TRUE(source_->Push(Permission(doc, editor)));
+  ASSERT_TRUE(source_->Push(CloseWrite(doc, editor)));  // saved unchanged
+  daemon_->Poll(milliseconds(0));
+  const uint64_t analyses = daemon_->stats().analyses;
+  EXPECT_EQ(daemon_->stats().views_reused, 0u);
+  ASSERT_TRUE(source_->Push(Permission(doc, editor)));
+  daemon_->Poll(milliseconds(0));
+  EXPECT_EQ(daemon_->stats().views_reused, 1u);
+  EXPECT_EQ(daemon_->stats().analyses, analyses) << "the unchanged file was read again";
+  ASSERT_TRUE(source_->Push(CloseWrite(doc, editor)));
+  daemon_->Poll(milliseconds(0));
+  // Changed behind the daemon's back (no close-write seen): read again at the next open.
+  ::usleep(2000);
+  WriteFile(doc, MakeCanaryContent("report.pdf", "changed"));
+  ASSERT_TRUE(source_->Push(Permission(doc, editor)));
+  daemon_->Poll(milliseconds(0));
+  EXPECT_EQ(daemon_->stats().views_reused, 1u);
+  // The encryption of a file whose view was reused is judged like any other.
+  const Actor attacker = Attacker();
+  ASSERT_TRUE(source_->Push(CloseWrite(doc, editor)));
+  daemon_->Poll(milliseconds(0));
+  int files = 0;
+  while (files < 2 && control_.calls().empty()) EncryptInPlace(files++, attacker);
+  EXPECT_GE(daemon_->stats().views_reused, 2u);
+  EXPECT_EQ(daemon_->stats().analysis_errors, 0u);
+}
+
 TEST_F(DaemonTest, FilesMovedOutAndBackEncryptedAreJudgedOnTheWayIn) {
   // Class B: each file leaves the tree, is encrypted outside and comes back under a new name.
   Populate(10);
