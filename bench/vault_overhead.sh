@@ -17,7 +17,9 @@
 #   append-logs    50 log files of 4-64 KiB, 20 rounds of: open for append, 100 lines, close
 #
 # Usage: bench/vault_overhead.sh [--steen PATH] [--runs N] [--workloads a,b,...] [--out DIR]
-# Root only (fanotify). Everything runs in a mktemp -d folder under /tmp (removed at the end);
+#                                [--under DIR]
+# Root only (fanotify). Everything runs in a mktemp -d folder under /tmp, or under DIR (another
+# filesystem: an XFS or btrfs mount, where protective copies are reflinks), removed at the end;
 # every process started is killed on exit; every wait is bounded (--limit seconds per run).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +28,7 @@ RUNS=5
 WORKLOADS="untar,edit-1000,overwrite-200M,overwrite-512M,append-logs"
 OUT=$ROOT/bench/out/vault_overhead
 LIMIT=300
+UNDER=/tmp
 usage() { sed -n '/^# Usage:/,/^# Root only/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -34,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --workloads) WORKLOADS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --limit) LIMIT=$2; shift 2 ;;
+    --under) UNDER=$2; shift 2 ;;
     *) usage ;;
   esac
 done
@@ -43,7 +47,8 @@ STEEN=$(realpath "$STEEN")
 HELPER=$ROOT/bench/vault_bench.py
 source "$ROOT/scripts/lib/processes.sh"
 mkdir -p "$OUT"
-WORK=$(mktemp -d /tmp/steen-vault-overhead.XXXXXX)
+[[ -d $UNDER ]] || { echo "vault_overhead: --under $UNDER is not a folder" >&2; exit 2; }
+WORK=$(mktemp -d "$UNDER/steen-vault-overhead.XXXXXX")
 PIDS=()
 cleanup() {
   kill_started "${PIDS[@]}"
@@ -167,10 +172,11 @@ for w in "${workload_list[@]}"; do
 done
 elapsed=$(($(date +%s) - started))
 
-python3 - "$TSV" "$RUNS" "$elapsed" "$(nproc)" << 'EOF' | tee "$OUT/overhead.md"
+python3 - "$TSV" "$RUNS" "$elapsed" "$(nproc)" "$(findmnt -no FSTYPE --target "$UNDER")" << 'EOF' | tee "$OUT/overhead.md"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-print(f"<!-- bench/vault_overhead.sh --runs {sys.argv[2]}; {sys.argv[4]} cores; {sys.argv[3]} s -->")
+print(f"<!-- bench/vault_overhead.sh --runs {sys.argv[2]}; {sys.argv[4]} cores; {sys.argv[3]} s; "
+      f"filesystem {sys.argv[5]} -->")
 print("| workload | no watch, median s | steen watch, median s | ratio | runs (each) "
       "| vault after a run (median) | daemon CPU s (median) | alerts |")
 print("|---|---:|---:|---:|---:|---:|---:|---|")
