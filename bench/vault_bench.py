@@ -53,8 +53,9 @@ import time
 from corpus_select import sha256_of  # noqa: E402 (same folder)
 
 MARKER = ".steen-drill-target"
-PATTERNS = ["pwrite", "mmap", "new-file-unlink", "move-out-back", "rename-first"]
+PATTERNS = ["pwrite", "mmap", "new-file-unlink", "move-out-back", "rename-first", "profile"]
 PATTERN_TITLES = {
+    "profile": "the profile's own pattern",
     "pwrite": "in place (pwrite)",
     "mmap": "mmap",
     "new-file-unlink": "new file + unlink",
@@ -230,6 +231,14 @@ def cmd_matrix(args):
             cells = [cell(by[(prof, p)]) if (prof, p) in by else "" for p in patterns]
             print(f"| {prof} | " + " | ".join(cells) + " |")
         ran = [r for r in sel if r["status"] != "refused"]
+        refused = len(sel) - len(ran)
+        # Profiles whose own pattern keeps the original (new-file-keep: an encrypted container
+        # next to it, as ART's T1486 tests do) destroy nothing: there is nothing to stop.
+        keep = [r for r in ran if r.get("effective_pattern") == "new-file-keep"]
+        if keep:
+            print(f"\nOriginals kept by the profile's own pattern (new-file-keep), nothing destroyed: "
+                  + ", ".join(r["profile"] for r in keep) + " (not counted below).")
+            ran = [r for r in ran if r not in keep]
         identical = [r for r in ran if r["identical"] == "yes"]
         stopped = [r for r in ran if r["stopped"] == "yes"]
         lost = sum(int(r["lost"]) for r in ran)
@@ -238,7 +247,6 @@ def cmd_matrix(args):
         disk_ratios = [int(r["vault_disk_bytes"]) / int(r["overwritten_bytes"])
                        for r in ran if int(r["overwritten_bytes"]) > 0]
         over_11 = [r for r in ran if ratio(r) is not None and ratio(r) > 1.1]
-        refused = len(sel) - len(ran)
         print()
         hit = sum(int(r.get("canaries_hit", "0") or 0) for r in ran if r.get("canaries_hit", "-") != "-")
         print(f"Runs: {len(ran)} ({refused} refused by the drill: n/a); stopped by steen: "

@@ -25,7 +25,11 @@
 # content judgement alone, as the e2e test does.
 #
 # Usage: bench/vault_matrix.sh [--steen PATH] [--files N] [--pace P] [--profiles a,b,...]
-#          [--patterns p,q,...] [--canaries on|off|both] [--timeout S] [--out DIR] [--keep]
+#          [--patterns p,q,...] [--canaries on|off|both] [--processes N] [--timeout S]
+#          [--out DIR] [--keep]
+# A pattern named "profile" keeps each profile's own write pattern. --processes N splits each
+# drill over short-lived worker processes (`steen drill --processes N`: the work of no single
+# process is much; issue 4's target covers it).
 # Root only (fanotify permission events). Everything runs in a mktemp -d folder under /tmp, which
 # is removed at the end (--keep leaves it); every process started is killed on exit.
 set -uo pipefail
@@ -36,6 +40,7 @@ PACE=30
 PROFILES=""
 PATTERNS="pwrite,mmap,new-file-unlink,move-out-back,rename-first"
 CANARIES=both
+PROCESSES=0
 TIMEOUT=30
 OUT=$ROOT/bench/out/vault_matrix
 KEEP=0
@@ -47,6 +52,7 @@ while [[ $# -gt 0 ]]; do
     --pace) PACE=$2; shift 2 ;;
     --profiles) PROFILES=$2; shift 2 ;;
     --patterns) PATTERNS=$2; shift 2 ;;
+    --processes) PROCESSES=$2; shift 2 ;;
     --canaries) CANARIES=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
@@ -116,6 +122,8 @@ run_one() {
   mkdir -p "$dir"
   local drill_opts=(--pattern "$pattern")
   [[ $pattern == rename-first ]] && drill_opts=(--pattern pwrite --rename first)
+  [[ $pattern == profile ]] && drill_opts=()
+  [[ $PROCESSES -gt 0 ]] && drill_opts+=(--processes "$PROCESSES")
   "$STEEN" drill --init "$share" --populate "$FILES" --from "$WORK/corpus" > /dev/null
   # A few files at the share's top too: a share has them, and a profile that does not recurse
   # (infection-monkey) attacks only those.

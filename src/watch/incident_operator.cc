@@ -8,6 +8,7 @@
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "outputs/text.h"
 
 namespace steen::watch {
 namespace {
@@ -86,14 +87,8 @@ StatusOr<DecisionOutcome> Decide(IncidentStore& store, const std::string& id,
   return outcome;
 }
 
-std::string Rfc3339Utc(int64_t ns) {
-  time_t seconds = static_cast<time_t>(ns / 1000000000);
-  tm parts{};
-  gmtime_r(&seconds, &parts);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &parts);
-  return fmt::format("{}.{:03d}Z", buf, static_cast<int>((ns % 1000000000) / 1000000));
-}
+// Times in operator output: RFC 3339 UTC with milliseconds.
+std::string Rfc3339Utc(int64_t ns) { return outputs::text::Rfc3339Utc(ns, 3); }
 
 std::string LocalIso(int64_t ns) {
   time_t seconds = static_cast<time_t>(ns / 1000000000);

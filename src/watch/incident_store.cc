@@ -22,6 +22,7 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "steen/limits.h"
+#include "outputs/text.h"
 #include "steen/outputs.h"
 #include "sys/client_blocker.h"
 
@@ -166,15 +167,6 @@ std::optional<ActorScope> ParseScope(std::string_view text) {
     if (ToString(scope) == text) return scope;
   }
   return std::nullopt;
-}
-
-std::string UtcTime(int64_t wall_ns) {
-  time_t seconds = static_cast<time_t>(wall_ns / 1000000000);
-  tm parts{};
-  gmtime_r(&seconds, &parts);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return buf;
 }
 
 std::vector<uint16_t> SplitPorts(const std::string& text) {
@@ -853,7 +845,7 @@ Status IncidentStore::RecordBlock(const std::string& id, const IncidentBlock& bl
     switch (block.state) {
       case BlockState::kBlocked:
         detail = fmt::format("{} refused on tcp {} until {}", block.address, ports,
-                             UtcTime(block.until_ns));
+                             outputs::text::Rfc3339Utc(block.until_ns, 0));
         if (!block.nft_table.empty()) detail += " (nftables table inet " + block.nft_table + ")";
         break;
       case BlockState::kFailed:
@@ -862,7 +854,7 @@ Status IncidentStore::RecordBlock(const std::string& id, const IncidentBlock& bl
         break;
       case BlockState::kDryRun:
         detail = fmt::format("would refuse {} on tcp {} until {}", block.address, ports,
-                             UtcTime(block.until_ns));
+                             outputs::text::Rfc3339Utc(block.until_ns, 0));
         break;
       case BlockState::kReleased:
         detail = fmt::format("{} released", block.address);

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Memory of `steen watch` protecting a share of many files (issue 4: at most 100 MB RSS for one
+# million files). Builds the tree in a mktemp -d folder (1,000 folders of 1,000 small text files,
+# as bench/memory.sh), starts the daemon with its default configuration (vault, canaries,
+# detection) on it, and reads the daemon's VmRSS and VmHWM from /proc:
+#   1. once it is watching (every folder marked, canaries placed);
+#   2. after a workload over the whole tree: --edits files opened for writing and appended to
+#      (each gets a protective copy, a view and a vault row), --reads files read (kept links);
+# then stops it cleanly (SIGTERM) and removes everything.
+#
+# Usage: bench/watch_memory.sh [--files 1000000] [--edits 20000] [--reads 20000]
+#                              [--steen build/release/steen] [--keep]
+# Root only (fanotify). ~4 GiB of inodes/blocks under /tmp and a few minutes for 1,000,000 files.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "${BENCH_DIR}")
+STEEN=${ROOT}/build/release/steen
+FILES=1000000
+EDITS=20000
+READS=20000
+KEEP=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --files) FILES=$2; shift 2 ;;
+    --edits) EDITS=$2; shift 2 ;;
+    --reads) READS=$2; shift 2 ;;
+    --steen) STEEN=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "watch_memory: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[[ $(id -u) -eq 0 ]] || { echo "watch_memory: needs root (fanotify)" >&2; exit 2; }
+[[ -x ${STEEN} ]] || { echo "watch_memory: no steen at ${STEEN}" >&2; exit 2; }
+source "${ROOT}/scripts/lib/processes.sh"
+
+WORK=$(mktemp -d /tmp/steen-bench-watch-memory.XXXXXX)
+TREE=${WORK}/share
+WATCH_PID=""
+cleanup() {
+  set +e  # the process helpers' kill of a process already gone must not end the clean-up
+  [[ -n ${WATCH_PID} ]] && kill_started "${WATCH_PID}"
+  [[ ${KEEP} -eq 1 ]] || rm -rf "${WORK}"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start=$(date +%s)
+python3 - "${TREE}" "${FILES}" <<'EOF'
+import os, sys
+root, total = sys.argv[1], int(sys.argv[2])
+words = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "
+         "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
+for i in range(total):
+    folder = os.path.join(root, f"d{(i // 1000) % 1000:03d}")
+    if i % 1000 == 0:
+        os.makedirs(folder, exist_ok=True)
+    line = " ".join(words[(i * 7 + k) % len(words)] for k in range(8 + i % 24))
+    with open(os.path.join(folder, f"f{i // 1000000:02d}{i % 1000:03d}.txt"), "w") as f:
+        f.write(f"record {i}: {line}\n" * (1 + i % 5))
+EOF
+echo "watch_memory: ${FILES} files created in $(($(date +%s) - start)) s" >&2
+sync
+
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+t0=$(date +%s.%N)
+"${STEEN}" watch "${TREE}" -o "state_dir=${WORK}/state" > "${WORK}/alerts.jsonl" 2> "${WORK}/watch.log" &
+WATCH_PID=$!
+for _ in $(seq 1 6000); do
+  grep -q "watching (pid" "${WORK}/watch.log" 2> /dev/null && break
+  kill -0 "${WATCH_PID}" 2> /dev/null || break
+  sleep 0.1
+done
+grep -q "watching (pid" "${WORK}/watch.log" || { echo "watch failed: $(tail -3 "${WORK}/watch.log")" >&2; exit 1; }
+ready_s=$(awk -v a="${t0}" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+rss_ready=$(status_kb "${WATCH_PID}" VmRSS)
+
+start=$(date +%s)
+python3 - "${TREE}" "${FILES}" "${EDITS}" "${READS}" <<'EOF'
+import os, random, sys
+root, total, edits, reads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = random.Random(7)
+def path(i):
+    return os.path.join(root, f"d{(i // 1000) % 1000:03d}", f"f{i // 1000000:02d}{i % 1000:03d}.txt")
+for n in range(edits):
+    with open(path(rng.randrange(total)), "a") as f:
+        f.write(f"edited {n}\n")
+for n in range(reads):
+    with open(path(rng.randrange(total)), "rb") as f:
+        f.read()
+EOF
+workload_s=$(($(date +%s) - start))
+sleep 1
+rss_after=$(status_kb "${WATCH_PID}" VmRSS)
+hwm=$(status_kb "${WATCH_PID}" VmHWM)
+alerts=$(grep -c . "${WORK}/alerts.jsonl" || true)
+stop_gracefully "${WATCH_PID}" || true
+WATCH_PID=""
+
+echo "### Memory of steen watch on ${FILES} files (1,000 folders)"
+echo
+echo "| moment | VmRSS MiB | peak (VmHWM) MiB | seconds |"
+echo "|---|---:|---:|---:|"
+awk -v r="${rss_ready}" -v s="${ready_s}" 'BEGIN {printf "| watching (marks, canaries) | %.1f | | %s |\n", r / 1024, s}'
+awk -v r="${rss_after}" -v h="${hwm}" -v e="${EDITS}" -v d="${READS}" -v s="${workload_s}" \
+  'BEGIN {printf "| after %d appends + %d reads | %.1f | %.1f | %s |\n", e, d, r / 1024, h / 1024, s}'
+echo
+echo "Alerts during the workload: ${alerts} (a benign workload must raise none)."
