@@ -98,7 +98,8 @@ alerts=$(grep -c . "${WORK}/alerts.jsonl" || true)
 stop_gracefully "${WATCH_PID}" || true
 WATCH_PID=""
 
-echo "### Memory of steen watch on ${FILES} files (1,000 folders)"
+folders=$(( (FILES + 999) / 1000 )); (( folders > 1000 )) && folders=1000
+echo "### Memory of steen watch on ${FILES} files (${folders} folders)"
 echo
 echo "| moment | VmRSS MiB | peak (VmHWM) MiB | seconds |"
 echo "|---|---:|---:|---:|"
