@@ -129,6 +129,7 @@ struct HeadShape {
   bool first_64_random = false;    // the first 64 bytes look like ciphertext
   bool first_cell_random = false;  // the first 16 bytes look like ciphertext
   double random_cells = 0;         // share of the head's 16-byte cells that look like ciphertext
+  double text_cells = 0;           // share of the other cells that are text (no control byte)
 
   // A 16-byte cell of ciphertext has (almost) no repeated byte and is not mostly printable.
   static bool CellLooksRandom(std::string_view cell) {
@@ -142,19 +143,32 @@ struct HeadShape {
     }
     return distinct >= 14 && printable <= 12;
   }
+  // Printable ASCII, whitespace or UTF-8/Latin-1 high bytes only.
+  static bool CellIsText(std::string_view cell) {
+    for (unsigned char c : cell) {
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return false;
+    }
+    return true;
+  }
 
   explicit HeadShape(std::string_view head) {
     if (head.size() >= 64) first_64_random = content::LooksRandom(head.substr(0, 64));
     constexpr std::size_t kCell = 16;
     std::size_t cells = 0;
     std::size_t random = 0;
+    std::size_t text = 0;
     for (std::size_t pos = 0; pos + kCell <= head.size(); pos += kCell) {
-      const bool r = CellLooksRandom(head.substr(pos, kCell));
+      const std::string_view cell = head.substr(pos, kCell);
+      const bool r = CellLooksRandom(cell);
       if (pos == 0) first_cell_random = r;
       ++cells;
       random += r ? 1 : 0;
+      text += !r && CellIsText(cell) ? 1 : 0;
     }
-    random_cells = cells == 0 ? 0 : static_cast<double>(random) / static_cast<double>(cells);
+    if (cells > 0) {
+      random_cells = static_cast<double>(random) / static_cast<double>(cells);
+      text_cells = static_cast<double>(text) / static_cast<double>(cells);
+    }
   }
 };
 
@@ -404,6 +418,18 @@ struct ContentAnalyzer::Impl {
               "no known format signature; the first 16 bytes and " + Percent(shape.random_cells) +
                   " of the 16-byte cells of the head look like ciphertext (intermittent "
                   "encryption); " +
+                  map.Describe());
+      return;
+    }
+    // Text whose 16-byte cells alternate with ciphertext (LockFile's every other 16 bytes, and
+    // any interleave that does not start at offset 0): too broken to be recognised as text, yet
+    // nothing but text and random cells. No real format is made of those two alone.
+    if (shape.random_cells >= 0.25 && shape.text_cells >= 0.25 &&
+        shape.random_cells + shape.text_cells >= 0.9) {
+      Damaged(d, DamageKind::kPartiallyEncrypted, 0.75,
+              "no known format; " + Percent(shape.random_cells) +
+                  " of the head's 16-byte cells look like ciphertext and " +
+                  Percent(shape.text_cells) + " are text (text encrypted intermittently); " +
                   map.Describe());
       return;
     }

@@ -39,6 +39,9 @@ enum Tag : int {
   kPadding = 21,
 };
 
+// How far a key, signature or user ID packet may run past the end of a file that was cut short.
+constexpr uint64_t kMaxSmallPacketOverrun = 64 * 1024;
+
 bool IsDataPacket(int tag) {  // the only packets allowed partial body lengths
   return tag == kCompressed || tag == kSymEncrypted || tag == kLiteral || tag == kSeipd ||
          tag == kAead;
@@ -317,6 +320,14 @@ FormatReport ValidateBinary(Reader& reader) {
           Damage(report, at, remaining,
                  "OpenPGP packet (tag " + std::to_string(h->tag) + ") at " + Hex(pos) +
                      ": chunk length at " + Hex(at) + " runs past end of file");
+        } else if (!IsDataPacket(h->tag) && chunk - remaining > kMaxSmallPacketOverrun) {
+          // Keys, signatures and user IDs are small: one declared far beyond the end of the
+          // file is random bytes read as a header (a ciphertext that happens to start like
+          // OpenPGP), not a file cut short.
+          Damage(report, pos, size - pos,
+                 "OpenPGP packet (tag " + std::to_string(h->tag) + ") at " + Hex(pos) +
+                     " declares " + std::to_string(chunk) + " bytes, " +
+                     std::to_string(chunk - remaining) + " beyond the end of the file");
         } else {
           report.integrity = Integrity::kTruncated;
           report.reasons.push_back("OpenPGP packet (tag " + std::to_string(h->tag) + ") at " +

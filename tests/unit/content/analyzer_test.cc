@@ -216,6 +216,24 @@ TEST(Analyzer, IntermittentEncryptionOfUnknownBinaryIsDamaged) {
   EXPECT_EQ(AnalyzeBytes(RecordFile(20000)).verdict, Verdict::kIntact);
 }
 
+// Text (Latin prose, Greek UTF-8, CSV) with every other 16 bytes encrypted, starting at 0 or at
+// 16: whichever cell comes first, and whether or not the first cell passes as random, the mix of
+// text cells and random cells is damage. The same texts whole are intact.
+TEST(Analyzer, TextWithInterleavedCiphertextIsDamagedWhereverItStarts) {
+  std::string greek;
+  while (greek.size() < 30000) greek += "Ἐν ἀρχῇ ἦν ὁ λόγος, καὶ ὁ λόγος ἦν πρὸς τὸν θεόν.\n";
+  std::string csv = "code,meaning,unit\n";
+  for (int i = 0; csv.size() < 30000; ++i) csv += std::to_string(i) + ",Reserved " + std::to_string(i * 7) + ",K\n";
+  for (const std::string& text : {ProseText(30000), greek, csv}) {
+    EXPECT_EQ(AnalyzeBytes(text).verdict, Verdict::kIntact);
+    for (std::size_t start : {std::size_t{0}, std::size_t{16}}) {
+      std::string damaged = text.substr(0, start) + Interleave(text.substr(start), 16, 16);
+      const Analysis a = AnalyzeBytes(damaged);
+      EXPECT_EQ(a.verdict, Verdict::kDamaged) << "from " << start << ": " << Joined(a);
+    }
+  }
+}
+
 TEST(Analyzer, BitFlippedNonLatinUtf8TextIsBitTransformed) {
   std::string greek;
   while (greek.size() < 20000) greek += "Ἐν ἀρχῇ ἦν ὁ λόγος, καὶ ὁ λόγος ἦν πρὸς τὸν θεόν.\n";

@@ -488,6 +488,8 @@ TEST_F(OpenPgpTest, ArmoredAndKeysAndSignatures) {
   out = RunValidator(*v, key);
   EXPECT_TRUE(out.matches);
   EXPECT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+  out = RunValidator(*v, key.substr(0, key.size() / 2));
+  EXPECT_EQ(out.report.integrity, Integrity::kTruncated) << Join(out.report.reasons);
   const std::string sig = Gpg("--detach-sign", "file.sig");
   out = RunValidator(*v, sig);
   EXPECT_TRUE(out.matches);
@@ -500,6 +502,19 @@ TEST_F(OpenPgpTest, ArmoredAndKeysAndSignatures) {
   out = RunValidator(*v, enc);
   EXPECT_TRUE(out.matches);
   EXPECT_EQ(out.report.integrity, Integrity::kEncryptedContainer) << Join(out.report.reasons);
+}
+
+// Random bytes that happen to start like OpenPGP (a marker packet, then a user ID declaring 16
+// MiB in a 100 KiB file): user IDs, keys and signatures are small, so this is broken framing
+// (damage), not a file cut short. A real key cut in half stays truncated.
+TEST(OpenPgpMatch, ASmallPacketDeclaredFarBeyondTheEndIsBrokenNotTruncated) {
+  auto v = MakeOpenPgpValidator();
+  std::string bytes = std::string("\xa8\x03PGP", 5) + "\xcd\xff\x01\x00\x00\x00" +
+                      "Alice <alice@example.org>";
+  bytes += RandomBytes(100000 - bytes.size(), 9);
+  auto out = RunValidator(*v, bytes);
+  ASSERT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
 }
 
 TEST(OpenPgpMatch, RandomDataRarelyMatches) {
