@@ -130,6 +130,7 @@ struct HeadShape {
   bool first_cell_random = false;  // the first 16 bytes look like ciphertext
   double random_cells = 0;         // share of the head's 16-byte cells that look like ciphertext
   double text_cells = 0;           // share of the other cells that are text (no control byte)
+  bool text_head = false;          // the first 4 KiB (or the whole head) are text cells only
 
   // A 16-byte cell of ciphertext has (almost) no repeated byte and is not mostly printable.
   static bool CellLooksRandom(std::string_view cell) {
@@ -169,12 +170,21 @@ struct HeadShape {
       random_cells = static_cast<double>(random) / static_cast<double>(cells);
       text_cells = static_cast<double>(text) / static_cast<double>(cells);
     }
+    const std::string_view first = head.substr(0, 4096);
+    text_head = first.size() >= 256;
+    for (std::size_t pos = 0; text_head && pos + kCell <= first.size(); pos += kCell) {
+      text_head = CellIsText(first.substr(pos, kCell));
+    }
   }
 };
 
 // Below this share of random-looking 16-byte cells a broken structure is corruption, not
 // encryption (intermittent layouts such as Black Basta's 64 of 192 bytes give about a third).
 constexpr double kMinRandomCellsForDamage = 0.1;
+// With no format to check, the share of random-looking 16-byte cells that makes a head
+// intermittently encrypted (16 of every 64 bytes is a quarter; a few random cells fail the cell
+// test by chance, so a little less).
+constexpr double kMinInterleavedCells = 0.2;
 
 struct Decision {
   Verdict verdict = Verdict::kUnknown;
@@ -277,6 +287,26 @@ struct ContentAnalyzer::Impl {
                   ")");
       return true;
     }
+    // Encoded bytes that are a known file with every byte inverted or XORed (two evasions
+    // composed: bit flipping, then base64 or hex); the file inverted back must validate.
+    if (auto transform = content::DetectByteTransform(decoded, validators, decoded.size())) {
+      std::string restored = decoded;
+      for (char& c : restored) c = static_cast<char>(static_cast<uint8_t>(c) ^ transform->xor_key);
+      const content::FormatValidator* inner = Match(restored, restored.size());
+      // Text only when inverted (255 - b): other keys turn legitimate encoded binaries into
+      // printable bytes too often (UTF-16 text XOR 0x20 is ASCII with spaces between letters).
+      const bool text = transform->format == "text" && transform->xor_key == 0xff;
+      if (text ||
+          (inner != nullptr && !IsTextValidator(inner) && DecodedPrefixIsValid(*inner, restored))) {
+        const std::string what = text ? std::string("text") : std::string(inner->name());
+        Damaged(d, DamageKind::kBitTransformed, 0.85,
+                std::string(name) + " text whose decoded bytes are a " + what +
+                    " file with every byte " +
+                    (transform->xor_key == 0xff ? std::string("inverted (255 - b)")
+                                                : "XORed with " + Hex(transform->xor_key)));
+        return true;
+      }
+    }
     return false;
   }
 
@@ -290,20 +320,28 @@ struct ContentAnalyzer::Impl {
     auto flipped_head = reader.Read(0, limits::kHeadBytes);
     if (!flipped_head.ok()) return false;
     const content::FormatValidator* v = Match(*flipped_head, size);
+    const std::string how = transform->xor_key == 0xff
+                                ? std::string("every byte inverted (255 - b)")
+                                : "every byte XORed with " + Hex(transform->xor_key);
     if (v != nullptr) {
       FormatReport report = v->Validate(reader);
+      format = report.format.empty() ? std::string(v->name()) : report.format;
+      if (report.integrity == Integrity::kDamaged) {
+        // The head inverts back to a real header and the rest does not: only part of the file
+        // was transformed (the header, or a head-sized region). Either way the bytes are gone.
+        Damaged(d, DamageKind::kBitTransformed, 0.8,
+                "first bytes: " + how + " (inverted back they start a " + format +
+                    " file); the rest does not invert back to a valid " + format + " file");
+        return true;
+      }
       if (report.integrity != Integrity::kValid && report.integrity != Integrity::kTruncated) {
         return false;
       }
-      format = report.format.empty() ? std::string(v->name()) : report.format;
     } else if (transform->format == "text") {
       format = "text";  // plain ASCII text once transformed back; no validator needed to say so
     } else {
       return false;
     }
-    const std::string how = transform->xor_key == 0xff
-                                ? std::string("every byte inverted (255 - b)")
-                                : "every byte XORed with " + Hex(transform->xor_key);
     Damaged(d, DamageKind::kBitTransformed, 0.9,
             how + "; inverted back it is a valid " + format + " file");
     return true;
@@ -331,6 +369,14 @@ struct ContentAnalyzer::Impl {
           // layouts on small files), or a corrupt file that nobody encrypted. Damage needs
           // evidence of ciphertext, not only a broken structure.
           const HeadShape shape(head);
+          if (shape.first_64_random) {
+            // A header encrypted in place (the first few hundred bytes): no real file starts
+            // with 64 random bytes, and the structure it should have there is broken.
+            kind = DamageKind::kPartiallyEncrypted;
+            d.reasons.push_back("the first 64 bytes look like ciphertext");
+            Damaged(d, kind, 0.85, format + " structure broken");
+            break;
+          }
           if (shape.random_cells < kMinRandomCellsForDamage) {
             d.verdict = Verdict::kUnknown;
             d.score = 0.4;
@@ -382,8 +428,9 @@ struct ContentAnalyzer::Impl {
     if (Match(*bytes, trailer) != nullptr) return;  // an appended file of a known format
     const bool random = content::LooksRandom(*bytes);
     if (!random) return;
-    const std::string what = std::to_string(trailer) + " random bytes appended after the end of the " +
-                             report.format + " data at " + Hex(report.structure_end);
+    const std::string what = std::to_string(trailer) +
+                             " random bytes appended after the end of the " + report.format +
+                             " data at " + Hex(report.structure_end);
     // Executables carry installer payloads and signatures after their sections, and a short run
     // of junk happens; a long random trailer on a document or media file is a ransomware footer
     // (the bytes before it may be encrypted too, undetectably when they were compressed).
@@ -413,7 +460,7 @@ struct ContentAnalyzer::Impl {
                   map.Describe());
       return;
     }
-    if (shape.first_cell_random && shape.random_cells >= 0.25) {
+    if (shape.first_cell_random && shape.random_cells >= kMinInterleavedCells) {
       Damaged(d, DamageKind::kPartiallyEncrypted, 0.8,
               "no known format signature; the first 16 bytes and " + Percent(shape.random_cells) +
                   " of the 16-byte cells of the head look like ciphertext (intermittent "
@@ -424,7 +471,7 @@ struct ContentAnalyzer::Impl {
     // Text whose 16-byte cells alternate with ciphertext (LockFile's every other 16 bytes, and
     // any interleave that does not start at offset 0): too broken to be recognised as text, yet
     // nothing but text and random cells. No real format is made of those two alone.
-    if (shape.random_cells >= 0.25 && shape.text_cells >= 0.25 &&
+    if (shape.random_cells >= kMinInterleavedCells && shape.text_cells >= 0.25 &&
         shape.random_cells + shape.text_cells >= 0.9) {
       Damaged(d, DamageKind::kPartiallyEncrypted, 0.75,
               "no known format; " + Percent(shape.random_cells) +
@@ -433,10 +480,30 @@ struct ContentAnalyzer::Impl {
                   map.Describe());
       return;
     }
+    // A text head (a header or the first pages kept in place) over a body whose sampled blocks
+    // are mostly uniform bytes: the text was encrypted after its first bytes. Real files that
+    // are text then binary (self-extracting scripts) carry compressed data, which the block
+    // test tells from ciphertext.
+    if (map.blocks >= 2 && uniform >= 0.5 && shape.text_head) {
+      Damaged(d, DamageKind::kPartiallyEncrypted, 0.8,
+              "no known format; the file starts as text and " + Percent(uniform) +
+                  " of the sampled blocks look like ciphertext (body encrypted, head kept); " +
+                  map.Describe());
+      return;
+    }
     if (map.head_measured && map.head_entropy >= 7.2) {
       Damaged(d, DamageKind::kPartiallyEncrypted, 0.7,
               "no known format signature and high-entropy content (" + Fixed(map.head_entropy, 2) +
                   " bits/byte at the start); " + map.Describe());
+      return;
+    }
+    if (map.blocks >= 2 && uniform >= 0.5) {
+      // Most of it looks like ciphertext behind a structured head: an unknown format with a
+      // compressed or encrypted payload, or a file whose body was encrypted. Not intact.
+      d.verdict = Verdict::kUnknown;
+      d.score = 0.5;
+      d.reasons.push_back("no known format; " + map.Describe() +
+                          " behind a first block that is not random");
       return;
     }
     d.verdict = Verdict::kIntact;

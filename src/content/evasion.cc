@@ -84,6 +84,8 @@ bool NoByteDominates(std::string_view bytes) {
   return most * 10 <= bytes.size() * 6;
 }
 
+}  // namespace
+
 bool LooksLikePlainText(std::string_view bytes) {
   if (bytes.size() < 64) return false;
   ByteHistogram histogram{};
@@ -97,8 +99,6 @@ bool LooksLikePlainText(std::string_view bytes) {
   // Real text has some non-ASCII letters (UTF-8, Latin-1), so not everything is printable ASCII.
   return stats.printable >= 0.9;
 }
-
-}  // namespace
 
 // Byte classes for DetectTextEncoding: a table, so the count is one load and one add per byte.
 enum CharClass : uint8_t { kSpaceChar, kHexChar, kBase64OnlyChar, kOtherChar };

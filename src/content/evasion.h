@@ -22,6 +22,10 @@ TextEncoding DetectTextEncoding(std::string_view text);
 std::string DecodeBase64Prefix(std::string_view text, std::size_t max_output);
 std::string DecodeHexPrefix(std::string_view text, std::size_t max_output);
 
+// Printable ASCII prose or code: many distinct letters, no byte dominating, at least 90% printable.
+// At least 64 bytes.
+bool LooksLikePlainText(std::string_view bytes);
+
 struct ByteTransform {
   uint8_t xor_key = 0;  // 0xFF is the bit flip (255 - b)
   std::string format;   // what the untransformed bytes are ("png", "text", ...)

@@ -18,6 +18,7 @@
 
 #include "content/block_stats.h"
 #include "content/bytes.h"
+#include "content/evasion.h"
 #include "content/formats/text_formats.h"
 #include "steen/limits.h"
 
@@ -182,6 +183,17 @@ void ScanBytes(std::string_view s, uint64_t base, SpanScan& out) {
       start = k;
     }
   }
+}
+
+// Mostly high bytes that, inverted (255 - b), are plain ASCII text.
+bool InvertedText(std::string_view bytes) {
+  if (bytes.size() < 256) return false;
+  std::size_t high = 0;
+  for (unsigned char c : bytes) high += c >= 0x80 ? 1 : 0;
+  if (high * 2 < bytes.size()) return false;
+  std::string back(bytes);
+  for (char& c : back) c = static_cast<char>(255 - static_cast<unsigned char>(c));
+  return LooksLikePlainText(back);
 }
 
 // --- UTF-16 -------------------------------------------------------------------------------------
@@ -536,6 +548,7 @@ class TextValidator final : public FormatValidator {
     }
 
     std::vector<Cluster> random_clusters;
+    std::vector<ByteRange> inverted;  // regions of ASCII text turned into 255 - b
     Alphabet alphabet;
     int hit_blocks = 0;
     uint64_t random_bytes = 0;
@@ -561,6 +574,17 @@ class TextValidator final : public FormatValidator {
       }
       random_clusters.insert(random_clusters.end(), scan.random_clusters.begin(),
                              scan.random_clusters.end());
+      // 4 KiB slices past the first 4 KiB (small files are one region).
+      for (std::size_t at = r.offset == 0 ? 4096 : 0; !utf16 && at + 256 <= bytes.size();
+           at += 4096) {
+        if (InvertedText(bytes.substr(at, 4096))) {
+          if (!inverted.empty() && inverted.back().end() == r.offset + at) {
+            inverted.back().length += std::min<std::size_t>(4096, bytes.size() - at);
+          } else if (inverted.size() < 256) {
+            inverted.push_back({r.offset + at, std::min<std::size_t>(4096, bytes.size() - at)});
+          }
+        }
+      }
       if (!utf16 && r.offset == 0) {
         encoding = EightBitEncoding(bytes, 0, scan.random_clusters, bytes.size() < size);
         if (StartsWith(head, "\xef\xbb\xbf")) encoding = Encoding::kUtf8Bom;
@@ -583,6 +607,20 @@ class TextValidator final : public FormatValidator {
     const bool footer_only =
         !random_clusters.empty() && random_clusters.back().end() + 32 >= size &&
         random_clusters.front().offset + 4096 + 64 >= size && random_bytes >= 24;
+    const std::string_view first = head.substr(0, 4096);
+    const bool ascii_head = !utf16 && std::none_of(first.begin(), first.end(), [](char c) {
+      return static_cast<unsigned char>(c) >= 0x80;
+    });
+    if (!inverted.empty() && ascii_head) {
+      // Plain ASCII at the start, and further on bytes that are ASCII text inverted (255 - b):
+      // the rest of the file was bit-flipped in place. Real text in a legacy 8-bit encoding
+      // inverts to control bytes, not to prose.
+      report.integrity = Integrity::kDamaged;
+      report.reasons.push_back("ASCII text whose bytes from " + Hex(inverted[0].offset) +
+                               " are inverted (255 - b) text");
+      report.damaged_ranges = inverted;
+      return report;
+    }
     const bool damaged = random_clusters.size() >= 2 || random_bytes >= 96 || footer_only;
     if (!damaged) {
       if (!random_clusters.empty()) {

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <utility>
 
@@ -209,7 +211,7 @@ std::string Interleave(std::string bytes, std::size_t encrypt, std::size_t keep)
 
 TEST(Analyzer, IntermittentEncryptionOfUnknownBinaryIsDamaged) {
   for (auto [encrypt, keep] :
-       {std::pair<std::size_t, std::size_t>{16, 16}, {64, 128}, {666, 666}, {100, 900}}) {
+       {std::pair<std::size_t, std::size_t>{16, 16}, {16, 48}, {64, 128}, {666, 666}, {100, 900}}) {
     const Analysis a = AnalyzeBytes(Interleave(RecordFile(20000), encrypt, keep));
     EXPECT_EQ(a.verdict, Verdict::kDamaged) << encrypt << "/" << keep << ": " << Joined(a);
   }
@@ -223,15 +225,103 @@ TEST(Analyzer, TextWithInterleavedCiphertextIsDamagedWhereverItStarts) {
   std::string greek;
   while (greek.size() < 30000) greek += "Ἐν ἀρχῇ ἦν ὁ λόγος, καὶ ὁ λόγος ἦν πρὸς τὸν θεόν.\n";
   std::string csv = "code,meaning,unit\n";
-  for (int i = 0; csv.size() < 30000; ++i) csv += std::to_string(i) + ",Reserved " + std::to_string(i * 7) + ",K\n";
+  for (int i = 0; csv.size() < 30000; ++i)
+    csv += std::to_string(i) + ",Reserved " + std::to_string(i * 7) + ",K\n";
   for (const std::string& text : {ProseText(30000), greek, csv}) {
     EXPECT_EQ(AnalyzeBytes(text).verdict, Verdict::kIntact);
     for (std::size_t start : {std::size_t{0}, std::size_t{16}}) {
-      std::string damaged = text.substr(0, start) + Interleave(text.substr(start), 16, 16);
-      const Analysis a = AnalyzeBytes(damaged);
-      EXPECT_EQ(a.verdict, Verdict::kDamaged) << "from " << start << ": " << Joined(a);
+      for (std::size_t keep : {std::size_t{16}, std::size_t{48}}) {  // 1 of 2, 1 of 4 cells
+        std::string damaged = text.substr(0, start) + Interleave(text.substr(start), 16, keep);
+        const Analysis a = AnalyzeBytes(damaged);
+        EXPECT_EQ(a.verdict, Verdict::kDamaged)
+            << "16 of " << 16 + keep << " from " << start << ": " << Joined(a);
+      }
     }
   }
+}
+
+// A real file of a validated format: this test's own executable (ELF).
+std::string OwnExecutable() {
+  std::ifstream in("/proc/self/exe", std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string Inverted(std::string bytes, std::size_t from, std::size_t to) {
+  for (std::size_t i = from; i < std::min(to, bytes.size()); ++i) {
+    bytes[i] = static_cast<char>(255 - static_cast<unsigned char>(bytes[i]));
+  }
+  return bytes;
+}
+
+// Variants of the evasions whose parameters differ from the families' (found by a sweep of
+// layouts): each was intact or unknown before.
+TEST(Analyzer, OnlyTheHeaderBitFlippedIsDamaged) {
+  const std::string elf = OwnExecutable();
+  ASSERT_GT(elf.size(), 100000u);
+  ASSERT_EQ(AnalyzeBytes(elf).verdict, Verdict::kIntact) << Joined(AnalyzeBytes(elf));
+  const Analysis a = AnalyzeBytes(Inverted(elf, 0, 4096));
+  EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  EXPECT_EQ(a.kind, DamageKind::kBitTransformed) << Joined(a);
+}
+
+TEST(Analyzer, Base64OfABitFlippedFileIsDamaged) {
+  const std::string elf = OwnExecutable().substr(0, 200000);
+  EXPECT_NE(AnalyzeBytes(Base64Encode(elf)).verdict, Verdict::kDamaged);
+  for (const std::string& encoded : {Base64Encode(Inverted(elf, 0, elf.size())),
+                                     Base64Encode(Inverted(elf, 0, elf.size()), 0)}) {
+    const Analysis a = AnalyzeBytes(encoded);
+    EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+    EXPECT_EQ(a.kind, DamageKind::kBitTransformed) << Joined(a);
+  }
+}
+
+TEST(Analyzer, TextWhoseFirstBytesAreEncryptedIsDamaged) {
+  for (std::size_t encrypted : {256, 1024}) {
+    std::string text = ProseText(400000);
+    const std::string noise = RandomBytes(encrypted, encrypted);
+    std::copy(noise.begin(), noise.end(), text.begin());
+    const Analysis a = AnalyzeBytes(text);
+    EXPECT_EQ(a.verdict, Verdict::kDamaged) << encrypted << ": " << Joined(a);
+  }
+}
+
+// The first pages kept, the rest encrypted: text is damaged; an unknown binary format with a
+// random body may be a compressed payload, so it is unknown, never intact.
+TEST(Analyzer, HeadKeptBodyEncryptedOfUnknownFormat) {
+  for (std::size_t kept : {4096, 16384}) {
+    std::string text = ProseText(400000);
+    std::string binary = RecordFile(25000);
+    text.replace(kept, text.size() - kept, RandomBytes(text.size() - kept, 5));
+    binary.replace(kept, binary.size() - kept, RandomBytes(binary.size() - kept, 6));
+    const Analysis t = AnalyzeBytes(text);
+    EXPECT_EQ(t.verdict, Verdict::kDamaged) << kept << ": " << Joined(t);
+    const Analysis b = AnalyzeBytes(binary);
+    EXPECT_NE(b.verdict, Verdict::kIntact) << kept << ": " << Joined(b);
+  }
+}
+
+// ASCII text whose first 4 KiB are kept and whose rest is inverted (255 - b) is damaged, small
+// (read whole) or large (sampled); single-byte Greek text (ISO 8859-7: mostly high bytes) is not.
+TEST(Analyzer, AsciiTextInvertedAfterItsHeadIsDamaged) {
+  std::string ascii;
+  for (int i = 0; ascii.size() < 400000; ++i) {
+    ascii += "record " + std::to_string(i) + ": the quick brown fox jumps over the lazy dog\n";
+  }
+  for (std::size_t size : {std::size_t{60000}, std::size_t{400000}}) {
+    const std::string text = ascii.substr(0, size);
+    ASSERT_EQ(AnalyzeBytes(text).verdict, Verdict::kIntact);
+    const Analysis a = AnalyzeBytes(Inverted(text, 4096, text.size()));
+    EXPECT_EQ(a.verdict, Verdict::kDamaged) << size << ": " << Joined(a);
+  }
+  std::string greek = "Greek text in ISO 8859-7, a legacy single-byte encoding.\n";
+  std::mt19937_64 rng(5);
+  while (greek.size() < 60000) {
+    for (int letters = 3 + static_cast<int>(rng() % 6); letters > 0; --letters) {
+      greek += static_cast<char>(0xE1 + rng() % 25);
+    }
+    greek += rng() % 9 == 0 ? ".\n" : " ";
+  }
+  EXPECT_NE(AnalyzeBytes(greek).verdict, Verdict::kDamaged) << Joined(AnalyzeBytes(greek));
 }
 
 TEST(Analyzer, BitFlippedNonLatinUtf8TextIsBitTransformed) {

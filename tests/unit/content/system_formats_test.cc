@@ -509,8 +509,8 @@ TEST_F(OpenPgpTest, ArmoredAndKeysAndSignatures) {
 // (damage), not a file cut short. A real key cut in half stays truncated.
 TEST(OpenPgpMatch, ASmallPacketDeclaredFarBeyondTheEndIsBrokenNotTruncated) {
   auto v = MakeOpenPgpValidator();
-  std::string bytes = std::string("\xa8\x03PGP", 5) + "\xcd\xff\x01\x00\x00\x00" +
-                      "Alice <alice@example.org>";
+  std::string bytes =
+      std::string("\xa8\x03PGP", 5) + "\xcd\xff\x01\x00\x00\x00" + "Alice <alice@example.org>";
   bytes += RandomBytes(100000 - bytes.size(), 9);
   auto out = RunValidator(*v, bytes);
   ASSERT_TRUE(out.matches);
