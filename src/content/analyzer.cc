@@ -288,16 +288,20 @@ struct ContentAnalyzer::Impl {
       return true;
     }
     // Encoded bytes that are a known file with every byte inverted or XORed (two evasions
-    // composed: bit flipping, then base64 or hex); the file inverted back must validate.
+    // composed: bit flipping, then base64 or hex).
     if (auto transform = content::DetectByteTransform(decoded, validators, decoded.size())) {
       std::string restored = decoded;
       for (char& c : restored) c = static_cast<char>(static_cast<uint8_t>(c) ^ transform->xor_key);
       const content::FormatValidator* inner = Match(restored, restored.size());
       // Text only when inverted (255 - b): other keys turn legitimate encoded binaries into
       // printable bytes too often (UTF-16 text XOR 0x20 is ASCII with spaces between letters).
+      // A decoded prefix of a large file is often incomplete for its validator (a ZIP's
+      // directory is at its end): inverted bytes need only match; other keys, found from the
+      // first byte, must also validate.
       const bool text = transform->format == "text" && transform->xor_key == 0xff;
-      if (text ||
-          (inner != nullptr && !IsTextValidator(inner) && DecodedPrefixIsValid(*inner, restored))) {
+      const bool binary = inner != nullptr && !IsTextValidator(inner) &&
+                          (transform->xor_key == 0xff || DecodedPrefixIsValid(*inner, restored));
+      if (text || binary) {
         const std::string what = text ? std::string("text") : std::string(inner->name());
         Damaged(d, DamageKind::kBitTransformed, 0.85,
                 std::string(name) + " text whose decoded bytes are a " + what +
