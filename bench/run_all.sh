@@ -7,6 +7,8 @@
 #   3. bench/make_benign.sh       gzip/xz/zstd/bzip2/zip/7z/gpg copies -> bench/out/benign
 #   4. damage_corpus              every drill profile on a stratified sample -> bench/out/damaged
 #   5. bench/evaluate.py          detection, false positives, unknown (default and --deep)
+#  5b. bench/variants.sh          40 layouts outside the families' (head, stride, spread, tail,
+#                                 middle, kept head, bit flips, base64/hex of bit flips)
 #   6. bench/throughput.sh        cat vs steen vs yara vs ent vs file; in-memory classifier
 #   7. bench/memory.sh            peak RSS on many small files (only with --memory-files N)
 #   8. bench/vault_matrix.sh      every drill profile x write pattern: stop, rollback, sha256
@@ -79,6 +81,9 @@ step damage "${REPO}/build/release/bench/damage_corpus" --corpus "${BENCH_DIR}/c
   echo
   step evaluate-deep "${BENCH_DIR}/evaluate.py" --steen "${STEEN}" --deep
   cp "${OUT}/report.json" "${OUT}/report-deep.json"
+  echo "## Layouts outside the families'"
+  echo
+  step variants "${BENCH_DIR}/variants.sh" --steen "${STEEN}"
   echo "## Speed"
   echo
   step throughput "${BENCH_DIR}/throughput.sh" --steen "${STEEN}" --runs "${RUNS}"
