@@ -60,24 +60,26 @@ def run_scan(steen, root, jsonl_path, deep, threads, reuse):
             elapsed = 0.0
     records, summary = {}, {}
     root_abs = os.path.abspath(root)
+    for rec in scan_records(jsonl_path):
+        if "summary" in rec:
+            summary = rec["summary"]
+        elif rec.get("path"):
+            records[os.path.relpath(os.path.abspath(rec["path"]), root_abs)] = rec
+    return records, elapsed, summary
+
+
+def scan_records(jsonl_path):
+    """The JSON objects of a `steen scan --format jsonl` output (files, errors, the summary);
+    blank and malformed lines are skipped."""
     with open(jsonl_path, encoding="utf-8", errors="replace") as f:
         for line in f:
             line = line.strip()
             if not line:
                 continue
             try:
-                rec = json.loads(line)
+                yield json.loads(line)
             except ValueError:
                 continue
-            if "summary" in rec:
-                summary = rec["summary"]
-                continue
-            path = rec.get("path")
-            if not path:
-                continue
-            rel = os.path.relpath(os.path.abspath(path), root_abs)
-            records[rel] = rec
-    return records, elapsed, summary
 
 
 def verdict_of(rec):

@@ -28,19 +28,7 @@ done
 TREE=$(mktemp -d /tmp/steen-bench-memory.XXXXXX)
 [[ ${KEEP} -eq 1 ]] || trap 'rm -rf "${TREE}"' EXIT
 start=$(date +%s)
-python3 - "${TREE}" "${FILES}" <<'EOF'
-import os, sys
-root, total = sys.argv[1], int(sys.argv[2])
-words = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "
-         "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
-for i in range(total):
-    folder = os.path.join(root, f"d{i // 1000000:02d}", f"d{(i // 1000) % 1000:03d}")
-    if i % 1000 == 0:
-        os.makedirs(folder, exist_ok=True)
-    line = " ".join(words[(i * 7 + k) % len(words)] for k in range(8 + i % 24))
-    with open(os.path.join(folder, f"f{i % 1000:03d}.txt"), "w") as f:
-        f.write(f"record {i}: {line}\n" * (1 + i % 5))
-EOF
+python3 "${BENCH_DIR}/make_tree.py" "${TREE}" "${FILES}"
 made=$(( $(date +%s) - start ))
 echo "memory: ${FILES} files created in ${made}s under ${TREE}" >&2
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Memory of `steen watch` protecting a share of many files (issue 4: at most 100 MB RSS for one
-# million files). Builds the tree in a mktemp -d folder (1,000 folders of 1,000 small text files,
-# as bench/memory.sh), starts the daemon with its default configuration (vault, canaries,
-# detection) on it, and reads the daemon's VmRSS and VmHWM from /proc:
+# million files). Builds the tree in a mktemp -d folder (bench/make_tree.py: 1,000 small text
+# files per folder, as bench/memory.sh), starts the daemon with its default configuration (vault,
+# canaries, detection) on it, and reads the daemon's VmRSS and VmHWM from /proc:
 #   1. once it is watching (every folder marked, canaries placed);
 #   2. after a workload over the whole tree: --edits files opened for writing and appended to
 #      (each gets a protective copy, a view and a vault row), --reads files read (kept links);
@@ -47,19 +47,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 start=$(date +%s)
-python3 - "${TREE}" "${FILES}" <<'EOF'
-import os, sys
-root, total = sys.argv[1], int(sys.argv[2])
-words = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "
-         "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
-for i in range(total):
-    folder = os.path.join(root, f"d{(i // 1000) % 1000:03d}")
-    if i % 1000 == 0:
-        os.makedirs(folder, exist_ok=True)
-    line = " ".join(words[(i * 7 + k) % len(words)] for k in range(8 + i % 24))
-    with open(os.path.join(folder, f"f{i // 1000000:02d}{i % 1000:03d}.txt"), "w") as f:
-        f.write(f"record {i}: {line}\n" * (1 + i % 5))
-EOF
+python3 "${BENCH_DIR}/make_tree.py" "${TREE}" "${FILES}"
 echo "watch_memory: ${FILES} files created in $(($(date +%s) - start)) s" >&2
 sync
 
@@ -77,17 +65,17 @@ ready_s=$(awk -v a="${t0}" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
 rss_ready=$(status_kb "${WATCH_PID}" VmRSS)
 
 start=$(date +%s)
-python3 - "${TREE}" "${FILES}" "${EDITS}" "${READS}" <<'EOF'
-import os, random, sys
-root, total, edits, reads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+python3 - "${BENCH_DIR}" "${TREE}" "${FILES}" "${EDITS}" "${READS}" <<'EOF'
+import random, sys
+sys.path.insert(0, sys.argv[1])
+from make_tree import path_of
+root, total, edits, reads = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 rng = random.Random(7)
-def path(i):
-    return os.path.join(root, f"d{(i // 1000) % 1000:03d}", f"f{i // 1000000:02d}{i % 1000:03d}.txt")
 for n in range(edits):
-    with open(path(rng.randrange(total)), "a") as f:
+    with open(path_of(root, rng.randrange(total)), "a") as f:
         f.write(f"edited {n}\n")
 for n in range(reads):
-    with open(path(rng.randrange(total)), "rb") as f:
+    with open(path_of(root, rng.randrange(total)), "rb") as f:
         f.read()
 EOF
 workload_s=$(($(date +%s) - start))

@@ -47,6 +47,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import evaluate  # noqa: E402 (bench/: the scan output reader)
 from gen_profiles import (BIG_MIN, big_rows, damage_sample, die, manifest_sha256,  # noqa: E402 (same folder)
                           read_manifest)
 
@@ -103,19 +105,11 @@ def load_scan(jsonl, root=None):
     """{key: record}: key = path relative to root (tree scan), or absolute path (root None)."""
     recs = {}
     root_abs = os.path.abspath(root) if root else None
-    with open(jsonl, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if "summary" in rec or not rec.get("path"):
-                continue
-            p = os.path.abspath(rec["path"])
-            recs[os.path.relpath(p, root_abs) if root_abs else p] = rec
+    for rec in evaluate.scan_records(jsonl):
+        if "summary" in rec or not rec.get("path"):
+            continue
+        p = os.path.abspath(rec["path"])
+        recs[os.path.relpath(p, root_abs) if root_abs else p] = rec
     return recs
 
 

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/fanotify.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
@@ -173,6 +174,8 @@ class FanotifySourceImpl : public FanotifySource {
   void ContentReaderLoop();
   void NameReaderLoop();
   void HandleContentEvent(RawFanotifyEvent& raw);
+  // What the opener asked for, from /proc/TID/syscall (kUnknown when it cannot be read).
+  OpenRequest ReadOpenRequest(pid_t tid);
   void HandleNameEvent(const RawFanotifyEvent& raw);
   std::string ResolveHandle(const FileId& id, dev_t* dev, bool directory);
   bool ReadBatch(int group_fd, std::vector<uint8_t>& buf, ParsedBuffer* out);
@@ -412,6 +415,26 @@ void FanotifySourceImpl::ContentReaderLoop() {
   }
 }
 
+OpenRequest FanotifySourceImpl::ReadOpenRequest(pid_t tid) {
+  // The kernel queues the event before the opener goes to sleep waiting for the answer: read
+  // this early, /proc/TID/syscall says "running" and the intent is unknown (a write, to be safe:
+  // a needless copy, and the opener's name on a file it only read). A loaded machine widens that
+  // window, so a "running" task is read again, briefly (the opener waits for us anyway).
+  const std::string path = "/proc/" + std::to_string(tid) + "/syscall";
+  OpenRequest request;
+  for (int attempt = 0; attempt < limits::kSyscallReadAttempts; ++attempt) {
+    auto line = ReadSmallFile(opener_, path, 512);
+    if (!line.ok()) break;  // gone
+    if (!line->starts_with("running")) return ParseSyscallOpenRequest(*line);
+    if (attempt < 4) {
+      ::sched_yield();
+    } else {
+      ::usleep(100);
+    }
+  }
+  return request;
+}
+
 void FanotifySourceImpl::HandleContentEvent(RawFanotifyEvent& raw) {
   UniqueFd fd(raw.fd >= 0 ? raw.fd : -1);  // owned from here on, whatever happens
   if (raw.mask & FAN_Q_OVERFLOW) {
@@ -431,9 +454,7 @@ void FanotifySourceImpl::HandleContentEvent(RawFanotifyEvent& raw) {
       registry_->AllowNow(std::move(fd));
       return;
     }
-    OpenRequest request;
-    auto line = ReadSmallFile(opener_, "/proc/" + std::to_string(raw.pid) + "/syscall", 512);
-    if (line.ok()) request = ParseSyscallOpenRequest(*line);
+    const OpenRequest request = ReadOpenRequest(raw.pid);
     struct stat st {};
     const bool have_stat = ::fstat(fd.get(), &st) == 0;
     const bool regular = have_stat && S_ISREG(st.st_mode);
