@@ -447,7 +447,28 @@ struct ContentAnalyzer::Impl {
     d.reasons.push_back(what + " (a ransomware footer?)");
   }
 
-  void JudgeUnknownFormat(const BlockMap& map, const HeadShape& shape, Decision& d) const {
+  // Where text ends and a stream of a known format begins (a self-extracting archive: a shell
+  // script with an xz, bzip2, gzip, zstd or ZIP payload), that format's name; "" otherwise.
+  std::string EmbeddedStreamAfterText(std::string_view head, uint64_t size) const {
+    std::size_t first_binary = 0;
+    while (first_binary < head.size()) {
+      const auto c = static_cast<unsigned char>(head[first_binary]);
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) break;
+      ++first_binary;
+    }
+    if (first_binary == head.size()) return "";
+    // Magic numbers may start with printable bytes ("BZh", "7z", "PK"): look a little before.
+    for (std::size_t at = first_binary > 32 ? first_binary - 32 : 0; at <= first_binary; ++at) {
+      for (const auto& v : validators) {
+        if (IsTextValidator(v.get())) continue;
+        if (v->Matches(head.substr(at), size - at)) return std::string(v->name());
+      }
+    }
+    return "";
+  }
+
+  void JudgeUnknownFormat(const BlockMap& map, const HeadShape& shape, std::string_view head,
+                          uint64_t size, Decision& d) const {
     const double uniform = map.uniform_fraction();
     if (map.head_uniform && uniform >= 0.8) {
       Damaged(d, DamageKind::kEncrypted, 0.95, "no known format signature; " + map.Describe());
@@ -489,6 +510,13 @@ struct ContentAnalyzer::Impl {
     // are text then binary (self-extracting scripts) carry compressed data, which the block
     // test tells from ciphertext.
     if (map.blocks >= 2 && uniform >= 0.5 && shape.text_head) {
+      if (const std::string embedded = EmbeddedStreamAfterText(head, size); !embedded.empty()) {
+        d.verdict = Verdict::kUnknown;
+        d.score = 0.3;
+        d.reasons.push_back("text followed by an embedded " + embedded +
+                            " stream (a self-extracting archive?); " + map.Describe());
+        return;
+      }
       Damaged(d, DamageKind::kPartiallyEncrypted, 0.8,
               "no known format; the file starts as text and " + Percent(uniform) +
                   " of the sampled blocks look like ciphertext (body encrypted, head kept); " +
@@ -572,7 +600,7 @@ StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
   }
   if (!decided) {
     if (Status st = impl_->MapBlocks(reader, options.deep, true, map); !st.ok()) return st;
-    impl_->JudgeUnknownFormat(map, HeadShape(head), decision);
+    impl_->JudgeUnknownFormat(map, HeadShape(head), head, size, decision);
   }
   if (!reader.status().ok() && reader.status().code() != Status::Code::kResourceExhausted) {
     return reader.status();

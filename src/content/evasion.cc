@@ -76,6 +76,40 @@ bool IsValidUtf8(std::string_view bytes, std::size_t* multibyte) {
   return true;
 }
 
+// Text in an EUC encoding (EUC-JP, EUC-KR, EUC-CN): every byte from 0xA1 on pairs with another
+// in 0xA1-0xFE (or follows SS2/SS3), such pairs are a fifth of the bytes or more, and a few
+// bytes are ASCII (line breaks). XORed or inverted ASCII is not: its lower-case letters land
+// outside 0xA1-0xFE, and inverted upper-case text has no ASCII byte left.
+bool LooksLikeEucText(std::string_view bytes) {
+  std::size_t pairs = 0;
+  std::size_t ascii = 0;  // line breaks, spaces, digits: real text has some; inverted ASCII none
+  const auto in_range = [&](std::size_t i, uint8_t lo, uint8_t hi) {
+    if (i >= bytes.size()) return true;  // cut at the end of the probe
+    const auto c = static_cast<uint8_t>(bytes[i]);
+    return c >= lo && c <= hi;
+  };
+  for (std::size_t i = 0; i < bytes.size();) {
+    const auto c = static_cast<uint8_t>(bytes[i]);
+    if (c < 0x80) {
+      ++ascii;
+      ++i;
+    } else if (c == 0x8e) {
+      if (!in_range(i + 1, 0xa1, 0xdf)) return false;
+      i += 2;
+    } else if (c == 0x8f) {
+      if (!in_range(i + 1, 0xa1, 0xfe) || !in_range(i + 2, 0xa1, 0xfe)) return false;
+      i += 3;
+    } else if (c >= 0xa1 && c <= 0xfe) {
+      if (!in_range(i + 1, 0xa1, 0xfe)) return false;
+      ++pairs;
+      i += 2;
+    } else {
+      return false;
+    }
+  }
+  return pairs * 2 * 5 >= bytes.size() && ascii * 2048 >= bytes.size();
+}
+
 bool NoByteDominates(std::string_view bytes) {
   ByteHistogram histogram{};
   AccumulateHistogram(bytes, histogram);
@@ -85,6 +119,40 @@ bool NoByteDominates(std::string_view bytes) {
 }
 
 }  // namespace
+
+bool LooksLikeAsciiProse(std::string_view bytes) {
+  if (!LooksLikePlainText(bytes)) return false;
+  ByteHistogram histogram{};
+  AccumulateHistogram(bytes, histogram);
+  uint64_t alnum = 0;
+  uint64_t blanks = 0;
+  uint64_t most_other = 0;  // the most frequent byte that is not a blank
+  for (int b = 0; b < 256; ++b) {
+    const uint64_t n = histogram[b];
+    if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9')) alnum += n;
+    if (b == ' ' || b == '\t' || b == '\n' || b == '\r') {
+      blanks += n;
+    } else {
+      most_other = std::max(most_other, n);
+    }
+  }
+  // Words: runs of non-blank bytes average a few bytes. Double-byte text (EUC-JP) whose common
+  // lead byte a key turned into a space alternates one blank, one or two others.
+  uint64_t runs = 0;
+  bool in_run = false;
+  for (unsigned char c : bytes) {
+    const bool blank = c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    if (!blank && !in_run) ++runs;
+    in_run = !blank;
+  }
+  const double total = static_cast<double>(bytes.size());
+  const double mean_run =
+      runs == 0 ? total : (total - static_cast<double>(blanks)) / static_cast<double>(runs);
+  return static_cast<double>(alnum) >= 0.3 * total &&
+         static_cast<double>(alnum + blanks) >= 0.6 * total &&
+         static_cast<double>(blanks) >= 0.08 * total &&
+         static_cast<double>(most_other) <= 0.3 * total && mean_run >= 2.5;
+}
 
 bool LooksLikePlainText(std::string_view bytes) {
   if (bytes.size() < 64) return false;
@@ -208,6 +276,11 @@ std::optional<ByteTransform> DetectByteTransform(std::string_view head,
   // UTF-8 rich in multi-byte sequences counts.
   std::size_t original_multibyte = 0;
   const bool original_utf8 = IsValidUtf8(probe, &original_multibyte);
+  // Valid UTF-8 full of multi-byte sequences (or valid EUC) is text in another script, not a
+  // transformed one: inverted or XORed ASCII is neither (its letters become lone continuation
+  // bytes, or bytes below 0xA1).
+  const bool original_is_text =
+      (original_utf8 && original_multibyte * 8 >= probe.size()) || LooksLikeEucText(probe);
   std::string transformed(probe.size(), '\0');
   for (char key_char : keys) {
     const auto key = static_cast<uint8_t>(key_char);
@@ -221,7 +294,13 @@ std::optional<ByteTransform> DetectByteTransform(std::string_view head,
         return ByteTransform{key, std::string(validator->name())};
       }
     }
-    if (LooksLikePlainText(transformed)) return ByteTransform{key, "text"};
+    // The bit flip (255 - b, the named evasion) needs plain text back; a key guessed from the
+    // bytes' own statistics needs ASCII prose back (GBK or EUC text XORed so that its commonest
+    // lead byte becomes a space is otherwise printable enough).
+    if (!original_is_text &&
+        (key == 0xff ? LooksLikePlainText(transformed) : LooksLikeAsciiProse(transformed))) {
+      return ByteTransform{key, "text"};
+    }
     std::size_t multibyte = 0;
     if (!original_utf8 && NoByteDominates(transformed) && IsValidUtf8(transformed, &multibyte) &&
         multibyte * 8 >= transformed.size()) {

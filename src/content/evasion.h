@@ -26,6 +26,12 @@ std::string DecodeHexPrefix(std::string_view text, std::size_t max_output);
 // At least 64 bytes.
 bool LooksLikePlainText(std::string_view bytes);
 
+// Stricter: plain text that is 30% letters and digits, 8% blanks (60% with the letters and
+// digits), no byte but blanks above 30%, words of 2.5 bytes on average: ASCII prose and code. What
+// bytes must be, transformed back, for the file to count as transformed text: real text in another
+// script passes LooksLikePlainText under some keys (EUC-JP kana XOR 0x81 is half '%').
+bool LooksLikeAsciiProse(std::string_view bytes);
+
 struct ByteTransform {
   uint8_t xor_key = 0;  // 0xFF is the bit flip (255 - b)
   std::string format;   // what the untransformed bytes are ("png", "text", ...)

@@ -193,7 +193,7 @@ bool InvertedText(std::string_view bytes) {
   if (high * 2 < bytes.size()) return false;
   std::string back(bytes);
   for (char& c : back) c = static_cast<char>(255 - static_cast<unsigned char>(c));
-  return LooksLikePlainText(back);
+  return LooksLikeAsciiProse(back);
 }
 
 // --- UTF-16 -------------------------------------------------------------------------------------
