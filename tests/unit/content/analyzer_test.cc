@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 #include <iconv.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -384,6 +386,41 @@ TEST(Analyzer, TextInOtherScriptsAndLegacyEncodingsIsIntact) {
     const Analysis a = AnalyzeBytes(bytes);
     EXPECT_NE(a.verdict, Verdict::kDamaged) << encoding << ": " << Joined(a);
   }
+}
+
+// `input` through a command's stdin and stdout ("" when it fails).
+std::string Filter(const std::string& command, const std::string& input) {
+  char tmpl[] = "/tmp/steen-analyzer-test.XXXXXX";
+  const int fd = ::mkstemp(tmpl);
+  if (fd < 0) return "";
+  (void)!::write(fd, input.data(), input.size());
+  ::close(fd);
+  std::string out;
+  if (FILE* p = ::popen((command + " < " + tmpl + " 2>/dev/null").c_str(), "r")) {
+    char buf[65536];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    if (::pclose(p) != 0) out.clear();
+  }
+  ::unlink(tmpl);
+  return out;
+}
+
+// A shell script followed by its compressed payload (makeself and other self-extracting
+// installers): xz and bzip2 streams look like ciphertext block by block, but they start right
+// where the text ends, with their signature. The same text head over random bytes is damage.
+TEST(Analyzer, SelfExtractingArchiveIsNotAnEncryptedBody) {
+  std::string script = "#!/bin/sh\n# installer\n";
+  while (script.size() < 6000)
+    script += "echo \"unpacking the payload below\"; tail -n +42 \"$0\"\n";
+  script += "exit 0\n__ARCHIVE_BELOW__\n";
+  const std::string payload = RandomBytes(60000, 3) + ProseText(60000);
+  for (const char* compressor : {"xz -c", "bzip2 -c"}) {
+    const std::string compressed = Filter(compressor, payload);
+    if (compressed.empty()) GTEST_SKIP() << compressor << " is not available";
+    const Analysis a = AnalyzeBytes(script + compressed);
+    EXPECT_NE(a.verdict, Verdict::kDamaged) << compressor << ": " << Joined(a);
+  }
+  EXPECT_EQ(AnalyzeBytes(script + RandomBytes(60000, 4)).verdict, Verdict::kDamaged);
 }
 
 TEST(Analyzer, BitFlippedNonLatinUtf8TextIsBitTransformed) {
