@@ -181,6 +181,11 @@ struct HeadShape {
 // Below this share of random-looking 16-byte cells a broken structure is corruption, not
 // encryption (intermittent layouts such as Black Basta's 64 of 192 bytes give about a third).
 constexpr double kMinRandomCellsForDamage = 0.1;
+// Decoded bytes below these say nothing about randomness: a short list of paths (dpkg's
+// conffiles) is base64 alphabet only and decodes to 57 bytes that pass for random. Text that is
+// hex digits only is rarer, so shorter hex is still judged.
+constexpr std::size_t kMinDecodedBase64Bytes = 64;
+constexpr std::size_t kMinDecodedHexBytes = 32;
 // With no format to check, the share of random-looking 16-byte cells that makes a head
 // intermittently encrypted (16 of every 64 bytes is a quarter; a few random cells fail the cell
 // test by chance, so a little less).
@@ -260,13 +265,16 @@ struct ContentAnalyzer::Impl {
   // Base64 or hex text that decodes to ciphertext. Returns true when it decided.
   bool JudgeEncodedText(std::string_view head, uint64_t size, Decision& d,
                         std::string& format) const {
+    // PEM (certificates, keys, signatures) is base64 between armor lines: DER inside, not
+    // ciphertext, whatever its randomness.
+    if (head.substr(0, 64).find("-----BEGIN ") != std::string_view::npos) return false;
     const content::TextEncoding encoding = content::DetectTextEncoding(head);
     if (encoding == content::TextEncoding::kNone) return false;
     const bool base64 = encoding == content::TextEncoding::kBase64;
     const std::string decoded = base64 ? content::DecodeBase64Prefix(head, 48 * 1024)
                                        : content::DecodeHexPrefix(head, 32 * 1024);
     const char* name = base64 ? "base64" : "hex";
-    if (decoded.size() < 32) return false;
+    if (decoded.size() < (base64 ? kMinDecodedBase64Bytes : kMinDecodedHexBytes)) return false;
     if (const content::FormatValidator* inner = Match(decoded, decoded.size());
         inner != nullptr && !IsTextValidator(inner) && DecodedPrefixIsValid(*inner, decoded)) {
       format = std::string(name) + "(" + std::string(inner->name()) + ")";

@@ -142,12 +142,17 @@ bool ShortSpanLooksRandom(std::string_view bytes) {
   if (n < 32) return false;
   bool seen[256] = {};
   int distinct = 0;
+  std::size_t printable = 0;
   for (unsigned char c : bytes) {
     if (!seen[c]) {
       seen[c] = true;
       ++distinct;
     }
+    printable += (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' || c == '\r';
   }
+  // A short line of text has as many distinct bytes as random bytes do ("include(Platform/
+  // CYGWIN-GNU-CXX)" is 24 of 33), but random bytes are printable only 38% of the time.
+  if (printable * 10 >= n * 8) return false;
   // Occupancy of m = 256 cells by n uniform draws: exact mean and variance of the distinct count.
   const double m = 256.0;
   const double dn = static_cast<double>(n);

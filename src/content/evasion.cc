@@ -169,12 +169,13 @@ bool LooksLikePlainText(std::string_view bytes) {
 }
 
 // Byte classes for DetectTextEncoding: a table, so the count is one load and one add per byte.
-enum CharClass : uint8_t { kSpaceChar, kHexChar, kBase64OnlyChar, kOtherChar };
+enum CharClass : uint8_t { kBreakChar, kBlankChar, kHexChar, kBase64OnlyChar, kOtherChar };
 constexpr std::array<uint8_t, 256> MakeCharClassTable() {
   std::array<uint8_t, 256> t{};
   for (int c = 0; c < 256; ++c) {
     const auto u = static_cast<unsigned char>(c);
-    t[c] = IsSpace(u)                    ? kSpaceChar
+    t[c] = c == ' ' || c == '\t'         ? kBlankChar
+           : IsSpace(u)                  ? kBreakChar
            : HexValue(u) >= 0            ? kHexChar
            : kBase64[c] >= 0 || c == '=' ? kBase64OnlyChar
                                          : kOtherChar;
@@ -185,27 +186,29 @@ constexpr std::array<uint8_t, 256> kCharClass = MakeCharClassTable();
 
 TextEncoding DetectTextEncoding(std::string_view text) {
   if (text.size() < 64) return TextEncoding::kNone;
-  std::array<std::size_t, 4> counts{};
-  // The payload is at most the text's size, and both counts only grow: past these bounds the
+  std::array<std::size_t, 5> counts{};
+  // The counts only grow and the payload is at most the text's size: past these bounds the
   // answer is kNone whatever follows (prose and source code get there within a few lines).
+  // Encoders break lines (every 64 or 76 characters); they never put spaces inside them, which
+  // md5sums lists and PEM headers do.
   const std::size_t other_bound = text.size() / 200;
-  const std::size_t space_bound = text.size() / 20;
+  const std::size_t break_bound = text.size() / 20;
+  const std::size_t blank_bound = text.size() / 1000;
   constexpr std::size_t kStep = 256;
   for (std::size_t i = 0; i < text.size(); i += kStep) {
     const std::size_t end = std::min(text.size(), i + kStep);
     for (std::size_t k = i; k < end; ++k) ++counts[kCharClass[static_cast<unsigned char>(text[k])]];
-    if (counts[kOtherChar] > other_bound || counts[kSpaceChar] > space_bound) {
+    if (counts[kOtherChar] > other_bound || counts[kBreakChar] > break_bound ||
+        counts[kBlankChar] > blank_bound) {
       return TextEncoding::kNone;
     }
   }
-  const std::size_t space = counts[kSpaceChar];
+  const std::size_t space = counts[kBreakChar] + counts[kBlankChar];
   const std::size_t hex = counts[kHexChar];
   const std::size_t b64 = counts[kHexChar] + counts[kBase64OnlyChar];
   const std::size_t other = counts[kOtherChar];
   const std::size_t payload = text.size() - space;
   if (payload < 48 || other * 200 > payload) return TextEncoding::kNone;
-  // Whitespace in encoded blobs is line breaks only; prose has a space every few characters.
-  if (space * 20 > text.size()) return TextEncoding::kNone;
   if (hex == payload) return TextEncoding::kHex;
   if (b64 + other == payload && other * 1000 <= payload) return TextEncoding::kBase64;
   return TextEncoding::kNone;
@@ -288,17 +291,21 @@ std::optional<ByteTransform> DetectByteTransform(std::string_view head,
     for (std::size_t i = 0; i < probe.size(); ++i) {
       transformed[i] = static_cast<char>(static_cast<uint8_t>(probe[i]) ^ key);
     }
+    // Formats known by a signature only need varied bytes under a transform: UTF-32 text or NUL
+    // padding XORed with MPEG-TS's sync byte passes that signature (tar or OLE2 inverted back is
+    // mostly NULs, and their validators check structure).
+    const bool varied = NoByteDominates(transformed);
     for (const auto& validator : validators) {
       if (validator->name().substr(0, 4) == "text") continue;  // text is judged below
+      if (!varied && validator->name() == "signature") continue;
       if (validator->Matches(transformed, file_size)) {
         return ByteTransform{key, std::string(validator->name())};
       }
     }
-    // The bit flip (255 - b, the named evasion) needs plain text back; a key guessed from the
-    // bytes' own statistics needs ASCII prose back (GBK or EUC text XORed so that its commonest
-    // lead byte becomes a space is otherwise printable enough).
-    if (!original_is_text &&
-        (key == 0xff ? LooksLikePlainText(transformed) : LooksLikeAsciiProse(transformed))) {
+    // Text only under the bit flip (255 - b, the named evasion). Under keys guessed from the
+    // bytes' own statistics, binaries made of NUL-separated strings (spell dictionaries,
+    // terminfo, pickles: XOR 0x20 turns NULs into spaces) and legacy-encoded text read as text.
+    if (key == 0xff && !original_is_text && LooksLikePlainText(transformed)) {
       return ByteTransform{key, "text"};
     }
     std::size_t multibyte = 0;

@@ -13,7 +13,7 @@
 namespace steen::content {
 namespace {
 
-using Check = bool (*)(std::string_view head);
+using Check = bool (*)(std::string_view head, uint64_t file_size);
 
 struct Signature {
   std::string_view format;
@@ -24,32 +24,40 @@ struct Signature {
   bool encrypted_container = false;  // a legitimately encrypted file
 };
 
-bool JavaClassVersion(std::string_view head) {
+bool JavaClassVersion(std::string_view head, uint64_t /*file_size*/) {
   // CAFEBABE is also the Mach-O universal binary magic; a class file's major version is >= 45.
   auto major = LoadBE<uint16_t>(head, 6);
   return major && *major >= 45 && *major < 100;
 }
-bool MachOFat(std::string_view head) {
+bool MachOFat(std::string_view head, uint64_t /*file_size*/) {
   auto count = LoadBE<uint32_t>(head, 4);
   return count && *count >= 1 && *count < 20;
 }
-bool PycHeader(std::string_view head) {
+bool PycHeader(std::string_view head, uint64_t /*file_size*/) {
   // Python bytecode: 2-byte version magic, "\r\n", 4-byte flags (0..3).
   auto flags = LoadLE<uint32_t>(head, 4);
   return head.size() >= 16 && flags && *flags <= 3 && static_cast<unsigned char>(head[1]) < 0x10;
 }
-bool MpegTransportStream(std::string_view head) {
+bool MpegTransportStream(std::string_view head, uint64_t /*file_size*/) {
+  bool headers_differ = false;  // continuity counters and PIDs change from packet to packet
   for (std::size_t i = 0; i < 8; ++i) {
     if (!HasAt(head, i * 188, "\x47")) return false;
+    // adaptation_field_control 00 is reserved: a real packet has payload, adaptation or both.
+    auto control = ByteAt(head, i * 188 + 3);
+    if (!control || ((*control >> 4) & 3) == 0) return false;
+    if (i > 0 && head.size() >= i * 188 + 4 &&
+        head.substr(i * 188, 4) != head.substr((i - 1) * 188, 4)) {
+      headers_differ = true;
+    }
   }
-  return true;
+  return headers_differ;
 }
-bool IcoHeader(std::string_view head) {
+bool IcoHeader(std::string_view head, uint64_t /*file_size*/) {
   auto count = LoadLE<uint16_t>(head, 4);
   auto width_zero_padding = ByteAt(head, 9);  // reserved byte of the first entry
   return count && *count >= 1 && *count <= 256 && width_zero_padding && *width_zero_padding == 0;
 }
-bool ExtSuperblock(std::string_view head) {
+bool ExtSuperblock(std::string_view head, uint64_t /*file_size*/) {
   // ext2/3/4 superblock at 1024: block size exponent, revision and state must be sane.
   auto log_block_size = LoadLE<uint32_t>(head, 1024 + 24);
   auto state = LoadLE<uint16_t>(head, 1024 + 58);
@@ -59,9 +67,24 @@ bool ExtSuperblock(std::string_view head) {
          revision && *revision <= 1 && blocks_per_group && *blocks_per_group != 0 &&
          *blocks_per_group <= 65536;
 }
-bool CompressZ(std::string_view head) {
+bool CompressZ(std::string_view head, uint64_t /*file_size*/) {
   auto flags = ByteAt(head, 2);
   return flags && (*flags & 0x1f) >= 9 && (*flags & 0x1f) <= 16 && (*flags & 0x60) == 0;
+}
+
+// ASN.1 DER (certificates, keys, PKCS#12 and PKCS#7 files): one SEQUENCE whose definite length
+// spans the file exactly. A random file starting with 0x30 matches this 1 time in ~2^16 or less.
+bool DerSequence(std::string_view head, uint64_t file_size) {
+  auto length_byte = ByteAt(head, 1);
+  if (!length_byte || *length_byte < 0x81 || *length_byte > 0x84) return false;
+  const std::size_t octets = *length_byte & 0x7f;
+  uint64_t length = 0;
+  for (std::size_t i = 0; i < octets; ++i) {
+    auto b = ByteAt(head, 2 + i);
+    if (!b) return false;
+    length = length << 8 | *b;
+  }
+  return length >= 0x80 && 2 + octets + length == file_size;
 }
 
 constexpr std::string_view operator""_sv(const char* s, std::size_t n) { return {s, n}; }
@@ -100,6 +123,11 @@ const Signature kSignatures[] = {
     {"dex", 0, "dex\n0"_sv, false},
     {"wasm", 0, "\0asm\x01\0\0\0"_sv, false},
     {"pyc", 2, "\r\n"_sv, false, PycHeader},
+    {"llvm-bitcode", 0, "BC\xC0\xDE"_sv, true},
+    {"llvm-bitcode", 0, "\xDE\xC0\x17\x0B"_sv, true},  // bitcode wrapper
+    {"jmod", 0, "JM\x01\x00PK"_sv, true},              // a Java module: header + ZIP
+    {"der", 0, "\x30"_sv, true, DerSequence},
+    {"openal-hrtf", 0, "MinPHR0"_sv, false},
     {"gettext-mo", 0, "\xDE\x12\x04\x95"_sv, false},
     {"gettext-mo", 0, "\x95\x04\x12\xDE"_sv, false},
     {"java-keystore", 0, "\xFE\xED\xFE\xED"_sv, false},
@@ -174,13 +202,13 @@ class SignatureValidator final : public FormatValidator {
   std::string_view name() const override { return "signature"; }
 
   bool Matches(std::string_view head, uint64_t file_size) const override {
-    return Find(head) != nullptr;
+    return Find(head, file_size) != nullptr;
   }
 
   FormatReport Validate(Reader& reader) const override {
     FormatReport report;
     auto head = reader.Read(0, 0x8010);
-    const Signature* sig = head.ok() ? Find(*head) : nullptr;
+    const Signature* sig = head.ok() ? Find(*head, reader.size()) : nullptr;
     if (sig == nullptr) {
       report.format = "unknown";
       report.integrity = Integrity::kDamaged;
@@ -196,9 +224,10 @@ class SignatureValidator final : public FormatValidator {
   }
 
  private:
-  static const Signature* Find(std::string_view head) {
+  static const Signature* Find(std::string_view head, uint64_t file_size) {
     for (const Signature& sig : kSignatures) {
-      if (HasAt(head, sig.offset, sig.magic) && (sig.check == nullptr || sig.check(head))) {
+      if (HasAt(head, sig.offset, sig.magic) &&
+          (sig.check == nullptr || sig.check(head, file_size))) {
         return &sig;
       }
     }
