@@ -72,6 +72,46 @@ bool CompressZ(std::string_view head, uint64_t /*file_size*/) {
   return flags && (*flags & 0x1f) >= 9 && (*flags & 0x1f) <= 16 && (*flags & 0x60) == 0;
 }
 
+// MPEG-2 transport stream in 192-byte packets (Blu-ray and AVCHD camcorders' .m2ts/.MTS): a
+// 4-byte time code, then a TS packet.
+bool M2ts(std::string_view head, uint64_t /*file_size*/) {
+  for (std::size_t i = 0; i < 8; ++i) {
+    if (!HasAt(head, 4 + i * 192, "\x47")) return false;
+    auto control = ByteAt(head, 4 + i * 192 + 3);
+    if (!control || ((*control >> 4) & 3) == 0) return false;
+  }
+  return true;
+}
+// H.264/H.265 elementary stream (Annex B): a start code, a NAL header of the types a stream
+// starts with (H.264 SEI/SPS/AUD; H.265 VPS/SPS/PPS/AUD/SEI), and another start code soon.
+bool AnnexBVideo(std::string_view head, uint64_t /*file_size*/) {
+  auto nal = ByteAt(head, 4);
+  if (!nal || (*nal & 0x80) != 0) return false;
+  const int h264 = *nal & 0x1f;
+  const int h265 = (*nal >> 1) & 0x3f;
+  if (h264 != 6 && h264 != 7 && h264 != 9 && h265 != 32 && h265 != 33 && h265 != 34 && h265 != 35 &&
+      h265 != 39) {
+    return false;
+  }
+  return head.substr(5, 4096).find(std::string_view("\x00\x00\x01", 3)) != std::string_view::npos;
+}
+// Frames of a constant size, each starting with the same sync word (AC-3: 0x0B77): the sync at
+// the first repeat distance is found again at twice and three times that distance.
+bool RepeatingSync(std::string_view head, std::string_view sync) {
+  const std::size_t next = head.find(sync, 1);
+  if (next == std::string_view::npos || next < 64) return false;
+  return HasAt(head, 2 * next, sync) && HasAt(head, 3 * next, sync);
+}
+bool Ac3Frames(std::string_view head, uint64_t /*file_size*/) {
+  return RepeatingSync(head, std::string_view("\x0B\x77", 2));
+}
+bool WavPackBlock(std::string_view head, uint64_t /*file_size*/) {
+  auto block_size = LoadLE<uint32_t>(head, 4);
+  auto version = LoadLE<uint16_t>(head, 8);
+  return block_size && *block_size >= 24 && *block_size < (1u << 20) && version &&
+         *version >= 0x402 && *version <= 0x410;
+}
+
 // ASN.1 DER (certificates, keys, PKCS#12 and PKCS#7 files): one SEQUENCE whose definite length
 // spans the file exactly. A random file starting with 0x30 matches this 1 time in ~2^16 or less.
 bool DerSequence(std::string_view head, uint64_t file_size) {
@@ -186,6 +226,23 @@ const Signature kSignatures[] = {
     {"asf", 0, "\x30\x26\xB2\x75\x8E\x66\xCF\x11"_sv, true},
     {"mpeg-ps", 0, "\x00\x00\x01\xBA"_sv, true},
     {"mpeg-ts", 0, "\x47"_sv, true, MpegTransportStream},
+    {"m2ts", 4, "\x47"_sv, true, M2ts},
+    {"h264-h265", 0, "\x00\x00\x00\x01"_sv, true, AnnexBVideo},
+    {"ivf", 0, "DKIF\x00\x00\x20\x00"_sv, true},
+    {"ac3", 0, "\x0B\x77"_sv, true, Ac3Frames},
+    {"wavpack", 0, "wvpk"_sv, true, WavPackBlock},
+    {"caf", 0, "caff\x00\x01"_sv, true},
+    {"ape", 0, "MAC \x96\x0F"_sv, true},
+    {"ape", 0, "MAC \x8C\x0F"_sv, true},
+    {"amr", 0, "#!AMR"_sv, true},
+    {"dicom", 128, "DICM"_sv, true},  // medical images, JPEG-compressed pixels or not
+    {"raw-photo-orf", 0, "IIRO\x08\x00"_sv, true},
+    {"raw-photo-orf", 0, "IIRS\x08\x00"_sv, true},
+    {"raw-photo-rw2", 0, "IIU\x00"_sv, true},
+    {"raw-photo-raf", 0, "FUJIFILMCCD-RAW"_sv, true},
+    {"shapefile", 0, "\x00\x00\x27\x0A"_sv, false},
+    {"indesign", 0, "\x06\x06\xED\xF5\xD8\x1D\x46\xE5\xBD\x31\xEF\xE7\xFE\x74\xB7\x1D"_sv, true},
+    {"sketchup", 0, "\xFF\xFE\xFF\x0ES\x00k\x00e\x00t\x00c\x00h\x00U\x00p\x00"_sv, true},
     {"pcf-font", 0,
      "\x01"
      "fcp"_sv,

@@ -1,5 +1,14 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "content/format.h"
 #include "steen/limits.h"
@@ -47,6 +56,38 @@ TEST(SignatureFormats, StructuredFormatsDoNotClaimRandomBodies) {
   const FormatReport r = Validate(Named("signature"), tzif);
   EXPECT_EQ(r.format, "tzif");
   EXPECT_FALSE(r.high_entropy_body);
+}
+
+// Media a camcorder, a phone or an editor writes, made here by ffmpeg (skipped without it): each
+// is recognised, so its compressed body is not taken for ciphertext (all were reported damaged).
+TEST(SignatureFormats, CamcorderAndElementaryStreamsAreRecognised) {
+  char tmpl[] = "/tmp/steen-signature-test.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string video = "-f lavfi -i testsrc=duration=2:size=160x120:rate=25 ";
+  const std::string noise = "-f lavfi -i anoisesrc=d=2 ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"m2ts", video + noise + "-c:v libx264 -c:a aac -f mpegts -mpegts_m2ts_mode 1"},
+      {"h264-h265", video + "-c:v libx264 -f h264"},
+      {"ivf", video + "-c:v libvpx -f ivf"},
+      {"ac3", noise + "-c:a ac3 -f ac3"},
+      {"wavpack", noise + "-c:a wavpack -f wv"},
+      {"caf", noise + "-f caf"},
+  };
+  for (const auto& [format, args] : cases) {
+    const std::string out = dir + "/sample." + format;
+    const std::string cmd = "ffmpeg -v quiet -y " + args + " " + out + " 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) {
+      std::filesystem::remove_all(dir);
+      GTEST_SKIP() << "ffmpeg cannot make " << format;
+    }
+    std::ifstream in(out, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto& v = Named("signature");
+    EXPECT_TRUE(v.Matches(bytes.substr(0, limits::kHeadBytes), bytes.size())) << format;
+    EXPECT_EQ(Validate(v, bytes).format, format);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(SignatureFormats, RandomBytesRarelyMatchAnySignature) {
