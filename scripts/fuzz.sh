@@ -6,8 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
 shift || true
-cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j "$(nproc)" >/dev/null
+build_log=$(mktemp /tmp/steen-fuzz-build.XXXXXX)
+# ninja prints compiler errors on stdout: keep them, and show them when the build fails.
+if ! { cmake --preset fuzz && cmake --build --preset fuzz -j "$(nproc)"; } >"$build_log" 2>&1; then
+  echo "fuzz: the fuzz build (clang) failed:" >&2
+  grep -E "error|FAILED" "$build_log" | head -20 >&2
+  rm -f "$build_log"
+  exit 1
+fi
+rm -f "$build_log"
 mapfile -t targets < <(if [[ $# -gt 0 ]]; then printf '%s\n' "$@"; else
   find build/fuzz/fuzz -maxdepth 1 -type f -name '*_fuzzer' -printf '%f\n' | sort; fi)
 scratch=$(mktemp -d /tmp/steen-fuzz.XXXXXX)

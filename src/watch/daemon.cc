@@ -72,7 +72,7 @@ class InodeLru {
   };
   struct Entry {
     Value value;
-    std::list<Key>::iterator position;
+    typename std::list<Key>::iterator position;
   };
   void Erase(const Key& key) {
     auto it = map_.find(key);
