@@ -6,7 +6,11 @@
 // and a decoder probe (inflate, or CRC of small stored entries) of entries spread over the archive.
 // Prefixed archives (self-extractors, APK signing blocks) shift every offset by a constant; that
 // shift is measured from where the central directory actually is, not flagged.
+#include <zlib.h>
+
 #include <algorithm>
+#include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +33,9 @@ constexpr std::size_t kMaxCommentBytes = 0xFFFF;
 constexpr std::size_t kMaxCentralDirectoryRead = 1 * limits::MiB;
 // Local headers checked against the central directory (spread over the archive).
 constexpr int kMaxLocalHeadersChecked = 64;
+// An OpenDocument manifest read to find its encrypted entries, and the names kept from it.
+constexpr std::size_t kMaxOdfManifestBytes = 256 * limits::KiB;
+constexpr std::size_t kMaxZipEntriesTracked = 4096;
 // Stored entries up to this size are CRC-checked as their probe (ODF/EPUB `mimetype`, small files).
 constexpr uint64_t kMaxStoredCrcBytes = 16 * limits::KiB;
 
@@ -269,6 +276,8 @@ class ZipValidator final : public FormatValidator {
       }
     }
     report.format = DetectFlavor(names, mimetype);
+    const std::set<std::string, std::less<>> odf_encrypted =
+        OdfEncryptedEntries(reader, entries, shift);
 
     // ---- Local headers --------------------------------------------------------------------------
     uint64_t first_bad = UINT64_MAX;
@@ -294,7 +303,7 @@ class ZipValidator final : public FormatValidator {
     std::vector<const Entry*> probe_pool;
     std::size_t encrypted = 0;
     for (const Entry& e : entries) {
-      if (e.encrypted()) {
+      if (e.encrypted() || odf_encrypted.count(e.name) > 0) {
         ++encrypted;
         continue;
       }
@@ -323,7 +332,10 @@ class ZipValidator final : public FormatValidator {
                              std::to_string(probes) + " entries probed");
     if (encrypted > 0) {
       report.integrity = Integrity::kEncryptedContainer;
-      report.reasons.push_back("ZIP entries encrypted (ZipCrypto/AES): " +
+      report.reasons.push_back(std::string(odf_encrypted.empty()
+                                               ? "ZIP entries encrypted (ZipCrypto/AES): "
+                                               : "document entries encrypted (a password, its "
+                                                 "manifest's encryption-data): ") +
                                std::to_string(encrypted) + " of " + std::to_string(n));
     }
     return report;
@@ -351,6 +363,65 @@ class ZipValidator final : public FormatValidator {
       return std::nullopt;
     }
     return at + 30 + name_len + extra_len;
+  }
+
+  // OpenDocument files saved with a password deflate, then encrypt, their entries, without
+  // ZIP's encryption flag; META-INF/manifest.xml names them (a manifest:encryption-data element
+  // in their file-entry). Their data then fails to inflate by design.
+  static std::set<std::string, std::less<>> OdfEncryptedEntries(BoundedReader& reader,
+                                                                const std::vector<Entry>& entries,
+                                                                uint64_t shift) {
+    std::set<std::string, std::less<>> out;
+    const Entry* manifest = nullptr;
+    for (const Entry& e : entries) {
+      if (e.name == "META-INF/manifest.xml") manifest = &e;
+    }
+    if (manifest == nullptr || manifest->encrypted() ||
+        manifest->compressed > kMaxOdfManifestBytes ||
+        (manifest->method != 0 && manifest->method != 8)) {
+      return out;
+    }
+    auto data = EntryData(reader, *manifest, shift, manifest->compressed);
+    if (!data) return out;
+    std::string xml;
+    if (manifest->method == 0) {
+      xml = std::string(*data);
+    } else if (!InflateAll(*data, kMaxOdfManifestBytes, &xml)) {
+      return out;
+    }
+    constexpr std::string_view kEntry = "<manifest:file-entry";
+    constexpr std::string_view kPath = "manifest:full-path=\"";
+    for (std::size_t at = xml.find(kEntry); at != std::string::npos;) {
+      const std::size_t next = xml.find(kEntry, at + kEntry.size());
+      const std::string_view entry = std::string_view(xml).substr(
+          at, next == std::string::npos ? std::string::npos : next - at);
+      const std::size_t path = entry.find(kPath);
+      if (path != std::string_view::npos &&
+          entry.find("encryption-data") != std::string_view::npos) {
+        const std::size_t start = path + kPath.size();
+        const std::size_t end = entry.find('"', start);
+        if (end != std::string_view::npos && out.size() < kMaxZipEntriesTracked) {
+          out.emplace(entry.substr(start, end - start));
+        }
+      }
+      at = next;
+    }
+    return out;
+  }
+
+  // Raw deflate `input` into `out`, at most `max_output` bytes; false on a decoder error.
+  static bool InflateAll(std::string_view input, std::size_t max_output, std::string* out) {
+    z_stream zs{};
+    if (inflateInit2(&zs, -15) != Z_OK) return false;
+    out->resize(max_output);
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+    zs.avail_in = static_cast<uInt>(input.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out->data());
+    zs.avail_out = static_cast<uInt>(out->size());
+    const int rc = inflate(&zs, Z_FINISH);
+    out->resize(zs.total_out);
+    inflateEnd(&zs);
+    return rc == Z_STREAM_END || rc == Z_BUF_ERROR || rc == Z_OK;
   }
 
   static bool CheckLocal(BoundedReader& reader, const Entry& e, uint64_t shift, std::string* why) {

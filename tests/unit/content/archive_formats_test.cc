@@ -347,6 +347,53 @@ TEST(ZipFlavor, OfficeAndOpenDocumentLayouts) {
   }
 }
 
+// An OpenDocument file saved with a password (as LibreOffice writes it): its entries are deflated
+// then encrypted, without ZIP's encryption flag, and META-INF/manifest.xml lists them with an
+// encryption-data element. It is a legitimately encrypted document, not a damaged one; only
+// the entries the manifest names are exempt from the inflate probe.
+TEST(ZipFlavor, PasswordProtectedOpenDocumentIsAnEncryptedContainer) {
+  const std::string script = R"PY(
+import random, struct, zipfile
+rng = random.Random(1)
+names = ["content.xml", "styles.xml", "meta.xml", "settings.xml"]
+entries = "".join(
+    '<manifest:file-entry manifest:full-path="%s" manifest:media-type="text/xml">'
+    '<manifest:encryption-data manifest:checksum-type="sha256-1k" manifest:checksum="a=">'
+    '<manifest:algorithm manifest:algorithm-name="aes256-cbc"/></manifest:encryption-data>'
+    '</manifest:file-entry>' % n for n in names[:LISTED])
+manifest = ('<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+            '<manifest:file-entry manifest:full-path="/"/>' + entries + '</manifest:manifest>')
+with zipfile.ZipFile("out.zip", "w") as z:
+    z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+    for n in names:
+        z.writestr(zipfile.ZipInfo(n), bytes(rng.getrandbits(8) for _ in range(3000)))
+    z.writestr("META-INF/manifest.xml", manifest, compress_type=zipfile.ZIP_DEFLATED)
+b = bytearray(open("out.zip", "rb").read())
+for n in names:  # deflated, then encrypted: the method says deflate
+    for sig, at in ((b"PK\x03\x04", 30), (b"PK\x01\x02", 46)):
+        i = b.find(n.encode())
+        while i >= 0:
+            if b[i - at:i - at + 4] == sig:
+                b[i - at + (8 if at == 30 else 10):i - at + (10 if at == 30 else 12)] = struct.pack("<H", 8)
+            i = b.find(n.encode(), i + 1)
+open("out.zip", "wb").write(bytes(b))
+)PY";
+  for (int listed : {4, 3}) {
+    std::string with_count = script;
+    with_count.replace(with_count.find("LISTED"), 6, std::to_string(listed));
+    const std::string bytes =
+        MakeWithTool("python3", "python3 - <<'EOF'\n" + with_count + "EOF\n", "out.zip");
+    if (bytes.empty()) GTEST_SKIP();
+    Outcome o = RunValidator("zip", bytes);
+    EXPECT_EQ(o.report.format, "odt");
+    if (listed == 4) {
+      EXPECT_EQ(o.report.integrity, Integrity::kEncryptedContainer) << Describe(o.report);
+    } else {  // settings.xml is not in the manifest: its data must inflate, and does not
+      EXPECT_EQ(o.report.integrity, Integrity::kDamaged) << Describe(o.report);
+    }
+  }
+}
+
 TEST(ZipStructure, SelfExtractingPrefixIsNotFlagged) {
   std::string bytes = MakeWithTool("zip", "zip -q out.zip a.txt b.txt", "out.zip");
   if (bytes.empty()) GTEST_SKIP();
