@@ -112,6 +112,17 @@ bool WavPackBlock(std::string_view head, uint64_t /*file_size*/) {
          *version >= 0x402 && *version <= 0x410;
 }
 
+// LZMA "alone" (.lzma): a properties byte (lc/lp/pb below 225) and a dictionary size that is a
+// power of two or 2^n + 2^(n-1), as every encoder writes it.
+bool LzmaAlone(std::string_view head, uint64_t /*file_size*/) {
+  auto props = ByteAt(head, 0);
+  auto dict = LoadLE<uint32_t>(head, 1);
+  if (!props || *props >= 225 || !dict || *dict < 4096) return false;
+  const uint32_t d = *dict;
+  const uint32_t top = 1u << (31 - __builtin_clz(d));
+  return d == top || d == top + top / 2;
+}
+
 // ASN.1 DER (certificates, keys, PKCS#12 and PKCS#7 files): one SEQUENCE whose definite length
 // spans the file exactly. A random file starting with 0x30 matches this 1 time in ~2^16 or less.
 bool DerSequence(std::string_view head, uint64_t file_size) {
@@ -167,6 +178,15 @@ const Signature kSignatures[] = {
     {"llvm-bitcode", 0, "\xDE\xC0\x17\x0B"_sv, true},  // bitcode wrapper
     {"jmod", 0, "JM\x01\x00PK"_sv, true},              // a Java module: header + ZIP
     {"der", 0, "\x30"_sv, true, DerSequence},
+    // PKCS#7/CMS in BER with an indefinite length (S/MIME .p7m, signed or enveloped mail).
+    {"pkcs7", 0, "\x30\x80\x06\x09\x2A\x86\x48\x86\xF7\x0D\x01\x07"_sv, true},
+    {"gnupg-keybox", 8, "KBXf"_sv, false},
+    {"lz4-legacy", 0, "\x02\x21\x4C\x18"_sv, true},
+    {"snappy-framed", 0, "\xFF\x06\x00\x00sNaPpY"_sv, true},
+    {"lzma", 0, "\x5D\x00\x00"_sv, true, LzmaAlone},
+    {"wim", 0, "MSWIM\0\0\0"_sv, true},
+    {"windows-prefetch", 0, "MAM\x04"_sv, true},
+    {"windows-minidump", 0, "MDMP\x93\xA7"_sv, false},
     {"openal-hrtf", 0, "MinPHR0"_sv, false},
     {"gettext-mo", 0, "\xDE\x12\x04\x95"_sv, false},
     {"gettext-mo", 0, "\x95\x04\x12\xDE"_sv, false},

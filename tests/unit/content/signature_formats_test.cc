@@ -90,6 +90,31 @@ TEST(SignatureFormats, CamcorderAndElementaryStreamsAreRecognised) {
   std::filesystem::remove_all(dir);
 }
 
+// .lzma files (xz --format=lzma): a properties byte and a dictionary size, then the stream.
+TEST(SignatureFormats, LzmaAloneIsRecognisedAndRandomBytesAreNot) {
+  char tmpl[] = "/tmp/steen-signature-lzma.XXXXXX";
+  const int fd = ::mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  const std::string text = steen::testing::RandomBytes(2000, 1) + std::string(20000, 'a');
+  ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ::close(fd);
+  const std::string out = std::string(tmpl) + ".lzma";
+  const std::string cmd = "xz --format=lzma -c " + std::string(tmpl) + " > " + out + " 2>/dev/null";
+  const int rc = std::system(cmd.c_str());
+  ::unlink(tmpl);
+  if (rc != 0) GTEST_SKIP() << "xz cannot write .lzma here";
+  std::ifstream in(out, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ::unlink(out.c_str());
+  EXPECT_EQ(Validate(Named("signature"), bytes).format, "lzma");
+  std::string random = steen::testing::RandomBytes(4096, 9);
+  random[0] = '\x5D';
+  random[1] = random[2] = '\0';
+  random[3] = '\x13';  // dictionary size 0x??130000: not a power of two (nor 3 x 2^n)
+  random[4] = '\x00';
+  EXPECT_FALSE(Named("signature").Matches(random, random.size()));
+}
+
 TEST(SignatureFormats, RandomBytesRarelyMatchAnySignature) {
   int matches = 0;
   for (uint64_t seed = 1; seed <= 2000; ++seed) {
