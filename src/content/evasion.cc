@@ -302,10 +302,12 @@ std::optional<ByteTransform> DetectByteTransform(std::string_view head,
         return ByteTransform{key, std::string(validator->name())};
       }
     }
-    // Text only under the bit flip (255 - b, the named evasion). Under keys guessed from the
-    // bytes' own statistics, binaries made of NUL-separated strings (spell dictionaries,
-    // terminfo, pickles: XOR 0x20 turns NULs into spaces) and legacy-encoded text read as text.
-    if (key == 0xff && !original_is_text && LooksLikePlainText(transformed)) {
+    // Text under the bit flip (255 - b, the named evasion) when it reads as plain text; under
+    // another key only when that key moves ASCII into the high half (below 0x80, XOR 0x20 turns
+    // the NULs of string tables, spell dictionaries and terminfo into spaces) and the result is
+    // ASCII prose (legacy double-byte text under a guessed key is printable, but not prose).
+    if (!original_is_text && (key == 0xff ? LooksLikePlainText(transformed)
+                                          : key >= 0x80 && LooksLikeAsciiProse(transformed))) {
       return ByteTransform{key, "text"};
     }
     std::size_t multibyte = 0;

@@ -134,6 +134,20 @@ TEST(Analyzer, Base64OfTextIsNotDamaged) {
   EXPECT_NE(a.verdict, Verdict::kDamaged) << Joined(a);
 }
 
+// Text XORed with a key other than 0xFF that moves it into the high half is transformed too.
+TEST(Analyzer, TextXoredWithAHighKeyIsBitTransformed) {
+  std::string text;
+  for (int i = 0; text.size() < 30000; ++i) {
+    text += "Line " + std::to_string(i) + ": the minutes of the meeting and the budget.\n";
+  }
+  for (uint8_t key : {0x9c, 0xc3}) {
+    std::string x = text;
+    for (char& c : x) c = static_cast<char>(static_cast<uint8_t>(c) ^ key);
+    const Analysis a = AnalyzeBytes(x);
+    EXPECT_EQ(a.kind, DamageKind::kBitTransformed) << int{key} << ": " << Joined(a);
+  }
+}
+
 TEST(Analyzer, BitFlippedTextIsBitTransformed) {
   std::string text = ProseText(50000);
   for (char& c : text) c = static_cast<char>(255 - static_cast<unsigned char>(c));
