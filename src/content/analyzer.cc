@@ -65,6 +65,20 @@ class XorByteSource final : public ByteSource {
   uint8_t key_;
 };
 
+// The bytes of `inner` from `start` on, as a file of their own (a payload after a script).
+class OffsetByteSource final : public ByteSource {
+ public:
+  OffsetByteSource(ByteSource& inner, uint64_t start) : inner_(inner), start_(start) {}
+  uint64_t Size() const override { return inner_.Size() > start_ ? inner_.Size() - start_ : 0; }
+  Status ReadAt(uint64_t offset, std::size_t length, std::string* out) override {
+    return inner_.ReadAt(start_ + offset, length, out);
+  }
+
+ private:
+  ByteSource& inner_;
+  uint64_t start_;
+};
+
 // Statistics of every 4 KiB block that was read (sampled, or all of them in deep mode).
 struct BlockMap {
   explicit BlockMap(std::size_t block) : block_bytes(block) {}
@@ -455,24 +469,58 @@ struct ContentAnalyzer::Impl {
     d.reasons.push_back(what + " (a ransomware footer?)");
   }
 
-  // Where text ends and a stream of a known format begins (a self-extracting archive: a shell
-  // script with an xz, bzip2, gzip, zstd or ZIP payload), that format's name; "" otherwise.
-  std::string EmbeddedStreamAfterText(std::string_view head, uint64_t size) const {
+  // Where text ends and a stream of a known format begins (a python zipapp or makeself
+  // installer: a shell script, then a ZIP, xz, bzip2, gzip or zstd payload), that format's
+  // validator and the stream's offset; nullptr otherwise.
+  const content::FormatValidator* EmbeddedStreamAfterText(std::string_view head, uint64_t size,
+                                                          std::size_t* offset) const {
     std::size_t first_binary = 0;
     while (first_binary < head.size()) {
       const auto c = static_cast<unsigned char>(head[first_binary]);
       if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) break;
       ++first_binary;
     }
-    if (first_binary == head.size()) return "";
+    if (first_binary < 2 || first_binary == head.size()) return nullptr;
     // Magic numbers may start with printable bytes ("BZh", "7z", "PK"): look a little before.
     for (std::size_t at = first_binary > 32 ? first_binary - 32 : 0; at <= first_binary; ++at) {
       for (const auto& v : validators) {
         if (IsTextValidator(v.get())) continue;
-        if (v->Matches(head.substr(at), size - at)) return std::string(v->name());
+        if (v->Matches(head.substr(at), size - at)) {
+          *offset = at;
+          return v.get();
+        }
       }
     }
-    return "";
+    return nullptr;
+  }
+
+  // A script followed by its payload: the payload is judged as a file of its own. Returns true
+  // when it decided.
+  bool JudgeScriptPayload(ByteSource& source, std::string_view head, uint64_t size, Decision& d,
+                          std::string& format) const {
+    if (head.size() < 2 || head[0] != '#' || head[1] != '!') return false;
+    std::size_t at = 0;
+    const content::FormatValidator* v = EmbeddedStreamAfterText(head, size, &at);
+    if (v == nullptr) return false;
+    OffsetByteSource payload(source, at);
+    Reader reader(payload, limits::kAnalysisReadBudget);
+    const FormatReport report = v->Validate(reader);
+    const std::string name = report.format.empty() ? std::string(v->name()) : report.format;
+    format = "script+" + name;
+    if (report.integrity == Integrity::kValid ||
+        report.integrity == Integrity::kEncryptedContainer) {
+      d.verdict = Verdict::kIntact;
+      d.score = 0.05;
+      d.reasons.push_back("a script followed by a valid " + name + " payload at " + Hex(at));
+      return true;
+    }
+    if (report.integrity == Integrity::kDamaged) {
+      Damaged(d, DamageKind::kPartiallyEncrypted, 0.85,
+              "a script followed by a " + name + " payload at " + Hex(at) +
+                  " whose structure is broken");
+      return true;
+    }
+    return false;
   }
 
   void JudgeUnknownFormat(const BlockMap& map, const HeadShape& shape, std::string_view head,
@@ -518,11 +566,13 @@ struct ContentAnalyzer::Impl {
     // are text then binary (self-extracting scripts) carry compressed data, which the block
     // test tells from ciphertext.
     if (map.blocks >= 2 && uniform >= 0.5 && shape.text_head) {
-      if (const std::string embedded = EmbeddedStreamAfterText(head, size); !embedded.empty()) {
+      std::size_t at = 0;
+      if (const content::FormatValidator* embedded = EmbeddedStreamAfterText(head, size, &at)) {
         d.verdict = Verdict::kUnknown;
         d.score = 0.3;
-        d.reasons.push_back("text followed by an embedded " + embedded +
-                            " stream (a self-extracting archive?); " + map.Describe());
+        d.reasons.push_back("text followed by an embedded " + std::string(embedded->name()) +
+                            " stream at " + Hex(at) + " (a self-extracting archive?); " +
+                            map.Describe());
         return;
       }
       Damaged(d, DamageKind::kPartiallyEncrypted, 0.8,
@@ -587,6 +637,9 @@ StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
                                content::ComputeBlockStats(head.substr(0, 4096)).high_bytes > 0.5);
   if (!decided && maybe_transformed) {
     decided = impl_->JudgeTransformed(source, head, size, decision, format);
+  }
+  if (!decided && validator == nullptr) {
+    decided = impl_->JudgeScriptPayload(source, head, size, decision, format);
   }
   if (!decided && validator != nullptr) {
     FormatReport report = validator->Validate(reader);

@@ -159,6 +159,7 @@ const Signature kSignatures[] = {
     {"zstd-dictionary", 0, "\x37\xA4\x30\xEC"_sv, true},
     {"git-pack", 0, "PACK\0\0\0"_sv, true},
     {"git-index", 0, "DIRC\0\0\0"_sv, false},
+    {"git-pack-index", 0, "\xFFtOc\0\0\0"_sv, true},  // SHA-1 names: random by nature
     {"iso9660", 0x8001, "CD001"_sv, false},
     {"ext-fs-image", 1080, "\x53\xEF"_sv, false, ExtSuperblock},
     {"qcow2", 0, "QFI\xFB"_sv, false},

@@ -422,6 +422,25 @@ std::string Filter(const std::string& command, const std::string& input) {
 // A shell script followed by its compressed payload (makeself and other self-extracting
 // installers): xz and bzip2 streams look like ciphertext block by block, but they start right
 // where the text ends, with their signature. The same text head over random bytes is damage.
+// A python zipapp (a shell/python shebang line, then a ZIP): the payload is validated as a file
+// of its own; the same script over a damaged ZIP is damaged.
+TEST(Analyzer, ScriptWithAZipPayloadIsJudgedByItsPayload) {
+  const std::string zip = Filter(
+      "sh -c 'cd /tmp && rm -f steen-zipapp-test.zip && "
+      "zip -q steen-zipapp-test.zip - && cat steen-zipapp-test.zip && "
+      "rm -f steen-zipapp-test.zip'",
+      ProseText(40000));
+  if (zip.empty()) GTEST_SKIP() << "zip is not available";
+  const std::string script = "#!/bin/sh\nexec python3 -I \"$0\" \"$@\"\n";
+  const Analysis a = AnalyzeBytes(script + zip);
+  EXPECT_EQ(a.verdict, Verdict::kIntact) << Joined(a);
+  EXPECT_EQ(a.format, "script+zip");
+  std::string broken = script + zip;
+  const std::string noise = RandomBytes(broken.size() - script.size() - 200, 8);
+  std::copy(noise.begin(), noise.end(), broken.begin() + static_cast<long>(script.size()) + 100);
+  EXPECT_EQ(AnalyzeBytes(broken).verdict, Verdict::kDamaged) << Joined(AnalyzeBytes(broken));
+}
+
 TEST(Analyzer, SelfExtractingArchiveIsNotAnEncryptedBody) {
   std::string script = "#!/bin/sh\n# installer\n";
   while (script.size() < 6000)
