@@ -253,6 +253,9 @@ const Signature kSignatures[] = {
     {"ac3", 0, "\x0B\x77"_sv, true, Ac3Frames},
     {"wavpack", 0, "wvpk"_sv, true, WavPackBlock},
     {"caf", 0, "caff\x00\x01"_sv, true},
+    // Sony Wave64: "riff" and "wave" as GUIDs (the first 16 bytes look random by design).
+    {"wave64", 0, "riff\x2E\x91\xCF\x11\xA5\xD6\x28\xDB\x04\xC1\x00\x00"_sv, false},
+    {"tta", 0, "TTA1"_sv, true},
     {"ape", 0, "MAC \x96\x0F"_sv, true},
     {"ape", 0, "MAC \x8C\x0F"_sv, true},
     {"amr", 0, "#!AMR"_sv, true},

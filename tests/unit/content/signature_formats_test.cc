@@ -73,6 +73,8 @@ TEST(SignatureFormats, CamcorderAndElementaryStreamsAreRecognised) {
       {"ac3", noise + "-c:a ac3 -f ac3"},
       {"wavpack", noise + "-c:a wavpack -f wv"},
       {"caf", noise + "-f caf"},
+      {"wave64", noise + "-c:a pcm_s24le -f w64"},
+      {"tta", noise + "-c:a tta -f tta"},
   };
   for (const auto& [format, args] : cases) {
     const std::string out = dir + "/sample." + format;
