@@ -34,22 +34,27 @@ def read_tsv(path):
         return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
+def scan_to_file(steen, targets, jsonl_path, deep=False, threads=0):
+    """Runs `steen scan --format jsonl` over `targets` into jsonl_path; returns the seconds it
+    took. Exits when the scan itself failed (status other than 0 clean, 1 damage found)."""
+    cmd = [steen, "scan", "--format", "jsonl", "--no-progress"]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    if deep:
+        cmd.append("--deep")
+    start = time.monotonic()
+    with open(jsonl_path, "w", encoding="utf-8") as out:
+        proc = subprocess.run(cmd + list(targets), stdout=out, stderr=subprocess.PIPE, text=True,
+                              check=False)
+    if proc.returncode not in (0, 1):
+        sys.exit(f"{' '.join(cmd)} ... exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return time.monotonic() - start
+
+
 def run_scan(steen, root, jsonl_path, deep, threads, reuse):
     """Returns ({relative path: record}, seconds, summary) for one tree."""
     if not (reuse and os.path.exists(jsonl_path)):
-        cmd = [steen, "scan", "--format", "jsonl", "--no-progress"]
-        if threads:
-            cmd += ["--threads", str(threads)]
-        if deep:
-            cmd.append("--deep")
-        cmd.append(root)
-        start = time.monotonic()
-        with open(jsonl_path, "w", encoding="utf-8") as out:
-            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, text=True, check=False)
-        elapsed = time.monotonic() - start
-        # 0 = clean, 1 = damage found; anything else is a failure of the scan itself.
-        if proc.returncode not in (0, 1):
-            sys.exit(f"evaluate: {' '.join(cmd)} exited {proc.returncode}: {proc.stderr[-2000:]}")
+        elapsed = scan_to_file(steen, [root], jsonl_path, deep, threads)
         with open(jsonl_path + ".time", "w", encoding="utf-8") as f:
             f.write(f"{elapsed:.3f}\n")
     else:

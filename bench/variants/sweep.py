@@ -113,27 +113,6 @@ def load_scan(jsonl, root=None):
     return recs
 
 
-def run_scan(steen, targets, jsonl, threads, deep=False):
-    cmd = [steen, "scan", "--format", "jsonl", "--no-progress"]
-    if threads:
-        cmd += ["--threads", str(threads)]
-    if deep:
-        cmd.append("--deep")
-    with open(jsonl, "w", encoding="utf-8") as out:
-        proc = subprocess.run(cmd + list(targets), stdout=out, stderr=subprocess.PIPE, text=True, check=False)
-    # 0 = clean, 1 = damage found; anything else is a failure of the scan itself.
-    if proc.returncode not in (0, 1):
-        die(f"{' '.join(cmd)} ... exited {proc.returncode}: {proc.stderr[-2000:]}", 1)
-
-
-def verdict_of(rec):
-    if rec is None:
-        return "missing"
-    if "error" in rec and "verdict" not in rec:
-        return "error"
-    return rec.get("verdict", "missing")
-
-
 # ---- what changed, what was read
 
 def diff_ranges(orig_path, new_path, block=4096, max_byte_level_blocks=4096):
@@ -201,7 +180,7 @@ def sweep_one(args, variant, profile_file, corpus_name, corpus_dir):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
         if proc.returncode != 0:
             die(f"damage_corpus {variant['name']} on {corpus_name} exited {proc.returncode}: {proc.stderr}", 1)
-        run_scan(args.steen, [out], jsonl, args.threads)
+        evaluate.scan_to_file(args.steen, [out], jsonl, threads=args.threads)
     elif not (os.path.exists(jsonl) and os.path.exists(os.path.join(out, "DAMAGED.tsv"))):
         die(f"--reuse: {jsonl} or {out}/DAMAGED.tsv missing (run without --reuse first)")
     recs = load_scan(jsonl, out)
@@ -216,7 +195,7 @@ def sweep_one(args, variant, profile_file, corpus_name, corpus_dir):
             continue
         fpath = os.path.join(out, row["path"])
         rec = recs.get(row["path"])
-        v = verdict_of(rec)
+        v = evaluate.verdict_of(rec)
         r = base | {"path": fpath, "verdict": v, "kind": (rec or {}).get("kind"),
                     "format": (rec or {}).get("format"), "score": (rec or {}).get("score"),
                     "reasons": (rec or {}).get("reasons", []), "bytes_read": (rec or {}).get("bytes_read")}
@@ -252,7 +231,8 @@ def deep_misses(args, rows):
         recs = {}
         if present:
             jsonl = os.path.join(args.out, "scans", "deep", variant + ".jsonl")
-            run_scan(args.steen, [r["path"] for r in present], jsonl, args.threads, deep=True)
+            evaluate.scan_to_file(args.steen, [r["path"] for r in present], jsonl, deep=True,
+                                  threads=args.threads)
             recs = load_scan(jsonl)
         c = collections.Counter()
         for r in misses:
@@ -260,7 +240,7 @@ def deep_misses(args, rows):
                 c["not rescanned"] += 1
                 continue
             rec = recs.get(os.path.abspath(r["path"]))
-            v = verdict_of(rec)
+            v = evaluate.verdict_of(rec)
             c[v] += 1
             r["deep_verdict"] = v
             r["deep_reasons"] = (rec or {}).get("reasons", [])

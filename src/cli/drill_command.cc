@@ -167,8 +167,12 @@ void RegisterDrillCommand(CLI::App& app) {
   sub->add_flag("--list", args->list, "List the built-in family profiles");
   sub->add_flag("--show", args->show, "Print the built-in profile named by --family");
   sub->add_option("--init", args->init, "Create the marker file in DIR (creating DIR)");
-  sub->add_option("--populate", args->populate, "With --init: copy N real files of mixed types (keeping their folders) from --from");
-  sub->add_option("--from", args->from, "With --populate: the corpus folder (default: /usr/share, files Debian packages installed)");
+  sub->add_option(
+      "--populate", args->populate,
+      "With --init: copy N real files of mixed types (keeping their folders) from --from");
+  sub->add_option(
+      "--from", args->from,
+      "With --populate: the corpus folder (default: /usr/share, files Debian packages installed)");
   sub->add_option("target", args->target,
                   "Folder to attack (must hold the marker), or smb://HOST[:PORT]/SHARE[/PATH] "
                   "to attack a share through libsmbclient (needs --auth-file)");

@@ -172,22 +172,21 @@ struct HeadShape {
     std::size_t cells = 0;
     std::size_t random = 0;
     std::size_t text = 0;
+    constexpr std::size_t kTextHeadBytes = 4096;
+    text_head = head.size() >= 256;
     for (std::size_t pos = 0; pos + kCell <= head.size(); pos += kCell) {
       const std::string_view cell = head.substr(pos, kCell);
       const bool r = CellLooksRandom(cell);
+      const bool is_text = CellIsText(cell);
       if (pos == 0) first_cell_random = r;
+      if (pos + kCell <= kTextHeadBytes && !is_text) text_head = false;
       ++cells;
       random += r ? 1 : 0;
-      text += !r && CellIsText(cell) ? 1 : 0;
+      text += !r && is_text ? 1 : 0;
     }
     if (cells > 0) {
       random_cells = static_cast<double>(random) / static_cast<double>(cells);
       text_cells = static_cast<double>(text) / static_cast<double>(cells);
-    }
-    const std::string_view first = head.substr(0, 4096);
-    text_head = first.size() >= 256;
-    for (std::size_t pos = 0; text_head && pos + kCell <= first.size(); pos += kCell) {
-      text_head = CellIsText(first.substr(pos, kCell));
     }
   }
 };

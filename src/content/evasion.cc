@@ -110,6 +110,18 @@ bool LooksLikeEucText(std::string_view bytes) {
   return pairs * 2 * 5 >= bytes.size() && ascii * 2048 >= bytes.size();
 }
 
+// LooksLikePlainText on the byte counts of `size` bytes.
+bool PlainTextHistogram(const ByteHistogram& histogram, std::size_t size) {
+  const BlockStats stats = StatsFromHistogram(histogram);
+  // Natural text uses many letters and no single byte dominates; a wide encoding (UTF-32) XORed
+  // with a key turns its zero bytes into one repeated letter, which is not text.
+  uint64_t most = 0;
+  for (uint64_t count : histogram) most = std::max(most, count);
+  if (most * 10 > size * 6 || stats.distinct < 20) return false;
+  // Real text has some non-ASCII letters (UTF-8, Latin-1), so not everything is printable ASCII.
+  return stats.printable >= 0.9;
+}
+
 bool NoByteDominates(std::string_view bytes) {
   ByteHistogram histogram{};
   AccumulateHistogram(bytes, histogram);
@@ -121,9 +133,10 @@ bool NoByteDominates(std::string_view bytes) {
 }  // namespace
 
 bool LooksLikeAsciiProse(std::string_view bytes) {
-  if (!LooksLikePlainText(bytes)) return false;
+  if (bytes.size() < 64) return false;
   ByteHistogram histogram{};
   AccumulateHistogram(bytes, histogram);
+  if (!PlainTextHistogram(histogram, bytes.size())) return false;
   uint64_t alnum = 0;
   uint64_t blanks = 0;
   uint64_t most_other = 0;  // the most frequent byte that is not a blank
@@ -158,14 +171,7 @@ bool LooksLikePlainText(std::string_view bytes) {
   if (bytes.size() < 64) return false;
   ByteHistogram histogram{};
   AccumulateHistogram(bytes, histogram);
-  const BlockStats stats = StatsFromHistogram(histogram);
-  // Natural text uses many letters and no single byte dominates; a wide encoding (UTF-32) XORed
-  // with a key turns its zero bytes into one repeated letter, which is not text.
-  uint64_t most = 0;
-  for (uint64_t count : histogram) most = std::max(most, count);
-  if (most * 10 > bytes.size() * 6 || stats.distinct < 20) return false;
-  // Real text has some non-ASCII letters (UTF-8, Latin-1), so not everything is printable ASCII.
-  return stats.printable >= 0.9;
+  return PlainTextHistogram(histogram, bytes.size());
 }
 
 // Byte classes for DetectTextEncoding: a table, so the count is one load and one add per byte.
@@ -284,6 +290,11 @@ std::optional<ByteTransform> DetectByteTransform(std::string_view head,
   // bytes, or bytes below 0xA1).
   const bool original_is_text =
       (original_utf8 && original_multibyte * 8 >= probe.size()) || LooksLikeEucText(probe);
+  // Formats known by a signature only need varied bytes under a transform: UTF-32 text or NUL
+  // padding XORed with MPEG-TS's sync byte passes that signature (tar or OLE2 inverted back is
+  // mostly NULs, and their validators check structure). A XOR permutes the byte counts, so this
+  // holds for every key or none.
+  const bool varied = NoByteDominates(probe);
   std::string transformed(probe.size(), '\0');
   for (char key_char : keys) {
     const auto key = static_cast<uint8_t>(key_char);
@@ -291,10 +302,6 @@ std::optional<ByteTransform> DetectByteTransform(std::string_view head,
     for (std::size_t i = 0; i < probe.size(); ++i) {
       transformed[i] = static_cast<char>(static_cast<uint8_t>(probe[i]) ^ key);
     }
-    // Formats known by a signature only need varied bytes under a transform: UTF-32 text or NUL
-    // padding XORed with MPEG-TS's sync byte passes that signature (tar or OLE2 inverted back is
-    // mostly NULs, and their validators check structure).
-    const bool varied = NoByteDominates(transformed);
     for (const auto& validator : validators) {
       if (validator->name().substr(0, 4) == "text") continue;  // text is judged below
       if (!varied && validator->name() == "signature") continue;

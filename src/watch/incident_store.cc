@@ -21,8 +21,8 @@
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
-#include "steen/limits.h"
 #include "outputs/text.h"
+#include "steen/limits.h"
 #include "steen/outputs.h"
 #include "sys/client_blocker.h"
 

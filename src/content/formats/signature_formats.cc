@@ -38,19 +38,26 @@ bool PycHeader(std::string_view head, uint64_t /*file_size*/) {
   auto flags = LoadLE<uint32_t>(head, 4);
   return head.size() >= 16 && flags && *flags <= 3 && static_cast<unsigned char>(head[1]) < 0x10;
 }
-bool MpegTransportStream(std::string_view head, uint64_t /*file_size*/) {
-  bool headers_differ = false;  // continuity counters and PIDs change from packet to packet
+// Eight MPEG-2 transport stream packets from `first`, `stride` bytes apart: the sync byte, and an
+// adaptation_field_control other than the reserved 00 (a real packet has payload, adaptation or
+// both). With `headers_vary`, the 4-byte headers must not all be the same (continuity counters
+// and PIDs change from packet to packet; NUL padding XORed with 0x47 does not).
+bool TransportPackets(std::string_view head, std::size_t first, std::size_t stride,
+                      bool headers_vary) {
+  bool headers_differ = false;
   for (std::size_t i = 0; i < 8; ++i) {
-    if (!HasAt(head, i * 188, "\x47")) return false;
-    // adaptation_field_control 00 is reserved: a real packet has payload, adaptation or both.
-    auto control = ByteAt(head, i * 188 + 3);
+    const std::size_t at = first + i * stride;
+    if (!HasAt(head, at, "\x47")) return false;
+    auto control = ByteAt(head, at + 3);
     if (!control || ((*control >> 4) & 3) == 0) return false;
-    if (i > 0 && head.size() >= i * 188 + 4 &&
-        head.substr(i * 188, 4) != head.substr((i - 1) * 188, 4)) {
+    if (i > 0 && head.size() >= at + 4 && head.substr(at, 4) != head.substr(at - stride, 4)) {
       headers_differ = true;
     }
   }
-  return headers_differ;
+  return headers_differ || !headers_vary;
+}
+bool MpegTransportStream(std::string_view head, uint64_t /*file_size*/) {
+  return TransportPackets(head, 0, 188, /*headers_vary=*/true);
 }
 bool IcoHeader(std::string_view head, uint64_t /*file_size*/) {
   auto count = LoadLE<uint16_t>(head, 4);
@@ -75,12 +82,7 @@ bool CompressZ(std::string_view head, uint64_t /*file_size*/) {
 // MPEG-2 transport stream in 192-byte packets (Blu-ray and AVCHD camcorders' .m2ts/.MTS): a
 // 4-byte time code, then a TS packet.
 bool M2ts(std::string_view head, uint64_t /*file_size*/) {
-  for (std::size_t i = 0; i < 8; ++i) {
-    if (!HasAt(head, 4 + i * 192, "\x47")) return false;
-    auto control = ByteAt(head, 4 + i * 192 + 3);
-    if (!control || ((*control >> 4) & 3) == 0) return false;
-  }
-  return true;
+  return TransportPackets(head, 4, 192, /*headers_vary=*/false);
 }
 // H.264/H.265 elementary stream (Annex B): a start code, a NAL header of the types a stream
 // starts with (H.264 SEI/SPS/AUD; H.265 VPS/SPS/PPS/AUD/SEI), and another start code soon.

@@ -826,11 +826,14 @@ TEST_F(SmbTableTest, SmbstatusFillsAndUpdatesTheShare) {
         "9": {"service": "finance", "server_id": {"pid": "102"}}}})");
   auto tcp = Tcp();
   tcp.push_back(Row(6, "198.18.0.1", 4450, "198.18.0.2", 48999, kTcpEstablished, 9400));
-  proc_.Process(107, "smbd", "/usr/sbin/smbd", 65534, 606, kRigCmdline);
-  proc_.Fd(107, 35, "socket:[9400]");
-  proc_.Net(107, tcp, Tcp6());
-  ASSERT_TRUE(table.ForPid(107));
-  ASSERT_TRUE(table.WaitIdle(milliseconds(10000)));
+  // A new smbd child of the rig on that connection, seen by the table (which asks smbstatus).
+  auto new_child = [&](pid_t pid, uint64_t start_time) {
+    proc_.Process(pid, "smbd", "/usr/sbin/smbd", 65534, start_time, kRigCmdline);
+    proc_.Fd(pid, 35, "socket:[9400]");
+    proc_.Net(pid, tcp, Tcp6());
+    return table.ForPid(pid).has_value() && table.WaitIdle(milliseconds(10000));
+  };
+  ASSERT_TRUE(new_child(107, 606));
   EXPECT_EQ(table.ForPid(101)->share, "projects,scans");
   EXPECT_EQ(table.ForPid(101)->user, nobody_);  // the user is a scope key: it stays
   EXPECT_EQ(table.ForPid(101)->machine, "WS-ALICE");
@@ -839,11 +842,7 @@ TEST_F(SmbTableTest, SmbstatusFillsAndUpdatesTheShare) {
 
   // An answer without tree connects (smbstatus -S failed) leaves the shares known.
   answer(R"({"sessions": {"1": {"server_id": {"pid": "101"}, "username": "nobody"}}})");
-  proc_.Process(108, "smbd", "/usr/sbin/smbd", 65534, 607, kRigCmdline);
-  proc_.Fd(108, 35, "socket:[9400]");
-  proc_.Net(108, tcp, Tcp6());
-  ASSERT_TRUE(table.ForPid(108));
-  ASSERT_TRUE(table.WaitIdle(milliseconds(10000)));
+  ASSERT_TRUE(new_child(108, 607));
   EXPECT_EQ(table.ForPid(101)->share, "projects,scans");
   EXPECT_EQ(table.ForPid(102)->share, "finance");
   // Every answer was for the rig's family.
