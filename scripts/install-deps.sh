@@ -10,7 +10,7 @@ BUILD_PACKAGES=(
   libcli11-dev nlohmann-json3-dev libfmt-dev
   libssl-dev zlib1g-dev libzstd-dev liblzma-dev libbz2-dev
   libsqlite3-dev libyaml-cpp-dev libsystemd-dev
-  libsmbclient-dev  # steen drill smb://... (src/drill/smb_fs.cc)
+  libsmbclient-dev  # steen drill smb://... (src/drill/smb_fs.cc: header at build, dlopen at run time)
   libnftables-dev  # steen watch: refuses a contained SMB client's reconnection (src/sys/client_blocker.cc)
 )
 # Tools the tests, the demo and the benchmarks call.

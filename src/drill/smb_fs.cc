@@ -11,6 +11,10 @@
 //  * the server resolves symlinks ("follow symlinks", "wide links"): a symlink is reported only
 //    when the server says so (SMB3 POSIX extensions), otherwise it is the file it points to,
 //    within the share.
+//
+// libsmbclient is not linked but loaded on the first connection: it brings in ~110 shared
+// libraries (most of Samba), whose loading and relocation made up most of every steen start.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <libsmbclient.h>
 #include <sys/stat.h>
@@ -115,8 +119,77 @@ EntryInfo InfoFromStat(const struct stat& st) {
   return info;
 }
 
+// The libsmbclient functions steen calls, each resolved by dlsym under its own name.
+#define STEEN_SMBCLIENT_FUNCTIONS(X)     \
+  X(smbc_new_context)                    \
+  X(smbc_free_context)                   \
+  X(smbc_init_context)                   \
+  X(smbc_setDebug)                       \
+  X(smbc_setTimeout)                     \
+  X(smbc_setPort)                        \
+  X(smbc_setOptionNoAutoAnonymousLogin)  \
+  X(smbc_setOptionUseKerberos)           \
+  X(smbc_setOptionFallbackAfterKerberos) \
+  X(smbc_setOptionUserData)              \
+  X(smbc_getOptionUserData)              \
+  X(smbc_setFunctionAuthDataWithContext) \
+  X(smbc_getFunctionStat)                \
+  X(smbc_getFunctionFstat)               \
+  X(smbc_getFunctionOpen)                \
+  X(smbc_getFunctionClose)               \
+  X(smbc_getFunctionRead)                \
+  X(smbc_getFunctionWrite)               \
+  X(smbc_getFunctionLseek)               \
+  X(smbc_getFunctionFtruncate)           \
+  X(smbc_getFunctionRename)              \
+  X(smbc_getFunctionUnlink)              \
+  X(smbc_getFunctionMkdir)               \
+  X(smbc_getFunctionRmdir)               \
+  X(smbc_getFunctionOpendir)             \
+  X(smbc_getFunctionReaddirPlus2)        \
+  X(smbc_getFunctionClosedir)
+
+// Typed pointers into the loaded libsmbclient; the header stays the source of the signatures.
+struct SmbClient {
+#define STEEN_SMBCLIENT_MEMBER(name) decltype(&::name) name = nullptr;
+  STEEN_SMBCLIENT_FUNCTIONS(STEEN_SMBCLIENT_MEMBER)
+#undef STEEN_SMBCLIENT_MEMBER
+};
+
+StatusOr<SmbClient> OpenSmbClient() {
+  // RTLD_LOCAL: Samba's symbols stay out of the global namespace, visible through the table only.
+  void* library = dlopen("libsmbclient.so.0", RTLD_NOW | RTLD_LOCAL);
+  if (library == nullptr) {
+    const char* why = dlerror();
+    return Status::Unsupported(
+        std::string("libsmbclient.so.0 not found: install the Debian package libsmbclient for SMB "
+                    "drill targets (") +
+        (why == nullptr ? "dlopen failed" : why) + ")");
+  }
+  SmbClient client;
+#define STEEN_SMBCLIENT_RESOLVE(name)                                            \
+  client.name = reinterpret_cast<decltype(&::name)>(dlsym(library, #name));      \
+  if (client.name == nullptr) {                                                  \
+    dlclose(library);                                                            \
+    return Status::Unsupported("libsmbclient.so.0 has no " #name                 \
+                               ": SMB drill targets need a newer libsmbclient"); \
+  }
+  STEEN_SMBCLIENT_FUNCTIONS(STEEN_SMBCLIENT_RESOLVE)
+#undef STEEN_SMBCLIENT_RESOLVE
+  return client;
+}
+
+// libsmbclient, loaded by the first caller (thread-safe), or why it cannot be used. Never unloaded
+// nor destroyed: Samba keeps process-wide state past its contexts, and a context may be freed
+// during exit.
+const StatusOr<SmbClient>& LoadSmbClient() {
+  static const auto* const client = new StatusOr<SmbClient>(OpenSmbClient());
+  return *client;
+}
+
 struct ContextDeleter {
-  void operator()(SMBCCTX* context) const { smbc_free_context(context, 1); }
+  const SmbClient* lib = nullptr;
+  void operator()(SMBCCTX* context) const { lib->smbc_free_context(context, 1); }
 };
 
 class SmbDrillFs;
@@ -143,19 +216,23 @@ class SmbDrillFs : public DrillFs {
       : url_(std::move(url)), credentials_(std::move(credentials)) {}
 
   Status Connect() {
-    context_.reset(smbc_new_context());
+    const StatusOr<SmbClient>& lib = LoadSmbClient();
+    if (!lib.ok()) return lib.status();
+    lib_ = &*lib;
+    context_ = {lib_->smbc_new_context(), ContextDeleter{lib_}};
     if (!context_) return Status::Internal("smbc_new_context failed");
     SMBCCTX* c = context_.get();
-    smbc_setDebug(c, 0);
-    smbc_setTimeout(c, 10000);  // connect and every request: an unreachable server fails in 10 s
-    smbc_setPort(c, url_.port);
+    lib_->smbc_setDebug(c, 0);
+    // Connect and every request: an unreachable server fails in 10 s.
+    lib_->smbc_setTimeout(c, 10000);
+    lib_->smbc_setPort(c, url_.port);
     // Never fall back to a guest or anonymous session: a wrong password must fail.
-    smbc_setOptionNoAutoAnonymousLogin(c, 1);
-    smbc_setOptionUseKerberos(c, 0);
-    smbc_setOptionFallbackAfterKerberos(c, 1);
-    smbc_setOptionUserData(c, this);
-    smbc_setFunctionAuthDataWithContext(c, &SmbDrillFs::Authenticate);
-    if (smbc_init_context(c) == nullptr) {
+    lib_->smbc_setOptionNoAutoAnonymousLogin(c, 1);
+    lib_->smbc_setOptionUseKerberos(c, 0);
+    lib_->smbc_setOptionFallbackAfterKerberos(c, 1);
+    lib_->smbc_setOptionUserData(c, this);
+    lib_->smbc_setFunctionAuthDataWithContext(c, &SmbDrillFs::Authenticate);
+    if (lib_->smbc_init_context(c) == nullptr) {
       const int err = errno;
       context_.reset();
       return Status::FromErrno("initialise libsmbclient", err);
@@ -163,7 +240,7 @@ class SmbDrillFs : public DrillFs {
     // The first request logs in; it also proves the target folder exists.
     struct stat st {};
     const std::string where = url_.ToString();
-    if (smbc_getFunctionStat(c)(c, UrlOf("").c_str(), &st) != 0) {
+    if (lib_->smbc_getFunctionStat(c)(c, UrlOf("").c_str(), &st) != 0) {
       const int err = errno;
       switch (err) {
         case EACCES:
@@ -199,24 +276,25 @@ class SmbDrillFs : public DrillFs {
     out->clear();
     std::lock_guard<std::mutex> lock(mu_);
     SMBCCTX* c = context_.get();
-    SMBCFILE* handle = smbc_getFunctionOpendir(c)(c, UrlOf(dir).c_str());
+    SMBCFILE* handle = lib_->smbc_getFunctionOpendir(c)(c, UrlOf(dir).c_str());
     if (handle == nullptr) return Status::FromErrno("open folder " + Show(dir), errno);
     struct stat st {};
-    while (const struct libsmb_file_info* e = smbc_getFunctionReaddirPlus2(c)(c, handle, &st)) {
+    while (const struct libsmb_file_info* e =
+               lib_->smbc_getFunctionReaddirPlus2(c)(c, handle, &st)) {
       std::string name = e->name == nullptr ? "" : e->name;
       if (name.empty() || name == "." || name == "..") continue;
       EntryInfo info = InfoFromStat(st);
       if (birth_times && e->btime_ts.tv_sec > 0) info.created_s = e->btime_ts.tv_sec;
       out->push_back({std::move(name), info});
     }
-    smbc_getFunctionClosedir(c)(c, handle);
+    lib_->smbc_getFunctionClosedir(c)(c, handle);
     return Status::Ok();
   }
 
   Status Stat(const std::string& path, EntryInfo* info) override {
     std::lock_guard<std::mutex> lock(mu_);
     struct stat st {};
-    if (smbc_getFunctionStat(context_.get())(context_.get(), UrlOf(path).c_str(), &st) != 0) {
+    if (lib_->smbc_getFunctionStat(context_.get())(context_.get(), UrlOf(path).c_str(), &st) != 0) {
       return Status::FromErrno("stat " + Show(path), errno);
     }
     *info = InfoFromStat(st);
@@ -229,8 +307,8 @@ class SmbDrillFs : public DrillFs {
     if (mode == OpenMode::kReadWrite) flags = O_RDWR;
     if (mode == OpenMode::kCreateExclusive) flags = O_WRONLY | O_CREAT | O_EXCL;
     std::lock_guard<std::mutex> lock(mu_);
-    SMBCFILE* file = smbc_getFunctionOpen(context_.get())(context_.get(), UrlOf(path).c_str(),
-                                                          flags, permissions);
+    SMBCFILE* file = lib_->smbc_getFunctionOpen(context_.get())(context_.get(), UrlOf(path).c_str(),
+                                                                flags, permissions);
     if (file == nullptr) return Status::FromErrno("open " + Show(path), errno);
     return std::unique_ptr<DrillFile>(std::make_unique<SmbFile>(this, file, path));
   }
@@ -240,10 +318,10 @@ class SmbDrillFs : public DrillFs {
     SMBCCTX* c = context_.get();
     struct stat st {};
     // libsmbclient replaces an existing destination: refuse it first, as RENAME_NOREPLACE does.
-    if (smbc_getFunctionStat(c)(c, UrlOf(to).c_str(), &st) == 0) {
+    if (lib_->smbc_getFunctionStat(c)(c, UrlOf(to).c_str(), &st) == 0) {
       return Status::FromErrno("rename " + Show(from) + " to " + Show(to), EEXIST);
     }
-    if (smbc_getFunctionRename(c)(c, UrlOf(from).c_str(), c, UrlOf(to).c_str()) != 0) {
+    if (lib_->smbc_getFunctionRename(c)(c, UrlOf(from).c_str(), c, UrlOf(to).c_str()) != 0) {
       return Status::FromErrno("rename " + Show(from) + " to " + Show(to), errno);
     }
     return Status::Ok();
@@ -251,7 +329,7 @@ class SmbDrillFs : public DrillFs {
 
   Status Unlink(const std::string& path) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (smbc_getFunctionUnlink(context_.get())(context_.get(), UrlOf(path).c_str()) != 0) {
+    if (lib_->smbc_getFunctionUnlink(context_.get())(context_.get(), UrlOf(path).c_str()) != 0) {
       return Status::FromErrno("remove " + Show(path), errno);
     }
     return Status::Ok();
@@ -259,8 +337,8 @@ class SmbDrillFs : public DrillFs {
 
   Status MakeDir(const std::string& path) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (smbc_getFunctionMkdir(context_.get())(context_.get(), UrlOf(path).c_str(), 0700) != 0 &&
-        errno != EEXIST) {
+    SMBCCTX* c = context_.get();
+    if (lib_->smbc_getFunctionMkdir(c)(c, UrlOf(path).c_str(), 0700) != 0 && errno != EEXIST) {
       return Status::FromErrno("mkdir " + Show(path), errno);
     }
     return Status::Ok();
@@ -268,7 +346,7 @@ class SmbDrillFs : public DrillFs {
 
   Status RemoveDir(const std::string& path) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (smbc_getFunctionRmdir(context_.get())(context_.get(), UrlOf(path).c_str()) != 0) {
+    if (lib_->smbc_getFunctionRmdir(context_.get())(context_.get(), UrlOf(path).c_str()) != 0) {
       return Status::FromErrno("remove folder " + Show(path), errno);
     }
     return Status::Ok();
@@ -280,7 +358,7 @@ class SmbDrillFs : public DrillFs {
   static void Authenticate(SMBCCTX* c, const char* /*server*/, const char* /*share*/,
                            char* workgroup, int workgroup_len, char* user, int user_len,
                            char* password, int password_len) {
-    auto* self = static_cast<SmbDrillFs*>(smbc_getOptionUserData(c));
+    auto* self = static_cast<SmbDrillFs*>(LoadSmbClient()->smbc_getOptionUserData(c));
     auto copy = [](const std::string& from, char* to, int size) {
       if (size <= 0) return;
       std::size_t n = std::min<std::size_t>(from.size(), static_cast<std::size_t>(size) - 1);
@@ -313,19 +391,20 @@ class SmbDrillFs : public DrillFs {
 
   SmbUrl url_;
   SmbCredentials credentials_;
+  const SmbClient* lib_ = nullptr;  // set by Connect
   std::unique_ptr<SMBCCTX, ContextDeleter> context_;
   std::mutex mu_;
 };
 
 SmbFile::~SmbFile() {
   std::lock_guard<std::mutex> lock(fs_->mu_);
-  smbc_getFunctionClose(fs_->context_.get())(fs_->context_.get(), file_);
+  fs_->lib_->smbc_getFunctionClose(fs_->context_.get())(fs_->context_.get(), file_);
 }
 
 Status SmbFile::Info(EntryInfo* info) {
   std::lock_guard<std::mutex> lock(fs_->mu_);
   struct stat st {};
-  if (smbc_getFunctionFstat(fs_->context_.get())(fs_->context_.get(), file_, &st) != 0) {
+  if (fs_->lib_->smbc_getFunctionFstat(fs_->context_.get())(fs_->context_.get(), file_, &st) != 0) {
     return Status::FromErrno("fstat " + path_, errno);
   }
   *info = InfoFromStat(st);
@@ -336,12 +415,12 @@ Status SmbFile::ReadAt(uint64_t offset, uint64_t length, std::string* out) {
   std::lock_guard<std::mutex> lock(fs_->mu_);
   SMBCCTX* c = fs_->context_.get();
   out->resize(length);
-  if (smbc_getFunctionLseek(c)(c, file_, static_cast<off_t>(offset), SEEK_SET) < 0) {
+  if (fs_->lib_->smbc_getFunctionLseek(c)(c, file_, static_cast<off_t>(offset), SEEK_SET) < 0) {
     return Status::FromErrno("seek " + path_, errno);
   }
   uint64_t done = 0;
   while (done < length) {
-    ssize_t n = smbc_getFunctionRead(c)(c, file_, out->data() + done, length - done);
+    ssize_t n = fs_->lib_->smbc_getFunctionRead(c)(c, file_, out->data() + done, length - done);
     if (n < 0) return Status::FromErrno("read " + path_, errno);
     if (n == 0) break;
     done += static_cast<uint64_t>(n);
@@ -353,12 +432,13 @@ Status SmbFile::ReadAt(uint64_t offset, uint64_t length, std::string* out) {
 Status SmbFile::WriteAt(uint64_t offset, std::string_view data) {
   std::lock_guard<std::mutex> lock(fs_->mu_);
   SMBCCTX* c = fs_->context_.get();
-  if (smbc_getFunctionLseek(c)(c, file_, static_cast<off_t>(offset), SEEK_SET) < 0) {
+  if (fs_->lib_->smbc_getFunctionLseek(c)(c, file_, static_cast<off_t>(offset), SEEK_SET) < 0) {
     return Status::FromErrno("seek " + path_, errno);
   }
   uint64_t done = 0;
   while (done < data.size()) {
-    ssize_t n = smbc_getFunctionWrite(c)(c, file_, data.data() + done, data.size() - done);
+    ssize_t n =
+        fs_->lib_->smbc_getFunctionWrite(c)(c, file_, data.data() + done, data.size() - done);
     if (n < 0) return Status::FromErrno("write " + path_, errno);
     if (n == 0) return Status::IoError("write " + path_ + ": no progress");
     done += static_cast<uint64_t>(n);
@@ -368,8 +448,8 @@ Status SmbFile::WriteAt(uint64_t offset, std::string_view data) {
 
 Status SmbFile::Truncate(uint64_t size) {
   std::lock_guard<std::mutex> lock(fs_->mu_);
-  if (smbc_getFunctionFtruncate(fs_->context_.get())(fs_->context_.get(), file_,
-                                                     static_cast<off_t>(size)) != 0) {
+  if (fs_->lib_->smbc_getFunctionFtruncate(fs_->context_.get())(fs_->context_.get(), file_,
+                                                                static_cast<off_t>(size)) != 0) {
     return Status::FromErrno("truncate " + path_, errno);
   }
   return Status::Ok();
@@ -436,8 +516,8 @@ StatusOr<SmbCredentials> ReadSmbAuthFile(std::string_view path) {
 // libsmbclient initialises Samba's process-wide state (talloc contexts, loaded smb.conf, debug
 // settings) once and never frees it, even after smbc_free_context: LeakSanitizer reports those
 // allocations at exit in every sanitizer build that used the remote drill. They are Samba's, not
-// ours; this object is linked only into programs that call libsmbclient, so the suppression goes
-// with the use.
+// ours; only programs that link this object can load libsmbclient, so the suppression goes with
+// the use.
 #if defined(__SANITIZE_ADDRESS__)
 #define STEEN_LEAK_SANITIZER 1
 #elif defined(__has_feature)

@@ -257,6 +257,12 @@ FormatReport ValidateBinary(Reader& reader) {
   int steps = 0;
   uint64_t last_partial_size = 0;  // chunk size of the last partial-length chain
   uint64_t last_chunk_header = 0;
+  // Where the last chained encrypted-data packet ended, and how many packets were read after it.
+  // Nothing follows encrypted data in a message written by a streaming encoder (the MDC is
+  // inside it); packets after it are ciphertext read as headers when a chunk header in the
+  // middle was overwritten, and the walk then ends anywhere, even close to the end of the file.
+  uint64_t chain_end = 0;
+  int packets_after_chain = 0;
   while (pos < size) {
     if (++packets > limits::kMaxOpenPgpPackets) {
       report.reasons.push_back("packet walk stopped after " +
@@ -268,9 +274,13 @@ FormatReport ValidateBinary(Reader& reader) {
     if (!bytes_or.ok()) return report;
     const std::string_view bytes = *bytes_or;
     auto h = ParseHeader(bytes, 0);
+    // An old-format packet of indeterminate length (to the end of the file) is written only for
+    // data by PGP 2.x encoders, which never chain partial lengths: after a chain, or on any
+    // other packet, it is ciphertext read as a header.
     const bool plausible =
         h &&
-        BodyPlausible(h->tag, bytes.substr(std::min(h->header_len, bytes.size())), h->body_len);
+        BodyPlausible(h->tag, bytes.substr(std::min(h->header_len, bytes.size())), h->body_len) &&
+        (!h->indeterminate || (IsDataPacket(h->tag) && chain_end == 0));
     if (!plausible) {
       if (packets == 1) {
         Damage(report, 0, size, "OpenPGP first packet header invalid");
@@ -294,11 +304,21 @@ FormatReport ValidateBinary(Reader& reader) {
         report.high_entropy_body = true;
         return report;
       }
+      if (packets_after_chain > 0 && random_after()) {
+        Damage(report, last_chunk_header, size - last_chunk_header,
+               "OpenPGP partial-length chain broken: " + std::to_string(packets_after_chain) +
+                   " packet(s) read from ciphertext after the chunk header at " +
+                   Hex(last_chunk_header) + ", then " + std::to_string(remaining) +
+                   " bytes that are no packet");
+        report.high_entropy_body = true;
+        return report;
+      }
       // Bytes after the last packet: the analyzer judges them (structure_end marks them).
       report.reasons.push_back(std::to_string(remaining) + " bytes after the last packet");
       break;
     }
     if (IsEncryptedData(h->tag) || h->tag == kPkesk || h->tag == kSkesk) encrypted = true;
+    if (chain_end > 0) ++packets_after_chain;
     if (h->indeterminate) {
       pos = size;
       break;
@@ -307,6 +327,11 @@ FormatReport ValidateBinary(Reader& reader) {
     uint64_t at = pos + h->header_len;
     const uint64_t partial_size = h->partial ? chunk : 0;
     bool partial = h->partial;
+    // Encoders write chunks of one size (gpg) or of growing sizes. A chain whose chunks shrink
+    // and then grow again is reading ciphertext as chunk headers after an overwritten one; such
+    // a walk can land back on a real header and end at the end of the file as if intact.
+    uint64_t previous_chunk = chunk;
+    bool shrunk = false;
     // Follow the chain of partial body chunks: every chunk header sits where the previous chunk
     // says, so an overwritten middle breaks the chain.
     while (true) {
@@ -358,8 +383,21 @@ FormatReport ValidateBinary(Reader& reader) {
         report.reasons.push_back("OpenPGP partial-length chain cut short at " + Hex(at));
         return report;
       }
+      if (partial) {
+        if (chunk < previous_chunk) {
+          shrunk = true;
+        } else if (shrunk && chunk > previous_chunk) {
+          Damage(report, last_chunk_header, size - last_chunk_header,
+                 "OpenPGP partial-length chain broken: chunk sizes shrink to " +
+                     std::to_string(previous_chunk) + " bytes and grow again at " + Hex(at));
+          report.high_entropy_body = true;
+          return report;
+        }
+        previous_chunk = chunk;
+      }
       at += used;
     }
+    if (partial_size > 0 && IsEncryptedData(h->tag) && chain_end == 0) chain_end = at;
     pos = at;
   }
   report.structure_end = report.structure_end == 0 && packets <= limits::kMaxOpenPgpPackets

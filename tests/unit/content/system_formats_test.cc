@@ -472,6 +472,53 @@ TEST_F(OpenPgpTest, StreamedPartialLengthsAreChained) {
   EXPECT_EQ(out.report.structure_end, gpg.size());
 }
 
+// The case the gpg test above meets about once in 20 runs, built byte by byte: an overwritten
+// chunk header ends the chain early, ciphertext then reads as a plausible packet that runs to
+// close to the end of the file, and the walk stops on bytes that are no packet.
+TEST_F(OpenPgpTest, ChainBrokenNearTheEndIsDamage) {
+  std::string msg = "\xc3\x0d\x04\x09\x03\x08" + RandomBytes(9, 5);  // SKESK v4
+  msg += "\xd2";                                                     // SEIPD, new format
+  constexpr int kChunks = 12;
+  std::vector<std::size_t> chunk_headers;
+  for (int i = 0; i < kChunks; ++i) {
+    chunk_headers.push_back(msg.size());
+    msg += '\xed';  // partial length: 8,192 bytes
+    std::string body = RandomBytes(8192, 10 + i);
+    if (i == 0) body[0] = 1;  // SEIPD version
+    msg += body;
+  }
+  msg += "\xc0\x20" + RandomBytes(224, 40);  // last chunk: two-byte length 224 (0xc0 0x20)
+  auto out = RunValidator(*v, msg);
+  ASSERT_EQ(out.report.integrity, Integrity::kEncryptedContainer) << Join(out.report.reasons);
+  ASSERT_EQ(out.report.structure_end, msg.size());
+
+  std::string broken = msg;
+  const std::size_t header = chunk_headers[4];
+  broken[header] = 0x10;  // now a one-octet length of 16: the chain ends here
+  const std::size_t fake = header + 1 + 16;
+  const std::size_t stop = broken.size() - 200;
+  const uint32_t fake_len = static_cast<uint32_t>(stop - (fake + 6));
+  broken[fake] = '\xd2';  // ciphertext that reads as a SEIPD packet running to `stop`
+  broken[fake + 1] = '\xff';
+  for (int i = 0; i < 4; ++i) broken[fake + 2 + i] = static_cast<char>(fake_len >> (24 - 8 * i));
+  broken[fake + 6] = 1;
+  broken[stop] = 0x00;  // and then a byte that starts no packet
+  out = RunValidator(*v, broken);
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+
+  // Or the ciphertext reads as an old-format packet "to the end of the file" (a user ID of
+  // indeterminate length: 0xb7), which would end the walk at the end of the file.
+  broken = msg;
+  broken[header] = 0x10;
+  broken[fake] = '\xb7';
+  out = RunValidator(*v, broken);
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+
+  // A Play-like footer after an intact chain is left to the analyzer (structure_end marks it).
+  out = RunValidator(*v, msg + RandomBytes(1064, 41));
+  EXPECT_EQ(out.report.structure_end, msg.size()) << Join(out.report.reasons);
+}
+
 TEST_F(OpenPgpTest, ArmoredAndKeysAndSignatures) {
   const std::string armored = Gpg("-c -a", "file.asc");
   ASSERT_FALSE(armored.empty());
