@@ -47,6 +47,12 @@ inline constexpr std::size_t kMaxInflateProbe =
 // head read: files up to this size are checked whole, larger ones only in their first bytes.
 inline constexpr std::size_t kMaxBzip2Probe = 64 * KiB;
 inline constexpr std::size_t kMaxDecodedProbe = 256 * KiB;  // decoded bytes a probe may produce
+// Probes of one part of a larger structure (ZIP entries, PNG image data, WOFF tables, the first 7z
+// folder, PDF and TIFF streams): ciphertext fails a decoder within its first few hundred bytes, so
+// each part is probed on its first bytes only. Single-stream formats (gzip, xz, zstd, zlib) keep
+// the limits above, which check files up to kMaxInflateProbe whole, to their exact end.
+inline constexpr std::size_t kMaxPartProbe = 16 * KiB;
+inline constexpr std::size_t kMaxPartDecoded = 64 * KiB;
 inline constexpr int kMaxContainerDepth = 64;    // nesting (PDF objects, Matroska, ISO BMFF)
 inline constexpr int kMaxChunksWalked = 100000;  // chunk/box/segment/marker walks
 inline constexpr int kMaxPdfObjectsChecked = 4096;

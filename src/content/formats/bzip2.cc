@@ -59,6 +59,21 @@ class BitReader {
     return static_cast<uint32_t>((buffer_ >> count_) & ((uint64_t{1} << n) - 1));
   }
   uint32_t Bit() { return Get(1); }
+  // The next kMaxCodeLen (20) bits without consuming them, zeros past the end: a Huffman code's
+  // length is then found by comparisons, not by reading one bit at a time.
+  uint32_t Peek20() {
+    if (count_ < 20) Refill();
+    if (count_ >= 20) return static_cast<uint32_t>(buffer_ >> (count_ - 20)) & 0xFFFFFu;
+    return static_cast<uint32_t>(buffer_ << (20 - count_)) & 0xFFFFFu;
+  }
+  void Skip(int n) {  // after Peek20, so the bits are buffered when they exist
+    if (count_ < n) {
+      ended_ = true;
+      count_ = 0;
+      return;
+    }
+    count_ -= n;
+  }
   bool ended() const { return ended_; }
   // Bytes consumed, counting a partly used byte as consumed (the stream pads to a byte).
   std::size_t ConsumedBytes() const { return pos_ - static_cast<std::size_t>(count_ / 8); }
@@ -191,12 +206,17 @@ Parse CheckBlock(BitReader& in, int level, std::string* error) {
       table = &tables[selectors[group_index]];
     }
     --group_left;
+    const uint32_t peek = in.Peek20();
     int len = table->min_len;
-    int32_t code = static_cast<int32_t>(in.Get(len));
+    int32_t code = static_cast<int32_t>(peek >> (kMaxCodeLen - len));
     while (code > table->limit[len]) {
-      if (++len > kMaxCodeLen) return fail("undecodable Huffman code");
-      code = (code << 1) | static_cast<int32_t>(in.Bit());
+      if (++len > kMaxCodeLen) {
+        in.Skip(kMaxCodeLen);  // past the end of the window: cut short, not broken
+        return in.ended() ? Parse::kInputEnded : fail("undecodable Huffman code");
+      }
+      code = static_cast<int32_t>(peek >> (kMaxCodeLen - len));
     }
+    in.Skip(len);
     if (in.ended()) return Parse::kInputEnded;
     const int32_t index = code - table->base[len];
     if (index < 0 || index >= table->symbols) return fail("undecodable Huffman code");
@@ -220,8 +240,7 @@ Parse CheckBlock(BitReader& in, int level, std::string* error) {
     if (++block_size > max_block) return fail("block larger than its level allows");
   }
   if (static_cast<int64_t>(orig_ptr) >= block_size) return fail("origin pointer outside block");
-  if (group_index != static_cast<int>(selectors.size()) - 1 &&
-      selectors_written <= kMaxSelectors) {
+  if (group_index != static_cast<int>(selectors.size()) - 1 && selectors_written <= kMaxSelectors) {
     return fail("end of block before the last selector group");
   }
   return Parse::kStreamEnd;

@@ -222,8 +222,8 @@ bool ZlibProbe(std::string_view compressed, std::string& out, bool& full) {
   z_stream zs{};
   if (inflateInit(&zs) != Z_OK) return true;  // cannot judge
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
-  zs.avail_in = static_cast<uInt>(std::min(compressed.size(), limits::kMaxInflateProbe));
-  out.resize(limits::kMaxDecodedProbe);
+  zs.avail_in = static_cast<uInt>(std::min(compressed.size(), limits::kMaxPartProbe));
+  out.resize(limits::kMaxPartDecoded);
   zs.next_out = reinterpret_cast<Bytef*>(out.data());
   zs.avail_out = static_cast<uInt>(out.size());
   const int rc = inflate(&zs, Z_FINISH);

@@ -274,7 +274,7 @@ std::optional<std::size_t> StreamDataStart(std::string_view s, std::size_t dict_
 enum class Inflated { kOk, kCorrupt, kInconclusive };
 
 // Inflates `data` (zlib, falling back to raw deflate when there is no zlib header). Keeps at most
-// limits::kMaxDecodedProbe bytes of output in *out when out is not null.
+// limits::kMaxPartDecoded bytes of output in *out when out is not null.
 Inflated Inflate(std::string_view data, std::string* out, std::string* error) {
   if (data.size() < 2) return Inflated::kInconclusive;
   unsigned b0 = static_cast<unsigned char>(data[0]), b1 = static_cast<unsigned char>(data[1]);
@@ -282,7 +282,7 @@ Inflated Inflate(std::string_view data, std::string* out, std::string* error) {
   z_stream zs{};
   if (inflateInit2(&zs, zlib_header ? 15 : -15) != Z_OK) return Inflated::kInconclusive;
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(std::min(data.size(), limits::kMaxInflateProbe));
+  zs.avail_in = static_cast<uInt>(std::min(data.size(), limits::kMaxPartProbe));
   unsigned char buf[16384];
   std::size_t produced = 0;
   Inflated result = Inflated::kOk;
@@ -291,9 +291,9 @@ Inflated Inflate(std::string_view data, std::string* out, std::string* error) {
     zs.avail_out = sizeof(buf);
     int rc = inflate(&zs, Z_NO_FLUSH);
     std::size_t got = sizeof(buf) - zs.avail_out;
-    if (out && out->size() < limits::kMaxDecodedProbe) {
+    if (out && out->size() < limits::kMaxPartDecoded) {
       out->append(reinterpret_cast<char*>(buf),
-                  std::min(got, limits::kMaxDecodedProbe - out->size()));
+                  std::min(got, limits::kMaxPartDecoded - out->size()));
     }
     produced += got;
     if (rc == Z_STREAM_END) break;
@@ -303,7 +303,7 @@ Inflated Inflate(std::string_view data, std::string* out, std::string* error) {
       break;
     }
     if (rc == Z_BUF_ERROR || zs.avail_in == 0) break;  // input ran out: fine for a probe
-    if (produced >= limits::kMaxDecodedProbe) break;
+    if (produced >= limits::kMaxPartDecoded) break;
   }
   inflateEnd(&zs);
   return result;
@@ -691,7 +691,7 @@ bool PdfCheck::ParseXrefStream(uint64_t offset, std::string_view window) {
   auto data_start = StreamDataStart(window, dict->end);
   auto filter = dict->Get("Filter");
   if (!data_start || !filter || !OnlyFilterIsFlate(*filter)) return true;
-  std::size_t length = limits::kMaxInflateProbe;
+  std::size_t length = limits::kMaxPartProbe;
   if (auto l = dict->GetUint("Length")) length = std::min<uint64_t>(*l, length);
   std::string_view data = ReadAt(offset + *data_start, length);
   std::string decoded, error;
@@ -836,7 +836,7 @@ void PdfCheck::ScanHead() {
     if (!data_start) continue;
     auto filter = dict->Get("Filter");
     if (!filter || !OnlyFilterIsFlate(*filter)) continue;
-    std::size_t length = limits::kMaxInflateProbe;
+    std::size_t length = limits::kMaxPartProbe;
     if (auto l = dict->GetUint("Length")) length = std::min<uint64_t>(*l, length);
     std::string_view data = h.substr(*data_start, length);
     if (data.size() < 16) continue;

@@ -41,9 +41,9 @@ uint32_t Crc32(std::string_view bytes) {
 bool ProbeInflate(std::string_view compressed, std::string* error) {
   z_stream zs{};
   if (inflateInit(&zs) != Z_OK) return true;
-  std::string out(limits::kMaxDecodedProbe, '\0');
+  std::string out(limits::kMaxPartDecoded, '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
-  zs.avail_in = static_cast<uInt>(std::min(compressed.size(), limits::kMaxInflateProbe));
+  zs.avail_in = static_cast<uInt>(std::min(compressed.size(), limits::kMaxPartProbe));
   bool ok = true;
   for (int rounds = 0; rounds < 64 && zs.avail_in > 0; ++rounds) {
     zs.next_out = reinterpret_cast<Bytef*>(out.data());
@@ -126,9 +126,9 @@ class PngValidator final : public FormatValidator {
                 "PNG chunk '" + std::string(type) + "' at " + Hex(pos) + ": CRC mismatch");
             return report;
           }
-          if (type == "IDAT" && idat_contiguous && idat_probe.size() < limits::kMaxInflateProbe) {
+          if (type == "IDAT" && idat_contiguous && idat_probe.size() < limits::kMaxPartProbe) {
             idat_probe.append(chunk.substr(
-                4, std::min<std::size_t>(length, limits::kMaxInflateProbe - idat_probe.size())));
+                4, std::min<std::size_t>(length, limits::kMaxPartProbe - idat_probe.size())));
           }
         }
       }

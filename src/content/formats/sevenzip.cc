@@ -400,7 +400,7 @@ class SevenZipValidator final : public FormatValidator {
     if (codec == nullptr) return;
     const uint64_t size = reader.size();
     const uint64_t pos = 32 + main.pack_pos;
-    const uint64_t want = std::min<uint64_t>(main.pack_sizes[0], limits::kMaxInflateProbe);
+    const uint64_t want = std::min<uint64_t>(main.pack_sizes[0], limits::kMaxPartProbe);
     if (pos > size || want > size - pos) {
       MarkDamaged(report, "7z: first packed stream lies outside the file", pos, size);
       return;
@@ -409,10 +409,10 @@ class SevenZipValidator final : public FormatValidator {
     if (!packed) return;
     bool bad = false;
     if (codec->id == kDeflateId) {
-      bad = InflateProbe(*packed, -15).outcome == ProbeOutcome::kError;
+      bad = InflateProbe(*packed, -15, limits::kMaxPartDecoded).outcome == ProbeOutcome::kError;
     } else {
       std::string out;
-      bad = LzmaDecode(*codec, *packed, limits::kMaxDecodedProbe, &out) == Decoded::kError;
+      bad = LzmaDecode(*codec, *packed, limits::kMaxPartDecoded, &out) == Decoded::kError;
     }
     if (bad) {
       MarkDamaged(report, "7z: packed stream at " + Hex(pos) + " does not decode", pos, size);

@@ -402,7 +402,7 @@ class TiffValidator final : public FormatValidator {
       } else if ((t.compression == 8 || t.compression == 32946) && b.size() >= 2) {
         z_stream zs{};
         if (inflateInit(&zs) == Z_OK) {
-          std::string out(limits::kMaxDecodedProbe, '\0');
+          std::string out(limits::kMaxPartDecoded, '\0');
           zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(b.data()));
           zs.avail_in = static_cast<uInt>(b.size());
           zs.next_out = reinterpret_cast<Bytef*>(out.data());

@@ -443,7 +443,7 @@ class ZipValidator final : public FormatValidator {
       if (!why.empty()) note_bad(e.local_offset + shift, why);
       return;
     }
-    const uint64_t want = std::min<uint64_t>(e.compressed, limits::kMaxInflateProbe);
+    const uint64_t want = std::min<uint64_t>(e.compressed, limits::kMaxPartProbe);
     auto data = reader.Read(*start, static_cast<std::size_t>(want));
     if (!data) return;
     const bool whole = data->size() == e.compressed;
@@ -459,7 +459,7 @@ class ZipValidator final : public FormatValidator {
       }
       return;
     }
-    ProbeResult probe = InflateProbe(*data, -15);
+    ProbeResult probe = InflateProbe(*data, -15, limits::kMaxPartDecoded);
     if (probe.outcome == ProbeOutcome::kError) {
       note_bad(*start, "ZIP entry " + Quote(e.name) + " at " + Hex(*start) +
                            ": deflate data invalid (" + probe.error + ")");
@@ -577,7 +577,8 @@ class ZipValidator final : public FormatValidator {
         auto entry_data =
             reader.Read(data, std::min<uint64_t>(compressed == 0 ? 16384 : compressed, 16384));
         if (entry_data && !entry_data->empty() &&
-            InflateProbe(*entry_data, -15).outcome == ProbeOutcome::kError) {
+            InflateProbe(*entry_data, -15, limits::kMaxPartDecoded).outcome ==
+                ProbeOutcome::kError) {
           finish_flavor();
           MarkDamaged(report,
                       "ZIP central directory missing; entry '" + std::string(name.substr(0, 80)) +
