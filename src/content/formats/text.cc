@@ -479,21 +479,36 @@ std::string Subtype(std::string_view head, Encoding e) {
   return "text";
 }
 
-// Alphabet of the sampled content: hex or base64 only (whitespace aside)?
+// Alphabet of the sampled content: hex or base64 only (whitespace aside)? One table lookup per
+// byte: the libc classifiers were a fifth of a scan of small text files.
 struct Alphabet {
+  static constexpr uint8_t kSpace = 1, kHex = 2, kBase64 = 4;
+  static constexpr std::array<uint8_t, 256> kClasses = [] {
+    std::array<uint8_t, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+      const bool digit = c >= '0' && c <= '9';
+      const bool lower = c >= 'a' && c <= 'z';
+      const bool upper = c >= 'A' && c <= 'Z';
+      if (c == '\n' || c == '\r' || c == ' ' || c == '\t') t[c] |= kSpace;
+      if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) t[c] |= kHex;
+      if (digit || lower || upper || c == '+' || c == '/' || c == '=' || c == '-' || c == '_') {
+        t[c] |= kBase64;
+      }
+    }
+    return t;
+  }();
+
   bool hex = true;
   bool base64 = true;
   uint64_t symbols = 0;
   void Add(std::string_view s) {
     for (char ch : s) {
       if (!hex && !base64) return;  // decided: the common case for prose, stop early
-      const auto c = static_cast<unsigned char>(ch);
-      if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
+      const uint8_t cls = kClasses[static_cast<unsigned char>(ch)];
+      if (cls & kSpace) continue;
       ++symbols;
-      if (!std::isxdigit(c)) hex = false;
-      if (!std::isalnum(c) && c != '+' && c != '/' && c != '=' && c != '-' && c != '_') {
-        base64 = false;
-      }
+      hex = hex && (cls & kHex) != 0;
+      base64 = base64 && (cls & kBase64) != 0;
     }
   }
 };
