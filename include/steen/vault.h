@@ -131,6 +131,9 @@ enum class PreserveOutcome { kCopied, kDeduplicated, kUnchanged, kEmpty };
 struct PreserveResult {
   PreserveOutcome outcome = PreserveOutcome::kCopied;
   int64_t version_id = 0;  // 0 for kEmpty (an empty file needs no copy; the change is recorded)
+  // The copy's object file (the content before the write, never changed): readable once the
+  // writer is let go. Empty when no object was stored.
+  std::string object_path;
 };
 
 class Vault {

@@ -1065,7 +1065,7 @@ StatusOr<PreserveResult> Vault::Preserve(int fd, const struct stat& st, const Fi
   return PreserveResult{copied == 0 ? PreserveOutcome::kEmpty
                         : dedup     ? PreserveOutcome::kDeduplicated
                                     : PreserveOutcome::kCopied,
-                        id};
+                        id, m.Path(*object)};
 }
 
 void Vault::BeginBatch() {

@@ -20,6 +20,7 @@
 #include "sys/file_opener.h"
 #include "sys/proc.h"
 #include "sys/smb_sessions.h"
+#include "sys/unique_fd.h"
 #include "watch/canaries.h"
 #include "watch/content_view.h"
 #include "watch/incident_operator.h"
@@ -224,7 +225,8 @@ struct Daemon::Impl {
   void HandlePermission(sys::SysEvent& ev);
   // Protective copy of the content before the write; returns a message for a vault gap ("" when
   // the content is kept). Only through the ticket's fd.
-  std::string Preserve(sys::SysEvent& ev);
+  // `object_path` receives the copy's object when one was kept.
+  std::string Preserve(sys::SysEvent& ev, std::string* object_path);
   bool IsOperatorTool(const Actor& actor);
   void NoteInVault(const FileEvent& event, bool is_directory);
   void VaultGap(const std::string& message);
@@ -240,6 +242,8 @@ struct Daemon::Impl {
   bool Inside(const std::string& path) const;
   void MovedIn(FileEvent& event);
   std::optional<ContentView> View(int fd);
+  // The view of a protective copy's object (outside the trees: the vault never is inside them).
+  std::optional<ContentView> ViewOfCopy(const std::string& object_path);
   // Respond to alerts (signals only); the caller answers its ticket before Publish.
   struct Decided {
     Alert alert;
@@ -451,6 +455,15 @@ std::optional<ContentView> Daemon::Impl::View(int fd) {
   return std::move(*view);
 }
 
+std::optional<ContentView> Daemon::Impl::ViewOfCopy(const std::string& object_path) {
+  const sys::UniqueFd fd(::open(object_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) {
+    ++stats.analysis_errors;  // removed by the vault's upkeep already: no before view
+    return std::nullopt;
+  }
+  return View(fd.get());
+}
+
 void Daemon::Impl::Handle(sys::SysEvent& ev) {
   ++stats.events;
   last_event_ns = MonotonicNowNs();
@@ -499,8 +512,9 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   event.is_canary = canaries->IsCanary(event);
   // First the protective copy (what must not be lost), then the analysis.
   std::string gap;
+  std::string copy_object;
   if (vault && (ev.ticket || ev.allowed_empty)) {
-    gap = Preserve(ev);
+    gap = Preserve(ev, &copy_object);
     // The copy's rows are durable before the write is allowed (an empty file's open is allowed
     // already; its rows go with the batch).
     if (ev.ticket) CommitVault(/*reopen=*/true);
@@ -511,8 +525,11 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
     if (!gap.empty()) VaultGap(gap);
     return;
   }
-  // The content before the write, read through the ticket's fd only (nothing else is opened
-  // while the ticket is unanswered).
+  // The content before the write: the view kept from the file's last close when it is unchanged
+  // since; else the protective copy's, measured after the answer (the copy is that content, and
+  // the writer need not wait for the analysis); else read through the ticket's fd (nothing else
+  // is opened while the ticket is unanswered).
+  bool view_of_copy_after_answer = false;
   if (ev.ticket) {
     std::optional<ContentView> view;
     const std::optional<FileStamp> stamp = StampOf(ev.ticket->fd());
@@ -520,6 +537,8 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
     if (stamp && seen != nullptr && seen->stamp == *stamp) {
       view = seen->view;
       ++stats.views_reused;
+    } else if (!copy_object.empty()) {
+      view_of_copy_after_answer = true;
     } else {
       view = View(ev.ticket->fd());
     }
@@ -531,6 +550,10 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   std::vector<Decided> decided;
   if (event.is_canary) decided = Decide(detector->Observe(event));
   if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
+  if (view_of_copy_after_answer) {
+    std::optional<ContentView> view = ViewOfCopy(copy_object);
+    if (view && before.Put(event.device, event.inode, std::move(*view))) ++stats.before_evicted;
+  }
   // Everything else is judged after the answer: the opener is known to hold the content now (a
   // file moved out of the trees, encrypted there and moved back is never read inside them).
   if (!event.is_canary) decided = Decide(detector->Observe(event));
@@ -538,7 +561,7 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   if (!gap.empty()) VaultGap(gap);
 }
 
-std::string Daemon::Impl::Preserve(sys::SysEvent& ev) {
+std::string Daemon::Impl::Preserve(sys::SysEvent& ev, std::string* object_path) {
   const FileEvent& event = ev.event;
   const vault::FileIdentity file{event.path, event.device, event.inode};
   StatusOr<vault::PreserveResult> kept = Status::Internal("no ticket");
@@ -552,6 +575,7 @@ std::string Daemon::Impl::Preserve(sys::SysEvent& ev) {
   }
   if (kept.ok()) {
     ++stats.vault_kept;
+    *object_path = std::move(kept->object_path);
     return "";
   }
   ++stats.vault_gaps;
