@@ -41,7 +41,6 @@ Benign workloads of bench/vault_overhead.sh:
       Runs CMD, writes its wall time in seconds (perf_counter) and exit status to OUT.
 """
 import argparse
-import csv
 import json
 import os
 import random
@@ -51,6 +50,7 @@ import sys
 import time
 
 from corpus_select import sha256_of  # noqa: E402 (same folder)
+from evaluate import read_tsv  # noqa: E402 (same folder)
 
 MARKER = ".steen-drill-target"
 PATTERNS = ["pwrite", "mmap", "new-file-unlink", "move-out-back", "rename-first", "profile"]
@@ -170,11 +170,6 @@ def cmd_vault(args):
                 else:
                     objects += 1
     print("\t".join(str(v) for v in (total, disk, objects, sole)))
-
-
-def read_tsv(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
 def cell(r):

@@ -35,9 +35,7 @@ Outputs:  <out>/summary.tsv, <out>/files.jsonl (one row per sampled file and var
 """
 import argparse
 import collections
-import csv
 import datetime
-import hashlib
 import json
 import os
 import shlex
@@ -49,6 +47,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import evaluate  # noqa: E402 (bench/: the scan output reader)
+from corpus_select import sha256_of  # noqa: E402 (bench/)
+from evaluate import read_tsv  # noqa: E402 (bench/)
 from gen_profiles import (BIG_MIN, big_rows, damage_sample, die, manifest_sha256,  # noqa: E402 (same folder)
                           read_manifest)
 
@@ -58,19 +58,6 @@ MISS_LIST_LIMIT = 30
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-def read_tsv(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def pct(n, d):
@@ -479,7 +466,7 @@ def main():
         deep_summary, deep_rows = deep_misses(args, all_rows)
 
     elapsed = time.monotonic() - started
-    steen_sha = sha256_file(args.steen)[:12]
+    steen_sha = sha256_of(args.steen)[:12]
     steen_shown = os.path.relpath(args.steen, repo) if args.steen.startswith(repo + os.sep) else args.steen
     command = args.command or "bench/variants/sweep.py" + "".join(" " + shlex.quote(a) for a in sys.argv[1:])
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")

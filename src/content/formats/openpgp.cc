@@ -263,6 +263,13 @@ FormatReport ValidateBinary(Reader& reader) {
   // middle was overwritten, and the walk then ends anywhere, even close to the end of the file.
   uint64_t chain_end = 0;
   int packets_after_chain = 0;
+  // The file from the last chunk header on is damaged: the chain's framing is broken there.
+  const auto chain_broken = [&](const std::string& why) {
+    Damage(report, last_chunk_header, size - last_chunk_header,
+           "OpenPGP partial-length chain broken: " + why);
+    report.high_entropy_body = true;
+    return report;
+  };
   while (pos < size) {
     if (++packets > limits::kMaxOpenPgpPackets) {
       report.reasons.push_back("packet walk stopped after " +
@@ -298,20 +305,14 @@ FormatReport ValidateBinary(Reader& reader) {
       };
       if (last_partial_size > 0 && remaining > std::max<uint64_t>(last_partial_size + 5, 4096) &&
           random_after()) {
-        Damage(report, last_chunk_header, size - last_chunk_header,
-               "OpenPGP partial-length chain broken: chunk header at " + Hex(last_chunk_header) +
-                   " ends the packet " + std::to_string(remaining) + " bytes before end of file");
-        report.high_entropy_body = true;
-        return report;
+        return chain_broken("chunk header at " + Hex(last_chunk_header) + " ends the packet " +
+                            std::to_string(remaining) + " bytes before end of file");
       }
       if (packets_after_chain > 0 && random_after()) {
-        Damage(report, last_chunk_header, size - last_chunk_header,
-               "OpenPGP partial-length chain broken: " + std::to_string(packets_after_chain) +
-                   " packet(s) read from ciphertext after the chunk header at " +
-                   Hex(last_chunk_header) + ", then " + std::to_string(remaining) +
-                   " bytes that are no packet");
-        report.high_entropy_body = true;
-        return report;
+        return chain_broken(std::to_string(packets_after_chain) +
+                            " packet(s) read from ciphertext after the chunk header at " +
+                            Hex(last_chunk_header) + ", then " + std::to_string(remaining) +
+                            " bytes that are no packet");
       }
       // Bytes after the last packet: the analyzer judges them (structure_end marks them).
       report.reasons.push_back(std::to_string(remaining) + " bytes after the last packet");
@@ -387,11 +388,8 @@ FormatReport ValidateBinary(Reader& reader) {
         if (chunk < previous_chunk) {
           shrunk = true;
         } else if (shrunk && chunk > previous_chunk) {
-          Damage(report, last_chunk_header, size - last_chunk_header,
-                 "OpenPGP partial-length chain broken: chunk sizes shrink to " +
-                     std::to_string(previous_chunk) + " bytes and grow again at " + Hex(at));
-          report.high_entropy_body = true;
-          return report;
+          return chain_broken("chunk sizes shrink to " + std::to_string(previous_chunk) +
+                              " bytes and grow again at " + Hex(at));
         }
         previous_chunk = chunk;
       }
