@@ -305,7 +305,11 @@ std::vector<ScopeRef> Detector::Impl::ScopesFor(const Actor& actor) const {
     return &refs.back();
   };
   const bool smb = !actor.smb_client_address.empty();
-  if (actor.pid > 0) {
+  // An smbd child is one session of its client: the client is the actor (its scope holds every
+  // session's evidence, so it alerts no later), and one client gets one incident, not one per
+  // session plus one for the client.
+  const bool client_is_actor = smb && config.scope_smb;
+  if (actor.pid > 0 && !client_is_actor) {
     ScopeRef* ref = add(ActorScope::kProcess, std::to_string(actor.pid));
     ref->pid = actor.pid;
     ref->root_start = actor.start_time;
@@ -327,7 +331,8 @@ std::vector<ScopeRef> Detector::Impl::ScopesFor(const Actor& actor) const {
       ref->sid = actor.sid;
     }
   }
-  if (config.scope_cgroup && detect::UsefulCgroup(actor.cgroup)) {
+  // Every client's smbd shares Samba's service cgroup: no cgroup scope either.
+  if (!smb && config.scope_cgroup && detect::UsefulCgroup(actor.cgroup)) {
     add(ActorScope::kCgroup, actor.cgroup);
   }
   if (config.scope_user && (actor.pid > 0 || !actor.user.empty())) {

@@ -370,7 +370,30 @@ TEST(DetectAttacks, EncryptingFilesSomebodyElseJustCreatedIsDamage) {
   const auto [restored_files, restored_scope] = run(true);
   EXPECT_EQ(restored_files, old_files);
   EXPECT_LE(restored_files, 3);
-  EXPECT_EQ(restored_scope, ActorScope::kProcess);
+  EXPECT_EQ(restored_scope, ActorScope::kSmbClient);  // an smbd's client is the actor
+}
+
+// Sessions of one client that each damage enough files to alert on their own still make one
+// actor: every alert is the client's (one incident), none is a session's or the service's.
+TEST(DetectAttacks, SmbSessionsNeverAlertApartFromTheirClient) {
+  Detector detector;
+  Stream s(detector);
+  for (int round = 0; round < 8; ++round) {
+    for (int session = 0; session < 4; ++session) {
+      Actor smbd = SmbdActor(7200 + session);
+      smbd.cgroup = "/system.slice/smbd.service";
+      const int file = round * 4 + session;
+      s.Write(smbd, "/srv/share/w/f" + std::to_string(file) + ".docx", 400 + file,
+              Intact("docx"), Damaged());
+    }
+  }
+  ASSERT_FALSE(s.alerts().empty());
+  for (const Alert& alert : s.alerts()) {
+    EXPECT_EQ(alert.scope, ActorScope::kSmbClient) << alert.message;
+    EXPECT_EQ(alert.scope_key, "198.18.0.2 bob");
+  }
+  EXPECT_FALSE(detector.Inspect(ActorScope::kProcess, "7200").has_value());
+  EXPECT_FALSE(detector.Inspect(ActorScope::kCgroup, "/system.slice/smbd.service").has_value());
 }
 
 TEST(DetectAttacks, SmbClientWithChangingSmbdPidsAddsUp) {
