@@ -800,7 +800,9 @@ std::vector<Daemon::Impl::Decided> Daemon::Impl::Decide(std::vector<Alert> alert
 void Daemon::Impl::Publish(std::vector<Decided> decided) {
   for (Decided& d : decided) {
     if (incidents) {
-      auto id = incidents->RecordAlert(d.alert);
+      std::vector<Actor> members;
+      for (const ProcessOutcome& p : d.outcome.processes) members.push_back(p.actor);
+      auto id = incidents->RecordAlert(d.alert, members);
       if (id.ok()) {
         ++stats.incidents_recorded;
         d.alert.incident_id = *id;

@@ -356,6 +356,7 @@ struct IncidentStore::Statements {
   sqlite3_stmt* commit = nullptr;
   sqlite3_stmt* rollback = nullptr;
   sqlite3_stmt* find_open = nullptr;
+  sqlite3_stmt* find_open_with_process = nullptr;
   sqlite3_stmt* find_state = nullptr;
   sqlite3_stmt* next_number = nullptr;
   sqlite3_stmt* insert_incident = nullptr;
@@ -392,6 +393,12 @@ struct IncidentStore::Statements {
         {&find_open,
          "SELECT id FROM incidents WHERE scope = ?1 AND scope_key = ?2 AND state IN "
          "('alerted', 'suspended') ORDER BY created_ns DESC LIMIT 1"},
+        // No index on (pid, start_time): alerts are rare and the table holds a few rows per
+        // incident.
+        {&find_open_with_process,
+         "SELECT i.id FROM processes p JOIN incidents i ON i.id = p.incident_id WHERE p.pid = ?1 "
+         "AND p.start_time = ?2 AND i.state IN ('alerted', 'suspended') ORDER BY i.created_ns "
+         "DESC LIMIT 1"},
         {&find_state, "SELECT state, window_start_ns, window_end_ns FROM incidents WHERE id = ?1"},
         {&next_number, "SELECT COALESCE(MAX(number), 0) + 1 FROM incidents WHERE day = ?1"},
         {&insert_incident,
@@ -676,7 +683,8 @@ Status IncidentStore::InTransaction(const std::function<Status()>& body) {
     if ((query).Step() != SQLITE_DONE) return DbError(what); \
   } while (0)
 
-StatusOr<std::string> IncidentStore::RecordAlert(const Alert& alert) {
+StatusOr<std::string> IncidentStore::RecordAlert(const Alert& alert,
+                                                 const std::vector<Actor>& members) {
   std::lock_guard lock(mu_);
   Statements& s = *stmts_;
   const int64_t now = options_.now_ns();
@@ -702,6 +710,22 @@ StatusOr<std::string> IncidentStore::RecordAlert(const Alert& alert) {
         id = Text(q.get(), 0);
       } else if (rc != SQLITE_DONE) {
         return DbError("cannot look up the scope's incident");
+      }
+    }
+    if (id.empty()) {
+      // Another scope's open incident about the same processes: one attack, one incident.
+      std::vector<const Actor*> processes;
+      if (alert.actor.pid > 0) processes.push_back(&alert.actor);
+      for (const Actor& member : members) processes.push_back(&member);
+      for (const Actor* process : processes) {
+        Query q(s.find_open_with_process);
+        q.Bind(1, int64_t{process->pid}).Bind(2, static_cast<int64_t>(process->start_time));
+        int rc = q.Step();
+        if (rc == SQLITE_ROW) {
+          id = Text(q.get(), 0);
+          break;
+        }
+        if (rc != SQLITE_DONE) return DbError("cannot look up the processes' incident");
       }
     }
     const bool created = id.empty();

@@ -192,12 +192,15 @@ class IncidentStore {
   IncidentStore(const IncidentStore&) = delete;
   IncidentStore& operator=(const IncidentStore&) = delete;
 
-  // Records an alert: creates an incident, or adds to the open (alerted/suspended) incident of the
-  // same scope + scope_key. Stores the alert JSON, the latest rule/severity/score/indicators/
-  // message, the files (capped; file_count = the largest count seen), and alert.actor as a process
-  // (state observed, when it has a pid) unless already recorded. Returns the incident id (also to
-  // be put into Alert::incident_id before the alert goes to the outputs).
-  StatusOr<std::string> RecordAlert(const Alert& alert);
+  // Records an alert: adds to the incident the alert names, else to the open (alerted/suspended)
+  // incident of the same scope + scope_key, else to the open incident that lists alert.actor or
+  // one of `members` (pid + start time; e.g. the processes the alert contained) — alerts of two
+  // scopes about the same processes are one attack —, else creates an incident. Stores the alert
+  // JSON, the latest rule/severity/score/indicators/ message, the files (capped; file_count = the
+  // largest count seen), and alert.actor as a process (state observed, when it has a pid) unless
+  // already recorded. Returns the incident id (also to be put into Alert::incident_id before the
+  // alert goes to the outputs).
+  StatusOr<std::string> RecordAlert(const Alert& alert, const std::vector<Actor>& members = {});
 
   // Adds or updates a process of an incident, keyed by (actor.pid, actor.start_time): fields of a
   // later Actor that are non-empty replace the stored ones (e.g. exe_sha256 arriving late). The

@@ -383,8 +383,8 @@ TEST(DetectAttacks, SmbSessionsNeverAlertApartFromTheirClient) {
       Actor smbd = SmbdActor(7200 + session);
       smbd.cgroup = "/system.slice/smbd.service";
       const int file = round * 4 + session;
-      s.Write(smbd, "/srv/share/w/f" + std::to_string(file) + ".docx", 400 + file,
-              Intact("docx"), Damaged());
+      s.Write(smbd, "/srv/share/w/f" + std::to_string(file) + ".docx", 400 + file, Intact("docx"),
+              Damaged());
     }
   }
   ASSERT_FALSE(s.alerts().empty());

@@ -89,7 +89,9 @@ TEST_F(IncidentStoreTest, RecordCreatesAndEscalationMerges) {
   auto second = store->RecordAlert(MakeAlert("tree:100", 25, {"/d/b", "/d/c"}));
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(*second, *first);
-  auto other = store->RecordAlert(MakeAlert("tree:200", 12, {"/d/x"}));
+  Alert unrelated = MakeAlert("tree:200", 12, {"/d/x"});
+  unrelated.actor.pid = 5151;
+  auto other = store->RecordAlert(unrelated);
   ASSERT_TRUE(other.ok());
   EXPECT_EQ(*other, "INC-2026-12-02-0002");
 
@@ -114,6 +116,43 @@ TEST_F(IncidentStoreTest, RecordCreatesAndEscalationMerges) {
   auto third = store->RecordAlert(MakeAlert("tree:100", 30, {}));
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(*third, "INC-2026-12-02-0003");
+}
+
+// A process alerts, then its tree (the process and its siblings): one attack, one incident, so
+// one resume or rollback covers it. A pid reused by another process is not the same process.
+TEST_F(IncidentStoreTest, ScopesAboutTheSameProcessesShareTheIncident) {
+  auto store = Open();
+  auto first = store->RecordAlert(MakeAlert("4242", 10, {"/d/a"}));
+  ASSERT_TRUE(first.ok());
+  Alert tree = MakeAlert("tree:100", 20, {"/d/b"});
+  tree.actor.pid = 4243;
+  Actor sibling = tree.actor;
+  Actor known;
+  known.pid = 4242;
+  known.start_time = 1000;
+  auto joined = store->RecordAlert(tree, {sibling, known});
+  ASSERT_TRUE(joined.ok());
+  EXPECT_EQ(*joined, *first);
+  auto incident = store->Get(*first);
+  ASSERT_TRUE(incident.ok());
+  EXPECT_EQ(incident->alert_count, 2);
+  EXPECT_EQ(incident->processes.size(), 2u);
+  EXPECT_EQ(incident->files.size(), 2u);
+
+  Alert reused = MakeAlert("tree:300", 20, {"/d/c"});
+  reused.actor.pid = 6000;
+  Actor same_pid_later = known;
+  same_pid_later.start_time = 9999;
+  auto separate = store->RecordAlert(reused, {same_pid_later});
+  ASSERT_TRUE(separate.ok());
+  EXPECT_NE(*separate, *first);
+
+  // Once decided (resumed), the incident takes no more alerts: the next one is new.
+  ASSERT_TRUE(store->Transition(*first, IncidentState::kResumed, OperatorActor(0), "").ok());
+  auto after = store->RecordAlert(MakeAlert("tree:400", 30, {}), {known});
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(*after, *first);
+  EXPECT_NE(*after, *separate);
 }
 
 TEST_F(IncidentStoreTest, FilesAreCappedButCounted) {
@@ -183,10 +222,18 @@ TEST_F(IncidentStoreTest, ChangesSinceIsMonotonicAndSeesOtherConnections) {
 TEST_F(IncidentStoreTest, ConcurrentWritersFromTwoConnections) {
   auto a = Open();
   auto b = Open();
+  // 100 unrelated attackers (scopes and processes of their own): 100 incidents.
+  auto attacker = [](const std::string& key, pid_t pid) {
+    Alert alert = MakeAlert(key, 1, {});
+    alert.actor.pid = pid;
+    return alert;
+  };
   std::thread other([&] {
-    for (int i = 0; i < 50; ++i) ASSERT_TRUE(b->RecordAlert(MakeAlert("b" + std::to_string(i), 1, {})).ok());
+    for (int i = 0; i < 50; ++i)
+      ASSERT_TRUE(b->RecordAlert(attacker("b" + std::to_string(i), 100 + i)).ok());
   });
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(a->RecordAlert(MakeAlert("a" + std::to_string(i), 1, {})).ok());
+  for (int i = 0; i < 50; ++i)
+    ASSERT_TRUE(a->RecordAlert(attacker("a" + std::to_string(i), 200 + i)).ok());
   other.join();
   auto all = a->List();
   ASSERT_TRUE(all.ok());
