@@ -16,10 +16,19 @@
 #   overwrite-512M the same with 512 MiB (above vault.max_file_bytes: not copied, a vault-gap)
 #   append-logs    50 log files of 4-64 KiB, 20 rounds of: open for append, 100 lines, close
 #
+# Modes (--modes, default none,watch; ratios are to none):
+#   none           nothing watches
+#   watch          steen watch, default configuration
+#   watch-novault  steen watch -o vault.enabled=false (permission events, no protective copies)
+#   floor          bench/perm_floor.c: the least a permission listener can do (a mount mark for
+#                  open permission and close-write, every open allowed at once): the kernel's
+#                  share of the overhead. Only with --loop (it marks a whole mount).
+#
 # Usage: bench/vault_overhead.sh [--steen PATH] [--runs N] [--workloads a,b,...] [--out DIR]
-#                                [--under DIR]
+#                                [--under DIR | --loop ext4|xfs] [--modes m,n,...]
 # Root only (fanotify). Everything runs in a mktemp -d folder under /tmp, or under DIR (another
-# filesystem: an XFS or btrfs mount, where protective copies are reflinks), removed at the end;
+# filesystem: an XFS or btrfs mount, where protective copies are reflinks), or with --loop on a
+# 3 GiB filesystem image made and loop-mounted in that folder; removed (unmounted) at the end;
 # every process started is killed on exit; every wait is bounded (--limit seconds per run).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +38,8 @@ WORKLOADS="untar,edit-1000,overwrite-200M,overwrite-512M,append-logs"
 OUT=$ROOT/bench/out/vault_overhead
 LIMIT=300
 UNDER=/tmp
+MODES=none,watch
+LOOP_FS=""
 usage() { sed -n '/^# Usage:/,/^# Root only/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -38,6 +49,8 @@ while [[ $# -gt 0 ]]; do
     --out) OUT=$2; shift 2 ;;
     --limit) LIMIT=$2; shift 2 ;;
     --under) UNDER=$2; shift 2 ;;
+    --modes) MODES=$2; shift 2 ;;
+    --loop) LOOP_FS=$2; shift 2 ;;
     *) usage ;;
   esac
 done
@@ -48,15 +61,43 @@ HELPER=$ROOT/bench/vault_bench.py
 source "$ROOT/scripts/lib/processes.sh"
 mkdir -p "$OUT"
 [[ -d $UNDER ]] || { echo "vault_overhead: --under $UNDER is not a folder" >&2; exit 2; }
+IFS=, read -r -a mode_list <<< "$MODES"
+for m in "${mode_list[@]}"; do
+  case $m in
+    none | watch | watch-novault) ;;
+    floor) [[ -n $LOOP_FS ]] || { echo "vault_overhead: mode floor marks a whole mount: only with --loop" >&2; exit 2; } ;;
+    *) echo "vault_overhead: unknown mode '$m' (none, watch, watch-novault, floor)" >&2; exit 2 ;;
+  esac
+done
+[[ ${mode_list[0]} == none ]] || { echo "vault_overhead: --modes must start with none (the ratios' base)" >&2; exit 2; }
+case $LOOP_FS in
+  "" | ext4 | xfs) ;;
+  *) echo "vault_overhead: --loop ext4 or xfs, not '$LOOP_FS'" >&2; exit 2 ;;
+esac
 WORK=$(mktemp -d "$UNDER/steen-vault-overhead.XXXXXX")
 PIDS=()
 cleanup() {
   kill_started "${PIDS[@]}"
+  if [[ -n $LOOP_FS ]] && mountpoint -q "$WORK/mnt"; then umount "$WORK/mnt"; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 IFS=, read -r -a workload_list <<< "$WORKLOADS"
+FLOOR=""
+if [[ -n $LOOP_FS ]]; then
+  mkdir "$WORK/mnt"
+  truncate -s 3G "$WORK/fs.img"
+  case $LOOP_FS in
+    ext4) mkfs.ext4 -q -F "$WORK/fs.img" ;;
+    xfs) mkfs.xfs -q -m reflink=1 "$WORK/fs.img" ;;
+  esac || { echo "vault_overhead: mkfs.$LOOP_FS failed" >&2; exit 1; }
+  mount -o loop "$WORK/fs.img" "$WORK/mnt" || { echo "vault_overhead: loop mount failed" >&2; exit 1; }
+  if [[ " ${mode_list[*]} " == *" floor "* ]]; then
+    FLOOR=$WORK/perm_floor
+    cc -O2 -Wall -o "$FLOOR" "$ROOT/bench/perm_floor.c" || { echo "vault_overhead: cc perm_floor.c failed" >&2; exit 1; }
+  fi
+fi
 
 # Inputs made once (outside the watched folder).
 tar -C /usr -cf "$WORK/include.tar" include
@@ -64,6 +105,7 @@ head -c $((512 << 20)) /dev/urandom > "$WORK/big-512M.bin"
 head -c $((200 << 20)) "$WORK/big-512M.bin" > "$WORK/big-200M.bin"
 
 SHARE=$WORK/share  # the watched folder (one per run, recreated)
+[[ -n $LOOP_FS ]] && SHARE=$WORK/mnt/share
 # setup WORKLOAD: fresh files in $SHARE (not timed).
 setup() {
   rm -rf "$SHARE"
@@ -104,11 +146,25 @@ TICK=$(getconf CLK_TCK)
 # one WORKLOAD MODE RUN (RUN 0 = warm-up, not recorded)
 one() {
   local w=$1 mode=$2 run=$3 state=$WORK/state watch_pid="" cpu0=0
+  # On the loop filesystem the vault shares the share's filesystem (links and reflinks work).
+  [[ -n $LOOP_FS ]] && state=$WORK/mnt/state
   setup "$w"
   rm -rf "$state"
   : > "$WORK/alerts.jsonl"
-  if [[ $mode == watch ]]; then
-    "$STEEN" watch "$SHARE" -o "state_dir=$state" > "$WORK/alerts.jsonl" 2> "$WORK/watch.log" &
+  if [[ $mode == floor ]]; then
+    "$FLOOR" "$WORK/mnt" > "$WORK/floor.out" 2> "$WORK/watch.log" &
+    watch_pid=$!
+    PIDS+=("$watch_pid")
+    for _ in $(seq 1 100); do
+      grep -q "marked" "$WORK/watch.log" 2> /dev/null && break
+      sleep 0.05
+    done
+    grep -q "marked" "$WORK/watch.log" || { echo "perm_floor failed: $(cat "$WORK/watch.log")" >&2; exit 1; }
+    cpu0=$(cpu_ticks "$watch_pid")
+  elif [[ $mode == watch* ]]; then
+    local opts=()
+    [[ $mode == watch-novault ]] && opts=(-o vault.enabled=false)
+    "$STEEN" watch "$SHARE" -o "state_dir=$state" "${opts[@]}" > "$WORK/alerts.jsonl" 2> "$WORK/watch.log" &
     watch_pid=$!
     PIDS+=("$watch_pid")
     for _ in $(seq 1 100); do
@@ -140,10 +196,13 @@ one() {
   [[ -s $WORK/time.txt ]] && IFS=$'\t' read -r seconds rc < "$WORK/time.txt"
   rm -f "$WORK/time.txt"
   local vb=- vd=- obj=- cpu=- alerts=0 names=-
-  if [[ $mode == watch ]]; then
+  if [[ $mode == floor ]]; then
+    cpu=$(awk -v a="$cpu0" -v b="$(cpu_ticks "$watch_pid")" -v t="$TICK" 'BEGIN{printf "%.2f", (b - a) / t}')
+    stop_gracefully "$watch_pid"
+  elif [[ $mode == watch* ]]; then
     sleep 0.3  # the last closes are judged after the writer is answered
     cpu=$(awk -v a="$cpu0" -v b="$(cpu_ticks "$watch_pid")" -v t="$TICK" 'BEGIN{printf "%.2f", (b - a) / t}')
-    IFS=$'\t' read -r vb vd obj _ < <(python3 "$HELPER" vault "$state/vault")
+    [[ $mode == watch ]] && IFS=$'\t' read -r vb vd obj _ < <(python3 "$HELPER" vault "$state/vault")
     stop_gracefully "$watch_pid"
     alerts=$(grep -c . "$WORK/alerts.jsonl")
     names=$(grep -o '"rule":{[^}]*"name":"[^"]*"' "$WORK/alerts.jsonl" | grep -o '"name":"[^"]*"' |
@@ -158,48 +217,51 @@ one() {
 
 started=$(date +%s)
 for w in "${workload_list[@]}"; do
-  one "$w" none 0
-  one "$w" watch 0
+  for m in "${mode_list[@]}"; do one "$w" "$m" 0; done
+  # Interleaved: the modes in order on odd runs, in reverse on even ones.
   for run in $(seq 1 "$RUNS"); do
     if ((run % 2)); then
-      one "$w" none "$run"
-      one "$w" watch "$run"
+      for m in "${mode_list[@]}"; do one "$w" "$m" "$run"; done
     else
-      one "$w" watch "$run"
-      one "$w" none "$run"
+      for ((k = ${#mode_list[@]} - 1; k >= 0; k--)); do one "$w" "${mode_list[k]}" "$run"; done
     fi
   done
 done
 elapsed=$(($(date +%s) - started))
 
-python3 - "$TSV" "$RUNS" "$elapsed" "$(nproc)" "$(findmnt -no FSTYPE --target "$UNDER")" << 'EOF' | tee "$OUT/overhead.md"
+python3 - "$TSV" "$RUNS" "$elapsed" "$(nproc)" "$(findmnt -no FSTYPE --target "$SHARE")" << 'EOF' | tee "$OUT/overhead.md"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 print(f"<!-- bench/vault_overhead.sh --runs {sys.argv[2]}; {sys.argv[4]} cores; {sys.argv[3]} s; "
       f"filesystem {sys.argv[5]} -->")
-print("| workload | no watch, median s | steen watch, median s | ratio | runs (each) "
-      "| vault after a run (median) | daemon CPU s (median) | alerts |")
-print("|---|---:|---:|---:|---:|---:|---:|---|")
+print("| workload | mode | no watch, median s | with it, median s | ratio | runs (each) "
+      "| vault after a run (median) | listener CPU s (median) | alerts |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---|")
 def mib(b):
-    return f"{b / 1048576:.1f} MiB"
-order = []
-for r in rows:
-    if r["workload"] not in order:
-        order.append(r["workload"])
-for w in order:
+    return "-" if b != b else f"{b / 1048576:.1f} MiB"
+def first_seen(key):
+    seen = []
+    for r in rows:
+        if r[key] not in seen:
+            seen.append(r[key])
+    return seen
+for w in first_seen("workload"):
     sel = [r for r in rows if r["workload"] == w]
     def med(mode, key="seconds"):
         vals = [float(r[key]) for r in sel if r["mode"] == mode and r[key] not in ("-", "")]
         return statistics.median(vals) if vals else float("nan")
-    none, watch = med("none"), med("watch")
-    n = sum(1 for r in sel if r["mode"] == "watch")
-    vb = med("watch", "vault_bytes")
-    cpu = med("watch", "daemon_cpu_s")
-    alerts = sorted({r["alert_names"] for r in sel if r["mode"] == "watch" and r["alert_names"] != "-"})
-    stopped = sum(1 for r in sel if r["stopped"] != "no")
-    note = "; ".join(alerts) if alerts else "none"
-    if stopped:
-        note += f" ({stopped} run(s) stopped by steen or over the limit)"
-    print(f"| {w} | {none:.3f} | {watch:.3f} | {watch / none:.2f} | {n} | {mib(vb)} | {cpu:.2f} | {note} |")
+    none = med("none")
+    for mode in first_seen("mode"):
+        if mode == "none":
+            continue
+        mine = [r for r in sel if r["mode"] == mode]
+        t = med(mode)
+        alerts = sorted({r["alert_names"] for r in mine if r["alert_names"] != "-"})
+        stopped = sum(1 for r in mine if r["stopped"] != "no")
+        note = "; ".join(alerts) if alerts else "none"
+        if stopped:
+            note += f" ({stopped} run(s) stopped by steen or over the limit)"
+        print(f"| {w} | {mode} | {none:.3f} | {t:.3f} | {t / none:.2f} | {len(mine)} "
+              f"| {mib(med(mode, 'vault_bytes'))} | {med(mode, 'daemon_cpu_s'):.2f} | {note} |")
 EOF
 echo "vault_overhead: $TSV, $OUT/overhead.md (${elapsed} s)" >&2
