@@ -123,6 +123,11 @@ inline constexpr int kMaxAncestors = 64;
 // Attribution cache: entries (by pid and start time) and how long one is trusted.
 inline constexpr std::size_t kAttributionCacheEntries = 4096;
 inline constexpr int kAttributionCacheTtlMs = 1000;
+// Within this time of reading a process's status (uid, thread group), its next events are
+// attributed from the cache after checking only /proc/PID/stat (same start time and comm) and
+// its exe link: a uid changed by setuid() without exec shows this much later (smbd, which
+// switches euid per client, is always read in full).
+inline constexpr int kAttributionRecheckMs = 50;
 // Executable hashing: queue of pending requests, cache entries, and largest file hashed.
 inline constexpr std::size_t kExeHashQueueCapacity = 256;
 inline constexpr std::size_t kExeHashCacheEntries = 4096;

@@ -150,8 +150,46 @@ void ProcessAttributor::FillAncestors(Actor* actor) {
   }
 }
 
+std::optional<Actor> ProcessAttributor::RecentlyChecked(pid_t tid) {
+  const uint64_t now = clock_->MonotonicNs();
+  Actor cached;
+  {
+    std::lock_guard lock(mu_);
+    if (thread_owner_.contains(tid)) return std::nullopt;  // a thread: status maps it
+    auto it = cache_.find(tid);
+    if (it == cache_.end() ||
+        now - it->second.checked_ns >
+            static_cast<uint64_t>(limits::kAttributionRecheckMs) * 1000000ull) {
+      return std::nullopt;
+    }
+    cached = it->second.actor;
+  }
+  // smbd switches its euid between root and the client's user: read every time.
+  if (IsSmbdProcess(cached.comm, cached.exe)) return std::nullopt;
+  // Still the same process (start time: the pid was not reused; a thread under that id has its
+  // own start time) running the same program (exec changes comm and exe).
+  auto stat_text = ReadSmallFile(opener_, ProcPath(tid, "stat"), limits::kMaxProcFileBytes);
+  if (!stat_text.ok()) return std::nullopt;
+  std::optional<ProcStat> stat = ParseProcStat(*stat_text);
+  if (!stat || stat->start_time != cached.start_time || stat->comm != cached.comm) {
+    return std::nullopt;
+  }
+  if (ReadLink(ProcPath(tid, "exe")) != cached.exe) return std::nullopt;
+  cached.tid = tid;
+  cached.ppid = stat->ppid;
+  cached.pgid = stat->pgid;
+  cached.sid = stat->sid;
+  if (cached.exe_sha256.empty() && hasher_ != nullptr) {
+    cached.exe_sha256 = hasher_->LookupOrRequest(cached.pid);
+  }
+  ++cache_hits_;
+  ++rechecks_skipped_;
+  return cached;
+}
+
 Actor ProcessAttributor::Attribute(pid_t tid) {
   ++attributed_;
+  if (std::optional<Actor> recent = RecentlyChecked(tid)) return std::move(*recent);
   Actor actor;
   actor.pid = tid;
   actor.tid = tid;
@@ -237,7 +275,7 @@ Actor ProcessAttributor::Attribute(pid_t tid) {
     lru_.pop_back();
   }
   lru_.push_front(actor.pid);
-  cache_[actor.pid] = CacheEntry{actor, inserted, lru_.begin()};
+  cache_[actor.pid] = CacheEntry{actor, inserted, now, lru_.begin()};
   if (tid != actor.pid) {
     if (thread_owner_.size() >= limits::kAttributionCacheEntries) thread_owner_.clear();
     thread_owner_[tid] = actor.pid;
@@ -257,7 +295,8 @@ std::optional<Actor> ProcessAttributor::Remembered(pid_t tid) {
 }
 
 AttributionStats ProcessAttributor::Stats() const {
-  return {attributed_.load(), cache_hits_.load(), vanished_.load(), vanished_from_cache_.load()};
+  return {attributed_.load(), cache_hits_.load(), vanished_.load(), vanished_from_cache_.load(),
+          rechecks_skipped_.load()};
 }
 
 }  // namespace steen::sys

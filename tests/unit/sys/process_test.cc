@@ -10,6 +10,8 @@
 #include <fstream>
 #include <thread>
 
+#include "steen/limits.h"
+#include "sys/clock.h"
 #include "sys/exe_hasher.h"
 #include "sys/file_opener.h"
 #include "sys/proc.h"
@@ -129,6 +131,56 @@ TEST(Attribution, ThreadGoneSinceAnEarlierEventIsAttributedToItsProcess) {
   EXPECT_EQ(unknown.start_time, 0u);
   EXPECT_EQ(attributor.Stats().vanished, 3u);
   EXPECT_EQ(attributor.Stats().vanished_from_cache, 2u);
+  std::filesystem::remove_all(root);
+}
+
+// A file's create, open and close come microseconds apart: within kAttributionRecheckMs of a
+// full read the attributor checks only stat and exe, so a new program (exec) or a reused pid is
+// still seen at once, and a uid changed without exec is seen once the window is over.
+TEST(Attribution, RecentProcessIsRecheckedCheaplyButExecAndPidReuseShowAtOnce) {
+  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  const std::string dir = root + "/4242";
+  std::filesystem::create_directories(dir);
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name, std::ios::trunc) << text;
+  };
+  const auto stat_line = [](const std::string& comm, int start) {
+    return "4242 (" + comm + ") S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 " +
+           std::to_string(start) + " 0 0\n";
+  };
+  write("status", "Name:\tw\nTgid:\t4242\nPPid:\t1\nUid:\t1000\t1000\t1000\t1000\n");
+  write("stat", stat_line("w", 777));
+  FakeClock clock;
+  ProcessAttributor attributor(DefaultFileOpener(), &clock, nullptr, root);
+  EXPECT_EQ(attributor.Attribute(4242).uid, 1000u);
+  // setuid() without exec: the cached uid until the window is over, then the new one.
+  write("status", "Name:\tw\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\n");
+  EXPECT_EQ(attributor.Attribute(4242).uid, 1000u);
+  EXPECT_EQ(attributor.Stats().rechecks_skipped, 1u);
+  clock.AdvanceMs(limits::kAttributionRecheckMs + 1);
+  EXPECT_EQ(attributor.Attribute(4242).uid, 0u);
+  EXPECT_EQ(attributor.Stats().rechecks_skipped, 1u);
+  // exec (a new comm), inside the window: read in full at once.
+  write("status", "Name:\tw\nTgid:\t4242\nPPid:\t1\nUid:\t33\t33\t33\t33\n");
+  write("stat", stat_line("locker", 777));
+  Actor after_exec = attributor.Attribute(4242);
+  EXPECT_EQ(after_exec.comm, "locker");
+  EXPECT_EQ(after_exec.uid, 33u);
+  // The pid reused by another process (another start time), inside the window: in full.
+  write("status", "Name:\tw\nTgid:\t4242\nPPid:\t1\nUid:\t7\t7\t7\t7\n");
+  write("stat", stat_line("locker", 999));
+  Actor reused = attributor.Attribute(4242);
+  EXPECT_EQ(reused.start_time, 999u);
+  EXPECT_EQ(reused.uid, 7u);
+  EXPECT_EQ(attributor.Stats().rechecks_skipped, 1u);
+  // The next event of that process, inside the window: cheap again, same answer.
+  Actor again = attributor.Attribute(4242);
+  EXPECT_EQ(again.start_time, 999u);
+  EXPECT_EQ(again.uid, 7u);
+  EXPECT_EQ(again.comm, "locker");
+  EXPECT_EQ(attributor.Stats().rechecks_skipped, 2u);
   std::filesystem::remove_all(root);
 }
 
