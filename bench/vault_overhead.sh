@@ -112,10 +112,10 @@ setup() {
   mkdir -p "$SHARE"
   case $1 in
     untar) mkdir "$SHARE/src" ;;
-    edit-1000) python3 "$HELPER" mkfiles "$SHARE/docs" 1000 1 ;;
+    edit-1000) python3 "$HELPER" mkfiles "$SHARE/docs" 1000 1 > /dev/null ;;
     overwrite-200M) cp "$WORK/big-200M.bin" "$SHARE/disk.img" ;;
     overwrite-512M) cp "$WORK/big-512M.bin" "$SHARE/disk.img" ;;
-    append-logs) python3 "$HELPER" mkfiles "$SHARE/logs" 50 2 --ext .log ;;
+    append-logs) python3 "$HELPER" mkfiles "$SHARE/logs" 50 2 --ext .log > /dev/null ;;
   esac
   sync
 }
