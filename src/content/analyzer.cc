@@ -209,15 +209,20 @@ struct Decision {
   DamageKind kind = DamageKind::kNone;
   double score = 0;
   std::vector<std::string> reasons;
+  std::size_t damage_reasons = 0;  // the first reasons, in the order the damage was found
 };
 
+// The reasons of a damage go before the others: the first reason is the one a summary shows.
 void Damaged(Decision& d, DamageKind kind, double score, std::string reason) {
   if (score > d.score || d.verdict != Verdict::kDamaged) {
     d.kind = kind;
     d.score = std::max(d.score, score);
   }
   d.verdict = Verdict::kDamaged;
-  d.reasons.push_back(std::move(reason));
+  const auto at =
+      d.reasons.begin() + static_cast<std::ptrdiff_t>(std::min(d.damage_reasons, d.reasons.size()));
+  d.reasons.insert(at, std::move(reason));
+  ++d.damage_reasons;
 }
 
 DamageKind KindFromBlocks(const BlockMap& map) {
@@ -376,6 +381,7 @@ struct ContentAnalyzer::Impl {
                         const BlockMap& map, Decision& d) const {
     const uint64_t size = reader.size();
     const std::string& format = report.format;
+    bool first_reason_used = false;  // folded into the damage reason
     switch (report.integrity) {
       case Integrity::kEncryptedContainer:
         d.verdict = Verdict::kIntact;
@@ -389,6 +395,9 @@ struct ContentAnalyzer::Impl {
         if (size > 0 && static_cast<double>(damaged) >= 0.9 * static_cast<double>(size)) {
           kind = DamageKind::kEncrypted;
         }
+        // "zip structure broken: central directory missing; 97% of 26 4 KiB blocks random".
+        std::string broken = format + " structure broken";
+        if (!report.reasons.empty()) broken += ": " + report.reasons.front();
         if (map.uniform_blocks == 0 && map.mean_entropy() < 6.0) {
           // No random block: either short runs of ciphertext between plain bytes (intermittent
           // layouts on small files), or a corrupt file that nobody encrypted. Damage needs
@@ -398,8 +407,9 @@ struct ContentAnalyzer::Impl {
             // A header encrypted in place (the first few hundred bytes): no real file starts
             // with 64 random bytes, and the structure it should have there is broken.
             kind = DamageKind::kPartiallyEncrypted;
-            d.reasons.push_back("the first 64 bytes look like ciphertext");
-            Damaged(d, kind, 0.85, format + " structure broken");
+            Damaged(d, kind, 0.85, "the first 64 bytes look like ciphertext");
+            Damaged(d, kind, 0.85, broken);
+            first_reason_used = true;
             break;
           }
           if (shape.random_cells < kMinRandomCellsForDamage) {
@@ -410,11 +420,13 @@ struct ContentAnalyzer::Impl {
             break;
           }
           kind = DamageKind::kPartiallyEncrypted;
-          d.reasons.push_back(Percent(shape.random_cells) +
-                              " of the 16-byte cells of the head look like ciphertext");
+          Damaged(d, kind, 0.9,
+                  Percent(shape.random_cells) +
+                      " of the 16-byte cells of the head look like ciphertext");
         }
-        std::string reason = format + " structure broken";
-        Damaged(d, kind, 0.9, reason);
+        if (map.uniform_blocks > 0) broken += "; " + map.Describe();
+        Damaged(d, kind, 0.9, broken);
+        first_reason_used = true;
         break;
       }
       case Integrity::kTruncated:
@@ -425,7 +437,7 @@ struct ContentAnalyzer::Impl {
       case Integrity::kValid:
         d.verdict = Verdict::kIntact;
         d.score = 0.05;
-        d.reasons.push_back(format + " structure valid");
+        if (report.structure_checked) d.reasons.push_back(format + " structure valid");
         // Executables, office files and databases embed compressed data (packed sections,
         // pictures, blobs), so a minority of random blocks is normal; a majority is not.
         if (!report.high_entropy_body && map.blocks >= 3 && map.uniform_blocks >= 2 &&
@@ -436,7 +448,9 @@ struct ContentAnalyzer::Impl {
         }
         break;
     }
-    for (const std::string& r : report.reasons) d.reasons.push_back(r);
+    for (std::size_t i = first_reason_used ? 1 : 0; i < report.reasons.size(); ++i) {
+      d.reasons.push_back(report.reasons[i]);
+    }
     JudgeTrailer(reader, report, d);
   }
 

@@ -33,6 +33,9 @@ struct FormatReport {
   // True when the format's payload is expected to look random (compressed or encrypted data);
   // random-looking blocks are then no evidence of damage, only the validator's checks are.
   bool high_entropy_body = false;
+  // False when the validator only recognised a signature and checked no structure (the analyzer
+  // then does not call the structure valid).
+  bool structure_checked = true;
   // Ranges the validator found broken, when it can say (a JPEG scan from offset X onward).
   std::vector<ByteRange> damaged_ranges;
 };
@@ -53,11 +56,11 @@ using ValidatorList = std::vector<std::unique_ptr<const FormatValidator>>;
 
 // Each family of formats registers its validators; order in the final list is the match priority.
 void RegisterArchiveFormats(ValidatorList& out);  // zip family, gzip, bzip2, xz, zstd, 7z, rar, tar
-void RegisterDocumentFormats(ValidatorList& out);  // pdf, ole2, sqlite, rtf
-void RegisterMediaFormats(ValidatorList& out);     // images, audio, video
-void RegisterSystemFormats(ValidatorList& out);    // elf, pe, fonts, openpgp, age, luks
+void RegisterDocumentFormats(ValidatorList& out);   // pdf, ole2, sqlite, rtf
+void RegisterMediaFormats(ValidatorList& out);      // images, audio, video
+void RegisterSystemFormats(ValidatorList& out);     // elf, pe, fonts, openpgp, age, luks
 void RegisterSignatureFormats(ValidatorList& out);  // recognised by signature only
-void RegisterTextFormats(ValidatorList& out);      // utf-8/16, latin-1 text and its subtypes (last)
+void RegisterTextFormats(ValidatorList& out);  // utf-8/16, latin-1 text and its subtypes (last)
 
 // All validators in priority order.
 ValidatorList MakeAllValidators();

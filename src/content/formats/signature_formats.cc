@@ -300,6 +300,7 @@ class SignatureValidator final : public FormatValidator {
     }
     report.format = std::string(sig->format);
     report.high_entropy_body = sig->high_entropy_body;
+    report.structure_checked = false;
     if (sig->encrypted_container) report.integrity = Integrity::kEncryptedContainer;
     report.reasons.push_back(std::string(sig->format) +
                              " recognised by its signature (structure not checked)");

@@ -510,6 +510,27 @@ TEST(Analyzer, BitFlippedNonLatinUtf8TextIsBitTransformed) {
   EXPECT_EQ(a.kind, DamageKind::kBitTransformed) << Joined(a);
 }
 
+// The first reason is what a summary line shows: for a damaged file it names the damage, with
+// the validator's finding and the random blocks ("zip structure broken: ...; 97% of ...").
+TEST(Analyzer, DamageLeadsTheReasons) {
+  const Analysis a = AnalyzeBytes(std::string("PK\x03\x04", 4) + RandomBytes(64 * 1024, 11));
+  ASSERT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  ASSERT_FALSE(a.reasons.empty());
+  EXPECT_EQ(a.reasons[0].rfind("zip structure broken: ", 0), 0u) << Joined(a);
+  EXPECT_NE(a.reasons[0].find("blocks random"), std::string::npos) << Joined(a);
+}
+
+// A format known only by its signature is not called structurally valid.
+TEST(Analyzer, SignatureOnlyFormatIsNotCalledValid) {
+  std::string mo("\xDE\x12\x04\x95", 4);
+  mo += std::string(24, '\0') + ProseText(20000);
+  const Analysis a = AnalyzeBytes(mo);
+  EXPECT_EQ(a.format, "gettext-mo") << Joined(a);
+  EXPECT_EQ(a.verdict, Verdict::kIntact) << Joined(a);
+  EXPECT_EQ(Joined(a).find("structure valid"), std::string::npos) << Joined(a);
+  EXPECT_NE(Joined(a).find("structure not checked"), std::string::npos) << Joined(a);
+}
+
 TEST(Analyzer, LegacyEncodedTextIsNotMistakenForATransform) {
   // GBK-like double-byte text (lead 0xB0-0xF7, trail 0xA1-0xFE) mixed with ASCII.
   std::string gbk;
