@@ -108,12 +108,14 @@ struct SpanScan {
 // Whether any of these bytes is a BadByte: written as compares only so that the compiler turns
 // it into vector code (text is mostly clean, and this check was the watch daemon's top cost on a
 // tree of new source files).
+// Byte-wide arithmetic only (no widening to int), so the compiler checks 16 bytes per vector
+// instruction: with `unsigned` it widened every byte to 32 bits and did four times the work.
 bool AnyBadByte(const unsigned char* p, std::size_t n) {
-  unsigned bad = 0;
+  uint8_t bad = 0;
   for (std::size_t k = 0; k < n; ++k) {
-    const unsigned c = p[k];
-    const bool allowed_control = (c >= 0x08 && c <= 0x0d) || c == 0x1b;
-    bad |= static_cast<unsigned>((c < 0x20 && !allowed_control) || c == 0x7f);
+    const uint8_t c = p[k];
+    const bool allowed_control = static_cast<uint8_t>(c - 0x08) <= 5 || c == 0x1b;
+    bad |= static_cast<uint8_t>((c < 0x20 && !allowed_control) || c == 0x7f);
   }
   return bad != 0;
 }
