@@ -646,8 +646,9 @@ StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
   }
   // A transformed file either matches nothing or, for inverted text, looks like high-byte text.
   const bool maybe_transformed =
-      validator == nullptr || (Impl::IsTextValidator(validator) &&
-                               content::ComputeBlockStats(head.substr(0, 4096)).high_bytes > 0.5);
+      validator == nullptr ||
+      (Impl::IsTextValidator(validator) && 2 * content::CountHighBytes(head.substr(0, 4096)) >
+                                               std::min<std::size_t>(head.size(), 4096));
   if (!decided && maybe_transformed) {
     decided = impl_->JudgeTransformed(source, head, size, decision, format);
   }

@@ -30,6 +30,8 @@ using ByteHistogram = std::array<uint64_t, 256>;
 void AccumulateHistogram(std::string_view bytes, ByteHistogram& histogram);
 BlockStats StatsFromHistogram(const ByteHistogram& histogram);
 BlockStats ComputeBlockStats(std::string_view bytes);
+// Bytes >= 0x80 in `bytes`, eight at a time (no histogram).
+std::size_t CountHighBytes(std::string_view bytes);
 
 // Upper-tail p-value of a chi-square statistic with 255 degrees of freedom.
 double ChiSquarePValue255(double chi_square);

@@ -196,18 +196,6 @@ uint64_t Load8(const char* p) {
   return w;
 }
 
-// Bytes >= 0x80 in `bytes`, eight at a time.
-std::size_t CountHighBytes(std::string_view bytes) {
-  std::size_t high = 0, i = 0;
-  // Each byte's high bit moved to its bit 0, then the eight summed by one multiply (no popcount
-  // instruction in baseline x86-64: std::popcount was a libgcc call).
-  for (; i + 8 <= bytes.size(); i += 8) {
-    high += (((Load8(bytes.data() + i) & kHighBits) >> 7) * 0x0101010101010101ULL) >> 56;
-  }
-  for (; i < bytes.size(); ++i) high += static_cast<unsigned char>(bytes[i]) >= 0x80 ? 1 : 0;
-  return high;
-}
-
 // Mostly high bytes that, inverted (255 - b), are plain ASCII text.
 bool InvertedText(std::string_view bytes) {
   if (bytes.size() < 256) return false;
