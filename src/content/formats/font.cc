@@ -35,16 +35,29 @@ std::string TagName(std::string_view tag) { return "'" + std::string(tag) + "'";
 
 // OpenType table checksum: big-endian uint32 sum over the table padded with zeros; 'head' is
 // summed with its checkSumAdjustment field (bytes 8..11) taken as zero.
-uint32_t TableChecksum(std::string_view data, bool is_head) {
-  uint32_t sum = 0;
-  for (std::size_t i = 0; i < data.size(); i += 4) {
-    uint32_t word = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      word <<= 8;
-      if (i + k < data.size() && !(is_head && i == 8)) word |= static_cast<uint8_t>(data[i + k]);
-    }
-    sum += word;
+// The big-endian word at `i`, zero-padded past the end.
+uint32_t WordAt(std::string_view data, std::size_t i) {
+  uint32_t word = 0;
+  for (std::size_t k = 0; k < 4; ++k) {
+    word <<= 8;
+    if (i + k < data.size()) word |= static_cast<uint8_t>(data[i + k]);
   }
+  return word;
+}
+
+// The sum of the table's big-endian words (the last one zero-padded); in 'head' the word at 8
+// (checksumAdjustment) counts as zero. Whole words in a loop the compiler turns into byte-swapped
+// loads: the byte-at-a-time version was most of a font check.
+uint32_t TableChecksum(std::string_view data, bool is_head) {
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  const std::size_t whole = data.size() & ~std::size_t{3};
+  uint32_t sum = 0;
+  for (std::size_t i = 0; i < whole; i += 4) {
+    sum += (uint32_t{p[i]} << 24) | (uint32_t{p[i + 1]} << 16) | (uint32_t{p[i + 2]} << 8) |
+           uint32_t{p[i + 3]};
+  }
+  if (whole < data.size()) sum += WordAt(data, whole);
+  if (is_head && data.size() > 8) sum -= WordAt(data, 8);
   return sum;
 }
 
