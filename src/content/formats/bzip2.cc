@@ -35,6 +35,8 @@ constexpr int kMaxAlphaSize = 258;
 constexpr int kMaxCodeLen = 20;
 constexpr int kGroupSize = 50;
 constexpr int kMaxSelectors = 18002;  // libbz2 1.0.8: selectors beyond are read and ignored
+// Blocks of fewer symbols (50 per selector) decode faster than a lookup table is filled.
+constexpr int kFastTableMinSelectors = 40;
 
 bool StreamHeaderAt(std::string_view bytes, std::size_t pos) {
   auto level = ByteAt(bytes, pos + 3);
@@ -98,10 +100,15 @@ struct DecodeTable {
   std::array<int32_t, 23> limit{};
   std::array<int32_t, 23> base{};
   std::array<int32_t, kMaxAlphaSize> perm{};
+  // Codes of up to kFastBits bits by their first kFastBits bits: (length << 9) | symbol, 0 for
+  // longer or undecodable codes (decoded by comparisons). Most symbols take one lookup.
+  static constexpr int kFastBits = 10;
+  std::array<uint16_t, 1 << kFastBits> fast{};
   int symbols = 0;
   int min_len = 0;
 
-  void Build(const uint8_t* length, int alpha_size) {
+  // `with_fast`: fill the lookup table too (worth it only for blocks of thousands of symbols).
+  void Build(const uint8_t* length, int alpha_size, bool with_fast) {
     int lo = 32;
     int hi = 0;
     for (int i = 0; i < alpha_size; ++i) {
@@ -127,6 +134,20 @@ struct DecodeTable {
       vec <<= 1;
     }
     for (int i = lo + 1; i <= hi; ++i) base[i] = ((limit[i - 1] + 1) << 1) - base[i];
+    // The same search as the decoder's, for every kFastBits-bit prefix.
+    for (uint32_t prefix = 0; with_fast && prefix < fast.size(); ++prefix) {
+      const uint32_t peek = prefix << (kMaxCodeLen - kFastBits);
+      int len = min_len;
+      int32_t code = static_cast<int32_t>(peek >> (kMaxCodeLen - len));
+      while (len <= kFastBits && code > limit[len]) {
+        ++len;
+        code = static_cast<int32_t>(peek >> (kMaxCodeLen - len));
+      }
+      const int32_t index = code - base[len];
+      fast[prefix] = len <= kFastBits && index >= 0 && index < symbols
+                         ? static_cast<uint16_t>((len << 9) | perm[index])
+                         : 0;
+    }
   }
 };
 
@@ -189,7 +210,8 @@ Parse CheckBlock(BitReader& in, int level, std::string* error) {
       }
       length[i] = static_cast<uint8_t>(current);
     }
-    tables[t].Build(length.data(), alpha_size);
+    tables[t].Build(length.data(), alpha_size,
+                    /*with_fast=*/selectors_written >= kFastTableMinSelectors);
   }
   const int eob = in_use + 1;
   const int64_t max_block = int64_t{100000} * level;
@@ -207,20 +229,27 @@ Parse CheckBlock(BitReader& in, int level, std::string* error) {
     }
     --group_left;
     const uint32_t peek = in.Peek20();
-    int len = table->min_len;
-    int32_t code = static_cast<int32_t>(peek >> (kMaxCodeLen - len));
-    while (code > table->limit[len]) {
-      if (++len > kMaxCodeLen) {
-        in.Skip(kMaxCodeLen);  // past the end of the window: cut short, not broken
-        return in.ended() ? Parse::kInputEnded : fail("undecodable Huffman code");
+    int symbol = 0;
+    if (const uint16_t entry = table->fast[peek >> (kMaxCodeLen - DecodeTable::kFastBits)]) {
+      in.Skip(entry >> 9);
+      if (in.ended()) return Parse::kInputEnded;
+      symbol = entry & 0x1ff;
+    } else {
+      int len = table->min_len;
+      int32_t code = static_cast<int32_t>(peek >> (kMaxCodeLen - len));
+      while (code > table->limit[len]) {
+        if (++len > kMaxCodeLen) {
+          in.Skip(kMaxCodeLen);  // past the end of the window: cut short, not broken
+          return in.ended() ? Parse::kInputEnded : fail("undecodable Huffman code");
+        }
+        code = static_cast<int32_t>(peek >> (kMaxCodeLen - len));
       }
-      code = static_cast<int32_t>(peek >> (kMaxCodeLen - len));
+      in.Skip(len);
+      if (in.ended()) return Parse::kInputEnded;
+      const int32_t index = code - table->base[len];
+      if (index < 0 || index >= table->symbols) return fail("undecodable Huffman code");
+      symbol = table->perm[index];
     }
-    in.Skip(len);
-    if (in.ended()) return Parse::kInputEnded;
-    const int32_t index = code - table->base[len];
-    if (index < 0 || index >= table->symbols) return fail("undecodable Huffman code");
-    const int symbol = table->perm[index];
     if (symbol <= 1) {  // RUNA / RUNB: a bijective base-2 run length
       if (run < 0) {
         run = 0;
