@@ -398,7 +398,7 @@ struct ContentAnalyzer::Impl {
         // "zip structure broken: central directory missing; 97% of 26 4 KiB blocks random".
         std::string broken = format + " structure broken";
         if (!report.reasons.empty()) broken += ": " + report.reasons.front();
-        if (map.uniform_blocks == 0 && map.mean_entropy() < 6.0) {
+        if (map.uniform_blocks == 0 && map.mean_entropy() < 6.0 && !report.damage_is_random) {
           // No random block: either short runs of ciphertext between plain bytes (intermittent
           // layouts on small files), or a corrupt file that nobody encrypted. Damage needs
           // evidence of ciphertext, not only a broken structure.

@@ -36,6 +36,9 @@ struct FormatReport {
   // False when the validator only recognised a signature and checked no structure (the analyzer
   // then does not call the structure valid).
   bool structure_checked = true;
+  // True when the validator measured its damaged ranges as random (ciphertext), not only found
+  // the structure broken there: evidence enough, whatever the block map's samples saw.
+  bool damage_is_random = false;
   // Ranges the validator found broken, when it can say (a JPEG scan from offset X onward).
   std::vector<ByteRange> damaged_ranges;
 };

@@ -665,8 +665,9 @@ class TextValidator final : public FormatValidator {
       // the rest of the file was bit-flipped in place. Real text in a legacy 8-bit encoding
       // inverts to control bytes, not to prose.
       report.integrity = Integrity::kDamaged;
-      report.reasons.push_back("ASCII text whose bytes from " + Hex(inverted[0].offset) +
-                               " are inverted (255 - b) text");
+      report.reasons.insert(report.reasons.begin(), "ASCII text whose bytes from " +
+                                                        Hex(inverted[0].offset) +
+                                                        " are inverted (255 - b) text");
       report.damaged_ranges = inverted;
       return report;
     }
@@ -679,11 +680,14 @@ class TextValidator final : public FormatValidator {
       return report;
     }
     report.integrity = Integrity::kDamaged;
+    report.damage_is_random = true;  // clusters that passed the occupancy test
     if (footer_only) report.structure_end = random_clusters[0].offset;
-    report.reasons.push_back("text file: " + std::to_string(hit_blocks) + " of " +
-                             std::to_string(sampled_blocks) +
-                             " sampled blocks contain binary random data (first at " +
-                             Hex(random_clusters[0].offset) + ")");
+    // The finding first (the analyzer folds the first reason into its damage line).
+    report.reasons.insert(report.reasons.begin(),
+                          "text file: " + std::to_string(hit_blocks) + " of " +
+                              std::to_string(sampled_blocks) +
+                              " sampled blocks contain binary random data (first at " +
+                              Hex(random_clusters[0].offset) + ")");
     // Merge nearby clusters (intermittent patterns give thousands) into a bounded range list.
     for (const Cluster& c : random_clusters) {
       if (!report.damaged_ranges.empty() &&

@@ -520,6 +520,19 @@ TEST(Analyzer, DamageLeadsTheReasons) {
   EXPECT_NE(a.reasons[0].find("blocks random"), std::string::npos) << Joined(a);
 }
 
+// Runs of ciphertext inside text, too short to make a 4 KiB block random: the text validator
+// measured them random, which is the evidence (no "corrupt, not encrypted" downgrade).
+TEST(Analyzer, ShortCiphertextRunsInsideTextAreDamage) {
+  std::string text = ProseText(64000);
+  const std::string noise = RandomBytes(400, 21);
+  text.replace(20000, 200, noise.substr(0, 200));
+  text.replace(40000, 200, noise.substr(200));
+  const Analysis a = AnalyzeBytes(text);
+  EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  ASSERT_FALSE(a.reasons.empty());
+  EXPECT_NE(a.reasons[0].find("random data"), std::string::npos) << Joined(a);
+}
+
 // A format known only by its signature is not called structurally valid.
 TEST(Analyzer, SignatureOnlyFormatIsNotCalledValid) {
   std::string mo("\xDE\x12\x04\x95", 4);
