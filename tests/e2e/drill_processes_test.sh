@@ -55,8 +55,9 @@ while kill -0 $parent 2> /dev/null; do
   for p in $(pgrep -f -- "--worker $WORK/" || true); do
     exe=$(readlink "/proc/$p/exe" 2> /dev/null || true)
     ppid=$(awk '{print $4}' "/proc/$p/stat" 2> /dev/null || true)
-    # Both read before the worker exits (a vanished process gives empty values).
-    [ -n "$exe" ] && [ -n "$ppid" ] && echo "$p $exe $ppid" >> out/seen.txt
+    # Both read before the worker exits (a vanished process gives empty values; one caught in
+    # the middle of its exit shows ppid 0: the kernel no longer names a parent).
+    [ -n "$exe" ] && [ -n "$ppid" ] && [ "$ppid" != 0 ] && echo "$p $exe $ppid" >> out/seen.txt
   done
   sleep 0.02
 done
