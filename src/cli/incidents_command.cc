@@ -131,6 +131,11 @@ void RegisterDecision(CLI::App& app, const char* name, bool resume) {
     }
     // ResumeIncident lifts the client blocks itself (nftables; steen watch retries what fails).
     for (const auto& release : outcome->releases) {
+      if (!release.kept_for.empty()) {
+        std::printf("  SMB client %s: still refused: incident %s blocks it too\n",
+                    release.address.c_str(), release.kept_for.c_str());
+        continue;
+      }
       std::printf("  SMB client %s: %s%s\n", release.address.c_str(),
                   release.message.empty() ? "let in again (block lifted)" : "still refused: ",
                   release.message.c_str());

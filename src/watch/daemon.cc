@@ -942,7 +942,10 @@ void Daemon::Impl::PollOperatorDecisions() {
     if (release_blockers && incident->state == IncidentState::kResumed) {
       for (const auto& release :
            ReleaseBlocks(*incidents, *incident, release_blockers, kDaemonActor)) {
-        Log(release.message.empty()
+        Log(!release.kept_for.empty()
+                ? fmt::format("incident {}: SMB client {} still refused for incident {}", id,
+                              release.address, release.kept_for)
+            : release.message.empty()
                 ? fmt::format("incident {}: SMB client {} let in again", id, release.address)
                 : fmt::format("incident {}: SMB client {} still refused: {}", id, release.address,
                               release.message));

@@ -175,9 +175,28 @@ std::vector<DecisionOutcome::Release> ReleaseBlocks(IncidentStore& store, const 
                                                     const BlockerFor& blockers,
                                                     std::string_view who) {
   std::vector<DecisionOutcome::Release> releases;
+  // Blocks other incidents still hold (two SMB users behind one address, e.g. NAT): their
+  // address stays refused; this incident only lets go of its own record.
+  auto active = store.ActiveBlocks(store.NowNs());
+  const auto held_by_other = [&](const std::string& address) -> std::string {
+    if (!active.ok()) return "";
+    for (const auto& [other_id, other] : *active) {
+      if (other_id != incident.id && other.address == address) return other_id;
+    }
+    return "";
+  };
   for (const IncidentBlock& block : incident.blocks) {
     if (!MayHold(block)) continue;
-    DecisionOutcome::Release release{block.address, block.state, ""};
+    DecisionOutcome::Release release{block.address, block.state, "", ""};
+    if (std::string other = held_by_other(block.address); !other.empty()) {
+      IncidentBlock recorded = block;
+      release.state = recorded.state = BlockState::kReleased;
+      release.kept_for = other;
+      recorded.reason = "released; the address stays refused for incident " + other;
+      (void)store.RecordBlock(incident.id, recorded, who);
+      releases.push_back(std::move(release));
+      continue;
+    }
     auto blocker = blockers ? blockers(block.nft_table)
                             : StatusOr<sys::ClientBlocker*>(
                                   Status::Unsupported("no firewall access in this steen"));

@@ -29,6 +29,8 @@ struct DecisionOutcome {
     std::string address;
     BlockState state;     // kReleased, or unchanged when it could not be lifted
     std::string message;  // error; empty when lifted
+    // Another open incident's block of the same address, left in force (that incident's id).
+    std::string kept_for;
   };
   std::string id;
   std::vector<Line> processes;

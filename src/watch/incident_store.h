@@ -245,6 +245,8 @@ class IncidentStore {
   StatusOr<int64_t> LatestChange();
 
   const std::string& path() const { return path_; }
+  // The store's clock (wall time; a fixed one in tests).
+  int64_t NowNs() const { return options_.now_ns(); }
 
  private:
   struct Statements;

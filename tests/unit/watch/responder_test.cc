@@ -516,6 +516,38 @@ TEST_F(BlockRecordTest, AFailedReleaseIsReportedAndKeptForTheDaemon) {
   EXPECT_TRUE(store_->ActiveBlocks(FixedNow())->empty());
 }
 
+// Two SMB users behind one address (NAT): each is its own incident with its own block of the
+// address. Resuming one must not let the address in while the other still refuses it.
+TEST_F(BlockRecordTest, ResumeLeavesAnAddressAnotherIncidentStillBlocks) {
+  Alert other_user = SmbAlert();
+  other_user.scope_key = std::string(kClient) + " mallory";
+  other_user.actor = SmbdOf(2101, kClient, "mallory");
+  auto other = store_->RecordAlert(other_user);
+  ASSERT_TRUE(other.ok());
+  ASSERT_NE(*other, id_);
+  IncidentBlock block = store_->Get(id_)->blocks[0];
+  ASSERT_TRUE(store_->RecordBlock(*other, block).ok());
+  ASSERT_TRUE(blocker_.Block(kClient, {445, 139}, seconds(900)).ok());
+  sys::RecordingProcessControl control;
+  auto outcome = ResumeIncident(*store_, id_, control, 0, Fake());
+  ASSERT_TRUE(outcome.ok()) << outcome.status().message();
+  ASSERT_EQ(outcome->releases.size(), 1u);
+  EXPECT_EQ(outcome->releases[0].kept_for, *other);
+  EXPECT_EQ(outcome->failures, 0);
+  EXPECT_TRUE(blocker_.IsBlocked(kClient)) << "the other incident still refuses the address";
+  EXPECT_EQ(store_->Get(id_)->blocks[0].state, BlockState::kReleased);
+  auto active = store_->ActiveBlocks(FixedNow());
+  ASSERT_TRUE(active.ok());
+  ASSERT_EQ(active->size(), 1u);
+  EXPECT_EQ((*active)[0].first, *other);
+  // Once that one is resumed too, the address is let in.
+  auto second = ResumeIncident(*store_, *other, control, 0, Fake());
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->releases.size(), 1u);
+  EXPECT_TRUE(second->releases[0].kept_for.empty());
+  EXPECT_FALSE(blocker_.IsBlocked(kClient));
+}
+
 TEST_F(BlockRecordTest, AVersion1DatabaseGetsTheBlocksTable) {
   const std::string path = dir_ + "/old.db";
   {
