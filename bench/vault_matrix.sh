@@ -135,11 +135,7 @@ run_one() {
   "$STEEN" watch "$share" "${watch_opts[@]}" > "$dir/alerts.jsonl" 2> "$dir/watch.log" &
   watch_pid=$!
   PIDS+=("$watch_pid")
-  for _ in $(seq 1 100); do
-    grep -q "watching (pid" "$dir/watch.log" 2> /dev/null && break
-    sleep 0.1
-  done
-  if ! grep -q "watching (pid" "$dir/watch.log"; then
+  if ! wait_for_line "$dir/watch.log" "watching (pid" 100 "$watch_pid"; then
     r[status]=watch-failed
     r[differences]=$(tail -1 "$dir/watch.log" | tr '\t' ' ')
     stop_watch

@@ -155,11 +155,8 @@ one() {
     "$FLOOR" "$WORK/mnt" > "$WORK/floor.out" 2> "$WORK/watch.log" &
     watch_pid=$!
     PIDS+=("$watch_pid")
-    for _ in $(seq 1 100); do
-      grep -q "marked" "$WORK/watch.log" 2> /dev/null && break
-      sleep 0.05
-    done
-    grep -q "marked" "$WORK/watch.log" || { echo "perm_floor failed: $(cat "$WORK/watch.log")" >&2; exit 1; }
+    wait_for_line "$WORK/watch.log" "marked" 50 "$watch_pid" ||
+      { echo "perm_floor failed: $(cat "$WORK/watch.log")" >&2; exit 1; }
     cpu0=$(cpu_ticks "$watch_pid")
   elif [[ $mode == watch* ]]; then
     local opts=()
@@ -167,11 +164,8 @@ one() {
     "$STEEN" watch "$SHARE" -o "state_dir=$state" "${opts[@]}" > "$WORK/alerts.jsonl" 2> "$WORK/watch.log" &
     watch_pid=$!
     PIDS+=("$watch_pid")
-    for _ in $(seq 1 100); do
-      grep -q "watching (pid" "$WORK/watch.log" 2> /dev/null && break
-      sleep 0.1
-    done
-    grep -q "watching (pid" "$WORK/watch.log" || { echo "watch failed: $(cat "$WORK/watch.log")" >&2; exit 1; }
+    wait_for_line "$WORK/watch.log" "watching (pid" 100 "$watch_pid" ||
+      { echo "watch failed: $(cat "$WORK/watch.log")" >&2; exit 1; }
     cpu0=$(cpu_ticks "$watch_pid")
   fi
   local cmd

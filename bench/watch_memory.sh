@@ -55,12 +55,8 @@ status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 t0=$(date +%s.%N)
 "${STEEN}" watch "${TREE}" -o "state_dir=${WORK}/state" > "${WORK}/alerts.jsonl" 2> "${WORK}/watch.log" &
 WATCH_PID=$!
-for _ in $(seq 1 6000); do
-  grep -q "watching (pid" "${WORK}/watch.log" 2> /dev/null && break
-  kill -0 "${WATCH_PID}" 2> /dev/null || break
-  sleep 0.1
-done
-grep -q "watching (pid" "${WORK}/watch.log" || { echo "watch failed: $(tail -3 "${WORK}/watch.log")" >&2; exit 1; }
+wait_for_line "${WORK}/watch.log" "watching (pid" 6000 "${WATCH_PID}" ||
+  { echo "watch failed: $(tail -3 "${WORK}/watch.log")" >&2; exit 1; }
 ready_s=$(awk -v a="${t0}" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
 rss_ready=$(status_kb "${WATCH_PID}" VmRSS)
 

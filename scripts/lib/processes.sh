@@ -14,6 +14,19 @@ kill_started() {
   wait 2> /dev/null
 }
 
+# wait_for_line FILE TEXT TRIES [PID]: polls FILE every 0.1 s, at most TRIES times, until it
+# contains TEXT (a daemon's "ready" line); gives up early once PID (the daemon) has exited.
+# Status 0 when the line came.
+wait_for_line() {
+  local file=$1 text=$2 tries=$3 pid=${4:-}
+  for _ in $(seq 1 "$tries"); do
+    grep -q -F -- "$text" "$file" 2> /dev/null && return 0
+    [[ -z $pid ]] || kill -0 "$pid" 2> /dev/null || break
+    sleep 0.1
+  done
+  grep -q -F -- "$text" "$file" 2> /dev/null
+}
+
 # stop_gracefully PID: SIGTERM, up to 10 s to exit (a daemon's clean stop), then SIGKILL; reaps it.
 stop_gracefully() {
   local pid=$1

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include "content/bytes.h"
+
 namespace steen::content {
 
 namespace {
@@ -138,14 +140,11 @@ bool LooksLikeCiphertext(const BlockStats& stats) {
 }
 
 std::size_t CountHighBytes(std::string_view bytes) {
-  constexpr uint64_t kHighBits = 0x8080808080808080ULL;
   std::size_t high = 0, i = 0;
   // Each byte's high bit moved to its bit 0, then the eight summed by one multiply (no popcount
   // instruction in baseline x86-64: std::popcount is a libgcc call there).
   for (; i + 8 <= bytes.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, bytes.data() + i, 8);
-    high += (((w & kHighBits) >> 7) * 0x0101010101010101ULL) >> 56;
+    high += ((HighBitsOf8(bytes.data() + i) >> 7) * 0x0101010101010101ULL) >> 56;
   }
   for (; i < bytes.size(); ++i) high += static_cast<unsigned char>(bytes[i]) >= 0x80 ? 1 : 0;
   return high;

@@ -37,6 +37,14 @@ std::optional<T> LoadBE(std::string_view bytes, std::size_t offset) {
   return value;
 }
 
+// The high bit (0x80) of each of the eight bytes at p, in place: zero when all eight are ASCII.
+// The caller guarantees eight readable bytes.
+inline uint64_t HighBitsOf8(const char* p) {
+  uint64_t word;
+  std::memcpy(&word, p, 8);
+  return word & 0x8080808080808080ULL;
+}
+
 inline std::optional<uint8_t> ByteAt(std::string_view bytes, std::size_t offset) {
   if (offset >= bytes.size()) return std::nullopt;
   return static_cast<uint8_t>(bytes[offset]);

@@ -47,11 +47,8 @@ run() {
   local watch_pid=$!
   PIDS+=("$watch_pid")
   # Ready when it says so on stderr (bounded).
-  for _ in $(seq 1 100); do
-    grep -q "watching (pid" "$dir/watch.log" 2>/dev/null && break
-    sleep 0.1
-  done
-  check "grep -q 'watching (pid' '$dir/watch.log'" "$label: watch did not start: $(cat "$dir/watch.log")"
+  check "wait_for_line '$dir/watch.log' 'watching (pid' 100 $watch_pid" \
+    "$label: watch did not start: $(cat "$dir/watch.log")"
 
   "$STEEN" drill "$share" --family play --pace 30 --manifest "$dir/m.jsonl" > "$dir/drill.out" 2>&1 &
   local drill_pid=$!

@@ -12,7 +12,6 @@
 #include <array>
 #include <cctype>
 #include <cmath>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -188,14 +187,6 @@ void ScanBytes(std::string_view s, uint64_t base, SpanScan& out) {
   }
 }
 
-constexpr uint64_t kHighBits = 0x8080808080808080ULL;
-
-uint64_t Load8(const char* p) {
-  uint64_t w;
-  std::memcpy(&w, p, 8);
-  return w;
-}
-
 // Mostly high bytes that, inverted (255 - b), are plain ASCII text.
 bool InvertedText(std::string_view bytes) {
   if (bytes.size() < 256) return false;
@@ -322,7 +313,7 @@ Encoding EightBitEncoding(std::string_view s, uint64_t base, const std::vector<C
         next_skip < skip.size()
             ? static_cast<std::size_t>(std::min<uint64_t>(s.size(), skip[next_skip].offset - base))
             : s.size();
-    while (i + 8 <= stop && (Load8(s.data() + i) & kHighBits) == 0) i += 8;
+    while (i + 8 <= stop && HighBitsOf8(s.data() + i) == 0) i += 8;
     if (i >= stop) continue;
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {

@@ -79,11 +79,7 @@ smb_watch_up() {
     >> "$WORK/alerts.jsonl" 2>> "$WORK/watch.log" &
   SMB_WATCH_PID=$!
   PIDS+=("$SMB_WATCH_PID")
-  for _ in $(seq 1 150); do
-    grep -q "watching (pid" "$WORK/watch.log" 2> /dev/null && return 0
-    kill -0 "$SMB_WATCH_PID" 2> /dev/null || break
-    sleep 0.1
-  done
+  wait_for_line "$WORK/watch.log" "watching (pid" 150 "$SMB_WATCH_PID" && return 0
   bad "steen watch did not start: $(tail -3 "$WORK/watch.log")"
   return 1
 }

@@ -11,11 +11,8 @@ start_watch() {
   "$STEEN" watch "$wshare" -o "state_dir=$wdir/state" "$@" >> "$wdir/alerts.jsonl" 2>> "$wdir/watch.log" &
   watch_pid=$!
   PIDS+=("$watch_pid")
-  for _ in $(seq 1 100); do
-    grep -q "watching (pid" "$wdir/watch.log" 2> /dev/null && break
-    sleep 0.1
-  done
-  check "grep -q 'watching (pid' '$wdir/watch.log'" "watch did not start in $wdir: $(tail -3 "$wdir/watch.log")"
+  check "wait_for_line '$wdir/watch.log' 'watching (pid' 100 $watch_pid" \
+    "watch did not start in $wdir: $(tail -3 "$wdir/watch.log")"
 }
 
 tree_sums() { (cd "$1" && find . -type f ! -name .steen-drill-target -print0 | sort -z | xargs -0 -r sha256sum); }
