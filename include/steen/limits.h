@@ -59,6 +59,10 @@ inline constexpr int kMaxPdfObjectsChecked = 4096;
 // System formats: ELF/PE sections, font tables, TTC fonts and OpenPGP packets walked, and the
 // table bytes whose checksums a font check may read (large fonts: the rest is left unchecked).
 inline constexpr int kMaxSectionsChecked = 4096;
+// Parts of a file a validator declares never random (code sections, symbol tables), and random
+// blocks the analyzer remembers to compare with them.
+inline constexpr std::size_t kMaxNeverRandomRanges = 64;
+inline constexpr std::size_t kMaxUniformBlocksKept = 64;
 inline constexpr int kMaxFontsInCollection = 64;
 inline constexpr std::size_t kMaxFontChecksumBytes = 2 * MiB;
 inline constexpr int kMaxOpenPgpPackets = 4096;

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "content/block_stats.h"
 #include "content/evasion.h"
@@ -86,6 +87,7 @@ struct BlockMap {
   uint64_t blocks = 0;
   uint64_t uniform_blocks = 0;  // histogram consistent with uniform bytes (ciphertext-like)
   uint64_t first_uniform_offset = UINT64_MAX;
+  std::vector<ByteRange> uniform_ranges;  // the first limits::kMaxUniformBlocksKept of them
   uint64_t text_blocks = 0;
   double entropy_sum = 0;
   double chi_p_sum_uniform = 0;
@@ -108,6 +110,9 @@ struct BlockMap {
       ++uniform_blocks;
       chi_p_sum_uniform += stats.chi_p;
       first_uniform_offset = std::min(first_uniform_offset, offset);
+      if (uniform_ranges.size() < limits::kMaxUniformBlocksKept) {
+        uniform_ranges.push_back({offset, bytes.size()});
+      }
     }
   }
   void AddRegion(uint64_t offset, std::string_view bytes) {
@@ -377,6 +382,49 @@ struct ContentAnalyzer::Impl {
     return true;
   }
 
+  // A broken structure over bytes that are the file's own kind of content inverted: the body
+  // was bit-flipped after an intact header (a flipped head is JudgeTransformed's case). Judged
+  // right after the file's first 4 KiB, where the validator found the break, and at the end, but
+  // never before the break: bytes the validator found intact are not evidence (OLE2 writers pad
+  // with 0xFF). Returns what was found, empty when nothing.
+  static std::string TransformedBody(Reader& reader, const FormatReport& report) {
+    constexpr uint64_t kReferenceBytes = 4096;
+    constexpr uint64_t kBodyBytes = 16 * limits::KiB;
+    const uint64_t size = reader.size();
+    const uint64_t broken_at =
+        report.damaged_ranges.empty() ? size : report.damaged_ranges.front().offset;
+    const uint64_t reference_length = std::min({kReferenceBytes, size / 2, broken_at});
+    auto reference_or = reader.Read(0, reference_length);
+    if (!reference_or.ok()) return {};
+    const std::string_view reference = *reference_or;
+    const uint64_t tail = std::max(reference_length, size - std::min(size, kBodyBytes));
+    for (uint64_t at : {reference_length, broken_at, tail}) {
+      if (at >= size || at < reference_length || (broken_at < size && at < broken_at)) continue;
+      auto body = reader.Read(at, kBodyBytes);
+      if (body.ok() && content::BodyLooksInverted(reference, *body)) {
+        return "the bytes at " + Hex(at) + " are the file's own kind of content inverted (255 - b)";
+      }
+    }
+    return {};
+  }
+
+  // A random block of the map lying (three quarters of it or more) inside a part the validator
+  // declared never random: ciphertext, in a format whose other parts may well be random.
+  // Returns where, empty when none.
+  static std::string RandomWhereNeverRandom(const BlockMap& map, const FormatReport& report) {
+    for (const ByteRange& block : map.uniform_ranges) {
+      for (const content::NeverRandomRange& part : report.never_random) {
+        const uint64_t begin = std::max(block.offset, part.range.offset);
+        const uint64_t end = std::min(block.end(), part.range.end());
+        if (end > begin && 4 * (end - begin) >= 3 * block.length) {
+          return "random bytes at " + Hex(block.offset) + " inside the " + part.what + " at " +
+                 Hex(part.range.offset) + ", which is never random";
+        }
+      }
+    }
+    return {};
+  }
+
   void JudgeKnownFormat(Reader& reader, std::string_view head, const FormatReport& report,
                         const BlockMap& map, Decision& d) const {
     const uint64_t size = reader.size();
@@ -398,7 +446,18 @@ struct ContentAnalyzer::Impl {
         // "zip structure broken: central directory missing; 97% of 26 4 KiB blocks random".
         std::string broken = format + " structure broken";
         if (!report.reasons.empty()) broken += ": " + report.reasons.front();
-        if (map.uniform_blocks == 0 && map.mean_entropy() < 6.0 && !report.damage_is_random) {
+        if (report.evidence == content::DamageEvidence::kTransformed) {
+          Damaged(d, DamageKind::kBitTransformed, 0.85, broken);
+          first_reason_used = true;
+          break;
+        }
+        if (map.uniform_blocks == 0 && map.mean_entropy() < 6.0 &&
+            report.evidence == content::DamageEvidence::kNone) {
+          if (const std::string how = TransformedBody(reader, report); !how.empty()) {
+            Damaged(d, DamageKind::kBitTransformed, 0.8, broken + "; " + how);
+            first_reason_used = true;
+            break;
+          }
           // No random block: either short runs of ciphertext between plain bytes (intermittent
           // layouts on small files), or a corrupt file that nobody encrypted. Damage needs
           // evidence of ciphertext, not only a broken structure.
@@ -445,6 +504,8 @@ struct ContentAnalyzer::Impl {
           Damaged(d, KindFromBlocks(map), 0.75,
                   map.Describe() + " inside a " + format + " file, whose content is not random" +
                       " (first at " + Hex(map.first_uniform_offset) + ")");
+        } else if (std::string where = RandomWhereNeverRandom(map, report); !where.empty()) {
+          Damaged(d, KindFromBlocks(map), 0.8, where + "; " + map.Describe());
         }
         break;
     }

@@ -326,4 +326,45 @@ std::optional<ByteTransform> DetectByteTransform(std::string_view head,
   return std::nullopt;
 }
 
+bool BodyLooksInverted(std::string_view reference, std::string_view body) {
+  constexpr std::size_t kMinReference = 256;
+  constexpr std::size_t kMinBody = 1024;
+  if (reference.size() < kMinReference || body.size() < kMinBody) return false;
+  ByteHistogram ref{};
+  AccumulateHistogram(reference, ref);
+  ByteHistogram seen{};
+  AccumulateHistogram(body, seen);
+  // Histogram intersection (the share of bytes the two distributions have in common), of the
+  // body as it is and of the body inverted back.
+  double as_is = 0;
+  double inverted_back = 0;
+  const double ref_total = static_cast<double>(reference.size());
+  const double body_total = static_cast<double>(body.size());
+  for (int b = 0; b < 256; ++b) {
+    const double p = static_cast<double>(ref[b]) / ref_total;
+    as_is += std::min(p, static_cast<double>(seen[b]) / body_total);
+    inverted_back += std::min(p, static_cast<double>(seen[255 - b]) / body_total);
+  }
+  // Inverted back, the body shares clearly more of its bytes with the file's start than it does
+  // as it is (a tenth of all bytes more, and half as much again)...
+  if (inverted_back < as_is + 0.1 || inverted_back < 1.5 * as_is) return false;
+  // ...and its padding is 0xFF: runs of eight or more 0xFF bytes, where binary content pads with
+  // zeros (formats that use both, such as OLE2's free-sector markers, pass the first test on
+  // intact bytes).
+  constexpr std::size_t kRun = 8;
+  std::size_t ff_runs = 0;
+  std::size_t zero_runs = 0;
+  for (std::size_t i = 0; i + kRun <= body.size();) {
+    const char c = body[i];
+    std::size_t j = i + 1;
+    while (j < body.size() && body[j] == c) ++j;
+    if (j - i >= kRun) {
+      ff_runs += c == '\xff' ? 1 : 0;
+      zero_runs += c == '\0' ? 1 : 0;
+    }
+    i = j;
+  }
+  return ff_runs >= 2 && zero_runs * 4 <= ff_runs;
+}
+
 }  // namespace steen::content

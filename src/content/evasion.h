@@ -43,4 +43,11 @@ std::optional<ByteTransform> DetectByteTransform(std::string_view head,
                                                  const ValidatorList& validators,
                                                  uint64_t file_size);
 
+// True when `body` (bytes past a file's intact start) is, inverted back (255 - b), the same kind of
+// content as `reference` (the file's first bytes): their byte distributions share far more once
+// the body is inverted back than as it is (a binary format's zero bytes became 0xFF bytes, its
+// small values large ones), and its padding runs are 0xFF, not zeros. Only the bit flip: under
+// other keys too much would fit. Meant for files whose structure is already known broken.
+bool BodyLooksInverted(std::string_view reference, std::string_view body);
+
 }  // namespace steen::content

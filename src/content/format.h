@@ -21,6 +21,22 @@ enum class Integrity {
   kEncryptedContainer,  // a legitimately encrypted file (OpenPGP, age, LUKS, encrypted ZIP/PDF...)
 };
 
+// What a validator found in the bytes where its format's structure is broken. A broken structure
+// alone may be corruption; these are what ransomware leaves, and evidence enough for damage
+// whatever the block map's samples saw.
+enum class DamageEvidence {
+  kNone,         // only the structure is broken
+  kRandom,       // the bytes there are random (ciphertext where structure must be)
+  kTransformed,  // the bytes there are the file's own bytes inverted (255 - b) or XORed
+};
+
+// A part of a file whose content is never random (machine code, relocation and symbol tables),
+// and what it is, for the reasons.
+struct NeverRandomRange {
+  ByteRange range;
+  std::string what;  // "PE code section .text"
+};
+
 struct FormatReport {
   std::string format;  // specific name: "docx", "jpeg", "gzip", "text/utf-8"
   Integrity integrity = Integrity::kValid;
@@ -36,9 +52,12 @@ struct FormatReport {
   // False when the validator only recognised a signature and checked no structure (the analyzer
   // then does not call the structure valid).
   bool structure_checked = true;
-  // True when the validator measured its damaged ranges as random (ciphertext), not only found
-  // the structure broken there: evidence enough, whatever the block map's samples saw.
-  bool damage_is_random = false;
+  // What the validator measured where the structure is broken, beyond the break itself.
+  DamageEvidence evidence = DamageEvidence::kNone;
+  // Parts of the file that are never random, whatever the rest holds (an executable's code next
+  // to its compressed resources): a random block the analyzer's samples find inside one is
+  // ciphertext. At most limits::kMaxNeverRandomRanges.
+  std::vector<NeverRandomRange> never_random;
   // Ranges the validator found broken, when it can say (a JPEG scan from offset X onward).
   std::vector<ByteRange> damaged_ranges;
 };

@@ -191,6 +191,28 @@ class ElfValidator final : public FormatValidator {
     return true;
   }
 
+  // What a section is when its content is never random: symbol, string, relocation and dynamic
+  // tables, and uncompressed DWARF. Null for anything else: data and read-only data may hold
+  // compressed or random bytes, hash tables (.gnu.hash's Bloom filter and hash values) are random
+  // by design, and code sections of crypto libraries embed precomputed tables (elliptic-curve
+  // points are uniform bytes) next to the instructions that use them.
+  static const char* NeverRandomKind(uint32_t type, uint64_t flags, std::string_view name) {
+    constexpr uint64_t kCompressed = 0x800;
+    switch (type) {
+      case 2:   // SHT_SYMTAB
+      case 3:   // SHT_STRTAB
+      case 4:   // SHT_RELA
+      case 6:   // SHT_DYNAMIC
+      case 9:   // SHT_REL
+      case 11:  // SHT_DYNSYM
+        return "ELF table section";
+      default:
+        break;
+    }
+    if (StartsWith(name, ".debug_") && (flags & kCompressed) == 0) return "ELF debug section";
+    return nullptr;
+  }
+
   bool CheckSectionHeaders(Reader& reader, const ElfHeader& h, uint64_t size, FormatReport& report,
                            uint64_t& structure_end) const {
     if (h.shoff == 0 && h.shnum == 0) {
@@ -236,6 +258,7 @@ class ElfValidator final : public FormatValidator {
     struct Section {
       uint32_t name;
       uint32_t type;
+      uint64_t flags;
       uint64_t offset;
       uint64_t size;
     };
@@ -246,6 +269,7 @@ class ElfValidator final : public FormatValidator {
       Section s;
       s.name = U32(table, e, h.little);
       s.type = U32(table, e + 4, h.little);
+      s.flags = h.is64 ? U64(table, e + 8, h.little) : U32(table, e + 8, h.little);
       s.offset = Word(table, e + (h.is64 ? 24 : 16), h);
       s.size = Word(table, e + (h.is64 ? 32 : 20), h);
       sections.push_back(s);
@@ -320,6 +344,13 @@ class ElfValidator final : public FormatValidator {
         }
       }
       if (StartsWith(section_name, ".")) ++dotted;
+      const Section& section = sections[i];
+      if (const char* what = NeverRandomKind(section.type, section.flags, section_name);
+          what != nullptr && section.type != kShtNobits && section.size > 0 &&
+          report.never_random.size() < limits::kMaxNeverRandomRanges) {
+        report.never_random.push_back(
+            {{section.offset, section.size}, std::string(what) + " " + std::string(section_name)});
+      }
     }
     // Toolchains name sections ".text", ".data"...; a table of names without dots is not ELF's.
     if (named >= 4 && dotted * 2 < named) {

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "content/block_stats.h"
 #include "content/bytes.h"
 #include "content/formats/system_formats.h"
 #include "steen/limits.h"
@@ -80,8 +81,25 @@ struct ChecksumTally {
   uint64_t first_bad_offset = 0;
   std::string first_bad_tag;
   uint64_t budget = limits::kMaxFontChecksumBytes;
-  std::set<uint64_t> seen_offsets;  // TTC fonts share tables
+  std::set<uint64_t> seen_offsets;            // TTC fonts share tables
+  uint64_t first_random_offset = UINT64_MAX;  // random bytes inside a mismatching table
+  std::string random_tag;
 };
+
+// Offset in `table` of the first 2 KiB of random bytes (two 1 KiB windows in a row), or npos.
+// Font tables are glyph outlines, metrics and lookups, never random, except embedded bitmaps and
+// SVG documents (PNG, JPEG, gzip inside), which are skipped.
+std::size_t RandomRunInTable(std::string_view tag, std::string_view table) {
+  constexpr std::size_t kWindow = limits::KiB;
+  if (tag == "CBDT" || tag == "sbix" || tag == "SVG ") return std::string_view::npos;
+  bool previous_random = false;
+  for (std::size_t at = 0; at + kWindow <= table.size(); at += kWindow) {
+    const bool random = LooksRandom(table.substr(at, kWindow));
+    if (random && previous_random) return at - kWindow;
+    previous_random = random;
+  }
+  return std::string_view::npos;
+}
 
 // Checks one sfnt table directory at `dir`. Returns false when the report is final.
 bool CheckSfntDirectory(Reader& reader, uint64_t dir, uint64_t size, FormatReport& report,
@@ -154,6 +172,11 @@ bool CheckSfntDirectory(Reader& reader, uint64_t dir, uint64_t size, FormatRepor
       ++tally.mismatched;
       tally.mismatched_bytes += length;
       report.damaged_ranges.push_back({offset, length});
+      if (const std::size_t at = RandomRunInTable(tag, *data_or);
+          at != std::string_view::npos && tally.first_random_offset == UINT64_MAX) {
+        tally.first_random_offset = offset + at;
+        tally.random_tag = std::string(tag);
+      }
     }
   }
   if (!sorted) report.reasons.push_back("sfnt table records not sorted by tag");
@@ -172,7 +195,14 @@ void JudgeChecksums(const ChecksumTally& tally, FormatReport& report) {
                            std::to_string(tally.checked) + " table checksums mismatch (first " +
                            TagName(tally.first_bad_tag) + " at " + Hex(tally.first_bad_offset) +
                            ")";
-  if (tally.mismatched >= 2 && tally.mismatched_bytes * 10 >= tally.checked_bytes) {
+  if (tally.first_random_offset != UINT64_MAX) {
+    // A table whose checksum mismatches because part of it is now random bytes: ciphertext.
+    report.integrity = Integrity::kDamaged;
+    report.evidence = DamageEvidence::kRandom;
+    report.reasons.insert(report.reasons.begin(), "font: table " + TagName(tally.random_tag) +
+                                                      " holds random bytes at " +
+                                                      Hex(tally.first_random_offset) + "; " + what);
+  } else if (tally.mismatched >= 2 && tally.mismatched_bytes * 10 >= tally.checked_bytes) {
     report.integrity = Integrity::kDamaged;
     report.reasons.push_back("font: " + what);
   } else {

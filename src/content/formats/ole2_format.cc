@@ -37,14 +37,6 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
-std::string Describe(std::string_view s) {
-  if (s.size() >= 32 && ShortSpanLooksRandom(s)) return "random bytes";
-  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c == 0; })) {
-    return "zero bytes";
-  }
-  return "unexpected bytes";
-}
-
 struct DirEntry {
   std::string name;  // ASCII rendering of the UTF-16 name ('?' for other characters)
   uint8_t type = 0;
@@ -70,6 +62,18 @@ class Ole2Check {
     fatal_ = fatal_ || fatal;
     first_bad_ = std::min(first_bad_, offset);
     if (report_.reasons.size() < 12) report_.reasons.push_back(std::move(reason));
+  }
+  // What bytes found where structure must be are. Random bytes there are ciphertext: real
+  // writers leave stale or zeroed sectors, never random ones.
+  std::string Describe(std::string_view s) {
+    if (s.size() >= 32 && ShortSpanLooksRandom(s)) {
+      random_where_structure_ = true;
+      return "random bytes";
+    }
+    if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c == 0; })) {
+      return "zero bytes";
+    }
+    return "unexpected bytes";
   }
   void Note(std::string reason) {
     if (report_.reasons.size() < 12) report_.reasons.push_back(std::move(reason));
@@ -123,6 +127,7 @@ class Ole2Check {
   bool dir_complete_ = false;
   int ok_ = 0, bad_ = 0;
   bool fatal_ = false, truncated_ = false, encrypted_ = false;
+  bool random_where_structure_ = false;  // a Bad() found random bytes where structure must be
   uint64_t first_bad_ = UINT64_MAX;
 };
 
@@ -503,8 +508,9 @@ void Ole2Check::ComputeEnd() {
 
 void Ole2Check::Decide() {
   if (report_.format.empty()) report_.format = "ole2";
-  if (fatal_ || bad_ >= 2 || (bad_ >= 1 && ok_ <= 1)) {
+  if (fatal_ || bad_ >= 2 || (bad_ >= 1 && (ok_ <= 1 || random_where_structure_))) {
     report_.integrity = Integrity::kDamaged;
+    if (random_where_structure_) report_.evidence = DamageEvidence::kRandom;
     if (first_bad_ < size_) report_.damaged_ranges.push_back({first_bad_, size_ - first_bad_});
     return;
   }

@@ -167,6 +167,7 @@ class PeValidator final : public FormatValidator {
       const uint32_t raw_size = LoadLE<uint32_t>(entry, 16).value_or(0);
       const uint32_t raw_offset = LoadLE<uint32_t>(entry, 20).value_or(0);
       if (raw_size == 0) continue;
+      DeclareNeverRandom(entry, raw_offset, raw_size, size, report);
       if (raw_offset >= size) {
         // Beyond EOF by a little: cut short. Far beyond: the table itself is garbage.
         if (raw_offset > size + size / 2 + limits::MiB) {
@@ -200,6 +201,19 @@ class PeValidator final : public FormatValidator {
   }
 
  private:
+  // Base relocations (page addresses and 12-bit offsets) are never random. Code is not declared:
+  // crypto libraries keep precomputed tables (uniform bytes) in their code sections, and
+  // packers (UPX, ASPack, MPRESS) compressed data in executable ones.
+  static void DeclareNeverRandom(std::string_view entry, uint32_t raw_offset, uint32_t raw_size,
+                                 uint64_t size, FormatReport& report) {
+    const std::string_view name = entry.substr(0, entry.substr(0, 8).find('\0'));
+    if (name != ".reloc" || raw_offset >= size ||
+        report.never_random.size() >= limits::kMaxNeverRandomRanges) {
+      return;
+    }
+    report.never_random.push_back({{raw_offset, std::min<uint64_t>(raw_size, size - raw_offset)},
+                                   "PE relocation section .reloc"});
+  }
   static void Damage(FormatReport& report, uint64_t at, uint64_t length, std::string reason) {
     report.integrity = Integrity::kDamaged;
     report.reasons.push_back(std::move(reason));

@@ -307,6 +307,7 @@ void SqliteCheck::SamplePages() {
   std::size_t samples = std::min<uint64_t>(
       {in_file - 1, static_cast<uint64_t>(limits::kMaxSqlitePagesSampled), budget_pages});
   int implausible = 0, checked = 0;
+  uint64_t random_page = 0;  // the first implausible page that is random bytes
   uint64_t last = 0;
   std::string first_reason;
   for (std::size_t s = 0; s < samples; ++s) {
@@ -327,6 +328,20 @@ void SqliteCheck::SamplePages() {
     ++implausible;
     if (implausible == 1) first_reason = "page " + std::to_string(pgno) + ": " + why;
     first_bad_ = std::min(first_bad_, offset);
+    // Overflow, freelist and pointer-map pages start with a page number, so a page that is
+    // neither a b-tree page nor that, and random throughout, is ciphertext (an application's
+    // encrypted blobs sit in overflow pages).
+    if (random_page == 0 && LooksRandom(page)) random_page = pgno;
+  }
+  if (random_page != 0) {
+    Bad((random_page - 1) * page_size_, "SQLite page " + std::to_string(random_page) + " at " +
+                                            Hex((random_page - 1) * page_size_) +
+                                            " is random bytes (" + std::to_string(implausible) +
+                                            " of " + std::to_string(checked) +
+                                            " sampled pages implausible)");
+    ++bad_;  // decisive on its own
+    report_.evidence = DamageEvidence::kRandom;
+    return;
   }
   if (implausible > 0) {
     std::string reason = "SQLite: " + std::to_string(implausible) + " of " +

@@ -187,13 +187,28 @@ void ScanBytes(std::string_view s, uint64_t base, SpanScan& out) {
   }
 }
 
+// ASCII data without prose's blanks (CSV of numbers, minified XML): 98% printable or line breaks,
+// 30% letters and digits, and lines or blanks. Inverted, no legacy 8-bit text gets there: its
+// ASCII blanks and line breaks invert to high bytes, and so do most of its letters.
+bool LooksLikeAsciiData(std::string_view bytes) {
+  std::size_t printable = 0, alnum = 0, blanks = 0, line_breaks = 0;
+  for (unsigned char c : bytes) {
+    printable += PlainAscii(c) ? 1 : 0;
+    alnum += std::isalnum(c) != 0 ? 1 : 0;
+    blanks += c == ' ' || c == '\t' ? 1 : 0;
+    line_breaks += c == '\n' ? 1 : 0;
+  }
+  const std::size_t n = bytes.size();
+  return printable * 100 >= n * 98 && alnum * 10 >= n * 3 && (line_breaks > 0 || blanks * 50 >= n);
+}
+
 // Mostly high bytes that, inverted (255 - b), are plain ASCII text.
 bool InvertedText(std::string_view bytes) {
   if (bytes.size() < 256) return false;
   if (CountHighBytes(bytes) * 2 < bytes.size()) return false;
   std::string back(bytes);
   for (char& c : back) c = static_cast<char>(255 - static_cast<unsigned char>(c));
-  return LooksLikeAsciiProse(back);
+  return LooksLikeAsciiProse(back) || LooksLikeAsciiData(back);
 }
 
 // --- UTF-16 -------------------------------------------------------------------------------------
@@ -657,6 +672,7 @@ class TextValidator final : public FormatValidator {
                                                         Hex(inverted[0].offset) +
                                                         " are inverted (255 - b) text");
       report.damaged_ranges = inverted;
+      report.evidence = DamageEvidence::kTransformed;
       return report;
     }
     const bool damaged = random_clusters.size() >= 2 || random_bytes >= 96 || footer_only;
@@ -668,7 +684,7 @@ class TextValidator final : public FormatValidator {
       return report;
     }
     report.integrity = Integrity::kDamaged;
-    report.damage_is_random = true;  // clusters that passed the occupancy test
+    report.evidence = DamageEvidence::kRandom;  // clusters that passed the occupancy test
     if (footer_only) report.structure_end = random_clusters[0].offset;
     // The finding first (the analyzer folds the first reason into its damage line).
     report.reasons.insert(report.reasons.begin(),

@@ -282,6 +282,21 @@ TEST(Analyzer, OnlyTheHeaderBitFlippedIsDamaged) {
   EXPECT_EQ(a.kind, DamageKind::kBitTransformed) << Joined(a);
 }
 
+// Everything after the header bit-flipped: the header parses, the structure further on does not,
+// and what is there is the executable's own zero-rich content turned into 0xFF-rich bytes.
+TEST(Analyzer, BodyBitFlippedAfterAnIntactHeaderIsBitTransformed) {
+  const std::string elf = OwnExecutable();
+  const Analysis a = AnalyzeBytes(Inverted(elf, 4096, elf.size()));
+  EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  EXPECT_EQ(a.kind, DamageKind::kBitTransformed) << Joined(a);
+  // The same structure broken by text written over its end is corruption, not a transform.
+  std::string overwritten = elf;
+  const std::string text = ProseText(20000);
+  overwritten.replace(elf.size() - text.size(), text.size(), text);
+  EXPECT_NE(AnalyzeBytes(overwritten).kind, DamageKind::kBitTransformed)
+      << Joined(AnalyzeBytes(overwritten));
+}
+
 TEST(Analyzer, Base64OfABitFlippedFileIsDamaged) {
   const std::string elf = OwnExecutable().substr(0, 200000);
   EXPECT_NE(AnalyzeBytes(Base64Encode(elf)).verdict, Verdict::kDamaged);
@@ -330,6 +345,18 @@ TEST(Analyzer, AsciiTextInvertedAfterItsHeadIsDamaged) {
     ASSERT_EQ(AnalyzeBytes(text).verdict, Verdict::kIntact);
     const Analysis a = AnalyzeBytes(Inverted(text, 4096, text.size()));
     EXPECT_EQ(a.verdict, Verdict::kDamaged) << size << ": " << Joined(a);
+  }
+  // Numbers without blanks (a CSV export) inverted after its head: no prose, still text.
+  std::string csv = "id,amount,balance\n";
+  for (int i = 0; csv.size() < 60000; ++i) {
+    csv += std::to_string(i) + "," + std::to_string(i * 37 % 1000) + "." + std::to_string(i % 100) +
+           "," + std::to_string(i * 7919 % 100000) + "\n";
+  }
+  ASSERT_EQ(AnalyzeBytes(csv).verdict, Verdict::kIntact);
+  for (const std::string& text : {ascii.substr(0, 60000), csv}) {
+    const Analysis a = AnalyzeBytes(Inverted(text, 4096, text.size()));
+    EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+    EXPECT_EQ(a.kind, DamageKind::kBitTransformed) << Joined(a);
   }
   std::string greek = "Greek text in ISO 8859-7, a legacy single-byte encoding.\n";
   std::mt19937_64 rng(5);

@@ -627,6 +627,22 @@ TEST_F(Ole2Test, IntermittentIsDamagedOrUnmatched) {
   EXPECT_FALSE(v_->Matches(from0, from0.size()));
 }
 
+// One structure found random where the rest is fine (ciphertext in the middle of a document):
+// damage, where one odd structure alone is tolerated.
+TEST_F(Ole2Test, RandomBytesWhereAStreamMustStartAreDamage) {
+  const std::string doc = BuildDoc();
+  const std::size_t word = doc.find(std::string_view("\xEC\xA5\xC1\x00", 4), 512);
+  ASSERT_NE(word, std::string::npos);
+  std::string random = doc;
+  random.replace(word, 512, RandomBytes(512, 7));
+  FormatReport r = Check(*v_, random);
+  EXPECT_INTEGRITY(r, Integrity::kDamaged);
+  EXPECT_EQ(r.evidence, DamageEvidence::kRandom);
+  std::string zeroed = doc;
+  zeroed.replace(word, 512, std::string(512, '\0'));
+  EXPECT_INTEGRITY(Check(*v_, zeroed), Integrity::kValid);
+}
+
 TEST_F(Ole2Test, AppendedFooterAndTruncation) {
   std::string doc = BuildDoc();
   FormatReport r = Check(*v_, doc + RandomBytes(1064, 6));
@@ -739,6 +755,21 @@ TEST_F(SqliteTest, DamageAndTruncation) {
     FormatReport t = Check(*v_, db.substr(0, cut));
     EXPECT_NE(t.integrity, Integrity::kDamaged) << "cut " << cut << Reasons(t);
   }
+}
+
+// The last page encrypted (a tail-only layout): one implausible page of many, which a stale
+// freelist page can be too, but random throughout.
+TEST_F(SqliteTest, OneRandomPageIsDamage) {
+  std::string db = MakeDb("", 1500);
+  if (db.empty()) GTEST_SKIP() << "python3 sqlite3 unavailable";
+  std::string tail = db;
+  tail.replace(db.size() - 4096, 4096, RandomBytes(4096, 9));
+  FormatReport r = Check(*v_, tail);
+  EXPECT_INTEGRITY(r, Integrity::kDamaged);
+  EXPECT_EQ(r.evidence, DamageEvidence::kRandom);
+  std::string text_page = db;  // implausible but not random: tolerated
+  text_page.replace(db.size() - 4096, 4096, PageText(4096, 3));
+  EXPECT_INTEGRITY(Check(*v_, text_page), Integrity::kValid);
 }
 
 TEST_F(SqliteTest, HostileInputsDoNotCrash) {

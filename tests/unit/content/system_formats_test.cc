@@ -352,6 +352,35 @@ TEST_F(FontTest, GeneratedTtfDamage) {
   EXPECT_EQ(out.report.structure_end, ttf.size());
 }
 
+// One table's last 4 KiB encrypted: one checksum mismatch, which real fonts show too (a tool
+// that forgot to update it), but here over random bytes.
+TEST_F(FontTest, OneTableWithRandomBytesIsDamagedOneStaleChecksumIsNot) {
+  std::string gpos;
+  for (int i = 0; i < 12000; ++i) gpos += static_cast<char>(i % 3 == 0 ? 0 : (i * 13) % 41);
+  std::vector<FontTable> tables{{"GPOS", gpos}};
+  for (const FontTable& t : SampleTables()) {
+    if (t.tag != "head") tables.push_back(t);  // its checksum needs checkSumAdjustment
+  }
+  const std::string ttf = MakeSfnt(tables);
+  const std::size_t gpos_at = ttf.find(gpos.substr(0, 64));
+  ASSERT_NE(gpos_at, std::string::npos);
+  auto out = RunValidator(*v, ttf);
+  ASSERT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+
+  std::string stale = ttf;
+  stale[gpos_at + 5000] ^= 0x01;  // one byte of GPOS changed: checksum mismatch only
+  out = RunValidator(*v, stale);
+  EXPECT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+
+  std::string tail = ttf;
+  tail.replace(gpos_at + 6000, 4096, RandomBytes(4096, 21));
+  out = RunValidator(*v, tail);
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.evidence, DamageEvidence::kRandom);
+  EXPECT_NE(out.report.reasons.front().find("'GPOS' holds random bytes"), std::string::npos)
+      << Join(out.report.reasons);
+}
+
 TEST_F(FontTest, RealFontsWhenPresent) {
   std::error_code ec;
   int checked = 0;
