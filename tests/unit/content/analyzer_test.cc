@@ -12,6 +12,9 @@
 
 #include "content/block_stats.h"
 #include "content/evasion.h"
+#include "content/format.h"
+#include "content/formats/system_formats.h"
+#include "content/reader.h"
 #include "content/sampling.h"
 #include "steen/content.h"
 #include "steen/limits.h"
@@ -295,6 +298,31 @@ TEST(Analyzer, BodyBitFlippedAfterAnIntactHeaderIsBitTransformed) {
   overwritten.replace(elf.size() - text.size(), text.size(), text);
   EXPECT_NE(AnalyzeBytes(overwritten).kind, DamageKind::kBitTransformed)
       << Joined(AnalyzeBytes(overwritten));
+}
+
+// Random bytes inside a part of an executable that is never random (its symbol or string
+// table), in a format whose other parts may be: damage, where a minority of random blocks alone
+// is not.
+TEST(Analyzer, RandomBytesInsideAnExecutablesTablesAreDamage) {
+  const std::string elf = OwnExecutable();
+  MemoryByteSource source(elf);
+  content::Reader reader(source, limits::kAnalysisReadBudget);
+  const content::FormatReport report = content::MakeElfValidator()->Validate(reader);
+  ASSERT_FALSE(report.never_random.empty());
+  // The declared part nearest the end (the tail is always read), 16 KiB or longer.
+  const content::NeverRandomRange* last = nullptr;
+  for (const auto& part : report.never_random) {
+    if (part.range.length >= 16384 && (last == nullptr || part.range.end() > last->range.end())) {
+      last = &part;
+    }
+  }
+  ASSERT_NE(last, nullptr);
+  ASSERT_GT(last->range.end() + limits::kTailBytes, elf.size()) << last->what;
+  std::string damaged = elf;
+  damaged.replace(last->range.end() - 12288, 12288, RandomBytes(12288, 17));
+  const Analysis a = AnalyzeBytes(damaged);
+  EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  EXPECT_NE(Joined(a).find("which is never random"), std::string::npos) << Joined(a);
 }
 
 TEST(Analyzer, Base64OfABitFlippedFileIsDamaged) {
