@@ -17,9 +17,11 @@ inline constexpr std::size_t kHeadBytes = 64 * KiB;
 // Last bytes of every file: trailers (ZIP EOCD, xz footer, PDF xref/trailer) and tail encryption
 // (Play encrypts the last 1 MiB of large files).
 inline constexpr std::size_t kTailBytes = 64 * KiB;
-// Blocks sampled evenly between head and tail of large files, to catch encryption of the middle.
-inline constexpr std::size_t kSampleBlockBytes = 16 * KiB;
-inline constexpr int kMaxSampleBlocks = 16;
+// Blocks sampled evenly between head and tail of large files, to catch encryption of the middle:
+// one stats block each, many of them (a 64 KiB region encrypted in the middle of a 4 MiB file
+// holds one), rather than fewer larger ones for the same bytes read.
+inline constexpr std::size_t kSampleBlockBytes = 4 * KiB;
+inline constexpr int kMaxSampleBlocks = 64;
 // Upper bound on the bytes one non-deep analysis may read (validators included).
 inline constexpr std::size_t kAnalysisReadBudget = 4 * MiB;
 // Deep analysis reads everything, in blocks of this size.

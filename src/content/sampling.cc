@@ -19,7 +19,7 @@ std::vector<ByteRange> PlanSamples(uint64_t size) {
   const uint64_t middle_end = size - tail;
   const uint64_t middle = middle_end - middle_begin;
   const uint64_t block = limits::kSampleBlockBytes;
-  // One sampled block per 64 KiB of middle, at most kMaxSampleBlocks.
+  // One sampled block per 16 KiB of middle, at most kMaxSampleBlocks.
   const uint64_t count =
       std::min<uint64_t>(limits::kMaxSampleBlocks, std::max<uint64_t>(1, middle / (4 * block)));
   if (middle <= count * block) {
