@@ -94,8 +94,8 @@ class BmpValidator final : public FormatValidator {
     if (uncompressed && bits >= 8) {
       media::RandomSampleCheck check(bits / 8);
       if (media::FindRandomSamples(c, pixel_offset, end, bits / 8, check)) {
-        media::MarkDamaged(report, check.offset(), end - check.offset(),
-                           "BMP pixel data: " + check.description());
+        media::MarkRandom(report, check.offset(), end - check.offset(),
+                          "BMP pixel data: " + check.description());
         return report;
       }
     }

@@ -247,9 +247,9 @@ class FlacValidator final : public FormatValidator {
                                        LoadBE<uint32_t>(body, 0).value_or(~0u) <= 20 &&
                                        LoadBE<uint32_t>(body, 4).value_or(~0u) <= 64;
         if (!picture_header_ok && body.size() >= 64 && ShortSpanLooksRandom(body)) {
-          media::MarkDamaged(report, pos, size - pos,
-                             "FLAC metadata block at " + Hex(pos) +
-                                 " runs past the end of the file over random bytes");
+          media::MarkRandom(report, pos, size - pos,
+                            "FLAC metadata block at " + Hex(pos) +
+                                " runs past the end of the file over random bytes");
           return report;
         }
       }

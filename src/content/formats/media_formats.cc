@@ -6,6 +6,7 @@
 
 #include "content/block_stats.h"
 #include "content/format.h"
+#include "content/sampling.h"
 
 namespace steen::content {
 
@@ -109,7 +110,15 @@ bool FindRandomSamples(ByteCursor& c, uint64_t start, uint64_t end, std::size_t 
   if (stride == 0) stride = 1;
   std::vector<uint64_t> offsets = {start};
   for (uint64_t o : MiddleSampleOffsets(start, end, block)) offsets.push_back(o);
+  // And the blocks the analyzer samples anyway (cached), so that the stricter test here sees
+  // every part of the payload the default scan reads.
+  for (const ByteRange& r : PlanSamples(c.size())) {
+    if (r.length == limits::kSampleBlockBytes && r.offset > start && r.offset + block <= end) {
+      offsets.push_back(r.offset);
+    }
+  }
   if (end - start > block) offsets.push_back(end - block);
+  std::sort(offsets.begin(), offsets.end());
   uint64_t covered = start;
   for (uint64_t offset : offsets) {
     offset = start + (offset - start) / stride * stride;

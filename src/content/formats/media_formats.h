@@ -31,6 +31,13 @@ inline void MarkDamaged(FormatReport& report, uint64_t offset, uint64_t length,
   report.damaged_ranges.push_back({offset, length});
 }
 
+// The same, where the validator measured the bytes there as random: ciphertext, evidence enough
+// for the analyzer whatever its own samples saw.
+inline void MarkRandom(FormatReport& report, uint64_t offset, uint64_t length, std::string reason) {
+  MarkDamaged(report, offset, length, std::move(reason));
+  report.evidence = DamageEvidence::kRandom;
+}
+
 // Offsets of up to `count` blocks of `block` bytes spread evenly over [lo, hi).
 inline std::vector<uint64_t> MiddleSampleOffsets(uint64_t lo, uint64_t hi, std::size_t block,
                                                  int count = kMiddleSamples) {
@@ -125,8 +132,8 @@ class RandomSampleCheck {
 };
 
 // Samples [start, end) in non-overlapping blocks of `block` bytes (the first, kMiddleSamples
-// spread evenly, the last; every block starts a whole number of `stride`s after `start`) and
-// runs a RandomSampleCheck over them.
+// spread evenly, the analyzer's own sample blocks inside it, the last; every block starts a whole
+// number of `stride`s after `start`) and runs a RandomSampleCheck over them.
 bool FindRandomSamples(ByteCursor& c, uint64_t start, uint64_t end, std::size_t stride,
                        RandomSampleCheck& check, std::size_t block = 4 * limits::KiB);
 

@@ -271,8 +271,8 @@ class Mp3Validator final : public FormatValidator {
       if (tag.ok()) {
         const uint64_t bad = Id3DamageAt(*tag);
         if (bad != 0) {
-          media::MarkDamaged(report, bad, size - bad,
-                             "ID3v2 tag at " + Hex(bad) + ": frame header is random bytes");
+          media::MarkRandom(report, bad, size - bad,
+                            "ID3v2 tag at " + Hex(bad) + ": frame header is random bytes");
           return report;
         }
       }
@@ -291,7 +291,7 @@ class Mp3Validator final : public FormatValidator {
       std::string_view probe = c.Bytes(audio, 1024);
       FrameKey start_key;
       if (probe.size() >= 64 && ShortSpanLooksRandom(probe)) {
-        media::MarkDamaged(
+        media::MarkRandom(
             report, audio, size - audio,
             "MPEG audio at " + Hex(audio) + ": no chain of frame headers, random bytes");
       } else if (const Chain started = Follow(c, audio, head_stop, &start_key);
@@ -383,8 +383,8 @@ class Mp3Validator final : public FormatValidator {
     if (pos < size && size - pos > kTrailingBytesChecked) {
       std::string_view rest = c.Bytes(pos, 4096);
       if (LooksLikeCiphertext(ComputeBlockStats(rest))) {
-        media::MarkDamaged(report, pos, size - pos,
-                           "MPEG audio frames stop at " + Hex(pos) + ", random bytes follow");
+        media::MarkRandom(report, pos, size - pos,
+                          "MPEG audio frames stop at " + Hex(pos) + ", random bytes follow");
         return report;
       }
     }

@@ -201,8 +201,8 @@ class RiffValidator final : public FormatValidator {
                        FormatReport& report) {
     media::RandomSampleCheck check(static_cast<std::size_t>(f.block_align));
     if (media::FindRandomSamples(c, start, end, static_cast<std::size_t>(f.block_align), check)) {
-      media::MarkDamaged(report, check.offset(), end - check.offset(),
-                         "WAV PCM data: " + check.description());
+      media::MarkRandom(report, check.offset(), end - check.offset(),
+                        "WAV PCM data: " + check.description());
       return false;
     }
     return true;

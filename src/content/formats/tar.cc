@@ -82,6 +82,16 @@ bool AllZero(std::string_view bytes) {
   return bytes.find_first_not_of('\0') == std::string_view::npos;
 }
 
+// Offset of the first 32 bytes of `header` that look random, or npos. A tar header is names,
+// octal numbers and zeros; its binary (base-256) number fields are 12 bytes at most.
+std::size_t RandomRunInHeader(std::string_view header) {
+  constexpr std::size_t kWindow = 32;
+  for (std::size_t at = 0; at + kWindow <= header.size(); at += kWindow / 2) {
+    if (ShortSpanLooksRandom(header.substr(at, kWindow))) return at;
+  }
+  return std::string_view::npos;
+}
+
 // Entry types whose size field describes data that follows the header (tarfile's rule: regular
 // files, GNU/pax metadata, and unknown types; links, devices, directories and FIFOs have none).
 bool HasData(char type) { return !(type >= '1' && type <= '6'); }
@@ -126,6 +136,15 @@ class TarValidator final : public FormatValidator {
         return report;
       }
       if (!ChecksumOk(*header)) {
+        if (const std::size_t random = RandomRunInHeader(*header);
+            random != std::string_view::npos) {
+          MarkDamaged(report,
+                      "tar header at " + Hex(pos) + ": checksum mismatch, random bytes at " +
+                          Hex(pos + random),
+                      pos, size);
+          report.evidence = DamageEvidence::kRandom;
+          return report;
+        }
         MarkDamaged(report, "tar header at " + Hex(pos) + ": checksum mismatch", pos, size);
         return report;
       }
@@ -172,6 +191,7 @@ class TarValidator final : public FormatValidator {
     if (tail && !AllZero(*tail) && ShortSpanLooksRandom(*tail)) {
       MarkDamaged(report, "tar: end-of-archive blocks missing, random bytes at the end",
                   size - tail_len, size);
+      report.evidence = DamageEvidence::kRandom;
       return report;
     }
     report.reasons.push_back("tar: first " + std::to_string(entries) + " entries walked");

@@ -420,8 +420,8 @@ class TiffValidator final : public FormatValidator {
       }
     }
     if (random_pixels.Found()) {
-      media::MarkDamaged(report, random_pixels.offset(), t.size - random_pixels.offset(),
-                         "TIFF uncompressed strips: " + random_pixels.description());
+      media::MarkRandom(report, random_pixels.offset(), t.size - random_pixels.offset(),
+                        "TIFF uncompressed strips: " + random_pixels.description());
       return false;
     }
     return true;
