@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <set>
 #include <string>
@@ -15,6 +16,7 @@
 #include "content/bytes.h"
 #include "content/format.h"
 #include "content/formats/media_formats.h"
+#include "content/sampling.h"
 #include "steen/limits.h"
 
 namespace steen::content {
@@ -378,6 +380,7 @@ class TiffValidator final : public FormatValidator {
     if (t.strips.empty()) return true;
     const std::size_t stride = t.bytes_per_pixel != 0 ? t.bytes_per_pixel : 1;
     media::RandomSampleCheck random_pixels(stride);
+    std::vector<ByteRange> sampled;  // strip starts added to random_pixels
     std::size_t previous = t.strips.size();
     for (int k = 0; k < kStripsSampled; ++k) {
       const std::size_t i = (t.strips.size() - 1) * k / (kStripsSampled - 1);
@@ -391,6 +394,7 @@ class TiffValidator final : public FormatValidator {
       uint64_t problem_at = offset;
       if (t.compression == 1) {
         random_pixels.Add(offset, b, t.strips.size() == 1 && b.size() == length);
+        sampled.push_back({offset, b.size()});
       } else if (t.compression == 5) {
         const std::size_t bad = LzwDamageOffset(b);
         if (bad != std::string_view::npos) {
@@ -419,12 +423,48 @@ class TiffValidator final : public FormatValidator {
         return false;
       }
     }
+    if (t.compression == 1) AddSampledBlocks(c, t, stride, sampled, random_pixels);
     if (random_pixels.Found()) {
       media::MarkRandom(report, random_pixels.offset(), t.size - random_pixels.offset(),
                         "TIFF uncompressed strips: " + random_pixels.description());
       return false;
     }
     return true;
+  }
+
+  // The blocks the analyzer samples anyway (cached) that lie inside the uncompressed image data
+  // (strips merged where they follow each other), so that the pixel test sees every part of the
+  // image the default scan reads, not only strip starts. Blocks overlapping `sampled` (bytes
+  // already added) are skipped: repeated bytes would fake structure.
+  static void AddSampledBlocks(media::ByteCursor& c, const TiffContext& t, std::size_t stride,
+                               const std::vector<ByteRange>& sampled,
+                               media::RandomSampleCheck& check) {
+    std::vector<std::pair<uint64_t, uint64_t>> strips(t.strips.begin(), t.strips.end());
+    std::sort(strips.begin(), strips.end());
+    std::vector<ByteRange> image;
+    for (const auto& [offset, length] : strips) {
+      if (!image.empty() && image.back().end() == offset) {
+        image.back().length += length;
+      } else {
+        image.push_back({offset, length});
+      }
+    }
+    for (const ByteRange& r : PlanSamples(t.size)) {
+      if (r.length != limits::kSampleBlockBytes) continue;  // head and tail: strip starts cover
+      auto next = std::upper_bound(image.begin(), image.end(), r.offset,
+                                   [](uint64_t o, const ByteRange& e) { return o < e.offset; });
+      if (next == image.begin()) continue;
+      const ByteRange& region = *std::prev(next);
+      const uint64_t at = region.offset + (r.offset - region.offset) / stride * stride;
+      const ByteRange block{at, r.length};
+      if (block.end() > region.end()) continue;
+      if (std::any_of(sampled.begin(), sampled.end(), [&](const ByteRange& s) {
+            return s.offset < block.end() && block.offset < s.end();
+          })) {
+        continue;
+      }
+      check.Add(at, c.Bytes(at, r.length), false);
+    }
   }
 
   static FormatReport Truncated(FormatReport& report, std::string reason) {

@@ -144,6 +144,21 @@ TEST_P(MediaFormatTest, MiddleAndTailEncryptionIsDamaged) {
   EXPECT_EQ(r.integrity, Integrity::kDamaged) << Describe(r);
 }
 
+// 64 KiB encrypted in the middle of uncompressed pixels or samples: the validator measures the
+// bytes as random (evidence by itself, whatever share of the analyzer's blocks it makes).
+TEST_P(MediaFormatTest, RandomMiddleOfAnUncompressedPayloadIsRandomEvidence) {
+  const std::string label = GetParam().label;
+  if (label != "bmp_large" && label != "tiff_raw" && label.rfind("wav", 0) != 0) {
+    GTEST_SKIP() << "compressed payload";
+  }
+  std::string bytes = original_;
+  ASSERT_GT(bytes.size(), 4 * limits::kHeadBytes) << label;
+  bytes.replace(bytes.size() / 2, 65536, RandomBytes(65536, 5));
+  const FormatReport r = Check(GetParam().validator, bytes);
+  EXPECT_EQ(r.integrity, Integrity::kDamaged) << Describe(r);
+  EXPECT_EQ(r.evidence, DamageEvidence::kRandom) << Describe(r);
+}
+
 TEST_P(MediaFormatTest, AppendedFooterKeepsStructureEnd) {
   if (!GetParam().exact_end) GTEST_SKIP() << "structure end not exact for this format";
   const std::string bytes = original_ + RandomBytes(1064, 4);
