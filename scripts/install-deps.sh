@@ -8,7 +8,7 @@ BUILD_PACKAGES=(
   clang clang-format clang-tidy libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
-  libssl-dev zlib1g-dev libzstd-dev liblzma-dev libbz2-dev
+  libssl-dev zlib1g-dev libzstd-dev liblzma-dev libbz2-dev libbrotli-dev
   libsqlite3-dev libyaml-cpp-dev libsystemd-dev
   libsmbclient-dev  # steen drill smb://... (src/drill/smb_fs.cc: header at build, dlopen at run time)
   libnftables-dev  # steen watch: refuses a contained SMB client's reconnection (src/sys/client_blocker.cc)

@@ -67,6 +67,10 @@ inline constexpr std::size_t kMaxNeverRandomRanges = 64;
 inline constexpr std::size_t kMaxUniformBlocksKept = 64;
 inline constexpr int kMaxFontsInCollection = 64;
 inline constexpr std::size_t kMaxFontChecksumBytes = 2 * MiB;
+// WOFF2 fonts are one Brotli stream, checked like the single-stream formats: to its exact end
+// when it fits in kMaxInflateProbe, else over its first kMaxInflateProbe bytes; and never
+// decoded past this many bytes of output.
+inline constexpr std::size_t kMaxWoff2Decoded = 16 * MiB;
 inline constexpr int kMaxOpenPgpPackets = 4096;
 inline constexpr int kMaxPdfXrefSamples = 32;         // xref entries whose object header is read
 inline constexpr int kMaxPdfXrefSections = 8;         // /Prev and /XRefStm hops followed

@@ -1,10 +1,13 @@
 // Fonts: TrueType / OpenType (sfnt), TrueType collections, WOFF and WOFF2. The sfnt table
 // directory is checked (counts, tags, ranges) and so are table checksums, which catch any
 // overwritten block inside a table. WOFF tables are zlib streams: a decoder probe tells real
-// compressed data from ciphertext. WOFF2 (Brotli, not available here) gets structural checks only.
+// compressed data from ciphertext. WOFF2's one Brotli stream is decoded (libbrotlidec) to the
+// exact length its directory declares.
+#include <brotli/decode.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -396,6 +399,69 @@ std::optional<uint16_t> Read255UShort(std::string_view b, std::size_t& pos) {
   return *code;
 }
 
+// Decodes the WOFF2 Brotli stream of `compressed` bytes at `at`, which must produce exactly
+// `expected` bytes: ciphertext anywhere in it fails the decoder or the length (Brotli has little
+// slack for random bits). Whole when the stream is small enough, else its first bytes. Marks
+// `report` damaged or truncated; returns what was checked when it is fine.
+std::string CheckWoff2Stream(Reader& reader, uint64_t at, uint64_t compressed, uint64_t expected,
+                             FormatReport& report) {
+  const bool whole = compressed <= limits::kMaxInflateProbe;
+  const uint64_t input =
+      whole ? compressed : std::min<uint64_t>(compressed, limits::kMaxInflateProbe);
+  std::unique_ptr<BrotliDecoderState, decltype(&BrotliDecoderDestroyInstance)> decoder(
+      BrotliDecoderCreateInstance(nullptr, nullptr, nullptr), &BrotliDecoderDestroyInstance);
+  if (!decoder) return "Brotli data not decoded (no memory)";
+  std::string out(64 * limits::KiB, '\0');
+  uint64_t produced = 0;
+  uint64_t consumed = 0;
+  BrotliDecoderResult result = BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT;
+  while (consumed < input && result == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) {
+    auto chunk = reader.Read(at + consumed, static_cast<std::size_t>(std::min<uint64_t>(
+                                                input - consumed, 64 * limits::KiB)));
+    if (!chunk.ok() || chunk->empty()) break;
+    std::size_t available_in = chunk->size();
+    const auto* next_in = reinterpret_cast<const uint8_t*>(chunk->data());
+    do {
+      std::size_t available_out = out.size();
+      auto* next_out = reinterpret_cast<uint8_t*>(out.data());
+      result = BrotliDecoderDecompressStream(decoder.get(), &available_in, &next_in, &available_out,
+                                             &next_out, nullptr);
+      produced += out.size() - available_out;
+    } while (result == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT &&
+             produced <= std::min<uint64_t>(expected, limits::kMaxWoff2Decoded));
+    consumed += chunk->size() - available_in;
+    if (produced > expected || produced > limits::kMaxWoff2Decoded) break;
+  }
+  const uint64_t stop = at + consumed;
+  if (result == BROTLI_DECODER_RESULT_ERROR) {
+    Damage(report, stop, reader.size() > stop ? reader.size() - stop : 0,
+           "WOFF2 Brotli data fails to decode at about " + Hex(stop) + " (" +
+               BrotliDecoderErrorString(BrotliDecoderGetErrorCode(decoder.get())) + ")");
+    return {};
+  }
+  if (produced > expected) {
+    Damage(
+        report, stop, reader.size() > stop ? reader.size() - stop : 0,
+        "WOFF2 Brotli data decodes past the " + std::to_string(expected) + " bytes of its tables");
+    return {};
+  }
+  if (!whole || produced >= limits::kMaxWoff2Decoded) {
+    return "Brotli data decodes over its first " + std::to_string(consumed) + " bytes";
+  }
+  if (result == BROTLI_DECODER_RESULT_SUCCESS && produced == expected && consumed == compressed) {
+    return "Brotli data decodes to the " + std::to_string(expected) + " bytes of its tables";
+  }
+  if (at + compressed > reader.size()) {
+    Truncated(report, "WOFF2 Brotli data cut short by the end of the file");
+    return {};
+  }
+  Damage(report, stop, reader.size() > stop ? reader.size() - stop : 0,
+         "WOFF2 Brotli data ends at " + Hex(stop) + " after " + std::to_string(produced) + " of " +
+             std::to_string(expected) + " bytes (the stream must end with its " +
+             std::to_string(compressed) + " bytes)");
+  return {};
+}
+
 FormatReport ValidateWoff2(Reader& reader, std::string_view head) {
   FormatReport report;
   report.format = "woff2";
@@ -420,6 +486,7 @@ FormatReport ValidateWoff2(Reader& reader, std::string_view head) {
     return report;
   }
   std::size_t pos = 48;
+  uint64_t decoded_size = 0;  // what the Brotli stream must decode to
   for (uint16_t i = 0; i < num_tables; ++i) {
     const uint64_t rec_at = pos;
     auto flags = ByteAt(head, pos++);
@@ -445,11 +512,15 @@ FormatReport ValidateWoff2(Reader& reader, std::string_view head) {
     auto orig = ReadBase128(head, pos);
     bool ok = orig.has_value();
     // glyf (10) and loca (11) carry a transform length unless transform 3 (null); others only
-    // when transformed.
+    // when transformed. The Brotli stream holds each table at that length.
     const bool glyf_or_loca = tag_index == 10 || tag_index == 11;
+    uint64_t stored = orig.value_or(0);
     if (ok && (glyf_or_loca ? transform != 3 : transform != 0)) {
-      ok = ReadBase128(head, pos).has_value();
+      auto transformed = ReadBase128(head, pos);
+      ok = transformed.has_value();
+      stored = transformed.value_or(0);
     }
+    decoded_size += stored;
     if (!ok) {
       Damage(
           report, rec_at, size - rec_at,
@@ -492,8 +563,10 @@ FormatReport ValidateWoff2(Reader& reader, std::string_view head) {
     return report;
   }
   report.structure_end = length;
-  report.reasons.push_back("WOFF2 directory of " + std::to_string(num_tables) +
-                           " tables parses (Brotli data not decoded)");
+  const std::string decoded = CheckWoff2Stream(reader, pos, compressed, decoded_size, report);
+  if (report.integrity != Integrity::kValid) return report;
+  report.reasons.push_back("WOFF2 directory of " + std::to_string(num_tables) + " tables parses; " +
+                           decoded);
   return report;
 }
 

@@ -2,6 +2,7 @@
 // machine (copied, never modified), files generated here, and gpg output made at test time.
 #include "content/formats/system_formats.h"
 
+#include <brotli/encode.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -313,6 +314,44 @@ std::string MakeWoff(const std::vector<FontTable>& tables) {
   return out;
 }
 
+void PutBase128(std::string& out, uint32_t v) {
+  std::string groups(1, static_cast<char>(v & 0x7f));
+  for (v >>= 7; v != 0; v >>= 7)
+    groups.insert(groups.begin(), static_cast<char>(0x80 | (v & 0x7f)));
+  out += groups;
+}
+
+// A WOFF2 font of `tables` (known tags cmap, name and post, no transforms): header, directory and
+// one Brotli stream of the tables.
+std::string MakeWoff2(const std::vector<std::string>& tables) {
+  static const uint8_t kTagIndex[] = {0, 5, 7};  // cmap, name, post in WOFF2's known-tag table
+  std::string directory;
+  std::string plain;
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    directory += static_cast<char>(kTagIndex[i % 3]);  // transform 0: none
+    PutBase128(directory, static_cast<uint32_t>(tables[i].size()));
+    plain += tables[i];
+  }
+  std::string compressed(BrotliEncoderMaxCompressedSize(plain.size()), '\0');
+  std::size_t compressed_size = compressed.size();
+  EXPECT_TRUE(BrotliEncoderCompress(BROTLI_DEFAULT_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_FONT,
+                                    plain.size(), reinterpret_cast<const uint8_t*>(plain.data()),
+                                    &compressed_size,
+                                    reinterpret_cast<uint8_t*>(compressed.data())));
+  compressed.resize(compressed_size);
+  std::string out(48, '\0');
+  std::memcpy(&out[0], "wOF2", 4);
+  PutBe32(out, 4, 0x00010000);
+  out[12] = 0;
+  out[13] = static_cast<char>(tables.size());
+  PutBe32(out, 16, static_cast<uint32_t>(12 + 16 * tables.size() + plain.size()));
+  PutBe32(out, 20, static_cast<uint32_t>(compressed.size()));
+  out += directory + compressed;
+  out.append((4 - out.size() % 4) % 4, '\0');
+  PutBe32(out, 8, static_cast<uint32_t>(out.size()));
+  return out;
+}
+
 class FontTest : public ::testing::Test {
  protected:
   std::unique_ptr<const FormatValidator> v = MakeFontValidator();
@@ -379,6 +418,33 @@ TEST_F(FontTest, OneTableWithRandomBytesIsDamagedOneStaleChecksumIsNot) {
   EXPECT_EQ(out.report.evidence, DamageEvidence::kRandom);
   EXPECT_NE(out.report.reasons.front().find("'GPOS' holds random bytes"), std::string::npos)
       << Join(out.report.reasons);
+}
+
+// WOFF2's Brotli stream is decoded to the length its directory declares: ciphertext anywhere in
+// it (the tail included, where no other check looks) fails it; a cut file is truncated.
+TEST_F(FontTest, Woff2BrotliStreamIsDecodedToItsEnd) {
+  std::vector<std::string> tables;
+  for (int t = 0; t < 3; ++t) {
+    std::string table;
+    for (int i = 0; table.size() < 30000; ++i) {
+      table += "glyph " + std::to_string(i * (t + 3) % 997) + " contour " + std::to_string(i % 13);
+    }
+    tables.push_back(table);
+  }
+  const std::string woff2 = MakeWoff2(tables);
+  auto out = RunValidator(*v, woff2);
+  EXPECT_TRUE(out.matches);
+  ASSERT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+  EXPECT_NE(Join(out.report.reasons).find("decodes to the 90"), std::string::npos)
+      << Join(out.report.reasons);
+  for (std::size_t from : {woff2.size() / 2, woff2.size() - 64}) {
+    std::string tail = woff2;
+    tail.replace(from, woff2.size() - from - 4, RandomBytes(woff2.size() - from - 4, from));
+    out = RunValidator(*v, tail);
+    EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << from << Join(out.report.reasons);
+  }
+  out = RunValidator(*v, woff2.substr(0, woff2.size() - 100));
+  EXPECT_EQ(out.report.integrity, Integrity::kTruncated) << Join(out.report.reasons);
 }
 
 TEST_F(FontTest, RealFontsWhenPresent) {
