@@ -215,6 +215,7 @@ const Signature kSignatures[] = {
     {"windows-evtx", 0, "ElfFile\0"_sv, false},
     {"windows-lnk", 0, "\x4C\0\0\0\x01\x14\x02\0"_sv, false},
     {"plist-binary", 0, "bplist00"_sv, false},
+    {"xmlb", 0, "XMLb"_sv, false},  // libxmlb silo (AppStream caches): a GUID in its header
     {"ms-access", 4, "Standard Jet DB"_sv, false},
     {"ms-access", 4, "Standard ACE DB"_sv, false},
     {"outlook-pst", 0, "!BDN"_sv, false},

@@ -58,6 +58,18 @@ TEST(SignatureFormats, StructuredFormatsDoNotClaimRandomBodies) {
   EXPECT_FALSE(r.high_entropy_body);
 }
 
+// A libxmlb silo (GNOME Software's AppStream cache) starts with a GUID: 16 random bytes after its
+// magic made a 66-byte cache look like a file whose head was encrypted.
+TEST(SignatureFormats, XmlbSiloWithItsGuidIsRecognised) {
+  const std::string silo = std::string("XMLb\x08\0\0\0", 8) +
+                           "\xeb\xaa\x94\x23\x9a\x31\xf7\x9f\x45\x6d\x9b\xf8\x62\xa0\x59\x7b" +
+                           std::string("\x01\0\0\0\x37\0\0\0", 8) + std::string(22, '\0') +
+                           "components";
+  const auto& v = Named("signature");
+  ASSERT_TRUE(v.Matches(silo, silo.size()));
+  EXPECT_EQ(Validate(v, silo).format, "xmlb");
+}
+
 // Media a camcorder, a phone or an editor writes, made here by ffmpeg (skipped without it): each
 // is recognised, so its compressed body is not taken for ciphertext (all were reported damaged).
 TEST(SignatureFormats, CamcorderAndElementaryStreamsAreRecognised) {
