@@ -2,6 +2,7 @@
 // header magic, section table and the raw-data ranges it points to. Data appended after the last
 // section (installer archives, Authenticode certificates) is legal overlay, not damage.
 #include <algorithm>
+#include <iterator>
 #include <string>
 
 #include "content/bytes.h"
@@ -201,18 +202,22 @@ class PeValidator final : public FormatValidator {
   }
 
  private:
-  // Base relocations (page addresses and 12-bit offsets) are never random. Code is not declared:
-  // crypto libraries keep precomputed tables (uniform bytes) in their code sections, and
-  // packers (UPX, ASPack, MPRESS) compressed data in executable ones.
+  // Tables of addresses, names and ordinals are never random: base relocations, imports,
+  // exports, x64 exception data (sorted function ranges), and the ELF-style tables gnu-efi
+  // binaries carry. Code is not declared: crypto libraries keep precomputed tables (uniform
+  // bytes) in their code sections, and packers (UPX, ASPack, MPRESS) compressed data in
+  // executable ones. Only the toolchains' conventional section names count.
   static void DeclareNeverRandom(std::string_view entry, uint32_t raw_offset, uint32_t raw_size,
                                  uint64_t size, FormatReport& report) {
+    static constexpr std::string_view kTables[] = {".reloc", ".idata",  ".edata",  ".pdata",
+                                                   ".rela",  ".dynsym", ".dynamic"};
     const std::string_view name = entry.substr(0, entry.substr(0, 8).find('\0'));
-    if (name != ".reloc" || raw_offset >= size ||
-        report.never_random.size() >= limits::kMaxNeverRandomRanges) {
+    if (std::find(std::begin(kTables), std::end(kTables), name) == std::end(kTables) ||
+        raw_offset >= size || report.never_random.size() >= limits::kMaxNeverRandomRanges) {
       return;
     }
     report.never_random.push_back({{raw_offset, std::min<uint64_t>(raw_size, size - raw_offset)},
-                                   "PE relocation section .reloc"});
+                                   "PE table section " + std::string(name)});
   }
   static void Damage(FormatReport& report, uint64_t at, uint64_t length, std::string reason) {
     report.integrity = Integrity::kDamaged;

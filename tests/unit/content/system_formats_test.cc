@@ -181,6 +181,18 @@ class PeTest : public ::testing::Test {
   std::unique_ptr<const FormatValidator> v = MakePeValidator();
 };
 
+// Table sections (relocations, imports, exports, exception data) are declared never random for
+// the analyzer; code and data sections are not (crypto tables, packers).
+TEST_F(PeTest, TableSectionsAreDeclaredNeverRandom) {
+  std::string pe = MakePe();
+  EXPECT_TRUE(RunValidator(*v, pe).report.never_random.empty());
+  std::memcpy(&pe[0x98 + 240 + 40], ".pdata\0\0", 8);  // the second section, 0x600..0x800
+  const auto out = RunValidator(*v, pe);
+  ASSERT_EQ(out.report.never_random.size(), 1u);
+  EXPECT_EQ(out.report.never_random[0].range, (ByteRange{0x600, 0x200}));
+  EXPECT_EQ(out.report.never_random[0].what, "PE table section .pdata");
+}
+
 TEST_F(PeTest, GeneratedPeIsValid) {
   const std::string pe = MakePe();
   auto out = RunValidator(*v, pe);
