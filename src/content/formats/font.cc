@@ -418,7 +418,8 @@ std::string CheckWoff2Stream(Reader& reader, uint64_t at, uint64_t compressed, u
   while (consumed < input && result == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) {
     auto chunk = reader.Read(at + consumed, static_cast<std::size_t>(std::min<uint64_t>(
                                                 input - consumed, 64 * limits::KiB)));
-    if (!chunk.ok() || chunk->empty()) break;
+    if (!chunk.ok()) return {};  // the analyzer reports the read error, not damage
+    if (chunk->empty()) break;
     std::size_t available_in = chunk->size();
     const auto* next_in = reinterpret_cast<const uint8_t*>(chunk->data());
     do {
