@@ -2,12 +2,15 @@
 // statistics, and weighs the evidence into a verdict with reasons.
 //
 // Evidence, strongest first:
-//  - a known format whose structure is broken (signature kept, body encrypted or wiped);
+//  - a known format whose structure is broken (signature kept, body encrypted or wiped), with
+//    evidence of what broke it: random blocks, the validator's own measurement there (random or
+//    inverted bytes), or the broken bytes being the file's own content inverted;
 //  - no known signature while the content is uniform like ciphertext (the header was encrypted:
 //    nearly every family encrypts from offset 0);
 //  - evasions: base64/hex text that decodes to ciphertext; bytes that become a known format when
 //    XORed with a constant (255 - b bit flip);
-//  - random blocks inside a format whose body is not random (text, PCM audio, databases...);
+//  - random blocks inside a format whose body is not random (text, PCM audio, databases...), or
+//    inside a part its validator declared never random (an executable's tables);
 //  - random bytes appended after the end of a valid structure (ransomware footers).
 #include <algorithm>
 #include <cmath>
