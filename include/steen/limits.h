@@ -67,6 +67,7 @@ inline constexpr std::size_t kMaxNeverRandomRanges = 64;
 inline constexpr std::size_t kMaxUniformBlocksKept = 64;
 inline constexpr int kMaxFontsInCollection = 64;
 inline constexpr std::size_t kMaxFontChecksumBytes = 2 * MiB;
+inline constexpr std::size_t kMaxPeCertificateBytes = 1 * MiB;  // Authenticode table walked
 // WOFF2 fonts are one Brotli stream, checked like the single-stream formats: to its exact end
 // when it fits in kMaxInflateProbe, else over its first kMaxInflateProbe bytes; and never
 // decoded past this many bytes of output.

@@ -5,7 +5,9 @@
 #include <iterator>
 #include <string>
 
+#include "content/block_stats.h"
 #include "content/bytes.h"
+#include "content/formats/der.h"
 #include "content/formats/system_formats.h"
 #include "steen/limits.h"
 
@@ -125,9 +127,11 @@ class PeValidator final : public FormatValidator {
     const std::size_t dir_base = pe32plus ? 112 : 96;
     const uint32_t dir_count = LoadLE<uint32_t>(opt, dir_base - 4).value_or(0);
     uint64_t cert_end = 0;
+    uint32_t cert_offset = 0;
+    uint32_t cert_size = 0;
     if (dir_count > 4) {
-      const uint32_t cert_offset = LoadLE<uint32_t>(opt, dir_base + 4 * 8).value_or(0);
-      const uint32_t cert_size = LoadLE<uint32_t>(opt, dir_base + 4 * 8 + 4).value_or(0);
+      cert_offset = LoadLE<uint32_t>(opt, dir_base + 4 * 8).value_or(0);
+      cert_size = LoadLE<uint32_t>(opt, dir_base + 4 * 8 + 4).value_or(0);
       if (cert_offset != 0 && cert_size != 0) {
         if (uint64_t{cert_offset} + cert_size <= size) {
           cert_end = uint64_t{cert_offset} + cert_size;
@@ -190,6 +194,9 @@ class PeValidator final : public FormatValidator {
       structure_end = std::max<uint64_t>(structure_end,
                                          std::min<uint64_t>(uint64_t{raw_offset} + raw_size, size));
     }
+    if (cert_end != 0 && !CheckCertificates(reader, cert_offset, cert_size, report)) {
+      return report;
+    }
     if (cert_end > structure_end && cert_end <= size) structure_end = cert_end;
     report.structure_end = structure_end;
     report.reasons.push_back(std::string(pe32plus ? "PE32+" : "PE32") + " headers and " +
@@ -202,6 +209,61 @@ class PeValidator final : public FormatValidator {
   }
 
  private:
+  // The Authenticode certificate table: WIN_CERTIFICATE entries (length, revision, type), each a
+  // DER blob (PKCS#7 SignedData) whose every TLV length must add up, padded to 8 bytes. It sits
+  // at the end of signed files, where a tail-only encryption lands and the sections do not reach.
+  // Returns false when it marked the report damaged.
+  static bool CheckCertificates(Reader& reader, uint32_t offset, uint32_t size,
+                                FormatReport& report) {
+    auto table_or =
+        reader.Read(offset, std::min<std::size_t>(size, limits::kMaxPeCertificateBytes));
+    if (!table_or.ok()) return true;
+    const std::string_view table = *table_or;
+    uint64_t pos = 0;
+    int entries = 0;
+    while (pos + 8 <= table.size() && entries < 16) {
+      const uint32_t length = LoadLE<uint32_t>(table, pos).value_or(0);
+      const uint16_t revision = LoadLE<uint16_t>(table, pos + 4).value_or(0);
+      const uint16_t type = LoadLE<uint16_t>(table, pos + 6).value_or(0);
+      const uint64_t at = uint64_t{offset} + pos;
+      if (length < 8 || length > table.size() - pos || (revision != 0x100 && revision != 0x200) ||
+          type == 0 || type > 4) {
+        if (std::all_of(table.begin() + static_cast<std::ptrdiff_t>(pos), table.end(),
+                        [](char c) { return c == 0; })) {
+          break;  // zero padding after the last entry
+        }
+        Damage(report, at, reader.size() - at,
+               "PE certificate table entry at " + Hex(at) + ": header invalid");
+        MarkRandomIfSo(table.substr(pos), report);
+        return false;
+      }
+      if (type == 2) {  // WIN_CERT_TYPE_PKCS_SIGNED_DATA
+        const std::string_view blob = table.substr(pos + 8, length - 8);
+        if (const DerWalk walk = WalkDer(blob); !walk.ok) {
+          const uint64_t bad = at + 8 + walk.bad_at;
+          Damage(report, bad, reader.size() - bad,
+                 "PE Authenticode signature at " + Hex(at) + ": its DER structure breaks at " +
+                     Hex(bad));
+          MarkRandomIfSo(blob.substr(walk.bad_at), report);
+          return false;
+        }
+      }
+      pos += (uint64_t{length} + 7) & ~uint64_t{7};
+      ++entries;
+    }
+    if (entries > 0) {
+      report.reasons.push_back("Authenticode certificate table: " + std::to_string(entries) +
+                               (entries == 1 ? " entry" : " entries") +
+                               ", DER structure consistent");
+    }
+    return true;
+  }
+  // Random bytes where the broken structure is (its last KiB): ciphertext, evidence enough.
+  static void MarkRandomIfSo(std::string_view from_break, FormatReport& report) {
+    const std::string_view last = from_break.substr(
+        from_break.size() - std::min<std::size_t>(from_break.size(), limits::KiB));
+    if (last.size() >= 64 && LooksRandom(last)) report.evidence = DamageEvidence::kRandom;
+  }
   // Tables of addresses, names and ordinals are never random: base relocations, imports,
   // exports, x64 exception data (sorted function ranges), and the ELF-style tables gnu-efi
   // binaries carry. Code is not declared: crypto libraries keep precomputed tables (uniform

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "content/bytes.h"
+#include "content/formats/der.h"
 #include "unit/content/system_test_support.h"
 
 namespace steen::content {
@@ -180,6 +181,92 @@ class PeTest : public ::testing::Test {
  protected:
   std::unique_ptr<const FormatValidator> v = MakePeValidator();
 };
+
+// A DER TLV: tag, definite length (short or long form), value.
+std::string Tlv(uint8_t tag, const std::string& value) {
+  std::string out(1, static_cast<char>(tag));
+  const std::size_t n = value.size();
+  if (n < 0x80) {
+    out += static_cast<char>(n);
+  } else if (n < 0x100) {
+    out += "\x81";
+    out += static_cast<char>(n);
+  } else {
+    out += "\x82";
+    out += static_cast<char>(n >> 8);
+    out += static_cast<char>(n & 0xff);
+  }
+  return out + value;
+}
+
+// Shaped like PKCS#7 SignedData: OID, [0] { SEQUENCE { INTEGER, SET { SEQUENCE { OID } },
+// SEQUENCE { OID, [0] OCTET STRING }, [0] certificate-like SEQUENCEs, SET { signer } } }, with
+// random bytes in primitive values where signatures and keys are.
+std::string SignedDataLike() {
+  const std::string oid = Tlv(0x06, "\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02");
+  std::string certificates;
+  for (int i = 0; i < 3; ++i) {
+    certificates += Tlv(0x30, Tlv(0x30, Tlv(0x02, RandomBytes(16, 40 + i)) + oid +
+                                            Tlv(0x30, Tlv(0x31, Tlv(0x30, oid + Tlv(0x13, "CN")))) +
+                                            Tlv(0x03, RandomBytes(270, 50 + i))) +
+                                  oid + Tlv(0x03, RandomBytes(257, 60 + i)));
+  }
+  const std::string signer =
+      Tlv(0x30, Tlv(0x02, "\x01") + Tlv(0x30, oid) + Tlv(0x04, RandomBytes(256, 70)));
+  const std::string body = Tlv(0x02, "\x01") + Tlv(0x31, Tlv(0x30, oid)) +
+                           Tlv(0x30, oid + Tlv(0xa0, Tlv(0x04, RandomBytes(40, 80)))) +
+                           Tlv(0xa0, certificates) + Tlv(0x31, signer);
+  return Tlv(0x30, oid + Tlv(0xa0, Tlv(0x30, body)));
+}
+
+TEST(DerWalk, NestingMustAddUp) {
+  const std::string der = SignedDataLike();
+  EXPECT_TRUE(WalkDer(der).ok);
+  EXPECT_TRUE(WalkDer(der + std::string(5, '\0')).ok);  // padded to 8 bytes
+  EXPECT_FALSE(WalkDer(der.substr(0, der.size() - 1)).ok);
+  EXPECT_FALSE(WalkDer(der + "\x01").ok);
+  // BER: indefinite lengths of constructed values, ended by 00 00.
+  EXPECT_TRUE(WalkDer(std::string("\x30\x80\x02\x01\x05\x31\x80\x04\x02\xab\xcd\0\0\0\0", 15)).ok);
+  EXPECT_FALSE(WalkDer(std::string("\x30\x80\x02\x01\x05", 5)).ok);
+  // The last 300 bytes random: some length no longer adds up.
+  std::string tail = der;
+  tail.replace(der.size() - 300, 300, RandomBytes(300, 9));
+  const DerWalk walk = WalkDer(tail);
+  EXPECT_FALSE(walk.ok);
+  EXPECT_LT(walk.bad_at, tail.size());
+  // Hostile: nesting deeper than the limit, and random bytes.
+  std::string deep;
+  for (int i = 0; i < 200; ++i) deep = Tlv(0x30, deep);
+  EXPECT_FALSE(WalkDer(deep).ok);
+  int random_ok = 0;
+  for (uint64_t seed = 0; seed < 200; ++seed) random_ok += WalkDer(RandomBytes(512, seed)).ok;
+  EXPECT_EQ(random_ok, 0);
+}
+
+// A signed PE: its Authenticode table (at the end, where tail-only encryption lands) is walked.
+TEST_F(PeTest, AuthenticodeTableIsWalked) {
+  std::string pe = MakePe();
+  const std::string blob = SignedDataLike();
+  std::string entry(8, '\0');
+  Put32(entry, 0, static_cast<uint32_t>(8 + blob.size()));
+  Put16(entry, 4, 0x200);
+  Put16(entry, 6, 2);
+  entry += blob;
+  entry.append((8 - entry.size() % 8) % 8, '\0');
+  Put32(pe, 0x98 + 112 + 32, static_cast<uint32_t>(pe.size()));  // data directory 4: offset
+  Put32(pe, 0x98 + 112 + 36, static_cast<uint32_t>(entry.size()));
+  pe += entry;
+  auto out = RunValidator(*v, pe);
+  ASSERT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.structure_end, pe.size());
+  EXPECT_NE(Join(out.report.reasons).find("Authenticode certificate table: 1 entry"),
+            std::string::npos);
+  std::string tail = pe;
+  tail.replace(pe.size() - 1024, 1024, RandomBytes(1024, 3));
+  out = RunValidator(*v, tail);
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.evidence, DamageEvidence::kRandom) << Join(out.report.reasons);
+}
 
 // Table sections (relocations, imports, exports, exception data) are declared never random for
 // the analyzer; code and data sections are not (crypto tables, packers).
