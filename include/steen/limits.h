@@ -67,7 +67,9 @@ inline constexpr std::size_t kMaxNeverRandomRanges = 64;
 inline constexpr std::size_t kMaxUniformBlocksKept = 64;
 inline constexpr int kMaxFontsInCollection = 64;
 inline constexpr std::size_t kMaxFontChecksumBytes = 2 * MiB;
-inline constexpr std::size_t kMaxPeCertificateBytes = 1 * MiB;  // Authenticode table walked
+// DER walked: a PE Authenticode table, a certificate, key or PKCS#12 file (larger DER files
+// are recognised, not walked).
+inline constexpr std::size_t kMaxDerWalkBytes = 1 * MiB;
 // WOFF2 fonts are one Brotli stream, checked like the single-stream formats: to its exact end
 // when it fits in kMaxInflateProbe, else over its first kMaxInflateProbe bytes; and never
 // decoded past this many bytes of output.

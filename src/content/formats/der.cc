@@ -1,7 +1,12 @@
 #include "content/formats/der.h"
 
 #include <algorithm>
+#include <memory>
+#include <string>
 
+#include "content/block_stats.h"
+#include "content/bytes.h"
+#include "content/formats/system_formats.h"
 #include "steen/limits.h"
 
 namespace steen::content {
@@ -92,6 +97,69 @@ DerWalk WalkDer(std::string_view bytes) {
   result.ok = pos > 0;
   result.nodes = walker.nodes;
   return result;
+}
+
+namespace {
+
+using system_detail::Hex;
+
+// ASN.1 DER files (certificates, keys, PKCS#12 and PKCS#7): one SEQUENCE whose definite length
+// spans the file exactly. A random file starting with 0x30 matches this 1 time in ~2^16 or less.
+bool DerSequence(std::string_view head, uint64_t file_size) {
+  if (head.size() < 2 || static_cast<uint8_t>(head[0]) != 0x30) return false;
+  const auto length_byte = static_cast<uint8_t>(head[1]);
+  if (length_byte < 0x81 || length_byte > 0x84) return false;
+  const std::size_t octets = length_byte & 0x7f;
+  if (head.size() < 2 + octets) return false;
+  uint64_t length = 0;
+  for (std::size_t i = 0; i < octets; ++i) length = length << 8 | static_cast<uint8_t>(head[2 + i]);
+  return length >= 0x80 && 2 + octets + length == file_size;
+}
+
+// Certificates, keys, PKCS#12 and PKCS#7 in DER: the whole nesting is walked (every length must
+// add up), so an encrypted tail or middle breaks it; keys, signatures and encrypted bags are
+// primitive values, random by nature, and skipped.
+class DerValidator final : public FormatValidator {
+ public:
+  std::string_view name() const override { return "der"; }
+  bool Matches(std::string_view head, uint64_t file_size) const override {
+    return DerSequence(head, file_size);
+  }
+  FormatReport Validate(Reader& reader) const override {
+    FormatReport report;
+    report.format = "der";
+    report.high_entropy_body = true;
+    const uint64_t size = reader.size();
+    if (size > limits::kMaxDerWalkBytes) {
+      report.structure_checked = false;
+      report.reasons.push_back("DER recognised by its spanning SEQUENCE (too large to walk)");
+      return report;
+    }
+    auto bytes = reader.Read(0, static_cast<std::size_t>(size));
+    if (!bytes.ok()) return report;
+    const DerWalk walk = WalkDer(*bytes);
+    if (walk.ok) {
+      report.structure_end = size;
+      report.reasons.push_back("DER: " + std::to_string(walk.nodes) +
+                               " TLVs nested consistently to the end");
+      return report;
+    }
+    report.integrity = Integrity::kDamaged;
+    report.reasons.push_back("DER structure breaks at " + Hex(walk.bad_at) + " (after " +
+                             std::to_string(walk.nodes) + " TLVs)");
+    report.damaged_ranges.push_back({walk.bad_at, size - walk.bad_at});
+    const std::string_view rest = bytes->substr(static_cast<std::size_t>(walk.bad_at));
+    const std::string_view last =
+        rest.substr(rest.size() - std::min<std::size_t>(rest.size(), limits::KiB));
+    if (last.size() >= 64 && LooksRandom(last)) report.evidence = DamageEvidence::kRandom;
+    return report;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<const FormatValidator> MakeDerValidator() {
+  return std::make_unique<DerValidator>();
 }
 
 }  // namespace steen::content

@@ -125,21 +125,6 @@ bool LzmaAlone(std::string_view head, uint64_t /*file_size*/) {
   return d == top || d == top + top / 2;
 }
 
-// ASN.1 DER (certificates, keys, PKCS#12 and PKCS#7 files): one SEQUENCE whose definite length
-// spans the file exactly. A random file starting with 0x30 matches this 1 time in ~2^16 or less.
-bool DerSequence(std::string_view head, uint64_t file_size) {
-  auto length_byte = ByteAt(head, 1);
-  if (!length_byte || *length_byte < 0x81 || *length_byte > 0x84) return false;
-  const std::size_t octets = *length_byte & 0x7f;
-  uint64_t length = 0;
-  for (std::size_t i = 0; i < octets; ++i) {
-    auto b = ByteAt(head, 2 + i);
-    if (!b) return false;
-    length = length << 8 | *b;
-  }
-  return length >= 0x80 && 2 + octets + length == file_size;
-}
-
 constexpr std::string_view operator""_sv(const char* s, std::size_t n) { return {s, n}; }
 
 const Signature kSignatures[] = {
@@ -180,7 +165,6 @@ const Signature kSignatures[] = {
     {"llvm-bitcode", 0, "BC\xC0\xDE"_sv, true},
     {"llvm-bitcode", 0, "\xDE\xC0\x17\x0B"_sv, true},  // bitcode wrapper
     {"jmod", 0, "JM\x01\x00PK"_sv, true},              // a Java module: header + ZIP
-    {"der", 0, "\x30"_sv, true, DerSequence},
     // PKCS#7/CMS in BER with an indefinite length (S/MIME .p7m, signed or enveloped mail).
     {"pkcs7", 0, "\x30\x80\x06\x09\x2A\x86\x48\x86\xF7\x0D\x01\x07"_sv, true},
     {"gnupg-keybox", 8, "KBXf"_sv, false},

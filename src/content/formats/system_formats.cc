@@ -10,6 +10,7 @@ void RegisterSystemFormats(ValidatorList& out) {
   out.push_back(MakeElfValidator());
   out.push_back(MakePeValidator());
   out.push_back(MakeFontValidator());
+  out.push_back(MakeDerValidator());
   out.push_back(MakeOpenPgpValidator());  // binary OpenPGP has the weakest signature: last
 }
 

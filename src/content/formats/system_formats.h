@@ -16,6 +16,7 @@ std::unique_ptr<const FormatValidator> MakeFontValidator();
 std::unique_ptr<const FormatValidator> MakeOpenPgpValidator();
 std::unique_ptr<const FormatValidator> MakeAgeValidator();
 std::unique_ptr<const FormatValidator> MakeLuksValidator();
+std::unique_ptr<const FormatValidator> MakeDerValidator();  // der.cc
 
 // Small helpers shared by the system validators.
 namespace system_detail {

@@ -541,12 +541,17 @@ TEST(Analyzer, SystemFilesThatLookRandomOrTransformedAreNotDamaged) {
   const std::string pem = "-----BEGIN CERTIFICATE-----\n" + Base64Encode(RandomBytes(1200, 5), 64) +
                           "-----END CERTIFICATE-----\n";
   EXPECT_NE(AnalyzeBytes(pem).verdict, Verdict::kDamaged) << Joined(AnalyzeBytes(pem));
-  // DER (PKCS#12, certificates): one SEQUENCE spanning the file, encrypted bags inside.
-  std::string der = std::string("\x30\x82\x0f\xfc", 4) + RandomBytes(0x0ffc, 6);
+  // DER (PKCS#12, certificates): one SEQUENCE spanning the file, an encrypted bag inside (an
+  // OCTET STRING of random bytes).
+  const std::string bag = std::string("\x04\x82\x0f\xf0", 4) + RandomBytes(0x0ff0, 6);
+  std::string der = std::string("\x30\x82\x10\x02", 4) + std::string("\x02\x01\x03", 3) +
+                    std::string("\x30\x82\x0f\xfb", 4) + std::string("\x06\x01\x01", 3) +
+                    std::string("\xa0\x82\x0f\xf4", 4) + bag;
+  ASSERT_EQ(der.size(), 0x1006u);
   const Analysis d = AnalyzeBytes(der);
   EXPECT_EQ(d.verdict, Verdict::kIntact) << Joined(d);
   EXPECT_EQ(d.format, "der");
-  der[3] = '\xfd';  // the length no longer spans the file: random bytes starting with 0x30
+  der[3] = '\x03';  // the length no longer spans the file: random bytes starting with 0x30
   EXPECT_EQ(AnalyzeBytes(der).verdict, Verdict::kDamaged);
   // LLVM bitcode (PostgreSQL's JIT): a dense bit stream behind its magic.
   EXPECT_EQ(AnalyzeBytes(std::string("BC\xc0\xde", 4) + RandomBytes(8000, 7)).verdict,

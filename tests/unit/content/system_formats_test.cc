@@ -243,6 +243,24 @@ TEST(DerWalk, NestingMustAddUp) {
   EXPECT_EQ(random_ok, 0);
 }
 
+// Certificate, key and PKCS#7/#12 files: the whole nesting is walked, not only the spanning
+// SEQUENCE recognised.
+TEST(DerFiles, WalkedToTheEnd) {
+  const auto v = MakeDerValidator();
+  const std::string der = SignedDataLike();
+  auto out = RunValidator(*v, der);
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.structure_end, der.size());
+  std::string tail = der;
+  tail.replace(der.size() - 700, 700, RandomBytes(700, 11));
+  out = RunValidator(*v, tail);
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.evidence, DamageEvidence::kRandom);
+  EXPECT_FALSE(RunValidator(*v, der + "x").matches);  // the SEQUENCE must span the file
+}
+
 // A signed PE: its Authenticode table (at the end, where tail-only encryption lands) is walked.
 TEST_F(PeTest, AuthenticodeTableIsWalked) {
   std::string pe = MakePe();
