@@ -675,7 +675,12 @@ class TextValidator final : public FormatValidator {
       report.evidence = DamageEvidence::kTransformed;
       return report;
     }
-    const bool damaged = random_clusters.size() >= 2 || random_bytes >= 96 || footer_only;
+    // A random run where the file starts: its first bytes encrypted (a head-only layout). Text
+    // may hold one short random-looking run somewhere, not as its first bytes.
+    const bool head_encrypted = !random_clusters.empty() && random_clusters.front().offset < 32 &&
+                                random_clusters.front().length >= 32;
+    const bool damaged =
+        random_clusters.size() >= 2 || random_bytes >= 96 || footer_only || head_encrypted;
     if (!damaged) {
       if (!random_clusters.empty()) {
         report.reasons.push_back("one short random-looking run at " +

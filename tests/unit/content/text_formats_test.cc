@@ -194,6 +194,25 @@ TEST_F(TextTest, TailAndHeadKeptDamage) {
   ExpectDamaged(KeepHeadRandomRest(t, 62));
 }
 
+// The first 64 bytes encrypted (a head-only layout): one short random run, tolerated anywhere
+// else in a text file, is damage where the file starts.
+TEST_F(TextTest, ShortRandomRunWhereTheFileStartsIsDamaged) {
+  for (std::size_t size : {std::size_t{300}, std::size_t{2000}, std::size_t{50000}}) {
+    std::string t = Utf8Text(size);
+    std::string start = t;
+    start.replace(0, 64, RandomBytes(64, size));
+    auto out = RunValidator(*v, start);
+    if (out.matches) {
+      EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << size << Join(out.report.reasons);
+    }
+    std::string middle = t;
+    middle.replace(size / 2, 64, RandomBytes(64, size));
+    out = RunValidator(*v, middle);
+    EXPECT_TRUE(out.matches);
+    EXPECT_EQ(out.report.integrity, Integrity::kValid) << size << Join(out.report.reasons);
+  }
+}
+
 TEST_F(TextTest, AppendedFooterIsReported) {
   const std::string t = Utf8Text(100000);
   auto out = RunValidator(*v, t + RandomBytes(1064, 8));
