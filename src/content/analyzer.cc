@@ -709,9 +709,11 @@ StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
     decided = impl_->JudgeEncodedText(head, size, decision, format);
   }
   // A transformed file either matches nothing or, for inverted text, looks like high-byte text.
+  // (An eighth of high bytes: inverted UTF-8 Greek or Cyrillic is mostly ASCII, only the
+  // inverted ASCII between its words high; Western text has a few percent.)
   const bool maybe_transformed =
       validator == nullptr ||
-      (Impl::IsTextValidator(validator) && 2 * content::CountHighBytes(head.substr(0, 4096)) >
+      (Impl::IsTextValidator(validator) && 8 * content::CountHighBytes(head.substr(0, 4096)) >
                                                std::min<std::size_t>(head.size(), 4096));
   if (!decided && maybe_transformed) {
     decided = impl_->JudgeTransformed(source, head, size, decision, format);

@@ -565,6 +565,17 @@ TEST(Analyzer, SystemFilesThatLookRandomOrTransformedAreNotDamaged) {
 TEST(Analyzer, BitFlippedNonLatinUtf8TextIsBitTransformed) {
   std::string greek;
   while (greek.size() < 20000) greek += "Ἐν ἀρχῇ ἦν ὁ λόγος, καὶ ὁ λόγος ἦν πρὸς τὸν θεόν.\n";
+  // Only the first 4 KiB inverted, of Greek with ASCII between the words (a third of the bytes
+  // high once inverted: the codes of a morphology table).
+  std::string tagged;
+  while (tagged.size() < 200000) tagged += "020101 N- ----NSF- Ἀρχὴ Ἀρχὴ ἀρχή ἀρχή\n";
+  ASSERT_EQ(AnalyzeBytes(tagged).verdict, Verdict::kIntact);
+  const Analysis head = AnalyzeBytes(Inverted(tagged, 0, 4096));
+  EXPECT_EQ(head.kind, DamageKind::kBitTransformed) << Joined(head);
+  std::string dense;  // Greek for four fifths: a fifth of the bytes high once inverted
+  while (dense.size() < 200000) dense += "020101 N- Ἀρχὴ Ἀρχὴ ἀρχή ἀρχή εὐαγγελίου\n";
+  const Analysis dense_head = AnalyzeBytes(Inverted(dense, 0, 4096));
+  EXPECT_EQ(dense_head.kind, DamageKind::kBitTransformed) << Joined(dense_head);
   for (char& c : greek) c = static_cast<char>(~c);
   const Analysis a = AnalyzeBytes(greek);
   EXPECT_EQ(a.kind, DamageKind::kBitTransformed) << Joined(a);
