@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 #include "content/block_stats.h"
 
@@ -260,6 +261,21 @@ std::string DecodeHexPrefix(std::string_view text, std::size_t max_output) {
   return out;
 }
 
+// Valid UTF-8 without control bytes (tab and line breaks aside), a third of it ASCII letters,
+// digits and blanks, with lines or blanks: text in any script.
+bool LooksLikeUtf8Text(std::string_view bytes) {
+  std::size_t multibyte = 0;
+  if (bytes.size() < 64 || !IsValidUtf8(bytes, &multibyte)) return false;
+  std::size_t controls = 0, latin = 0, blanks = 0;
+  for (unsigned char c : bytes) {
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') ++controls;
+    if (c == 0x7f) ++controls;
+    if (std::isalnum(c) != 0 || c == ' ' || c == '\t' || c == '\n') ++latin;
+    if (c == ' ' || c == '\n') ++blanks;
+  }
+  return controls == 0 && latin * 3 >= bytes.size() && blanks * 50 >= bytes.size();
+}
+
 std::optional<ByteTransform> DetectByteTransform(std::string_view head,
                                                  const ValidatorList& validators,
                                                  uint64_t file_size) {
@@ -320,6 +336,11 @@ std::optional<ByteTransform> DetectByteTransform(std::string_view head,
     std::size_t multibyte = 0;
     if (!original_utf8 && NoByteDominates(transformed) && IsValidUtf8(transformed, &multibyte) &&
         multibyte * 8 >= transformed.size()) {
+      return ByteTransform{key, "text"};
+    }
+    // Inverted back, UTF-8 text with few non-Latin letters (a Hebrew lexicon's XML markup), which
+    // the two tests above leave to the EUC guard. Legacy text inverted has control bytes.
+    if (key == 0xff && !original_utf8 && LooksLikeUtf8Text(transformed)) {
       return ByteTransform{key, "text"};
     }
   }

@@ -215,8 +215,7 @@ class PeValidator final : public FormatValidator {
   // Returns false when it marked the report damaged.
   static bool CheckCertificates(Reader& reader, uint32_t offset, uint32_t size,
                                 FormatReport& report) {
-    auto table_or =
-        reader.Read(offset, std::min<std::size_t>(size, limits::kMaxDerWalkBytes));
+    auto table_or = reader.Read(offset, std::min<std::size_t>(size, limits::kMaxDerWalkBytes));
     if (!table_or.ok()) return true;
     const std::string_view table = *table_or;
     uint64_t pos = 0;

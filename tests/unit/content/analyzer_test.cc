@@ -576,6 +576,16 @@ TEST(Analyzer, BitFlippedNonLatinUtf8TextIsBitTransformed) {
   while (dense.size() < 200000) dense += "020101 N- Ἀρχὴ Ἀρχὴ ἀρχή ἀρχή εὐαγγελίου\n";
   const Analysis dense_head = AnalyzeBytes(Inverted(dense, 0, 4096));
   EXPECT_EQ(dense_head.kind, DamageKind::kBitTransformed) << Joined(dense_head);
+  // XML markup around a few Hebrew words: inverted, it passed for EUC text.
+  std::string lexicon = "\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<lexicon>\n";
+  for (int i = 0; lexicon.size() < 200000; ++i) {
+    lexicon += "  <entry id=\"a" + std::to_string(i) +
+               "\" cite=\"full\"><w>אָבִיב הָאָבִיב</w> <pos>n.m</pos>. <ref r=\"Lev.2.14\">Lv 2:14" +
+               "</ref> <def>fresh</def></entry>\n";
+  }
+  ASSERT_EQ(AnalyzeBytes(lexicon).verdict, Verdict::kIntact);
+  const Analysis lexicon_head = AnalyzeBytes(Inverted(lexicon, 0, 4096));
+  EXPECT_EQ(lexicon_head.kind, DamageKind::kBitTransformed) << Joined(lexicon_head);
   for (char& c : greek) c = static_cast<char>(~c);
   const Analysis a = AnalyzeBytes(greek);
   EXPECT_EQ(a.kind, DamageKind::kBitTransformed) << Joined(a);
