@@ -347,7 +347,21 @@ class FlacValidator final : public FormatValidator {
         best = distance;
       }
     }
-    if (end == 0) return Truncated(report, "FLAC: last frame at " + Hex(last) + " is incomplete");
+    if (end == 0) {
+      // A file cut inside its last frame holds less than a frame after that header. More than
+      // the largest frame STREAMINFO declares, with no frame end in it, is no cut: the bytes
+      // after that frame were overwritten. (The frames' average says nothing here: a loud frame
+      // after quiet ones is several times longer.)
+      if (max_frame > 0 && rest.size() > uint64_t{max_frame} + 64) {
+        media::MarkDamaged(report, last, size - last,
+                           "FLAC: no frame ends in the " + std::to_string(rest.size()) +
+                               " bytes after the frame header at " + Hex(last) +
+                               " (STREAMINFO's largest frame is " + std::to_string(max_frame) +
+                               " bytes)");
+        return report;
+      }
+      return Truncated(report, "FLAC: last frame at " + Hex(last) + " is incomplete");
+    }
     report.structure_end = end;
     if (end + 128 == size && c.Bytes(end, 3) == "TAG") report.structure_end = size;
     report.reasons.push_back("FLAC metadata and frame CRCs consistent; last frame ends at " +

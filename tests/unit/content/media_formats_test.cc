@@ -159,6 +159,23 @@ TEST_P(MediaFormatTest, RandomMiddleOfAnUncompressedPayloadIsRandomEvidence) {
   EXPECT_EQ(r.evidence, DamageEvidence::kRandom) << Describe(r);
 }
 
+// The first frame kept and everything after it encrypted (a keep-head layout with a footer):
+// far more bytes follow the last frame header than a frame holds, which a cut never leaves.
+TEST_P(MediaFormatTest, FramesOverwrittenAfterTheFirstAreNotACut) {
+  if (GetParam().label != "flac") GTEST_SKIP() << "checked for FLAC";
+  // A small file: its metadata and the first frame's header kept, then more random bytes than
+  // the largest frame STREAMINFO declares, then a 4 KiB footer.
+  const std::size_t first_frame = original_.find(std::string_view("\xff\xf8", 2), 42);
+  ASSERT_NE(first_frame, std::string::npos);
+  const std::size_t max_frame = static_cast<uint8_t>(original_[15]) << 16 |
+                                static_cast<uint8_t>(original_[16]) << 8 |
+                                static_cast<uint8_t>(original_[17]);
+  const std::string bytes = original_.substr(0, first_frame + 64) +
+                            RandomBytes(max_frame + 8192, 6) + RandomBytes(4096, 7);
+  const FormatReport r = Check(GetParam().validator, bytes);
+  EXPECT_EQ(r.integrity, Integrity::kDamaged) << Describe(r);
+}
+
 TEST_P(MediaFormatTest, AppendedFooterKeepsStructureEnd) {
   if (!GetParam().exact_end) GTEST_SKIP() << "structure end not exact for this format";
   const std::string bytes = original_ + RandomBytes(1064, 4);
