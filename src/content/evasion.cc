@@ -266,7 +266,9 @@ std::string DecodeHexPrefix(std::string_view text, std::size_t max_output) {
 bool LooksLikeUtf8Text(std::string_view bytes) {
   std::size_t multibyte = 0;
   if (bytes.size() < 64 || !IsValidUtf8(bytes, &multibyte)) return false;
-  std::size_t controls = 0, latin = 0, blanks = 0;
+  std::size_t controls = 0;
+  std::size_t latin = 0;
+  std::size_t blanks = 0;
   for (unsigned char c : bytes) {
     if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') ++controls;
     if (c == 0x7f) ++controls;

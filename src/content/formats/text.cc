@@ -191,7 +191,10 @@ void ScanBytes(std::string_view s, uint64_t base, SpanScan& out) {
 // 30% letters and digits, and lines or blanks. Inverted, no legacy 8-bit text gets there: its
 // ASCII blanks and line breaks invert to high bytes, and so do most of its letters.
 bool LooksLikeAsciiData(std::string_view bytes) {
-  std::size_t printable = 0, alnum = 0, blanks = 0, line_breaks = 0;
+  std::size_t printable = 0;
+  std::size_t alnum = 0;
+  std::size_t blanks = 0;
+  std::size_t line_breaks = 0;
   for (unsigned char c : bytes) {
     printable += PlainAscii(c) ? 1 : 0;
     alnum += std::isalnum(c) != 0 ? 1 : 0;
