@@ -144,6 +144,25 @@ uint32_t BlockSamples(std::string_view h, std::size_t header_length) {
   return 0;
 }
 
+// The sample just after the frame whose header (of `header_length` bytes) starts `h`: its coded
+// number is a sample number (variable block size) or a frame number of `fixed_block` samples
+// each; 0 when unknown.
+uint64_t FrameEndSample(std::string_view h, std::size_t header_length, uint32_t fixed_block) {
+  if (h.size() < header_length || header_length < 6) return 0;
+  const auto lead = static_cast<uint8_t>(h[4]);
+  int extra = 0;
+  uint64_t number = lead;
+  if (lead >= 0x80) {
+    while (extra < 6 && (lead & (0x40 >> extra)) != 0) ++extra;
+    number = lead & (0x3F >> extra);
+    for (int i = 1; i <= extra; ++i) number = number << 6 | (static_cast<uint8_t>(h[4 + i]) & 0x3F);
+  }
+  const bool variable = (static_cast<uint8_t>(h[1]) & 1) != 0;
+  if (!variable && fixed_block == 0) return 0;
+  const uint64_t start = variable ? number : number * fixed_block;
+  return start + BlockSamples(h, header_length);
+}
+
 struct FrameScan {
   uint64_t verified_bytes = 0;
   uint64_t verified_samples = 0;
@@ -215,7 +234,9 @@ class FlacValidator final : public FormatValidator {
     media::ByteCursor c(reader);
     // Metadata blocks.
     uint64_t pos = 4;
-    uint32_t max_frame = 0;  // STREAMINFO's largest frame size; 0 when the encoder did not know
+    uint32_t max_frame = 0;      // STREAMINFO's largest frame size; 0 when the encoder did not know
+    uint32_t fixed_block = 0;    // STREAMINFO's block size when every frame has it, else 0
+    uint64_t total_samples = 0;  // STREAMINFO's sample count; 0 when the encoder did not know
     for (int blocks = 0;; ++blocks) {
       std::string_view header = c.Bytes(pos, 4);
       if (header.size() < 4) return Truncated(report, "FLAC ends inside its metadata");
@@ -236,6 +257,11 @@ class FlacValidator final : public FormatValidator {
           max_frame = (uint32_t{static_cast<uint8_t>(info[7])} << 16) |
                       (uint32_t{static_cast<uint8_t>(info[8])} << 8) |
                       static_cast<uint8_t>(info[9]);
+          const uint32_t min_block = LoadBE<uint16_t>(info, 0).value_or(0);
+          const uint32_t max_block = LoadBE<uint16_t>(info, 2).value_or(0);
+          if (min_block == max_block) fixed_block = max_block;
+          total_samples = uint64_t{static_cast<uint8_t>(info[13]) & 0x0Fu} << 32 |
+                          LoadBE<uint32_t>(info, 14).value_or(0);
         }
       }
       if (pos + 4 + uint64_t{length} > size) {
@@ -341,6 +367,11 @@ class FlacValidator final : public FormatValidator {
         end = last + length;
         break;
       }
+      // Not at EOF: the stream's end only if this is its last frame (by STREAMINFO's count);
+      // otherwise a residue of 0 by chance inside a frame cut short.
+      const uint64_t end_sample =
+          FrameEndSample(last_header, FrameHeaderLength(last_header, params), fixed_block);
+      if (total_samples > 0 && end_sample > 0 && end_sample != total_samples) continue;
       const double distance = std::abs(static_cast<double>(length) - expected);
       if (end == 0 || distance < best) {
         end = last + length;
