@@ -168,6 +168,21 @@ bool LooksLikeAsciiProse(std::string_view bytes) {
          static_cast<double>(most_other) <= 0.3 * total && mean_run >= 2.5;
 }
 
+bool LooksLikeAsciiData(std::string_view bytes) {
+  std::size_t printable = 0;
+  std::size_t alnum = 0;
+  std::size_t blanks = 0;
+  std::size_t line_breaks = 0;
+  for (unsigned char c : bytes) {
+    printable += (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' || c == '\r' ? 1 : 0;
+    alnum += std::isalnum(c) != 0 ? 1 : 0;
+    blanks += c == ' ' || c == '\t' ? 1 : 0;
+    line_breaks += c == '\n' ? 1 : 0;
+  }
+  const std::size_t n = bytes.size();
+  return printable * 100 >= n * 98 && alnum * 10 >= n * 3 && (line_breaks > 0 || blanks * 50 >= n);
+}
+
 bool LooksLikePlainText(std::string_view bytes) {
   if (bytes.size() < 64) return false;
   ByteHistogram histogram{};

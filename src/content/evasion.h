@@ -32,6 +32,11 @@ bool LooksLikePlainText(std::string_view bytes);
 // script passes LooksLikePlainText under some keys (EUC-JP kana XOR 0x81 is half '%').
 bool LooksLikeAsciiProse(std::string_view bytes);
 
+// ASCII data without prose's blanks (CSV of numbers, minified XML): 98% printable or line breaks,
+// 30% letters and digits, and lines or blanks. Inverted, no legacy 8-bit text gets there: its
+// ASCII blanks and line breaks invert to high bytes, and so do most of its letters.
+bool LooksLikeAsciiData(std::string_view bytes);
+
 struct ByteTransform {
   uint8_t xor_key = 0;  // 0xFF is the bit flip (255 - b)
   std::string format;   // what the untransformed bytes are ("png", "text", ...)

@@ -99,6 +99,12 @@ DerWalk WalkDer(std::string_view bytes) {
   return result;
 }
 
+bool EndsInRandomBytes(std::string_view from_break) {
+  const std::string_view last =
+      from_break.substr(from_break.size() - std::min<std::size_t>(from_break.size(), limits::KiB));
+  return last.size() >= 64 && LooksRandom(last);
+}
+
 namespace {
 
 using system_detail::Hex;
@@ -148,10 +154,9 @@ class DerValidator final : public FormatValidator {
     report.reasons.push_back("DER structure breaks at " + Hex(walk.bad_at) + " (after " +
                              std::to_string(walk.nodes) + " TLVs)");
     report.damaged_ranges.push_back({walk.bad_at, size - walk.bad_at});
-    const std::string_view rest = bytes->substr(static_cast<std::size_t>(walk.bad_at));
-    const std::string_view last =
-        rest.substr(rest.size() - std::min<std::size_t>(rest.size(), limits::KiB));
-    if (last.size() >= 64 && LooksRandom(last)) report.evidence = DamageEvidence::kRandom;
+    if (EndsInRandomBytes(bytes->substr(static_cast<std::size_t>(walk.bad_at)))) {
+      report.evidence = DamageEvidence::kRandom;
+    }
     return report;
   }
 };

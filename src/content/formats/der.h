@@ -22,4 +22,8 @@ struct DerWalk {
 // accepted: older signing tools wrote them.
 DerWalk WalkDer(std::string_view bytes);
 
+// True when the last KiB of `from_break` (the bytes from where a walk broke to the end) is random
+// bytes: ciphertext there, not a length written wrong.
+bool EndsInRandomBytes(std::string_view from_break);
+
 }  // namespace steen::content

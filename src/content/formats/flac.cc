@@ -61,6 +61,19 @@ struct StreamParams {
 // Channels of a frame's channel assignment code (8..10 are stereo decorrelation modes).
 int ChannelCount(int code) { return code <= 7 ? code + 1 : 2; }
 
+// Continuation bytes of the UTF-8-like coded frame or sample number whose first byte is `lead`;
+// -1 when `lead` cannot start one.
+int CodedNumberExtraBytes(uint8_t lead) {
+  if (lead < 0x80) return 0;
+  if ((lead & 0xE0) == 0xC0) return 1;
+  if ((lead & 0xF0) == 0xE0) return 2;
+  if ((lead & 0xF8) == 0xF0) return 3;
+  if ((lead & 0xFC) == 0xF8) return 4;
+  if ((lead & 0xFE) == 0xFC) return 5;
+  if (lead == 0xFE) return 6;
+  return -1;
+}
+
 // Length of the frame header at the start of `bytes` when it is a valid header (sync, reserved
 // bits, CRC-8) of the stream `params` describes; 0 otherwise.
 std::size_t FrameHeaderLength(std::string_view bytes, const StreamParams& params) {
@@ -81,25 +94,8 @@ std::size_t FrameHeaderLength(std::string_view bytes, const StreamParams& params
   }
   std::size_t pos = 4;
   // UTF-8-like coded frame or sample number.
-  const uint8_t lead = b(4);
-  int extra = 0;
-  if (lead < 0x80) {
-    extra = 0;
-  } else if ((lead & 0xE0) == 0xC0) {
-    extra = 1;
-  } else if ((lead & 0xF0) == 0xE0) {
-    extra = 2;
-  } else if ((lead & 0xF8) == 0xF0) {
-    extra = 3;
-  } else if ((lead & 0xFC) == 0xF8) {
-    extra = 4;
-  } else if ((lead & 0xFE) == 0xFC) {
-    extra = 5;
-  } else if (lead == 0xFE) {
-    extra = 6;
-  } else {
-    return 0;
-  }
+  const int extra = CodedNumberExtraBytes(b(4));
+  if (extra < 0) return 0;
   pos += 1 + extra;
   if (bytes.size() < pos + 5) return 0;
   for (int i = 0; i < extra; ++i) {
@@ -150,13 +146,10 @@ uint32_t BlockSamples(std::string_view h, std::size_t header_length) {
 uint64_t FrameEndSample(std::string_view h, std::size_t header_length, uint32_t fixed_block) {
   if (h.size() < header_length || header_length < 6) return 0;
   const auto lead = static_cast<uint8_t>(h[4]);
-  int extra = 0;
-  uint64_t number = lead;
-  if (lead >= 0x80) {
-    while (extra < 6 && (lead & (0x40 >> extra)) != 0) ++extra;
-    number = lead & (0x3F >> extra);
-    for (int i = 1; i <= extra; ++i) number = number << 6 | (static_cast<uint8_t>(h[4 + i]) & 0x3F);
-  }
+  const int extra = CodedNumberExtraBytes(lead);
+  if (extra < 0) return 0;
+  uint64_t number = extra == 0 ? lead : lead & (0x3F >> extra);
+  for (int i = 1; i <= extra; ++i) number = number << 6 | (static_cast<uint8_t>(h[4 + i]) & 0x3F);
   const bool variable = (static_cast<uint8_t>(h[1]) & 1) != 0;
   if (!variable && fixed_block == 0) return 0;
   const uint64_t start = variable ? number : number * fixed_block;
@@ -353,8 +346,13 @@ class FlacValidator final : public FormatValidator {
         scan.verified_samples > 0
             ? static_cast<double>(scan.verified_bytes) / static_cast<double>(scan.verified_samples)
             : 0.0;
-    const double expected =
-        bytes_per_sample * BlockSamples(last_header, FrameHeaderLength(last_header, params));
+    const std::size_t last_header_length = FrameHeaderLength(last_header, params);
+    const double expected = bytes_per_sample * BlockSamples(last_header, last_header_length);
+    // An end before EOF is the stream's end only if this is its last frame (by STREAMINFO's
+    // count); otherwise a residue of 0 there is chance inside a frame cut short.
+    const uint64_t end_sample = FrameEndSample(last_header, last_header_length, fixed_block);
+    const bool may_end_before_eof =
+        total_samples == 0 || end_sample == 0 || end_sample == total_samples;
     uint16_t crc = 0;
     uint64_t end = 0;
     double best = 0;
@@ -367,11 +365,7 @@ class FlacValidator final : public FormatValidator {
         end = last + length;
         break;
       }
-      // Not at EOF: the stream's end only if this is its last frame (by STREAMINFO's count);
-      // otherwise a residue of 0 by chance inside a frame cut short.
-      const uint64_t end_sample =
-          FrameEndSample(last_header, FrameHeaderLength(last_header, params), fixed_block);
-      if (total_samples > 0 && end_sample > 0 && end_sample != total_samples) continue;
+      if (!may_end_before_eof) continue;
       const double distance = std::abs(static_cast<double>(length) - expected);
       if (end == 0 || distance < best) {
         end = last + length;

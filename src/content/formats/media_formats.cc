@@ -104,19 +104,25 @@ bool RandomSampleCheck::Found() {
   return found_;
 }
 
+std::vector<uint64_t> SampledBlockOffsets(uint64_t file_size, uint64_t start, uint64_t end,
+                                          std::size_t block) {
+  std::vector<uint64_t> offsets;
+  for (const ByteRange& r : PlanSamples(file_size)) {
+    // The middle samples (head and tail are whole 64 KiB regions).
+    if (r.length == limits::kSampleBlockBytes && r.offset > start && r.offset + block <= end) {
+      offsets.push_back(r.offset);
+    }
+  }
+  return offsets;
+}
+
 bool FindRandomSamples(ByteCursor& c, uint64_t start, uint64_t end, std::size_t stride,
                        RandomSampleCheck& check, std::size_t block) {
   if (end <= start) return false;
   if (stride == 0) stride = 1;
   std::vector<uint64_t> offsets = {start};
   for (uint64_t o : MiddleSampleOffsets(start, end, block)) offsets.push_back(o);
-  // And the blocks the analyzer samples anyway (cached), so that the stricter test here sees
-  // every part of the payload the default scan reads.
-  for (const ByteRange& r : PlanSamples(c.size())) {
-    if (r.length == limits::kSampleBlockBytes && r.offset > start && r.offset + block <= end) {
-      offsets.push_back(r.offset);
-    }
-  }
+  for (uint64_t o : SampledBlockOffsets(c.size(), start, end, block)) offsets.push_back(o);
   if (end - start > block) offsets.push_back(end - block);
   std::sort(offsets.begin(), offsets.end());
   uint64_t covered = start;

@@ -5,7 +5,6 @@
 #include <iterator>
 #include <string>
 
-#include "content/block_stats.h"
 #include "content/bytes.h"
 #include "content/formats/der.h"
 #include "content/formats/system_formats.h"
@@ -257,11 +256,9 @@ class PeValidator final : public FormatValidator {
     }
     return true;
   }
-  // Random bytes where the broken structure is (its last KiB): ciphertext, evidence enough.
+  // Random bytes where the broken structure is: ciphertext, evidence enough.
   static void MarkRandomIfSo(std::string_view from_break, FormatReport& report) {
-    const std::string_view last = from_break.substr(
-        from_break.size() - std::min<std::size_t>(from_break.size(), limits::KiB));
-    if (last.size() >= 64 && LooksRandom(last)) report.evidence = DamageEvidence::kRandom;
+    if (EndsInRandomBytes(from_break)) report.evidence = DamageEvidence::kRandom;
   }
   // Tables of addresses, names and ordinals are never random: base relocations, imports,
   // exports, x64 exception data (sorted function ranges), and the ELF-style tables gnu-efi

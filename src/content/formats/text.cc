@@ -187,24 +187,6 @@ void ScanBytes(std::string_view s, uint64_t base, SpanScan& out) {
   }
 }
 
-// ASCII data without prose's blanks (CSV of numbers, minified XML): 98% printable or line breaks,
-// 30% letters and digits, and lines or blanks. Inverted, no legacy 8-bit text gets there: its
-// ASCII blanks and line breaks invert to high bytes, and so do most of its letters.
-bool LooksLikeAsciiData(std::string_view bytes) {
-  std::size_t printable = 0;
-  std::size_t alnum = 0;
-  std::size_t blanks = 0;
-  std::size_t line_breaks = 0;
-  for (unsigned char c : bytes) {
-    printable += PlainAscii(c) ? 1 : 0;
-    alnum += std::isalnum(c) != 0 ? 1 : 0;
-    blanks += c == ' ' || c == '\t' ? 1 : 0;
-    line_breaks += c == '\n' ? 1 : 0;
-  }
-  const std::size_t n = bytes.size();
-  return printable * 100 >= n * 98 && alnum * 10 >= n * 3 && (line_breaks > 0 || blanks * 50 >= n);
-}
-
 // Mostly high bytes that, inverted (255 - b), are plain ASCII text.
 bool InvertedText(std::string_view bytes) {
   if (bytes.size() < 256) return false;

@@ -16,7 +16,6 @@
 #include "content/bytes.h"
 #include "content/format.h"
 #include "content/formats/media_formats.h"
-#include "content/sampling.h"
 #include "steen/limits.h"
 
 namespace steen::content {
@@ -449,21 +448,22 @@ class TiffValidator final : public FormatValidator {
         image.push_back({offset, length});
       }
     }
-    for (const ByteRange& r : PlanSamples(t.size)) {
-      if (r.length != limits::kSampleBlockBytes) continue;  // head and tail: strip starts cover
-      auto next = std::upper_bound(image.begin(), image.end(), r.offset,
+    if (image.empty()) return;
+    for (uint64_t sample : media::SampledBlockOffsets(
+             t.size, image.front().offset, image.back().end(), limits::kSampleBlockBytes)) {
+      auto next = std::upper_bound(image.begin(), image.end(), sample,
                                    [](uint64_t o, const ByteRange& e) { return o < e.offset; });
       if (next == image.begin()) continue;
       const ByteRange& region = *std::prev(next);
-      const uint64_t at = region.offset + (r.offset - region.offset) / stride * stride;
-      const ByteRange block{at, r.length};
+      const uint64_t at = region.offset + (sample - region.offset) / stride * stride;
+      const ByteRange block{at, limits::kSampleBlockBytes};
       if (block.end() > region.end()) continue;
       if (std::any_of(sampled.begin(), sampled.end(), [&](const ByteRange& s) {
             return s.offset < block.end() && block.offset < s.end();
           })) {
         continue;
       }
-      check.Add(at, c.Bytes(at, r.length), false);
+      check.Add(at, c.Bytes(at, block.length), false);
     }
   }
 
