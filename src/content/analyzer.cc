@@ -443,6 +443,7 @@ struct ContentAnalyzer::Impl {
         DamageKind kind = KindFromBlocks(map);
         uint64_t damaged = 0;
         for (const ByteRange& r : report.damaged_ranges) damaged += r.length;
+        if (report.damaged_bytes > 0) damaged = std::min(damaged, report.damaged_bytes);
         if (size > 0 && static_cast<double>(damaged) >= 0.9 * static_cast<double>(size)) {
           kind = DamageKind::kEncrypted;
         }

@@ -60,6 +60,10 @@ struct FormatReport {
   std::vector<NeverRandomRange> never_random;
   // Ranges the validator found broken, when it can say (a JPEG scan from offset X onward).
   std::vector<ByteRange> damaged_ranges;
+  // How many bytes of damaged_ranges are damaged, when the validator can estimate it and it is
+  // fewer than the ranges span (ranges of intermittent damage include the clean bytes between
+  // the chunks); 0 when the ranges are all damaged.
+  uint64_t damaged_bytes = 0;
 };
 
 class FormatValidator {

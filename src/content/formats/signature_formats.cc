@@ -34,9 +34,17 @@ bool MachOFat(std::string_view head, uint64_t /*file_size*/) {
   return count && *count >= 1 && *count < 20;
 }
 bool PycHeader(std::string_view head, uint64_t /*file_size*/) {
-  // Python bytecode: 2-byte version magic, "\r\n", 4-byte flags (0..3).
+  // Python bytecode: 2-byte version magic, "\r\n", then since 3.7 4-byte flags (0..3) and a
+  // 16-byte header. Before 3.7 there are no flags: the marshalled code object ('c', or 'c' with
+  // the reference flag 0x80) follows a 12-byte header (3.3-3.6) or an 8-byte one (2.x, 3.0-3.2,
+  // whose magic's high byte is anything).
+  if (head.size() < 16) return false;
   auto flags = LoadLE<uint32_t>(head, 4);
-  return head.size() >= 16 && flags && *flags <= 3 && static_cast<unsigned char>(head[1]) < 0x10;
+  if (flags && *flags <= 3 && static_cast<unsigned char>(head[1]) < 0x10) return true;
+  const auto magic_high = static_cast<unsigned char>(head[1]);  // 3.0-3.6: 0x0b-0x0d; 2.x: >= 0xc4
+  const auto code_object_at = [&](std::size_t at) { return (head[at] & 0x7f) == 'c'; };
+  if (magic_high >= 0x0b && magic_high <= 0x0d) return code_object_at(12) || code_object_at(8);
+  return magic_high >= 0xc4 && code_object_at(8);
 }
 // Eight MPEG-2 transport stream packets from `first`, `stride` bytes apart: the sync byte, and an
 // adaptation_field_control other than the reserved 00 (a real packet has payload, adaptation or

@@ -53,6 +53,21 @@ bool IsUtf16(Encoding e) { return e == Encoding::kUtf16Le || e == Encoding::kUtf
 constexpr std::size_t kClusterGap = 32;
 // Fewer non-ASCII units than this in a cluster: too little to call it random either way.
 constexpr std::size_t kMinRandomUnits = 16;
+// Clusters too short to judge alone (a few random bytes per chunk: intermittent layouts on small
+// files) are judged together. Each is widened by this many bytes on both sides (a chunk's high
+// bytes lie around its control bytes), widened clusters closer than kSpotGap form one spot, and
+// the non-ASCII bytes of all spots must pass the occupancy test together.
+constexpr std::size_t kSpotReach = 16;
+constexpr std::size_t kSpotGap = 64;
+// Pooled non-ASCII bytes needed: kMinOneSpotUnits in one spot (a single short random run, up to
+// ~64 bytes, stays tolerated as before), fewer over two spots, fewer still over three or more
+// (each a place of its own), and fewest beside a run already found random.
+constexpr std::size_t kMinOneSpotUnits = 48;
+constexpr std::size_t kMinPooledUnits = 24;
+constexpr std::size_t kMinUnitsInThreeSpots = 16;
+constexpr std::size_t kMinUnitsBesideRandom = 8;
+// More distinct loose non-ASCII values than this outside the spots: not text, no pooling.
+constexpr long kMaxOwnLooseValues = 96;
 
 std::string Hex(uint64_t v) {
   static const char kDigits[] = "0123456789abcdef";
@@ -64,9 +79,11 @@ std::string Hex(uint64_t v) {
   return "0x" + out;
 }
 
-// True when `distinct` values among `n` draws are what uniform draws over `cells` values give.
-bool UniformOccupancy(std::size_t n, int distinct, double cells) {
-  if (n < kMinRandomUnits) return false;
+// True when `distinct` values among `n` draws (at least `min_n`) are what uniform draws over
+// `cells` values give.
+bool UniformOccupancy(std::size_t n, int distinct, double cells,
+                      std::size_t min_n = kMinRandomUnits) {
+  if (n < min_n) return false;
   const double dn = static_cast<double>(n);
   const double q1 = std::pow(1.0 - 1.0 / cells, dn);
   const double q2 = std::pow(1.0 - 2.0 / cells, dn);
@@ -96,6 +113,10 @@ struct Cluster {
 struct SpanScan {
   std::vector<Cluster> random_clusters;
   uint64_t random_bytes = 0;
+  // Non-ASCII bytes inside the random clusters (8-bit encodings): random bytes are non-ASCII 158
+  // times in 256, so this estimates how many of a cluster's bytes are random when they are only
+  // sprinkled between text.
+  uint64_t random_non_ascii = 0;
   uint64_t bad_outside = 0;  // bad units not in random clusters, NUL runs excluded
   uint64_t nul_in_runs = 0;  // NULs in runs of 8 or more (padding)
   uint64_t textish = 0;      // printable ASCII, whitespace, high bytes / non-control units
@@ -118,6 +139,124 @@ bool AnyBadByte(const unsigned char* p, std::size_t n) {
     bad |= static_cast<uint8_t>((c < 0x20 && !allowed_control) || c == 0x7f);
   }
   return bad != 0;
+}
+
+// Length of the valid UTF-8 multibyte sequence that starts at s[i] (2 to 4 bytes), 0 when none
+// does. A sequence cut short by the end of `s` counts, with the bytes it has, when `cut_ok`.
+std::size_t Utf8SequenceLength(std::string_view s, std::size_t i, bool cut_ok = false) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  const std::size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                          : c >= 0xe0 && c <= 0xef ? 3
+                          : c >= 0xf0 && c <= 0xf4 ? 4
+                                                   : 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    if (i + k >= s.size()) return cut_ok ? k : 0;
+    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+  }
+  return len;
+}
+
+// Adds to `counts` the non-ASCII bytes of s[begin, end) that are not part of a valid UTF-8
+// sequence (letters of UTF-8 text repeat a few lead and continuation values; random bytes seldom
+// form a valid sequence).
+void CountLooseNonAscii(std::string_view s, std::size_t begin, std::size_t end,
+                        std::array<uint32_t, 256>& counts) {
+  std::size_t i = begin;
+  while (i < end) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (PlainAscii(c)) {
+      ++i;
+      continue;
+    }
+    const std::size_t len = Utf8SequenceLength(s, i);
+    if (len > 1) {
+      i += len;
+      continue;
+    }
+    ++counts[c];
+    ++i;
+  }
+}
+
+// The bad bytes of clusters that are not random: stray controls (delimiters, escapes, corruption).
+void CountStray(std::string_view s, const std::vector<std::size_t>& bad,
+                const std::vector<std::pair<std::size_t, std::size_t>>& clusters, SpanScan& out) {
+  for (const auto& [first, last] : clusters) {
+    for (std::size_t k = first; k <= last; ++k) {
+      const auto c = static_cast<unsigned char>(s[bad[k]]);
+      ++out.bad_outside;
+      if (c < 32) ++out.control_counts[c];
+    }
+  }
+}
+
+// Judges together the clusters of bad bytes that were too short to judge alone (`clusters`: first
+// and last index into `bad`): random when their widened spots' non-ASCII bytes, pooled, are as
+// diverse as uniform bytes, no value among them is far more frequent than the others, and most
+// of them are values the text around them never uses (a Greek or Cyrillic 8-bit text is diverse
+// too, but in its own alphabet). Otherwise their bad bytes count as stray, as before.
+void JudgeShortClusters(std::string_view s, uint64_t base, const std::vector<std::size_t>& bad,
+                        const std::vector<std::pair<std::size_t, std::size_t>>& clusters,
+                        SpanScan& out) {
+  std::vector<ByteRange> spots;  // offsets within s
+  for (const auto& [first, last] : clusters) {
+    const std::size_t begin = bad[first] >= kSpotReach ? bad[first] - kSpotReach : 0;
+    const std::size_t end = std::min(s.size(), bad[last] + 1 + kSpotReach);
+    if (!spots.empty() && begin <= spots.back().end() + kSpotGap) {
+      spots.back().length = std::max<uint64_t>(spots.back().end(), end) - spots.back().offset;
+    } else {
+      spots.push_back({begin, end - begin});
+    }
+  }
+  std::array<uint32_t, 256> counts{};
+  std::array<uint32_t, 256> outside{};  // the text's own loose non-ASCII values
+  std::size_t at = 0;
+  for (const ByteRange& spot : spots) {
+    CountLooseNonAscii(s, at, spot.offset, outside);
+    CountLooseNonAscii(s, spot.offset, spot.end(), counts);
+    at = spot.end();
+  }
+  CountLooseNonAscii(s, at, s.size(), outside);
+  const auto own_values =
+      std::count_if(outside.begin(), outside.end(), [](uint32_t n) { return n > 0; });
+  // Only values the text never uses loose are evidence: its own letters inside a spot are not.
+  std::size_t foreign = 0;
+  int foreign_distinct = 0;
+  uint32_t most = 0;
+  for (int c = 0; c < 256; ++c) {
+    if (outside[c] != 0 || counts[c] == 0) continue;
+    foreign += counts[c];
+    ++foreign_distinct;
+    most = std::max(most, counts[c]);
+  }
+  // Text in any 8-bit encoding uses a few dozen letters loose (Russian in Windows-1251: 66); a
+  // span using most values loose is no text, and what it lacks is no evidence.
+  if (own_values > kMaxOwnLooseValues) {
+    CountStray(s, bad, clusters, out);
+    return;
+  }
+  const double cells = 158.0 - static_cast<double>(own_values);
+  // Occupancy alone passes any varied binary once there are thousands of bytes (pixels of an
+  // icon reach every value): random bytes also have no value far more frequent than the others,
+  // while binary data repeats 0x00 and 0xff.
+  const double expected = static_cast<double>(foreign) / cells;
+  const bool flat = most <= expected + 5.0 * std::sqrt(expected) + 3.0;
+  // Beside a run already found random, less is needed: two runs are the damage rule's threshold.
+  const std::size_t needed = !out.random_clusters.empty() ? kMinUnitsBesideRandom
+                             : spots.size() >= 3          ? kMinUnitsInThreeSpots
+                             : spots.size() == 2          ? kMinPooledUnits
+                                                          : kMinOneSpotUnits;
+  if (flat && UniformOccupancy(foreign, foreign_distinct, cells, needed)) {
+    for (const ByteRange& spot : spots) {
+      out.random_clusters.push_back({base + spot.offset, spot.length, true});
+      out.random_bytes += spot.length;
+    }
+    out.random_non_ascii += static_cast<uint64_t>(static_cast<double>(foreign) * 158.0 / cells);
+    std::sort(out.random_clusters.begin(), out.random_clusters.end(),
+              [](const Cluster& a, const Cluster& b) { return a.offset < b.offset; });
+    return;
+  }
+  CountStray(s, bad, clusters, out);
 }
 
 void ScanBytes(std::string_view s, uint64_t base, SpanScan& out) {
@@ -151,6 +290,7 @@ void ScanBytes(std::string_view s, uint64_t base, SpanScan& out) {
       ++out.textish;
     }
   }
+  std::vector<std::pair<std::size_t, std::size_t>> short_clusters;
   auto finish = [&](std::size_t first_idx, std::size_t last_idx) {
     const std::size_t begin = bad[first_idx];
     const std::size_t end = bad[last_idx] + 1;
@@ -170,12 +310,9 @@ void ScanBytes(std::string_view s, uint64_t base, SpanScan& out) {
     if (UniformOccupancy(non_ascii, distinct, 158.0)) {
       out.random_clusters.push_back({base + begin, end - begin, true});
       out.random_bytes += end - begin;
+      out.random_non_ascii += non_ascii;
     } else {
-      for (std::size_t k = first_idx; k <= last_idx; ++k) {
-        const auto c = static_cast<unsigned char>(s[bad[k]]);
-        ++out.bad_outside;
-        if (c < 32) ++out.control_counts[c];
-      }
+      short_clusters.emplace_back(first_idx, last_idx);
     }
   };
   std::size_t start = 0;
@@ -185,6 +322,7 @@ void ScanBytes(std::string_view s, uint64_t base, SpanScan& out) {
       start = k;
     }
   }
+  if (!short_clusters.empty()) JudgeShortClusters(s, base, bad, short_clusters, out);
 }
 
 // Mostly high bytes that, inverted (255 - b), are plain ASCII text.
@@ -320,19 +458,7 @@ Encoding EightBitEncoding(std::string_view s, uint64_t base, const std::vector<C
       ++i;
       continue;
     }
-    int len = c >= 0xc2 && c <= 0xdf
-                  ? 2
-                  : (c >= 0xe0 && c <= 0xef ? 3 : (c >= 0xf0 && c <= 0xf4 ? 4 : 0));
-    bool ok = len > 0;
-    for (int k = 1; ok && k < len; ++k) {
-      if (i + k >= s.size()) {
-        ok = truncated_at_end;
-        len = k;
-        break;
-      }
-      ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-    }
-    if (ok) {
+    if (const std::size_t len = Utf8SequenceLength(s, i, truncated_at_end); len > 0) {
       ++valid;
       i += len;
     } else {
@@ -372,13 +498,18 @@ bool HeadIsText(std::string_view head, Encoding e) {
   const SpanScan scan = Scan(head, 0, e);
   const uint64_t content = scan.units - scan.nul_in_runs;
   if (content < 1) return false;
-  if (scan.random_bytes * 2 > head.size()) return false;
+  // Random bytes sprinkled between text make wide clusters of mostly text: estimated from the
+  // clusters' non-ASCII bytes, not their width.
+  const uint64_t random_estimate =
+      IsUtf16(e) ? scan.random_bytes
+                 : std::min(scan.random_bytes, scan.random_non_ascii * 256 / 158);
+  if (random_estimate * 2 > head.size()) return false;
   uint64_t stray = scan.bad_outside;
   if (!IsUtf16(e) && stray > 0) {
     const auto top = std::max_element(scan.control_counts.begin() + 1, scan.control_counts.end());
     if (*top * 10 >= stray * 9) stray -= *top;  // a delimiter
   }
-  const uint64_t random_units = IsUtf16(e) ? scan.random_bytes / 2 : scan.random_bytes;
+  const uint64_t random_units = IsUtf16(e) ? scan.random_bytes / 2 : random_estimate;
   const uint64_t clean = content > random_units ? content - random_units : 0;
   if (stray > std::max<uint64_t>(1, clean / 100)) return false;
   return scan.textish * 2 >= clean;
@@ -589,6 +720,7 @@ class TextValidator final : public FormatValidator {
     Alphabet alphabet;
     int hit_blocks = 0;
     uint64_t random_bytes = 0;
+    uint64_t random_non_ascii = 0;
     for (const Region& r : regions) {
       auto bytes_or = reader.Read(r.offset, r.length);
       if (!bytes_or.ok()) return report;
@@ -596,6 +728,7 @@ class TextValidator final : public FormatValidator {
       SpanScan scan = Scan(bytes, r.offset, encoding);
       alphabet.Add(bytes.substr(0, 1 * limits::MiB));
       random_bytes += scan.random_bytes;
+      random_non_ascii += scan.random_non_ascii;
       // Count the sampled blocks (kSampleBlockBytes each in a whole-file read) with random data.
       if (size <= whole_limit) {
         std::vector<bool> hit(static_cast<std::size_t>(sampled_blocks), false);
@@ -682,6 +815,10 @@ class TextValidator final : public FormatValidator {
                               std::to_string(sampled_blocks) +
                               " sampled blocks contain binary random data (first at " +
                               Hex(random_clusters[0].offset) + ")");
+    // Clusters of intermittent damage hold text between their chunks: how much is random is
+    // estimated from their non-ASCII bytes (158 of 256 values), so that the analyzer tells
+    // partial from whole-file encryption.
+    if (!utf16) report.damaged_bytes = std::max<uint64_t>(1, random_non_ascii * 256 / 158);
     // Merge nearby clusters (intermittent patterns give thousands) into a bounded range list.
     for (const Cluster& c : random_clusters) {
       if (!report.damaged_ranges.empty() &&

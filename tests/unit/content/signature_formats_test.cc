@@ -70,6 +70,26 @@ TEST(SignatureFormats, XmlbSiloWithItsGuidIsRecognised) {
   EXPECT_EQ(Validate(v, silo).format, "xmlb");
 }
 
+// Python bytecode of every layout: 3.7+ (flags), 3.3-3.6 (mtime, size) and 2.x (mtime only),
+// headers as the interpreters of each write them. Before 3.7's were recognised, their marshalled
+// code read as text with binary runs. Text with CRLF after two characters is not bytecode.
+TEST(SignatureFormats, PythonBytecodeOfEveryVersionIsRecognised) {
+  const auto& v = Named("signature");
+  const std::string body = std::string("\0\0\0\0\0\0\0\0\x04\0\0\0\x40\0\0\0s", 17) + "print";
+  const std::string headers[] = {
+      std::string("\xcb\x0d\x0d\x0a\0\0\0\0\x94\xe2\xfe\x69\x10\0\0\0\xe3", 17),  // 3.12
+      std::string("\x33\x0d\x0d\x0a\xc3\xe2\xfe\x69\x00\x0f\0\0\xe3", 13),          // 3.6
+      std::string("\x03\xf3\x0d\x0a\x94\xe2\xfe\x69\x63", 9),                        // 2.7
+  };
+  for (const std::string& header : headers) {
+    const std::string pyc = header + body;
+    ASSERT_TRUE(v.Matches(pyc, pyc.size())) << pyc.size();
+    EXPECT_EQ(Validate(v, pyc).format, "pyc");
+  }
+  const std::string text = "OK\r\nabcdefghijklmnopqrstuvwxyz\r\n";
+  EXPECT_FALSE(v.Matches(text, text.size()));
+}
+
 // Media a camcorder, a phone or an editor writes, made here by ffmpeg (skipped without it): each
 // is recognised, so its compressed body is not taken for ciphertext (all were reported damaged).
 TEST(SignatureFormats, CamcorderAndElementaryStreamsAreRecognised) {
