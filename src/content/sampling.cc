@@ -38,4 +38,16 @@ std::vector<ByteRange> PlanSamples(uint64_t size) {
   return plan;
 }
 
+std::vector<uint64_t> SampledBlockOffsets(uint64_t file_size, uint64_t start, uint64_t end,
+                                          std::size_t block) {
+  std::vector<uint64_t> offsets;
+  for (const ByteRange& r : PlanSamples(file_size)) {
+    // The middle samples (head and tail are whole 64 KiB regions).
+    if (r.length == limits::kSampleBlockBytes && r.offset > start && r.offset + block <= end) {
+      offsets.push_back(r.offset);
+    }
+  }
+  return offsets;
+}
+
 }  // namespace steen::content

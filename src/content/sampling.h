@@ -3,6 +3,7 @@
 // and intermittent patterns all show in these; --deep reads everything.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -12,5 +13,11 @@ namespace steen::content {
 
 // Sorted, non-overlapping ranges to read from a file of `size` bytes.
 std::vector<ByteRange> PlanSamples(uint64_t size);
+
+// Offsets of the middle sample blocks of PlanSamples(file_size) (read by every default analysis,
+// so cached) that start after `start` and leave `block` bytes before `end`: a validator's test of
+// its payload then sees every part of it the default scan reads.
+std::vector<uint64_t> SampledBlockOffsets(uint64_t file_size, uint64_t start, uint64_t end,
+                                          std::size_t block);
 
 }  // namespace steen::content

@@ -104,18 +104,6 @@ bool RandomSampleCheck::Found() {
   return found_;
 }
 
-std::vector<uint64_t> SampledBlockOffsets(uint64_t file_size, uint64_t start, uint64_t end,
-                                          std::size_t block) {
-  std::vector<uint64_t> offsets;
-  for (const ByteRange& r : PlanSamples(file_size)) {
-    // The middle samples (head and tail are whole 64 KiB regions).
-    if (r.length == limits::kSampleBlockBytes && r.offset > start && r.offset + block <= end) {
-      offsets.push_back(r.offset);
-    }
-  }
-  return offsets;
-}
-
 bool FindRandomSamples(ByteCursor& c, uint64_t start, uint64_t end, std::size_t stride,
                        RandomSampleCheck& check, std::size_t block) {
   if (end <= start) return false;

@@ -131,12 +131,6 @@ class RandomSampleCheck {
   std::string description_;
 };
 
-// Offsets of the analyzer's own sample blocks (read by every default analysis, so cached) that
-// start after `start` and leave `block` bytes before `end`: a validator's test of its payload
-// then sees every part of it the default scan reads.
-std::vector<uint64_t> SampledBlockOffsets(uint64_t file_size, uint64_t start, uint64_t end,
-                                          std::size_t block);
-
 // Samples [start, end) in non-overlapping blocks of `block` bytes (the first, kMiddleSamples
 // spread evenly, the analyzer's own sample blocks inside it, the last; every block starts a whole
 // number of `stride`s after `start`) and runs a RandomSampleCheck over them.

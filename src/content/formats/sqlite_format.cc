@@ -13,6 +13,7 @@
 
 #include "content/block_stats.h"
 #include "content/bytes.h"
+#include "content/sampling.h"
 #include "steen/limits.h"
 
 namespace steen::content {
@@ -306,14 +307,24 @@ void SqliteCheck::SamplePages() {
   std::size_t budget_pages = limits::MiB / page_size_;
   std::size_t samples = std::min<uint64_t>(
       {in_file - 1, static_cast<uint64_t>(limits::kMaxSqlitePagesSampled), budget_pages});
-  int implausible = 0, checked = 0;
-  uint64_t random_page = 0;  // the first implausible page that is random bytes
-  uint64_t last = 0;
-  std::string first_reason;
+  // Evenly spaced pages, and the pages where the analyzer's own sample blocks start (read anyway:
+  // ciphertext in the middle of a database shows there first).
+  std::vector<uint64_t> pages;
   for (std::size_t s = 0; s < samples; ++s) {
-    uint64_t pgno = samples == 1 ? 2 : 2 + s * (in_file - 2) / (samples - 1);
-    if (pgno == last || pgno == lock_page) continue;
-    last = pgno;
+    pages.push_back(samples == 1 ? 2 : 2 + s * (in_file - 2) / (samples - 1));
+  }
+  for (uint64_t at : SampledBlockOffsets(size_, page_size_, in_file * page_size_, page_size_)) {
+    if (pages.size() >= budget_pages) break;
+    pages.push_back(at / page_size_ + 1);
+  }
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  int implausible = 0, checked = 0;
+  uint64_t random_page = 0;    // the first implausible page that is random bytes
+  uint64_t inverted_page = 0;  // the first implausible page that inverted is a b-tree page
+  std::string first_reason;
+  for (uint64_t pgno : pages) {
+    if (pgno < 2 || pgno > in_file || pgno == lock_page) continue;
     uint64_t offset = (pgno - 1) * page_size_;
     auto read = reader_.Read(offset, page_size_);
     if (!read.ok() || read->size() < page_size_) break;
@@ -332,6 +343,22 @@ void SqliteCheck::SamplePages() {
     // neither a b-tree page nor that, and random throughout, is ciphertext (an application's
     // encrypted blobs sit in overflow pages).
     if (random_page == 0 && LooksRandom(page)) random_page = pgno;
+    // Bit flipping (255 - b) keeps a page's statistics: inverted back, it is a b-tree page again.
+    if (inverted_page == 0 && random_page == 0) {
+      std::string back(page);
+      for (char& c : back) c = static_cast<char>(~static_cast<unsigned char>(c));
+      if (CheckBtreePage(back, 0).empty()) inverted_page = pgno;
+    }
+  }
+  if (random_page == 0 && inverted_page != 0) {
+    Bad((inverted_page - 1) * page_size_,
+        "SQLite page " + std::to_string(inverted_page) + " at " +
+            Hex((inverted_page - 1) * page_size_) + " is a b-tree page inverted (255 - b) (" +
+            std::to_string(implausible) + " of " + std::to_string(checked) +
+            " sampled pages implausible)");
+    ++bad_;  // decisive on its own
+    report_.evidence = DamageEvidence::kTransformed;
+    return;
   }
   if (random_page != 0) {
     Bad((random_page - 1) * page_size_, "SQLite page " + std::to_string(random_page) + " at " +

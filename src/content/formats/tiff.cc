@@ -16,6 +16,7 @@
 #include "content/bytes.h"
 #include "content/format.h"
 #include "content/formats/media_formats.h"
+#include "content/sampling.h"
 #include "steen/limits.h"
 
 namespace steen::content {
@@ -449,7 +450,7 @@ class TiffValidator final : public FormatValidator {
       }
     }
     if (image.empty()) return;
-    for (uint64_t sample : media::SampledBlockOffsets(
+    for (uint64_t sample : SampledBlockOffsets(
              t.size, image.front().offset, image.back().end(), limits::kSampleBlockBytes)) {
       auto next = std::upper_bound(image.begin(), image.end(), sample,
                                    [](uint64_t o, const ByteRange& e) { return o < e.offset; });

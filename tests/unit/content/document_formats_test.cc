@@ -18,6 +18,7 @@
 #include "content/formats/pdf_format.h"
 #include "content/formats/sqlite_format.h"
 #include "content/reader.h"
+#include "content/sampling.h"
 #include "steen/content.h"
 #include "steen/limits.h"
 
@@ -767,9 +768,33 @@ TEST_F(SqliteTest, OneRandomPageIsDamage) {
   FormatReport r = Check(*v_, tail);
   EXPECT_INTEGRITY(r, Integrity::kDamaged);
   EXPECT_EQ(r.evidence, DamageEvidence::kRandom);
+  // Page 2 (always sampled; a b-tree root here) bit-flipped (255 - b): its statistics unchanged.
+  ASSERT_EQ(db[4096] & 0xf0, 0) << "page 2 is not a b-tree page";
+  std::string flipped = db;
+  for (std::size_t i = 4096; i < 8192; ++i) flipped[i] = static_cast<char>(~db[i]);
+  r = Check(*v_, flipped);
+  EXPECT_INTEGRITY(r, Integrity::kDamaged);
+  EXPECT_EQ(r.evidence, DamageEvidence::kTransformed);
   std::string text_page = db;  // implausible but not random: tolerated
   text_page.replace(db.size() - 4096, 4096, PageText(4096, 3));
   EXPECT_INTEGRITY(Check(*v_, text_page), Integrity::kValid);
+}
+
+// 64 KiB encrypted in the middle of a database of some MiB: between the evenly spaced pages, but
+// where the analyzer's own sample blocks are read, whose pages are checked too.
+TEST_F(SqliteTest, RandomPagesBetweenTheEvenSamplesAreFound) {
+  std::string db = MakeDb("", 6000);
+  if (db.empty()) GTEST_SKIP() << "python3 sqlite3 unavailable";
+  ASSERT_GT(db.size(), 3u << 20);
+  const std::vector<uint64_t> samples = SampledBlockOffsets(db.size(), 0, db.size(), 4096);
+  ASSERT_FALSE(samples.empty());
+  const uint64_t middle = samples[samples.size() / 2];
+  std::string damaged = db;
+  damaged.replace(middle - 8192, 65536, RandomBytes(65536, 4));
+  FormatReport r = Check(*v_, damaged);
+  EXPECT_INTEGRITY(r, Integrity::kDamaged);
+  EXPECT_EQ(r.evidence, DamageEvidence::kRandom);
+  EXPECT_INTEGRITY(Check(*v_, db), Integrity::kValid);
 }
 
 TEST_F(SqliteTest, HostileInputsDoNotCrash) {
