@@ -84,6 +84,14 @@ class OffsetByteSource final : public ByteSource {
 };
 
 // Statistics of every 4 KiB block that was read (sampled, or all of them in deep mode).
+// A block where random cells alternate with real data has at least this entropy (bits per byte:
+// half random bytes over a constant background give 5)...
+constexpr double kMinMixedEntropy = 4.0;
+// ... and nearly every byte value: 1 KiB of random bytes alone shows 251 of 256 on average (text
+// and simple pictures show far fewer).
+constexpr int kMinMixedDistinct = 240;
+constexpr std::size_t kMaxMixedBlocksKept = 4;
+
 struct BlockMap {
   explicit BlockMap(std::size_t block) : block_bytes(block) {}
   std::size_t block_bytes;
@@ -97,6 +105,9 @@ struct BlockMap {
   bool head_uniform = false;  // the first block (or the whole small file) looks random
   bool head_measured = false;
   double head_entropy = 0;
+  // Blocks after the head that are not random but dense (entropy >= kMinMixedEntropy): where
+  // random cells at a fine stride between real bytes would be (the first of them).
+  std::vector<ByteRange> mixed_ranges;
 
   void Add(uint64_t offset, std::string_view bytes) {
     BlockStats stats = content::ComputeBlockStats(bytes);
@@ -109,6 +120,10 @@ struct BlockMap {
     ++blocks;
     entropy_sum += stats.entropy;
     if (stats.printable >= 0.95) ++text_blocks;
+    if (!uniform && offset >= limits::kHeadBytes && stats.entropy >= kMinMixedEntropy &&
+        stats.distinct >= kMinMixedDistinct && mixed_ranges.size() < kMaxMixedBlocksKept) {
+      mixed_ranges.push_back({offset, bytes.size()});
+    }
     if (uniform) {
       ++uniform_blocks;
       chi_p_sum_uniform += stats.chi_p;
@@ -154,18 +169,6 @@ struct HeadShape {
   double text_cells = 0;           // share of the other cells that are text (no control byte)
   bool text_head = false;          // the first 4 KiB (or the whole head) are text cells only
 
-  // A 16-byte cell of ciphertext has (almost) no repeated byte and is not mostly printable.
-  static bool CellLooksRandom(std::string_view cell) {
-    bool seen[256] = {};
-    int distinct = 0;
-    int printable = 0;
-    for (unsigned char c : cell) {
-      distinct += seen[c] ? 0 : 1;
-      seen[c] = true;
-      printable += (c >= 0x20 && c < 0x7f) ? 1 : 0;
-    }
-    return distinct >= 14 && printable <= 12;
-  }
   // Printable ASCII, whitespace or UTF-8/Latin-1 high bytes only.
   static bool CellIsText(std::string_view cell) {
     for (unsigned char c : cell) {
@@ -176,7 +179,7 @@ struct HeadShape {
 
   explicit HeadShape(std::string_view head) {
     if (head.size() >= 64) first_64_random = content::LooksRandom(head.substr(0, 64));
-    constexpr std::size_t kCell = 16;
+    constexpr std::size_t kCell = content::kCellBytes;
     std::size_t cells = 0;
     std::size_t random = 0;
     std::size_t text = 0;
@@ -184,7 +187,7 @@ struct HeadShape {
     text_head = head.size() >= 256;
     for (std::size_t pos = 0; pos + kCell <= head.size(); pos += kCell) {
       const std::string_view cell = head.substr(pos, kCell);
-      const bool r = CellLooksRandom(cell);
+      const bool r = content::CellLooksRandom(cell);
       const bool is_text = CellIsText(cell);
       if (pos == 0) first_cell_random = r;
       if (pos + kCell <= kTextHeadBytes && !is_text) text_head = false;
@@ -411,18 +414,75 @@ struct ContentAnalyzer::Impl {
     return {};
   }
 
+  // Random 16-byte cells at a fixed period where the validator found the structure broken or cut
+  // short, or in the file's last bytes: intermittent encryption at a fine stride (16 of every 32
+  // bytes after an intact first 64 KiB), which leaves no random block. Returns what was found,
+  // empty when nothing.
+  static std::string PeriodicRandomWhereBroken(Reader& reader, const FormatReport& report) {
+    const uint64_t size = reader.size();
+    const uint64_t region = limits::kTailBytes;
+    // Regions start on 16-byte file offsets: strides are laid from offset 0 or a round offset.
+    constexpr uint64_t kAlign = content::kCellBytes;
+    std::vector<uint64_t> places;
+    if (!report.damaged_ranges.empty() && report.damaged_ranges.front().offset < size) {
+      places.push_back(report.damaged_ranges.front().offset / kAlign * kAlign);
+    }
+    places.push_back(size > region ? (size - region) / kAlign * kAlign : 0);
+    for (uint64_t at : places) {
+      auto bytes = reader.Read(at, region);
+      if (!bytes.ok()) continue;
+      if (auto found = content::FindPeriodicRandomCells(*bytes)) {
+        return DescribePeriodic(*found, at);
+      }
+    }
+    return {};
+  }
+
+  // The same in the dense sample blocks of a file whose structure is intact: in a format whose
+  // content is not random, random cells at a fixed period are a stride of ciphertext. Not in an
+  // executable's code and data, only in the parts it declares never random: cryptography
+  // libraries keep tables of random constants in fixed-size records (libhogweed's curve points
+  // every 32 bytes were found so).
+  static std::string PeriodicRandomInBlocks(Reader& reader, const BlockMap& map,
+                                            const FormatReport& report) {
+    for (const ByteRange& block : map.mixed_ranges) {
+      if (IsExecutable(report.format) && !MostlyInside(block, report.never_random)) continue;
+      auto bytes = reader.Read(block.offset, block.length);
+      if (!bytes.ok()) continue;
+      if (auto found = content::FindPeriodicRandomCells(*bytes)) {
+        return DescribePeriodic(*found, block.offset);
+      }
+    }
+    return {};
+  }
+
+  static std::string DescribePeriodic(const content::PeriodicRandomCells& found, uint64_t base) {
+    return std::to_string(found.runs) + " runs of random bytes every " +
+           std::to_string(found.period) + " bytes from " + Hex(base + found.offset) +
+           " (intermittent encryption)";
+  }
+
+  static bool IsExecutable(const std::string& format) { return format == "pe" || format == "elf"; }
+
+  // Whether three quarters of `block` or more lie inside one of `parts`; the part, or nullptr.
+  static const content::NeverRandomRange* MostlyInside(
+      const ByteRange& block, const std::vector<content::NeverRandomRange>& parts) {
+    for (const content::NeverRandomRange& part : parts) {
+      const uint64_t begin = std::max(block.offset, part.range.offset);
+      const uint64_t end = std::min(block.end(), part.range.end());
+      if (end > begin && 4 * (end - begin) >= 3 * block.length) return &part;
+    }
+    return nullptr;
+  }
+
   // A random block of the map lying (three quarters of it or more) inside a part the validator
   // declared never random: ciphertext, in a format whose other parts may well be random.
   // Returns where, empty when none.
   static std::string RandomWhereNeverRandom(const BlockMap& map, const FormatReport& report) {
     for (const ByteRange& block : map.uniform_ranges) {
-      for (const content::NeverRandomRange& part : report.never_random) {
-        const uint64_t begin = std::max(block.offset, part.range.offset);
-        const uint64_t end = std::min(block.end(), part.range.end());
-        if (end > begin && 4 * (end - begin) >= 3 * block.length) {
-          return "random bytes at " + Hex(block.offset) + " inside the " + part.what + " at " +
-                 Hex(part.range.offset) + ", which is never random";
-        }
+      if (const content::NeverRandomRange* part = MostlyInside(block, report.never_random)) {
+        return "random bytes at " + Hex(block.offset) + " inside the " + part->what + " at " +
+               Hex(part->range.offset) + ", which is never random";
       }
     }
     return {};
@@ -476,6 +536,11 @@ struct ContentAnalyzer::Impl {
             break;
           }
           if (shape.random_cells < kMinRandomCellsForDamage) {
+            if (const std::string how = PeriodicRandomWhereBroken(reader, report); !how.empty()) {
+              Damaged(d, DamageKind::kPartiallyEncrypted, 0.85, broken + "; " + how);
+              first_reason_used = true;
+              break;
+            }
             d.verdict = Verdict::kUnknown;
             d.score = 0.4;
             d.reasons.push_back(format + " structure broken, but no byte range looks encrypted " +
@@ -493,6 +558,11 @@ struct ContentAnalyzer::Impl {
         break;
       }
       case Integrity::kTruncated:
+        if (const std::string how = PeriodicRandomWhereBroken(reader, report); !how.empty()) {
+          Damaged(d, DamageKind::kPartiallyEncrypted, 0.85,
+                  format + " structure cut short where " + how);
+          break;
+        }
         d.verdict = Verdict::kUnknown;
         d.score = 0.3;
         d.reasons.push_back(format + " file ends early (truncated), no sign of encryption");
@@ -510,6 +580,11 @@ struct ContentAnalyzer::Impl {
                       " (first at " + Hex(map.first_uniform_offset) + ")");
         } else if (std::string where = RandomWhereNeverRandom(map, report); !where.empty()) {
           Damaged(d, KindFromBlocks(map), 0.8, where + "; " + map.Describe());
+        } else if (!report.high_entropy_body) {
+          if (const std::string how = PeriodicRandomInBlocks(reader, map, report); !how.empty()) {
+            Damaged(d, DamageKind::kPartiallyEncrypted, 0.8,
+                    how + " inside a " + format + " file, whose content is not random");
+          }
         }
         break;
     }
@@ -538,7 +613,7 @@ struct ContentAnalyzer::Impl {
     // Executables carry installer payloads and signatures after their sections, and a short run
     // of junk happens; a long random trailer on a document or media file is a ransomware footer
     // (the bytes before it may be encrypted too, undetectably when they were compressed).
-    const bool executable = report.format == "pe" || report.format == "elf";
+    const bool executable = IsExecutable(report.format);
     if (d.verdict == Verdict::kIntact && !executable && trailer >= limits::kMinRandomFooterBytes) {
       Damaged(d, DamageKind::kPartiallyEncrypted, 0.6, what + ": a ransomware footer");
       return;

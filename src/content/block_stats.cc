@@ -210,4 +210,98 @@ bool LooksRandom(std::string_view bytes) {
   return ShortSpanLooksRandom(bytes) && DeltasLookRandom(bytes);
 }
 
+bool CellLooksRandom(std::string_view cell) {
+  uint64_t seen[4] =
+      {};  // a bit per byte value: clearing 256 bools per cell cost more than the test
+  int distinct = 0;
+  int printable = 0;
+  for (unsigned char c : cell) {
+    const uint64_t bit = uint64_t{1} << (c & 63);
+    distinct += (seen[c >> 6] & bit) == 0 ? 1 : 0;
+    seen[c >> 6] |= bit;
+    printable += (c >= 0x20 && c < 0x7f) ? 1 : 0;
+  }
+  return distinct >= 14 && printable <= 12;
+}
+
+namespace {
+
+// Runs needed, and the share of run-to-run distances that must equal the most common one.
+constexpr std::size_t kMinPeriodicRuns = 16;
+constexpr double kMinSamePeriodShare = 0.5;
+// Bytes of periodic runs put to the randomness test (its chi-square part needs 1 KiB).
+constexpr std::size_t kMaxGatheredBytes = 4096;
+
+std::optional<PeriodicRandomCells> PeriodicAtPhase(std::string_view region, std::size_t phase) {
+  const std::size_t cells = region.size() > phase ? (region.size() - phase) / kCellBytes : 0;
+  struct Run {
+    std::size_t first;  // cell index
+    std::size_t length;
+  };
+  std::vector<Run> runs;
+  for (std::size_t i = 0; i < cells; ++i) {
+    if (!CellLooksRandom(region.substr(phase + i * kCellBytes, kCellBytes))) continue;
+    if (!runs.empty() && runs.back().first + runs.back().length == i) {
+      ++runs.back().length;
+    } else {
+      runs.push_back({i, 1});
+    }
+  }
+  if (runs.size() < kMinPeriodicRuns) return std::nullopt;
+  std::vector<std::size_t> distances;
+  for (std::size_t k = 1; k < runs.size(); ++k)
+    distances.push_back(runs[k].first - runs[k - 1].first);
+  std::vector<std::size_t> sorted = distances;
+  std::sort(sorted.begin(), sorted.end());
+  std::size_t mode = 0, mode_count = 0;
+  for (std::size_t i = 0; i < sorted.size();) {
+    std::size_t j = i;
+    while (j < sorted.size() && sorted[j] == sorted[i]) ++j;
+    if (j - i > mode_count) {
+      mode = sorted[i];
+      mode_count = j - i;
+    }
+    i = j;
+  }
+  // A period of one cell is a random stretch with chance non-random cells, not a stride.
+  if (mode < 2 || mode_count + 1 < kMinPeriodicRuns ||
+      static_cast<double>(mode_count) <
+          kMinSamePeriodShare * static_cast<double>(distances.size())) {
+    return std::nullopt;
+  }
+  // The bytes of the runs that keep the period and have the usual run length (a real cell that
+  // looks random next to a chunk lengthens its run), together: ciphertext passes the whole test,
+  // the random-looking fields of fixed-size records (counters, timestamps) do not.
+  std::vector<std::size_t> periodic;  // run indices
+  std::vector<std::size_t> lengths;
+  for (std::size_t k = 0; k < runs.size(); ++k) {
+    if ((k > 0 && distances[k - 1] == mode) || (k + 1 < runs.size() && distances[k] == mode)) {
+      periodic.push_back(k);
+      lengths.push_back(runs[k].length);
+    }
+  }
+  std::sort(lengths.begin(), lengths.end());
+  const std::size_t usual_length = lengths[lengths.size() / 2];
+  std::string gathered;
+  std::size_t first = cells;
+  for (std::size_t k : periodic) {
+    if (runs[k].length != usual_length || gathered.size() >= kMaxGatheredBytes) continue;
+    first = std::min(first, runs[k].first);
+    gathered.append(region.substr(phase + runs[k].first * kCellBytes, runs[k].length * kCellBytes));
+  }
+  if (gathered.size() < 1024 || !LooksRandom(gathered)) return std::nullopt;
+  PeriodicRandomCells found;
+  found.offset = phase + first * kCellBytes;
+  found.period = mode * kCellBytes;
+  found.runs = mode_count + 1;
+  return found;
+}
+
+}  // namespace
+
+std::optional<PeriodicRandomCells> FindPeriodicRandomCells(std::string_view region) {
+  if (auto found = PeriodicAtPhase(region, 0)) return found;
+  return PeriodicAtPhase(region, kCellBytes / 2);
+}
+
 }  // namespace steen::content

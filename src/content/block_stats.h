@@ -7,7 +7,9 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,5 +55,22 @@ bool DeltasLookRandom(std::string_view bytes);
 // 1 KiB or more, distinct count below) and unrelated neighbouring bytes.
 bool LooksRandom(std::string_view bytes);
 bool LooksRandom(std::string_view bytes, const BlockStats& stats);
+
+// Intermittent encryption at a fine stride (LockFile's 16 of every 32 bytes, Black Basta's 64 of
+// 192) leaves no random 4 KiB block, and only a share of random cells, which the compressed parts
+// of real files give too. What real files do not give is random cells at a fixed period.
+inline constexpr std::size_t kCellBytes = 16;
+// A 16-byte cell of ciphertext has (almost) no repeated byte and is not mostly printable.
+bool CellLooksRandom(std::string_view cell);
+
+struct PeriodicRandomCells {
+  uint64_t offset = 0;     // of the first random run, within the region
+  std::size_t period = 0;  // bytes from one random run to the next
+  std::size_t runs = 0;    // random runs that repeat at that period
+};
+// Runs of random cells in `region` that start at one fixed period (at least 32 bytes, the same
+// for most runs, at least 16 of them, with non-random cells between), whose bytes together pass
+// LooksRandom. Tried at two cell phases, for chunks that do not start on a 16-byte boundary.
+std::optional<PeriodicRandomCells> FindPeriodicRandomCells(std::string_view region);
 
 }  // namespace steen::content

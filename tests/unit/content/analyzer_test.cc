@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,7 @@ using testing::Base64Encode;
 using testing::HexEncode;
 using testing::ProseText;
 using testing::RandomBytes;
+using testing::ToneWav;
 
 Analysis AnalyzeBytes(const std::string& bytes, bool deep = false) {
   static const ContentAnalyzer analyzer;
@@ -72,6 +74,55 @@ TEST(BlockStats, ShortSpanRandomnessByDistinctCount) {
   EXPECT_FALSE(content::ShortSpanLooksRandom(ProseText(64)));
   EXPECT_FALSE(content::ShortSpanLooksRandom(std::string(100, '\0')));
   EXPECT_FALSE(content::ShortSpanLooksRandom(RandomBytes(16)));  // too short to judge
+}
+
+// `span` random bytes of every `period` from `from` on.
+std::string Interleaved(std::string bytes, std::size_t from, std::size_t span, std::size_t period) {
+  const std::string noise = RandomBytes(bytes.size(), 23);
+  for (std::size_t at = from; at < bytes.size(); at += period) {
+    for (std::size_t i = at; i < std::min(bytes.size(), at + span); ++i) bytes[i] = noise[i];
+  }
+  return bytes;
+}
+
+// Structured bytes: little-endian counters and a slow ramp, as tables and pictures hold.
+std::string Structured(std::size_t n) {
+  std::string out;
+  for (uint32_t i = 0; out.size() < n; ++i) {
+    out.append(reinterpret_cast<const char*>(&i), 4);
+    out.push_back(static_cast<char>(i / 7));
+    out.push_back(static_cast<char>(0));
+  }
+  out.resize(n);
+  return out;
+}
+
+TEST(BlockStats, RandomCellsAtAFixedPeriodAreFound) {
+  const std::string base = Structured(65536);
+  for (const auto& [from, span, period] :
+       {std::tuple<std::size_t, std::size_t, std::size_t>{0, 16, 32},
+        {8, 16, 32},
+        {0, 64, 192},
+        {4096, 32, 128}}) {
+    const auto found = content::FindPeriodicRandomCells(Interleaved(base, from, span, period));
+    ASSERT_TRUE(found.has_value()) << from << " " << span << " of " << period;
+    EXPECT_EQ(found->period, period);
+    EXPECT_GE(found->runs, 16u);
+  }
+  // Random throughout, structure throughout, text, and records whose random-looking field is a
+  // counter (its bytes together are not uniform): no stride of ciphertext.
+  EXPECT_FALSE(content::FindPeriodicRandomCells(RandomBytes(65536, 3)).has_value());
+  EXPECT_FALSE(content::FindPeriodicRandomCells(base).has_value());
+  EXPECT_FALSE(content::FindPeriodicRandomCells(ProseText(65536)).has_value());
+  std::string records;
+  for (uint32_t i = 0; records.size() < 65536; ++i) {
+    for (uint32_t k = 0; k < 4; ++k) {
+      const uint32_t field = (i * 2654435761u) ^ (k * 40503u);  // 16 distinct-looking bytes
+      records.append(reinterpret_cast<const char*>(&field), 4);
+    }
+    records += std::string(16, '\0');
+  }
+  EXPECT_FALSE(content::FindPeriodicRandomCells(records).has_value());
 }
 
 TEST(Sampling, SmallFilesAreReadWholeLargeFilesSampled) {
@@ -323,6 +374,45 @@ TEST(Analyzer, RandomBytesInsideAnExecutablesTablesAreDamage) {
   const Analysis a = AnalyzeBytes(damaged);
   EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
   EXPECT_NE(Joined(a).find("which is never random"), std::string::npos) << Joined(a);
+}
+
+// 16 of every 32 bytes after an intact first 64 KiB (LockFile-like): the WAV's chunks still
+// chain and no 4 KiB block is random, but its samples hold random cells every 32 bytes. (A quiet
+// recording: a loud tone's 16-byte cells look random themselves, and then nothing shows.)
+TEST(Analyzer, FineStrideAfterAnIntactHeadIsDamaged) {
+  const std::string wav = ToneWav(4, 44100, 300);
+  ASSERT_EQ(AnalyzeBytes(wav).verdict, Verdict::kIntact) << Joined(AnalyzeBytes(wav));
+  const Analysis a = AnalyzeBytes(Interleaved(wav, 65536, 16, 32));
+  EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  EXPECT_EQ(a.kind, DamageKind::kPartiallyEncrypted) << Joined(a);
+  EXPECT_NE(Joined(a).find("every 32 bytes"), std::string::npos) << Joined(a);
+}
+
+// The same stride over a PDF of text objects: its end (xref table, %%EOF) is gone, which alone
+// reads as a cut; the random cells every 32 bytes say encryption.
+TEST(Analyzer, FineStrideThatCutsAStructureShortIsDamaged) {
+  std::string pdf = "%PDF-1.4\n";
+  std::vector<std::size_t> offsets;
+  for (int i = 1; pdf.size() < 200000; ++i) {
+    offsets.push_back(pdf.size());
+    pdf += std::to_string(i) + " 0 obj\n<< /Type /Annot /Subtype /Text /Rect [" +
+           std::to_string(i % 600) + " " + std::to_string(i % 800) + " 20 20] /Contents (note " +
+           std::to_string(i) + ") >>\nendobj\n";
+  }
+  const std::size_t xref = pdf.size();
+  pdf += "xref\n0 " + std::to_string(offsets.size() + 1) + "\n0000000000 65535 f \n";
+  for (std::size_t at : offsets) {
+    std::string field = std::to_string(at);
+    pdf += std::string(10 - field.size(), '0') + field + " 00000 n \n";
+  }
+  pdf += "trailer\n<< /Size " + std::to_string(offsets.size() + 1) + " >>\nstartxref\n" +
+         std::to_string(xref) + "\n%%EOF\n";
+  ASSERT_EQ(AnalyzeBytes(pdf).verdict, Verdict::kIntact) << Joined(AnalyzeBytes(pdf));
+  const Analysis a = AnalyzeBytes(Interleaved(pdf, 65536, 16, 32));
+  EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  EXPECT_NE(Joined(a).find("every 32 bytes"), std::string::npos) << Joined(a);
+  // Cut short without encryption: unknown, as before.
+  EXPECT_EQ(AnalyzeBytes(pdf.substr(0, pdf.size() - 5000)).verdict, Verdict::kUnknown);
 }
 
 TEST(Analyzer, Base64OfABitFlippedFileIsDamaged) {

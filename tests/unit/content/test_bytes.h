@@ -1,6 +1,7 @@
 // Deterministic test inputs made by code.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -61,6 +62,31 @@ inline std::string HexEncode(const std::string& in) {
     out += kDigits[c & 15];
   }
   return out;
+}
+
+// `seconds` of a 440 Hz tone of `amplitude`, 16-bit mono PCM at `rate` Hz, as a WAV file.
+inline std::string ToneWav(int seconds = 1, int rate = 8000, int amplitude = 8000) {
+  const auto put = [](std::string& out, uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  std::string pcm;
+  for (int i = 0; i < seconds * rate; ++i) {
+    const auto sample = static_cast<int16_t>(amplitude * std::sin(2 * 3.14159265 * 440 * i / rate));
+    put(pcm, static_cast<uint16_t>(sample), 2);
+  }
+  std::string wav = "RIFF";
+  put(wav, static_cast<uint32_t>(36 + pcm.size()), 4);
+  wav += "WAVEfmt ";
+  put(wav, 16, 4);
+  put(wav, 1, 2);                                // PCM
+  put(wav, 1, 2);                                // mono
+  put(wav, static_cast<uint32_t>(rate), 4);      // sample rate
+  put(wav, static_cast<uint32_t>(2 * rate), 4);  // byte rate
+  put(wav, 2, 2);                                // block align
+  put(wav, 16, 2);                               // bits per sample
+  wav += "data";
+  put(wav, static_cast<uint32_t>(pcm.size()), 4);
+  return wav + pcm;
 }
 
 }  // namespace steen::testing

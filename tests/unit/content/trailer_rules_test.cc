@@ -16,6 +16,7 @@ namespace {
 
 using testing::ProseText;
 using testing::RandomBytes;
+using testing::ToneWav;
 
 Analysis AnalyzeBytes(const std::string& bytes) {
   static const ContentAnalyzer analyzer;
@@ -90,28 +91,6 @@ std::string GradientPng() {
   PngChunk(png, "IDAT", zlib);
   PngChunk(png, "IEND", "");
   return png;
-}
-
-// One second of a 440 Hz tone, 16-bit mono PCM at 8 kHz.
-std::string ToneWav() {
-  std::string pcm;
-  for (int i = 0; i < 8000; ++i) {
-    const auto sample = static_cast<int16_t>(8000 * std::sin(2 * 3.14159265 * 440 * i / 8000.0));
-    PutLe(pcm, static_cast<uint16_t>(sample), 2);
-  }
-  std::string wav = "RIFF";
-  PutLe(wav, static_cast<uint32_t>(36 + pcm.size()), 4);
-  wav += "WAVEfmt ";
-  PutLe(wav, 16, 4);
-  PutLe(wav, 1, 2);      // PCM
-  PutLe(wav, 1, 2);      // mono
-  PutLe(wav, 8000, 4);   // sample rate
-  PutLe(wav, 16000, 4);  // byte rate
-  PutLe(wav, 2, 2);      // block align
-  PutLe(wav, 16, 2);     // bits per sample
-  wav += "data";
-  PutLe(wav, static_cast<uint32_t>(pcm.size()), 4);
-  return wav + pcm;
 }
 
 TEST(TrailerRules, ValidFilesAreIntact) {
