@@ -223,13 +223,14 @@ class JpegValidator final : public FormatValidator {
     }
     // Middle: sampled blocks are scan data (or, in progressive files, segments between scans).
     const uint64_t tail_start = std::max<uint64_t>(w.pos, size - limits::kTailBytes);
-    for (uint64_t offset : media::MiddleSampleOffsets(w.pos, tail_start, 4 * limits::KiB)) {
+    for (const ByteRange& block :
+         media::MediaSampleBlocks(size, w.pos, tail_start, 4 * limits::KiB)) {
       JpegWalk s;
-      s.pos = offset;
+      s.pos = block.offset;
       s.mode = Mode::kScan;
-      Walk(c, s, offset + 4 * limits::KiB, offset + 4 * limits::KiB);
+      Walk(c, s, block.end(), block.end());
       if (s.error) {
-        media::MarkDamaged(report, s.error_at, 4 * limits::KiB, s.reason);
+        media::MarkDamaged(report, s.error_at, block.length, s.reason);
         return report;
       }
       if (s.ended) break;  // past the main image (multi-picture file): nothing more to sample

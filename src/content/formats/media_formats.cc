@@ -104,6 +104,16 @@ bool RandomSampleCheck::Found() {
   return found_;
 }
 
+std::vector<ByteRange> MediaSampleBlocks(uint64_t file_size, uint64_t lo, uint64_t hi,
+                                         std::size_t block) {
+  std::vector<ByteRange> blocks;
+  for (uint64_t o : MiddleSampleOffsets(lo, hi, block)) blocks.push_back({o, block});
+  for (uint64_t o : SampledBlockOffsets(file_size, lo, hi, block)) blocks.push_back({o, block});
+  std::sort(blocks.begin(), blocks.end(),
+            [](const ByteRange& a, const ByteRange& b) { return a.offset < b.offset; });
+  return blocks;
+}
+
 bool FindRandomSamples(ByteCursor& c, uint64_t start, uint64_t end, std::size_t stride,
                        RandomSampleCheck& check, std::size_t block) {
   if (end <= start) return false;

@@ -50,6 +50,12 @@ inline std::vector<uint64_t> MiddleSampleOffsets(uint64_t lo, uint64_t hi, std::
   return out;
 }
 
+// The blocks of `block` bytes a validator of compressed media samples between head and tail:
+// kMiddleSamples spread evenly over [lo, hi), and one at each of the analyzer's sample offsets in
+// that range, where a valid file of such a format is otherwise never judged. Sorted by offset.
+std::vector<ByteRange> MediaSampleBlocks(uint64_t file_size, uint64_t lo, uint64_t hi,
+                                         std::size_t block);
+
 // Reads the head and tail windows the analyzer reads anyway (free), so later small reads inside
 // them hit the Reader's cache.
 inline void PrimeHeadAndTail(Reader& reader) {

@@ -338,13 +338,14 @@ class Mp3Validator final : public FormatValidator {
     const uint64_t tail_start = size > limits::kTailBytes ? size - limits::kTailBytes : 0;
     if (size > limits::kHeadBytes + limits::kTailBytes) {
       // Middle samples: resynchronise, then the chain must run through the block.
-      for (uint64_t offset :
-           media::MiddleSampleOffsets(head_stop, tail_start, media::kMiddleSampleBytes)) {
-        const uint64_t stop = offset + media::kMiddleSampleBytes;
+      for (const ByteRange& block :
+           media::MediaSampleBlocks(size, head_stop, tail_start, media::kMiddleSampleBytes)) {
+        const uint64_t offset = block.offset;
+        const uint64_t stop = block.end();
         FrameKey k = key;
         uint64_t start = 0;
-        if (!Resync(c, offset, media::kMiddleSampleBytes / 2, stop, 3, &k, &start)) {
-          media::MarkDamaged(report, offset, media::kMiddleSampleBytes,
+        if (!Resync(c, offset, block.length / 2, stop, 3, &k, &start)) {
+          media::MarkDamaged(report, offset, block.length,
                              "MPEG audio block at " + Hex(offset) + ": no chain of frames");
           return report;
         }

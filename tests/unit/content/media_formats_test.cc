@@ -1,7 +1,10 @@
 // Tests of the media validators on real files made at test time by ffmpeg (skipped when ffmpeg is
 // absent; scripts/install-deps.sh installs it), damaged the ways ransomware damages files.
+#include "content/formats/media_formats.h"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +14,7 @@
 
 #include "content/format.h"
 #include "content/reader.h"
+#include "content/sampling.h"
 #include "steen/content.h"
 #include "steen/limits.h"
 #include "unit/content/system_test_support.h"
@@ -157,6 +161,35 @@ TEST_P(MediaFormatTest, RandomMiddleOfAnUncompressedPayloadIsRandomEvidence) {
   const FormatReport r = Check(GetParam().validator, bytes);
   EXPECT_EQ(r.integrity, Integrity::kDamaged) << Describe(r);
   EXPECT_EQ(r.evidence, DamageEvidence::kRandom) << Describe(r);
+}
+
+// Ciphertext where only the analyzer's sample blocks look (between the validator's own evenly
+// spaced samples): compressed media is then judged there too, by its own rules (JPEG byte
+// stuffing, MPEG audio frame chains).
+TEST_P(MediaFormatTest, DamageBetweenTheEvenSamplesIsFound) {
+  const std::string label = GetParam().label;
+  if (label != "jpeg_large" && label != "mp3") GTEST_SKIP() << "checked for JPEG and MP3";
+  const std::size_t block = label == "mp3" ? media::kMiddleSampleBytes : 4 * limits::KiB;
+  const uint64_t size = original_.size();
+  ASSERT_GT(size, limits::kHeadBytes + limits::kTailBytes + 16 * block) << label;
+  const uint64_t lo = limits::kHeadBytes;
+  const uint64_t hi = size - limits::kTailBytes;
+  const std::vector<uint64_t> even = media::MiddleSampleOffsets(lo, hi, block);
+  uint64_t target = 0;  // an analyzer sample block clear of every even sample block
+  for (uint64_t at : SampledBlockOffsets(size, lo, hi, block)) {
+    const bool clear = std::none_of(even.begin(), even.end(), [&](uint64_t e) {
+      return at < e + block + 1024 && e < at + block + 1024;
+    });
+    if (clear) {
+      target = at;
+      break;
+    }
+  }
+  ASSERT_NE(target, 0u) << label;
+  std::string bytes = original_;
+  bytes.replace(target, block, RandomBytes(block, 8));
+  const FormatReport r = Check(GetParam().validator, bytes);
+  EXPECT_EQ(r.integrity, Integrity::kDamaged) << label << " at " << target << ": " << Describe(r);
 }
 
 // The first frame kept and everything after it encrypted (a keep-head layout with a footer):
