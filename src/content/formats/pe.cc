@@ -193,6 +193,8 @@ class PeValidator final : public FormatValidator {
       structure_end = std::max<uint64_t>(structure_end,
                                          std::min<uint64_t>(uint64_t{raw_offset} + raw_size, size));
     }
+    DeclareCoffSymbols(reader, LoadLE<uint32_t>(coff, 12).value_or(0),
+                       LoadLE<uint32_t>(coff, 16).value_or(0), report);
     if (cert_end != 0 && !CheckCertificates(reader, cert_offset, cert_size, report)) {
       return report;
     }
@@ -276,6 +278,25 @@ class PeValidator final : public FormatValidator {
     }
     report.never_random.push_back({{raw_offset, std::min<uint64_t>(raw_size, size - raw_offset)},
                                    "PE table section " + std::string(name)});
+  }
+  // The COFF symbol table (18-byte records) and the string table after it, which MinGW's
+  // linker leaves after the last section of unstripped images: names and numbers, never random.
+  static void DeclareCoffSymbols(Reader& reader, uint32_t symbols_at, uint32_t symbols,
+                                 FormatReport& report) {
+    constexpr uint64_t kSymbolBytes = 18;
+    const uint64_t size = reader.size();
+    const uint64_t table_end = uint64_t{symbols_at} + kSymbolBytes * symbols;
+    if (symbols_at == 0 || symbols == 0 || table_end > size ||
+        report.never_random.size() + 2 > limits::kMaxNeverRandomRanges) {
+      return;
+    }
+    report.never_random.push_back({{symbols_at, table_end - symbols_at}, "COFF symbol table"});
+    auto length_or = reader.Read(table_end, 4);
+    if (!length_or.ok()) return;
+    const uint32_t strings = LoadLE<uint32_t>(*length_or, 0).value_or(0);
+    if (strings > 4 && table_end + strings <= size) {
+      report.never_random.push_back({{table_end, strings}, "COFF string table"});
+    }
   }
   static void Damage(FormatReport& report, uint64_t at, uint64_t length, std::string reason) {
     report.integrity = Integrity::kDamaged;

@@ -298,6 +298,25 @@ TEST_F(PeTest, TableSectionsAreDeclaredNeverRandom) {
   EXPECT_EQ(out.report.never_random[0].what, "PE table section .pdata");
 }
 
+// MinGW leaves the COFF symbol table and its string table after the last section: declared.
+TEST_F(PeTest, CoffSymbolAndStringTablesAreDeclaredNeverRandom) {
+  std::string pe = MakePe();
+  Put32(pe, 0x8c, 0x800);  // PointerToSymbolTable: just after the sections
+  Put32(pe, 0x90, 10);     // NumberOfSymbols
+  pe += std::string(180, '\0');
+  std::string strings(4, '\0');
+  strings += std::string("__imp_GetProcAddress\0__gfortran_runtime_error\0", 47);
+  Put32(strings, 0, static_cast<uint32_t>(strings.size()));
+  pe += strings;
+  const auto out = RunValidator(*v, pe);
+  ASSERT_EQ(out.report.never_random.size(), 2u);
+  EXPECT_EQ(out.report.never_random[0].range, (ByteRange{0x800, 180}));
+  EXPECT_EQ(out.report.never_random[1].range, (ByteRange{0x800 + 180, strings.size()}));
+  // A symbol table said to run past the end of the file is not declared.
+  Put32(pe, 0x90, 100000);
+  EXPECT_TRUE(RunValidator(*v, pe).report.never_random.empty());
+}
+
 TEST_F(PeTest, GeneratedPeIsValid) {
   const std::string pe = MakePe();
   auto out = RunValidator(*v, pe);
