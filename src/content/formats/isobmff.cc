@@ -12,6 +12,7 @@
 #include "content/bytes.h"
 #include "content/format.h"
 #include "content/formats/media_formats.h"
+#include "content/sampling.h"
 #include "steen/limits.h"
 
 namespace steen::content {
@@ -241,6 +242,26 @@ bool LocateSample(ByteCursor& c, const TrackInfo& t, uint32_t index, uint64_t* o
   return false;
 }
 
+// The first sample of `t` (of `count`) whose bytes end after file offset `at`, by bisection
+// (a track's samples lie in file order); nullopt when none does or the tables do not read.
+std::optional<uint32_t> FirstSampleEndingAfter(ByteCursor& c, const TrackInfo& t, uint32_t count,
+                                               uint64_t at) {
+  uint32_t lo = 0, hi = count;  // the answer is in [lo, hi]; hi == count: none
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    uint64_t offset = 0;
+    uint32_t size = 0;
+    if (!LocateSample(c, t, mid, &offset, &size)) return std::nullopt;
+    if (offset + size > at) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  if (lo == count) return std::nullopt;
+  return lo;
+}
+
 // Empty when the sample size and chunk offset tables fit the file (declared size `bound`);
 // random bytes in them give sizes and offsets far beyond it.
 std::string CheckSampleTables(ByteCursor& c, const TrackInfo& t, uint64_t bound) {
@@ -418,9 +439,19 @@ class IsoBmffValidator final : public FormatValidator {
         if (t.nal_length_size == 0 || t.stsz == 0 || t.stco == 0 || t.stsc == 0) continue;
         auto count = Be32(c, t.stsz + 8);
         if (!count || *count == 0) continue;
+        // Evenly spaced samples, and the samples at the analyzer's sample offsets (the first of
+        // this track ending after each), where ciphertext in the middle of mdat shows.
+        std::vector<uint32_t> indices;
         for (int i = 0; i < kSamplesChecked; ++i) {
-          const uint32_t index =
-              static_cast<uint32_t>(uint64_t{*count - 1} * i / (kSamplesChecked - 1));
+          indices.push_back(
+              static_cast<uint32_t>(uint64_t{*count - 1} * i / (kSamplesChecked - 1)));
+        }
+        for (uint64_t at : SampledBlockOffsets(size, 0, size, limits::kSampleBlockBytes)) {
+          if (auto index = FirstSampleEndingAfter(c, t, *count, at)) indices.push_back(*index);
+        }
+        std::sort(indices.begin(), indices.end());
+        indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+        for (const uint32_t index : indices) {
           uint64_t offset = 0;
           uint32_t sample_size = 0;
           if (!LocateSample(c, t, index, &offset, &sample_size)) break;
