@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "content/block_stats.h"
 #include "content/bytes.h"
 #include "content/format.h"
 #include "content/formats/media_formats.h"
+#include "content/sampling.h"
 #include "steen/limits.h"
 
 namespace steen::content {
@@ -81,6 +83,7 @@ class RiffValidator final : public FormatValidator {
     bool is_pcm = false;
     uint64_t data_start = 0, data_end = 0;
     uint64_t movi_start = 0, movi_end = 0;
+    uint64_t index_start = 0, index_end = 0;  // AVI idx1
     uint64_t pos = 12;
     uint64_t last_chunk_end = 0;
     int chunks = 0;
@@ -126,6 +129,10 @@ class RiffValidator final : public FormatValidator {
         movi_start = body + 4;
         movi_end = body + length;
       }
+      if (id == "idx1" && form == "AVI ") {
+        index_start = body;
+        index_end = std::min(body + length, size);
+      }
       if (body + length > size && !IsKnownChunk(id)) {
         media::MarkDamaged(report, pos, size - pos,
                            "RIFF chunk '" + std::string(id) + "' at " + Hex(pos) +
@@ -162,6 +169,11 @@ class RiffValidator final : public FormatValidator {
     }
     report.structure_end = std::min(end, size);
     if (movi_start != 0 && !CheckMovi(c, movi_start, std::min(movi_end, size), report)) {
+      return report;
+    }
+    if (movi_start != 0 && index_start != 0 &&
+        !CheckIndexedChunks(c, movi_start, std::min(movi_end, size), index_start, index_end,
+                            report)) {
       return report;
     }
     if (form == "WAVE" && is_pcm && data_start != 0) {
@@ -228,6 +240,66 @@ class RiffValidator final : public FormatValidator {
                          "WebP: first chunk '" + std::string(id) + "' is not a valid image header");
     }
     return ok;
+  }
+
+  // AVI's idx1 lists every chunk of the movi list (id, flags, offset, size; 16 bytes each), with
+  // offsets from the 'movi' tag or, in some writers, from the file's start. At each of the
+  // analyzer's sample offsets, the indexed chunk ending first after it must be there, with its id
+  // and size: ciphertext between head and tail shows where the default scan reads.
+  static bool CheckIndexedChunks(ByteCursor& c, uint64_t movi_start, uint64_t movi_end,
+                                 uint64_t index_start, uint64_t index_end, FormatReport& report) {
+    constexpr uint64_t kEntry = 16;
+    const uint64_t entries = (index_end - index_start) / kEntry;
+    if (entries == 0) return true;
+    struct Entry {
+      std::string_view id;
+      uint64_t offset;  // relative, as stored
+      uint32_t size;
+    };
+    const auto entry = [&](uint64_t i) -> std::optional<Entry> {
+      const std::string_view e = c.Bytes(index_start + i * kEntry, kEntry);
+      if (e.size() < kEntry) return std::nullopt;
+      return Entry{e.substr(0, 4), *LoadLE<uint32_t>(e, 8), *LoadLE<uint32_t>(e, 12)};
+    };
+    // Which base the offsets use: the one where the first entry's chunk id is found.
+    const auto first = entry(0);
+    if (!first) return true;
+    uint64_t base = 0;
+    if (c.Bytes(movi_start - 4 + first->offset, 4) == first->id) {
+      base = movi_start - 4;
+    } else if (c.Bytes(first->offset, 4) != first->id) {
+      return true;  // an index this validator does not understand: no evidence either way
+    }
+    for (uint64_t at : SampledBlockOffsets(c.size(), movi_start, movi_end, kEntry)) {
+      uint64_t lo = 0, hi = entries;  // first entry whose chunk ends after `at`
+      while (lo < hi) {
+        const uint64_t mid = lo + (hi - lo) / 2;
+        const auto e = entry(mid);
+        if (!e) return true;
+        if (base + e->offset + 8 + e->size > at) {
+          hi = mid;
+        } else {
+          lo = mid + 1;
+        }
+      }
+      if (lo == entries) continue;
+      const auto e = entry(lo);
+      if (!e || e->size == 0) continue;
+      const uint64_t chunk = base + e->offset;
+      if (chunk + 8 > movi_end) continue;
+      const std::string_view header = c.Bytes(chunk, 8);
+      if (header.size() < 8) continue;
+      // Entries of 'rec ' groups point at their LIST header.
+      const bool list = e->id == "rec " && header.substr(0, 4) == "LIST";
+      if ((header.substr(0, 4) != e->id && !list) || *LoadLE<uint32_t>(header, 4) != e->size) {
+        media::MarkDamaged(report, chunk, 8,
+                           "AVI chunk at " + Hex(chunk) + " does not match its index entry " +
+                               std::to_string(lo) + " ('" + std::string(e->id) + "', " +
+                               std::to_string(e->size) + " bytes)");
+        return false;
+      }
+    }
+    return true;
   }
 
   // Walks the chunks of AVI's movi list that lie in the head window.

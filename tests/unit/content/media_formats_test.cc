@@ -165,21 +165,23 @@ TEST_P(MediaFormatTest, RandomMiddleOfAnUncompressedPayloadIsRandomEvidence) {
 
 // Ciphertext where only the analyzer's sample blocks look (between the validator's own evenly
 // spaced samples): compressed media is then judged there too, by its own rules (JPEG byte
-// stuffing, MPEG audio frame chains, the NAL units of the AVC sample there).
+// stuffing, MPEG audio frame chains, the NAL units of the AVC sample there, the AVI chunk its
+// index places there).
 TEST_P(MediaFormatTest, DamageBetweenTheEvenSamplesIsFound) {
   const std::string label = GetParam().label;
-  const bool isobmff = label == "mp4" || label == "mov";
-  if (label != "jpeg_large" && label != "mp3" && !isobmff) {
-    GTEST_SKIP() << "checked for JPEG, MP3 and AVC in MP4/MOV";
+  // Formats whose samples are located through tables, not evenly spaced blocks.
+  const bool indexed = label == "mp4" || label == "mov" || label == "avi";
+  if (label != "jpeg_large" && label != "mp3" && !indexed) {
+    GTEST_SKIP() << "checked for JPEG, MP3, AVC in MP4/MOV and AVI";
   }
   const std::size_t block = label == "mp3" ? media::kMiddleSampleBytes : 4 * limits::KiB;
   const uint64_t size = original_.size();
   ASSERT_GT(size, limits::kHeadBytes + limits::kTailBytes + 16 * block) << label;
   const uint64_t lo = limits::kHeadBytes;
   const uint64_t hi = size - limits::kTailBytes;
-  // (MP4 samples are chosen by index, not offset: no blocks to keep clear of.)
+  // (MP4 samples are chosen by index, AVI has no even samples: no blocks to keep clear of.)
   const std::vector<uint64_t> even =
-      isobmff ? std::vector<uint64_t>{} : media::MiddleSampleOffsets(lo, hi, block);
+      indexed ? std::vector<uint64_t>{} : media::MiddleSampleOffsets(lo, hi, block);
   uint64_t target = 0;  // an analyzer sample block clear of every even sample block
   for (uint64_t at : SampledBlockOffsets(size, lo, hi, block)) {
     const bool clear = std::none_of(even.begin(), even.end(), [&](uint64_t e) {
@@ -191,9 +193,9 @@ TEST_P(MediaFormatTest, DamageBetweenTheEvenSamplesIsFound) {
     }
   }
   ASSERT_NE(target, 0u) << label;
-  // In MP4 the whole 64 KiB of a middle-only layout: a sample's payload is not checked, only
-  // where its NAL units start.
-  const std::size_t damaged = isobmff ? 65536 : block;
+  // There the whole 64 KiB of a middle-only layout: a sample's payload is not checked, only
+  // where its NAL units or chunk start.
+  const std::size_t damaged = indexed ? 65536 : block;
   std::string bytes = original_;
   bytes.replace(target, damaged, RandomBytes(damaged, 8));
   const FormatReport r = Check(GetParam().validator, bytes);
