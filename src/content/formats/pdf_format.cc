@@ -22,15 +22,17 @@
 
 #include "content/block_stats.h"
 #include "content/bytes.h"
+#include "content/sampling.h"
 #include "steen/limits.h"
 
 namespace steen::content {
 namespace {
 
 constexpr std::string_view kPdfMagic = "%PDF-";
-constexpr std::size_t kHeaderWindow = 1024;  // readers accept %PDF- anywhere in the first 1 KiB
-constexpr std::size_t kSlop = 16;            // tolerated offset error of xref entries
-constexpr std::size_t kProbeSpan = 32;       // bytes inspected where an object header should be
+constexpr std::size_t kHeaderWindow = 1024;     // readers accept %PDF- anywhere in the first 1 KiB
+constexpr std::size_t kRandomProbeBytes = 512;  // judged where an object should start
+constexpr std::size_t kSlop = 16;               // tolerated offset error of xref entries
+constexpr std::size_t kProbeSpan = 32;          // bytes inspected where an object header should be
 
 std::string Hex(uint64_t v) {
   char buf[24];
@@ -745,12 +747,23 @@ void PdfCheck::SampleObjects() {
             [](const XrefEntry& a, const XrefEntry& b) { return a.offset < b.offset; });
   std::size_t n = entries_.size();
   std::size_t samples = std::min<std::size_t>(n, limits::kMaxPdfXrefSamples);
-  int checked = 0, missed_text = 0;
-  std::size_t last = SIZE_MAX;
+  // Evenly spaced entries, and the first object starting after each of the analyzer's sample
+  // offsets (ciphertext in the middle of the file shows there first).
+  std::vector<std::size_t> indices;
   for (std::size_t s = 0; s < samples; ++s) {
-    std::size_t idx = samples == 1 ? 0 : s * (n - 1) / (samples - 1);
-    if (idx == last) continue;
-    last = idx;
+    indices.push_back(samples == 1 ? 0 : s * (n - 1) / (samples - 1));
+  }
+  for (uint64_t at : SampledBlockOffsets(size_, 0, size_, limits::kSampleBlockBytes)) {
+    const auto next =
+        std::lower_bound(entries_.begin(), entries_.end(), at,
+                         [](const XrefEntry& e, uint64_t offset) { return e.offset < offset; });
+    if (next != entries_.end())
+      indices.push_back(static_cast<std::size_t>(next - entries_.begin()));
+  }
+  std::sort(indices.begin(), indices.end());
+  indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+  int checked = 0, missed_text = 0;
+  for (const std::size_t idx : indices) {
     const XrefEntry& e = entries_[idx];
     if (e.offset >= size_) {
       Note("PDF xref entry " + std::to_string(e.number) + " points beyond the end of the file");
@@ -776,8 +789,14 @@ void PdfCheck::SampleObjects() {
     }
     std::string_view at = ReadAt(e.offset, kProbeSpan);
     if (LooksBinary(at)) {
-      Bad(e.offset, "PDF object header expected at " + Hex(e.offset) + " (xref entry " +
-                        std::to_string(e.number) + "), found " + DescribeBytes(at));
+      // Random bytes where an object must start: ciphertext, decisive on its own (a stale xref
+      // of an edited file points at text or at other objects' bytes, not at uniform ones).
+      const bool random = LooksRandom(ReadAt(e.offset, kRandomProbeBytes));
+      Bad(e.offset,
+          "PDF object header expected at " + Hex(e.offset) + " (xref entry " +
+              std::to_string(e.number) + "), found " + DescribeBytes(at),
+          random);
+      if (random) report_.evidence = DamageEvidence::kRandom;
     } else {
       ++missed_text;
     }

@@ -275,6 +275,24 @@ TEST_F(PdfTest, MiddleRandomIsDamaged) {
   }
 }
 
+// 16 KiB of ciphertext in the middle, over a few object headers: the object after an analyzer
+// sample offset is checked, and random bytes where its xref entry says it starts are decisive.
+TEST_F(PdfTest, RandomBytesWhereAnObjectStartsAreDamage) {
+  PdfOptions o;
+  o.content_streams = 600;
+  o.text_per_stream = 3000;
+  const std::string pdf = BuildPdf(o);
+  ASSERT_GT(pdf.size(), 512u * 1024);
+  EXPECT_INTEGRITY(Check(*v_, pdf), Integrity::kValid);
+  const std::vector<uint64_t> samples = SampledBlockOffsets(pdf.size(), 0, pdf.size(), 4096);
+  const uint64_t middle = samples[samples.size() / 2];
+  std::string damaged = pdf;
+  damaged.replace(middle, 16384, RandomBytes(16384, 12));
+  const FormatReport r = Check(*v_, damaged);
+  EXPECT_INTEGRITY(r, Integrity::kDamaged);
+  EXPECT_EQ(r.evidence, DamageEvidence::kRandom);
+}
+
 TEST_F(PdfTest, IntermittentFromHeaderEndIsDamaged) {
   for (bool xs : {false, true}) {
     PdfOptions o;
