@@ -33,6 +33,11 @@ struct JpegWalk {
 };
 
 bool IsRst(int m) { return m >= 0xD0 && m <= 0xD7; }
+// Segments that progressive and multi-scan files carry between scans: Huffman and quantisation
+// tables, the next scan header, restart interval, line count, comments.
+bool IsBetweenScans(int m) {
+  return m == 0xC4 || m == 0xDB || m == 0xDA || m == 0xDD || m == 0xDC || m == 0xFE;
+}
 
 std::string MarkerHex(int a, int b) {
   char buf[32];
@@ -134,6 +139,12 @@ void Walk(ByteCursor& c, JpegWalk& w, uint64_t scan_stop, uint64_t marker_stop) 
       return;
     }
     if (w.scans > 0 && w.pos + 2 + static_cast<uint64_t>(length) > c.size()) {
+      // Between progressive scans come tables and the next scan's header, which a download cut
+      // short can end inside; any other segment there is random bytes read as a marker.
+      if (IsBetweenScans(m)) {
+        w.eof = true;
+        return;
+      }
       Fail(w, w.pos,
            "JPEG segment " + MarkerHex(0xFF, m) + " at " + Hex(w.pos) +
                " after scan data runs past the end of the file");
@@ -228,6 +239,7 @@ class JpegValidator final : public FormatValidator {
       JpegWalk s;
       s.pos = block.offset;
       s.mode = Mode::kScan;
+      s.scans = 1;  // inside scan data: a segment after it must fit the file
       Walk(c, s, block.end(), block.end());
       if (s.error) {
         media::MarkDamaged(report, s.error_at, block.length, s.reason);
@@ -239,6 +251,7 @@ class JpegValidator final : public FormatValidator {
     JpegWalk t;
     t.pos = tail_start;
     t.mode = Mode::kScan;
+    t.scans = 1;
     Walk(c, t, size, size);
     if (t.error) {
       media::MarkDamaged(report, t.error_at, size - t.error_at, t.reason);

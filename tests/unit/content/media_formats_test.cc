@@ -202,6 +202,21 @@ TEST_P(MediaFormatTest, DamageBetweenTheEvenSamplesIsFound) {
   EXPECT_EQ(r.integrity, Integrity::kDamaged) << label << " at " << target << ": " << Describe(r);
 }
 
+// The last 4 KiB of a JPEG encrypted: random bytes read as a marker whose segment runs past the
+// end are no cut (a cut between progressive scans ends inside a table or scan header, not an
+// APPn or SOF segment), whatever the key.
+TEST_P(MediaFormatTest, JpegTailEncryptedIsNotACut) {
+  const std::string label = GetParam().label;
+  if (label != "jpeg_large" && label != "jpeg_progressive") GTEST_SKIP() << "checked for JPEG";
+  int damaged = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    std::string bytes = original_;
+    bytes.replace(bytes.size() - 4096, 4096, RandomBytes(4096, seed));
+    damaged += Check(GetParam().validator, bytes).integrity == Integrity::kDamaged ? 1 : 0;
+  }
+  EXPECT_GE(damaged, 38) << label;
+}
+
 // The first frame kept and everything after it encrypted (a keep-head layout with a footer):
 // far more bytes follow the last frame header than a frame holds, which a cut never leaves.
 TEST_P(MediaFormatTest, FramesOverwrittenAfterTheFirstAreNotACut) {
