@@ -261,6 +261,28 @@ class RiffValidator final : public FormatValidator {
       if (e.size() < kEntry) return std::nullopt;
       return Entry{e.substr(0, 4), *LoadLE<uint32_t>(e, 8), *LoadLE<uint32_t>(e, 12)};
     };
+    // The entries in the file's last 4 KiB (read anyway): chunk ids, not random bytes.
+    const uint64_t tail = std::max(index_start, c.size() > 4096 ? c.size() - 4096 : 0);
+    const uint64_t tail_first = (tail - index_start + kEntry - 1) / kEntry;
+    uint64_t bad_ids = 0;
+    uint64_t first_bad = entries;
+    for (uint64_t i = tail_first; i < entries; ++i) {
+      const auto e = entry(i);
+      if (e && !IsFourCc(e->id)) {
+        ++bad_ids;
+        first_bad = std::min(first_bad, i);
+      }
+    }
+    if (bad_ids >= 2) {
+      const uint64_t from = index_start + first_bad * kEntry;
+      const std::string_view bytes = c.Bytes(from, static_cast<std::size_t>(index_end - from));
+      if (bytes.size() >= 256 && LooksRandom(bytes)) {
+        media::MarkRandom(report, from, index_end - from,
+                          "AVI index: " + std::to_string(bad_ids) + " entries from " + Hex(from) +
+                              " have no chunk id; the bytes there are random");
+        return false;
+      }
+    }
     // Which base the offsets use: the one where the first entry's chunk id is found.
     const auto first = entry(0);
     if (!first) return true;

@@ -217,6 +217,18 @@ TEST_P(MediaFormatTest, JpegTailEncryptedIsNotACut) {
   EXPECT_GE(damaged, 38) << label;
 }
 
+// AVI's index (idx1) ends the file: its last KiB encrypted leaves entries without chunk ids.
+TEST_P(MediaFormatTest, AviIndexEncryptedIsDamaged) {
+  if (GetParam().label != "avi") GTEST_SKIP() << "checked for AVI";
+  std::string bytes = original_;
+  ASSERT_NE(bytes.find("idx1"), std::string::npos);
+  ASSERT_LT(bytes.rfind("idx1"), bytes.size() - 1300) << "index too short for this test";
+  bytes.replace(bytes.size() - 1024, 1024, RandomBytes(1024, 3));
+  const FormatReport r = Check(GetParam().validator, bytes);
+  EXPECT_EQ(r.integrity, Integrity::kDamaged) << Describe(r);
+  EXPECT_EQ(r.evidence, DamageEvidence::kRandom) << Describe(r);
+}
+
 // The first frame kept and everything after it encrypted (a keep-head layout with a footer):
 // far more bytes follow the last frame header than a frame holds, which a cut never leaves.
 TEST_P(MediaFormatTest, FramesOverwrittenAfterTheFirstAreNotACut) {
