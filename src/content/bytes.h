@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace steen::content {
@@ -43,6 +44,14 @@ inline uint64_t HighBitsOf8(const char* p) {
   uint64_t word;
   std::memcpy(&word, p, 8);
   return word & 0x8080808080808080ULL;
+}
+
+// `bytes` bit-flipped (255 - b), the transform some ransomware applies instead of encrypting:
+// a validator tries its structure on the inverted bytes where the structure is broken.
+inline std::string Inverted(std::string_view bytes) {
+  std::string out(bytes);
+  for (char& c : out) c = static_cast<char>(~static_cast<unsigned char>(c));
+  return out;
 }
 
 inline std::optional<uint8_t> ByteAt(std::string_view bytes, std::size_t offset) {

@@ -87,6 +87,8 @@ struct ChecksumTally {
   std::set<uint64_t> seen_offsets;            // TTC fonts share tables
   uint64_t first_random_offset = UINT64_MAX;  // random bytes inside a mismatching table
   std::string random_tag;
+  uint64_t first_inverted_offset = UINT64_MAX;  // a mismatching table whose inverse matches
+  std::string inverted_tag;
 };
 
 // Offset in `table` of the first 2 KiB of random bytes (two 1 KiB windows in a row), or npos.
@@ -180,6 +182,12 @@ bool CheckSfntDirectory(Reader& reader, uint64_t dir, uint64_t size, FormatRepor
         tally.first_random_offset = offset + at;
         tally.random_tag = std::string(tag);
       }
+      // Bit-flipped (255 - b): inverted back, the table has its recorded checksum again.
+      if (tally.first_inverted_offset == UINT64_MAX && tag != "head" &&
+          TableChecksum(Inverted(*data_or), false) == checksum) {
+        tally.first_inverted_offset = offset;
+        tally.inverted_tag = std::string(tag);
+      }
     }
   }
   if (!sorted) report.reasons.push_back("sfnt table records not sorted by tag");
@@ -198,7 +206,14 @@ void JudgeChecksums(const ChecksumTally& tally, FormatReport& report) {
                            std::to_string(tally.checked) + " table checksums mismatch (first " +
                            TagName(tally.first_bad_tag) + " at " + Hex(tally.first_bad_offset) +
                            ")";
-  if (tally.first_random_offset != UINT64_MAX) {
+  if (tally.first_inverted_offset != UINT64_MAX) {
+    report.integrity = Integrity::kDamaged;
+    report.evidence = DamageEvidence::kTransformed;
+    report.reasons.insert(report.reasons.begin(),
+                          "font: table " + TagName(tally.inverted_tag) + " at " +
+                              Hex(tally.first_inverted_offset) +
+                              " has its checksum when inverted (255 - b); " + what);
+  } else if (tally.first_random_offset != UINT64_MAX) {
     // A table whose checksum mismatches because part of it is now random bytes: ciphertext.
     report.integrity = Integrity::kDamaged;
     report.evidence = DamageEvidence::kRandom;

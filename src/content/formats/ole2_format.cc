@@ -78,6 +78,15 @@ class Ole2Check {
   void Note(std::string reason) {
     if (report_.reasons.size() < 12) report_.reasons.push_back(std::move(reason));
   }
+  // Entries of a FAT sector that point nowhere a sector can be (special values aside).
+  uint32_t WildFatEntries(std::string_view sec, uint32_t per) {
+    uint32_t wild = 0;
+    for (uint32_t k = 0; k < per; ++k) {
+      const uint32_t v = LoadLE<uint32_t>(sec, 4 * k).value_or(0);
+      if (v < kDifSect && Classify(v) == SectorRef::kWild) ++wild;  // DIFSECT.. are special
+    }
+    return wild;
+  }
   // A sector number that should address a sector of this file: fine, beyond the end by a
   // plausible amount (truncation), or wild (random bytes).
   enum class SectorRef { kInFile, kBeyondEnd, kWild };
@@ -128,6 +137,7 @@ class Ole2Check {
   int ok_ = 0, bad_ = 0;
   bool fatal_ = false, truncated_ = false, encrypted_ = false;
   bool random_where_structure_ = false;  // a Bad() found random bytes where structure must be
+  bool inverted_structure_ = false;      // ... or valid structure bit-flipped (255 - b)
   uint64_t first_bad_ = UINT64_MAX;
 };
 
@@ -279,19 +289,21 @@ void Ole2Check::SampleFat() {
       truncated_ = true;
       continue;
     }
-    uint32_t wild = 0, beyond = 0;
+    const uint32_t wild = WildFatEntries(sec, per);
+    uint32_t beyond = 0;
     for (uint32_t k = 0; k < per; ++k) {
-      uint32_t v = *LoadLE<uint32_t>(sec, 4 * k);
-      if (v >= kDifSect) continue;  // DIFSECT, FATSECT, ENDOFCHAIN, FREESECT
-      SectorRef ref = Classify(v);
-      if (ref == SectorRef::kWild) ++wild;
-      if (ref == SectorRef::kBeyondEnd) ++beyond;
+      const uint32_t v = *LoadLE<uint32_t>(sec, 4 * k);
+      if (v < kDifSect && Classify(v) == SectorRef::kBeyondEnd) ++beyond;
     }
     if (wild * 8 > per) {
+      const bool inverted = WildFatEntries(Inverted(sec), per) == 0;
+      inverted_structure_ = inverted_structure_ || inverted;
       Bad(SectorOffset(fs), "OLE2 FAT sector " + std::to_string(fs) + " at " +
                                 Hex(SectorOffset(fs)) + ": " + std::to_string(wild) + " of " +
                                 std::to_string(per) + " entries out of range (" +
-                                Describe(sec.substr(0, 256)) + ")");
+                                (inverted ? std::string("a valid FAT sector inverted (255 - b)")
+                                          : Describe(sec.substr(0, 256))) +
+                                ")");
     } else {
       ++ok_;
       if (beyond > 0) {
@@ -385,15 +397,27 @@ void Ole2Check::ReadDirectory() {
   if (dir_.empty()) return;
   if (dir_[0].type != 5) {
     std::string_view root = Sector(first_dir_).substr(0, kDirEntrySize);
-    Bad(SectorOffset(first_dir_), "OLE2 root directory entry at " + Hex(SectorOffset(first_dir_)) +
-                                      " is not a root entry (" + Describe(root) + ")");
+    bool unused = false;
+    const auto back = ParseEntry(Inverted(root), SectorOffset(first_dir_), &unused);
+    const bool inverted = back && back->type == 5;
+    inverted_structure_ = inverted_structure_ || inverted;
+    Bad(SectorOffset(first_dir_),
+        "OLE2 root directory entry at " + Hex(SectorOffset(first_dir_)) + " is not a root entry (" +
+            (inverted ? std::string("a root entry inverted (255 - b)") : Describe(root)) + ")");
   } else {
     ++ok_;
   }
   if (invalid > 0 && invalid * 4 >= invalid + valid) {
+    bool unused = false;
+    const bool inverted =
+        ParseEntry(Inverted(first_invalid_bytes), first_invalid, &unused).has_value() && !unused;
+    inverted_structure_ = inverted_structure_ || inverted;
     Bad(first_invalid, "OLE2 directory: " + std::to_string(invalid) + " of " +
                            std::to_string(invalid + valid) + " entries malformed, first at " +
-                           Hex(first_invalid) + " (" + Describe(first_invalid_bytes) + ")");
+                           Hex(first_invalid) + " (" +
+                           (inverted ? std::string("a valid entry inverted (255 - b)")
+                                     : Describe(first_invalid_bytes)) +
+                           ")");
   } else if (invalid > 0) {
     Note("OLE2 directory: " + std::to_string(invalid) + " malformed entries");
   } else {
@@ -508,9 +532,11 @@ void Ole2Check::ComputeEnd() {
 
 void Ole2Check::Decide() {
   if (report_.format.empty()) report_.format = "ole2";
-  if (fatal_ || bad_ >= 2 || (bad_ >= 1 && (ok_ <= 1 || random_where_structure_))) {
+  if (fatal_ || bad_ >= 2 ||
+      (bad_ >= 1 && (ok_ <= 1 || random_where_structure_ || inverted_structure_))) {
     report_.integrity = Integrity::kDamaged;
     if (random_where_structure_) report_.evidence = DamageEvidence::kRandom;
+    if (inverted_structure_) report_.evidence = DamageEvidence::kTransformed;
     if (first_bad_ < size_) report_.damaged_ranges.push_back({first_bad_, size_ - first_bad_});
     return;
   }

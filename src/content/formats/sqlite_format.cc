@@ -345,9 +345,7 @@ void SqliteCheck::SamplePages() {
     if (random_page == 0 && LooksRandom(page)) random_page = pgno;
     // Bit flipping (255 - b) keeps a page's statistics: inverted back, it is a b-tree page again.
     if (inverted_page == 0 && random_page == 0) {
-      std::string back(page);
-      for (char& c : back) c = static_cast<char>(~static_cast<unsigned char>(c));
-      if (CheckBtreePage(back, 0).empty()) inverted_page = pgno;
+      if (CheckBtreePage(Inverted(page), 0).empty()) inverted_page = pgno;
     }
   }
   if (random_page == 0 && inverted_page != 0) {

@@ -145,6 +145,12 @@ class TarValidator final : public FormatValidator {
           report.evidence = DamageEvidence::kRandom;
           return report;
         }
+        if (ChecksumOk(Inverted(*header))) {
+          MarkDamaged(report, "tar header at " + Hex(pos) + ": a valid header inverted (255 - b)",
+                      pos, size);
+          report.evidence = DamageEvidence::kTransformed;
+          return report;
+        }
         MarkDamaged(report, "tar header at " + Hex(pos) + ": checksum mismatch", pos, size);
         return report;
       }

@@ -329,8 +329,7 @@ void ScanBytes(std::string_view s, uint64_t base, SpanScan& out) {
 bool InvertedText(std::string_view bytes) {
   if (bytes.size() < 256) return false;
   if (CountHighBytes(bytes) * 2 < bytes.size()) return false;
-  std::string back(bytes);
-  for (char& c : back) c = static_cast<char>(255 - static_cast<unsigned char>(c));
+  const std::string back = Inverted(bytes);
   return LooksLikeAsciiProse(back) || LooksLikeAsciiData(back);
 }
 

@@ -45,6 +45,7 @@ struct TiffContext {
   std::vector<std::pair<uint64_t, uint64_t>> strips;  // offset, length of the first IFD's image
   std::string error;
   uint64_t error_at = 0;
+  bool error_inverted = false;  // the broken IFD is a valid one bit-flipped (255 - b)
   bool truncated = false;
   std::set<uint64_t> visited;
   int ifds = 0;
@@ -87,6 +88,29 @@ std::vector<uint64_t> Values(TiffContext& t, uint32_t type, uint64_t count, uint
 
 void WalkIfd(TiffContext& t, uint64_t offset, int depth, bool first_image);
 
+// Whether the IFD at `offset`, bit-flipped back (255 - b), has a sane entry count and entries of
+// valid types in ascending tag order (the first eight are checked).
+bool InvertedIfdIsValid(const TiffContext& t, uint64_t offset) {
+  const std::size_t entry_size = t.big_tiff ? 20 : 12;
+  const int count_width = t.big_tiff ? 8 : 2;
+  const std::string back = Inverted(t.c->Bytes(offset, count_width + 8 * entry_size));
+  const uint64_t count = Load(t, back, 0, count_width);
+  if (count == 0 || count > kMaxEntriesPerIfd) return false;
+  const uint64_t checked = std::min<uint64_t>(count, 8);
+  if (back.size() < count_width + checked * entry_size) return false;
+  uint64_t previous_tag = 0;
+  for (uint64_t i = 0; i < checked; ++i) {
+    const std::size_t at = count_width + i * entry_size;
+    const uint64_t tag = Load(t, back, at, 2);
+    const auto type = static_cast<uint32_t>(Load(t, back, at + 2, 2));
+    if ((i > 0 && tag <= previous_tag) || TypeSize(type) == 0 || (!t.big_tiff && type > 13)) {
+      return false;
+    }
+    previous_tag = tag;
+  }
+  return true;
+}
+
 void WalkChain(TiffContext& t, uint64_t offset, int depth) {
   for (bool first = depth == 0; offset != 0 && t.error.empty() && !t.truncated; first = false) {
     if (depth > 4 || t.ifds >= kMaxIfds || !t.visited.insert(offset).second) return;
@@ -102,6 +126,10 @@ void WalkChain(TiffContext& t, uint64_t offset, int depth) {
     if (count == 0 || count > kMaxEntriesPerIfd) {
       t.error = "TIFF IFD at " + Hex(offset) + ": entry count " + std::to_string(count);
       t.error_at = offset;
+      if (InvertedIfdIsValid(t, offset)) {
+        t.error = "TIFF IFD at " + Hex(offset) + ": a valid IFD inverted (255 - b)";
+        t.error_inverted = true;
+      }
       return;
     }
     const uint64_t next_at = offset + count_width + count * entry_size;
@@ -359,6 +387,7 @@ class TiffValidator final : public FormatValidator {
     WalkChain(t, first, 0);
     if (!t.error.empty()) {
       media::MarkDamaged(report, t.error_at, size - t.error_at, t.error);
+      if (t.error_inverted) report.evidence = DamageEvidence::kTransformed;
       return report;
     }
     if (t.is_dng) report.format = "dng";
@@ -450,8 +479,8 @@ class TiffValidator final : public FormatValidator {
       }
     }
     if (image.empty()) return;
-    for (uint64_t sample : SampledBlockOffsets(
-             t.size, image.front().offset, image.back().end(), limits::kSampleBlockBytes)) {
+    for (uint64_t sample : SampledBlockOffsets(t.size, image.front().offset, image.back().end(),
+                                               limits::kSampleBlockBytes)) {
       auto next = std::upper_bound(image.begin(), image.end(), sample,
                                    [](uint64_t o, const ByteRange& e) { return o < e.offset; });
       if (next == image.begin()) continue;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "content/bytes.h"
 #include "content/format.h"
 #include "content/formats/ole2_format.h"
 #include "content/formats/pdf_format.h"
@@ -636,6 +637,16 @@ TEST_F(Ole2Test, HeaderKeptRestRandomIsDamaged) {
     EXPECT_INTEGRITY(r, Integrity::kDamaged);
     EXPECT_FALSE(r.damaged_ranges.empty());
   }
+}
+
+// Everything after the header bit-flipped: the FAT and directory sectors, inverted back, are
+// valid again.
+TEST_F(Ole2Test, BitFlippedAfterTheHeaderIsTransformed) {
+  std::string doc = BuildDoc();
+  doc.replace(512, std::string::npos, Inverted(doc.substr(512)));
+  const FormatReport r = Check(*v_, doc);
+  EXPECT_INTEGRITY(r, Integrity::kDamaged);
+  EXPECT_EQ(r.evidence, DamageEvidence::kTransformed) << Reasons(r);
 }
 
 TEST_F(Ole2Test, IntermittentIsDamagedOrUnmatched) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <map>
 #include <string>
 
+#include "content/bytes.h"
 #include "content/format.h"
 #include "content/reader.h"
 #include "content/sampling.h"
@@ -227,6 +229,71 @@ TEST_P(MediaFormatTest, AviIndexEncryptedIsDamaged) {
   const FormatReport r = Check(GetParam().validator, bytes);
   EXPECT_EQ(r.integrity, Integrity::kDamaged) << Describe(r);
   EXPECT_EQ(r.evidence, DamageEvidence::kRandom) << Describe(r);
+}
+
+// A raw TIFF whose IFD follows its pixels, everything after the pixels bit-flipped: the IFD's
+// entry count is absurd, and inverted back it is a valid IFD.
+TEST(TiffInverted, BitFlippedIfdIsTransformed) {
+  const auto put = [](std::string& out, uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  std::string tiff = "II*";
+  tiff.push_back('\0');
+  put(tiff, 8 + 4096, 4);  // IFD after 64x64 8-bit pixels
+  for (int i = 0; i < 4096; ++i) tiff.push_back(static_cast<char>((i % 64) * 3 + i / 64));
+  const uint32_t entries[][3] = {{256, 3, 64}, {257, 3, 64}, {258, 3, 8},
+                                 {259, 3, 1},  {262, 3, 1},  {273, 4, 8},
+                                 {277, 3, 1},  {278, 3, 64}, {279, 4, 4096}};
+  put(tiff, 9, 2);
+  for (const auto& e : entries) {
+    put(tiff, e[0], 2);
+    put(tiff, e[1], 2);
+    put(tiff, 1, 4);
+    put(tiff, e[2], 4);
+  }
+  put(tiff, 0, 4);  // no next IFD
+  ASSERT_EQ(Check("tiff", tiff).integrity, Integrity::kValid) << Describe(Check("tiff", tiff));
+  tiff.replace(8 + 4096, std::string::npos, Inverted(tiff.substr(8 + 4096)));
+  const FormatReport r = Check("tiff", tiff);
+  EXPECT_EQ(r.integrity, Integrity::kDamaged) << Describe(r);
+  EXPECT_EQ(r.evidence, DamageEvidence::kTransformed) << Describe(r);
+}
+
+// A tar's second header bit-flipped: its checksum holds inverted back.
+TEST(TarInverted, BitFlippedHeaderIsTransformed) {
+  const auto header = [](const std::string& name, std::size_t size) {
+    std::string h(512, '\0');
+    const auto set = [&h](std::size_t at, std::string_view field) {
+      std::copy(field.begin(), field.end(), h.begin() + static_cast<std::ptrdiff_t>(at));
+    };
+    set(0, name);
+    set(100, "0000644");
+    set(108, "0001750");
+    set(116, "0001750");
+    char octal[16];
+    std::snprintf(octal, sizeof(octal), "%011zo", size);
+    set(124, octal);
+    set(136, "14712345670");
+    h[156] = '0';
+    set(257, std::string_view("ustar\0"
+                              "00",
+                              8));
+    set(148, "        ");
+    unsigned sum = 0;
+    for (unsigned char c : h) sum += c;
+    std::snprintf(octal, sizeof(octal), "%06o", sum);
+    set(148, octal);
+    h[154] = '\0';
+    h[155] = ' ';
+    return h;
+  };
+  std::string tar = header("a.txt", 600) + std::string(1024, 'a') + header("b.txt", 10) +
+                    std::string(512, 'b') + std::string(1024, '\0');
+  ASSERT_EQ(Check("tar", tar).integrity, Integrity::kValid) << Describe(Check("tar", tar));
+  tar.replace(1536, std::string::npos, Inverted(tar.substr(1536)));
+  const FormatReport r = Check("tar", tar);
+  EXPECT_EQ(r.integrity, Integrity::kDamaged) << Describe(r);
+  EXPECT_EQ(r.evidence, DamageEvidence::kTransformed) << Describe(r);
 }
 
 // The first frame kept and everything after it encrypted (a keep-head layout with a footer):

@@ -515,6 +515,16 @@ TEST_F(FontTest, GeneratedTtfAndWoff) {
   EXPECT_EQ(out.report.integrity, Integrity::kTruncated) << Join(out.report.reasons);
 }
 
+// Tables bit-flipped after the table directory: inverted back, a table has its checksum again.
+TEST_F(FontTest, BitFlippedTablesAreTransformed) {
+  std::string ttf = MakeSfnt(SampleTables());
+  const std::size_t directory_end = 12 + 16 * SampleTables().size();
+  ttf.replace(directory_end, std::string::npos, Inverted(ttf.substr(directory_end)));
+  const auto out = RunValidator(*v, ttf);
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.evidence, DamageEvidence::kTransformed) << Join(out.report.reasons);
+}
+
 TEST_F(FontTest, GeneratedTtfDamage) {
   const std::string ttf = MakeSfnt(SampleTables());
   EXPECT_EQ(RunValidator(*v, KeepHeadRandomRest(ttf, 62)).report.integrity, Integrity::kDamaged);
