@@ -22,6 +22,7 @@ using media::ByteCursor;
 using media::Hex;
 
 constexpr int kSamplesChecked = 8;
+constexpr uint32_t kMaxSamplesPerChunk = 1 << 16;
 constexpr int kMaxNalsPerSample = 4096;
 constexpr uint32_t kMaxTableEntriesChecked = 1u << 18;
 
@@ -215,7 +216,9 @@ bool LocateSample(ByteCursor& c, const TrackInfo& t, uint32_t index, uint64_t* o
     if (index < first_sample + samples_here) {
       const uint32_t chunk = *first_chunk - 1 + (index - first_sample) / *per_chunk;
       const uint32_t within = (index - first_sample) % *per_chunk;
-      if (chunk >= *chunk_count) return false;
+      // Sizes of the samples before it in its chunk are summed: a hostile table claiming
+      // millions of samples per chunk would make every lookup that long.
+      if (chunk >= *chunk_count || within > kMaxSamplesPerChunk) return false;
       uint64_t pos;
       if (t.co64) {
         auto v = LoadBE<uint64_t>(c.Bytes(t.stco + 8 + 8 * uint64_t{chunk}, 8), 0);
