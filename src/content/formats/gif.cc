@@ -8,6 +8,7 @@
 #include "content/bytes.h"
 #include "content/format.h"
 #include "content/formats/media_formats.h"
+#include "content/sampling.h"
 #include "steen/limits.h"
 
 namespace steen::content {
@@ -258,6 +259,25 @@ class GifValidator final : public FormatValidator {
     if (!w.ended) {
       // Resynchronise in the tail: some start offset must be in phase with the sub-blocks.
       const uint64_t tail_start = std::max(w.pos, size - limits::kTailBytes);
+      // ... and in the analyzer's sample blocks between: a block where no start offset gives a
+      // chain with the encoder's pattern is random bytes.
+      for (uint64_t at : SampledBlockOffsets(size, w.pos, tail_start, limits::kSampleBlockBytes)) {
+        const uint64_t stop = at + limits::kSampleBlockBytes;
+        bool in_phase = false;
+        for (int s = 0; s < kResyncStarts && !in_phase; ++s) {
+          GifWalk t;
+          t.pos = at + static_cast<uint64_t>(s);
+          Walk(c, t, stop, true);
+          in_phase = !t.error && t.Credible();
+        }
+        if (!in_phase) {
+          media::MarkDamaged(report, at, limits::kSampleBlockBytes,
+                             "GIF: no consistent block chain in the " +
+                                 std::to_string(limits::kSampleBlockBytes) + " bytes at " +
+                                 Hex(at));
+          return report;
+        }
+      }
       bool truncated = false;
       GifWalk best;
       for (int s = 0; s < kResyncStarts && !best.ended; ++s) {
