@@ -447,7 +447,9 @@ struct ContentAnalyzer::Impl {
                                             const FormatReport& report) {
     for (const ByteRange& block : map.mixed_ranges) {
       if (IsExecutable(report.format) && !MostlyInside(block, report.never_random)) continue;
-      auto bytes = reader.Read(block.offset, block.length);
+      // A stride shows within 4 KiB (256 cells); --deep's blocks are larger.
+      auto bytes =
+          reader.Read(block.offset, std::min<uint64_t>(block.length, limits::kSampleBlockBytes));
       if (!bytes.ok()) continue;
       if (auto found = content::FindPeriodicRandomCells(*bytes)) {
         return DescribePeriodic(*found, block.offset);

@@ -10,7 +10,10 @@ Reader::Reader(ByteSource& source, uint64_t budget_bytes)
 StatusOr<std::string_view> Reader::Read(uint64_t offset, std::size_t length) {
   if (offset >= size_) return std::string_view();
   length = static_cast<std::size_t>(std::min<uint64_t>(length, size_ - offset));
-  for (const Chunk& chunk : chunks_) {
+  // Newest first: validators read near what they read last (the next frame header, the next
+  // table entry), and a sampled file holds over a hundred chunks.
+  for (auto it = chunks_.rbegin(); it != chunks_.rend(); ++it) {
+    const Chunk& chunk = *it;
     if (offset >= chunk.offset && offset + length <= chunk.offset + chunk.bytes.size()) {
       return std::string_view(chunk.bytes).substr(offset - chunk.offset, length);
     }

@@ -245,24 +245,68 @@ bool LocateSample(ByteCursor& c, const TrackInfo& t, uint32_t index, uint64_t* o
   return false;
 }
 
-// The first sample of `t` (of `count`) whose bytes end after file offset `at`, by bisection
-// (a track's samples lie in file order); nullopt when none does or the tables do not read.
+// Offset of chunk `index` (0-based) from stco/co64.
+std::optional<uint64_t> ChunkOffset(ByteCursor& c, const TrackInfo& t, uint32_t index) {
+  if (t.co64) return LoadBE<uint64_t>(c.Bytes(t.stco + 8 + 8 * uint64_t{index}, 8), 0);
+  if (auto v = Be32(c, t.stco + 8 + 4 * uint64_t{index})) return *v;
+  return std::nullopt;
+}
+
+// The first sample of `t` (of `count`) whose bytes end after file offset `at`: the chunk by
+// bisection over chunk offsets (a track's chunks lie in file order), its first sample from stsc,
+// then the samples in it; nullopt when none does or the tables do not read.
 std::optional<uint32_t> FirstSampleEndingAfter(ByteCursor& c, const TrackInfo& t, uint32_t count,
                                                uint64_t at) {
-  uint32_t lo = 0, hi = count;  // the answer is in [lo, hi]; hi == count: none
-  while (lo < hi) {
+  auto chunk_count = Be32(c, t.stco + 4);
+  auto stsc_count = Be32(c, t.stsc + 4);
+  auto constant_size = Be32(c, t.stsz + 4);
+  if (!chunk_count || !stsc_count || !constant_size || *chunk_count == 0) return std::nullopt;
+  uint32_t lo = 0, hi = *chunk_count;  // the last chunk starting at or before `at`, in [lo, hi)
+  while (hi - lo > 1) {
     const uint32_t mid = lo + (hi - lo) / 2;
-    uint64_t offset = 0;
-    uint32_t size = 0;
-    if (!LocateSample(c, t, mid, &offset, &size)) return std::nullopt;
-    if (offset + size > at) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
+    auto offset = ChunkOffset(c, t, mid);
+    if (!offset) return std::nullopt;
+    (*offset <= at ? lo : hi) = mid;
   }
-  if (lo == count) return std::nullopt;
-  return lo;
+  const uint32_t chunk = lo;
+  // The chunk's first sample and sample count, from the stsc runs.
+  uint64_t first_sample = 0;
+  uint32_t per_chunk = 0;
+  for (uint32_t e = 0; e < *stsc_count && e < static_cast<uint32_t>(limits::kMaxChunksWalked);
+       ++e) {
+    auto first_chunk = Be32(c, t.stsc + 8 + 12 * uint64_t{e});
+    auto per = Be32(c, t.stsc + 12 + 12 * uint64_t{e});
+    if (!first_chunk || !per || *first_chunk == 0) return std::nullopt;
+    uint32_t next_first = *chunk_count + 1;
+    if (e + 1 < *stsc_count) {
+      auto nf = Be32(c, t.stsc + 8 + 12 * uint64_t{e + 1});
+      if (!nf) return std::nullopt;
+      next_first = *nf;
+    }
+    if (next_first <= *first_chunk) return std::nullopt;
+    if (chunk + 1 < next_first) {
+      if (chunk + 1 < *first_chunk) return std::nullopt;
+      first_sample += uint64_t{chunk + 1 - *first_chunk} * *per;
+      per_chunk = *per;
+      break;
+    }
+    first_sample += uint64_t{next_first - *first_chunk} * *per;
+  }
+  if (per_chunk == 0 || per_chunk > kMaxSamplesPerChunk) return std::nullopt;
+  auto pos = ChunkOffset(c, t, chunk);
+  if (!pos) return std::nullopt;
+  uint64_t end = *pos;
+  for (uint32_t k = 0; k < per_chunk && first_sample + k < count; ++k) {
+    const uint64_t index = first_sample + k;
+    auto sample_size = *constant_size != 0 ? constant_size : Be32(c, t.stsz + 12 + 4 * index);
+    if (!sample_size) return std::nullopt;
+    end += *sample_size;
+    if (end > at) return static_cast<uint32_t>(index);
+  }
+  // Nothing of this chunk reaches past `at`: the next chunk's first sample.
+  const uint64_t next = first_sample + per_chunk;
+  if (next >= count) return std::nullopt;
+  return static_cast<uint32_t>(next);
 }
 
 // Empty when the sample size and chunk offset tables fit the file (declared size `bound`);

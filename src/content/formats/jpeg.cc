@@ -2,6 +2,8 @@
 // 0xFF must be followed by 0x00 (stuffing), RST0-7 or a marker that legitimately ends the scan.
 // Ciphertext breaks that rule within a few hundred bytes, so scan data is checked in the head, in
 // sampled middle blocks and in the tail up to the last EOI.
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -64,7 +66,13 @@ void Walk(ByteCursor& c, JpegWalk& w, uint64_t scan_stop, uint64_t marker_stop) 
           return;
         }
         if (b != 0xFF) {
-          ++w.pos;
+          // Entropy-coded data is mostly other bytes: jump to the next 0xFF in one search.
+          const std::string_view run = c.Bytes(w.pos, static_cast<std::size_t>(std::min<uint64_t>(
+                                                          scan_stop - w.pos, ByteCursor::kWindow)));
+          const void* ff = run.empty() ? nullptr : std::memchr(run.data(), 0xFF, run.size());
+          w.pos += ff == nullptr
+                       ? std::max<std::size_t>(run.size(), 1)
+                       : static_cast<std::size_t>(static_cast<const char*>(ff) - run.data());
           continue;
         }
         const int n = c.At(w.pos + 1);

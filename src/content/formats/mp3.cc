@@ -342,6 +342,9 @@ class Mp3Validator final : public FormatValidator {
            media::MediaSampleBlocks(size, head_stop, tail_start, media::kMiddleSampleBytes)) {
         const uint64_t offset = block.offset;
         const uint64_t stop = block.end();
+        // One read of the whole block: the frame headers read next are then views into it, not
+        // small reads of their own.
+        (void)c.Bytes(offset, block.length + 4);
         FrameKey k = key;
         uint64_t start = 0;
         if (!Resync(c, offset, block.length / 2, stop, 3, &k, &start)) {
