@@ -97,6 +97,31 @@ std::string Structured(std::size_t n) {
   return out;
 }
 
+// The cell test (vector code for 16 bytes) against its definition: at least 14 distinct values
+// and at most 12 printable ones, on random cells, cells with repeats, and text.
+TEST(BlockStats, CellTestMatchesItsDefinition) {
+  std::mt19937_64 rng(5);
+  for (int n = 0; n < 200000; ++n) {
+    std::string cell(16, '\0');
+    const int alphabet = n % 4 == 0 ? 256 : n % 4 == 1 ? 20 : n % 4 == 2 ? 95 : 12;
+    for (char& c : cell) {
+      const auto r = static_cast<int>(rng() % static_cast<uint64_t>(alphabet));
+      c = static_cast<char>(alphabet == 95 ? 0x20 + r : alphabet == 12 ? 0x7a + r : r * 13);
+    }
+    if (n % 7 == 0) cell[rng() % 16] = cell[rng() % 16];  // an extra repeat
+    bool seen[256] = {};
+    int distinct = 0;
+    int printable = 0;
+    for (unsigned char c : cell) {
+      distinct += seen[c] ? 0 : 1;
+      seen[c] = true;
+      printable += c >= 0x20 && c < 0x7f ? 1 : 0;
+    }
+    ASSERT_EQ(content::CellLooksRandom(cell), distinct >= 14 && printable <= 12)
+        << "distinct " << distinct << " printable " << printable;
+  }
+}
+
 TEST(BlockStats, RandomCellsAtAFixedPeriodAreFound) {
   const std::string base = Structured(65536);
   for (const auto& [from, span, period] :
