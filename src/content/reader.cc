@@ -4,19 +4,19 @@
 
 namespace steen::content {
 
+namespace {
+// Chunks at least this long are few (head, tail, samples, whole small files) and scanned.
+constexpr std::size_t kLargeChunkBytes = 4096;
+}  // namespace
+
 Reader::Reader(ByteSource& source, uint64_t budget_bytes)
     : source_(source), size_(source.Size()), budget_(budget_bytes) {}
 
 StatusOr<std::string_view> Reader::Read(uint64_t offset, std::size_t length) {
   if (offset >= size_) return std::string_view();
   length = static_cast<std::size_t>(std::min<uint64_t>(length, size_ - offset));
-  // Newest first: validators read near what they read last (the next frame header, the next
-  // table entry), and a sampled file holds over a hundred chunks.
-  for (auto it = chunks_.rbegin(); it != chunks_.rend(); ++it) {
-    const Chunk& chunk = *it;
-    if (offset >= chunk.offset && offset + length <= chunk.offset + chunk.bytes.size()) {
-      return std::string_view(chunk.bytes).substr(offset - chunk.offset, length);
-    }
+  if (const Chunk* chunk = Find(offset, length)) {
+    return std::string_view(chunk->bytes).substr(offset - chunk->offset, length);
   }
   if (budget_used_ + length > budget_) {
     Status st =
@@ -34,7 +34,42 @@ StatusOr<std::string_view> Reader::Read(uint64_t offset, std::size_t length) {
   bytes_read_ += chunk.bytes.size();
   ranges_.push_back({offset, chunk.bytes.size()});
   chunks_.push_back(std::move(chunk));
-  return std::string_view(chunks_.back().bytes);
+  last_hit_ = chunks_.size() - 1;
+  const Chunk& added = chunks_.back();
+  if (added.bytes.size() >= kLargeChunkBytes) {
+    large_.push_back(last_hit_);
+  } else {
+    auto [it, inserted] = small_.emplace(added.offset, last_hit_);
+    if (!inserted && chunks_[it->second].bytes.size() < added.bytes.size()) it->second = last_hit_;
+  }
+  return std::string_view(added.bytes);
+}
+
+const Reader::Chunk* Reader::Find(uint64_t offset, std::size_t length) {
+  const auto holds = [&](std::size_t i) {
+    const Chunk& chunk = chunks_[i];
+    return offset >= chunk.offset && offset + length <= chunk.offset + chunk.bytes.size();
+  };
+  // The chunk of the previous read first: validators read near what they read last.
+  if (last_hit_ < chunks_.size() && holds(last_hit_)) return &chunks_[last_hit_];
+  // Small chunks (< kLargeChunkBytes) that can hold the range start within kLargeChunkBytes
+  // before it: the nearest few by offset.
+  auto it = small_.upper_bound(offset);
+  for (int k = 0; k < 4 && it != small_.begin(); ++k) {
+    --it;
+    if (offset - it->first >= kLargeChunkBytes) break;
+    if (holds(it->second)) {
+      last_hit_ = it->second;
+      return &chunks_[last_hit_];
+    }
+  }
+  for (auto large = large_.rbegin(); large != large_.rend(); ++large) {
+    if (holds(*large)) {
+      last_hit_ = *large;
+      return &chunks_[last_hit_];
+    }
+  }
+  return nullptr;
 }
 
 Status Reader::ReadUncached(uint64_t offset, std::size_t length, std::string* out) {

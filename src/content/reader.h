@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,7 +43,17 @@ class Reader {
   uint64_t budget_;
   uint64_t bytes_read_ = 0;
   uint64_t budget_used_ = 0;
+  // The cached chunk holding [offset, offset + length), or nullptr.
+  const Chunk* Find(uint64_t offset, std::size_t length);
+
   std::deque<Chunk> chunks_;  // deque: views into chunks stay valid as chunks are added
+  std::size_t last_hit_ = 0;  // the chunk the previous read was served from (tried first)
+  // Lookups without scanning every chunk: validators that walk a file's elements (Matroska
+  // blocks, MP4 tables) leave thousands of small chunks, and a scan over all of them for every
+  // read made such files quadratic. Large chunks (head, tail, samples: a few dozen) are scanned;
+  // small ones are found by offset.
+  std::vector<std::size_t> large_;         // indices into chunks_
+  std::map<uint64_t, std::size_t> small_;  // offset -> index into chunks_ (the longest there)
   std::vector<ByteRange> ranges_;
   Status status_;
 };

@@ -150,6 +150,44 @@ TEST(BlockStats, RandomCellsAtAFixedPeriodAreFound) {
   EXPECT_FALSE(content::FindPeriodicRandomCells(records).has_value());
 }
 
+// The Reader serves every read it can from what it already holds, whatever the number of small
+// chunks (a walk over thousands of element headers), and its bytes are the file's.
+TEST(Reader, CachedReadsAreServedWithoutRereading) {
+  class CountingSource final : public ByteSource {
+   public:
+    explicit CountingSource(std::string_view bytes) : inner_(bytes), size_(bytes.size()) {}
+    uint64_t Size() const override { return size_; }
+    Status ReadAt(uint64_t offset, std::size_t length, std::string* out) override {
+      ++reads;
+      return inner_.ReadAt(offset, length, out);
+    }
+    int reads = 0;
+
+   private:
+    MemoryByteSource inner_;
+    uint64_t size_;
+  };
+  const std::string bytes = RandomBytes(1 << 20, 8);
+  CountingSource source(bytes);
+  content::Reader reader(source, limits::kAnalysisReadBudget);
+  ASSERT_TRUE(reader.Read(0, 65536).ok());
+  for (uint64_t at = 70000; at + 12 < bytes.size(); at += 200)
+    ASSERT_TRUE(reader.Read(at, 12).ok());
+  const int after_first_pass = source.reads;
+  EXPECT_EQ(after_first_pass, 1 + static_cast<int>((bytes.size() - 12 - 70000 + 199) / 200));
+  for (uint64_t at = 70000; at + 12 < bytes.size(); at += 200) {
+    auto again = reader.Read(at + 2, 8);  // inside a small chunk
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, std::string_view(bytes).substr(at + 2, 8));
+  }
+  for (uint64_t at = 0; at + 100 < 65536; at += 997) {
+    auto in_head = reader.Read(at, 100);  // inside the large chunk
+    ASSERT_TRUE(in_head.ok());
+    EXPECT_EQ(*in_head, std::string_view(bytes).substr(at, 100));
+  }
+  EXPECT_EQ(source.reads, after_first_pass);
+}
+
 TEST(Sampling, SmallFilesAreReadWholeLargeFilesSampled) {
   auto plan = content::PlanSamples(1000);
   ASSERT_EQ(plan.size(), 1u);
