@@ -446,7 +446,9 @@ struct ContentAnalyzer::Impl {
   static std::string PeriodicRandomInBlocks(Reader& reader, const BlockMap& map,
                                             const FormatReport& report) {
     for (const ByteRange& block : map.mixed_ranges) {
-      if (IsExecutable(report.format) && !MostlyInside(block, report.never_random)) continue;
+      if (IsExecutable(report.format) && MostlyInside(block, report.never_random) == nullptr) {
+        continue;
+      }
       // A stride shows within 4 KiB (256 cells); --deep's blocks are larger.
       auto bytes =
           reader.Read(block.offset, std::min<uint64_t>(block.length, limits::kSampleBlockBytes));

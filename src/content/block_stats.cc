@@ -303,11 +303,13 @@ std::optional<PeriodicRandomCells> PeriodicAtPhase(std::string_view region, std:
   }
   if (runs.size() < kMinPeriodicRuns) return std::nullopt;
   std::vector<std::size_t> distances;
-  for (std::size_t k = 1; k < runs.size(); ++k)
+  for (std::size_t k = 1; k < runs.size(); ++k) {
     distances.push_back(runs[k].first - runs[k - 1].first);
+  }
   std::vector<std::size_t> sorted = distances;
   std::sort(sorted.begin(), sorted.end());
-  std::size_t mode = 0, mode_count = 0;
+  std::size_t mode = 0;
+  std::size_t mode_count = 0;
   for (std::size_t i = 0; i < sorted.size();) {
     std::size_t j = i;
     while (j < sorted.size() && sorted[j] == sorted[i]) ++j;

@@ -261,7 +261,9 @@ std::optional<uint32_t> FirstSampleEndingAfter(ByteCursor& c, const TrackInfo& t
   auto stsc_count = Be32(c, t.stsc + 4);
   auto constant_size = Be32(c, t.stsz + 4);
   if (!chunk_count || !stsc_count || !constant_size || *chunk_count == 0) return std::nullopt;
-  uint32_t lo = 0, hi = *chunk_count;  // the last chunk starting at or before `at`, in [lo, hi)
+  // The last chunk starting at or before `at`, in [lo, hi).
+  uint32_t lo = 0;
+  uint32_t hi = *chunk_count;
   while (hi - lo > 1) {
     const uint32_t mid = lo + (hi - lo) / 2;
     auto offset = ChunkOffset(c, t, mid);

@@ -83,7 +83,8 @@ class RiffValidator final : public FormatValidator {
     bool is_pcm = false;
     uint64_t data_start = 0, data_end = 0;
     uint64_t movi_start = 0, movi_end = 0;
-    uint64_t index_start = 0, index_end = 0;  // AVI idx1
+    uint64_t index_start = 0;  // AVI idx1
+    uint64_t index_end = 0;
     uint64_t pos = 12;
     uint64_t last_chunk_end = 0;
     int chunks = 0;
@@ -293,7 +294,9 @@ class RiffValidator final : public FormatValidator {
       return true;  // an index this validator does not understand: no evidence either way
     }
     for (uint64_t at : SampledBlockOffsets(c.size(), movi_start, movi_end, kEntry)) {
-      uint64_t lo = 0, hi = entries;  // first entry whose chunk ends after `at`
+      // The first entry whose chunk ends after `at`, in [lo, hi].
+      uint64_t lo = 0;
+      uint64_t hi = entries;
       while (lo < hi) {
         const uint64_t mid = lo + (hi - lo) / 2;
         const auto e = entry(mid);

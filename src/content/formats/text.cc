@@ -67,7 +67,7 @@ constexpr std::size_t kMinPooledUnits = 24;
 constexpr std::size_t kMinUnitsInThreeSpots = 16;
 constexpr std::size_t kMinUnitsBesideRandom = 8;
 // More distinct loose non-ASCII values than this outside the spots: not text, no pooling.
-constexpr long kMaxOwnLooseValues = 96;
+constexpr std::ptrdiff_t kMaxOwnLooseValues = 96;
 
 std::string Hex(uint64_t v) {
   static const char kDigits[] = "0123456789abcdef";
