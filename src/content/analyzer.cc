@@ -83,7 +83,6 @@ class OffsetByteSource final : public ByteSource {
   uint64_t start_;
 };
 
-// Statistics of every 4 KiB block that was read (sampled, or all of them in deep mode).
 // A block where random cells alternate with real data has at least this entropy (bits per byte:
 // half random bytes over a constant background give 5)...
 constexpr double kMinMixedEntropy = 4.0;
@@ -92,6 +91,7 @@ constexpr double kMinMixedEntropy = 4.0;
 constexpr int kMinMixedDistinct = 240;
 constexpr std::size_t kMaxMixedBlocksKept = 4;
 
+// Statistics of every 4 KiB block that was read (sampled, or all of them in deep mode).
 struct BlockMap {
   explicit BlockMap(std::size_t block) : block_bytes(block) {}
   std::size_t block_bytes;

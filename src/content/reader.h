@@ -38,14 +38,14 @@ class Reader {
     uint64_t offset;
     std::string bytes;
   };
+  // The cached chunk holding [offset, offset + length), or nullptr.
+  const Chunk* Find(uint64_t offset, std::size_t length);
+
   ByteSource& source_;
   uint64_t size_;
   uint64_t budget_;
   uint64_t bytes_read_ = 0;
   uint64_t budget_used_ = 0;
-  // The cached chunk holding [offset, offset + length), or nullptr.
-  const Chunk* Find(uint64_t offset, std::size_t length);
-
   std::deque<Chunk> chunks_;  // deque: views into chunks stay valid as chunks are added
   std::size_t last_hit_ = 0;  // the chunk the previous read was served from (tried first)
   // Lookups without scanning every chunk: validators that walk a file's elements (Matroska

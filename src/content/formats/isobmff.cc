@@ -187,69 +187,80 @@ std::optional<uint32_t> Be32(ByteCursor& c, uint64_t pos) {
   return LoadBE<uint32_t>(c.Bytes(pos, 4), 0);
 }
 
-// Offset and size of sample `index` (0-based) of `track`.
-bool LocateSample(ByteCursor& c, const TrackInfo& t, uint32_t index, uint64_t* offset,
-                  uint32_t* size) {
-  auto constant_size = Be32(c, t.stsz + 4);
-  if (!constant_size) return false;
-  auto sample_size = [&](uint32_t i) -> std::optional<uint32_t> {
-    if (*constant_size != 0) return *constant_size;
-    return Be32(c, t.stsz + 12 + 4 * uint64_t{i});
-  };
+// Offset of chunk `index` (0-based) from stco/co64.
+std::optional<uint64_t> ChunkOffset(ByteCursor& c, const TrackInfo& t, uint32_t index) {
+  if (t.co64) return LoadBE<uint64_t>(c.Bytes(t.stco + 8 + 8 * uint64_t{index}, 8), 0);
+  if (auto v = Be32(c, t.stco + 8 + 4 * uint64_t{index})) return *v;
+  return std::nullopt;
+}
+
+// Walks the runs of stsc: for each, `visit(first_chunk, next_first, per_chunk, first_sample)`
+// with the run's first chunk and the next run's (1-based), its samples per chunk and the index
+// of its first sample; `visit` returns true to stop. False when the table does not read or its
+// runs do not ascend.
+template <typename Visit>
+bool WalkStscRuns(ByteCursor& c, const TrackInfo& t, uint32_t chunk_count, Visit&& visit) {
   auto stsc_count = Be32(c, t.stsc + 4);
-  auto chunk_count = Be32(c, t.stco + 4);
-  if (!stsc_count || !chunk_count || *stsc_count == 0) return false;
-  uint32_t first_sample = 0;
+  if (!stsc_count) return false;
+  uint64_t first_sample = 0;
   for (uint32_t e = 0; e < *stsc_count && e < static_cast<uint32_t>(limits::kMaxChunksWalked);
        ++e) {
     auto first_chunk = Be32(c, t.stsc + 8 + 12 * uint64_t{e});
     auto per_chunk = Be32(c, t.stsc + 12 + 12 * uint64_t{e});
-    if (!first_chunk || !per_chunk || *first_chunk == 0 || *per_chunk == 0) return false;
-    uint32_t next_first = *chunk_count + 1;
+    if (!first_chunk || !per_chunk || *first_chunk == 0) return false;
+    uint32_t next_first = chunk_count + 1;
     if (e + 1 < *stsc_count) {
       auto nf = Be32(c, t.stsc + 8 + 12 * uint64_t{e + 1});
       if (!nf) return false;
       next_first = *nf;
     }
     if (next_first <= *first_chunk) return false;
-    const uint64_t samples_here = uint64_t{next_first - *first_chunk} * *per_chunk;
-    if (index < first_sample + samples_here) {
-      const uint32_t chunk = *first_chunk - 1 + (index - first_sample) / *per_chunk;
-      const uint32_t within = (index - first_sample) % *per_chunk;
-      // Sizes of the samples before it in its chunk are summed: a hostile table claiming
-      // millions of samples per chunk would make every lookup that long.
-      if (chunk >= *chunk_count || within > kMaxSamplesPerChunk) return false;
-      uint64_t pos;
-      if (t.co64) {
-        auto v = LoadBE<uint64_t>(c.Bytes(t.stco + 8 + 8 * uint64_t{chunk}, 8), 0);
-        if (!v) return false;
-        pos = *v;
-      } else {
-        auto v = Be32(c, t.stco + 8 + 4 * uint64_t{chunk});
-        if (!v) return false;
-        pos = *v;
-      }
-      for (uint32_t k = 0; k < within; ++k) {
-        auto s = sample_size(index - within + k);
-        if (!s) return false;
-        pos += *s;
-      }
-      auto s = sample_size(index);
-      if (!s) return false;
-      *offset = pos;
-      *size = *s;
-      return true;
-    }
-    first_sample += static_cast<uint32_t>(std::min<uint64_t>(samples_here, 0xffffffffu));
+    if (visit(*first_chunk, next_first, *per_chunk, first_sample)) return true;
+    first_sample += uint64_t{next_first - *first_chunk} * *per_chunk;
   }
   return false;
 }
 
-// Offset of chunk `index` (0-based) from stco/co64.
-std::optional<uint64_t> ChunkOffset(ByteCursor& c, const TrackInfo& t, uint32_t index) {
-  if (t.co64) return LoadBE<uint64_t>(c.Bytes(t.stco + 8 + 8 * uint64_t{index}, 8), 0);
-  if (auto v = Be32(c, t.stco + 8 + 4 * uint64_t{index})) return *v;
-  return std::nullopt;
+// Offset and size of sample `index` (0-based) of `track`.
+bool LocateSample(ByteCursor& c, const TrackInfo& t, uint32_t index, uint64_t* offset,
+                  uint32_t* size) {
+  auto constant_size = Be32(c, t.stsz + 4);
+  if (!constant_size) return false;
+  auto sample_size = [&](uint64_t i) -> std::optional<uint32_t> {
+    if (*constant_size != 0) return *constant_size;
+    return Be32(c, t.stsz + 12 + 4 * i);
+  };
+  auto stsc_count = Be32(c, t.stsc + 4);
+  auto chunk_count = Be32(c, t.stco + 4);
+  if (!stsc_count || !chunk_count || *stsc_count == 0) return false;
+  bool found = false;
+  bool bad = false;
+  WalkStscRuns(
+      c, t, *chunk_count,
+      [&](uint32_t first_chunk, uint32_t next_first, uint32_t per_chunk, uint64_t first_sample) {
+        if (per_chunk == 0) return bad = true;
+        const uint64_t samples_here = uint64_t{next_first - first_chunk} * per_chunk;
+        if (index >= first_sample + samples_here) return false;
+        const uint32_t chunk =
+            first_chunk - 1 + static_cast<uint32_t>((index - first_sample) / per_chunk);
+        const uint32_t within = static_cast<uint32_t>((index - first_sample) % per_chunk);
+        // Sizes of the samples before it in its chunk are summed: a hostile table
+        // claiming millions of samples per chunk would make every lookup that long.
+        if (chunk >= *chunk_count || within > kMaxSamplesPerChunk) return bad = true;
+        auto pos = ChunkOffset(c, t, chunk);
+        if (!pos) return bad = true;
+        for (uint32_t k = 0; k < within; ++k) {
+          auto s = sample_size(index - within + k);
+          if (!s) return bad = true;
+          *pos += *s;
+        }
+        auto s = sample_size(index);
+        if (!s) return bad = true;
+        *offset = *pos;
+        *size = *s;
+        return found = true;
+      });
+  return found && !bad;
 }
 
 // The first sample of `t` (of `count`) whose bytes end after file offset `at`: the chunk by
@@ -258,9 +269,8 @@ std::optional<uint64_t> ChunkOffset(ByteCursor& c, const TrackInfo& t, uint32_t 
 std::optional<uint32_t> FirstSampleEndingAfter(ByteCursor& c, const TrackInfo& t, uint32_t count,
                                                uint64_t at) {
   auto chunk_count = Be32(c, t.stco + 4);
-  auto stsc_count = Be32(c, t.stsc + 4);
   auto constant_size = Be32(c, t.stsz + 4);
-  if (!chunk_count || !stsc_count || !constant_size || *chunk_count == 0) return std::nullopt;
+  if (!chunk_count || !constant_size || *chunk_count == 0) return std::nullopt;
   // The last chunk starting at or before `at`, in [lo, hi).
   uint32_t lo = 0;
   uint32_t hi = *chunk_count;
@@ -271,30 +281,19 @@ std::optional<uint32_t> FirstSampleEndingAfter(ByteCursor& c, const TrackInfo& t
     (*offset <= at ? lo : hi) = mid;
   }
   const uint32_t chunk = lo;
-  // The chunk's first sample and sample count, from the stsc runs.
+  // The chunk's first sample and sample count, from the stsc run that holds it.
   uint64_t first_sample = 0;
   uint32_t per_chunk = 0;
-  for (uint32_t e = 0; e < *stsc_count && e < static_cast<uint32_t>(limits::kMaxChunksWalked);
-       ++e) {
-    auto first_chunk = Be32(c, t.stsc + 8 + 12 * uint64_t{e});
-    auto per = Be32(c, t.stsc + 12 + 12 * uint64_t{e});
-    if (!first_chunk || !per || *first_chunk == 0) return std::nullopt;
-    uint32_t next_first = *chunk_count + 1;
-    if (e + 1 < *stsc_count) {
-      auto nf = Be32(c, t.stsc + 8 + 12 * uint64_t{e + 1});
-      if (!nf) return std::nullopt;
-      next_first = *nf;
-    }
-    if (next_first <= *first_chunk) return std::nullopt;
-    if (chunk + 1 < next_first) {
-      if (chunk + 1 < *first_chunk) return std::nullopt;
-      first_sample += uint64_t{chunk + 1 - *first_chunk} * *per;
-      per_chunk = *per;
-      break;
-    }
-    first_sample += uint64_t{next_first - *first_chunk} * *per;
-  }
-  if (per_chunk == 0 || per_chunk > kMaxSamplesPerChunk) return std::nullopt;
+  bool bad = false;
+  WalkStscRuns(c, t, *chunk_count,
+               [&](uint32_t first_chunk, uint32_t next_first, uint32_t per, uint64_t run_first) {
+                 if (chunk + 1 >= next_first) return false;
+                 if (chunk + 1 < first_chunk) return bad = true;
+                 first_sample = run_first + uint64_t{chunk + 1 - first_chunk} * per;
+                 per_chunk = per;
+                 return true;
+               });
+  if (bad || per_chunk == 0 || per_chunk > kMaxSamplesPerChunk) return std::nullopt;
   auto pos = ChunkOffset(c, t, chunk);
   if (!pos) return std::nullopt;
   uint64_t end = *pos;

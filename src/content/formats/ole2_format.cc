@@ -78,15 +78,6 @@ class Ole2Check {
   void Note(std::string reason) {
     if (report_.reasons.size() < 12) report_.reasons.push_back(std::move(reason));
   }
-  // Entries of a FAT sector that point nowhere a sector can be (special values aside).
-  uint32_t WildFatEntries(std::string_view sec, uint32_t per) {
-    uint32_t wild = 0;
-    for (uint32_t k = 0; k < per; ++k) {
-      const uint32_t v = LoadLE<uint32_t>(sec, 4 * k).value_or(0);
-      if (v < kDifSect && Classify(v) == SectorRef::kWild) ++wild;  // DIFSECT.. are special
-    }
-    return wild;
-  }
   // A sector number that should address a sector of this file: fine, beyond the end by a
   // plausible amount (truncation), or wild (random bytes).
   enum class SectorRef { kInFile, kBeyondEnd, kWild };
@@ -94,6 +85,23 @@ class Ole2Check {
     if (n < sector_count_) return SectorRef::kInFile;
     if (n < kMaxRegSect && n <= sector_count_ * 4 + 64) return SectorRef::kBeyondEnd;
     return SectorRef::kWild;
+  }
+  // Entries of a FAT sector that point nowhere a sector can be (`wild`), or beyond the end of the
+  // file by a plausible amount (`beyond`); DIFSECT, FATSECT, ENDOFCHAIN and FREESECT aside.
+  struct FatEntryCounts {
+    uint32_t wild = 0;
+    uint32_t beyond = 0;
+  };
+  FatEntryCounts CountFatEntries(std::string_view sec, uint32_t per) const {
+    FatEntryCounts counts;
+    for (uint32_t k = 0; k < per; ++k) {
+      const uint32_t v = LoadLE<uint32_t>(sec, 4 * k).value_or(0);
+      if (v >= kDifSect) continue;
+      const SectorRef ref = Classify(v);
+      if (ref == SectorRef::kWild) ++counts.wild;
+      if (ref == SectorRef::kBeyondEnd) ++counts.beyond;
+    }
+    return counts;
   }
   // Reports a sector reference that is not in the file; returns true when it is.
   bool CheckRef(uint32_t n, uint64_t field_offset, const std::string& what) {
@@ -289,14 +297,9 @@ void Ole2Check::SampleFat() {
       truncated_ = true;
       continue;
     }
-    const uint32_t wild = WildFatEntries(sec, per);
-    uint32_t beyond = 0;
-    for (uint32_t k = 0; k < per; ++k) {
-      const uint32_t v = *LoadLE<uint32_t>(sec, 4 * k);
-      if (v < kDifSect && Classify(v) == SectorRef::kBeyondEnd) ++beyond;
-    }
+    const auto [wild, beyond] = CountFatEntries(sec, per);
     if (wild * 8 > per) {
-      const bool inverted = WildFatEntries(Inverted(sec), per) == 0;
+      const bool inverted = CountFatEntries(Inverted(sec), per).wild == 0;
       inverted_structure_ = inverted_structure_ || inverted;
       Bad(SectorOffset(fs), "OLE2 FAT sector " + std::to_string(fs) + " at " +
                                 Hex(SectorOffset(fs)) + ": " + std::to_string(wild) + " of " +

@@ -68,6 +68,12 @@ constexpr std::size_t kMinUnitsInThreeSpots = 16;
 constexpr std::size_t kMinUnitsBesideRandom = 8;
 // More distinct loose non-ASCII values than this outside the spots: not text, no pooling.
 constexpr std::ptrdiff_t kMaxOwnLooseValues = 96;
+// Values a byte takes that are not plain ASCII: 256 - 95 printable - 3 whitespace.
+constexpr uint64_t kNonAsciiValues = 158;
+
+// How many bytes of a span were random, from the non-ASCII bytes counted in it: random bytes
+// are non-ASCII kNonAsciiValues times in 256.
+uint64_t RandomBytesFromNonAscii(uint64_t non_ascii) { return non_ascii * 256 / kNonAsciiValues; }
 
 std::string Hex(uint64_t v) {
   static const char kDigits[] = "0123456789abcdef";
@@ -113,9 +119,9 @@ struct Cluster {
 struct SpanScan {
   std::vector<Cluster> random_clusters;
   uint64_t random_bytes = 0;
-  // Non-ASCII bytes inside the random clusters (8-bit encodings): random bytes are non-ASCII 158
-  // times in 256, so this estimates how many of a cluster's bytes are random when they are only
-  // sprinkled between text.
+  // Non-ASCII bytes inside the random clusters (8-bit encodings): RandomBytesFromNonAscii
+  // estimates from them how many of a cluster's bytes are random when they are only sprinkled
+  // between text.
   uint64_t random_non_ascii = 0;
   uint64_t bad_outside = 0;  // bad units not in random clusters, NUL runs excluded
   uint64_t nul_in_runs = 0;  // NULs in runs of 8 or more (padding)
@@ -191,10 +197,10 @@ void CountStray(std::string_view s, const std::vector<std::size_t>& bad,
 }
 
 // Judges together the clusters of bad bytes that were too short to judge alone (`clusters`: first
-// and last index into `bad`): random when their widened spots' non-ASCII bytes, pooled, are as
-// diverse as uniform bytes, no value among them is far more frequent than the others, and most
-// of them are values the text around them never uses (a Greek or Cyrillic 8-bit text is diverse
-// too, but in its own alphabet). Otherwise their bad bytes count as stray, as before.
+// and last index into `bad`): random when their widened spots' non-ASCII bytes, pooled and counted
+// only where the text around them never uses the value (a Greek or Cyrillic 8-bit text is diverse
+// too, but in its own alphabet), are as diverse as uniform bytes and no value among them is far
+// more frequent than the others. Otherwise their bad bytes count as stray, as before.
 void JudgeShortClusters(std::string_view s, uint64_t base, const std::vector<std::size_t>& bad,
                         const std::vector<std::pair<std::size_t, std::size_t>>& clusters,
                         SpanScan& out) {
@@ -219,6 +225,12 @@ void JudgeShortClusters(std::string_view s, uint64_t base, const std::vector<std
   CountLooseNonAscii(s, at, s.size(), outside);
   const auto own_values =
       std::count_if(outside.begin(), outside.end(), [](uint32_t n) { return n > 0; });
+  // Text in any 8-bit encoding uses a few dozen letters loose (Russian in Windows-1251: 66); a
+  // span using most values loose is no text, and what it lacks is no evidence.
+  if (own_values > kMaxOwnLooseValues) {
+    CountStray(s, bad, clusters, out);
+    return;
+  }
   // Only values the text never uses loose are evidence: its own letters inside a spot are not.
   std::size_t foreign = 0;
   int foreign_distinct = 0;
@@ -229,13 +241,7 @@ void JudgeShortClusters(std::string_view s, uint64_t base, const std::vector<std
     ++foreign_distinct;
     most = std::max(most, counts[c]);
   }
-  // Text in any 8-bit encoding uses a few dozen letters loose (Russian in Windows-1251: 66); a
-  // span using most values loose is no text, and what it lacks is no evidence.
-  if (own_values > kMaxOwnLooseValues) {
-    CountStray(s, bad, clusters, out);
-    return;
-  }
-  const double cells = 158.0 - static_cast<double>(own_values);
+  const double cells = static_cast<double>(kNonAsciiValues) - static_cast<double>(own_values);
   // Occupancy alone passes any varied binary once there are thousands of bytes (pixels of an
   // icon reach every value): random bytes also have no value far more frequent than the others,
   // while binary data repeats 0x00 and 0xff.
@@ -251,7 +257,9 @@ void JudgeShortClusters(std::string_view s, uint64_t base, const std::vector<std
       out.random_clusters.push_back({base + spot.offset, spot.length, true});
       out.random_bytes += spot.length;
     }
-    out.random_non_ascii += static_cast<uint64_t>(static_cast<double>(foreign) * 158.0 / cells);
+    // All the spots' non-ASCII random bytes, of which the foreign ones are a share.
+    out.random_non_ascii += static_cast<uint64_t>(static_cast<double>(foreign) *
+                                                  static_cast<double>(kNonAsciiValues) / cells);
     std::sort(out.random_clusters.begin(), out.random_clusters.end(),
               [](const Cluster& a, const Cluster& b) { return a.offset < b.offset; });
     return;
@@ -306,8 +314,7 @@ void ScanBytes(std::string_view s, uint64_t base, SpanScan& out) {
         ++distinct;
       }
     }
-    // 256 - 95 printable - 3 whitespace = 158 possible non-ASCII values.
-    if (UniformOccupancy(non_ascii, distinct, 158.0)) {
+    if (UniformOccupancy(non_ascii, distinct, static_cast<double>(kNonAsciiValues))) {
       out.random_clusters.push_back({base + begin, end - begin, true});
       out.random_bytes += end - begin;
       out.random_non_ascii += non_ascii;
@@ -501,7 +508,7 @@ bool HeadIsText(std::string_view head, Encoding e) {
   // clusters' non-ASCII bytes, not their width.
   const uint64_t random_estimate =
       IsUtf16(e) ? scan.random_bytes
-                 : std::min(scan.random_bytes, scan.random_non_ascii * 256 / 158);
+                 : std::min(scan.random_bytes, RandomBytesFromNonAscii(scan.random_non_ascii));
   if (random_estimate * 2 > head.size()) return false;
   uint64_t stray = scan.bad_outside;
   if (!IsUtf16(e) && stray > 0) {
@@ -815,9 +822,11 @@ class TextValidator final : public FormatValidator {
                               " sampled blocks contain binary random data (first at " +
                               Hex(random_clusters[0].offset) + ")");
     // Clusters of intermittent damage hold text between their chunks: how much is random is
-    // estimated from their non-ASCII bytes (158 of 256 values), so that the analyzer tells
-    // partial from whole-file encryption.
-    if (!utf16) report.damaged_bytes = std::max<uint64_t>(1, random_non_ascii * 256 / 158);
+    // estimated from their non-ASCII bytes, so that the analyzer tells partial from whole-file
+    // encryption.
+    if (!utf16) {
+      report.damaged_bytes = std::max<uint64_t>(1, RandomBytesFromNonAscii(random_non_ascii));
+    }
     // Merge nearby clusters (intermittent patterns give thousands) into a bounded range list.
     for (const Cluster& c : random_clusters) {
       if (!report.damaged_ranges.empty() &&

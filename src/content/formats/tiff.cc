@@ -74,6 +74,11 @@ int TypeSize(uint32_t type) {
   return type < 19 ? kSizes[type] : 0;
 }
 
+// A field type this file may use (types 16-18 are BigTIFF's).
+bool TypeValid(const TiffContext& t, uint32_t type) {
+  return TypeSize(type) != 0 && (t.big_tiff || type <= 13);
+}
+
 // The values of an entry (SHORT/LONG/LONG8 arrays), capped.
 std::vector<uint64_t> Values(TiffContext& t, uint32_t type, uint64_t count, uint64_t value_at) {
   std::vector<uint64_t> out;
@@ -103,7 +108,7 @@ bool InvertedIfdIsValid(const TiffContext& t, uint64_t offset) {
     const std::size_t at = count_width + i * entry_size;
     const uint64_t tag = Load(t, back, at, 2);
     const auto type = static_cast<uint32_t>(Load(t, back, at + 2, 2));
-    if ((i > 0 && tag <= previous_tag) || TypeSize(type) == 0 || (!t.big_tiff && type > 13)) {
+    if ((i > 0 && tag <= previous_tag) || !TypeValid(t, type)) {
       return false;
     }
     previous_tag = tag;
@@ -140,7 +145,7 @@ void WalkChain(TiffContext& t, uint64_t offset, int depth) {
           t.c->Bytes(offset + count_width, static_cast<std::size_t>(present * entry_size));
       for (uint64_t i = 0; i + 1 <= present && (i + 1) * entry_size <= e.size(); ++i) {
         const uint32_t type = static_cast<uint32_t>(Load(t, e, i * entry_size + 2, 2));
-        if (TypeSize(type) == 0 || (!t.big_tiff && type > 13)) {
+        if (!TypeValid(t, type)) {
           t.error =
               "TIFF IFD at " + Hex(offset) + ": entry " + std::to_string(i) + " has invalid type";
           t.error_at = offset;
@@ -173,7 +178,7 @@ void WalkIfd(TiffContext& t, uint64_t offset, int depth, bool first_image) {
     const uint32_t type = static_cast<uint32_t>(Load(t, entries, e + 2, 2));
     const uint64_t n = Load(t, entries, e + 4, t.big_tiff ? 8 : 4);
     const int width = TypeSize(type);
-    if (width == 0 || (!t.big_tiff && type > 13)) {
+    if (!TypeValid(t, type)) {
       t.error = "TIFF IFD at " + Hex(offset) + ": tag " + std::to_string(tag) +
                 " has invalid type " + std::to_string(type);
       t.error_at = offset;

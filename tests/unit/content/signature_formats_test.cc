@@ -78,8 +78,8 @@ TEST(SignatureFormats, PythonBytecodeOfEveryVersionIsRecognised) {
   const std::string body = std::string("\0\0\0\0\0\0\0\0\x04\0\0\0\x40\0\0\0s", 17) + "print";
   const std::string headers[] = {
       std::string("\xcb\x0d\x0d\x0a\0\0\0\0\x94\xe2\xfe\x69\x10\0\0\0\xe3", 17),  // 3.12
-      std::string("\x33\x0d\x0d\x0a\xc3\xe2\xfe\x69\x00\x0f\0\0\xe3", 13),          // 3.6
-      std::string("\x03\xf3\x0d\x0a\x94\xe2\xfe\x69\x63", 9),                        // 2.7
+      std::string("\x33\x0d\x0d\x0a\xc3\xe2\xfe\x69\x00\x0f\0\0\xe3", 13),        // 3.6
+      std::string("\x03\xf3\x0d\x0a\x94\xe2\xfe\x69\x63", 9),                     // 2.7
   };
   for (const std::string& header : headers) {
     const std::string pyc = header + body;
