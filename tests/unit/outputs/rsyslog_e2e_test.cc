@@ -2,6 +2,7 @@
 // UDP and TCP inputs on free ports, no imuxsock, no /dev/log) receives alerts from the syslog sinks
 // and writes what its RFC 5424 parser understood (header fields, structured data decoded by
 // mmpstrucdata, message) as JSON lines. Skips only when rsyslogd is not installed.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -95,13 +96,17 @@ action(type="mmpstrucdata")
          << "\" template=\"parsed\")\n";
     conf.close();
 
+    // Built before the fork: the child only makes async-signal-safe calls (no allocation).
+    const std::string log = dir_.File("rsyslogd.log"), conf_path = dir_.File("rsyslog.conf"),
+                      pid_path = dir_.File("rsyslogd.pid");
     pid_ = fork();
     ASSERT_GE(pid_, 0);
     if (pid_ == 0) {
-      std::string log = dir_.File("rsyslogd.log");
-      FILE* out = freopen(log.c_str(), "w", stdout);
-      if (out) dup2(fileno(out), STDERR_FILENO);
-      std::string conf_path = dir_.File("rsyslog.conf"), pid_path = dir_.File("rsyslogd.pid");
+      int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (out >= 0) {
+        dup2(out, STDOUT_FILENO);
+        dup2(out, STDERR_FILENO);
+      }
       // -n: foreground, -C: do not chdir to / (the testbed flag), -f/-i: our config and pid file.
       execl(rsyslogd_.c_str(), "rsyslogd", "-n", "-C", "-f", conf_path.c_str(), "-i",
             pid_path.c_str(), static_cast<char*>(nullptr));

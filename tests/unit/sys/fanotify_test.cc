@@ -91,6 +91,12 @@ Seen Remember(SysEvent& ev) {
 
 bool ChildDone(pid_t pid, int* status) { return ::waitpid(pid, status, WNOHANG) == pid; }
 
+// The children that these tests fork() call only async-signal-safe functions and never allocate:
+// every path they use is built before the fork. The parent has threads (the source's readers, the
+// hasher), and a child inherits any allocator lock one of them held at the fork, never to be
+// released: with ASan's allocator a child hung that way until its alarm, about once in twenty runs
+// under load.
+
 const Seen* Find(const std::vector<Seen>& seen, SysEvent::Kind kind, FileOp op,
                  const std::string& path) {
   for (const auto& s : seen) {
@@ -106,20 +112,22 @@ TEST_F(FanotifyTest, CreateWriteRenameDeleteEndToEnd) {
   int go[2];
   ASSERT_EQ(::pipe(go), 0);
   const std::string sub = tree_ + "/sub";
+  const std::string a_txt = sub + "/a.txt", b_txt = sub + "/b.txt", newdir = sub + "/newdir",
+                    c_txt = sub + "/newdir/c.txt";
   pid_t child = ::fork();
   if (child == 0) {
     ::alarm(20);
-    int fd = ::open((sub + "/a.txt").c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    int fd = ::open(a_txt.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
     if (fd < 0 || ::write(fd, "hello", 5) != 5) ::_exit(2);
     ::close(fd);
-    if (::rename((sub + "/a.txt").c_str(), (sub + "/b.txt").c_str()) != 0) ::_exit(3);
-    if (::mkdir((sub + "/newdir").c_str(), 0755) != 0) ::_exit(4);
+    if (::rename(a_txt.c_str(), b_txt.c_str()) != 0) ::_exit(3);
+    if (::mkdir(newdir.c_str(), 0755) != 0) ::_exit(4);
     char c;
     if (::read(go[0], &c, 1) != 1) ::_exit(5);  // the watcher has marked newdir
-    fd = ::open((sub + "/newdir/c.txt").c_str(), O_CREAT | O_WRONLY, 0644);
+    fd = ::open(c_txt.c_str(), O_CREAT | O_WRONLY, 0644);
     if (fd < 0 || ::write(fd, "second", 6) != 6) ::_exit(6);
     ::close(fd);
-    if (::unlink((sub + "/b.txt").c_str()) != 0) ::_exit(7);
+    if (::unlink(b_txt.c_str()) != 0) ::_exit(7);
     if (::read(go[0], &c, 1) != 1) ::_exit(8);  // stay alive until the delete was attributed
     ::_exit(0);
   }
@@ -239,26 +247,34 @@ TEST_F(FanotifyTest, BusyChildWithExecInsideTreeNeverStalls) {
   live = source_.get();
 
   const int kIterations = 300;
+  const int kFiles = 16;
+  std::vector<std::string> files, locked, dd_outputs;
+  for (int i = 0; i < kFiles; ++i) {
+    files.push_back(tree_ + "/f" + std::to_string(i) + ".dat");
+    locked.push_back(files.back() + ".locked");
+  }
+  for (int i = 0; i < kIterations; ++i) {
+    dd_outputs.push_back("of=" + tree_ + "/dd" + std::to_string(i) + ".out");
+  }
   auto started = std::chrono::steady_clock::now();
   pid_t child = ::fork();
   if (child == 0) {
     ::alarm(60);
     char buf[4096] = {1, 2, 3};
     for (int i = 0; i < kIterations; ++i) {
-      std::string f = tree_ + "/f" + std::to_string(i % 16) + ".dat";
-      int fd = ::open(f.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+      const char* f = files[i % kFiles].c_str();
+      int fd = ::open(f, O_CREAT | O_RDWR | O_TRUNC, 0644);
       if (fd < 0 || ::write(fd, buf, sizeof(buf)) != sizeof(buf)) ::_exit(2);
       ::close(fd);
-      fd = ::open(f.c_str(), O_RDONLY);
+      fd = ::open(f, O_RDONLY);
       if (fd < 0 || ::read(fd, buf, sizeof(buf)) <= 0) ::_exit(3);
       ::close(fd);
-      if (::rename(f.c_str(), (f + ".locked").c_str()) != 0) ::_exit(4);
-      if (i % 3 == 0) ::unlink((f + ".locked").c_str());
+      if (::rename(f, locked[i % kFiles].c_str()) != 0) ::_exit(4);
+      if (i % 3 == 0) ::unlink(locked[i % kFiles].c_str());
       if (i % 30 == 0) {
         pid_t p = ::fork();
         if (p == 0) {
-          std::string of = "of=" + tree_ + "/dd" + std::to_string(i) + ".out";
-          ::execl(prog.c_str(), "prog", "if=/dev/zero", of.c_str(), "bs=1k", "count=4",
+          ::execl(prog.c_str(), "prog", "if=/dev/zero", dd_outputs[i].c_str(), "bs=1k", "count=4",
                   "status=none", nullptr);
           ::_exit(9);
         }
@@ -347,6 +363,7 @@ TEST_F(FanotifyTest, OwnOpensAndDirectoryHandlesRaiseNoTickets) {
   }).join();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(500));
 
+  const std::string sub = tree_ + "/sub", sub_file = tree_ + "/sub/r.txt";
   pid_t child = ::fork();
   if (child == 0) {
     ::alarm(20);
@@ -357,16 +374,16 @@ TEST_F(FanotifyTest, OwnOpensAndDirectoryHandlesRaiseNoTickets) {
     } h;
     h.fh.handle_bytes = 128;
     int mount_id = 0;
-    if (::name_to_handle_at(AT_FDCWD, (tree_ + "/sub").c_str(), &h.fh, &mount_id, 0) != 0) {
+    if (::name_to_handle_at(AT_FDCWD, sub.c_str(), &h.fh, &mount_id, 0) != 0) {
       ::_exit(2);
     }
     int mount_fd = ::open(tree_.c_str(), O_RDONLY | O_DIRECTORY);  // O_PATH: EBADF on 6.18
     int by_handle = ::open_by_handle_at(mount_fd, &h.fh, O_PATH | O_DIRECTORY);
     if (by_handle < 0) ::_exit(3);
-    int dir = ::open((tree_ + "/sub").c_str(), O_RDONLY | O_DIRECTORY);
+    int dir = ::open(sub.c_str(), O_RDONLY | O_DIRECTORY);
     if (dir < 0) ::_exit(4);
     // Positive control: a regular file read does raise a (forwarded) permission event.
-    int file = ::open((tree_ + "/sub/r.txt").c_str(), O_RDONLY);
+    int file = ::open(sub_file.c_str(), O_RDONLY);
     if (file < 0) ::_exit(5);
     ::_exit(0);
   }
@@ -464,12 +481,13 @@ TEST_F(FanotifyTest, EmptyFilesOpenedForWritingAreAllowedByTheReader) {
   ASSERT_TRUE(OpenSource(options).ok());
   // The child opens the empty file (and creates a new one) while nobody reads the source: only
   // the reader can answer within the deadline.
+  const std::string created = tree_ + "/created.txt";
   pid_t child = ::fork();
   if (child == 0) {
     ::alarm(20);
     const auto t0 = std::chrono::steady_clock::now();
     int a = ::open(empty.c_str(), O_WRONLY);
-    int b = ::open((tree_ + "/created.txt").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    int b = ::open(created.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
     const auto waited = std::chrono::steady_clock::now() - t0;
     _exit(a >= 0 && b >= 0 && waited < std::chrono::milliseconds(1500) ? 0 : 1);
   }
@@ -516,11 +534,12 @@ TEST_F(FanotifyTest, DeadlineAllowsWhenTheDaemonHoldsATicket) {
   ASSERT_TRUE(OpenSource(options).ok());
   int report[2];
   ASSERT_EQ(::pipe(report), 0);
+  const std::string held_path = tree_ + "/held.txt";
   pid_t child = ::fork();
   if (child == 0) {
     ::alarm(20);
     auto t0 = std::chrono::steady_clock::now();
-    int fd = ::open((tree_ + "/held.txt").c_str(), O_CREAT | O_WRONLY, 0644);
+    int fd = ::open(held_path.c_str(), O_CREAT | O_WRONLY, 0644);
     long ms =
         std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count();
     if (fd < 0) ::_exit(2);
@@ -552,11 +571,13 @@ TEST_F(FanotifyTest, FullQueueDropsAllowsAndReportsOverflow) {
   options.queue_capacity = 8;
   options.permission_deadline = milliseconds(200);
   ASSERT_TRUE(OpenSource(options).ok());
+  std::vector<std::string> names;
+  for (int i = 0; i < 60; ++i) names.push_back(tree_ + "/q" + std::to_string(i));
   pid_t child = ::fork();
   if (child == 0) {
     ::alarm(30);
-    for (int i = 0; i < 60; ++i) {
-      int fd = ::open((tree_ + "/q" + std::to_string(i)).c_str(), O_CREAT | O_WRONLY, 0644);
+    for (const auto& name : names) {
+      int fd = ::open(name.c_str(), O_CREAT | O_WRONLY, 0644);
       if (fd < 0) ::_exit(2);
       ::close(fd);
     }
@@ -586,19 +607,22 @@ TEST_F(FanotifyTest, DirectoriesMovedInAreWatchedAndMovedOutAreNot) {
   ASSERT_TRUE(OpenSource(options).ok());
   int go[2];
   ASSERT_EQ(::pipe(go), 0);
+  const std::string box_outside = outside + "/box", box_inside = tree_ + "/box",
+                    old_txt = tree_ + "/box/inner/old.txt",
+                    after_txt = outside + "/box/inner/after.txt";
   pid_t child = ::fork();
   if (child == 0) {
     ::alarm(20);
     char c;
-    if (::rename((outside + "/box").c_str(), (tree_ + "/box").c_str()) != 0) ::_exit(2);
+    if (::rename(box_outside.c_str(), box_inside.c_str()) != 0) ::_exit(2);
     if (::read(go[0], &c, 1) != 1) ::_exit(3);  // the watcher has marked the moved-in tree
-    int fd = ::open((tree_ + "/box/inner/old.txt").c_str(), O_WRONLY | O_APPEND);
+    int fd = ::open(old_txt.c_str(), O_WRONLY | O_APPEND);
     if (fd < 0 || ::write(fd, "in", 2) != 2) ::_exit(4);
     ::close(fd);
     if (::read(go[0], &c, 1) != 1) ::_exit(8);  // the watcher has seen the write
-    if (::rename((tree_ + "/box").c_str(), (outside + "/box").c_str()) != 0) ::_exit(5);
+    if (::rename(box_inside.c_str(), box_outside.c_str()) != 0) ::_exit(5);
     if (::read(go[0], &c, 1) != 1) ::_exit(9);  // the watcher has seen the move out
-    fd = ::open((outside + "/box/inner/after.txt").c_str(), O_CREAT | O_WRONLY, 0644);
+    fd = ::open(after_txt.c_str(), O_CREAT | O_WRONLY, 0644);
     if (fd < 0 || ::write(fd, "out", 3) != 3) ::_exit(6);
     ::close(fd);
     if (::read(go[0], &c, 1) != 1) ::_exit(7);
