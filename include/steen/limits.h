@@ -57,6 +57,14 @@ inline constexpr std::size_t kMaxPartProbe = 16 * KiB;
 inline constexpr std::size_t kMaxPartDecoded = 64 * KiB;
 inline constexpr int kMaxContainerDepth = 64;    // nesting (PDF objects, Matroska, ISO BMFF)
 inline constexpr int kMaxChunksWalked = 100000;  // chunk/box/segment/marker walks
+// Files stored whole in a container (tar members) that the analyzer judges as files of their own:
+// at most this many, spread over the container, and containers nested at most this deep (a tar
+// in a tar); deeper ones are judged by their structure alone.
+inline constexpr std::size_t kMaxMembersJudged = 16;
+inline constexpr int kMaxMemberDepth = 2;
+inline constexpr std::size_t kMaxMemberNameBytes = 256;  // of a member's name in a reason
+// Volumes of one split archive (name.7z.001, ...) that a scan follows to judge the archive whole.
+inline constexpr int kMaxSplitVolumes = 1000;
 inline constexpr int kMaxPdfObjectsChecked = 4096;
 // System formats: ELF/PE sections, font tables, TTC fonts and OpenPGP packets walked, and the
 // table bytes whose checksums a font check may read (large fonts: the rest is left unchecked).

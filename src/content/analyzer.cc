@@ -83,6 +83,26 @@ class OffsetByteSource final : public ByteSource {
   uint64_t start_;
 };
 
+// A byte range of another source as a source of its own (a tar member's data).
+class SliceByteSource final : public ByteSource {
+ public:
+  SliceByteSource(ByteSource& inner, ByteRange range) : inner_(inner), range_(range) {}
+  uint64_t Size() const override { return range_.length; }
+  Status ReadAt(uint64_t offset, std::size_t length, std::string* out) override {
+    if (offset >= range_.length) {
+      out->clear();
+      return Status::Ok();
+    }
+    return inner_.ReadAt(
+        range_.offset + offset,
+        static_cast<std::size_t>(std::min<uint64_t>(length, range_.length - offset)), out);
+  }
+
+ private:
+  ByteSource& inner_;
+  ByteRange range_;
+};
+
 // A block where random cells alternate with real data has at least this entropy (bits per byte:
 // half random bytes over a constant background give 5)...
 constexpr double kMinMixedEntropy = 4.0;
@@ -577,6 +597,8 @@ struct ContentAnalyzer::Impl {
         if (report.structure_checked) d.reasons.push_back(format + " structure valid");
         // Executables, office files and databases embed compressed data (packed sections,
         // pictures, blobs), so a minority of random blocks is normal; a majority is not.
+        // A container's members are judged as files of their own (JudgeMembers).
+        if (!report.members.empty()) break;
         if (!report.high_entropy_body && map.blocks >= 3 && map.uniform_blocks >= 2 &&
             map.uniform_fraction() >= 0.6) {
           Damaged(d, KindFromBlocks(map), 0.75,
@@ -680,6 +702,49 @@ struct ContentAnalyzer::Impl {
     return false;
   }
 
+  // What the analyses of a container's members read, in the container's offsets.
+  struct MemberReads {
+    std::vector<ByteRange> ranges;
+    uint64_t bytes = 0;
+  };
+
+  // The whole analysis of `source`; `depth` counts the containers it is inside.
+  StatusOr<Analysis> AnalyzeAt(ByteSource& source, const AnalyzeOptions& options, int depth) const;
+
+  // The members of a valid container, each judged as a file of its own (its format's validator,
+  // its own block map): a damaged member makes the container damaged. Containers nested deeper
+  // than kMaxMemberDepth are judged by their structure alone.
+  Status JudgeMembers(ByteSource& source, const AnalyzeOptions& options, int depth,
+                      const FormatReport& report, Decision& d, MemberReads& reads) const {
+    if (depth >= limits::kMaxMemberDepth) return Status::Ok();
+    int damaged = 0;
+    std::string first;
+    DamageKind first_kind = DamageKind::kNone;
+    double first_score = 0;
+    for (const content::ContainedFile& member : report.members) {
+      SliceByteSource slice(source, member.range);
+      StatusOr<Analysis> inner = AnalyzeAt(slice, options, depth + 1);
+      if (!inner.ok()) return inner.status();
+      for (const ByteRange& r : inner->ranges_read) {
+        reads.ranges.push_back({member.range.offset + r.offset, r.length});
+      }
+      reads.bytes += inner->bytes_read;
+      if (inner->verdict != Verdict::kDamaged) continue;
+      if (++damaged == 1) {
+        first = "member '" + member.name + "' at " + Hex(member.range.offset) + " (" +
+                inner->format + ", " + std::to_string(member.range.length) +
+                " bytes): " + (inner->reasons.empty() ? "damaged" : inner->reasons.front());
+        first_kind = inner->kind;
+        first_score = inner->score;
+      }
+    }
+    if (damaged == 0) return Status::Ok();
+    Damaged(d, first_kind, first_score,
+            std::to_string(damaged) + " of " + std::to_string(report.members.size()) +
+                " members judged are damaged inside a valid " + report.format + "; first " + first);
+    return Status::Ok();
+  }
+
   void JudgeUnknownFormat(const BlockMap& map, const HeadShape& shape, std::string_view head,
                           uint64_t size, Decision& d) const {
     const double uniform = map.uniform_fraction();
@@ -764,6 +829,12 @@ ContentAnalyzer::~ContentAnalyzer() = default;
 
 StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
                                             const AnalyzeOptions& options) const {
+  return impl_->AnalyzeAt(source, options, 0);
+}
+
+StatusOr<Analysis> ContentAnalyzer::Impl::AnalyzeAt(ByteSource& source,
+                                                    const AnalyzeOptions& options,
+                                                    int depth) const {
   const uint64_t budget =
       options.deep ? 16 * limits::kAnalysisReadBudget : limits::kAnalysisReadBudget;
   Reader reader(source, budget);
@@ -780,26 +851,27 @@ StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
   const std::string_view head = *head_or;
 
   BlockMap map(options.deep ? limits::kDeepStatsBlockBytes : limits::kStatsBlockBytes);
+  MemberReads member_reads;
   Decision decision;
   std::string format = "unknown";
-  const content::FormatValidator* validator = impl_->Match(head, size);
+  const content::FormatValidator* validator = Match(head, size);
   bool decided = false;
   // Encoded ciphertext is printable text: judge it before the text validator calls it intact.
-  if (validator == nullptr || Impl::IsTextValidator(validator)) {
-    decided = impl_->JudgeEncodedText(head, size, decision, format);
+  if (validator == nullptr || IsTextValidator(validator)) {
+    decided = JudgeEncodedText(head, size, decision, format);
   }
   // A transformed file either matches nothing or, for inverted text, looks like high-byte text.
   // (An eighth of high bytes: inverted UTF-8 Greek or Cyrillic is mostly ASCII, only the
   // inverted ASCII between its words high; Western text has a few percent.)
   const bool maybe_transformed =
       validator == nullptr ||
-      (Impl::IsTextValidator(validator) && 8 * content::CountHighBytes(head.substr(0, 4096)) >
-                                               std::min<std::size_t>(head.size(), 4096));
+      (IsTextValidator(validator) && 8 * content::CountHighBytes(head.substr(0, 4096)) >
+                                         std::min<std::size_t>(head.size(), 4096));
   if (!decided && maybe_transformed) {
-    decided = impl_->JudgeTransformed(source, head, size, decision, format);
+    decided = JudgeTransformed(source, head, size, decision, format);
   }
   if (!decided && validator == nullptr) {
-    decided = impl_->JudgeScriptPayload(source, head, size, decision, format);
+    decided = JudgeScriptPayload(source, head, size, decision, format);
   }
   if (!decided && validator != nullptr) {
     FormatReport report = validator->Validate(reader);
@@ -808,20 +880,27 @@ StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
     // The block map costs most of the time of a scan: measure only where it carries evidence
     // (the kind of a damaged file; random blocks in a format whose body is not random). The
     // text validator samples its blocks itself.
-    const bool map_is_evidence = report.integrity == Integrity::kDamaged ||
-                                 (report.integrity == Integrity::kValid &&
-                                  !report.high_entropy_body && !Impl::IsTextValidator(validator));
+    const bool map_is_evidence =
+        report.integrity == Integrity::kDamaged ||
+        (report.integrity == Integrity::kValid && !report.high_entropy_body &&
+         report.members.empty() && !IsTextValidator(validator));
     if (map_is_evidence || options.deep) {
-      if (Status st = impl_->MapBlocks(reader, options.deep, map_is_evidence, map); !st.ok()) {
+      if (Status st = MapBlocks(reader, options.deep, map_is_evidence, map); !st.ok()) {
         return st;
       }
     }
-    impl_->JudgeKnownFormat(reader, head, report, map, decision);
+    JudgeKnownFormat(reader, head, report, map, decision);
+    if (decision.verdict == Verdict::kIntact && !report.members.empty()) {
+      if (Status st = JudgeMembers(source, options, depth, report, decision, member_reads);
+          !st.ok()) {
+        return st;
+      }
+    }
     decided = true;
   }
   if (!decided) {
-    if (Status st = impl_->MapBlocks(reader, options.deep, true, map); !st.ok()) return st;
-    impl_->JudgeUnknownFormat(map, HeadShape(head), head, size, decision);
+    if (Status st = MapBlocks(reader, options.deep, true, map); !st.ok()) return st;
+    JudgeUnknownFormat(map, HeadShape(head), head, size, decision);
   }
   if (!reader.status().ok() && reader.status().code() != Status::Code::kResourceExhausted) {
     return reader.status();
@@ -833,7 +912,12 @@ StatusOr<Analysis> ContentAnalyzer::Analyze(ByteSource& source,
   result.format = format;
   result.reasons = std::move(decision.reasons);
   result.ranges_read = reader.RangesRead();
-  result.bytes_read = reader.bytes_read();
+  result.bytes_read = reader.bytes_read() + member_reads.bytes;
+  if (!member_reads.ranges.empty()) {
+    member_reads.ranges.insert(member_reads.ranges.end(), result.ranges_read.begin(),
+                               result.ranges_read.end());
+    result.ranges_read = content::MergeRanges(std::move(member_reads.ranges));
+  }
   return result;
 }
 

@@ -37,6 +37,12 @@ struct NeverRandomRange {
   std::string what;  // "PE code section .text"
 };
 
+// A file stored whole inside another (a tar member's data), and its name there.
+struct ContainedFile {
+  ByteRange range;
+  std::string name;
+};
+
 struct FormatReport {
   std::string format;  // specific name: "docx", "jpeg", "gzip", "text/utf-8"
   Integrity integrity = Integrity::kValid;
@@ -58,6 +64,11 @@ struct FormatReport {
   // to its compressed resources): a random block the analyzer's samples find inside one is
   // ciphertext. At most limits::kMaxNeverRandomRanges.
   std::vector<NeverRandomRange> never_random;
+  // Files stored whole in this one (tar members): the analyzer judges each as a file of its own,
+  // and the container's random blocks are its members' business (a tar of PDFs or of .gz files
+  // is mostly random and intact; a tar of text whose members are random is not). At most
+  // limits::kMaxMembersJudged, spread over the file.
+  std::vector<ContainedFile> members;
   // Ranges the validator found broken, when it can say (a JPEG scan from offset X onward).
   std::vector<ByteRange> damaged_ranges;
   // How many bytes of damaged_ranges are damaged, when the validator can estimate it and it is

@@ -83,8 +83,9 @@ Status Reader::ReadUncached(uint64_t offset, std::size_t length, std::string* ou
   return st;
 }
 
-std::vector<ByteRange> Reader::RangesRead() const {
-  std::vector<ByteRange> sorted = ranges_;
+std::vector<ByteRange> Reader::RangesRead() const { return MergeRanges(ranges_); }
+
+std::vector<ByteRange> MergeRanges(std::vector<ByteRange> sorted) {
   std::sort(sorted.begin(), sorted.end(),
             [](const ByteRange& a, const ByteRange& b) { return a.offset < b.offset; });
   std::vector<ByteRange> merged;

@@ -58,4 +58,7 @@ class Reader {
   Status status_;
 };
 
+// Sorted, with overlapping and adjacent ranges joined and empty ones dropped.
+std::vector<ByteRange> MergeRanges(std::vector<ByteRange> ranges);
+
 }  // namespace steen::content

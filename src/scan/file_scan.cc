@@ -9,6 +9,7 @@
 
 #include "fmt/format.h"
 #include "scan/file_source.h"
+#include "scan/split_volume.h"
 
 namespace steen::scan {
 namespace {
@@ -73,6 +74,7 @@ void ScanFile(const FileTask& task, const AnalyzeFunction& analyze, const Analyz
   }
   outcome->kind = FileOutcome::Kind::kAnalysed;
   outcome->analysis = std::move(result).value();
+  JudgeSplitVolume(dir_fd, task.name, size, analyze, options, &outcome->analysis);
   if (source.shrank()) {
     outcome->message = fmt::format("file shrank while being read (was {} bytes when opened)", size);
   } else if (changed) {

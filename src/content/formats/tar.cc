@@ -96,6 +96,50 @@ std::size_t RandomRunInHeader(std::string_view header) {
 // files, GNU/pax metadata, and unknown types; links, devices, directories and FIFOs have none).
 bool HasData(char type) { return !(type >= '1' && type <= '6'); }
 
+// Regular files stored whole (not GNU sparse 'S', whose data is packed): the members the analyzer
+// can judge as files of their own.
+bool IsPlainFile(char type) { return type == '0' || type == '\0' || type == '7'; }
+
+// A name for reasons: up to the first NUL, printable ASCII only (reasons end up in JSON).
+std::string PrintableName(std::string_view bytes) {
+  std::string name;
+  for (char c : bytes.substr(0, std::min(bytes.size(), limits::kMaxMemberNameBytes))) {
+    if (c == '\0') break;
+    name.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  }
+  return name;
+}
+
+std::string HeaderName(std::string_view header) {
+  std::string name = PrintableName(header.substr(0, 100));
+  if (HasAt(header, 257, "ustar")) {
+    std::string prefix = PrintableName(header.substr(345, 155));
+    if (!prefix.empty()) name = prefix + "/" + name;
+  }
+  return name;
+}
+
+// Picks the members the analyzer judges: the one holding each of kMaxMembersJudged offsets
+// spread evenly over the file (so large members, and every part of a large tar, get their turn).
+class MemberPicker {
+ public:
+  explicit MemberPicker(uint64_t file_size) : file_size_(file_size) {}
+  // An entry spans [entry_start, entry_end) (header to padding). True when a target falls in it.
+  bool Take(uint64_t entry_end) {
+    bool taken = false;
+    while (next_ < limits::kMaxMembersJudged && Target(next_) < entry_end) {
+      taken = true;
+      ++next_;
+    }
+    return taken;
+  }
+
+ private:
+  uint64_t Target(std::size_t i) const { return file_size_ / limits::kMaxMembersJudged * i; }
+  uint64_t file_size_;
+  std::size_t next_ = 0;
+};
+
 class TarValidator final : public FormatValidator {
  public:
   std::string_view name() const override { return "tar"; }
@@ -116,6 +160,8 @@ class TarValidator final : public FormatValidator {
     uint64_t pos = 0;
     int entries = 0;
     std::optional<uint64_t> pax_size;  // from a preceding pax 'x' header
+    std::string long_name;             // from a preceding GNU 'L' entry
+    MemberPicker picker(size);
     for (int i = 0; i < limits::kMaxChunksWalked; ++i) {
       auto header = reader.Read(pos, kBlock);
       if (!header) break;  // read allowance spent: the rest is not walked
@@ -167,6 +213,12 @@ class TarValidator final : public FormatValidator {
       if (type == 'x' && *entry_size <= kMaxPaxHeaderBytes) {
         if (auto records = reader.Read(pos + kBlock, *entry_size)) pax_size = PaxSize(*records);
       }
+      std::string name = long_name.empty() ? HeaderName(*header) : std::move(long_name);
+      long_name.clear();
+      if (type == 'L' && *entry_size > 0) {
+        auto bytes = reader.Read(pos + kBlock, std::min<uint64_t>(*entry_size, kBlock));
+        if (bytes) long_name = PrintableName(*bytes);
+      }
       uint64_t next = pos + kBlock;
       if (type == 'S' && (*header)[482] != '\0') {  // old GNU sparse: extension headers follow
         for (int e = 0; e < limits::kMaxChunksWalked; ++e) {
@@ -187,6 +239,9 @@ class TarValidator final : public FormatValidator {
         // Data cut short; the last block's padding may be missing in some truncations too.
         Truncated(report, "entry at " + Hex(pos) + " extends beyond the end of the file");
         return report;
+      }
+      if (picker.Take(next) && IsPlainFile(type) && *entry_size > 0) {
+        report.members.push_back({{pos + kBlock, *entry_size}, std::move(name)});
       }
       pos = next;
       ++entries;

@@ -20,6 +20,7 @@
 #include "steen/content.h"
 #include "steen/limits.h"
 #include "unit/content/system_test_support.h"
+#include "unit/content/test_bytes.h"
 
 namespace steen::content {
 namespace {
@@ -262,34 +263,9 @@ TEST(TiffInverted, BitFlippedIfdIsTransformed) {
 
 // A tar's second header bit-flipped: its checksum holds inverted back.
 TEST(TarInverted, BitFlippedHeaderIsTransformed) {
-  const auto header = [](const std::string& name, std::size_t size) {
-    std::string h(512, '\0');
-    const auto set = [&h](std::size_t at, std::string_view field) {
-      std::copy(field.begin(), field.end(), h.begin() + static_cast<std::ptrdiff_t>(at));
-    };
-    set(0, name);
-    set(100, "0000644");
-    set(108, "0001750");
-    set(116, "0001750");
-    char octal[16];
-    std::snprintf(octal, sizeof(octal), "%011zo", size);
-    set(124, octal);
-    set(136, "14712345670");
-    h[156] = '0';
-    set(257, std::string_view("ustar\0"
-                              "00",
-                              8));
-    set(148, "        ");
-    unsigned sum = 0;
-    for (unsigned char c : h) sum += c;
-    std::snprintf(octal, sizeof(octal), "%06o", sum);
-    set(148, octal);
-    h[154] = '\0';
-    h[155] = ' ';
-    return h;
-  };
-  std::string tar = header("a.txt", 600) + std::string(1024, 'a') + header("b.txt", 10) +
-                    std::string(512, 'b') + std::string(1024, '\0');
+  std::string tar = steen::testing::TarHeader("a.txt", 600) + std::string(1024, 'a') +
+                    steen::testing::TarHeader("b.txt", 10) + std::string(512, 'b') +
+                    steen::testing::TarEnd();
   ASSERT_EQ(Check("tar", tar).integrity, Integrity::kValid) << Describe(Check("tar", tar));
   tar.replace(1536, std::string::npos, Inverted(tar.substr(1536)));
   const FormatReport r = Check("tar", tar);

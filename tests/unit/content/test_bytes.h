@@ -1,10 +1,13 @@
 // Deterministic test inputs made by code.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <random>
 #include <string>
+#include <string_view>
 
 namespace steen::testing {
 
@@ -88,5 +91,40 @@ inline std::string ToneWav(int seconds = 1, int rate = 8000, int amplitude = 800
   put(wav, static_cast<uint32_t>(pcm.size()), 4);
   return wav + pcm;
 }
+
+// A ustar header for an entry of `size` bytes of `type` ('0' a file, 'L' a GNU long name).
+inline std::string TarHeader(std::string_view name, std::size_t size, char type = '0') {
+  std::string h(512, '\0');
+  const auto set = [&h](std::size_t at, std::string_view field) {
+    std::copy(field.begin(), field.end(), h.begin() + static_cast<std::ptrdiff_t>(at));
+  };
+  set(0, name.substr(0, 100));
+  set(100, "0000644");
+  set(108, "0001750");
+  set(116, "0001750");
+  char octal[16];
+  std::snprintf(octal, sizeof(octal), "%011zo", size);
+  set(124, octal);
+  set(136, "14712345670");
+  h[156] = type;
+  set(257, std::string_view("ustar\0"
+                            "00",
+                            8));
+  set(148, "        ");
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  std::snprintf(octal, sizeof(octal), "%06o", sum);
+  set(148, octal);
+  h[154] = '\0';
+  h[155] = ' ';
+  return h;
+}
+
+// A tar entry: header, data, padding to 512 bytes.
+inline std::string TarEntry(std::string_view name, const std::string& data) {
+  return TarHeader(name, data.size()) + data + std::string((512 - data.size() % 512) % 512, '\0');
+}
+
+inline std::string TarEnd() { return std::string(1024, '\0'); }
 
 }  // namespace steen::testing

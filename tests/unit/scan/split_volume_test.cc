@@ -1,0 +1,167 @@
+#include "scan/split_volume.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+#include "scan/file_scan.h"
+#include "unit/scan/temp_tree.h"
+
+namespace steen::scan {
+namespace {
+
+using testing::TempTree;
+
+std::string RandomBytes(std::size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
+// A gzip stream of stored deflate blocks of random bytes: a valid archive whose body is random,
+// as compressed data is (never finished: the volumes below cut it anyway).
+std::string GzipOfRandomBytes(std::size_t blocks) {
+  std::string gz("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
+  for (std::size_t i = 0; i < blocks; ++i) {
+    gz += std::string("\x00\xff\xff\x00\x00", 5);  // stored, not final, 65535 bytes
+    gz += RandomBytes(65535, i + 1);
+  }
+  return gz;
+}
+
+// Writes the stream as volumes of `volume` bytes named base + suffixes, e.g. ".001", ".002".
+void WriteVolumes(const TempTree& tree, const std::string& stream, std::size_t volume,
+                  const std::vector<std::string>& names) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::size_t at = i * volume;
+    tree.Write(names[i], stream.substr(at, i + 1 == names.size() ? std::string::npos : volume));
+  }
+}
+
+Analysis Scan(const std::string& path) {
+  static const ContentAnalyzer analyzer;
+  FileOutcome outcome;
+  ScanFile(FileTask{nullptr, path, false}, MakeAnalyzeFunction(analyzer), {}, &outcome);
+  EXPECT_EQ(outcome.kind, FileOutcome::Kind::kAnalysed) << outcome.message;
+  return outcome.analysis;
+}
+
+std::string Joined(const Analysis& a) {
+  std::string s;
+  for (const auto& r : a.reasons) s += r + "; ";
+  return s;
+}
+
+TEST(SplitVolumeName, ParsesTheWritersNamingSchemes) {
+  auto seven = ParseSplitVolumeName("backup.7z.003", false);
+  ASSERT_TRUE(seven);
+  EXPECT_EQ(seven->first, "backup.7z.001");
+  EXPECT_EQ(seven->next, "backup.7z.004");
+  EXPECT_EQ(seven->index, 3);
+  auto split_d = ParseSplitVolumeName("dir/x.tar.gz.01", false);  // split -d counts from 00
+  ASSERT_TRUE(split_d);
+  EXPECT_EQ(split_d->first, "dir/x.tar.gz.00");
+  EXPECT_EQ(split_d->index, 2);
+  auto letters = ParseSplitVolumeName("x.tar.gz.az", false);  // split's default suffixes
+  ASSERT_TRUE(letters);
+  EXPECT_EQ(letters->first, "x.tar.gz.aa");
+  EXPECT_EQ(letters->next, "x.tar.gz.ba");
+  EXPECT_EQ(letters->index, 26);
+  auto zip = ParseSplitVolumeName("a.z09", false);
+  ASSERT_TRUE(zip);
+  EXPECT_EQ(zip->first, "a.z01");
+  EXPECT_EQ(zip->next, "a.z10");
+  auto zip_last = ParseSplitVolumeName("a.zip", true);
+  ASSERT_TRUE(zip_last);
+  EXPECT_EQ(zip_last->first, "a.z01");
+  EXPECT_TRUE(zip_last->next.empty());
+  EXPECT_FALSE(ParseSplitVolumeName("a.zip", false));
+  EXPECT_FALSE(ParseSplitVolumeName("report.docx", true));
+  EXPECT_FALSE(ParseSplitVolumeName("photo.2024", false));  // four digits and more: not volumes
+  EXPECT_FALSE(ParseSplitVolumeName("x.000", false));       // 7-Zip counts from 001
+  EXPECT_FALSE(ParseSplitVolumeName(".001", false));
+  EXPECT_FALSE(ParseSplitVolumeName("dir.001/file", false));
+}
+
+// Volumes after the first hold compressed bytes and no header: alone they look encrypted. With
+// their first volume beside them and the sizes of a split set, they are volumes.
+TEST(SplitVolume, VolumesOfASplitArchiveAreIntact) {
+  TempTree tree;
+  const std::string stream = GzipOfRandomBytes(3);
+  WriteVolumes(tree, stream, 80000, {"x.gz.001", "x.gz.002", "x.gz.003"});
+  for (const char* name : {"x.gz.001", "x.gz.002", "x.gz.003"}) {
+    const Analysis a = Scan(tree / name);
+    EXPECT_EQ(a.verdict, Verdict::kIntact) << name << ": " << Joined(a);
+  }
+  EXPECT_EQ(Scan(tree / "x.gz.002").format, "gzip-volume");
+  const Analysis second = Scan(tree / "x.gz.002");
+  ASSERT_EQ(second.reasons.size(), 2u);
+  EXPECT_NE(second.reasons[0].find("volume 2 of a split archive"), std::string::npos)
+      << Joined(second);
+  EXPECT_NE(second.reasons[1].find("on its own: "), std::string::npos);
+}
+
+// The same pieces, without what makes them a set, stay damaged.
+TEST(SplitVolume, NotASetWithoutItsFirstVolumeOrItsSizes) {
+  const std::string stream = GzipOfRandomBytes(3);
+  {
+    TempTree tree;  // no first volume
+    WriteVolumes(tree, stream, 80000, {"x.gz.001", "x.gz.002", "x.gz.003"});
+    ASSERT_EQ(unlink((tree / "x.gz.001").c_str()), 0);
+    EXPECT_EQ(Scan(tree / "x.gz.002").verdict, Verdict::kDamaged);
+  }
+  {
+    TempTree tree;  // the first volume's header encrypted too (what ransomware leaves)
+    WriteVolumes(tree, stream, 80000, {"x.gz.001", "x.gz.002", "x.gz.003"});
+    tree.Write("x.gz.001", RandomBytes(80000, 99));
+    EXPECT_EQ(Scan(tree / "x.gz.002").verdict, Verdict::kDamaged);
+    EXPECT_EQ(Scan(tree / "x.gz.003").verdict, Verdict::kDamaged);
+  }
+  {
+    TempTree tree;  // a middle volume of another size
+    WriteVolumes(tree, stream, 80000, {"x.gz.001", "x.gz.002", "x.gz.003"});
+    tree.Write("x.gz.002", stream.substr(80000, 70000));
+    EXPECT_EQ(Scan(tree / "x.gz.002").verdict, Verdict::kDamaged);
+  }
+  {
+    TempTree tree;  // a last volume larger than the first
+    WriteVolumes(tree, stream, 80000, {"x.gz.001", "x.gz.002"});
+    tree.Write("x.gz.002", RandomBytes(90000, 7));
+    EXPECT_EQ(Scan(tree / "x.gz.002").verdict, Verdict::kDamaged);
+  }
+}
+
+// zip -s: x.z01 (a zip's start), x.z02 ..., then x.zip, the last piece.
+TEST(SplitVolume, ZipPiecesNeedTheirLastPiece) {
+  TempTree tree;
+  // The spanning marker, then a stored entry whose data runs on into the next pieces.
+  const uint32_t data_size = 200000;
+  std::string stream("PK\x07\x08PK\x03\x04\x0a\x00\x00\x00\x00\x00", 14);
+  const auto le = [&stream](uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) stream.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  le(0, 4);  // time, date
+  le(0, 4);  // crc-32 (not checked on a cut entry)
+  le(data_size, 4);
+  le(data_size, 4);
+  le(7, 2);
+  le(0, 2);
+  stream += "big.bin" + RandomBytes(data_size, 3);
+  WriteVolumes(tree, stream, 80000, {"a.z01", "a.z02", "a.zip"});
+  const Analysis first = Scan(tree / "a.z01");
+  ASSERT_EQ(first.format, "zip") << Joined(first);
+  ASSERT_NE(first.verdict, Verdict::kDamaged) << Joined(first);
+  const Analysis middle = Scan(tree / "a.z02");
+  EXPECT_EQ(middle.verdict, Verdict::kIntact) << Joined(middle);
+  EXPECT_EQ(middle.format, "zip-volume");
+  const Analysis last = Scan(tree / "a.zip");
+  EXPECT_EQ(last.verdict, Verdict::kIntact) << Joined(last);
+  EXPECT_NE(last.reasons[0].find("the last volume"), std::string::npos) << Joined(last);
+  ASSERT_EQ(unlink((tree / "a.zip").c_str()), 0);
+  EXPECT_EQ(Scan(tree / "a.z02").verdict, Verdict::kDamaged);
+}
+
+}  // namespace
+}  // namespace steen::scan
