@@ -72,6 +72,24 @@ bool IcoHeader(std::string_view head, uint64_t /*file_size*/) {
   auto width_zero_padding = ByteAt(head, 9);  // reserved byte of the first entry
   return count && *count >= 1 && *count <= 256 && width_zero_padding && *width_zero_padding == 0;
 }
+// ZSoft PCX: a 128-byte header (version, RLE flag, bits per pixel, window, planes, bytes per
+// line). The magic is one byte, so every field must be plausible.
+bool PcxHeader(std::string_view head, uint64_t file_size) {
+  if (head.size() < 128 || file_size < 129) return false;
+  const auto byte = [&head](std::size_t i) { return static_cast<uint8_t>(head[i]); };
+  const uint8_t version = byte(1), encoding = byte(2), bits = byte(3), planes = byte(65);
+  auto x_min = LoadLE<uint16_t>(head, 4), y_min = LoadLE<uint16_t>(head, 6);
+  auto x_max = LoadLE<uint16_t>(head, 8), y_max = LoadLE<uint16_t>(head, 10);
+  auto line_bytes = LoadLE<uint16_t>(head, 66);
+  if ((version != 0 && (version < 2 || version > 5)) || encoding > 1) return false;
+  if (bits != 1 && bits != 2 && bits != 4 && bits != 8) return false;
+  if (planes < 1 || planes > 4 || byte(64) != 0) return false;
+  if (!x_min || !y_min || !x_max || !y_max || !line_bytes || *x_max < *x_min || *y_max < *y_min) {
+    return false;
+  }
+  const uint32_t width = *x_max - *x_min + 1u;
+  return *line_bytes % 2 == 0 && *line_bytes >= (width * bits + 7) / 8;
+}
 bool ExtSuperblock(std::string_view head, uint64_t /*file_size*/) {
   // ext2/3/4 superblock at 1024: block size exponent, revision and state must be sane.
   auto log_block_size = LoadLE<uint32_t>(head, 1024 + 24);
@@ -105,15 +123,36 @@ bool AnnexBVideo(std::string_view head, uint64_t /*file_size*/) {
   }
   return head.substr(5, 4096).find(std::string_view("\x00\x00\x01", 3)) != std::string_view::npos;
 }
-// Frames of a constant size, each starting with the same sync word (AC-3: 0x0B77): the sync at
-// the first repeat distance is found again at twice and three times that distance.
-bool RepeatingSync(std::string_view head, std::string_view sync) {
-  const std::size_t next = head.find(sync, 1);
-  if (next == std::string_view::npos || next < 64) return false;
-  return HasAt(head, 2 * next, sync) && HasAt(head, 3 * next, sync);
+// The size of the AC-3 or E-AC-3 frame starting at `frame` (ATSC A/52: sync word 0x0B77, then the
+// size code of its sample rate and bit rate; E-AC-3, bsid 11-16, gives its size in words), or 0.
+// At 44.1 kHz a stream alternates between two sizes, so every frame's own header is read.
+std::size_t Ac3FrameBytes(std::string_view frame) {
+  if (frame.size() < 6 || !HasAt(frame, 0, std::string_view("\x0B\x77", 2))) return 0;
+  const auto byte = [&frame](std::size_t i) { return static_cast<uint8_t>(frame[i]); };
+  const int bsid = byte(5) >> 3;
+  if (bsid > 16) return 0;
+  if (bsid > 10) return 2 * ((static_cast<std::size_t>(byte(2) & 7) << 8 | byte(3)) + 1);
+  static constexpr int kKbps[19] = {32,  40,  48,  56,  64,  80,  96,  112, 128, 160,
+                                    192, 224, 256, 320, 384, 448, 512, 576, 640};
+  const int sample_rate_code = byte(4) >> 6;
+  const int size_code = byte(4) & 0x3f;
+  if (sample_rate_code == 3 || size_code > 37) return 0;
+  const int kbps = kKbps[size_code / 2];
+  const int words = sample_rate_code == 0   ? 2 * kbps                                 // 48 kHz
+                    : sample_rate_code == 2 ? 3 * kbps                                 // 32 kHz
+                                            : kbps * 96000 / 44100 + (size_code & 1);  // 44.1
+  return 2 * static_cast<std::size_t>(words);
 }
-bool Ac3Frames(std::string_view head, uint64_t /*file_size*/) {
-  return RepeatingSync(head, std::string_view("\x0B\x77", 2));
+// Three AC-3 frames chained by their sizes (or every frame of a shorter file).
+bool Ac3Frames(std::string_view head, uint64_t file_size) {
+  std::size_t at = 0;
+  for (int frame = 0; frame < 3; ++frame) {
+    if (at == file_size && frame > 0) return true;
+    const std::size_t bytes = Ac3FrameBytes(head.substr(std::min(at, head.size())));
+    if (bytes == 0) return false;
+    at += bytes;
+  }
+  return at == file_size || Ac3FrameBytes(head.substr(std::min(at, head.size()))) != 0;
 }
 bool WavPackBlock(std::string_view head, uint64_t /*file_size*/) {
   auto block_size = LoadLE<uint32_t>(head, 4);
@@ -217,6 +256,7 @@ const Signature kSignatures[] = {
     {"mobi", 60, "BOOKMOBI"_sv, false},
     // Images, audio and video not covered by a structural validator.
     {"psd", 0, "8BPS\x00\x01"_sv, false},
+    {"pcx", 0, "\x0A"_sv, true, PcxHeader},  // RLE of photos is as dense as their pixels
     {"psb", 0, "8BPS\x00\x02"_sv, false},
     {"xcf", 0, "gimp xcf "_sv, false},
     {"icns", 0, "icns"_sv, true},

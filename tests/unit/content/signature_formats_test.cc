@@ -125,6 +125,57 @@ TEST(SignatureFormats, CamcorderAndElementaryStreamsAreRecognised) {
 }
 
 // .lzma files (xz --format=lzma): a properties byte and a dictionary size, then the stream.
+// An AC-3 frame of `bytes` (even) at 44.1 kHz: sync, CRC, then the size code whose frames are
+// 416 bytes (even code) or 418 (odd), then random bits.
+std::string Ac3Frame(int size_code, uint64_t seed) {
+  const std::size_t bytes = size_code % 2 == 0 ? 416 : 418;
+  std::string frame = testing::RandomBytes(bytes, seed);
+  frame[0] = 0x0B;
+  frame[1] = 0x77;
+  frame[4] = static_cast<char>(0x40 | size_code);  // fscod 1 (44.1 kHz)
+  frame[5] = static_cast<char>(8 << 3);            // bsid 8
+  return frame;
+}
+
+// ffmpeg's AC-3 at 44.1 kHz alternates frame sizes, and a frame's bytes may hold 0x0B77 before
+// the next frame does: each frame's size is read from its own header. It was "no known format
+// signature and the first 64 bytes are random".
+TEST(SignatureFormats, Ac3FramesChainedByTheirOwnSizes) {
+  std::string ac3 = Ac3Frame(12, 1);
+  ac3.replace(100, 2, "\x0B\x77");  // a sync word inside the first frame's data
+  for (int i = 0; i < 8; ++i) ac3 += Ac3Frame(13, 2 + i);
+  const auto& v = Named("signature");
+  ASSERT_TRUE(v.Matches(ac3, ac3.size()));
+  EXPECT_EQ(Validate(v, ac3).format, "ac3");
+  std::string broken = ac3;
+  broken.replace(416, 2, "\x00\x00");  // the second frame's sync gone
+  EXPECT_FALSE(v.Matches(broken, broken.size()));
+}
+
+// ZSoft PCX: one magic byte, so the header's fields decide; text starting with a newline is not
+// a PCX. A 256-colour PCX was read as text "with binary random data" (damaged).
+TEST(SignatureFormats, PcxHeaderIsRecognisedByItsFields) {
+  std::string pcx(128, '\0');
+  pcx[0] = 0x0A;
+  pcx[1] = 5;     // version
+  pcx[2] = 1;     // RLE
+  pcx[3] = 8;     // bits per pixel
+  pcx[8] = 99;    // x max: 100 pixels wide
+  pcx[10] = 49;   // y max
+  pcx[65] = 1;    // planes
+  pcx[66] = 100;  // bytes per line
+  pcx += testing::RandomBytes(5000, 3);
+  const auto& v = Named("signature");
+  ASSERT_TRUE(v.Matches(pcx, pcx.size()));
+  EXPECT_EQ(Validate(v, pcx).format, "pcx");
+  EXPECT_TRUE(Validate(v, pcx).high_entropy_body);
+  std::string narrow_lines = pcx;
+  narrow_lines[66] = 50;  // fewer bytes per line than 100 pixels need
+  EXPECT_FALSE(v.Matches(narrow_lines, narrow_lines.size()));
+  const std::string text = "\nDear all,\n" + std::string(300, 'a');
+  EXPECT_FALSE(v.Matches(text, text.size()));
+}
+
 TEST(SignatureFormats, LzmaAloneIsRecognisedAndRandomBytesAreNot) {
   char tmpl[] = "/tmp/steen-signature-lzma.XXXXXX";
   const int fd = ::mkstemp(tmpl);
