@@ -109,17 +109,31 @@ namespace {
 
 using system_detail::Hex;
 
-// ASN.1 DER files (certificates, keys, PKCS#12 and PKCS#7): one SEQUENCE whose definite length
-// spans the file exactly. A random file starting with 0x30 matches this 1 time in ~2^16 or less.
-bool DerSequence(std::string_view head, uint64_t file_size) {
-  if (head.size() < 2 || static_cast<uint8_t>(head[0]) != 0x30) return false;
+// The size of the DER SEQUENCE (long-form length) that `head` starts with, or 0.
+uint64_t DerSequenceBytes(std::string_view head) {
+  if (head.size() < 2 || static_cast<uint8_t>(head[0]) != 0x30) return 0;
   const auto length_byte = static_cast<uint8_t>(head[1]);
-  if (length_byte < 0x81 || length_byte > 0x84) return false;
+  if (length_byte < 0x81 || length_byte > 0x84) return 0;
   const std::size_t octets = length_byte & 0x7f;
-  if (head.size() < 2 + octets) return false;
+  if (head.size() < 2 + octets) return 0;
   uint64_t length = 0;
   for (std::size_t i = 0; i < octets; ++i) length = length << 8 | static_cast<uint8_t>(head[2 + i]);
-  return length >= 0x80 && 2 + octets + length == file_size;
+  return length >= 0x80 ? 2 + octets + length : 0;
+}
+
+// Zero bytes after the object that pad it to a multiple of 8 (how the Authenticode table of a PE
+// file stores a PKCS#7 blob, and what is left when one is cut out of it).
+constexpr uint64_t kMaxDerPadding = 7;
+
+// ASN.1 DER files (certificates, keys, PKCS#12 and PKCS#7): one SEQUENCE whose definite length
+// spans the file, up to that padding. A random file starting with 0x30 matches this 1 time in
+// ~2^13 or less.
+bool DerSequence(std::string_view head, uint64_t file_size) {
+  const uint64_t object = DerSequenceBytes(head);
+  if (object == 0 || object > file_size || file_size - object > kMaxDerPadding) return false;
+  if (object == file_size) return true;
+  return file_size <= head.size() &&
+         head.substr(object).find_first_not_of('\0') == std::string_view::npos;
 }
 
 // Certificates, keys, PKCS#12 and PKCS#7 in DER: the whole nesting is walked (every length must
@@ -143,7 +157,7 @@ class DerValidator final : public FormatValidator {
     }
     auto bytes = reader.Read(0, static_cast<std::size_t>(size));
     if (!bytes.ok()) return report;
-    const DerWalk walk = WalkDer(*bytes);
+    const DerWalk walk = WalkDer(*bytes);  // which allows the zero padding DerSequence does
     if (walk.ok) {
       report.structure_end = size;
       report.reasons.push_back("DER: " + std::to_string(walk.nodes) +

@@ -405,7 +405,10 @@ class SqliteValidator final : public FormatValidator {
   FormatReport Validate(Reader& reader) const override {
     FormatReport report;
     report.format = "sqlite";
-    report.high_entropy_body = false;
+    // Applications keep compressed or encrypted blobs in a database (favicons, thumbnails, secrets
+    // in overflow pages): its blocks may be mostly random. The evidence is the pages' own headers,
+    // which SamplePages checks where the analyzer samples.
+    report.high_entropy_body = true;
     SqliteCheck(reader, report).Run();
     return report;
   }

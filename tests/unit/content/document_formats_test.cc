@@ -714,8 +714,9 @@ class SqliteTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  // Builds a database with python3's sqlite3 module; empty when python3 is absent.
-  std::string MakeDb(const std::string& pragmas, int rows) {
+  // Builds a database with python3's sqlite3 module; empty when python3 is absent. Blobs are random
+  // bytes of 0, 10 or 3000 bytes, or of `blob_bytes` each.
+  std::string MakeDb(const std::string& pragmas, int rows, int blob_bytes = 0) {
     std::string path = (dir_ / "t.db").string();
     std::filesystem::remove(path);
     std::string script = dir_ / "make.py";
@@ -731,12 +732,12 @@ class SqliteTest : public ::testing::Test {
            "for i in range(int(sys.argv[2])):\n"
            "    c.execute('insert into t(name, score, blob) values (?,?,?)', "
            "('name %d %s' % (i, 'x' * random.randint(0, 80)), random.random(), "
-           "bytes(random.getrandbits(8) for _ in range(random.choice([0, 10, 3000])))))\n"
+           "random.randbytes(int(sys.argv[4]) or random.choice([0, 10, 3000]))))\n"
            "c.execute('delete from t where id % 7 = 0')\n"
            "c.commit()\n"
            "c.close()\n";
     std::string cmd = "python3 " + script + " " + path + " " + std::to_string(rows) + " '" +
-                      pragmas + "' 2>/dev/null";
+                      pragmas + "' " + std::to_string(blob_bytes) + " 2>/dev/null";
     if (std::system(cmd.c_str()) != 0) return {};
     std::ifstream in(path, std::ios::binary);
     std::stringstream ss;
@@ -758,8 +759,29 @@ TEST_F(SqliteTest, ValidDatabases) {
     FormatReport r = Check(*v_, db);
     EXPECT_INTEGRITY(r, Integrity::kValid) << " pragmas: " << pragmas;
     EXPECT_EQ(r.format, "sqlite");
-    EXPECT_FALSE(r.high_entropy_body);
+    EXPECT_TRUE(r.high_entropy_body);  // its pages' headers are the evidence, not its blocks
     EXPECT_EQ(r.structure_end, db.size());
+  }
+}
+
+// Applications keep compressed or encrypted blobs in databases (favicons, thumbnails, secrets):
+// most blocks random, every page plausible. Intact; it was "97% of 96 4 KiB blocks random inside a
+// sqlite file, whose content is not random".
+TEST_F(SqliteTest, DatabaseOfRandomBlobsIsIntact) {
+  static const ContentAnalyzer analyzer;
+  for (const std::string& pragmas : {std::string(""), std::string("pragma page_size=65536")}) {
+    const std::string db = MakeDb(pragmas, 40, 100000);
+    if (db.empty()) GTEST_SKIP() << "python3 sqlite3 unavailable";
+    MemoryByteSource source(db);
+    auto a = analyzer.Analyze(source);
+    ASSERT_TRUE(a.ok());
+    EXPECT_EQ(a->format, "sqlite");
+    EXPECT_EQ(a->verdict, Verdict::kIntact) << pragmas << ": " << a->reasons[0];
+    // Its pages encrypted after the first 64 KiB: the page headers tell.
+    std::string encrypted = db;
+    encrypted.replace(65536, std::string::npos, RandomBytes(db.size() - 65536, 4));
+    MemoryByteSource damaged(encrypted);
+    EXPECT_EQ(analyzer.Analyze(damaged)->verdict, Verdict::kDamaged) << pragmas;
   }
 }
 

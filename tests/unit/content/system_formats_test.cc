@@ -259,6 +259,13 @@ TEST(DerFiles, WalkedToTheEnd) {
   EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
   EXPECT_EQ(out.report.evidence, DamageEvidence::kRandom);
   EXPECT_FALSE(RunValidator(*v, der + "x").matches);  // the SEQUENCE must span the file
+  // ...up to the zero padding to 8 bytes that a blob cut out of a PE's Authenticode table keeps
+  // (such a blob was "no known format signature", intermittent encryption).
+  out = RunValidator(*v, der + std::string(5, '\0'));
+  EXPECT_TRUE(out.matches);
+  EXPECT_EQ(out.report.integrity, Integrity::kValid) << Join(out.report.reasons);
+  EXPECT_FALSE(RunValidator(*v, der + std::string(8, '\0')).matches);
+  EXPECT_FALSE(RunValidator(*v, der + std::string("\0\0\0x", 4)).matches);
 }
 
 // A signed PE: its Authenticode table (at the end, where tail-only encryption lands) is walked.
