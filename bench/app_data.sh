@@ -3,8 +3,9 @@
 # auto_vacuum, WAL with its -wal and -shm files, blobs that are random, zlib-compressed or JPEG,
 # as browsers, photo managers and password stores keep them), a git repository (loose objects,
 # packs, index), and keys and certificates (OpenSSH with and without a passphrase, PEM and DER,
-# PKCS#8 encrypted, PKCS#12, a Java keystore). None of them is damaged: every "damaged" verdict is
-# a false positive.
+# PKCS#8 encrypted, PKCS#12, a Java keystore), and text in legacy and wide encodings (Shift_JIS,
+# EUC, GB18030, Big5, KOI8-R, UTF-16 with and without a byte-order mark, UTF-32, UTF-7). None of
+# them is damaged: every "damaged" verdict is a false positive.
 #
 # Usage: bench/app_data.sh [--steen PATH] [--out DIR]      Seconds on 2 cores.
 set -euo pipefail
@@ -82,6 +83,21 @@ if command -v keytool > /dev/null; then
   keytool -genkeypair -alias bench -keyalg RSA -dname CN=bench -storepass "$PASS" \
     -keystore "$K/store.jks" -storetype JKS > /dev/null 2>&1 || true
 fi
+
+# Text in legacy and wide encodings: man pages in Japanese, Korean, Russian and Chinese (UTF-8 in
+# Debian), converted by iconv to what older systems and Windows wrote.
+T=$D/text
+mkdir -p "$T"
+for lang in ja ko ru zh_CN zh_TW; do
+  page=$(find "/usr/share/man/$lang" -name '*.gz' 2> /dev/null | sort | head -1)
+  [[ -n $page ]] || continue
+  zcat "$page" > "$T/$lang.utf8.txt"
+  for enc in SHIFT_JIS EUC-JP ISO-2022-JP CP932 EUC-KR CP949 KOI8-R CP1251 CP866 ISO-8859-5 \
+    GB18030 GBK BIG5 UTF-16 UTF-16BE UTF-16LE UTF-32 UTF-7; do
+    iconv -f UTF-8 -t "$enc" "$T/$lang.utf8.txt" > "$T/$lang.$enc.txt" 2> /dev/null ||
+      rm -f "$T/$lang.$enc.txt"  # characters the encoding lacks: not written
+  done
+done
 
 rc=0
 "$STEEN" scan --format jsonl --no-progress "$D" > "$OUT/scan.jsonl" || rc=$?

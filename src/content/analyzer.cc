@@ -21,6 +21,7 @@
 #include "content/block_stats.h"
 #include "content/evasion.h"
 #include "content/format.h"
+#include "content/formats/text_formats.h"
 #include "content/reader.h"
 #include "content/sampling.h"
 #include "steen/content.h"
@@ -862,11 +863,13 @@ StatusOr<Analysis> ContentAnalyzer::Impl::AnalyzeAt(ByteSource& source,
   }
   // A transformed file either matches nothing or, for inverted text, looks like high-byte text.
   // (An eighth of high bytes: inverted UTF-8 Greek or Cyrillic is mostly ASCII, only the
-  // inverted ASCII between its words high; Western text has a few percent.)
+  // inverted ASCII between its words high; Western text has a few percent. UTF-16 Hangul or CJK
+  // is mostly high bytes as it is: Korean UTF-16BE read XORed with 0x47 as MPEG-TS.)
   const bool maybe_transformed =
-      validator == nullptr ||
-      (IsTextValidator(validator) && 8 * content::CountHighBytes(head.substr(0, 4096)) >
-                                         std::min<std::size_t>(head.size(), 4096));
+      validator == nullptr || (IsTextValidator(validator) &&
+                               8 * content::CountHighBytes(head.substr(0, 4096)) >
+                                   std::min<std::size_t>(head.size(), 4096) &&
+                               !content::LooksLikeUtf16(head));
   if (!decided && maybe_transformed) {
     decided = JudgeTransformed(source, head, size, decision, format);
   }

@@ -486,6 +486,12 @@ Encoding DetectEncoding(std::string_view head) {
   return Encoding::kAscii;  // refined by EightBitEncoding
 }
 
+}  // namespace
+
+bool LooksLikeUtf16(std::string_view head) { return IsUtf16(DetectEncoding(head)); }
+
+namespace {
+
 SpanScan Scan(std::string_view s, uint64_t base, Encoding e) {
   SpanScan out;
   if (IsUtf16(e)) {

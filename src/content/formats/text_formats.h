@@ -10,4 +10,9 @@ namespace steen::content {
 
 std::unique_ptr<const FormatValidator> MakeTextValidator();
 
+// True when `head` is UTF-16 text by its byte-order mark or by its zero bytes (ASCII characters
+// leave a zero in every other byte). Such text may be mostly high bytes (Hangul, CJK) without
+// being inverted 8-bit text.
+bool LooksLikeUtf16(std::string_view head);
+
 }  // namespace steen::content

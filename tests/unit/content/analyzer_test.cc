@@ -323,6 +323,29 @@ TEST(Analyzer, Base64CiphertextIsEncodedCiphertext) {
   EXPECT_EQ(h.kind, DamageKind::kEncodedCiphertext);
 }
 
+// UTF-16BE text mixing ASCII markup and Hangul (a Korean man page, no byte-order mark) is mostly
+// high bytes, like inverted text, and every 94th character ASCII puts a zero every 188 bytes:
+// XORed with 0x47 that read as MPEG-TS sync bytes ("bit_transformed"). It is text.
+TEST(Analyzer, HangulUtf16TextIsNotTransformedMpegTs) {
+  std::mt19937 rng(3);
+  const std::string_view ascii = "abcdefghij klmnop.";
+  std::string text;
+  for (int unit = 0; unit < 60; ++unit) {
+    for (int i = 0; i < 50; ++i) {  // a line of ASCII: a zero high byte
+      text.push_back('\0');
+      text.push_back(i == 49 ? '\n' : ascii[rng() % ascii.size()]);
+    }
+    for (int i = 0; i < 44; ++i) {  // Hangul syllables, U+AC00 to U+D7A3
+      const unsigned syllable = 0xAC00 + rng() % 11172;
+      text.push_back(static_cast<char>(syllable >> 8));
+      text.push_back(static_cast<char>(syllable & 0xff));
+    }
+  }
+  const Analysis a = AnalyzeBytes(text);
+  EXPECT_EQ(a.verdict, Verdict::kIntact) << Joined(a);
+  EXPECT_EQ(a.format, "text") << Joined(a);
+}
+
 TEST(Analyzer, Base64OfTextIsNotDamaged) {
   const Analysis a = AnalyzeBytes(Base64Encode(ProseText(30000)));
   EXPECT_NE(a.verdict, Verdict::kDamaged) << Joined(a);
