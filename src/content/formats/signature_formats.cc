@@ -233,12 +233,12 @@ const Signature kSignatures[] = {
     {"berkeley-db", 12, "\x62\x31\x05\x00"_sv, false},
     {"sqlite-wal", 0, "\x37\x7F\x06\x82"_sv, false},
     {"sqlite-wal", 0, "\x37\x7F\x06\x83"_sv, false},
-    {"hdf5", 0, "\x89HDF\r\n\x1a\n"_sv, false},
+    {"hdf5", 0, "\x89HDF\r\n\x1a\n"_sv, true},  // chunks compressed by gzip/szip filters
     {"netcdf", 0, "CDF\x01"_sv, false},
     {"netcdf", 0, "CDF\x02"_sv, false},
     {"parquet", 0, "PAR1"_sv, true},
     {"avro", 0, "Obj\x01"_sv, true},
-    {"arrow", 0, "ARROW1"_sv, false},
+    {"arrow", 0, "ARROW1"_sv, true},  // IPC buffers compressed by LZ4 or zstd
     {"pcap", 0, "\xD4\xC3\xB2\xA1"_sv, false},
     {"pcap", 0, "\xA1\xB2\xC3\xD4"_sv, false},
     {"pcapng", 0, "\x0A\x0D\x0D\x0A"_sv, false},
@@ -249,7 +249,7 @@ const Signature kSignatures[] = {
     {"xmlb", 0, "XMLb"_sv, false},  // libxmlb silo (AppStream caches): a GUID in its header
     {"ms-access", 4, "Standard Jet DB"_sv, false},
     {"ms-access", 4, "Standard ACE DB"_sv, false},
-    {"outlook-pst", 0, "!BDN"_sv, false},
+    {"outlook-pst", 0, "!BDN"_sv, true},  // attachments; "high" (cyclic) encryption
     {"wordperfect", 0, "\xFFWPC"_sv, false},
     {"dwg", 0, "AC10"_sv, true},
     {"blender", 0, "BLENDER"_sv, false},
@@ -258,7 +258,7 @@ const Signature kSignatures[] = {
     {"psd", 0, "8BPS\x00\x01"_sv, false},
     {"pcx", 0, "\x0A"_sv, true, PcxHeader},  // RLE of photos is as dense as their pixels
     {"psb", 0, "8BPS\x00\x02"_sv, false},
-    {"xcf", 0, "gimp xcf "_sv, false},
+    {"xcf", 0, "gimp xcf "_sv, true},  // GIMP 2.10 compresses tiles with zlib
     {"icns", 0, "icns"_sv, true},
     {"ico", 0, "\x00\x00\x01\x00"_sv, false, IcoHeader},
     {"cur", 0, "\x00\x00\x02\x00"_sv, false, IcoHeader},

@@ -51,6 +51,21 @@ TEST(SignatureFormats, RecognisesDebianPackageAndNamesIt) {
   EXPECT_TRUE(r.high_entropy_body);
 }
 
+// Formats that legitimately hold compressed data in most of their blocks (a mailbox of PDF and
+// DOCX attachments, zlib-compressed GIMP tiles, gzip-filtered HDF5 chunks, LZ4/zstd Arrow buffers):
+// their random blocks are no evidence.
+TEST(SignatureFormats, ContainersOfCompressedDataClaimRandomBodies) {
+  for (const auto& [head, format] : std::vector<std::pair<std::string, std::string>>{
+           {"!BDN", "outlook-pst"},
+           {"gimp xcf v011", "xcf"},
+           {std::string("\x89HDF\r\n\x1a\n", 8), "hdf5"},
+           {"ARROW1", "arrow"}}) {
+    const FormatReport r = Validate(Named("signature"), head + testing::RandomBytes(200000, 5));
+    EXPECT_EQ(r.format, format);
+    EXPECT_TRUE(r.high_entropy_body) << format;
+  }
+}
+
 TEST(SignatureFormats, StructuredFormatsDoNotClaimRandomBodies) {
   const std::string tzif = "TZif2" + std::string(100, '\0');
   const FormatReport r = Validate(Named("signature"), tzif);
