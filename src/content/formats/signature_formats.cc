@@ -194,13 +194,16 @@ const Signature kSignatures[] = {
     {"git-pack", 0, "PACK\0\0\0"_sv, true},
     {"git-index", 0, "DIRC\0\0\0"_sv, false},
     {"git-pack-index", 0, "\xFFtOc\0\0\0"_sv, true},  // SHA-1 names: random by nature
-    {"iso9660", 0x8001, "CD001"_sv, false},
-    {"ext-fs-image", 1080, "\x53\xEF"_sv, false, ExtSuperblock},
-    {"qcow2", 0, "QFI\xFB"_sv, false},
-    {"vmdk", 0, "KDMV"_sv, false},
-    {"vhd", 0, "conectix"_sv, false},
-    {"vhdx", 0, "vhdxfile"_sv, false},
-    {"vdi", 0x40, "\x7F\x10\xDA\xBE"_sv, false},
+    // Disc, filesystem and virtual-disk images hold whatever files were put in them: a live ISO
+    // is mostly a compressed squashfs, a VM disk holds packages, media, a hibernation file or an
+    // encrypted volume. Their random blocks are their contents', not evidence.
+    {"iso9660", 0x8001, "CD001"_sv, true},
+    {"ext-fs-image", 1080, "\x53\xEF"_sv, true, ExtSuperblock},
+    {"qcow2", 0, "QFI\xFB"_sv, true},
+    {"vmdk", 0, "KDMV"_sv, true},
+    {"vhd", 0, "conectix"_sv, true},
+    {"vhdx", 0, "vhdxfile"_sv, true},
+    {"vdi", 0x40, "\x7F\x10\xDA\xBE"_sv, true},
     // Code and runtime data.
     {"java-class", 0, "\xCA\xFE\xBA\xBE"_sv, false, JavaClassVersion},
     {"mach-o", 0, "\xCA\xFE\xBA\xBE"_sv, false, MachOFat},
