@@ -1,5 +1,6 @@
 // Registration of the archive format validators: ZIP (and OOXML/ODF/EPUB/JAR built on it), gzip,
-// bzip2, xz, zstd, 7z, RAR and TAR. TAR goes last: its v7 form has no magic, only a checksum.
+// bzip2, xz, zstd, 7z, RAR, TAR and cpio. TAR goes late: its v7 form has no magic, only a
+// checksum.
 #include "content/format.h"
 #include "content/formats/zip_util.h"
 
@@ -14,6 +15,7 @@ void RegisterArchiveFormats(ValidatorList& out) {
   out.push_back(archive::MakeSevenZipValidator());
   out.push_back(archive::MakeRarValidator());
   out.push_back(archive::MakeTarValidator());
+  out.push_back(archive::MakeCpioValidator());
 }
 
 }  // namespace steen::content

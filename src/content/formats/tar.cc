@@ -6,6 +6,7 @@
 
 #include "content/block_stats.h"
 #include "content/bytes.h"
+#include "content/formats/members.h"
 #include "content/formats/zip_util.h"
 
 namespace steen::content::archive {
@@ -100,16 +101,6 @@ bool HasData(char type) { return !(type >= '1' && type <= '6'); }
 // can judge as files of their own.
 bool IsPlainFile(char type) { return type == '0' || type == '\0' || type == '7'; }
 
-// A name for reasons: up to the first NUL, printable ASCII only (reasons end up in JSON).
-std::string PrintableName(std::string_view bytes) {
-  std::string name;
-  for (char c : bytes.substr(0, std::min(bytes.size(), limits::kMaxMemberNameBytes))) {
-    if (c == '\0') break;
-    name.push_back(c >= 0x20 && c < 0x7f ? c : '?');
-  }
-  return name;
-}
-
 std::string HeaderName(std::string_view header) {
   std::string name = PrintableName(header.substr(0, 100));
   if (HasAt(header, 257, "ustar")) {
@@ -118,27 +109,6 @@ std::string HeaderName(std::string_view header) {
   }
   return name;
 }
-
-// Picks the members the analyzer judges: the one holding each of kMaxMembersJudged offsets
-// spread evenly over the file (so large members, and every part of a large tar, get their turn).
-class MemberPicker {
- public:
-  explicit MemberPicker(uint64_t file_size) : file_size_(file_size) {}
-  // An entry spans [entry_start, entry_end) (header to padding). True when a target falls in it.
-  bool Take(uint64_t entry_end) {
-    bool taken = false;
-    while (next_ < limits::kMaxMembersJudged && Target(next_) < entry_end) {
-      taken = true;
-      ++next_;
-    }
-    return taken;
-  }
-
- private:
-  uint64_t Target(std::size_t i) const { return file_size_ / limits::kMaxMembersJudged * i; }
-  uint64_t file_size_;
-  std::size_t next_ = 0;
-};
 
 class TarValidator final : public FormatValidator {
  public:

@@ -71,5 +71,6 @@ std::unique_ptr<const FormatValidator> MakeZstdValidator();
 std::unique_ptr<const FormatValidator> MakeSevenZipValidator();
 std::unique_ptr<const FormatValidator> MakeRarValidator();
 std::unique_ptr<const FormatValidator> MakeTarValidator();
+std::unique_ptr<const FormatValidator> MakeCpioValidator();
 
 }  // namespace steen::content::archive

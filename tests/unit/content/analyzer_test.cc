@@ -26,6 +26,8 @@ namespace steen {
 namespace {
 
 using testing::Base64Encode;
+using testing::CpioEnd;
+using testing::CpioEntry;
 using testing::HexEncode;
 using testing::ProseText;
 using testing::RandomBytes;
@@ -306,6 +308,35 @@ TEST(Analyzer, NestedTarsAreJudgedToABoundedDepth) {
   EXPECT_EQ(AnalyzeBytes(nested).verdict, Verdict::kDamaged) << Joined(AnalyzeBytes(nested));
   const std::string deeper = TarEntry("outer.tar", nested) + TarEnd();
   EXPECT_EQ(AnalyzeBytes(deeper).verdict, Verdict::kIntact) << Joined(AnalyzeBytes(deeper));
+}
+
+// cpio (initramfs images, RPM payloads) is judged like tar: its members as files of their own.
+TEST(Analyzer, CpioMembersAreJudgedAsFiles) {
+  std::string cpio = CpioEntry("lib", "", 040755) +
+                     CpioEntry("lib/modules/a.ko.gz", Gzip(RandomBytes(150000, 21), 0)) +
+                     CpioEntry("etc/motd", ProseText(40000, 22));
+  cpio += CpioEnd(cpio.size());
+  Analysis a = AnalyzeBytes(cpio);
+  EXPECT_EQ(a.format, "cpio");
+  EXPECT_EQ(a.verdict, Verdict::kIntact) << Joined(a);
+  // An initramfs: this cpio, then a compressed one after the trailer's padding.
+  EXPECT_EQ(AnalyzeBytes(cpio + Gzip(ProseText(100000, 23))).verdict, Verdict::kIntact);
+  // A member encrypted after its first 4 KiB is found and named.
+  std::string motd = ProseText(200000, 24);
+  motd.replace(4096, std::string::npos, RandomBytes(motd.size() - 4096, 25));
+  std::string damaged = CpioEntry("etc/motd", motd);
+  damaged += CpioEnd(damaged.size());
+  a = AnalyzeBytes(damaged);
+  EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  EXPECT_NE(Joined(a).find("member 'etc/motd'"), std::string::npos) << Joined(a);
+  // Random bytes where the second header must be: ciphertext.
+  std::string broken = cpio;
+  const std::size_t second = CpioEntry("lib", "", 040755).size();
+  broken.replace(second, 4096, RandomBytes(4096, 26));
+  a = AnalyzeBytes(broken);
+  EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  // Cut short: unknown, as a truncated file is.
+  EXPECT_EQ(AnalyzeBytes(cpio.substr(0, 100000)).verdict, Verdict::kUnknown);
 }
 
 TEST(Analyzer, ProseIsIntact) {

@@ -543,8 +543,10 @@ TEST(ArchiveHostile, SignaturesFollowedByGarbageDoNotCrash) {
                                   std::string("\x28\xB5\x2F\xFD", 4),
                                   std::string("7z\xBC\xAF\x27\x1C\x00\x04", 8),
                                   std::string("Rar!\x1A\x07\x00", 7),
-                                  std::string("Rar!\x1A\x07\x01\x00", 8)};
-  for (const char* name : {"zip", "gzip", "bzip2", "xz", "zstd", "7z", "rar", "tar"}) {
+                                  std::string("Rar!\x1A\x07\x01\x00", 8),
+                                  "07070100000001",
+                                  "070707000001"};
+  for (const char* name : {"zip", "gzip", "bzip2", "xz", "zstd", "7z", "rar", "tar", "cpio"}) {
     for (const std::string& p : prefixes) {
       for (std::size_t n : {0, 1, 5, 30, 600, 70000}) {
         std::string bytes = p + RandomBytes(n, static_cast<uint32_t>(n));

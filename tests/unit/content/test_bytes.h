@@ -127,4 +127,25 @@ inline std::string TarEntry(std::string_view name, const std::string& data) {
 
 inline std::string TarEnd() { return std::string(1024, '\0'); }
 
+// A cpio "newc" entry (070701): header of hexadecimal fields, name, data, each padded to 4.
+inline std::string CpioEntry(std::string_view name, const std::string& data,
+                             unsigned mode = 0100644) {
+  char header[111];
+  std::snprintf(header, sizeof(header),
+                "070701%08x%08x%08x%08x%08x%08x%08zx%08x%08x%08x%08x%08zx%08x", 1u, mode, 0u, 0u,
+                1u, 0u, data.size(), 0u, 0u, 0u, 0u, name.size() + 1, 0u);
+  std::string entry = std::string(header, 110) + std::string(name) + '\0';
+  entry.append((4 - entry.size() % 4) % 4, '\0');
+  entry += data;
+  entry.append((4 - entry.size() % 4) % 4, '\0');
+  return entry;
+}
+
+// The trailer entry, padded to a 512-byte block as cpio writes it (given the archive so far).
+inline std::string CpioEnd(std::size_t archive_bytes) {
+  std::string end = CpioEntry("TRAILER!!!", "", 0);
+  end.append((512 - (archive_bytes + end.size()) % 512) % 512, '\0');
+  return end;
+}
+
 }  // namespace steen::testing
