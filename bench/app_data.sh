@@ -9,18 +9,8 @@
 #
 # Usage: bench/app_data.sh [--steen PATH] [--out DIR]      Seconds on 2 cores.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STEEN=$ROOT/build/release/steen
-OUT=$ROOT/bench/out/app_data
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --steen) STEEN=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) echo "app_data: unknown option $1" >&2; exit 2 ;;
-  esac
-done
-[[ -x $STEEN ]] || { echo "app_data: no steen at $STEEN" >&2; exit 2; }
+. "$(dirname "$0")/fp_battery.sh"
+fp_options app_data "$@"
 rm -rf "$OUT"
 D=$OUT/files
 mkdir -p "$D/sqlite" "$D/keys"
@@ -99,24 +89,4 @@ for lang in ja ko ru zh_CN zh_TW; do
   done
 done
 
-rc=0
-"$STEEN" scan --format jsonl --no-progress "$D" > "$OUT/scan.jsonl" || rc=$?
-[[ $rc -le 1 ]] || { echo "app_data: steen scan exited $rc" >&2; exit 2; }
-python3 - "$OUT/scan.jsonl" "$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo unknown)" << 'EOF'
-import collections, json, sys
-files, verdicts, bad = 0, collections.Counter(), []
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    if "path" not in d or "verdict" not in d:
-        continue
-    files += 1
-    verdicts[d["verdict"]] += 1
-    if d["verdict"] != "intact":
-        bad.append(d)
-print(f"<!-- bench/app_data.sh; git {sys.argv[2]} -->")
-print(f"Files: {files}; intact {verdicts['intact']}, damaged {verdicts['damaged']}, "
-      f"unknown {verdicts['unknown']}.")
-for d in bad:
-    print(f"- {d['verdict']} {d.get('format')}: {d['path'].split('/files/')[-1]}: "
-          f"{(d.get('reasons') or [''])[0][:140]}")
-EOF
+fp_scan "$D"

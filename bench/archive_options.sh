@@ -11,18 +11,8 @@
 # Usage: bench/archive_options.sh [--steen PATH] [--out DIR]
 # Sources: a few files of bench/corpus (run bench/build_corpus.sh first). About a minute on 2 cores.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STEEN=$ROOT/build/release/steen
-OUT=$ROOT/bench/out/archive_options
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --steen) STEEN=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) echo "archive_options: unknown option $1" >&2; exit 2 ;;
-  esac
-done
-[[ -x $STEEN ]] || { echo "archive_options: no steen at $STEEN" >&2; exit 2; }
+. "$(dirname "$0")/fp_battery.sh"
+fp_options archive_options "$@"
 CORPUS=$ROOT/bench/corpus
 [[ -d $CORPUS ]] || { echo "archive_options: no corpus at $CORPUS (bench/build_corpus.sh)" >&2; exit 2; }
 rm -rf "$OUT"
@@ -88,30 +78,6 @@ q 7z a -bd -v1m "$A/volumes/all.7z" "$SRC"
 split -b 300k "$A/all.tar.gz" "$A/volumes/all.tar.gz."
 split -d -b 300k "$A/all.tar.xz" "$A/volumes/all.tar.xz."
 
-rc=0
-"$STEEN" scan --format jsonl --no-progress "$A" > "$OUT/scan.jsonl" || rc=$?
-[[ $rc -le 1 ]] || { echo "archive_options: steen scan exited $rc" >&2; exit 2; }
-python3 - "$OUT/scan.jsonl" "$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo unknown)" << 'EOF'
-import collections, json, sys
 # ccrypt writes no plaintext header (its magic number is inside the first encrypted block): its
-# output cannot be told from ransomware's by content (docs/LIMITS.md), so it is counted apart.
-files, verdicts, bad, headerless = 0, collections.Counter(), [], collections.Counter()
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    if "path" not in d or "verdict" not in d:
-        continue
-    if d["path"].endswith(".cpt"):
-        headerless[d["verdict"]] += 1
-        continue
-    files += 1
-    verdicts[d["verdict"]] += 1
-    if d["verdict"] != "intact":
-        bad.append(d)
-print(f"<!-- bench/archive_options.sh; git {sys.argv[2]} -->")
-print(f"Archives: {files}; intact {verdicts['intact']}, damaged {verdicts['damaged']}, "
-      f"unknown {verdicts['unknown']}.")
-print(f"ccrypt output (no plaintext header, counted apart): {dict(headerless)}.")
-for d in bad:
-    print(f"- {d['verdict']} {d.get('format')}: {d['path'].split('/archives/')[-1]}: "
-          f"{(d.get('reasons') or [''])[0][:140]}")
-EOF
+# output cannot be told from ransomware's by content (docs/LIMITS.md).
+fp_scan "$A" .cpt "ccrypt: no plaintext header"

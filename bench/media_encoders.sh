@@ -9,18 +9,8 @@
 #
 # Usage: bench/media_encoders.sh [--steen PATH] [--out DIR]      About a minute on 2 cores.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STEEN=$ROOT/build/release/steen
-OUT=$ROOT/bench/out/media_encoders
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --steen) STEEN=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-    *) echo "media_encoders: unknown option $1" >&2; exit 2 ;;
-  esac
-done
-[[ -x $STEEN ]] || { echo "media_encoders: no steen at $STEEN" >&2; exit 2; }
+. "$(dirname "$0")/fp_battery.sh"
+fp_options media_encoders "$@"
 command -v ffmpeg > /dev/null || { echo "media_encoders: ffmpeg not installed" >&2; exit 2; }
 rm -rf "$OUT"
 M=$OUT/media
@@ -97,25 +87,5 @@ make exr.exr "${PICTURE[@]}" -c:v exr
 make mjpeg.mjpeg "${CLIP[@]}" -c:v mjpeg -f mjpeg
 make jxl.jxl "${PICTURE[@]}" -c:v libjxl
 
-rc=0
-"$STEEN" scan --format jsonl --no-progress "$M" > "$OUT/scan.jsonl" || rc=$?
-[[ $rc -le 1 ]] || { echo "media_encoders: steen scan exited $rc" >&2; exit 2; }
-python3 - "$OUT/scan.jsonl" "$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo unknown)" \
-  "${SKIPPED[*]:-}" << 'EOF'
-import collections, json, sys
-files, verdicts, bad = 0, collections.Counter(), []
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    if "path" not in d or "verdict" not in d:
-        continue
-    files += 1
-    verdicts[d["verdict"]] += 1
-    if d["verdict"] != "intact":
-        bad.append(d)
-print(f"<!-- bench/media_encoders.sh; git {sys.argv[2]} -->")
-print(f"Files: {files}; intact {verdicts['intact']}, damaged {verdicts['damaged']}, "
-      f"unknown {verdicts['unknown']}. Skipped (encoder missing): {sys.argv[3] or 'none'}.")
-for d in bad:
-    print(f"- {d['verdict']} {d.get('format')}: {d['path'].split('/media/')[-1]}: "
-          f"{(d.get('reasons') or [''])[0][:140]}")
-EOF
+fp_scan "$M"
+echo "Skipped (encoder missing): ${SKIPPED[*]:-none}."
