@@ -38,8 +38,13 @@ std::optional<uint64_t> RegularFileSize(int dir_fd, const std::string& name) {
   return static_cast<uint64_t>(st.st_size);
 }
 
-// The first volume's analysis, when it is a known format that is not damaged (a volume set
-// whose first piece lost its header vouches for nothing).
+// A format a set of volumes can be: a signature was found (a first volume without one, or text,
+// lost its header or never had one).
+bool KnownFormat(const std::string& format) {
+  return format != "unknown" && format != "empty" && format.rfind("text", 0) != 0;
+}
+
+// The first volume's analysis, when it is of a known format.
 std::optional<Analysis> FirstVolumeAnalysis(int dir_fd, const std::string& name,
                                             const AnalyzeFunction& analyze,
                                             const AnalyzeOptions& options) {
@@ -50,10 +55,7 @@ std::optional<Analysis> FirstVolumeAnalysis(int dir_fd, const std::string& name,
   if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
     FileByteSource source(fd, static_cast<uint64_t>(st.st_size));
     StatusOr<Analysis> analysis = analyze(source, options);
-    if (analysis.ok() && analysis->verdict != Verdict::kDamaged && analysis->format != "unknown" &&
-        analysis->format.rfind("text", 0) != 0) {
-      result = std::move(analysis).value();
-    }
+    if (analysis.ok() && KnownFormat(analysis->format)) result = std::move(analysis).value();
   }
   close(fd);
   return result;
@@ -184,13 +186,19 @@ void JudgeSplitVolume(int dir_fd, const std::string& name, uint64_t size,
     if (!first_size || !RegularFileSize(dir_fd, zip_last)) return;
     if (parsed->index == 0 ? size > *first_size : size != *first_size) return;
     const auto first = FirstVolumeAnalysis(dir_fd, parsed->first, analyze, options);
-    if (!first) return;
+    if (!first || first->verdict == Verdict::kDamaged) return;
     why = position + " of a split " + first->format + " archive: its first volume '" + first_base +
           "' is beside it, and every volume before the last has its size (a zip volume alone" +
           " holds no header to check)";
     analysis->format = first->format + "-volume";
   } else {
-    // Numbered volumes are the archive cut into pieces: judged whole, end to end.
+    // Numbered volumes are the archive cut into pieces: judged whole, end to end. The set's format
+    // is its first volume's: without one, there is no set to judge (cheap to know, before the set
+    // is listed).
+    if (parsed->first == name ? !KnownFormat(analysis->format)
+                              : !FirstVolumeAnalysis(dir_fd, parsed->first, analyze, options)) {
+      return;
+    }
     std::vector<std::string> names;
     std::vector<uint64_t> sizes;
     if (!CollectSet(dir_fd, name, *parsed, &names, &sizes)) return;
