@@ -126,43 +126,64 @@ bool CollectSet(int dir_fd, const std::string& name, const SplitVolumeName& pars
 
 std::optional<SplitVolumeName> ParseSplitVolumeName(std::string_view name,
                                                     bool zip_last_candidate) {
-  const std::size_t dot = name.rfind('.');
-  if (dot == std::string_view::npos || dot == 0 || name[dot - 1] == '/') return std::nullopt;
-  const std::string stem(name.substr(0, dot));
-  const std::string_view suffix = name.substr(dot + 1);
+  const std::size_t slash = name.rfind('/');
+  const std::size_t base = slash == std::string_view::npos ? 0 : slash + 1;
   SplitVolumeName parsed;
-  if (AllDigits(suffix) && suffix.size() >= 2 && suffix.size() <= 3) {
-    // 7-Zip and HJSplit count from 001; split -d from 00.
-    const int number = std::stoi(std::string(suffix));
-    const int first_number = suffix.size() >= 3 ? 1 : 0;
+  // zip -s: x.z01, x.z02, ... and x.zip, the last piece.
+  const std::size_t dot = name.rfind('.');
+  if (dot != std::string_view::npos && dot > base) {
+    const std::string stem(name.substr(0, dot));
+    const std::string_view suffix = name.substr(dot + 1);
+    if (suffix.size() >= 3 && suffix[0] == 'z' && AllDigits(suffix.substr(1))) {
+      const int number = std::stoi(std::string(suffix.substr(1)));
+      if (number < 1) return std::nullopt;
+      parsed.first = stem + ".z01";
+      parsed.next = stem + ".z" + Padded(number + 1, 2);
+      parsed.index = number;
+      return parsed;
+    }
+    if (zip_last_candidate && suffix == "zip") {
+      parsed.first = stem + ".z01";
+      parsed.index = 0;
+      return parsed;
+    }
+  }
+  // A stem of more than a dot: ".001" or ".aa" alone are hidden files, not pieces.
+  const auto stem_ok = [&](std::size_t suffix_bytes) {
+    const std::size_t stem_bytes = name.size() - base - suffix_bytes;
+    return stem_bytes > 0 && name.substr(base, stem_bytes) != ".";
+  };
+  // Numbered pieces: 7-Zip and HJSplit append .001, .002, ...; split -d appends 00, 01, ... to
+  // whatever prefix it is given (x, name., name.part).
+  std::size_t digits = 0;
+  while (digits < name.size() - base &&
+         std::isdigit(static_cast<unsigned char>(name[name.size() - 1 - digits]))) {
+    ++digits;
+  }
+  if ((digits == 2 || digits == 3) && stem_ok(digits)) {
+    const std::string stem(name.substr(0, name.size() - digits));
+    const int number = std::stoi(std::string(name.substr(name.size() - digits)));
+    const int first_number = digits == 3 ? 1 : 0;
     if (number < first_number) return std::nullopt;
-    parsed.first = stem + "." + Padded(first_number, suffix.size());
-    parsed.next = stem + "." + Padded(number + 1, suffix.size());
+    parsed.first = stem + Padded(first_number, digits);
+    parsed.next = stem + Padded(number + 1, digits);
     parsed.index = number - first_number + 1;
     return parsed;
   }
-  if (suffix.size() == 2 && std::islower(static_cast<unsigned char>(suffix[0])) &&
-      std::islower(static_cast<unsigned char>(suffix[1])) && suffix != "zz") {
-    // split's default suffixes (with a prefix ending in '.'): aa, ab, ..., az, ba, ...
-    const int number = (suffix[0] - 'a') * 26 + (suffix[1] - 'a');
-    parsed.first = stem + ".aa";
-    parsed.next = stem + "." + std::string(1, static_cast<char>('a' + (number + 1) / 26)) +
-                  std::string(1, static_cast<char>('a' + (number + 1) % 26));
-    parsed.index = number + 1;
-    return parsed;
-  }
-  if (suffix.size() >= 3 && suffix[0] == 'z' && AllDigits(suffix.substr(1))) {
-    const int number = std::stoi(std::string(suffix.substr(1)));
-    if (number < 1) return std::nullopt;
-    parsed.first = stem + ".z01";
-    parsed.next = stem + ".z" + Padded(number + 1, 2);
-    parsed.index = number;
-    return parsed;
-  }
-  if (zip_last_candidate && suffix == "zip") {
-    parsed.first = stem + ".z01";
-    parsed.index = 0;
-    return parsed;
+  // split's default suffixes, after whatever prefix (xaa, name.aa, name.partaa): aa, ab, ... az,
+  // ba, ... A name that merely ends in two letters is a piece only if its "aa" sibling makes a set
+  // with it (JudgeSplitVolume).
+  if (digits == 0 && name.size() - base >= 2 && stem_ok(2)) {
+    const char c0 = name[name.size() - 2], c1 = name[name.size() - 1];
+    if (c0 >= 'a' && c0 <= 'z' && c1 >= 'a' && c1 <= 'z' && !(c0 == 'z' && c1 == 'z')) {
+      const std::string stem(name.substr(0, name.size() - 2));
+      const int number = (c0 - 'a') * 26 + (c1 - 'a');
+      parsed.first = stem + "aa";
+      parsed.next = stem + static_cast<char>('a' + (number + 1) / 26) +
+                    static_cast<char>('a' + (number + 1) % 26);
+      parsed.index = number + 1;
+      return parsed;
+    }
   }
   return std::nullopt;
 }

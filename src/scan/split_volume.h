@@ -1,5 +1,5 @@
 // Volumes of split archives. 7-Zip's "split to volumes" (name.7z.001, .002, ...), HJSplit, `split`
-// (name.aa, name.ab, ... with a prefix ending in '.'; name.00, ... with -d) and Info-ZIP's `zip -s`
+// (aa, ab, ... or with -d 00, 01, ... after any prefix: xaa, name.aa, name.partaa) and `zip -s`
 // (name.z01, name.z02, ..., name.zip last) cut one archive into pieces: every piece after the first
 // is raw compressed bytes with no header, which content analysis alone calls encrypted, and the
 // first piece reads as an archive cut short. A piece is recognised by its name and by the set it
@@ -23,9 +23,9 @@ struct SplitVolumeName {
   int index = 0;      // 1-based position in the set; 0 for zip's last piece (position unknown)
 };
 
-// Parses "x.7z.002", "x.001", "x.00" (two or three digits), "x.ab", "x.z03" and "x.zip" (a last
-// piece, when x.z01 exists: the caller checks). `zip_last_candidate` parses "x.zip" as zip's last
-// piece.
+// Parses "x.7z.002", "x.001", "x00" (two or three digits after any prefix), "xab", "x.z03" and
+// "x.zip" (a last piece, when x.z01 exists: the caller checks). `zip_last_candidate` parses "x.zip"
+// as zip's last piece.
 std::optional<SplitVolumeName> ParseSplitVolumeName(std::string_view name, bool zip_last_candidate);
 
 // Called for a file whose analysis is not intact: when it is a volume of a split set that checks

@@ -77,12 +77,23 @@ TEST(SplitVolumeName, ParsesTheWritersNamingSchemes) {
   ASSERT_TRUE(zip_last);
   EXPECT_EQ(zip_last->first, "a.z01");
   EXPECT_TRUE(zip_last->next.empty());
-  EXPECT_FALSE(ParseSplitVolumeName("a.zip", false));
-  EXPECT_FALSE(ParseSplitVolumeName("report.docx", true));
+  // split's suffixes after any prefix: x00, xaa, name.partaa.
+  auto bare = ParseSplitVolumeName("dir/x01", false);
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->first, "dir/x00");
+  auto part = ParseSplitVolumeName("backup.tar.gz.partab", false);
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->first, "backup.tar.gz.partaa");
+  EXPECT_EQ(part->next, "backup.tar.gz.partac");
+  // Any name ending in two letters parses; only an "aa" sibling that makes a set with it counts.
+  auto docx = ParseSplitVolumeName("report.docx", false);
+  ASSERT_TRUE(docx);
+  EXPECT_EQ(docx->first, "report.doaa");
   EXPECT_FALSE(ParseSplitVolumeName("photo.2024", false));  // four digits and more: not volumes
   EXPECT_FALSE(ParseSplitVolumeName("x.000", false));       // 7-Zip counts from 001
-  EXPECT_FALSE(ParseSplitVolumeName(".001", false));
-  EXPECT_FALSE(ParseSplitVolumeName("dir.001/file", false));
+  EXPECT_FALSE(ParseSplitVolumeName(".001", false));        // hidden files, not pieces
+  EXPECT_FALSE(ParseSplitVolumeName("dir/.aa", false));
+  EXPECT_FALSE(ParseSplitVolumeName("x.zz", false));
 }
 
 // Volumes after the first hold compressed bytes and no header: alone they look encrypted. With
