@@ -77,6 +77,7 @@ q 7z a -bd -v1m "$A/volumes/all.7z" "$SRC"
 (cd "$A/volumes" && q zip -q -s 1m -r all.zip ../../src)
 split -b 300k "$A/all.tar.gz" "$A/volumes/all.tar.gz."
 split -d -b 300k "$A/all.tar.xz" "$A/volumes/all.tar.xz."
+split -b 300k "$A/all.tar.bz2" "$A/volumes/all.tar.bz2.part"
 
 # ccrypt writes no plaintext header (its magic number is inside the first encrypted block): its
 # output cannot be told from ransomware's by content (docs/LIMITS.md).
