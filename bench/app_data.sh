@@ -3,7 +3,8 @@
 # auto_vacuum, WAL with its -wal and -shm files, blobs that are random, zlib-compressed or JPEG,
 # as browsers, photo managers and password stores keep them), a git repository (loose objects,
 # packs, index), and keys and certificates (OpenSSH with and without a passphrase, PEM and DER,
-# PKCS#8 encrypted, PKCS#12, a Java keystore), and text in legacy and wide encodings (Shift_JIS,
+# PKCS#8 encrypted, PKCS#12, a Java keystore), arrays and model weights (NumPy, pickle,
+# safetensors, GGUF), and text in legacy and wide encodings (Shift_JIS,
 # EUC, GB18030, Big5, KOI8-R, UTF-16 with and without a byte-order mark, UTF-32, UTF-7). None of
 # them is damaged: every "damaged" verdict is a false positive.
 #
@@ -73,6 +74,30 @@ if command -v keytool > /dev/null; then
   keytool -genkeypair -alias bench -keyalg RSA -dname CN=bench -storepass "$PASS" \
     -keystore "$K/store.jks" -storetype JKS > /dev/null 2>&1 || true
 fi
+
+# Arrays and model weights as Python writes them: NumPy .npy (float32), pickles (protocols 2 and
+# 5), safetensors, and quantized GGUF weights (made here without NumPy or PyTorch; the layouts are
+# the formats' own).
+mkdir -p "$D/models"
+python3 - "$D/models" << 'PY'
+import array, json, os, pickle, random, struct, sys
+random.seed(2)
+out = sys.argv[1]
+weights = array.array("f", [random.gauss(0, 0.02) for _ in range(250000)]).tobytes()
+header = "{'descr': '<f4', 'fortran_order': False, 'shape': (250000,), }"
+header += " " * (63 - (10 + len(header)) % 64) + "\n"
+with open(os.path.join(out, "weights.npy"), "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + weights)
+with open(os.path.join(out, "weights.pkl"), "wb") as f:
+    pickle.dump({"w": weights, "bias": [random.random() for _ in range(1000)]}, f, protocol=5)
+with open(os.path.join(out, "floats-p2.pkl"), "wb") as f:
+    pickle.dump([random.random() for _ in range(50000)], f, protocol=2)
+meta = json.dumps({"w": {"dtype": "F32", "shape": [250000], "data_offsets": [0, len(weights)]}})
+with open(os.path.join(out, "model.safetensors"), "wb") as f:
+    f.write(struct.pack("<Q", len(meta)) + meta.encode() + weights)
+with open(os.path.join(out, "model-q4.gguf"), "wb") as f:
+    f.write(b"GGUF" + struct.pack("<IQQ", 3, 1, 0) + random.randbytes(1000000))
+PY
 
 # Text in legacy and wide encodings: man pages in Japanese, Korean, Russian and Chinese (UTF-8 in
 # Debian), converted by iconv to what older systems and Windows wrote.

@@ -90,6 +90,38 @@ bool PcxHeader(std::string_view head, uint64_t file_size) {
   const uint32_t width = *x_max - *x_min + 1u;
   return *line_bytes % 2 == 0 && *line_bytes >= (width * bits + 7) / 8;
 }
+// Model weights and arrays (numbers whose short runs look random; their 4 KiB blocks do not).
+// safetensors: a little-endian u64 length, then that many bytes of JSON header, then the data.
+bool SafetensorsHeader(std::string_view head, uint64_t file_size) {
+  auto length = LoadLE<uint64_t>(head, 0);
+  if (!length || *length < 2 || *length > 100 * 1024 * 1024 || *length + 8 > file_size) {
+    return false;
+  }
+  if (head.size() < 9 || head[8] != '{') return false;
+  return *length + 8 > head.size() || head[*length + 7] == '}' || head[*length + 7] == ' ';
+}
+// Python pickle, protocols 2 to 5 (NumPy arrays, scikit-learn and legacy PyTorch models):
+// PROTO, then a FRAME (protocol 4 and 5) or one of the opcodes that start a pickled object.
+bool PickleHeader(std::string_view head, uint64_t file_size) {
+  auto proto = ByteAt(head, 1), next = ByteAt(head, 2);
+  if (!proto || !next || *proto < 2 || *proto > 5) return false;
+  if (file_size <= head.size() && head.back() != '.') return false;  // STOP ends a pickle
+  if (*proto >= 4) return *next == 0x95;
+  return std::string_view("}]()cXqKJMGU\x8c\x80\x95").find(static_cast<char>(*next)) !=
+         std::string_view::npos;
+}
+// ONNX: a protobuf ModelProto, whose first field is ir_version (field 1, a small varint), then
+// one of the next fields (producer name and version, domain, model version, doc, graph, opsets).
+bool OnnxModel(std::string_view head, uint64_t /*file_size*/) {
+  auto version = ByteAt(head, 1), next = ByteAt(head, 2);
+  return version && next && *version >= 1 && *version <= 20 &&
+         std::string_view("\x12\x1a\x22\x28\x32\x3a\x42").find(static_cast<char>(*next)) !=
+             std::string_view::npos;
+}
+bool GgufVersion(std::string_view head, uint64_t /*file_size*/) {
+  auto version = LoadLE<uint32_t>(head, 4);
+  return version && *version >= 1 && *version <= 3;
+}
 bool ExtSuperblock(std::string_view head, uint64_t /*file_size*/) {
   // ext2/3/4 superblock at 1024: block size exponent, revision and state must be sane.
   auto log_block_size = LoadLE<uint32_t>(head, 1024 + 24);
@@ -237,6 +269,18 @@ const Signature kSignatures[] = {
     {"netcdf", 0, "CDF\x01"_sv, false},
     {"netcdf", 0, "CDF\x02"_sv, false},
     {"parquet", 0, "PAR1"_sv, true},
+    // Arrays and model weights: floats, or quantized integers that look random.
+    {"npy", 0, "\x93NUMPY"_sv, true},
+    {"gguf", 0, "GGUF"_sv, true, GgufVersion},
+    {"safetensors", 0, ""_sv, true, SafetensorsHeader},
+    {"pickle", 0, "\x80"_sv, true, PickleHeader},
+    {"onnx", 0, "\x08"_sv, true, OnnxModel},
+    {"tflite", 4, "TFL3"_sv, true},
+    {"matlab-mat", 0, "MATLAB 5.0 MAT-file"_sv, true},  // v7.3 files are HDF5 after this text
+    {"matlab-mat", 0, "MATLAB 7.3 MAT-file"_sv, true},
+    {"fits", 0, "SIMPLE  =                    T"_sv, true},
+    {"feather", 0, "FEA1"_sv, true},
+    {"orc", 0, "ORC"_sv, true},
     {"avro", 0, "Obj\x01"_sv, true},
     {"arrow", 0, "ARROW1"_sv, true},  // IPC buffers compressed by LZ4 or zstd
     {"pcap", 0, "\xD4\xC3\xB2\xA1"_sv, false},

@@ -70,6 +70,44 @@ TEST(SignatureFormats, ContainersOfCompressedDataClaimRandomBodies) {
   }
 }
 
+// Arrays and model weights: numbers whose first bytes look random to a short-span test (a NumPy
+// array of float32 weights was "the first 16 bytes ... look like ciphertext"; a quantized GGUF
+// model "100% of blocks random"). Each is recognised by its header, and random bytes after the
+// same first byte are not.
+TEST(SignatureFormats, ArraysAndModelWeightsAreRecognised) {
+  const std::string weights = testing::RandomBytes(100000, 7);
+  const std::string json = R"({"w":{"dtype":"F32","shape":[25000],"data_offsets":[0,100000]}})";
+  std::string safetensors(8, '\0');
+  for (int i = 0; i < 8; ++i) safetensors[i] = static_cast<char>((json.size() >> (8 * i)) & 0xff);
+  safetensors += json + weights;
+  const std::string pickle =
+      std::string("\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00", 11) + weights + ".";
+  const std::string onnx = std::string("\x08\x07\x12\x07pytorch", 10) + weights;
+  const std::string gguf = std::string("GGUF\x03\x00\x00\x00", 8) + weights;
+  const std::string npy = "\x93NUMPY\x01\x00v\x00{'descr': '<f4'}" + weights;
+  const auto& v = Named("signature");
+  for (const auto& [bytes, format] :
+       std::vector<std::pair<std::string, std::string>>{{safetensors, "safetensors"},
+                                                        {pickle, "pickle"},
+                                                        {onnx, "onnx"},
+                                                        {gguf, "gguf"},
+                                                        {npy, "npy"}}) {
+    ASSERT_TRUE(v.Matches(bytes, bytes.size())) << format;
+    const FormatReport r = Validate(v, bytes);
+    EXPECT_EQ(r.format, format);
+    EXPECT_TRUE(r.high_entropy_body) << format;
+  }
+  for (const char first : {'\x80', '\x08'}) {
+    const std::string random = std::string(1, first) + testing::RandomBytes(5000, 8);
+    EXPECT_FALSE(v.Matches(random, random.size())) << static_cast<int>(first);
+  }
+  const std::string unfinished_pickle = pickle.substr(0, pickle.size() - 1);  // no STOP
+  EXPECT_FALSE(v.Matches(unfinished_pickle, unfinished_pickle.size()));
+  std::string bad_length = safetensors;
+  bad_length[7] = 1;  // a header longer than the file
+  EXPECT_FALSE(v.Matches(bad_length, bad_length.size()));
+}
+
 TEST(SignatureFormats, StructuredFormatsDoNotClaimRandomBodies) {
   const std::string tzif = "TZif2" + std::string(100, '\0');
   const FormatReport r = Validate(Named("signature"), tzif);
