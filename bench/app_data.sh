@@ -2,11 +2,11 @@
 # False positives on files applications write: SQLite databases (page sizes 512 to 65536,
 # auto_vacuum, WAL with its -wal and -shm files, blobs that are random, zlib-compressed or JPEG,
 # as browsers, photo managers and password stores keep them), a git repository (loose objects,
-# packs, index), and keys and certificates (OpenSSH with and without a passphrase, PEM and DER,
-# PKCS#8 encrypted, PKCS#12, a Java keystore), arrays and model weights (NumPy, pickle,
-# safetensors, GGUF), and text in legacy and wide encodings (Shift_JIS,
-# EUC, GB18030, Big5, KOI8-R, UTF-16 with and without a byte-order mark, UTF-32, UTF-7). None of
-# them is damaged: every "damaged" verdict is a false positive.
+# packs, index) and a bundle of it, keys and certificates (OpenSSH with and without a passphrase,
+# PEM and DER, PKCS#8 encrypted, PKCS#12, a Java keystore), arrays and model weights (NumPy,
+# pickle, safetensors, GGUF), and text in legacy and wide encodings (Shift_JIS, EUC, GB18030,
+# Big5, KOI8-R, UTF-16 with and without a byte-order mark, UTF-32, UTF-7). None of them is
+# damaged: every "damaged" verdict is a false positive.
 #
 # Usage: bench/app_data.sh [--steen PATH] [--out DIR]      Seconds on 2 cores.
 set -euo pipefail
@@ -58,6 +58,7 @@ EOF
 git clone -q --no-hardlinks "$ROOT" "$D/repo" 2> /dev/null || git -C "$ROOT" archive HEAD | tar -x -C "$D/repo"
 git -C "$D/repo" gc -q 2> /dev/null || true
 rm -rf "$D/repo/fuzz/corpus"  # parser test vectors, malformed on purpose (docs/LIMITS.md)
+git -C "$D/repo" bundle create -q "$D/repo.bundle" HEAD 2> /dev/null || true
 echo "loose object" > "$D/repo/loose.txt"
 git -C "$D/repo" add loose.txt 2> /dev/null || true
 

@@ -223,6 +223,12 @@ const Signature kSignatures[] = {
     {"git-pack", 0, "PACK\0\0\0"_sv, true},
     {"git-index", 0, "DIRC\0\0\0"_sv, false},
     {"git-pack-index", 0, "\xFFtOc\0\0\0"_sv, true},  // SHA-1 names: random by nature
+    {"git-bundle", 0, "# v2 git bundle\n"_sv, true},  // references, then a pack
+    {"git-bundle", 0, "# v3 git bundle\n"_sv, true},
+    {"mozlz4", 0, "mozLz40\0"_sv, true},       // Firefox's session and bookmark backups
+    {"chrome-extension", 0, "Cr24"_sv, true},  // a header and signatures, then a ZIP
+    {"las", 0, "LASF"_sv, true},               // lidar point clouds; .laz compresses the points
+    {"e57", 0, "ASTM-E57"_sv, true},
     // Disc, filesystem and virtual-disk images hold whatever files were put in them: a live ISO
     // is mostly a compressed squashfs, a VM disk holds packages, media, a hibernation file or an
     // encrypted volume. Their random blocks are their contents', not evidence.

@@ -86,12 +86,15 @@ TEST(SignatureFormats, ArraysAndModelWeightsAreRecognised) {
   const std::string gguf = std::string("GGUF\x03\x00\x00\x00", 8) + weights;
   const std::string npy = "\x93NUMPY\x01\x00v\x00{'descr': '<f4'}" + weights;
   const auto& v = Named("signature");
-  for (const auto& [bytes, format] :
-       std::vector<std::pair<std::string, std::string>>{{safetensors, "safetensors"},
-                                                        {pickle, "pickle"},
-                                                        {onnx, "onnx"},
-                                                        {gguf, "gguf"},
-                                                        {npy, "npy"}}) {
+  for (const auto& [bytes, format] : std::vector<std::pair<std::string, std::string>>{
+           {safetensors, "safetensors"},
+           {pickle, "pickle"},
+           {onnx, "onnx"},
+           {gguf, "gguf"},
+           {npy, "npy"},
+           // Not arrays, but the same lesson: a git bundle's pack, Firefox's LZ4 backups.
+           {"# v2 git bundle\n" + weights, "git-bundle"},
+           {std::string("mozLz40\0", 8) + weights, "mozlz4"}}) {
     ASSERT_TRUE(v.Matches(bytes, bytes.size())) << format;
     const FormatReport r = Validate(v, bytes);
     EXPECT_EQ(r.format, format);
