@@ -3,7 +3,8 @@
 # muxers (VP8/VP9/AV1/HEVC/H.264/ProRes/MJPEG/MPEG-2/Theora/FFV1/WMV in WebM, MP4 (faststart and
 # fragmented), MOV, AVI, MPEG-PS/TS, Matroska, Ogg, FLV, ASF; AAC, ALAC, Opus, Vorbis, FLAC,
 # float/24-bit/ADPCM WAV, AIFF, MP3 VBR/CBR, AC-3, WavPack, AU, CAF; PNG 8/16-bit/palette, JPEG,
-# TIFF deflate/LZW/PackBits/raw, BMP, TGA, PPM, WebP lossless/lossy/animated, GIF, APNG,
+# TIFF deflate/LZW/PackBits/raw, BMP, TGA, PPM, PGM, PAM, PFM, WebP lossless/lossy/animated, GIF,
+# APNG,
 # JPEG 2000, DPX, SGI, PCX, QOI, EXR, JPEG XL), made from ffmpeg's test sources. None of them is
 # damaged: every "damaged" verdict is a false positive. Encoders this ffmpeg lacks are skipped.
 #
@@ -72,6 +73,9 @@ for c in deflate lzw packbits raw; do make "$c.tiff" "${PICTURE[@]}" -compressio
 make bmp.bmp "${PICTURE[@]}"
 make tga.tga "${PICTURE[@]}"
 make ppm.ppm "${PICTURE[@]}"
+make gray.pgm "${PICTURE[@]}" -pix_fmt gray
+make pam.pam "${PICTURE[@]}" -c:v pam
+make float.pfm "${PICTURE[@]}" -c:v pfm -pix_fmt gbrpf32le
 make lossless.webp "${PICTURE[@]}" -c:v libwebp -lossless 1
 make lossy.webp "${PICTURE[@]}" -c:v libwebp -quality 80
 make animated.webp "${CLIP[@]}" -c:v libwebp -loop 0

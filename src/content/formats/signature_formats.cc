@@ -122,6 +122,36 @@ bool GgufVersion(std::string_view head, uint64_t /*file_size*/) {
   auto version = LoadLE<uint32_t>(head, 4);
   return version && *version >= 1 && *version <= 3;
 }
+// Netpbm binary images (P4 bitmap, P5 graymap, P6 pixmap, P7 arbitrary map) and float maps
+// (PF, Pf): the magic, whitespace, then (P7: header lines) decimal width and height. Their pixels
+// are raw bytes, which inverted can read as text (a dark graymap did).
+bool NetpbmHeader(std::string_view head, uint64_t /*file_size*/) {
+  if (head.size() < 8 || head[0] != 'P') return false;
+  const char kind = head[1];
+  if (kind == '7') return head.substr(2, 7) == "\nWIDTH " || head.substr(2, 2) == "\n#";
+  if (kind != '4' && kind != '5' && kind != '6' && kind != 'F' && kind != 'f') return false;
+  std::size_t i = 2;
+  const auto space = [&] {
+    const std::size_t start = i;
+    while (i < head.size() &&
+           (head[i] == ' ' || head[i] == '\n' || head[i] == '\r' || head[i] == '\t')) {
+      ++i;
+    }
+    return i > start;
+  };
+  const auto number = [&] {
+    const std::size_t start = i;
+    while (i < head.size() && head[i] >= '0' && head[i] <= '9' && i - start < 6) ++i;
+    return i > start && head[start] != '0';
+  };
+  if (!space()) return false;
+  while (i < head.size() && head[i] == '#') {  // comment lines
+    while (i < head.size() && head[i] != '\n') ++i;
+    space();
+  }
+  return number() && space() && number() && i < head.size() &&
+         (head[i] == ' ' || head[i] == '\n' || head[i] == '\r');
+}
 bool ExtSuperblock(std::string_view head, uint64_t /*file_size*/) {
   // ext2/3/4 superblock at 1024: block size exponent, revision and state must be sane.
   auto log_block_size = LoadLE<uint32_t>(head, 1024 + 24);
@@ -305,6 +335,7 @@ const Signature kSignatures[] = {
     {"blender", 0, "BLENDER"_sv, false},
     {"mobi", 60, "BOOKMOBI"_sv, false},
     // Images, audio and video not covered by a structural validator.
+    {"netpbm", 0, "P"_sv, false, NetpbmHeader},
     {"psd", 0, "8BPS\x00\x01"_sv, false},
     {"pcx", 0, "\x0A"_sv, true, PcxHeader},  // RLE of photos is as dense as their pixels
     {"psb", 0, "8BPS\x00\x02"_sv, false},

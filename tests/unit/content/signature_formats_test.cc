@@ -111,6 +111,24 @@ TEST(SignatureFormats, ArraysAndModelWeightsAreRecognised) {
   EXPECT_FALSE(v.Matches(bad_length, bad_length.size()));
 }
 
+// Binary Netpbm images: a dark graymap's pixels (0x80-0xDF) inverted read as text, so a PGM was
+// "first bytes: every byte inverted ... start a text file". Its header now names it.
+TEST(SignatureFormats, NetpbmHeadersAreRecognised) {
+  const auto& v = Named("signature");
+  std::string dark(20000, '\0');
+  for (std::size_t i = 0; i < dark.size(); ++i) dark[i] = static_cast<char>(0x90 + i % 64);
+  for (const std::string header : {"P5\n640 480\n255\n", "P6 20 10 255\n", "P4\n# scan\n8 8\n",
+                                   "PF\n100 50\n-1.0\n", "P7\nWIDTH 4\nHEIGHT 4\n"}) {
+    const std::string image = header + dark;
+    ASSERT_TRUE(v.Matches(image, image.size())) << header;
+    EXPECT_EQ(Validate(v, image).format, "netpbm") << header;
+  }
+  for (const std::string text : {"P5 is a paragraph\n", "P6\n0 1\n", "Plain text\n"}) {
+    const std::string file = text + std::string(100, 'a');
+    EXPECT_FALSE(v.Matches(file, file.size())) << text;
+  }
+}
+
 TEST(SignatureFormats, StructuredFormatsDoNotClaimRandomBodies) {
   const std::string tzif = "TZif2" + std::string(100, '\0');
   const FormatReport r = Validate(Named("signature"), tzif);
