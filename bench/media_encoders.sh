@@ -4,9 +4,9 @@
 # fragmented), MOV, AVI, MPEG-PS/TS, Matroska, Ogg, FLV, ASF; AAC, ALAC, Opus, Vorbis, FLAC,
 # float/24-bit/ADPCM WAV, AIFF, MP3 VBR/CBR, AC-3, WavPack, AU, CAF; PNG 8/16-bit/palette, JPEG,
 # TIFF deflate/LZW/PackBits/raw, BMP, TGA, PPM, PGM, PAM, PFM, WebP lossless/lossy/animated, GIF,
-# APNG,
-# JPEG 2000, DPX, SGI, PCX, QOI, EXR, JPEG XL), made from ffmpeg's test sources. None of them is
-# damaged: every "damaged" verdict is a false positive. Encoders this ffmpeg lacks are skipped.
+# APNG, JPEG 2000, DPX, SGI, PCX, QOI, EXR, JPEG XL), made from ffmpeg's test sources. None of
+# them is damaged: every "damaged" verdict is a false positive. Encoders this ffmpeg lacks are
+# skipped.
 #
 # Usage: bench/media_encoders.sh [--steen PATH] [--out DIR]      About a minute on 2 cores.
 set -euo pipefail
