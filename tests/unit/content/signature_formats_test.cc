@@ -94,6 +94,8 @@ TEST(SignatureFormats, ArraysAndModelWeightsAreRecognised) {
            {npy, "npy"},
            // Not arrays, but the same lesson: a git bundle's pack, Firefox's LZ4 backups.
            {"# v2 git bundle\n" + weights, "git-bundle"},
+           // A Mac's ._name file on a share: resource fork and attributes, compressed data.
+           {std::string("\x00\x05\x16\x07\x00\x02\x00\x00", 8) + weights, "appledouble"},
            {std::string("mozLz40\0", 8) + weights, "mozlz4"}}) {
     ASSERT_TRUE(v.Matches(bytes, bytes.size())) << format;
     const FormatReport r = Validate(v, bytes);
