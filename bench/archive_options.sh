@@ -28,6 +28,10 @@ pick() {  # pick TYPE MIN_SIZE NAME: the first corpus file of TYPE at least MIN_
 pick txt 50k a.txt; pick jpeg 100k b.jpg; pick pdf 200k c.pdf; pick elf 500k d.elf
 pick docx 1k e.docx; pick csv 100k f.csv; pick sqlite 100k g.sqlite; pick wav 500k h.wav
 PASS=not-a-secret-bench-passphrase
+# gpg's keyring and agent in the output folder, not the user's ~/.gnupg (as make_benign.sh does).
+export GNUPGHOME=$OUT/gnupg
+mkdir -p -m 700 "$GNUPGHOME"
+trap 'gpgconf --kill gpg-agent > /dev/null 2>&1 || true' EXIT
 q() { "$@" > /dev/null 2>&1 || true; }
 
 for f in "$SRC"/*; do
