@@ -70,21 +70,8 @@ class XorByteSource final : public ByteSource {
   uint8_t key_;
 };
 
-// The bytes of `inner` from `start` on, as a file of their own (a payload after a script).
-class OffsetByteSource final : public ByteSource {
- public:
-  OffsetByteSource(ByteSource& inner, uint64_t start) : inner_(inner), start_(start) {}
-  uint64_t Size() const override { return inner_.Size() > start_ ? inner_.Size() - start_ : 0; }
-  Status ReadAt(uint64_t offset, std::size_t length, std::string* out) override {
-    return inner_.ReadAt(start_ + offset, length, out);
-  }
-
- private:
-  ByteSource& inner_;
-  uint64_t start_;
-};
-
-// A byte range of another source as a source of its own (a tar member's data).
+// A byte range of another source as a file of its own (a tar member's data, the payload after a
+// script).
 class SliceByteSource final : public ByteSource {
  public:
   SliceByteSource(ByteSource& inner, ByteRange range) : inner_(inner), range_(range) {}
@@ -682,7 +669,7 @@ struct ContentAnalyzer::Impl {
     std::size_t at = 0;
     const content::FormatValidator* v = EmbeddedStreamAfterText(head, size, &at);
     if (v == nullptr) return false;
-    OffsetByteSource payload(source, at);
+    SliceByteSource payload(source, {at, size - at});
     Reader reader(payload, limits::kAnalysisReadBudget);
     const FormatReport report = v->Validate(reader);
     const std::string name = report.format.empty() ? std::string(v->name()) : report.format;
@@ -719,9 +706,8 @@ struct ContentAnalyzer::Impl {
                       const FormatReport& report, Decision& d, MemberReads& reads) const {
     if (depth >= limits::kMaxMemberDepth) return Status::Ok();
     int damaged = 0;
-    std::string first;
-    DamageKind first_kind = DamageKind::kNone;
-    double first_score = 0;
+    std::optional<Analysis> first;  // of the first damaged member
+    const content::ContainedFile* first_member = nullptr;
     for (const content::ContainedFile& member : report.members) {
       SliceByteSource slice(source, member.range);
       StatusOr<Analysis> inner = AnalyzeAt(slice, options, depth + 1);
@@ -732,17 +718,17 @@ struct ContentAnalyzer::Impl {
       reads.bytes += inner->bytes_read;
       if (inner->verdict != Verdict::kDamaged) continue;
       if (++damaged == 1) {
-        first = "member '" + member.name + "' at " + Hex(member.range.offset) + " (" +
-                inner->format + ", " + std::to_string(member.range.length) +
-                " bytes): " + (inner->reasons.empty() ? "damaged" : inner->reasons.front());
-        first_kind = inner->kind;
-        first_score = inner->score;
+        first = std::move(inner).value();
+        first_member = &member;
       }
     }
     if (damaged == 0) return Status::Ok();
-    Damaged(d, first_kind, first_score,
+    Damaged(d, first->kind, first->score,
             std::to_string(damaged) + " of " + std::to_string(report.members.size()) +
-                " members judged are damaged inside a valid " + report.format + "; first " + first);
+                " members judged are damaged inside a valid " + report.format + "; first member '" +
+                first_member->name + "' at " + Hex(first_member->range.offset) + " (" +
+                first->format + ", " + std::to_string(first_member->range.length) +
+                " bytes): " + (first->reasons.empty() ? "damaged" : first->reasons.front()));
     return Status::Ok();
   }
 

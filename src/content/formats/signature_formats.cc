@@ -334,13 +334,13 @@ const Signature kSignatures[] = {
     {"dwg", 0, "AC10"_sv, true},
     {"blender", 0, "BLENDER"_sv, false},
     {"mobi", 60, "BOOKMOBI"_sv, false},
-    // Images, audio and video not covered by a structural validator.
-    {"netpbm", 0, "P"_sv, false, NetpbmHeader},
     // What Macs leave on SMB shares: ._name files (AppleDouble: resource forks and extended
     // attributes, which hold compressed file data and icons) and .DS_Store.
     {"appledouble", 0, "\x00\x05\x16\x07"_sv, true},
     {"applesingle", 0, "\x00\x05\x16\x00"_sv, true},
     {"ds-store", 0, "\x00\x00\x00\x01Bud1"_sv, false},
+    // Images, audio and video not covered by a structural validator.
+    {"netpbm", 0, "P"_sv, false, NetpbmHeader},
     {"psd", 0, "8BPS\x00\x01"_sv, false},
     {"pcx", 0, "\x0A"_sv, true, PcxHeader},  // RLE of photos is as dense as their pixels
     {"psb", 0, "8BPS\x00\x02"_sv, false},

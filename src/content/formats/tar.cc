@@ -183,7 +183,8 @@ class TarValidator final : public FormatValidator {
       if (type == 'x' && *entry_size <= kMaxPaxHeaderBytes) {
         if (auto records = reader.Read(pos + kBlock, *entry_size)) pax_size = PaxSize(*records);
       }
-      std::string name = long_name.empty() ? HeaderName(*header) : std::move(long_name);
+      // A GNU long name names this entry; a new one, read here, names the next.
+      std::string this_long_name = std::move(long_name);
       long_name.clear();
       if (type == 'L' && *entry_size > 0) {
         auto bytes = reader.Read(pos + kBlock, std::min<uint64_t>(*entry_size, kBlock));
@@ -211,6 +212,7 @@ class TarValidator final : public FormatValidator {
         return report;
       }
       if (picker.Take(next) && IsPlainFile(type) && *entry_size > 0) {
+        std::string name = this_long_name.empty() ? HeaderName(*header) : std::move(this_long_name);
         report.members.push_back({{pos + kBlock, *entry_size}, std::move(name)});
       }
       pos = next;

@@ -55,40 +55,33 @@ std::string Joined(const Analysis& a) {
 }
 
 TEST(SplitVolumeName, ParsesTheWritersNamingSchemes) {
-  auto seven = ParseSplitVolumeName("backup.7z.003", false);
-  ASSERT_TRUE(seven);
-  EXPECT_EQ(seven->first, "backup.7z.001");
-  EXPECT_EQ(seven->next, "backup.7z.004");
-  EXPECT_EQ(seven->index, 3);
-  auto split_d = ParseSplitVolumeName("dir/x.tar.gz.01", false);  // split -d counts from 00
-  ASSERT_TRUE(split_d);
-  EXPECT_EQ(split_d->first, "dir/x.tar.gz.00");
-  EXPECT_EQ(split_d->index, 2);
-  auto letters = ParseSplitVolumeName("x.tar.gz.az", false);  // split's default suffixes
-  ASSERT_TRUE(letters);
-  EXPECT_EQ(letters->first, "x.tar.gz.aa");
-  EXPECT_EQ(letters->next, "x.tar.gz.ba");
-  EXPECT_EQ(letters->index, 26);
-  auto zip = ParseSplitVolumeName("a.z09", false);
-  ASSERT_TRUE(zip);
-  EXPECT_EQ(zip->first, "a.z01");
-  EXPECT_EQ(zip->next, "a.z10");
-  auto zip_last = ParseSplitVolumeName("a.zip", true);
-  ASSERT_TRUE(zip_last);
-  EXPECT_EQ(zip_last->first, "a.z01");
-  EXPECT_TRUE(zip_last->next.empty());
-  // split's suffixes after any prefix: x00, xaa, name.partaa.
-  auto bare = ParseSplitVolumeName("dir/x01", false);
-  ASSERT_TRUE(bare);
-  EXPECT_EQ(bare->first, "dir/x00");
-  auto part = ParseSplitVolumeName("backup.tar.gz.partab", false);
-  ASSERT_TRUE(part);
-  EXPECT_EQ(part->first, "backup.tar.gz.partaa");
-  EXPECT_EQ(part->next, "backup.tar.gz.partac");
-  // Any name ending in two letters parses; only an "aa" sibling that makes a set with it counts.
-  auto docx = ParseSplitVolumeName("report.docx", false);
-  ASSERT_TRUE(docx);
-  EXPECT_EQ(docx->first, "report.doaa");
+  struct Case {
+    const char* name;
+    bool zip_last_candidate;
+    const char* first;
+    const char* next;  // "" for zip's last piece
+    int index;         // 0 for zip's last piece
+  };
+  for (const Case& c : {
+           Case{"backup.7z.003", false, "backup.7z.001", "backup.7z.004", 3},
+           Case{"dir/x.tar.gz.01", false, "dir/x.tar.gz.00", "dir/x.tar.gz.02", 2},  // split -d
+           Case{"x.tar.gz.az", false, "x.tar.gz.aa", "x.tar.gz.ba", 26},  // split's suffixes
+           Case{"a.z09", false, "a.z01", "a.z10", 9},
+           Case{"a.zip", true, "a.z01", "", 0},
+           // split's suffixes after any prefix: x00, xaa, name.partaa.
+           Case{"dir/x01", false, "dir/x00", "dir/x02", 2},
+           Case{"backup.tar.gz.partab", false, "backup.tar.gz.partaa", "backup.tar.gz.partac", 2},
+           // Any name ending in two letters parses; only an "aa" sibling that makes a set with
+           // it counts.
+           Case{"report.docx", false, "report.doaa", "report.docy", 76},
+       }) {
+    const auto parsed = ParseSplitVolumeName(c.name, c.zip_last_candidate);
+    ASSERT_TRUE(parsed) << c.name;
+    EXPECT_EQ(parsed->first, c.first) << c.name;
+    EXPECT_EQ(parsed->next, c.next) << c.name;
+    EXPECT_EQ(parsed->index, c.index) << c.name;
+  }
+  EXPECT_FALSE(ParseSplitVolumeName("a.zip", false));
   EXPECT_FALSE(ParseSplitVolumeName("photo.2024", false));  // four digits and more: not volumes
   EXPECT_FALSE(ParseSplitVolumeName("x.000", false));       // 7-Zip counts from 001
   EXPECT_FALSE(ParseSplitVolumeName(".001", false));        // hidden files, not pieces
