@@ -81,7 +81,6 @@ TEST(SplitVolumeName, ParsesTheWritersNamingSchemes) {
     EXPECT_EQ(parsed->next, c.next) << c.name;
     EXPECT_EQ(parsed->index, c.index) << c.name;
   }
-  EXPECT_FALSE(ParseSplitVolumeName("a.zip", false));
   EXPECT_FALSE(ParseSplitVolumeName("photo.2024", false));  // four digits and more: not volumes
   EXPECT_FALSE(ParseSplitVolumeName("x.000", false));       // 7-Zip counts from 001
   EXPECT_FALSE(ParseSplitVolumeName(".001", false));        // hidden files, not pieces
