@@ -300,6 +300,9 @@ inline constexpr uint64_t kDefaultVaultMaxFileBytes = 256 * MiB;
 inline constexpr uint64_t kDefaultVaultMinFreeBytes = 256 * MiB;
 // Copies are made in chunks of this size (pread from the kernel's fd, write to tmp/).
 inline constexpr std::size_t kVaultCopyChunkBytes = 1 * MiB;
+// Empty files the vault's owner keeps made ahead in spare/ (each an open descriptor), refilled by a
+// background thread when half are used: a copy on the writer's time then allocates no inode.
+inline constexpr std::size_t kVaultSpareFiles = 64;
 // Inodes whose kept link is remembered in memory (so KeepLink costs one lookup when linked).
 inline constexpr std::size_t kMaxVaultLinkCache = 1 << 20;
 // Changes and versions returned by one catalog query at most.

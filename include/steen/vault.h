@@ -128,6 +128,12 @@ struct VaultStats {
 // What PreserveBeforeWrite did.
 enum class PreserveOutcome { kCopied, kDeduplicated, kUnchanged, kEmpty };
 
+// When PreserveBeforeWrite hashes its copy. kLater stores and records the copy under a
+// placeholder ("pending-..."), so that a writer waiting for the caller's answer does not wait for
+// the sha256 of its file (100 ms for 200 MiB, the whole wait when the copy is a reflink); the
+// caller answers, then calls FinishPending(). A pending copy is complete and restorable.
+enum class HashWhen { kBeforeReturn, kLater };
+
 struct PreserveResult {
   PreserveOutcome outcome = PreserveOutcome::kCopied;
   int64_t version_id = 0;  // 0 for kEmpty (an empty file needs no copy; the change is recorded)
@@ -155,7 +161,12 @@ class Vault {
   // mtime and the file was not changed since, no copy is made (kUnchanged).
   StatusOr<PreserveResult> PreserveBeforeWrite(int fd, const FileIdentity& file,
                                                const ActorRef& actor,
-                                               const std::function<bool()>& still_valid = {});
+                                               const std::function<bool()>& still_valid = {},
+                                               HashWhen hash_when = HashWhen::kBeforeReturn);
+  // Hashes the copies PreserveBeforeWrite left pending, moves each to its content address (or
+  // drops it for an equal object kept already) and records its sha256. Pending copies left over
+  // are finished by ~Vault, and by the next owner's Open after a crash.
+  void FinishPending();
 
   // The same record for a file that was empty when it was opened for writing (the open was
   // allowed without the daemon: nothing to copy). `at_open` is its state then.
@@ -232,8 +243,8 @@ class Vault {
   struct Impl;
   explicit Vault(std::unique_ptr<Impl> impl);
   StatusOr<PreserveResult> Preserve(int fd, const struct stat& st, const FileIdentity& file,
-                                    const ActorRef& actor,
-                                    const std::function<bool()>& still_valid);
+                                    const ActorRef& actor, const std::function<bool()>& still_valid,
+                                    HashWhen hash_when);
   std::unique_ptr<Impl> impl_;
 };
 

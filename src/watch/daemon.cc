@@ -554,6 +554,8 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
     std::optional<ContentView> view = ViewOfCopy(copy_object);
     if (view && before.Put(event.device, event.inode, std::move(*view))) ++stats.before_evicted;
   }
+  // The copy's hash, on no writer's time: it moves the copy (read just above) to its address.
+  if (vault) vault->FinishPending();
   // Everything else is judged after the answer: the opener is known to hold the content now (a
   // file moved out of the trees, encrypted there and moved back is never read inside them).
   if (!event.is_canary) decided = Decide(detector->Observe(event));
@@ -570,8 +572,9 @@ std::string Daemon::Impl::Preserve(sys::SysEvent& ev, std::string* object_path) 
   } else {
     const sys::PermissionTicket* ticket = &*ev.ticket;
     if (Linkable(event.device)) (void)vault->KeepLink(ticket->fd(), file);
-    kept = vault->PreserveBeforeWrite(ticket->fd(), file, vault::ToActorRef(event.actor),
-                                      [ticket] { return !ticket->answered(); });
+    kept = vault->PreserveBeforeWrite(
+        ticket->fd(), file, vault::ToActorRef(event.actor),
+        [ticket] { return !ticket->answered(); }, vault::HashWhen::kLater);
   }
   if (kept.ok()) {
     ++stats.vault_kept;

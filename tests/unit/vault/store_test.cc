@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "steen/limits.h"
 #include "steen/vault.h"
 
 namespace steen::vault {
@@ -64,12 +65,13 @@ class VaultStoreTest : public ::testing::Test {
     return ss.str();
   }
   StatusOr<PreserveResult> Preserve(Vault& v, const std::string& path,
-                                    const std::function<bool()>& valid = {}) {
+                                    const std::function<bool()>& valid = {},
+                                    HashWhen hash_when = HashWhen::kBeforeReturn) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     EXPECT_GE(fd, 0);
     struct stat st {};
     ::fstat(fd, &st);
-    auto r = v.PreserveBeforeWrite(fd, {path, st.st_dev, st.st_ino}, actor_, valid);
+    auto r = v.PreserveBeforeWrite(fd, {path, st.st_dev, st.st_ino}, actor_, valid, hash_when);
     ::close(fd);
     fake_now += 1'000'000'000;  // one second later
     return r;
@@ -357,6 +359,109 @@ TEST_F(VaultStoreTest, RecoveryAfterACrashCleansEverythingHalfDone) {
   EXPECT_FALSE(fs::exists(root_ + "/vault/tmp/123-0"));
   EXPECT_FALSE(fs::exists(root_ + "/vault/objects/ff/ff00"));
   EXPECT_EQ(v->Stats().versions, 1u);
+}
+
+// The daemon answers the writer before its copy is hashed: the copy is complete and restorable
+// at once, under a placeholder; FinishPending gives it its content address and deduplicates it.
+TEST_F(VaultStoreTest, ACopyHashedLaterIsRestorableAtOnceAndAddressedAfter) {
+  auto v = Open();
+  const std::string content = std::string(200000, 'x') + "end";
+  const std::string a = File("a.bin", content);
+  const std::string b = File("b.bin", content);
+  auto ra = Preserve(*v, a, {}, HashWhen::kLater);
+  auto rb = Preserve(*v, b, {}, HashWhen::kLater);
+  ASSERT_TRUE(ra.ok() && rb.ok()) << ra.status().ToString() << rb.status().ToString();
+  EXPECT_EQ(ra->outcome, PreserveOutcome::kCopied);
+  EXPECT_EQ(rb->outcome, PreserveOutcome::kCopied) << "not known equal before the hash";
+  EXPECT_EQ(Read(ra->object_path), content);
+  auto pending = v->GetVersion(ra->version_id);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->sha256.rfind("pending-", 0), 0u) << pending->sha256;
+  EXPECT_EQ(v->Stats().objects, 2u);
+  ASSERT_TRUE(v->Materialize(*pending, root_ + "/restored-pending").ok());
+  EXPECT_EQ(Read(root_ + "/restored-pending"), content);
+
+  v->FinishPending();
+  auto va = v->GetVersion(ra->version_id);
+  auto vb = v->GetVersion(rb->version_id);
+  ASSERT_TRUE(va.ok() && vb.ok());
+  EXPECT_EQ(va->sha256.size(), 64u) << va->sha256;
+  EXPECT_EQ(va->sha256, vb->sha256);
+  EXPECT_EQ(va->object, "objects/" + va->sha256.substr(0, 2) + "/" + va->sha256);
+  EXPECT_FALSE(fs::exists(ra->object_path));
+  EXPECT_FALSE(fs::exists(rb->object_path));
+  EXPECT_EQ(v->Stats().objects, 1u);
+  EXPECT_EQ(v->Stats().object_bytes, content.size());
+  EXPECT_EQ(v->Stats().deduplicated, 1u);
+  // A Version read while it was pending (another process's rollback) still finds its object.
+  ASSERT_TRUE(v->Materialize(*pending, root_ + "/restored-stale").ok());
+  EXPECT_EQ(Read(root_ + "/restored-stale"), content);
+  // The same content hashed at once is the same object.
+  auto rc = Preserve(*v, File("c.bin", content));
+  ASSERT_TRUE(rc.ok());
+  EXPECT_EQ(rc->outcome, PreserveOutcome::kDeduplicated);
+}
+
+// steen killed between its answer to the writer and the hash: the next owner hashes the copy.
+TEST_F(VaultStoreTest, ACopyLeftUnhashedByACrashIsHashedAtOpen) {
+  int64_t id = 0;
+  std::string sha;
+  {
+    auto v = Open();
+    auto r = Preserve(*v, File("a.txt", "left pending"));
+    ASSERT_TRUE(r.ok());
+    id = r->version_id;
+    sha = v->GetVersion(id)->sha256;
+  }
+  // The state such a crash leaves: the copy under its placeholder, the row naming it.
+  const std::string placeholder = "pending-1-2-3";
+  fs::create_directories(root_ + "/vault/objects/pe");
+  fs::rename(root_ + "/vault/objects/" + sha.substr(0, 2) + "/" + sha,
+             root_ + "/vault/objects/pe/" + placeholder);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((root_ + "/vault/catalog.db").c_str(), &db), SQLITE_OK);
+  const std::string sql = "UPDATE versions SET sha256 = '" + placeholder +
+                          "', object = 'objects/pe/" + placeholder + "'";
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  auto v = Open();
+  auto version = v->GetVersion(id);
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(version->sha256, sha);
+  EXPECT_FALSE(fs::exists(root_ + "/vault/objects/pe/" + placeholder));
+  ASSERT_TRUE(v->Materialize(*version, root_ + "/restored").ok());
+  EXPECT_EQ(Read(root_ + "/restored"), "left pending");
+  EXPECT_EQ(v->Stats().objects, 1u);
+}
+
+// Copies go into empty files made ahead (spare/): the owner's are removed when it closes, and
+// left-overs of a killed owner at the next Open; another instance makes none.
+TEST_F(VaultStoreTest, SpareFilesBelongToTheOwnerAndGoWithIt) {
+  const auto spares = [&] { return CountFiles(root_ + "/vault/spare"); };
+  {
+    auto owner = Open();
+    auto second = Open();
+    ASSERT_TRUE(Preserve(*owner, File("f0", std::string(5000, 'a'))).ok());  // starts the maker
+    for (int i = 0; i < 500 && spares() < limits::kVaultSpareFiles; ++i) ::usleep(10000);
+    ASSERT_EQ(spares(), limits::kVaultSpareFiles);
+    for (int i = 1; i < 3; ++i) {
+      ASSERT_TRUE(Preserve(*owner, File("f" + std::to_string(i), std::string(5000, 'a' + i))).ok());
+    }
+    EXPECT_EQ(spares(), limits::kVaultSpareFiles - 2) << "the copies went into spare files";
+    ASSERT_TRUE(Preserve(*second, File("g", "by the second instance")).ok());
+    EXPECT_EQ(spares(), limits::kVaultSpareFiles - 2) << "only the owner uses them";
+    for (int i = 0; i < 3; ++i) {
+      auto versions = owner->Versions(root_ + "/share/f" + std::to_string(i));
+      ASSERT_TRUE(versions.ok() && versions->size() == 1u);
+      EXPECT_EQ(Read(owner->ObjectPath((*versions)[0])), std::string(5000, 'a' + i));
+    }
+  }
+  EXPECT_EQ(spares(), 0u);
+  fs::create_directories(root_ + "/vault/spare");
+  std::ofstream(root_ + "/vault/spare/4242-7") << "";
+  auto v = Open();
+  EXPECT_EQ(spares(), 0u);
 }
 
 TEST_F(VaultStoreTest, ASecondInstanceSharesTheCatalogWithoutRecovering) {
