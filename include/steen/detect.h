@@ -186,6 +186,11 @@ struct ScopeSnapshot {
   int64_t contributors = 0;
 };
 
+// Whether the content before a write can change how the content it left (`after`) is judged:
+// false when `after` is intact and not random enough for a randomness gain, whatever was there
+// before. The watcher then need not measure the before content it kept (a protective copy).
+bool ChangeNeedsBefore(const ContentView& after, const DetectConfig& config);
+
 class Detector {
  public:
   explicit Detector(DetectConfig config = {});

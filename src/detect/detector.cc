@@ -15,6 +15,14 @@
 #include "steen/limits.h"
 
 namespace steen {
+
+bool ChangeNeedsBefore(const ContentView& after, const DetectConfig& config) {
+  // Mirrors detect::ClassifyContent: damage and a lost format need a non-intact `after`, a
+  // randomness gain needs a random enough one.
+  return after.verdict != Verdict::kIntact ||
+         (after.blocks_measured && after.random_block_fraction >= config.randomness_after_min);
+}
+
 namespace detect {
 namespace {
 
@@ -113,6 +121,7 @@ EvidenceUpdate ClassifyContent(const std::optional<ContentView>& before,
     if (damaged) update.bits |= kDamagedNoBefore;
     return update;
   }
+  if (!ChangeNeedsBefore(now, config)) return update;
   const ContentView& was = *before;
   if (was.verdict == Verdict::kDamaged) return update;  // nothing left to destroy
   if (damaged) {

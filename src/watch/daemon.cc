@@ -193,7 +193,15 @@ struct Daemon::Impl {
   std::unique_ptr<sys::EventSource> source;
   ContentAnalyzer analyzer;
   std::unique_ptr<Rescanner> rescanner;
-  InodeLru<ContentView> before{limits::kMaxBeforeViews};
+  // The content of each file opened for writing as it was before the write: measured (the view
+  // kept from its last close, or read through the ticket), or its protective copy, measured at
+  // the close only when what was written makes the comparison matter (detect::ChangeNeedsBefore):
+  // most writes leave intact content, and their copies are never read again.
+  struct BeforeContent {
+    std::optional<ContentView> view;
+    int64_t copy_version = 0;  // the vault version holding it, when `view` is not measured yet
+  };
+  InodeLru<BeforeContent> before{limits::kMaxBeforeViews};
   // The view each recently written file had after its last close-write: the next open for
   // writing of an unchanged file reuses it instead of reading the file again (logs, documents
   // saved again and again).
@@ -225,8 +233,8 @@ struct Daemon::Impl {
   void HandlePermission(sys::SysEvent& ev);
   // Protective copy of the content before the write; returns a message for a vault gap ("" when
   // the content is kept). Only through the ticket's fd.
-  // `object_path` receives the copy's object when one was kept.
-  std::string Preserve(sys::SysEvent& ev, std::string* object_path);
+  // `copy` receives what the vault kept (version 0: nothing).
+  std::string Preserve(sys::SysEvent& ev, vault::PreserveResult* copy);
   bool IsOperatorTool(const Actor& actor);
   void NoteInVault(const FileEvent& event, bool is_directory);
   void VaultGap(const std::string& message);
@@ -242,8 +250,11 @@ struct Daemon::Impl {
   bool Inside(const std::string& path) const;
   void MovedIn(FileEvent& event);
   std::optional<ContentView> View(int fd);
-  // The view of a protective copy's object (outside the trees: the vault never is inside them).
-  std::optional<ContentView> ViewOfCopy(const std::string& object_path);
+  // The view of a protective copy (outside the trees: the vault never is inside them).
+  std::optional<ContentView> ViewOfCopy(int64_t version_id);
+  // The content before the write that `after` ended: measured now from its copy if needed.
+  std::optional<ContentView> BeforeOf(std::optional<BeforeContent> was,
+                                      const std::optional<ContentView>& after);
   // Respond to alerts (signals only); the caller answers its ticket before Publish.
   struct Decided {
     Alert alert;
@@ -455,7 +466,24 @@ std::optional<ContentView> Daemon::Impl::View(int fd) {
   return std::move(*view);
 }
 
-std::optional<ContentView> Daemon::Impl::ViewOfCopy(const std::string& object_path) {
+std::optional<ContentView> Daemon::Impl::BeforeOf(std::optional<BeforeContent> was,
+                                                  const std::optional<ContentView>& after) {
+  if (!was) return std::nullopt;
+  if (was->view) return std::move(was->view);
+  if (was->copy_version == 0 || !after || !ChangeNeedsBefore(*after, config.detect)) {
+    ++stats.before_copies_unread;
+    return std::nullopt;
+  }
+  return ViewOfCopy(was->copy_version);
+}
+
+std::optional<ContentView> Daemon::Impl::ViewOfCopy(int64_t version_id) {
+  const StatusOr<vault::Version> version = vault->GetVersion(version_id);
+  if (!version.ok()) {
+    ++stats.analysis_errors;  // evicted by the vault's upkeep already: no before view
+    return std::nullopt;
+  }
+  const std::string object_path = vault->ObjectPath(*version);
   const sys::UniqueFd fd(::open(object_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) {
     ++stats.analysis_errors;  // removed by the vault's upkeep already: no before view
@@ -512,9 +540,9 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   event.is_canary = canaries->IsCanary(event);
   // First the protective copy (what must not be lost), then the analysis.
   std::string gap;
-  std::string copy_object;
+  vault::PreserveResult copy;
   if (vault && (ev.ticket || ev.allowed_empty)) {
-    gap = Preserve(ev, &copy_object);
+    gap = Preserve(ev, &copy);
     // The copy's rows are durable before the write is allowed (an empty file's open is allowed
     // already; its rows go with the batch).
     if (ev.ticket) CommitVault(/*reopen=*/true);
@@ -526,35 +554,37 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
     return;
   }
   // The content before the write: the view kept from the file's last close when it is unchanged
-  // since; else the protective copy's, measured after the answer (the copy is that content, and
-  // the writer need not wait for the analysis); else read through the ticket's fd (nothing else
-  // is opened while the ticket is unanswered).
-  bool view_of_copy_after_answer = false;
+  // since; else the protective copy, measured at the close if at all (the copy is that content,
+  // and the writer need not wait for the analysis); else read through the ticket's fd (nothing
+  // else is opened while the ticket is unanswered).
   if (ev.ticket) {
-    std::optional<ContentView> view;
+    BeforeContent was;
     const std::optional<FileStamp> stamp = StampOf(ev.ticket->fd());
     const KnownView* seen = known.Find(event.device, event.inode);
     if (stamp && seen != nullptr && seen->stamp == *stamp) {
-      view = seen->view;
+      was.view = seen->view;
       ++stats.views_reused;
-    } else if (!copy_object.empty()) {
-      view_of_copy_after_answer = true;
+    } else if (copy.outcome == vault::PreserveOutcome::kEmpty) {
+      was.view = EmptyView();
+    } else if (copy.version_id != 0) {
+      was.copy_version = copy.version_id;
     } else {
-      view = View(ev.ticket->fd());
+      was.view = View(ev.ticket->fd());
     }
-    if (view && before.Put(event.device, event.inode, std::move(*view))) ++stats.before_evicted;
+    if ((was.view || was.copy_version != 0) &&
+        before.Put(event.device, event.inode, std::move(was))) {
+      ++stats.before_evicted;
+    }
   } else if (ev.allowed_empty) {
-    if (before.Put(event.device, event.inode, EmptyView())) ++stats.before_evicted;
+    if (before.Put(event.device, event.inode, BeforeContent{EmptyView(), 0})) {
+      ++stats.before_evicted;
+    }
   }
   // A canary opened for writing alerts now: the writer is stopped inside open(), before it wrote.
   std::vector<Decided> decided;
   if (event.is_canary) decided = Decide(detector->Observe(event));
   if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
-  if (view_of_copy_after_answer) {
-    std::optional<ContentView> view = ViewOfCopy(copy_object);
-    if (view && before.Put(event.device, event.inode, std::move(*view))) ++stats.before_evicted;
-  }
-  // The copy's hash, on no writer's time: it moves the copy (read just above) to its address.
+  // The copy's hash, on no writer's time: it moves the copy to its content address.
   if (vault) vault->FinishPending();
   // Everything else is judged after the answer: the opener is known to hold the content now (a
   // file moved out of the trees, encrypted there and moved back is never read inside them).
@@ -563,7 +593,7 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   if (!gap.empty()) VaultGap(gap);
 }
 
-std::string Daemon::Impl::Preserve(sys::SysEvent& ev, std::string* object_path) {
+std::string Daemon::Impl::Preserve(sys::SysEvent& ev, vault::PreserveResult* copy) {
   const FileEvent& event = ev.event;
   const vault::FileIdentity file{event.path, event.device, event.inode};
   StatusOr<vault::PreserveResult> kept = Status::Internal("no ticket");
@@ -578,7 +608,7 @@ std::string Daemon::Impl::Preserve(sys::SysEvent& ev, std::string* object_path) 
   }
   if (kept.ok()) {
     ++stats.vault_kept;
-    *object_path = std::move(kept->object_path);
+    *copy = std::move(*kept);
     return "";
   }
   ++stats.vault_gaps;
@@ -702,12 +732,13 @@ void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
       if (event.after && stamp && StampOf(ev.fd.get()) == stamp) {
         known.Put(event.device, event.inode, KnownView{*stamp, *event.after});
       }
-      event.before = before.Take(event.device, event.inode);
-      if (event.before) {
+      std::optional<BeforeContent> was = before.Take(event.device, event.inode);
+      if (was) {
         ++stats.before_hits;
       } else {
         ++stats.before_misses;
       }
+      event.before = BeforeOf(std::move(was), event.after);
       break;
     }
     case FileOp::kDelete:

@@ -316,6 +316,56 @@ TEST_F(DaemonTest, FilesMovedOutAndBackEncryptedAreJudgedOnTheWayIn) {
   EXPECT_EQ(daemon_->stats().moved_in_analysed, static_cast<uint64_t>(files));
 }
 
+// With a vault, the content before a write is its protective copy, measured only when what was
+// written makes it matter: edits that leave valid files never read their copies; an encryption
+// is judged against the copy (valid PDF to encrypted), and the copies hold what was overwritten.
+TEST_F(DaemonTest, ProtectiveCopiesAreReadOnlyWhenTheWriteMadeThemMatter) {
+  Populate(6);
+  vault::VaultOptions options;
+  options.dir = (root_ / "share-vault").string();
+  options.min_free_bytes = 0;
+  auto vault = vault::Vault::Open(options);
+  ASSERT_TRUE(vault.ok()) << vault.status().message();
+  StartDaemon(nullptr, 1024, std::move(*vault));
+  const Actor editor = Attacker(5000, "/usr/bin/editor");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(source_->Push(Permission(Doc(i), editor)));
+    daemon_->Poll(milliseconds(0));
+    WriteFile(Doc(i), MakeCanaryContent("report.pdf", "edited " + std::to_string(i)));
+    ASSERT_TRUE(source_->Push(CloseWrite(Doc(i), editor)));
+    daemon_->Poll(milliseconds(0));
+  }
+  EXPECT_EQ(daemon_->stats().before_hits, 3u);
+  EXPECT_EQ(daemon_->stats().before_copies_unread, 3u);
+  EXPECT_EQ(daemon_->stats().analyses, 3u) << "only the files written were read";
+  EXPECT_TRUE(captured_->Get().empty());
+
+  const Actor attacker = Attacker();
+  std::vector<std::string> originals;
+  for (int i = 3; i < 6; ++i) originals.push_back(ReadAll(Doc(i)));
+  int files = 0;
+  while (files < 3 && control_.calls().empty()) EncryptInPlace(3 + files++, attacker);
+  ASSERT_EQ(control_.calls().size(), 1u);
+  EXPECT_EQ(daemon_->stats().before_copies_unread, 3u) << "the encrypted files' copies were read";
+  auto alerts = AlertsOf("ransomware-encryption");
+  ASSERT_EQ(alerts.size(), 1u);
+  bool from_valid_pdf = false;
+  for (const Indicator& indicator : alerts[0].indicators) {
+    if (indicator.name == "damaged_files" &&
+        indicator.detail.find("from valid pdf") != std::string::npos) {
+      from_valid_pdf = true;
+    }
+  }
+  EXPECT_TRUE(from_valid_pdf) << alerts[0].message;
+  for (int i = 0; i < files; ++i) {
+    auto versions = daemon_->vault()->Versions(Doc(3 + i));
+    ASSERT_TRUE(versions.ok() && !versions->empty());
+    EXPECT_EQ(ReadAll(daemon_->vault()->ObjectPath(versions->back())), originals[i]);
+    EXPECT_EQ(versions->back().sha256.size(), 64u) << "hashed once the writer was answered";
+  }
+  daemon_->Stop();
+}
+
 // The move out of the trees is read after the fact: a file already rewritten out there is no
 // content from before the attack, and copying it only filled the vault with ciphertext.
 TEST_F(DaemonTest, FileMovedOutIsCopiedOnlyWhileUnchangedSinceTheMove) {
