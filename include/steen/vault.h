@@ -208,6 +208,9 @@ class Vault {
   StatusOr<std::vector<Version>> Versions(const std::string& path_or_prefix,
                                           bool prefix = false) const;
   StatusOr<Version> GetVersion(int64_t id) const;
+  // Opens a version's object for reading (the caller closes it), following its row when a
+  // pending copy was moved to its content address since `version` was read.
+  StatusOr<int> OpenObject(const Version& version) const;
   // Whether a protective copy (kBeforeWrite) of this inode was ever taken.
   bool HasCopyOf(uint64_t device, uint64_t inode) const;
   // The newest version of `path` taken at or before `at_ns` (0 = the newest).

@@ -1566,20 +1566,27 @@ StatusOr<std::vector<Change>> Vault::ChangesTo(const std::string& path, int64_t 
 
 std::string Vault::ObjectPath(const Version& version) const { return impl_->Path(version.object); }
 
-Status Vault::Materialize(const Version& version, const std::string& dest) const {
+StatusOr<int> Vault::OpenObject(const Version& version) const {
   std::string object = ObjectPath(version);
-  int in = ::open(object.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0 && errno == ENOENT && IsPlaceholder(version.sha256)) {
+  int fd = ::open(object.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT && IsPlaceholder(version.sha256)) {
     // Hashed and moved to its content address since `version` was read (by the daemon).
     std::lock_guard<std::mutex> lock(impl_->mu);
     Stmt q(impl_->db, &impl_->statements, "SELECT object FROM versions WHERE id = ?1");
     q.Bind(1, version.id);
     if (q.Step() == SQLITE_ROW) {
       object = impl_->Path(q.Text(0));
-      in = ::open(object.c_str(), O_RDONLY | O_CLOEXEC);
+      fd = ::open(object.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     }
   }
-  if (in < 0) return Status::FromErrno("vault object " + object, errno);
+  if (fd < 0) return Status::FromErrno("vault object " + object, errno);
+  return fd;
+}
+
+Status Vault::Materialize(const Version& version, const std::string& dest) const {
+  StatusOr<int> opened = OpenObject(version);
+  if (!opened.ok()) return opened.status();
+  const int in = *opened;
   int out = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (out < 0) {
     Status failed = Status::FromErrno("create " + dest, errno);

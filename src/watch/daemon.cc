@@ -483,12 +483,12 @@ std::optional<ContentView> Daemon::Impl::ViewOfCopy(int64_t version_id) {
     ++stats.analysis_errors;  // evicted by the vault's upkeep already: no before view
     return std::nullopt;
   }
-  const std::string object_path = vault->ObjectPath(*version);
-  const sys::UniqueFd fd(::open(object_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) {
+  const StatusOr<int> opened = vault->OpenObject(*version);
+  if (!opened.ok()) {
     ++stats.analysis_errors;  // removed by the vault's upkeep already: no before view
     return std::nullopt;
   }
+  const sys::UniqueFd fd(*opened);
   return View(fd.get());
 }
 

@@ -345,6 +345,7 @@ TEST_F(DaemonTest, ProtectiveCopiesAreReadOnlyWhenTheWriteMadeThemMatter) {
   for (int i = 3; i < 6; ++i) originals.push_back(ReadAll(Doc(i)));
   int files = 0;
   while (files < 3 && control_.calls().empty()) EncryptInPlace(3 + files++, attacker);
+  daemon_->Stop();  // delivers the alerts
   ASSERT_EQ(control_.calls().size(), 1u);
   EXPECT_EQ(daemon_->stats().before_copies_unread, 3u) << "the encrypted files' copies were read";
   auto alerts = AlertsOf("ransomware-encryption");
@@ -363,7 +364,6 @@ TEST_F(DaemonTest, ProtectiveCopiesAreReadOnlyWhenTheWriteMadeThemMatter) {
     EXPECT_EQ(ReadAll(daemon_->vault()->ObjectPath(versions->back())), originals[i]);
     EXPECT_EQ(versions->back().sha256.size(), 64u) << "hashed once the writer was answered";
   }
-  daemon_->Stop();
 }
 
 // The move out of the trees is read after the fact: a file already rewritten out there is no
