@@ -402,6 +402,43 @@ TEST_F(VaultStoreTest, ACopyHashedLaterIsRestorableAtOnceAndAddressedAfter) {
   EXPECT_EQ(rc->outcome, PreserveOutcome::kDeduplicated);
 }
 
+// A vault on another filesystem than the files (a disk of its own): the kernel cannot copy
+// between them (copy_file_range: EXDEV), so the bytes go through pread and write.
+TEST_F(VaultStoreTest, ACopyToAVaultOnAnotherFilesystemIsExact) {
+  struct stat shm {
+  }, share{};
+  if (::stat("/dev/shm", &shm) != 0 || ::stat(root_.c_str(), &share) != 0 ||
+      shm.st_dev == share.st_dev) {
+    GTEST_SKIP() << "no second filesystem at /dev/shm";
+  }
+  char tmpl[] = "/dev/shm/steen-vault-test.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string elsewhere = tmpl;
+  {
+    VaultOptions options;
+    options.dir = elsewhere + "/vault";
+    options.now_ns = FakeNow;
+    options.min_free_bytes = 0;
+    auto v = Vault::Open(options);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    std::string content;
+    for (int i = 0; i < 300000; ++i) content.push_back(static_cast<char>(i * 7 + i / 251));
+    const std::string path = File("big.bin", content);
+    for (HashWhen when : {HashWhen::kLater, HashWhen::kBeforeReturn}) {
+      auto r = Preserve(**v, path, {}, when);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      (*v)->FinishPending();
+      auto version = (*v)->GetVersion(r->version_id);
+      ASSERT_TRUE(version.ok());
+      EXPECT_EQ(Read((*v)->ObjectPath(*version)), content);
+      EXPECT_EQ(version->sha256.size(), 64u);
+      content += "x";
+      File("big.bin", content);
+    }
+  }
+  fs::remove_all(elsewhere);
+}
+
 // steen killed between its answer to the writer and the hash: the next owner hashes the copy.
 TEST_F(VaultStoreTest, ACopyLeftUnhashedByACrashIsHashedAtOpen) {
   int64_t id = 0;
