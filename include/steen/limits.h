@@ -303,6 +303,9 @@ inline constexpr std::size_t kVaultCopyChunkBytes = 1 * MiB;
 // Empty files the vault's owner keeps made ahead in spare/ (each an open descriptor), refilled by a
 // background thread when half are used: a copy on the writer's time then allocates no inode.
 inline constexpr std::size_t kVaultSpareFiles = 64;
+// A reflinked copy smaller than this is hashed before the writer is answered, from the file's
+// cached pages (HashWhen::kLater would read the copy from the disk); larger ones after.
+inline constexpr uint64_t kVaultHashLaterMinBytes = 1 * MiB;
 // Inodes whose kept link is remembered in memory (so KeepLink costs one lookup when linked).
 inline constexpr std::size_t kMaxVaultLinkCache = 1 << 20;
 // Changes and versions returned by one catalog query at most.
