@@ -91,6 +91,58 @@ class SliceByteSource final : public ByteSource {
   ByteRange range_;
 };
 
+// Another source with its first bytes replaced (a signature put back where it was overwritten).
+class PatchedHeadByteSource final : public ByteSource {
+ public:
+  PatchedHeadByteSource(ByteSource& inner, std::string_view patch) : inner_(inner), patch_(patch) {}
+  uint64_t Size() const override { return inner_.Size(); }
+  Status ReadAt(uint64_t offset, std::size_t length, std::string* out) override {
+    Status st = inner_.ReadAt(offset, length, out);
+    for (std::size_t i = 0; offset + i < patch_.size() && i < out->size(); ++i) {
+      (*out)[i] = patch_[static_cast<std::size_t>(offset) + i];
+    }
+    return st;
+  }
+
+ private:
+  ByteSource& inner_;
+  std::string_view patch_;
+};
+
+// Signatures at offset 0 that JudgeOverwrittenSignature puts back: formats whose validator
+// checks far more than the signature (the validator decides; this only says what to try). Two-
+// byte signatures (BMP, gzip) are left out: one byte left of them says nothing.
+constexpr std::string_view kRepairableSignatures[] = {
+    std::string_view("GIF8", 4),
+    std::string_view("\x89PNG\r\n\x1a\n", 8),
+    std::string_view("II*\0", 4),
+    std::string_view("MM\0*", 4),
+    std::string_view("PK\x03\x04", 4),
+    std::string_view("PK\x05\x06", 4),
+    std::string_view("\xfd"
+                     "7zXZ\0",
+                     6),
+    std::string_view("BZh", 3),
+    std::string_view("\x28\xb5\x2f\xfd", 4),
+    std::string_view("7z\xbc\xaf\x27\x1c", 6),
+    std::string_view("Rar!\x1a\x07", 6),
+    std::string_view("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8),
+    std::string_view("%PDF-", 5),
+    std::string_view("SQLite format 3\0", 16),
+    std::string_view("\x7f"
+                     "ELF",
+                     4),
+    std::string_view("RIFF", 4),
+    std::string_view("fLaC", 4),
+    std::string_view("OggS", 4),
+    std::string_view("\x1a\x45\xdf\xa3", 4),
+    std::string_view("\xff\xd8\xff", 3),
+    std::string_view("\0\x01\0\0", 4),
+    std::string_view("OTTO", 4),
+    std::string_view("wOFF", 4),
+    std::string_view("wOF2", 4),
+};
+
 // A block where random cells alternate with real data has at least this entropy (bits per byte:
 // half random bytes over a constant background give 5)...
 constexpr double kMinMixedEntropy = 4.0;
@@ -732,6 +784,48 @@ struct ContentAnalyzer::Impl {
     return Status::Ok();
   }
 
+  // A file that matches no signature because its first bytes were overwritten (a chunk at
+  // offset 0 of a percentage of a small file: 2 bytes of 191), while the end of a signature is
+  // still there and, with the signature put back, the whole file is a valid file of that format.
+  bool JudgeOverwrittenSignature(ByteSource& source, std::string_view head, uint64_t size,
+                                 Decision& d, std::string& format) const {
+    for (std::string_view magic : kRepairableSignatures) {
+      if (head.size() <= magic.size()) continue;
+      // The overwritten bytes are a prefix; what is left of the signature must be at least two
+      // bytes and half of it.
+      std::size_t kept = 0;
+      while (kept < magic.size() &&
+             head[magic.size() - 1 - kept] == magic[magic.size() - 1 - kept]) {
+        ++kept;
+      }
+      if (kept == magic.size() || kept < 2 || 2 * kept < magic.size()) continue;
+      const std::size_t overwritten = magic.size() - kept;
+      std::string patched_head(head);
+      patched_head.replace(0, overwritten, magic.substr(0, overwritten));
+      const content::FormatValidator* v = Match(patched_head, size);
+      if (v == nullptr || IsTextValidator(v)) continue;
+      PatchedHeadByteSource patched(source, std::string_view(patched_head).substr(0, overwritten));
+      Reader reader(patched, limits::kAnalysisReadBudget);
+      const FormatReport report = v->Validate(reader);
+      // A valid rest proves the format. A rest broken too (the same attack's other chunks: cut
+      // short or damaged) needs a longer signature left: three bytes match by chance once in 16
+      // million files.
+      const bool valid = report.integrity == Integrity::kValid;
+      const bool broken =
+          report.integrity == Integrity::kDamaged || report.integrity == Integrity::kTruncated;
+      if (!valid && (!broken || kept < 3)) continue;
+      format = report.format.empty() ? std::string(v->name()) : report.format;
+      d = Decision{};
+      Damaged(d, DamageKind::kOverwritten, valid ? 0.8 : 0.85,
+              format + " signature overwritten (its first " + std::to_string(overwritten) + " of " +
+                  std::to_string(magic.size()) + " bytes); with them put back, " +
+                  (valid ? "the rest is a valid " + format + " file"
+                         : "its structure is broken further on too"));
+      return true;
+    }
+    return false;
+  }
+
   void JudgeUnknownFormat(const BlockMap& map, const HeadShape& shape, std::string_view head,
                           uint64_t size, Decision& d) const {
     const double uniform = map.uniform_fraction();
@@ -890,6 +984,9 @@ StatusOr<Analysis> ContentAnalyzer::Impl::AnalyzeAt(ByteSource& source,
   if (!decided) {
     if (Status st = MapBlocks(reader, options.deep, true, map); !st.ok()) return st;
     JudgeUnknownFormat(map, HeadShape(head), head, size, decision);
+    if (decision.verdict != Verdict::kDamaged) {
+      (void)JudgeOverwrittenSignature(source, head, size, decision, format);
+    }
   }
   if (!reader.status().ok() && reader.status().code() != Status::Code::kResourceExhausted) {
     return reader.status();

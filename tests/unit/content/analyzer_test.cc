@@ -530,6 +530,29 @@ TEST(Analyzer, OnlyTheHeaderBitFlippedIsDamaged) {
   EXPECT_EQ(a.kind, DamageKind::kBitTransformed) << Joined(a);
 }
 
+// The first bytes of a small file overwritten (a chunk of 1% at offset 0: one byte of its
+// signature): no signature matches, the content is not random, yet with the signature put back
+// the rest is a valid file of that format. An unknown file whose bytes happen to end like a
+// signature is left alone: the rest is not that format.
+TEST(Analyzer, AnOverwrittenSignatureIsDamagedWhenTheRestIsValid) {
+  const std::string elf = OwnExecutable();
+  ASSERT_EQ(AnalyzeBytes(elf).verdict, Verdict::kIntact) << Joined(AnalyzeBytes(elf));
+  std::string first_byte_gone = elf;
+  first_byte_gone[0] = '\x3c';
+  const Analysis a = AnalyzeBytes(first_byte_gone);
+  EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  EXPECT_EQ(a.kind, DamageKind::kOverwritten) << Joined(a);
+  EXPECT_EQ(a.format, "elf") << Joined(a);
+  EXPECT_NE(Joined(a).find("signature overwritten (its first 1 of 4 bytes)"), std::string::npos)
+      << Joined(a);
+
+  std::string look_alike = std::string("?ELF") + std::string(3000, '\x01');
+  for (std::size_t i = 4; i < look_alike.size(); i += 7) look_alike[i] = static_cast<char>(i);
+  const Analysis b = AnalyzeBytes(look_alike);
+  EXPECT_NE(b.verdict, Verdict::kDamaged) << Joined(b);
+  EXPECT_EQ(Joined(b).find("signature overwritten"), std::string::npos) << Joined(b);
+}
+
 // Everything after the header bit-flipped: the header parses, the structure further on does not,
 // and what is there is the executable's own zero-rich content turned into 0xFF-rich bytes.
 TEST(Analyzer, BodyBitFlippedAfterAnIntactHeaderIsBitTransformed) {
