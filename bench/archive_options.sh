@@ -4,9 +4,9 @@
 # --ultra/--long/--format=gzip|xz|lz4, bzip2, lz4), zip and 7z methods (stored, Deflate64, BZip2,
 # LZMA, PPMd, solid), legitimately encrypted containers (zip -P, AES zip, 7z -p with and without
 # encrypted headers, gpg -c, openssl enc), tar/pax/v7, tars of compressed files, and archives
-# split into volumes (7z -v, zip -s, split, split -d). None of them is damaged: every "damaged"
-# verdict is a false positive. ccrypt's output, which has no plaintext header at all, is counted
-# apart.
+# split into volumes (7z -v, zip -s, split, split -d, -d -a 3, --numeric-suffixes=1). None of
+# them is damaged: every "damaged" verdict is a false positive. ccrypt's output, which has no
+# plaintext header at all, is counted apart.
 #
 # Usage: bench/archive_options.sh [--steen PATH] [--out DIR]
 # Sources: a few files of bench/corpus (run bench/build_corpus.sh first). About a minute on 2 cores.
@@ -82,6 +82,8 @@ q 7z a -bd -v1m "$A/volumes/all.7z" "$SRC"
 split -b 300k "$A/all.tar.gz" "$A/volumes/all.tar.gz."
 split -d -b 300k "$A/all.tar.xz" "$A/volumes/all.tar.xz."
 split -b 300k "$A/all.tar.bz2" "$A/volumes/all.tar.bz2.part"
+split -d -a 3 -b 300k "$A/all.tar.xz" "$A/volumes/all.tar.xz.a3."        # counted from 000
+split --numeric-suffixes=1 -b 300k "$A/all.tar.gz" "$A/volumes/all.tar.gz.n1."  # from 01
 
 # ccrypt writes no plaintext header (its magic number is inside the first encrypted block): its
 # output cannot be told from ransomware's by content (docs/LIMITS.md).

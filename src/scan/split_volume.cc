@@ -152,21 +152,25 @@ std::optional<SplitVolumeName> ParseSplitVolumeName(std::string_view name,
     const std::size_t stem_bytes = name.size() - base - suffix_bytes;
     return stem_bytes > 0 && name.substr(base, stem_bytes) != ".";
   };
-  // Numbered pieces: 7-Zip and HJSplit append .001, .002, ...; split -d appends 00, 01, ... to
-  // whatever prefix it is given (x, name., name.part).
+  // Numbered pieces: 7-Zip and HJSplit append .001, .002, ...; split -d appends 00, 01, ... (or
+  // 000, 0000 with -a) to whatever prefix it is given (x, name., name.part), from 1 with
+  // --numeric-suffixes=1.
   std::size_t digits = 0;
   while (digits < name.size() - base &&
          std::isdigit(static_cast<unsigned char>(name[name.size() - 1 - digits]))) {
     ++digits;
   }
-  if ((digits == 2 || digits == 3) && stem_ok(digits)) {
+  if (digits >= 2 && digits <= 6 && stem_ok(digits)) {
     const std::string stem(name.substr(0, name.size() - digits));
     const int number = std::stoi(std::string(name.substr(name.size() - digits)));
-    const int first_number = digits == 3 ? 1 : 0;
-    if (number < first_number) return std::nullopt;
+    const int first_number = digits == 3 && number > 0 ? 1 : 0;  // the usual start
     parsed.first = stem + Padded(first_number, digits);
     parsed.next = stem + Padded(number + 1, digits);
     parsed.index = number - first_number + 1;
+    if (number > 0) {
+      parsed.other_first = stem + Padded(1 - first_number, digits);
+      parsed.other_index = number - (1 - first_number) + 1;
+    }
     return parsed;
   }
   // split's default suffixes, after whatever prefix (xaa, name.aa, name.partaa): aa, ab, ... az,
@@ -191,8 +195,15 @@ void JudgeSplitVolume(int dir_fd, const std::string& name, uint64_t size,
                       const AnalyzeFunction& analyze, const AnalyzeOptions& options,
                       Analysis* analysis) {
   if (analysis->verdict == Verdict::kIntact || size == 0) return;
-  const auto parsed = ParseSplitVolumeName(name, /*zip_last_candidate=*/EndsWith(name, ".zip"));
+  auto parsed = ParseSplitVolumeName(name, /*zip_last_candidate=*/EndsWith(name, ".zip"));
   if (!parsed) return;
+  // Of the two possible starts, a piece numbered 0 beside it is the set's first (a set counted
+  // from 1 has none); else the one there.
+  if (!parsed->other_first.empty() && RegularFileSize(dir_fd, parsed->other_first) &&
+      (parsed->other_first < parsed->first || !RegularFileSize(dir_fd, parsed->first))) {
+    parsed->first = parsed->other_first;
+    parsed->index = parsed->other_index;
+  }
   const std::string first_base = parsed->first.substr(parsed->first.rfind('/') + 1);
   const std::string position = parsed->index > 0 ? "volume " + std::to_string(parsed->index)
                                                  : std::string("the last volume");

@@ -21,9 +21,13 @@ struct SplitVolumeName {
   std::string first;  // the first volume's name (the file itself for the first)
   std::string next;   // the name the following volume would have; empty for zip's last piece
   int index = 0;      // 1-based position in the set; 0 for zip's last piece (position unknown)
+  // Numbered pieces start at 1 (7-Zip's .001) or at 0 (split -d: x00, x.000): the other first
+  // volume and this one's position from it, when the name alone cannot tell.
+  std::string other_first;
+  int other_index = 0;
 };
 
-// Parses "x.7z.002", "x.001", "x00" (two or three digits after any prefix), "xab", "x.z03" and
+// Parses "x.7z.002", "x.001", "x00" (2 to 6 digits after any prefix), "xab", "x.z03" and
 // "x.zip" (a last piece, when x.z01 exists: the caller checks). `zip_last_candidate` parses "x.zip"
 // as zip's last piece.
 std::optional<SplitVolumeName> ParseSplitVolumeName(std::string_view name, bool zip_last_candidate);

@@ -4,6 +4,8 @@
 
 #include <random>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "scan/file_scan.h"
 #include "unit/scan/temp_tree.h"
@@ -81,11 +83,44 @@ TEST(SplitVolumeName, ParsesTheWritersNamingSchemes) {
     EXPECT_EQ(parsed->next, c.next) << c.name;
     EXPECT_EQ(parsed->index, c.index) << c.name;
   }
-  EXPECT_FALSE(ParseSplitVolumeName("photo.2024", false));  // four digits and more: not volumes
-  EXPECT_FALSE(ParseSplitVolumeName("x.000", false));       // 7-Zip counts from 001
-  EXPECT_FALSE(ParseSplitVolumeName(".001", false));        // hidden files, not pieces
+  // Numbered pieces may start at 0 or 1 whatever their width: the other start is offered too.
+  for (const auto& [name, first, index, other_first, other_index] :
+       std::vector<std::tuple<std::string, std::string, int, std::string, int>>{
+           {"x.tar.xz.000", "x.tar.xz.000", 1, "", 0},  // split -d -a 3
+           {"x.tar.xz.005", "x.tar.xz.001", 5, "x.tar.xz.000", 6},
+           {"x.01", "x.00", 2, "x.01", 1},                          // --numeric-suffixes=1
+           {"big.0002", "big.0000", 3, "big.0001", 2},              // split -d -a 4
+           {"photo.2024", "photo.0000", 2025, "photo.0001", 2024},  // a set only if one exists
+       }) {
+    const auto parsed = ParseSplitVolumeName(name, false);
+    ASSERT_TRUE(parsed) << name;
+    EXPECT_EQ(parsed->first, first) << name;
+    EXPECT_EQ(parsed->index, index) << name;
+    EXPECT_EQ(parsed->other_first, other_first) << name;
+    EXPECT_EQ(parsed->other_index, other_index) << name;
+  }
+  EXPECT_FALSE(ParseSplitVolumeName("x.1234567", false));  // seven digits: not a volume
+  EXPECT_FALSE(ParseSplitVolumeName(".001", false));       // hidden files, not pieces
   EXPECT_FALSE(ParseSplitVolumeName("dir/.aa", false));
   EXPECT_FALSE(ParseSplitVolumeName("x.zz", false));
+}
+
+// split -d -a 3 counts from 000, --numeric-suffixes=1 from 01: either start makes a set.
+TEST(SplitVolume, SetsNumberedFromZeroOrOneInAnyWidthAreIntact) {
+  const std::string stream = GzipOfRandomBytes(3);
+  for (const std::vector<std::string>& names :
+       std::vector<std::vector<std::string>>{{"x.gz.000", "x.gz.001", "x.gz.002"},
+                                             {"x.gz.01", "x.gz.02", "x.gz.03"},
+                                             {"x.gz.0000", "x.gz.0001", "x.gz.0002"}}) {
+    TempTree tree;
+    WriteVolumes(tree, stream, 80000, names);
+    for (const std::string& name : names) {
+      const Analysis a = Scan(tree / name);
+      EXPECT_EQ(a.verdict, Verdict::kIntact) << name << ": " << Joined(a);
+    }
+    const Analysis last = Scan(tree / names.back());
+    EXPECT_NE(Joined(last).find("volume 3 of a split archive"), std::string::npos) << Joined(last);
+  }
 }
 
 // Volumes after the first hold compressed bytes and no header: alone they look encrypted. With
