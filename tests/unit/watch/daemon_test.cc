@@ -137,6 +137,18 @@ class DaemonTest : public ::testing::Test {
     daemon_ = std::move(*daemon);
   }
 
+  vault::VaultOptions VaultOptionsForTest() const {
+    vault::VaultOptions options;
+    options.dir = (root_ / "share-vault").string();
+    options.min_free_bytes = 0;
+    return options;
+  }
+  void StartDaemonWithVault() {
+    auto vault = vault::Vault::Open(VaultOptionsForTest());
+    ASSERT_TRUE(vault.ok()) << vault.status().message();
+    StartDaemon(nullptr, 1024, std::move(*vault));
+  }
+
   std::string Doc(int i) {
     return (root_ / "share" / "docs" / ("report" + std::to_string(i) + ".pdf")).string();
   }
@@ -321,12 +333,7 @@ TEST_F(DaemonTest, FilesMovedOutAndBackEncryptedAreJudgedOnTheWayIn) {
 // is judged against the copy (valid PDF to encrypted), and the copies hold what was overwritten.
 TEST_F(DaemonTest, ProtectiveCopiesAreReadOnlyWhenTheWriteMadeThemMatter) {
   Populate(6);
-  vault::VaultOptions options;
-  options.dir = (root_ / "share-vault").string();
-  options.min_free_bytes = 0;
-  auto vault = vault::Vault::Open(options);
-  ASSERT_TRUE(vault.ok()) << vault.status().message();
-  StartDaemon(nullptr, 1024, std::move(*vault));
+  StartDaemonWithVault();
   const Actor editor = Attacker(5000, "/usr/bin/editor");
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(source_->Push(Permission(Doc(i), editor)));
@@ -371,12 +378,7 @@ TEST_F(DaemonTest, ProtectiveCopiesAreReadOnlyWhenTheWriteMadeThemMatter) {
 TEST_F(DaemonTest, FileMovedOutIsCopiedOnlyWhileUnchangedSinceTheMove) {
   Populate(2);
   fs::create_directories(root_ / "outside");
-  vault::VaultOptions options;
-  options.dir = (root_ / "share-vault").string();
-  options.min_free_bytes = 0;
-  auto vault = vault::Vault::Open(options);
-  ASSERT_TRUE(vault.ok()) << vault.status().message();
-  StartDaemon(nullptr, 1024, std::move(*vault));
+  StartDaemonWithVault();
   auto move_out = [&](int i, bool rewrite_outside) {
     const std::string away = (root_ / "outside" / std::to_string(i)).string();
     ::usleep(20'000);  // the move's ctime later than the file's last write (coarse clock)
@@ -400,7 +402,7 @@ TEST_F(DaemonTest, FileMovedOutIsCopiedOnlyWhileUnchangedSinceTheMove) {
   move_out(1, true);
   daemon_->Stop();
   EXPECT_EQ(daemon_->stats().moved_out_changed, 1u);
-  options.now_ns = nullptr;
+  vault::VaultOptions options = VaultOptionsForTest();
   auto reader = vault::Vault::Open(options);
   ASSERT_TRUE(reader.ok());
   auto kept = (*reader)->Versions(Doc(0));
