@@ -788,7 +788,7 @@ struct ContentAnalyzer::Impl {
   // offset 0 of a percentage of a small file: 2 bytes of 191), while the end of a signature is
   // still there and, with the signature put back, the whole file is a valid file of that format.
   bool JudgeOverwrittenSignature(ByteSource& source, std::string_view head, uint64_t size,
-                                 Decision& d, std::string& format) const {
+                                 Decision& d, std::string& format, MemberReads& reads) const {
     for (std::string_view magic : kRepairableSignatures) {
       if (head.size() <= magic.size()) continue;
       // The overwritten bytes are a prefix; what is left of the signature must be at least two
@@ -807,6 +807,9 @@ struct ContentAnalyzer::Impl {
       PatchedHeadByteSource patched(source, std::string_view(patched_head).substr(0, overwritten));
       Reader reader(patched, limits::kAnalysisReadBudget);
       const FormatReport report = v->Validate(reader);
+      const std::vector<ByteRange> validated = reader.RangesRead();
+      reads.ranges.insert(reads.ranges.end(), validated.begin(), validated.end());
+      reads.bytes += reader.bytes_read();
       // A valid rest proves the format. A rest broken too (the same attack's other chunks: cut
       // short or damaged) needs a longer signature left: three bytes match by chance once in 16
       // million files.
@@ -985,7 +988,7 @@ StatusOr<Analysis> ContentAnalyzer::Impl::AnalyzeAt(ByteSource& source,
     if (Status st = MapBlocks(reader, options.deep, true, map); !st.ok()) return st;
     JudgeUnknownFormat(map, HeadShape(head), head, size, decision);
     if (decision.verdict != Verdict::kDamaged) {
-      (void)JudgeOverwrittenSignature(source, head, size, decision, format);
+      (void)JudgeOverwrittenSignature(source, head, size, decision, format, member_reads);
     }
   }
   if (!reader.status().ok() && reader.status().code() != Status::Code::kResourceExhausted) {
