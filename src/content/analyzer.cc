@@ -804,7 +804,7 @@ struct ContentAnalyzer::Impl {
       patched_head.replace(0, overwritten, magic.substr(0, overwritten));
       const content::FormatValidator* v = Match(patched_head, size);
       if (v == nullptr || IsTextValidator(v)) continue;
-      PatchedHeadByteSource patched(source, std::string_view(patched_head).substr(0, overwritten));
+      PatchedHeadByteSource patched(source, magic.substr(0, overwritten));
       Reader reader(patched, limits::kAnalysisReadBudget);
       const FormatReport report = v->Validate(reader);
       const std::vector<ByteRange> validated = reader.RangesRead();

@@ -1035,7 +1035,8 @@ Status Vault::Impl::Recover() {
   for (auto [dev, ino] : stale) DropLinkRow(static_cast<uint64_t>(dev), static_cast<uint64_t>(ino));
   // 5. Copies stored before their hash when the previous owner died: hashed now.
   {
-    Stmt q(db, &statements, "SELECT DISTINCT sha256 FROM versions WHERE sha256 LIKE 'pending-%'");
+    Stmt q(db, &statements, "SELECT DISTINCT sha256 FROM versions WHERE sha256 LIKE ?1");
+    q.Bind(1, std::string(kPlaceholderPrefix) + "%");
     while (q.Step() == SQLITE_ROW) pending.push_back(q.Text(0));
   }
   return Status::Ok();
