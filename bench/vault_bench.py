@@ -37,6 +37,13 @@ Benign workloads of bench/vault_overhead.sh:
   vault_bench.py append DIR ROUNDS LINES
       ROUNDS times: each *.log file opened for append, LINES log lines written, closed (a logger
       that reopens its files).
+  vault_bench.py mkdb DB ROWS SEED [--journal wal|delete]
+      An SQLite database of ROWS invoice rows (text and numbers, one index) in journal mode WAL or
+      DELETE (the default rollback journal), as an application's data file.
+  vault_bench.py dbload DB TRANSACTIONS ROWS [--journal wal|delete]
+      TRANSACTIONS write transactions on DB (one connection, synchronous=NORMAL in WAL mode, FULL
+      with the rollback journal, as SQLite's defaults for each): ROWS inserts and ROWS/4 updates
+      of existing rows each, then a checkpoint in WAL mode.
   vault_bench.py timeit OUT -- CMD...
       Runs CMD, writes its wall time in seconds (perf_counter) and exit status to OUT.
 """
@@ -340,6 +347,52 @@ def cmd_append(args):
                             f"request {r * args.lines + k} served in {(k * 7) % 300} ms\n")
 
 
+def invoice_row(rng, i):
+    customer = f"customer-{rng.randrange(5000):05d}"
+    note = " ".join(rng.choice(("paid", "due", "net 30", "partial", "refund", "VAT 21%",
+                                "delivered", "pending", "cancelled")) for _ in range(rng.randint(2, 8)))
+    return (i, customer, rng.randint(1, 500_000) / 100, f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}",
+            note)
+
+
+def open_db(path, journal):
+    import sqlite3
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute(f"PRAGMA journal_mode={journal.upper()}")
+    db.execute("PRAGMA synchronous=" + ("NORMAL" if journal == "wal" else "FULL"))
+    return db
+
+
+def cmd_mkdb(args):
+    rng = random.Random(args.seed)
+    db = open_db(args.db, args.journal)
+    db.execute("CREATE TABLE invoice(id INTEGER PRIMARY KEY, customer TEXT, amount REAL, "
+               "day TEXT, note TEXT)")
+    db.execute("CREATE INDEX invoice_customer ON invoice(customer)")
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO invoice VALUES(?,?,?,?,?)",
+                   (invoice_row(rng, i) for i in range(args.rows)))
+    db.execute("COMMIT")
+    db.close()
+
+
+def cmd_dbload(args):
+    rng = random.Random(args.transactions)
+    db = open_db(args.db, args.journal)
+    next_id = db.execute("SELECT max(id) FROM invoice").fetchone()[0] + 1
+    for _ in range(args.transactions):
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO invoice VALUES(?,?,?,?,?)",
+                       (invoice_row(rng, next_id + k) for k in range(args.rows)))
+        db.executemany("UPDATE invoice SET note = note || ' (reminded)' WHERE id = ?",
+                       ((rng.randrange(next_id),) for _ in range(args.rows // 4)))
+        db.execute("COMMIT")
+        next_id += args.rows
+    if args.journal == "wal":
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
 def cmd_timeit(args):
     cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
     t0 = time.perf_counter()
@@ -389,6 +442,18 @@ def main():
     p.add_argument("rounds", type=int)
     p.add_argument("lines", type=int)
     p.set_defaults(fn=cmd_append)
+    p = sub.add_parser("mkdb")
+    p.add_argument("db")
+    p.add_argument("rows", type=int)
+    p.add_argument("seed", type=int)
+    p.add_argument("--journal", choices=("wal", "delete"), default="wal")
+    p.set_defaults(fn=cmd_mkdb)
+    p = sub.add_parser("dbload")
+    p.add_argument("db")
+    p.add_argument("transactions", type=int)
+    p.add_argument("rows", type=int)
+    p.add_argument("--journal", choices=("wal", "delete"), default="wal")
+    p.set_defaults(fn=cmd_dbload)
     p = sub.add_parser("timeit")
     p.add_argument("out")
     p.add_argument("cmd", nargs=argparse.REMAINDER)

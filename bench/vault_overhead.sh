@@ -15,6 +15,13 @@
 #                  (below vault.max_file_bytes, 256 MiB: copied before the write)
 #   overwrite-512M the same with 512 MiB (above vault.max_file_bytes: not copied, a vault-gap)
 #   append-logs    50 log files of 4-64 KiB, 20 rounds of: open for append, 100 lines, close
+#   copy-media     cp -r of a photo and video library into the share (~400 MiB of new files:
+#                  120 JPEG photos of 1920x1080, H.264/AAC MP4 and VP8 WebM videos, made once by
+#                  ffmpeg outside the share)
+#   sqlite-wal     300 write transactions (200 inserts, 50 updates each) on an existing 21 MiB
+#                  SQLite database in WAL mode, one connection (an application's data file)
+#   sqlite-journal the same with SQLite's default rollback journal (a journal file created and
+#                  deleted by every transaction)
 #
 # Modes (--modes, default none,watch; ratios are to none):
 #   none           nothing watches
@@ -34,7 +41,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STEEN=$ROOT/build/release/steen
 RUNS=5
-WORKLOADS="untar,edit-1000,overwrite-200M,overwrite-512M,append-logs"
+WORKLOADS="untar,edit-1000,overwrite-200M,overwrite-512M,append-logs,copy-media,sqlite-wal,sqlite-journal"
 OUT=$ROOT/bench/out/vault_overhead
 LIMIT=300
 UNDER=/tmp
@@ -84,6 +91,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 IFS=, read -r -a workload_list <<< "$WORKLOADS"
+for w in "${workload_list[@]}"; do
+  case $w in
+    untar | edit-1000 | overwrite-200M | overwrite-512M | append-logs | copy-media | sqlite-wal | sqlite-journal) ;;
+    *) echo "vault_overhead: unknown workload '$w'" >&2; exit 2 ;;
+  esac
+done
 FLOOR=""
 if [[ -n $LOOP_FS ]]; then
   mkdir "$WORK/mnt"
@@ -103,6 +116,28 @@ fi
 tar -C /usr -cf "$WORK/include.tar" include
 head -c $((512 << 20)) /dev/urandom > "$WORK/big-512M.bin"
 head -c $((200 << 20)) "$WORK/big-512M.bin" > "$WORK/big-200M.bin"
+# make_media DIR: a photo and video library of real encoder output (not random bytes).
+make_media() {
+  local dir=$1 year
+  mkdir -p "$dir/Videos"
+  for year in 2023 2024; do
+    mkdir -p "$dir/Photos/$year"
+    ffmpeg -v error -f lavfi -i "testsrc2=size=1920x1080:rate=25,noise=alls=12:allf=t,hue=h=${year}" \
+      -frames:v 60 -q:v 3 "$dir/Photos/$year/IMG_%04d.jpg" || return 1
+  done
+  ffmpeg -v error -f lavfi -i "testsrc2=size=1280x720:rate=30,noise=alls=8:allf=t" \
+    -f lavfi -i "sine=frequency=440:sample_rate=48000" -t 12 -c:v libx264 -preset ultrafast \
+    -crf 20 -c:a aac -shortest "$dir/Videos/holiday-1.mp4" || return 1
+  ffmpeg -v error -f lavfi -i "mandelbrot=size=1280x720:rate=30" -t 10 -c:v libvpx \
+    -deadline realtime -cpu-used 8 -b:v 8M "$dir/Videos/talk-1.webm" || return 1
+  # More videos of the same encoders' output (the copy's cost is in the bytes, not their variety).
+  local k
+  for k in 2 3 4; do cp "$dir/Videos/holiday-1.mp4" "$dir/Videos/holiday-$k.mp4"; done
+  cp "$dir/Videos/talk-1.webm" "$dir/Videos/talk-2.webm"
+}
+if [[ ",$WORKLOADS," == *,copy-media,* ]]; then
+  make_media "$WORK/media" || { echo "vault_overhead: ffmpeg could not make the media library" >&2; exit 1; }
+fi
 
 SHARE=$WORK/share  # the watched folder (one per run, recreated)
 [[ -n $LOOP_FS ]] && SHARE=$WORK/mnt/share
@@ -116,6 +151,9 @@ setup() {
     overwrite-200M) cp "$WORK/big-200M.bin" "$SHARE/disk.img" ;;
     overwrite-512M) cp "$WORK/big-512M.bin" "$SHARE/disk.img" ;;
     append-logs) python3 "$HELPER" mkfiles "$SHARE/logs" 50 2 --ext .log > /dev/null ;;
+    copy-media) ;;
+    sqlite-wal) python3 "$HELPER" mkdb "$SHARE/app.db" 200000 3 --journal wal ;;
+    sqlite-journal) python3 "$HELPER" mkdb "$SHARE/app.db" 200000 3 --journal delete ;;
   esac
   sync
 }
@@ -127,6 +165,9 @@ workload_cmd() {
     overwrite-200M) echo dd if=/dev/zero of="$SHARE/disk.img" bs=1M count=200 conv=notrunc status=none ;;
     overwrite-512M) echo dd if=/dev/zero of="$SHARE/disk.img" bs=1M count=512 conv=notrunc status=none ;;
     append-logs) echo python3 "$HELPER" append "$SHARE/logs" 20 100 ;;
+    copy-media) echo cp -r "$WORK/media" "$SHARE/library" ;;
+    sqlite-wal) echo python3 "$HELPER" dbload "$SHARE/app.db" 300 200 --journal wal ;;
+    sqlite-journal) echo python3 "$HELPER" dbload "$SHARE/app.db" 300 200 --journal delete ;;
   esac
 }
 

@@ -1,5 +1,5 @@
 // Registration of the document format validators: PDF, OLE2 compound files (doc/xls/ppt/msg/msi),
-// SQLite databases.
+// SQLite databases, rollback journals and write-ahead logs.
 #include "content/format.h"
 #include "content/formats/ole2_format.h"
 #include "content/formats/pdf_format.h"
@@ -11,6 +11,8 @@ void RegisterDocumentFormats(ValidatorList& out) {
   out.push_back(MakePdfValidator());
   out.push_back(MakeOle2Validator());
   out.push_back(MakeSqliteValidator());
+  out.push_back(MakeSqliteJournalValidator());
+  out.push_back(MakeSqliteWalValidator());
 }
 
 }  // namespace steen::content

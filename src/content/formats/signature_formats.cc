@@ -299,8 +299,6 @@ const Signature kSignatures[] = {
     {"berkeley-db", 12, "\x61\x15\x06\x00"_sv, false},
     {"berkeley-db", 12, "\x00\x05\x31\x62"_sv, false},
     {"berkeley-db", 12, "\x62\x31\x05\x00"_sv, false},
-    {"sqlite-wal", 0, "\x37\x7F\x06\x82"_sv, false},
-    {"sqlite-wal", 0, "\x37\x7F\x06\x83"_sv, false},
     {"hdf5", 0, "\x89HDF\r\n\x1a\n"_sv, true},  // chunks compressed by gzip/szip filters
     {"netcdf", 0, "CDF\x01"_sv, false},
     {"netcdf", 0, "CDF\x02"_sv, false},

@@ -1,4 +1,5 @@
-// SQLite 3 database validator. The file is an array of pages; b-tree pages start with a small
+// SQLite 3 database, rollback journal and write-ahead log validators.
+// The database: The file is an array of pages; b-tree pages start with a small
 // header (type, freeblock, cell count, cell content start) and cell pointers, which random bytes
 // satisfy essentially never. Freelist, overflow and pointer-map pages start with page numbers,
 // which are small. So sampling pages and counting the implausible ones tells an intact database
@@ -13,6 +14,7 @@
 
 #include "content/block_stats.h"
 #include "content/bytes.h"
+#include "content/formats/zip_util.h"
 #include "content/sampling.h"
 #include "steen/limits.h"
 
@@ -49,6 +51,24 @@ std::optional<uint64_t> SerialTypeSize(uint64_t t) {
   return (t - 12) / 2;
 }
 
+// What a page of a database with `usable` bytes per page and `page_count` pages must satisfy.
+// The rollback journal and the WAL hold copies of such pages.
+struct PageRules {
+  uint32_t usable = 0;
+  uint64_t page_count = 0;
+
+  // Empty string when the b-tree page at `page` (header at hdr) is plausible, else why not.
+  std::string CheckBtreePage(std::string_view page, std::size_t hdr) const;
+  std::string CheckRecord(std::string_view page, std::size_t pos, uint64_t payload,
+                          uint64_t max_local) const;
+};
+
+// Sampled pages of a database, a journal or a WAL: random pages are implausible nearly always;
+// intact files have at most an odd stale freelist page.
+bool ImplausiblePagesAreDamage(int implausible, int checked) {
+  return (implausible >= 2 && implausible * 8 >= checked) || (implausible >= 1 && checked <= 2);
+}
+
 class SqliteCheck {
  public:
   SqliteCheck(Reader& reader, FormatReport& report) : reader_(reader), report_(report) {}
@@ -65,10 +85,9 @@ class SqliteCheck {
     if (report_.reasons.size() < 12) report_.reasons.push_back(std::move(reason));
   }
   bool CheckHeader();
-  // Empty string when the b-tree page at `page` (header at hdr) is plausible, else why not.
-  std::string CheckBtreePage(std::string_view page, std::size_t hdr) const;
-  std::string CheckRecord(std::string_view page, std::size_t pos, uint64_t payload,
-                          uint64_t max_local) const;
+  std::string CheckBtreePage(std::string_view page, std::size_t hdr) const {
+    return PageRules{usable_, page_count_}.CheckBtreePage(page, hdr);
+  }
   bool PlausibleOtherPage(std::string_view page, uint64_t pgno) const;
   void SamplePages();
   void Decide();
@@ -208,11 +227,11 @@ bool SqliteCheck::CheckHeader() {
   return true;
 }
 
-std::string SqliteCheck::CheckRecord(std::string_view page, std::size_t pos, uint64_t payload,
-                                     uint64_t max_local) const {
+std::string PageRules::CheckRecord(std::string_view page, std::size_t pos, uint64_t payload,
+                                   uint64_t max_local) const {
   std::size_t p = pos;
   auto header_size = Varint(page, p);
-  if (!header_size || *header_size == 0 || *header_size > payload || *header_size > usable_) {
+  if (!header_size || *header_size == 0 || *header_size > payload || *header_size > usable) {
     return "record header size out of range at " + Hex(pos);
   }
   std::size_t header_end = pos + *header_size;
@@ -234,7 +253,7 @@ std::string SqliteCheck::CheckRecord(std::string_view page, std::size_t pos, uin
   return {};
 }
 
-std::string SqliteCheck::CheckBtreePage(std::string_view page, std::size_t hdr) const {
+std::string PageRules::CheckBtreePage(std::string_view page, std::size_t hdr) const {
   if (hdr + 8 > page.size()) return "page too short";
   auto type = static_cast<uint8_t>(page[hdr]);
   if (type != 0x02 && type != 0x05 && type != 0x0a && type != 0x0d) {
@@ -247,28 +266,28 @@ std::string SqliteCheck::CheckBtreePage(std::string_view page, std::size_t hdr) 
   uint32_t content = *LoadBE<uint16_t>(page, hdr + 5);
   if (content == 0) content = 65536;
   auto fragmented = static_cast<uint8_t>(page[hdr + 7]);
-  if (freeblock != 0 && (freeblock < hdr_end || freeblock + 4 > usable_)) {
+  if (freeblock != 0 && (freeblock < hdr_end || freeblock + 4 > usable)) {
     return "first freeblock " + Hex(freeblock) + " out of range";
   }
-  if (hdr_end + 2ull * cells > content || content > std::max<uint32_t>(usable_, 65536) ||
-      (cells > 0 && content > usable_)) {
+  if (hdr_end + 2ull * cells > content || content > std::max<uint32_t>(usable, 65536) ||
+      (cells > 0 && content > usable)) {
     return std::to_string(cells) + " cells with content at " + Hex(content) + " do not fit";
   }
   if (fragmented > 60) return "fragmented byte count " + std::to_string(fragmented);
   if (interior) {
     uint32_t right = *LoadBE<uint32_t>(page, hdr + 8);
-    if (right == 0 || right > page_count_ * 4 + 64) return "right child page " + Hex(right);
+    if (right == 0 || right > page_count * 4 + 64) return "right child page " + Hex(right);
   }
-  uint64_t max_local_table = usable_ - 35;
-  uint64_t max_local_index = (static_cast<uint64_t>(usable_) - 12) * 64 / 255 - 23;
+  uint64_t max_local_table = usable - 35;
+  uint64_t max_local_index = (static_cast<uint64_t>(usable) - 12) * 64 / 255 - 23;
   for (uint32_t i = 0; i < cells; ++i) {
     uint32_t ptr = *LoadBE<uint16_t>(page, hdr_end + 2 * i);
-    if (ptr < content || ptr + 4 > usable_) return "cell pointer " + Hex(ptr) + " out of range";
+    if (ptr < content || ptr + 4 > usable) return "cell pointer " + Hex(ptr) + " out of range";
     if (i >= kMaxCellsChecked && i + kMaxCellsChecked < cells) continue;  // check first and last
     std::size_t p = ptr;
     if (interior) {
       uint32_t child = *LoadBE<uint32_t>(page, p);
-      if (child == 0 || child > page_count_ * 4 + 64) return "child page " + Hex(child);
+      if (child == 0 || child > page_count * 4 + 64) return "child page " + Hex(child);
       p += 4;
       if (type == 0x05) {
         if (!Varint(page, p)) return "cell key runs off the page";
@@ -372,13 +391,9 @@ void SqliteCheck::SamplePages() {
     std::string reason = "SQLite: " + std::to_string(implausible) + " of " +
                          std::to_string(checked) +
                          " sampled pages implausible (first: " + first_reason + ")";
-    // Random pages are implausible nearly always; intact databases have at most an odd stale
-    // freelist page.
-    if (implausible >= 2 && implausible * 8 >= checked) {
+    if (ImplausiblePagesAreDamage(implausible, checked)) {
       Bad(first_bad_, reason);
-      ++bad_;  // decisive on its own
-    } else if (implausible >= 1 && checked <= 2) {
-      Bad(first_bad_, reason);
+      if (implausible >= 2) ++bad_;  // decisive on its own
     } else {
       Note(reason);
     }
@@ -414,10 +429,297 @@ class SqliteValidator final : public FormatValidator {
   }
 };
 
+bool ValidPageSize(uint64_t size) {
+  return size >= 512 && size <= 65536 && (size & (size - 1)) == 0;
+}
+
+// Page copies sampled from a journal or WAL, and what they say together.
+class PageSampleTally {
+ public:
+  // Strict: every implausible copy is damage (journal records carry checksums, which no stale or
+  // legitimate record fails).
+  explicit PageSampleTally(bool strict) : strict_(strict) {}
+  void Ok() { ++checked_; }
+  void Implausible(uint64_t offset, std::string why, std::string_view page) {
+    ++checked_;
+    if (implausible_++ == 0) {
+      first_offset_ = offset;
+      first_reason_ = std::move(why);
+    }
+    if (!random_seen_ && LooksRandom(page)) random_seen_ = true;
+  }
+  int checked() const { return checked_; }
+  // Marks `report` damaged from the first implausible page on when the tally says so.
+  void Conclude(FormatReport& report, std::string_view what, uint64_t file_size) const {
+    const std::string summary = std::string(what) + ": " + std::to_string(checked_ - implausible_) +
+                                " of " + std::to_string(checked_) + " sampled page copies valid";
+    if (implausible_ == 0) {
+      report.reasons.push_back(summary);
+      return;
+    }
+    const std::string reason = summary + " (first bad: " + first_reason_ + ")";
+    // A random page copy is ciphertext: stale copies and freelist pages are still pages.
+    if (!strict_ && !random_seen_ && !ImplausiblePagesAreDamage(implausible_, checked_)) {
+      report.reasons.push_back(reason);
+      return;
+    }
+    archive::MarkDamaged(report, reason, first_offset_, file_size);
+    report.evidence = random_seen_ ? DamageEvidence::kRandom : DamageEvidence::kNone;
+  }
+
+ private:
+  bool strict_;
+  int checked_ = 0;
+  int implausible_ = 0;
+  bool random_seen_ = false;
+  uint64_t first_offset_ = 0;
+  std::string first_reason_;
+};
+
+// Up to `count` indices spread evenly over [0, total).
+std::vector<uint64_t> SpreadIndices(uint64_t total, uint64_t count) {
+  std::vector<uint64_t> out;
+  count = std::min(count, total);
+  for (uint64_t i = 0; i < count; ++i)
+    out.push_back(count == 1 ? 0 : i * (total - 1) / (count - 1));
+  return out;
+}
+
+// SQLite rollback journal (<db>-journal,
+// https://www.sqlite.org/fileformat.html#the_rollback_journal): a header sector (magic, record
+// count, checksum nonce, database size, sector and page size), then records of page number, the
+// page before the transaction and a checksum: the nonce plus every 200th byte of the page. Written,
+// synced and deleted by every write transaction in SQLite's default journal mode; its pages hold
+// binary b-tree cells, which read like intermittent ciphertext to statistics alone, but ciphertext
+// never matches the checksums.
+constexpr std::string_view kJournalMagic("\xd9\xd5\x05\xf9\x20\xa1\x63\xd7", 8);
+constexpr std::size_t kJournalHeaderBytes = 28;
+
+uint32_t JournalChecksum(uint32_t nonce, std::string_view page) {
+  uint32_t sum = nonce;
+  for (std::size_t i = page.size() - 200; i > 0 && i < page.size(); i -= 200) {
+    sum += static_cast<uint8_t>(page[i]);
+  }
+  return sum;
+}
+
+class SqliteJournalValidator final : public FormatValidator {
+ public:
+  std::string_view name() const override { return "sqlite-journal"; }
+  bool Matches(std::string_view head, uint64_t /*file_size*/) const override {
+    return StartsWith(head, kJournalMagic);
+  }
+  FormatReport Validate(Reader& reader) const override {
+    FormatReport report;
+    report.format = "sqlite-journal";
+    report.high_entropy_body = true;  // pages of a database: its blobs may be random
+    const uint64_t size = reader.size();
+    struct Segment {
+      uint64_t records_at, records;
+      uint32_t nonce;
+    };
+    std::vector<Segment> segments;
+    uint32_t page_size = 0;
+    uint64_t at = 0, end = 0, total = 0;
+    while (segments.size() < static_cast<std::size_t>(limits::kMaxChunksWalked)) {
+      auto header = reader.Read(at, kJournalHeaderBytes);
+      if (!header.ok()) return report;
+      if (header->size() < kJournalHeaderBytes || !StartsWith(*header, kJournalMagic)) {
+        if (!segments.empty()) break;  // bytes of an earlier, longer journal
+        report.integrity = Integrity::kTruncated;
+        report.reasons.push_back("SQLite journal: file ends inside its header");
+        return report;
+      }
+      const uint32_t records = *LoadBE<uint32_t>(*header, 8);
+      const uint32_t nonce = *LoadBE<uint32_t>(*header, 12);
+      const uint32_t sector = *LoadBE<uint32_t>(*header, 20);
+      const uint32_t this_page_size = *LoadBE<uint32_t>(*header, 24);
+      if (!ValidPageSize(sector) || !ValidPageSize(this_page_size) ||
+          (page_size != 0 && this_page_size != page_size)) {
+        archive::MarkDamaged(report,
+                             "SQLite journal header at " + Hex(at) + ": sector size " +
+                                 std::to_string(sector) + ", page size " +
+                                 std::to_string(this_page_size),
+                             at + 8, size);
+        return report;
+      }
+      page_size = this_page_size;
+      const uint64_t record_bytes = page_size + 8ull;
+      const uint64_t records_at = at + sector;
+      const uint64_t fit = size > records_at ? (size - records_at) / record_bytes : 0;
+      // 0 (not yet synced) and 0xffffffff (no-sync journals) mean: records to the end of file.
+      uint64_t count = records == 0 || records == 0xffffffffu ? fit : records;
+      if (count > fit) {
+        report.integrity = Integrity::kTruncated;
+        report.reasons.push_back("SQLite journal: " + std::to_string(count) +
+                                 " records announced, " + std::to_string(fit) + " in the file");
+        count = fit;
+      }
+      segments.push_back({records_at, count, nonce});
+      total += count;
+      end = records_at + count * record_bytes;
+      if (count == fit) break;
+      at = (end + sector - 1) / sector * sector;  // a later header starts on a sector boundary
+    }
+    if (end == size) report.structure_end = end;
+    const uint64_t record_bytes = page_size + 8ull;
+    const std::size_t budget = std::max<std::size_t>(1, limits::MiB / record_bytes);
+    PageSampleTally tally(/*strict=*/true);
+    for (uint64_t index :
+         SpreadIndices(total, std::min<std::size_t>(budget, limits::kMaxSqlitePagesSampled))) {
+      const Segment* segment = segments.data();
+      while (index >= segment->records) index -= (segment++)->records;
+      const uint64_t offset = segment->records_at + index * record_bytes;
+      auto record = reader.Read(offset, record_bytes);
+      if (!record.ok() || record->size() < record_bytes) break;
+      const uint32_t pgno = *LoadBE<uint32_t>(*record, 0);
+      const std::string_view page = record->substr(4, page_size);
+      const uint32_t stored = *LoadBE<uint32_t>(*record, 4 + page_size);
+      if (pgno == 0) {
+        tally.Implausible(offset, "record at " + Hex(offset) + ": page number 0", page);
+      } else if (JournalChecksum(segment->nonce, page) != stored) {
+        tally.Implausible(offset, "record at " + Hex(offset) + ": checksum mismatch", page);
+      } else {
+        tally.Ok();
+      }
+    }
+    if (tally.checked() == 0 && report.integrity != Integrity::kTruncated) {
+      report.reasons.push_back("SQLite journal: header only (no page records)");
+      return report;
+    }
+    tally.Conclude(report, "SQLite journal", size);
+    return report;
+  }
+};
+
+// SQLite write-ahead log (<db>-wal, https://www.sqlite.org/fileformat.html#the_write_ahead_log):
+// a 32-byte header (magic, version, page size, salts, checksum), then frames of a 24-byte header
+// (page number, commit size, salts, cumulative checksum) and a page. The header checksum, the
+// checksum chain of the frames in the head, and the sampled frames' pages are checked; frames
+// whose salts differ are stale ones of an earlier generation, legitimately left behind.
+constexpr std::size_t kWalHeaderBytes = 32;
+constexpr std::size_t kWalFrameHeaderBytes = 24;
+
+struct WalChecksum {
+  uint32_t s0 = 0, s1 = 0;
+  // SQLite's checksum over 32-bit words, big-endian when the magic's low bit says so.
+  void Add(std::string_view bytes, bool big_endian) {
+    for (std::size_t i = 0; i + 8 <= bytes.size(); i += 8) {
+      const uint32_t x0 = big_endian ? *LoadBE<uint32_t>(bytes, i) : *LoadLE<uint32_t>(bytes, i);
+      const uint32_t x1 =
+          big_endian ? *LoadBE<uint32_t>(bytes, i + 4) : *LoadLE<uint32_t>(bytes, i + 4);
+      s0 += x0 + s1;
+      s1 += x1 + s0;
+    }
+  }
+};
+
+class SqliteWalValidator final : public FormatValidator {
+ public:
+  std::string_view name() const override { return "sqlite-wal"; }
+  bool Matches(std::string_view head, uint64_t /*file_size*/) const override {
+    auto magic = LoadBE<uint32_t>(head, 0);
+    return magic && (*magic == 0x377f0682u || *magic == 0x377f0683u);
+  }
+  FormatReport Validate(Reader& reader) const override {
+    FormatReport report;
+    report.format = "sqlite-wal";
+    report.high_entropy_body = true;
+    const uint64_t size = reader.size();
+    auto header_or = reader.Read(0, kWalHeaderBytes);
+    if (!header_or.ok()) return report;
+    const std::string_view header = *header_or;
+    if (header.size() < kWalHeaderBytes) {
+      report.integrity = Integrity::kTruncated;
+      report.reasons.push_back("SQLite WAL: file ends inside its header");
+      return report;
+    }
+    const bool big_endian = (*LoadBE<uint32_t>(header, 0) & 1) != 0;
+    const uint32_t page_size = *LoadBE<uint32_t>(header, 8);
+    WalChecksum sum;
+    sum.Add(header.substr(0, 24), big_endian);
+    if (*LoadBE<uint32_t>(header, 4) != 3007000 || !ValidPageSize(page_size) ||
+        sum.s0 != *LoadBE<uint32_t>(header, 24) || sum.s1 != *LoadBE<uint32_t>(header, 28)) {
+      archive::MarkDamaged(report, "SQLite WAL header: version, page size or checksum wrong", 4,
+                           size);
+      return report;
+    }
+    const std::string_view salts = header.substr(16, 8);
+    const uint64_t frame_bytes = kWalFrameHeaderBytes + page_size;
+    const uint64_t frames = (size - kWalHeaderBytes) / frame_bytes;
+    if (kWalHeaderBytes + frames * frame_bytes == size) report.structure_end = size;
+    if (frames == 0) {
+      report.reasons.push_back("SQLite WAL: header only (no frames)");
+      return report;
+    }
+    // The checksum chain over the frames of the head: current frames must continue it.
+    uint64_t chained = 0;
+    const uint64_t head_frames =
+        std::max<uint64_t>(1, std::min<uint64_t>(frames, limits::kHeadBytes / frame_bytes));
+    for (; chained < head_frames; ++chained) {
+      auto frame = reader.Read(kWalHeaderBytes + chained * frame_bytes, frame_bytes);
+      if (!frame.ok() || frame->size() < frame_bytes) break;
+      if (frame->substr(8, 8) != salts) break;  // stale: an earlier generation's frames
+      sum.Add(frame->substr(0, 8), big_endian);
+      sum.Add(frame->substr(kWalFrameHeaderBytes), big_endian);
+      if (sum.s0 != *LoadBE<uint32_t>(*frame, 16) || sum.s1 != *LoadBE<uint32_t>(*frame, 20)) {
+        break;
+      }
+    }
+    PageSampleTally tally(/*strict=*/false);
+    const std::size_t budget = std::max<std::size_t>(1, limits::MiB / frame_bytes);
+    for (uint64_t index :
+         SpreadIndices(frames, std::min<std::size_t>(budget, limits::kMaxSqlitePagesSampled))) {
+      if (index < chained) {
+        tally.Ok();  // its checksum matched
+        continue;
+      }
+      const uint64_t offset = kWalHeaderBytes + index * frame_bytes;
+      auto frame = reader.Read(offset, frame_bytes);
+      if (!frame.ok() || frame->size() < frame_bytes) break;
+      CheckFramePage(*frame, offset, tally);
+    }
+    if (chained > 0) {
+      report.reasons.push_back("SQLite WAL: checksums of the first " + std::to_string(chained) +
+                               " frames chain");
+    }
+    tally.Conclude(report, "SQLite WAL", size);
+    return report;
+  }
+
+ private:
+  // A frame outside the checked chain: a page number, and a page that is a b-tree page or starts
+  // with a page number (overflow, freelist trunk).
+  static void CheckFramePage(std::string_view frame, uint64_t offset, PageSampleTally& tally) {
+    const uint32_t pgno = *LoadBE<uint32_t>(frame, 0);
+    const std::string_view page = frame.substr(kWalFrameHeaderBytes);
+    constexpr uint32_t kMaxPlausiblePage = 1u << 28;
+    if (pgno == 0 || pgno > kMaxPlausiblePage) {
+      tally.Implausible(offset, "frame at " + Hex(offset) + ": page number " + Hex(pgno), page);
+      return;
+    }
+    const PageRules rules{static_cast<uint32_t>(page.size()), kMaxPlausiblePage};
+    const std::string why = rules.CheckBtreePage(page, pgno == 1 ? kHeaderSize : 0);
+    if (why.empty() || *LoadBE<uint32_t>(page, 0) <= kMaxPlausiblePage) {
+      tally.Ok();
+      return;
+    }
+    tally.Implausible(offset, "frame at " + Hex(offset) + ": " + why, page);
+  }
+};
+
 }  // namespace
 
 std::unique_ptr<const FormatValidator> MakeSqliteValidator() {
   return std::make_unique<SqliteValidator>();
+}
+
+std::unique_ptr<const FormatValidator> MakeSqliteJournalValidator() {
+  return std::make_unique<SqliteJournalValidator>();
+}
+
+std::unique_ptr<const FormatValidator> MakeSqliteWalValidator() {
+  return std::make_unique<SqliteWalValidator>();
 }
 
 }  // namespace steen::content

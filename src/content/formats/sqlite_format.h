@@ -1,5 +1,5 @@
-// Factory for the sqlite format validator (see sqlite_format.cc); registered in
-// document_formats.cc.
+// Factories for the SQLite validators (see sqlite_format.cc): the database, its rollback journal
+// and its write-ahead log; registered in document_formats.cc.
 #pragma once
 
 #include <memory>
@@ -9,5 +9,7 @@
 namespace steen::content {
 
 std::unique_ptr<const FormatValidator> MakeSqliteValidator();
+std::unique_ptr<const FormatValidator> MakeSqliteJournalValidator();
+std::unique_ptr<const FormatValidator> MakeSqliteWalValidator();
 
 }  // namespace steen::content
