@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # False positives on files applications write: SQLite databases (page sizes 512 to 65536,
-# auto_vacuum, WAL with its -wal and -shm files, blobs that are random, zlib-compressed or JPEG,
-# as browsers, photo managers and password stores keep them), a git repository (loose objects,
+# auto_vacuum, WAL with its -wal and -shm files, a rollback journal copied during a transaction,
+# blobs that are random, zlib-compressed or JPEG, as browsers, photo managers and password stores
+# keep them), a PostgreSQL cluster after a pgbench load (heap, index, free-space and visibility
+# maps, WAL segments, transaction status; only where PostgreSQL is installed: the script does not
+# install it, since Debian's package creates and starts a cluster of its own), a git repository (loose objects,
 # packs, index) and a bundle of it, keys and certificates (OpenSSH with and without a passphrase,
 # PEM and DER, PKCS#8 encrypted, PKCS#12, a Java keystore), arrays and model weights (NumPy,
 # pickle, safetensors, GGUF), and text in legacy and wide encodings (Shift_JIS, EUC, GB18030,
@@ -53,7 +56,44 @@ for f in os.listdir(out):
     if f.startswith("wal.sqlite"):
         shutil.copy(os.path.join(out, f), os.path.join(out, "copy-" + f))
 db.close()
+# A rollback journal (SQLite's default mode) as it is on disk during a transaction that spilled
+# its page cache; SQLite deletes it at the commit.
+db = make("journal.sqlite", blobs="zlib", rows=2000)
+db.isolation_level = None
+db.execute("pragma cache_size=8")
+db.execute("begin")
+for i in range(1, 2001, 3):
+    db.execute("update t set name = name || ' changed' where id = ?", (i,))
+shutil.copy(os.path.join(out, "journal.sqlite-journal"), os.path.join(out, "copy-journal.sqlite-journal"))
+db.execute("rollback")
+db.close()
 EOF
+
+# PostgreSQL: a cluster in a temporary folder, on a Unix socket there (no TCP), port 54329, loaded
+# by pgbench, stopped, and its data folder copied.
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
+if [[ -n $PGBIN && -x $PGBIN/pgbench ]] && id postgres > /dev/null 2>&1; then
+  PGTMP=$(mktemp -d /tmp/steen-app-data-pg.XXXXXX)
+  chown postgres "$PGTMP"
+  pg() { (cd "$PGTMP" && runuser -u postgres -- "$@"); }
+  stop_pg() { pg "$PGBIN/pg_ctl" -D "$PGTMP/data" -m fast -w stop > /dev/null 2>&1 || true; rm -rf "$PGTMP"; }
+  trap stop_pg EXIT
+  pg "$PGBIN/initdb" -D "$PGTMP/data" -A trust > /dev/null
+  pg "$PGBIN/pg_ctl" -D "$PGTMP/data" -w -l "$PGTMP/log" \
+    -o "-c listen_addresses='' -c unix_socket_directories=$PGTMP -p 54329" start > /dev/null
+  pg "$PGBIN/pgbench" -h "$PGTMP" -p 54329 -q -i -s 4 postgres > /dev/null 2>&1
+  pg "$PGBIN/pgbench" -h "$PGTMP" -p 54329 -c 2 -t 3000 postgres > /dev/null 2>&1
+  pg "$PGBIN/psql" -h "$PGTMP" -p 54329 -q -d postgres -c "create table blobs(id int, b bytea);
+    insert into blobs select i, decode(string_agg(md5(i::text || j::text), ''), 'hex')
+    from generate_series(1, 300) i, generate_series(1, 200) j group by i;" > /dev/null
+  pg "$PGBIN/pg_ctl" -D "$PGTMP/data" -m fast -w stop > /dev/null
+  cp -a "$PGTMP/data" "$D/postgres"
+  rm -f "$D/postgres/postmaster.opts"
+  stop_pg
+  trap - EXIT
+else
+  echo "app_data: PostgreSQL not installed: its cluster left out" >&2
+fi
 
 git clone -q --no-hardlinks "$ROOT" "$D/repo" 2> /dev/null || git -C "$ROOT" archive HEAD | tar -x -C "$D/repo"
 git -C "$D/repo" gc -q 2> /dev/null || true

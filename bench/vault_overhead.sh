@@ -15,7 +15,7 @@
 #                  (below vault.max_file_bytes, 256 MiB: copied before the write)
 #   overwrite-512M the same with 512 MiB (above vault.max_file_bytes: not copied, a vault-gap)
 #   append-logs    50 log files of 4-64 KiB, 20 rounds of: open for append, 100 lines, close
-#   copy-media     cp -r of a photo and video library into the share (~400 MiB of new files:
+#   copy-media     cp -r of a photo and video library into the share (~700 MiB of new files:
 #                  120 JPEG photos of 1920x1080, H.264/AAC MP4 and VP8 WebM videos, made once by
 #                  ffmpeg outside the share)
 #   sqlite-wal     300 write transactions (200 inserts, 50 updates each) on an existing 21 MiB
@@ -132,8 +132,8 @@ make_media() {
     -deadline realtime -cpu-used 8 -b:v 8M "$dir/Videos/talk-1.webm" || return 1
   # More videos of the same encoders' output (the copy's cost is in the bytes, not their variety).
   local k
-  for k in 2 3 4; do cp "$dir/Videos/holiday-1.mp4" "$dir/Videos/holiday-$k.mp4"; done
-  cp "$dir/Videos/talk-1.webm" "$dir/Videos/talk-2.webm"
+  for k in 2 3 4 5 6 7 8; do cp "$dir/Videos/holiday-1.mp4" "$dir/Videos/holiday-$k.mp4"; done
+  for k in 2 3 4; do cp "$dir/Videos/talk-1.webm" "$dir/Videos/talk-$k.webm"; done
 }
 if [[ ",$WORKLOADS," == *,copy-media,* ]]; then
   make_media "$WORK/media" || { echo "vault_overhead: ffmpeg could not make the media library" >&2; exit 1; }

@@ -252,6 +252,10 @@ inline constexpr std::size_t kMaxBeforeViews = 16384;
 // Views of files after their last close-write, reused when the file is opened for writing again
 // unchanged (watch daemon).
 inline constexpr std::size_t kMaxKnownViews = 4096;
+// Files created empty by a writer that no other writer has opened since (scratch files: SQLite
+// rollback journals, editors' temporary copies): the vault drops its link when that writer
+// deletes one. Beyond this many, the oldest are forgotten, and kept when deleted.
+inline constexpr std::size_t kMaxScratchFiles = 4096;
 // How long the main loop waits for an event before doing its periodic work (incident polling,
 // kills due, idle expiry, canary checks, watchdog heartbeat).
 inline constexpr int kDaemonPollMs = 100;

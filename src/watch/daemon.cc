@@ -206,6 +206,11 @@ struct Daemon::Impl {
   // writing of an unchanged file reuses it instead of reading the file again (logs, documents
   // saved again and again).
   InodeLru<KnownView> known{limits::kMaxKnownViews};
+  // Who created each file that was empty when opened for writing, while no other writer has
+  // opened it since: all its content is that writer's own, so when the same writer deletes it
+  // (a SQLite journal at every commit, a temporary file), nobody's data goes with it and the
+  // vault lets it go instead of keeping its last name.
+  InodeLru<vault::ActorRef> scratch{limits::kMaxScratchFiles};
   SystemdNotifier notifier;
   std::unique_ptr<LoopWatchdog> watchdog;
 
@@ -237,6 +242,10 @@ struct Daemon::Impl {
   std::string Preserve(sys::SysEvent& ev, vault::PreserveResult* copy);
   bool IsOperatorTool(const Actor& actor);
   void NoteInVault(const FileEvent& event, bool is_directory);
+  // Scratch files (see `scratch`): an open for writing records or revokes its writer's claim;
+  // a delete by the claimant takes it.
+  void NoteWriter(const sys::SysEvent& ev);
+  bool TakeOwnScratch(const FileEvent& deleted, const vault::ActorRef& by);
   void VaultGap(const std::string& message);
   // Commits the vault's batch of catalog rows; `reopen` starts the next one (events follow).
   void CommitVault(bool reopen);
@@ -542,6 +551,7 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   std::string gap;
   vault::PreserveResult copy;
   if (vault && (ev.ticket || ev.allowed_empty)) {
+    NoteWriter(ev);
     gap = Preserve(ev, &copy);
     // The copy's rows are durable before the write is allowed (an empty file's open is allowed
     // already; its rows go with the batch).
@@ -678,6 +688,31 @@ void Daemon::Impl::VaultGap(const std::string& message) {
   vault_gaps_since_alert = 0;
 }
 
+namespace {
+bool SameWriter(const vault::ActorRef& a, const vault::ActorRef& b) {
+  return a.pid == b.pid && a.start_time == b.start_time && a.start_time != 0 &&
+         a.smb_client_address == b.smb_client_address;
+}
+}  // namespace
+
+void Daemon::Impl::NoteWriter(const sys::SysEvent& ev) {
+  const FileEvent& event = ev.event;
+  if (event.inode == 0) return;
+  const vault::ActorRef writer = vault::ToActorRef(event.actor);
+  const vault::ActorRef* claimant = scratch.Find(event.device, event.inode);
+  if (ev.allowed_empty && (claimant == nullptr || SameWriter(*claimant, writer))) {
+    if (claimant == nullptr) (void)scratch.Put(event.device, event.inode, writer);
+  } else if (claimant != nullptr && !SameWriter(*claimant, writer)) {
+    scratch.Drop(event.device, event.inode);  // another writer's content may be in it now
+  }
+}
+
+bool Daemon::Impl::TakeOwnScratch(const FileEvent& deleted, const vault::ActorRef& by) {
+  if (deleted.inode == 0) return false;
+  std::optional<vault::ActorRef> claimant = scratch.Take(deleted.device, deleted.inode);
+  return claimant && SameWriter(*claimant, by);
+}
+
 void Daemon::Impl::NoteInVault(const FileEvent& event, bool is_directory) {
   if (!vault) return;
   const vault::ActorRef actor = vault::ToActorRef(event.actor);
@@ -689,7 +724,10 @@ void Daemon::Impl::NoteInVault(const FileEvent& event, bool is_directory) {
       break;
     case FileOp::kDelete:
       if (!is_directory) {
-        s = vault->NoteDelete(file, actor, event.wall_time_ns, !IsOperatorTool(event.actor));
+        const bool own_scratch = TakeOwnScratch(event, actor);
+        if (own_scratch) ++stats.scratch_files_dropped;
+        s = vault->NoteDelete(file, actor, event.wall_time_ns,
+                              !IsOperatorTool(event.actor) && !own_scratch);
       }
       break;
     case FileOp::kRename: {

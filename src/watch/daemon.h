@@ -65,11 +65,12 @@ struct DaemonStats {
   uint64_t before_hits = 0;      // close-write found its open-for-write view
   uint64_t views_reused = 0;     // open-for-write of a file unchanged since its last close-write
   uint64_t before_misses = 0;
-  uint64_t before_evicted = 0;        // limits::kMaxBeforeViews reached
-  uint64_t before_copies_unread = 0;  // the content written made its copy's view unneeded
-  uint64_t moved_in_analysed = 0;     // files moved into a tree, read by path afterwards
-  uint64_t moved_out_changed = 0;     // moved out and written there before we could copy it
-  uint64_t directory_events = 0;      // not scored (directories carry no content)
+  uint64_t before_evicted = 0;         // limits::kMaxBeforeViews reached
+  uint64_t before_copies_unread = 0;   // the content written made its copy's view unneeded
+  uint64_t scratch_files_dropped = 0;  // files deleted by their only writer: not kept in the vault
+  uint64_t moved_in_analysed = 0;      // files moved into a tree, read by path afterwards
+  uint64_t moved_out_changed = 0;      // moved out and written there before we could copy it
+  uint64_t directory_events = 0;       // not scored (directories carry no content)
   uint64_t handler_errors = 0;  // an exception in one event's handling (event dropped, counted)
   uint64_t alerts = 0;          // detector alerts
   uint64_t health_alerts = 0;   // overflow, watch limit, stall, rescan

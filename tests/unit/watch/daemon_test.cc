@@ -375,6 +375,76 @@ TEST_F(DaemonTest, ProtectiveCopiesAreReadOnlyWhenTheWriteMadeThemMatter) {
 
 // The move out of the trees is read after the fact: a file already rewritten out there is no
 // content from before the attack, and copying it only filled the vault with ciphertext.
+// A file created empty, written and deleted by one writer (SQLite's journal at every commit) held
+// only that writer's bytes: the vault lets it go. Written by another writer in between, or
+// deleted by another, it is kept like any deleted file.
+TEST_F(DaemonTest, ScratchFilesDeletedByTheirOnlyWriterAreNotKept) {
+  auto opened = vault::Vault::Open(VaultOptionsForTest());
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  vault::Vault* vault = opened->get();
+  StartDaemon(nullptr, 1024, std::move(*opened));
+  const Actor app = Attacker(4300, "/usr/bin/python3");
+  const Actor other = Attacker(4400, "/usr/bin/vim");
+  // Created empty by `creator` (the source allows it at once and keeps the link), written by
+  // `writer` through a ticket when it differs, then deleted by `deleter`.
+  auto lifecycle = [&](const std::string& name, const Actor& creator, const Actor& writer,
+                       const Actor& deleter) {
+    const std::string path = (root_ / "share" / "docs" / name).string();
+    WriteFile(path, "");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    sys::SysEvent create;
+    create.kind = sys::SysEvent::Kind::kPermission;
+    create.event.op = FileOp::kOpenForWrite;
+    create.event.path = path;
+    create.event.actor = creator;
+    Stamp(fd, &create.event);
+    create.allowed_empty = true;
+    ::fstat(fd, &create.stat_at_open);
+    ASSERT_TRUE(vault->KeepLink(fd, {path, create.event.device, create.event.inode}).ok());
+    ::close(fd);
+    const uint64_t device = create.event.device, inode = create.event.inode;
+    ASSERT_TRUE(source_->Push(std::move(create)));
+    daemon_->Poll(milliseconds(0));
+    WriteFile(path, MakeCanaryContent("memo.txt", name));
+    ASSERT_TRUE(source_->Push(CloseWrite(path, creator)));
+    daemon_->Poll(milliseconds(0));
+    if (writer.pid != creator.pid) {
+      ASSERT_TRUE(source_->Push(Permission(path, writer)));
+      daemon_->Poll(milliseconds(0));
+    }
+    fs::remove(path);
+    sys::SysEvent del;
+    del.kind = sys::SysEvent::Kind::kFile;
+    del.event.op = FileOp::kDelete;
+    del.event.path = path;
+    del.event.actor = deleter;
+    del.event.device = device;
+    del.event.inode = inode;
+    del.event.time_ns = clock_ns_ += 50'000'000;
+    ASSERT_TRUE(source_->Push(std::move(del)));
+    daemon_->Poll(milliseconds(0));
+  };
+  lifecycle("app.db-journal", app, app, app);
+  lifecycle("shared.tmp", app, other, app);
+  lifecycle("handed-over.tmp", app, app, other);
+  daemon_->Stop();
+  EXPECT_EQ(daemon_->stats().scratch_files_dropped, 1u);
+  EXPECT_TRUE(captured_->Get().empty());
+  auto reader = vault::Vault::Open(VaultOptionsForTest());
+  ASSERT_TRUE(reader.ok());
+  const auto deleted_versions = [&](const std::string& name) {
+    auto versions = (*reader)->Versions((root_ / "share" / "docs" / name).string());
+    EXPECT_TRUE(versions.ok());
+    std::size_t n = 0;
+    for (const auto& v : *versions) n += v.kind == vault::VersionKind::kDeleted;
+    return n;
+  };
+  EXPECT_EQ(deleted_versions("app.db-journal"), 0u) << "a scratch file was kept";
+  EXPECT_EQ(deleted_versions("shared.tmp"), 1u) << "another writer's bytes were let go";
+  EXPECT_EQ(deleted_versions("handed-over.tmp"), 1u) << "another party's delete was let go";
+}
+
 TEST_F(DaemonTest, FileMovedOutIsCopiedOnlyWhileUnchangedSinceTheMove) {
   Populate(2);
   fs::create_directories(root_ / "outside");
