@@ -653,7 +653,7 @@ class SqliteWalValidator final : public FormatValidator {
       return report;
     }
     // The checksum chain over the frames of the head: current frames must continue it.
-    uint64_t chained = 0;
+    uint64_t chained = 0, random_chained = 0;
     const uint64_t head_frames =
         std::max<uint64_t>(1, std::min<uint64_t>(frames, limits::kHeadBytes / frame_bytes));
     for (; chained < head_frames; ++chained) {
@@ -665,7 +665,11 @@ class SqliteWalValidator final : public FormatValidator {
       if (sum.s0 != *LoadBE<uint32_t>(*frame, 16) || sum.s1 != *LoadBE<uint32_t>(*frame, 20)) {
         break;
       }
+      if (LooksRandom(frame->substr(kWalFrameHeaderBytes))) ++random_chained;
     }
+    // Pages that are random under valid checksums: an encrypted database's log (SQLCipher writes
+    // its pages encrypted, the log's own headers in the clear). Its other pages say nothing.
+    const bool encrypted_pages = random_chained * 2 > chained;
     PageSampleTally tally(/*strict=*/false);
     const std::size_t budget = std::max<std::size_t>(1, limits::MiB / frame_bytes);
     for (uint64_t index :
@@ -677,25 +681,31 @@ class SqliteWalValidator final : public FormatValidator {
       const uint64_t offset = kWalHeaderBytes + index * frame_bytes;
       auto frame = reader.Read(offset, frame_bytes);
       if (!frame.ok() || frame->size() < frame_bytes) break;
-      CheckFramePage(*frame, offset, tally);
+      CheckFramePage(*frame, offset, encrypted_pages, tally);
     }
     if (chained > 0) {
       report.reasons.push_back("SQLite WAL: checksums of the first " + std::to_string(chained) +
-                               " frames chain");
+                               " frames chain" +
+                               (encrypted_pages ? " over encrypted pages (SQLCipher-like)" : ""));
     }
     tally.Conclude(report, "SQLite WAL", size);
     return report;
   }
 
  private:
-  // A frame outside the checked chain: a page number, and a page that is a b-tree page or starts
-  // with a page number (overflow, freelist trunk).
-  static void CheckFramePage(std::string_view frame, uint64_t offset, PageSampleTally& tally) {
+  // A frame outside the checked chain: a page number, and (unless the pages are encrypted) a page
+  // that is a b-tree page or starts with a page number (overflow, freelist trunk).
+  static void CheckFramePage(std::string_view frame, uint64_t offset, bool encrypted_pages,
+                             PageSampleTally& tally) {
     const uint32_t pgno = *LoadBE<uint32_t>(frame, 0);
     const std::string_view page = frame.substr(kWalFrameHeaderBytes);
     constexpr uint32_t kMaxPlausiblePage = 1u << 28;
     if (pgno == 0 || pgno > kMaxPlausiblePage) {
       tally.Implausible(offset, "frame at " + Hex(offset) + ": page number " + Hex(pgno), page);
+      return;
+    }
+    if (encrypted_pages) {
+      tally.Ok();
       return;
     }
     const PageRules rules{static_cast<uint32_t>(page.size()), kMaxPlausiblePage};

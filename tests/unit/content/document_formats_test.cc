@@ -963,6 +963,50 @@ TEST_F(SqliteLogTest, EncryptedJournalsAndWalsAreDamaged) {
   }
 }
 
+// An encrypted database's log (SQLCipher): the WAL's headers and checksums in the clear over
+// random pages. Intact; its frame headers destroyed, damaged.
+TEST(SqliteWalTest, LogOfEncryptedPagesIsIntact) {
+  constexpr uint32_t kPage = 1024;
+  auto put_be = [](std::string& s, std::size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) s[at + i] = static_cast<char>(v >> (24 - 8 * i));
+  };
+  uint32_t s0 = 0, s1 = 0;
+  auto checksum = [&](std::string_view bytes) {  // SQLite's, big-endian words (magic 0x377f0683)
+    for (std::size_t i = 0; i + 8 <= bytes.size(); i += 8) {
+      s0 += LoadBE<uint32_t>(bytes, i).value() + s1;
+      s1 += LoadBE<uint32_t>(bytes, i + 4).value() + s0;
+    }
+  };
+  std::string wal(32, '\0');
+  put_be(wal, 0, 0x377f0683);
+  put_be(wal, 4, 3007000);
+  put_be(wal, 8, kPage);
+  put_be(wal, 16, 0x1234);  // salts
+  put_be(wal, 20, 0x5678);
+  checksum(std::string_view(wal).substr(0, 24));
+  put_be(wal, 24, s0);
+  put_be(wal, 28, s1);
+  for (uint32_t f = 0; f < 400; ++f) {
+    std::string frame(24, '\0');
+    put_be(frame, 0, 2 + f % 50);
+    put_be(frame, 4, f % 10 == 9 ? 60 : 0);
+    frame.replace(8, 8, wal.substr(16, 8));
+    const std::string page = RandomBytes(kPage, 100 + f);
+    checksum(std::string_view(frame).substr(0, 8));
+    checksum(page);
+    put_be(frame, 16, s0);
+    put_be(frame, 20, s1);
+    wal += frame + page;
+  }
+  std::unique_ptr<const FormatValidator> v = MakeSqliteWalValidator();
+  FormatReport r = Check(*v, wal);
+  EXPECT_INTEGRITY(r, Integrity::kValid) << Reasons(r);
+  static const ContentAnalyzer analyzer;
+  MemoryByteSource source(wal);
+  EXPECT_EQ(analyzer.Analyze(source)->verdict, Verdict::kIntact);
+  EXPECT_INTEGRITY(Check(*v, OverwriteFrom(wal, 32, 9)), Integrity::kDamaged);
+}
+
 TEST_F(SqliteLogTest, CutAndHostileLogsDoNotCrash) {
   const Logs logs = MakeLogs();
   if (logs.journal.empty() || logs.wal.empty()) GTEST_SKIP() << "python3 sqlite3 unavailable";
