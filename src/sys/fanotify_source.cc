@@ -693,10 +693,21 @@ Status ValidateWatchRoot(const std::string& root) {
 }
 
 uint64_t InodeFromHandle(const FileId& id) {
-  // FILEID_INO32_GEN (1) and FILEID_INO32_GEN_PARENT (2): u32 inode, u32 generation, ...
+  // FILEID_INO32_GEN (1) and FILEID_INO32_GEN_PARENT (2), ext4 and others: u32 inode, u32
+  // generation, ...
   if ((id.handle_type == 1 || id.handle_type == 2) && id.handle.size() >= 8) {
     uint32_t ino = 0;
     std::memcpy(&ino, id.handle.data(), 4);
+    return ino;
+  }
+  // XFS with 64-bit inode numbers, its default (FILEID_INO32_GEN[_PARENT] | 0x80: u64 inode, u32
+  // generation, ...), and btrfs (FILEID_BTRFS_WITHOUT_PARENT 0x4d, _WITH_PARENT 0x4e,
+  // _WITH_PARENT_ROOT 0x4f: u64 objectid, the inode number in its subvolume, ...). Native order.
+  const bool xfs64 = id.handle_type == 0x81 || id.handle_type == 0x82;
+  const bool btrfs = id.handle_type >= 0x4d && id.handle_type <= 0x4f;
+  if ((xfs64 && id.handle.size() >= 12) || (btrfs && id.handle.size() >= 20)) {
+    uint64_t ino = 0;
+    std::memcpy(&ino, id.handle.data(), 8);
     return ino;
   }
   return 0;

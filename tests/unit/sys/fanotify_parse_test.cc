@@ -38,7 +38,15 @@ TEST(FanotifyParse, CreateWithDirNameAndTarget) {
   EXPECT_EQ(ev.entry->dir.handle.size(), 8u);
   ASSERT_TRUE(ev.fid);
   EXPECT_EQ(InodeFromHandle(*ev.fid), 42u);
-  EXPECT_EQ(InodeFromHandle(FileId{0, 0x81, "12345678"}), 0u);  // type not understood
+  // XFS (64-bit inode numbers: u64 inode, u32 generation) and btrfs (u64 objectid, root, gen).
+  const uint64_t big = 0x123456789ull;
+  std::string xfs(reinterpret_cast<const char*>(&big), 8);
+  xfs += std::string("\x07\0\0\0", 4);
+  EXPECT_EQ(InodeFromHandle(FileId{0, 0x81, xfs}), big);
+  EXPECT_EQ(InodeFromHandle(FileId{0, 0x82, xfs + std::string(12, '\0')}), big);
+  EXPECT_EQ(InodeFromHandle(FileId{0, 0x4e, xfs + std::string(8, '\0')}), big);
+  EXPECT_EQ(InodeFromHandle(FileId{0, 0x81, "12345678"}), 0u);  // too short for its type
+  EXPECT_EQ(InodeFromHandle(FileId{0, 0x99, xfs}), 0u);         // type not understood
 }
 
 TEST(FanotifyParse, RenameAndSeveralEvents) {
