@@ -22,6 +22,10 @@
 #                  SQLite database in WAL mode, one connection (an application's data file)
 #   sqlite-journal the same with SQLite's default rollback journal (a journal file created and
 #                  deleted by every transaction)
+#   postgres       pgbench (TPC-B-like, 2 clients, 1,500 transactions each) on a PostgreSQL cluster
+#                  in the share (scale 5, ~80 MiB), server on a Unix socket outside the share
+#                  (no TCP), port 54329; only where PostgreSQL is installed (the script does not
+#                  install it: Debian's package creates and starts a cluster of its own)
 #
 # Modes (--modes, default none,watch; ratios are to none):
 #   none           nothing watches
@@ -84,6 +88,10 @@ esac
 WORK=$(mktemp -d "$UNDER/steen-vault-overhead.XXXXXX")
 PIDS=()
 cleanup() {
+  if declare -F pg_stop > /dev/null; then
+    pg_stop
+    [[ -d $WORK/pgtemplate/data ]] && pg "$PGBIN/pg_ctl" -D "$WORK/pgtemplate/data" -m fast -w stop > /dev/null 2>&1
+  fi
   kill_started "${PIDS[@]}"
   if [[ -n $LOOP_FS ]] && mountpoint -q "$WORK/mnt"; then umount "$WORK/mnt"; fi
   rm -rf "$WORK"
@@ -93,7 +101,7 @@ trap 'exit 130' INT TERM
 IFS=, read -r -a workload_list <<< "$WORKLOADS"
 for w in "${workload_list[@]}"; do
   case $w in
-    untar | edit-1000 | overwrite-200M | overwrite-512M | append-logs | copy-media | sqlite-wal | sqlite-journal) ;;
+    untar | edit-1000 | overwrite-200M | overwrite-512M | append-logs | copy-media | sqlite-wal | sqlite-journal | postgres) ;;
     *) echo "vault_overhead: unknown workload '$w'" >&2; exit 2 ;;
   esac
 done
@@ -135,6 +143,27 @@ make_media() {
   for k in 2 3 4 5 6 7 8; do cp "$dir/Videos/holiday-1.mp4" "$dir/Videos/holiday-$k.mp4"; done
   for k in 2 3 4; do cp "$dir/Videos/talk-1.webm" "$dir/Videos/talk-$k.webm"; done
 }
+# PostgreSQL: a cluster made and loaded once (a template copied into the share for each run); its
+# server runs as the postgres user, so the temporary folders on the way are made traversable.
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
+PGSOCK=$WORK/pgsock
+pg() { (cd / && runuser -u postgres -- "$@"); }
+pg_stop() { [[ -n ${SHARE:-} && -d $SHARE/pg ]] && pg "$PGBIN/pg_ctl" -D "$SHARE/pg" -m fast -w stop > /dev/null 2>&1; return 0; }
+if [[ ",$WORKLOADS," == *,postgres,* ]]; then
+  [[ -n $PGBIN && -x $PGBIN/pgbench ]] && id postgres > /dev/null 2>&1 ||
+    { echo "vault_overhead: workload postgres needs PostgreSQL installed" >&2; exit 2; }
+  chmod o+x "$WORK"
+  mkdir -m 0777 "$PGSOCK" "$WORK/pgtemplate"
+  chown postgres "$WORK/pgtemplate"
+  pg "$PGBIN/initdb" -D "$WORK/pgtemplate/data" -A trust > /dev/null || exit 1
+  pg "$PGBIN/pg_ctl" -D "$WORK/pgtemplate/data" -w -l "$PGSOCK/template.log" \
+    -o "-c listen_addresses='' -c unix_socket_directories=$PGSOCK -p 54329" start > /dev/null || exit 1
+  pg "$PGBIN/pgbench" -h "$PGSOCK" -p 54329 -q -i -s 5 postgres > /dev/null 2>&1
+  pg "$PGBIN/pg_ctl" -D "$WORK/pgtemplate/data" -m fast -w stop > /dev/null
+  printf '#!/bin/sh\nexec runuser -u postgres -- %s -h %s -p 54329 -n -c 2 -j 2 -t 1500 postgres > /dev/null\n' \
+    "$PGBIN/pgbench" "$PGSOCK" > "$WORK/pgbench.sh"
+  chmod +x "$WORK/pgbench.sh"
+fi
 if [[ ",$WORKLOADS," == *,copy-media,* ]]; then
   make_media "$WORK/media" || { echo "vault_overhead: ffmpeg could not make the media library" >&2; exit 1; }
 fi
@@ -143,6 +172,7 @@ SHARE=$WORK/share  # the watched folder (one per run, recreated)
 [[ -n $LOOP_FS ]] && SHARE=$WORK/mnt/share
 # setup WORKLOAD: fresh files in $SHARE (not timed).
 setup() {
+  pg_stop
   rm -rf "$SHARE"
   mkdir -p "$SHARE"
   case $1 in
@@ -154,6 +184,13 @@ setup() {
     copy-media) ;;
     sqlite-wal) python3 "$HELPER" mkdb "$SHARE/app.db" 200000 3 --journal wal ;;
     sqlite-journal) python3 "$HELPER" mkdb "$SHARE/app.db" 200000 3 --journal delete ;;
+    postgres)
+      [[ -n $LOOP_FS ]] && chmod o+x "$WORK/mnt"
+      chmod o+x "$SHARE"
+      cp -a "$WORK/pgtemplate/data" "$SHARE/pg"
+      pg "$PGBIN/pg_ctl" -D "$SHARE/pg" -w -l "$PGSOCK/server.log" \
+        -o "-c listen_addresses='' -c unix_socket_directories=$PGSOCK -p 54329" start > /dev/null
+      ;;
   esac
   sync
 }
@@ -168,6 +205,7 @@ workload_cmd() {
     copy-media) echo cp -r "$WORK/media" "$SHARE/library" ;;
     sqlite-wal) echo python3 "$HELPER" dbload "$SHARE/app.db" 300 200 --journal wal ;;
     sqlite-journal) echo python3 "$HELPER" dbload "$SHARE/app.db" 300 200 --journal delete ;;
+    postgres) echo "$WORK/pgbench.sh" ;;
   esac
 }
 
