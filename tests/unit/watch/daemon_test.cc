@@ -153,15 +153,21 @@ class DaemonTest : public ::testing::Test {
     return (root_ / "share" / "docs" / ("report" + std::to_string(i) + ".pdf")).string();
   }
 
-  sys::SysEvent Permission(const std::string& path, const Actor& actor) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    EXPECT_GE(fd, 0) << path;
+  // An open-for-write permission event of `path` by `actor`, stamped from `fd`, without a ticket.
+  sys::SysEvent OpenForWrite(const std::string& path, const Actor& actor, int fd) {
     sys::SysEvent ev;
     ev.kind = sys::SysEvent::Kind::kPermission;
     ev.event.op = FileOp::kOpenForWrite;
     ev.event.path = path;
     ev.event.actor = actor;
     Stamp(fd, &ev.event);
+    return ev;
+  }
+
+  sys::SysEvent Permission(const std::string& path, const Actor& actor) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(fd, 0) << path;
+    sys::SysEvent ev = OpenForWrite(path, actor, fd);
     ev.open_request.intent = sys::OpenIntent::kWrite;
     ev.ticket = registry_->Issue(sys::UniqueFd(fd));
     return ev;
@@ -393,12 +399,7 @@ TEST_F(DaemonTest, ScratchFilesDeletedByTheirOnlyWriterAreNotKept) {
     WriteFile(path, "");
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     ASSERT_GE(fd, 0);
-    sys::SysEvent create;
-    create.kind = sys::SysEvent::Kind::kPermission;
-    create.event.op = FileOp::kOpenForWrite;
-    create.event.path = path;
-    create.event.actor = creator;
-    Stamp(fd, &create.event);
+    sys::SysEvent create = OpenForWrite(path, creator, fd);
     create.allowed_empty = true;
     ::fstat(fd, &create.stat_at_open);
     ASSERT_TRUE(vault->KeepLink(fd, {path, create.event.device, create.event.inode}).ok());
