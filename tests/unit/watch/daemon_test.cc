@@ -164,6 +164,17 @@ class DaemonTest : public ::testing::Test {
     return ev;
   }
 
+  // A name event (create, delete, rename) by `actor`, 50 ms after the previous event.
+  sys::SysEvent NameEvent(FileOp op, const std::string& path, const Actor& actor) {
+    sys::SysEvent ev;
+    ev.kind = sys::SysEvent::Kind::kFile;
+    ev.event.op = op;
+    ev.event.path = path;
+    ev.event.actor = actor;
+    ev.event.time_ns = clock_ns_ += 50'000'000;
+    return ev;
+  }
+
   sys::SysEvent Permission(const std::string& path, const Actor& actor) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     EXPECT_GE(fd, 0) << path;
@@ -307,13 +318,8 @@ TEST_F(DaemonTest, FilesMovedOutAndBackEncryptedAreJudgedOnTheWayIn) {
     const std::string away = (root_ / "outside" / "tmp").string();
     const std::string back = original + ".locked";
     fs::rename(original, away);
-    sys::SysEvent out;
-    out.kind = sys::SysEvent::Kind::kFile;
-    out.event.op = FileOp::kRename;
-    out.event.path = original;
+    sys::SysEvent out = NameEvent(FileOp::kRename, original, attacker);
     out.event.new_path = away;
-    out.event.actor = attacker;
-    out.event.time_ns = clock_ns_ += 50'000'000;
     ASSERT_TRUE(source_->Push(std::move(out)));
     WriteFile(away, RandomBytes(fs::file_size(away), 50 + files));
     fs::rename(away, back);
@@ -415,14 +421,9 @@ TEST_F(DaemonTest, ScratchFilesDeletedByTheirOnlyWriterAreNotKept) {
       daemon_->Poll(milliseconds(0));
     }
     fs::remove(path);
-    sys::SysEvent del;
-    del.kind = sys::SysEvent::Kind::kFile;
-    del.event.op = FileOp::kDelete;
-    del.event.path = path;
-    del.event.actor = deleter;
+    sys::SysEvent del = NameEvent(FileOp::kDelete, path, deleter);
     del.event.device = device;
     del.event.inode = inode;
-    del.event.time_ns = clock_ns_ += 50'000'000;
     ASSERT_TRUE(source_->Push(std::move(del)));
     daemon_->Poll(milliseconds(0));
   };
