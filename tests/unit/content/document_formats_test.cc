@@ -958,7 +958,8 @@ TEST_F(SqliteLogTest, EncryptedJournalsAndWalsAreDamaged) {
     MemoryByteSource source(flipped);
     EXPECT_EQ(analyzer.Analyze(source)->verdict, Verdict::kDamaged) << name;
     // The whole file encrypted: no signature left, damaged by its statistics.
-    MemoryByteSource all(RandomBytes(bytes.size(), 8));
+    const std::string ciphertext = RandomBytes(bytes.size(), 8);
+    MemoryByteSource all(ciphertext);  // holds a view: the bytes must outlive it
     EXPECT_EQ(analyzer.Analyze(all)->verdict, Verdict::kDamaged) << name;
   }
 }
