@@ -50,4 +50,14 @@ std::vector<uint64_t> SampledBlockOffsets(uint64_t file_size, uint64_t start, ui
   return offsets;
 }
 
+std::vector<uint64_t> EvenlySpaced(uint64_t total, uint64_t count) {
+  count = std::min(count, total);
+  std::vector<uint64_t> indices;
+  indices.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    indices.push_back(count == 1 ? 0 : i * (total - 1) / (count - 1));
+  }
+  return indices;
+}
+
 }  // namespace steen::content

@@ -20,4 +20,8 @@ std::vector<ByteRange> PlanSamples(uint64_t size);
 std::vector<uint64_t> SampledBlockOffsets(uint64_t file_size, uint64_t start, uint64_t end,
                                           std::size_t block);
 
+// min(count, total) distinct indices spread evenly over [0, total), the first and the last
+// included: which of a validator's items (pages, sectors, records) to sample.
+std::vector<uint64_t> EvenlySpaced(uint64_t total, uint64_t count);
+
 }  // namespace steen::content

@@ -13,6 +13,7 @@
 
 #include "content/block_stats.h"
 #include "content/bytes.h"
+#include "content/sampling.h"
 #include "steen/limits.h"
 
 namespace steen::content {
@@ -282,14 +283,8 @@ std::optional<uint32_t> Ole2Check::FatEntry(uint32_t sector) {
 }
 
 void Ole2Check::SampleFat() {
-  std::size_t n = fat_sectors_.size();
-  std::size_t samples = std::min<std::size_t>(n, limits::kMaxOle2FatSectorsSampled);
-  std::size_t last = SIZE_MAX;
   uint32_t per = sector_size_ / 4;
-  for (std::size_t s = 0; s < samples; ++s) {
-    std::size_t idx = samples == 1 ? 0 : s * (n - 1) / (samples - 1);
-    if (idx == last) continue;
-    last = idx;
+  for (uint64_t idx : EvenlySpaced(fat_sectors_.size(), limits::kMaxOle2FatSectorsSampled)) {
     uint32_t fs = fat_sectors_[idx];
     if (Classify(fs) != SectorRef::kInFile) continue;  // already reported
     std::string_view sec = Sector(fs);

@@ -745,14 +745,9 @@ void PdfCheck::SampleObjects() {
   if (entries_.empty()) return;
   std::sort(entries_.begin(), entries_.end(),
             [](const XrefEntry& a, const XrefEntry& b) { return a.offset < b.offset; });
-  std::size_t n = entries_.size();
-  std::size_t samples = std::min<std::size_t>(n, limits::kMaxPdfXrefSamples);
   // Evenly spaced entries, and the first object starting after each of the analyzer's sample
   // offsets (ciphertext in the middle of the file shows there first).
-  std::vector<std::size_t> indices;
-  for (std::size_t s = 0; s < samples; ++s) {
-    indices.push_back(samples == 1 ? 0 : s * (n - 1) / (samples - 1));
-  }
+  std::vector<uint64_t> indices = EvenlySpaced(entries_.size(), limits::kMaxPdfXrefSamples);
   for (uint64_t at : SampledBlockOffsets(size_, 0, size_, limits::kSampleBlockBytes)) {
     const auto next =
         std::lower_bound(entries_.begin(), entries_.end(), at,
@@ -804,7 +799,8 @@ void PdfCheck::SampleObjects() {
   if (missed_text > 0) {
     Note("PDF: " + std::to_string(missed_text) + " xref entries are off (readers repair this)");
   }
-  Note("PDF: " + std::to_string(checked) + " of " + std::to_string(n) + " xref entries checked");
+  Note("PDF: " + std::to_string(checked) + " of " + std::to_string(entries_.size()) +
+       " xref entries checked");
 }
 
 // Object sequence and FlateDecode streams in the head (free to read; catches damage in the first

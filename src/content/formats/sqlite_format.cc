@@ -328,10 +328,8 @@ void SqliteCheck::SamplePages() {
       {in_file - 1, static_cast<uint64_t>(limits::kMaxSqlitePagesSampled), budget_pages});
   // Evenly spaced pages, and the pages where the analyzer's own sample blocks start (read anyway:
   // ciphertext in the middle of a database shows there first).
-  std::vector<uint64_t> pages;
-  for (std::size_t s = 0; s < samples; ++s) {
-    pages.push_back(samples == 1 ? 2 : 2 + s * (in_file - 2) / (samples - 1));
-  }
+  std::vector<uint64_t> pages = EvenlySpaced(in_file - 1, samples);
+  for (uint64_t& page : pages) page += 2;  // page 1 is checked with the header
   for (uint64_t at : SampledBlockOffsets(size_, page_size_, in_file * page_size_, page_size_)) {
     if (pages.size() >= budget_pages) break;
     pages.push_back(at / page_size_ + 1);
@@ -476,15 +474,6 @@ class PageSampleTally {
   std::string first_reason_;
 };
 
-// Up to `count` indices spread evenly over [0, total).
-std::vector<uint64_t> SpreadIndices(uint64_t total, uint64_t count) {
-  std::vector<uint64_t> out;
-  count = std::min(count, total);
-  for (uint64_t i = 0; i < count; ++i)
-    out.push_back(count == 1 ? 0 : i * (total - 1) / (count - 1));
-  return out;
-}
-
 // SQLite rollback journal (<db>-journal,
 // https://www.sqlite.org/fileformat.html#the_rollback_journal): a header sector (magic, record
 // count, checksum nonce, database size, sector and page size), then records of page number, the
@@ -566,7 +555,7 @@ class SqliteJournalValidator final : public FormatValidator {
     const std::size_t budget = std::max<std::size_t>(1, limits::MiB / record_bytes);
     PageSampleTally tally(/*strict=*/true);
     for (uint64_t index :
-         SpreadIndices(total, std::min<std::size_t>(budget, limits::kMaxSqlitePagesSampled))) {
+         EvenlySpaced(total, std::min<std::size_t>(budget, limits::kMaxSqlitePagesSampled))) {
       const Segment* segment = segments.data();
       while (index >= segment->records) index -= (segment++)->records;
       const uint64_t offset = segment->records_at + index * record_bytes;
@@ -673,7 +662,7 @@ class SqliteWalValidator final : public FormatValidator {
     PageSampleTally tally(/*strict=*/false);
     const std::size_t budget = std::max<std::size_t>(1, limits::MiB / frame_bytes);
     for (uint64_t index :
-         SpreadIndices(frames, std::min<std::size_t>(budget, limits::kMaxSqlitePagesSampled))) {
+         EvenlySpaced(frames, std::min<std::size_t>(budget, limits::kMaxSqlitePagesSampled))) {
       if (index < chained) {
         tally.Ok();  // its checksum matched
         continue;
