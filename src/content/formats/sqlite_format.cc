@@ -7,7 +7,6 @@
 #include "content/formats/sqlite_format.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,11 +24,8 @@ constexpr std::string_view kSqliteMagic("SQLite format 3\0", 16);
 constexpr std::size_t kHeaderSize = 100;
 constexpr std::size_t kMaxCellsChecked = 4;
 
-std::string Hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using archive::Hex;
+using archive::MarkDamaged;
 
 // SQLite varint (1..9 bytes, big-endian groups of 7 bits, the 9th byte whole).
 std::optional<uint64_t> Varint(std::string_view s, std::size_t& pos) {
@@ -461,7 +457,7 @@ class PageSampleTally {
       report.reasons.push_back(reason);
       return;
     }
-    archive::MarkDamaged(report, reason, first_offset_, file_size);
+    MarkDamaged(report, reason, first_offset_, file_size);
     report.evidence = random_seen_ ? DamageEvidence::kRandom : DamageEvidence::kNone;
   }
 
@@ -525,11 +521,10 @@ class SqliteJournalValidator final : public FormatValidator {
       const uint32_t this_page_size = *LoadBE<uint32_t>(*header, 24);
       if (!ValidPageSize(sector) || !ValidPageSize(this_page_size) ||
           (page_size != 0 && this_page_size != page_size)) {
-        archive::MarkDamaged(report,
-                             "SQLite journal header at " + Hex(at) + ": sector size " +
-                                 std::to_string(sector) + ", page size " +
-                                 std::to_string(this_page_size),
-                             at + 8, size);
+        MarkDamaged(report,
+                    "SQLite journal header at " + Hex(at) + ": sector size " +
+                        std::to_string(sector) + ", page size " + std::to_string(this_page_size),
+                    at + 8, size);
         return report;
       }
       page_size = this_page_size;
@@ -629,8 +624,7 @@ class SqliteWalValidator final : public FormatValidator {
     sum.Add(header.substr(0, 24), big_endian);
     if (*LoadBE<uint32_t>(header, 4) != 3007000 || !ValidPageSize(page_size) ||
         sum.s0 != *LoadBE<uint32_t>(header, 24) || sum.s1 != *LoadBE<uint32_t>(header, 28)) {
-      archive::MarkDamaged(report, "SQLite WAL header: version, page size or checksum wrong", 4,
-                           size);
+      MarkDamaged(report, "SQLite WAL header: version, page size or checksum wrong", 4, size);
       return report;
     }
     const std::string_view salts = header.substr(16, 8);
