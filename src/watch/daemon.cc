@@ -700,9 +700,9 @@ void Daemon::Impl::NoteWriter(const sys::SysEvent& ev) {
   if (event.inode == 0) return;
   const vault::ActorRef writer = vault::ToActorRef(event.actor);
   const vault::ActorRef* claimant = scratch.Find(event.device, event.inode);
-  if (ev.allowed_empty && (claimant == nullptr || SameWriter(*claimant, writer))) {
-    if (claimant == nullptr) (void)scratch.Put(event.device, event.inode, writer);
-  } else if (claimant != nullptr && !SameWriter(*claimant, writer)) {
+  if (claimant == nullptr) {
+    if (ev.allowed_empty) (void)scratch.Put(event.device, event.inode, writer);
+  } else if (!SameWriter(*claimant, writer)) {
     scratch.Drop(event.device, event.inode);  // another writer's content may be in it now
   }
 }
