@@ -69,24 +69,22 @@ db.execute("rollback")
 db.close()
 EOF
 
-# PostgreSQL: a cluster in a temporary folder, on a Unix socket there (no TCP), port 54329, loaded
-# by pgbench, stopped, and its data folder copied.
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
-if [[ -n $PGBIN && -x $PGBIN/pgbench ]] && id postgres > /dev/null 2>&1; then
+# PostgreSQL: a cluster in a temporary folder (bench/postgres_rig.sh), loaded by pgbench,
+# stopped, and its data folder copied.
+. "$(dirname "$0")/postgres_rig.sh"
+if pg_available; then
   PGTMP=$(mktemp -d /tmp/steen-app-data-pg.XXXXXX)
   chown postgres "$PGTMP"
-  pg() { (cd "$PGTMP" && runuser -u postgres -- "$@"); }
-  stop_pg() { pg "$PGBIN/pg_ctl" -D "$PGTMP/data" -m fast -w stop > /dev/null 2>&1 || true; rm -rf "$PGTMP"; }
+  stop_pg() { pg_stop "$PGTMP/data"; rm -rf "$PGTMP"; }
   trap stop_pg EXIT
   pg "$PGBIN/initdb" -D "$PGTMP/data" -A trust > /dev/null
-  pg "$PGBIN/pg_ctl" -D "$PGTMP/data" -w -l "$PGTMP/log" \
-    -o "-c listen_addresses='' -c unix_socket_directories=$PGTMP -p 54329" start > /dev/null
-  pg "$PGBIN/pgbench" -h "$PGTMP" -p 54329 -q -i -s 4 postgres > /dev/null 2>&1
-  pg "$PGBIN/pgbench" -h "$PGTMP" -p 54329 -c 2 -t 3000 postgres > /dev/null 2>&1
-  pg "$PGBIN/psql" -h "$PGTMP" -p 54329 -q -d postgres -c "create table blobs(id int, b bytea);
+  pg_start "$PGTMP/data" "$PGTMP" "$PGTMP/log"
+  pg "$PGBIN/pgbench" -h "$PGTMP" -p "$PG_PORT" -q -i -s 4 postgres > /dev/null 2>&1
+  pg "$PGBIN/pgbench" -h "$PGTMP" -p "$PG_PORT" -c 2 -t 3000 postgres > /dev/null 2>&1
+  pg "$PGBIN/psql" -h "$PGTMP" -p "$PG_PORT" -q -d postgres -c "create table blobs(id int, b bytea);
     insert into blobs select i, decode(string_agg(md5(i::text || j::text), ''), 'hex')
     from generate_series(1, 300) i, generate_series(1, 200) j group by i;" > /dev/null
-  pg "$PGBIN/pg_ctl" -D "$PGTMP/data" -m fast -w stop > /dev/null
+  pg_stop "$PGTMP/data"
   cp -a "$PGTMP/data" "$D/postgres"
   rm -f "$D/postgres/postmaster.opts"
   stop_pg

@@ -89,8 +89,8 @@ WORK=$(mktemp -d "$UNDER/steen-vault-overhead.XXXXXX")
 PIDS=()
 cleanup() {
   if declare -F pg_stop > /dev/null; then
-    pg_stop
-    [[ -d $WORK/pgtemplate/data ]] && pg "$PGBIN/pg_ctl" -D "$WORK/pgtemplate/data" -m fast -w stop > /dev/null 2>&1
+    pg_stop "${SHARE:-}/pg"
+    pg_stop "$WORK/pgtemplate/data"
   fi
   kill_started "${PIDS[@]}"
   if [[ -n $LOOP_FS ]] && mountpoint -q "$WORK/mnt"; then umount "$WORK/mnt"; fi
@@ -143,25 +143,22 @@ make_media() {
   for k in 2 3 4 5 6 7 8; do cp "$dir/Videos/holiday-1.mp4" "$dir/Videos/holiday-$k.mp4"; done
   for k in 2 3 4; do cp "$dir/Videos/talk-1.webm" "$dir/Videos/talk-$k.webm"; done
 }
-# PostgreSQL: a cluster made and loaded once (a template copied into the share for each run); its
-# server runs as the postgres user, so the temporary folders on the way are made traversable.
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
+# PostgreSQL (bench/postgres_rig.sh): a cluster made and loaded once (a template copied into the
+# share for each run); its server runs as the postgres user, so the temporary folders on the way
+# are made traversable.
+. "$ROOT/bench/postgres_rig.sh"
 PGSOCK=$WORK/pgsock
-pg() { (cd / && runuser -u postgres -- "$@"); }
-pg_stop() { [[ -n ${SHARE:-} && -d $SHARE/pg ]] && pg "$PGBIN/pg_ctl" -D "$SHARE/pg" -m fast -w stop > /dev/null 2>&1; return 0; }
 if [[ ",$WORKLOADS," == *,postgres,* ]]; then
-  [[ -n $PGBIN && -x $PGBIN/pgbench ]] && id postgres > /dev/null 2>&1 ||
-    { echo "vault_overhead: workload postgres needs PostgreSQL installed" >&2; exit 2; }
+  pg_available || { echo "vault_overhead: workload postgres needs PostgreSQL installed" >&2; exit 2; }
   chmod o+x "$WORK"
   mkdir -m 0777 "$PGSOCK" "$WORK/pgtemplate"
   chown postgres "$WORK/pgtemplate"
   pg "$PGBIN/initdb" -D "$WORK/pgtemplate/data" -A trust > /dev/null || exit 1
-  pg "$PGBIN/pg_ctl" -D "$WORK/pgtemplate/data" -w -l "$PGSOCK/template.log" \
-    -o "-c listen_addresses='' -c unix_socket_directories=$PGSOCK -p 54329" start > /dev/null || exit 1
-  pg "$PGBIN/pgbench" -h "$PGSOCK" -p 54329 -q -i -s 5 postgres > /dev/null 2>&1
-  pg "$PGBIN/pg_ctl" -D "$WORK/pgtemplate/data" -m fast -w stop > /dev/null
-  printf '#!/bin/sh\nexec runuser -u postgres -- %s -h %s -p 54329 -n -c 2 -j 2 -t 1500 postgres > /dev/null\n' \
-    "$PGBIN/pgbench" "$PGSOCK" > "$WORK/pgbench.sh"
+  pg_start "$WORK/pgtemplate/data" "$PGSOCK" "$PGSOCK/template.log" || exit 1
+  pg "$PGBIN/pgbench" -h "$PGSOCK" -p "$PG_PORT" -q -i -s 5 postgres > /dev/null 2>&1
+  pg_stop "$WORK/pgtemplate/data"
+  printf '#!/bin/sh\nexec runuser -u postgres -- %s -h %s -p %s -n -c 2 -j 2 -t 1500 postgres > /dev/null\n' \
+    "$PGBIN/pgbench" "$PGSOCK" "$PG_PORT" > "$WORK/pgbench.sh"
   chmod +x "$WORK/pgbench.sh"
 fi
 if [[ ",$WORKLOADS," == *,copy-media,* ]]; then
@@ -172,7 +169,7 @@ SHARE=$WORK/share  # the watched folder (one per run, recreated)
 [[ -n $LOOP_FS ]] && SHARE=$WORK/mnt/share
 # setup WORKLOAD: fresh files in $SHARE (not timed).
 setup() {
-  pg_stop
+  pg_stop "$SHARE/pg"
   rm -rf "$SHARE"
   mkdir -p "$SHARE"
   case $1 in
@@ -188,8 +185,7 @@ setup() {
       [[ -n $LOOP_FS ]] && chmod o+x "$WORK/mnt"
       chmod o+x "$SHARE"
       cp -a "$WORK/pgtemplate/data" "$SHARE/pg"
-      pg "$PGBIN/pg_ctl" -D "$SHARE/pg" -w -l "$PGSOCK/server.log" \
-        -o "-c listen_addresses='' -c unix_socket_directories=$PGSOCK -p 54329" start > /dev/null
+      pg_start "$SHARE/pg" "$PGSOCK" "$PGSOCK/server.log"
       ;;
   esac
   sync
