@@ -67,6 +67,13 @@ const char* Name(Integrity i) {
   EXPECT_EQ((report).integrity, (expected)) \
       << "got " << Name((report).integrity) << " reasons:" << Reasons(report)
 
+std::string ReadWholeFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 std::string OverwriteFrom(std::string s, std::size_t from, uint64_t seed) {
   if (from < s.size()) s.replace(from, s.size() - from, RandomBytes(s.size() - from, seed));
   return s;
@@ -741,10 +748,7 @@ class SqliteTest : public ::testing::Test {
     std::string cmd = "python3 " + script + " " + path + " " + std::to_string(rows) + " '" +
                       pragmas + "' " + std::to_string(blob_bytes) + " 2>/dev/null";
     if (std::system(cmd.c_str()) != 0) return {};
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return ReadWholeFile(path);
   }
 
   std::filesystem::path dir_;
@@ -904,13 +908,7 @@ class SqliteLogTest : public SqliteTest {
            "shutil.copy(d + '/t.db-wal', d + '/wal')\n";
     const std::string cmd = "python3 " + script.string() + " " + dir_.string() + " 2>/dev/null";
     if (std::system(cmd.c_str()) != 0) return {};
-    auto slurp = [](const std::filesystem::path& path) {
-      std::ifstream in(path, std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      return ss.str();
-    };
-    return {slurp(dir_ / "journal"), slurp(dir_ / "wal")};
+    return {ReadWholeFile(dir_ / "journal"), ReadWholeFile(dir_ / "wal")};
   }
 
   std::unique_ptr<const FormatValidator> journal_ = MakeSqliteJournalValidator();
