@@ -175,6 +175,18 @@ struct ResponseTargets {
   pid_t spawner_pid = 0;
 };
 
+// Which actors one scope covers, matched as the detector matches them: a process (pid and start
+// time), a parent's children or a login session (process tree), an SMB client, a cgroup, a user.
+struct ScopeMatcher {
+  ActorScope scope = ActorScope::kProcess;
+  std::string key;          // as in Alert::scope_key
+  pid_t pid = 0;            // process; process tree: its root (0 for a session)
+  uint64_t root_start = 0;  // start time of that pid when known (a reused pid is another process)
+  pid_t sid = 0;            // process tree of a login session
+  uid_t uid = 0;            // user
+  bool Covers(const Actor& actor) const;
+};
+
 // A scope's state, for diagnostics and tests.
 struct ScopeSnapshot {
   ActorScope scope = ActorScope::kProcess;
@@ -217,6 +229,14 @@ class Detector {
                           const ResponsePolicy& policy) const;
 
   std::optional<ScopeSnapshot> Inspect(ActorScope scope, std::string_view key) const;
+
+  // Scopes of the attacker's own making (a process, a process tree or session, an SMB client;
+  // not a whole user or cgroup) that hold destruction evidence now: files they damaged or
+  // replaced. The watcher makes such a scope's next writes wait until its writes in flight are
+  // judged, so that a fast multi-threaded writer cannot get ahead of its own judgement.
+  std::vector<ScopeMatcher> Suspects() const;
+  // Changes whenever what Suspects() returns may have changed (cheap to poll after each event).
+  uint64_t suspects_generation() const;
 
   const DetectorStats& stats() const;
   const DetectConfig& config() const;

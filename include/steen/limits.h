@@ -256,6 +256,18 @@ inline constexpr std::size_t kMaxKnownViews = 4096;
 // rollback journals, editors' temporary copies): the vault drops its link when that writer
 // deletes one. Beyond this many, the oldest are forgotten, and kept when deleted.
 inline constexpr std::size_t kMaxScratchFiles = 4096;
+// Writes in flight (opened for writing, close not judged yet) that the daemon remembers, and
+// opens for writing it holds at once, for its hold of a suspect's writes (watch/write_hold.h).
+// Beyond them the oldest write in flight is forgotten, and an open is let through unheld.
+inline constexpr std::size_t kMaxWritesInFlight = 4096;
+inline constexpr std::size_t kMaxHeldWrites = 256;
+// Events the daemon takes from its source ahead of a permission event to find close-writes it
+// judges first (watch/event_order.h), and how many close-writes may pass one permission event.
+inline constexpr std::size_t kMaxEventLookahead = 256;
+inline constexpr int kMaxCloseWritesAhead = 64;
+// The default and the longest hold of one open for writing (response.hold_suspect_writes).
+inline constexpr int kDefaultHoldSuspectWritesMs = 500;
+inline constexpr int kMaxHoldSuspectWritesMs = 2000;
 // How long the main loop waits for an event before doing its periodic work (incident polling,
 // kills due, idle expiry, canary checks, watchdog heartbeat).
 inline constexpr int kDaemonPollMs = 100;

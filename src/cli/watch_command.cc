@@ -92,13 +92,13 @@ int RunWatch(const WatchArgs& args) {
   const auto& s = (*daemon)->stats();
   std::fprintf(stderr,
                "steen watch: stopped: %llu events, %llu alerts, %llu incidents, %llu analysis "
-               "errors, %llu overflows, %llu alerts dropped\n",
-               static_cast<unsigned long long>(s.events),
-               static_cast<unsigned long long>(s.alerts),
+               "errors, %llu overflows, %llu alerts dropped, %llu writes held\n",
+               static_cast<unsigned long long>(s.events), static_cast<unsigned long long>(s.alerts),
                static_cast<unsigned long long>(s.incidents_recorded),
                static_cast<unsigned long long>(s.analysis_errors),
                static_cast<unsigned long long>(s.overflows),
-               static_cast<unsigned long long>(s.alerts_dropped));
+               static_cast<unsigned long long>(s.alerts_dropped),
+               static_cast<unsigned long long>((*daemon)->hold_stats().held));
   if (!status.ok()) {
     std::fprintf(stderr, "steen watch: %s\n", status.message().c_str());
     return 1;
@@ -111,12 +111,12 @@ int RunWatch(const WatchArgs& args) {
 void RegisterWatchCommand(CLI::App& app) {
   auto args = std::make_shared<WatchArgs>();
   auto* cmd = app.add_subcommand(
-      "watch",
-      "Protect folders in real time: alert on ransomware activity and suspend the writer");
+      "watch", "Protect folders in real time: alert on ransomware activity and suspend the writer");
   cmd->add_option("paths", args->paths,
                   "Folders to protect (replace the config's paths; defaults for the rest)");
-  cmd->add_option("--config,-c", args->config, "YAML config file (default /etc/steen/steen.yaml "
-                                               "when no PATH is given and it exists)");
+  cmd->add_option("--config,-c", args->config,
+                  "YAML config file (default /etc/steen/steen.yaml "
+                  "when no PATH is given and it exists)");
   cmd->add_option("-o,--option", args->overrides, "Override one config key: key=value (repeatable)")
       ->allow_extra_args(false);
   cmd->add_flag("--dry-run", args->dry_run, "Alert and record, but never signal a process");

@@ -38,14 +38,8 @@ struct ActorKeys {
   std::string smb;
 };
 
-struct ScopeRef {
-  ActorScope scope = ActorScope::kProcess;
-  std::string key;
+struct ScopeRef : ScopeMatcher {
   std::string map_key;
-  pid_t pid = 0;  // process, or tree root
-  uint64_t root_start = 0;
-  pid_t sid = 0;
-  uid_t uid = 0;
 };
 
 std::string SmbKey(const Actor& actor) {
@@ -68,7 +62,7 @@ ActorKeys KeysOf(const Actor& actor) {
   return keys;
 }
 
-bool InScope(const ScopeRef& ref, const ActorKeys& keys) {
+bool InScope(const ScopeMatcher& ref, const ActorKeys& keys) {
   switch (ref.scope) {
     case ActorScope::kProcess:
       return keys.pid == ref.pid &&
@@ -269,6 +263,7 @@ struct Detector::Impl {
   uint64_t last_sweep = 0;
   uint64_t event_seq = 0;
   uint64_t alert_seq = 0;
+  uint64_t suspects_generation = 0;
   std::unordered_map<std::string, std::unique_ptr<ScopeState>> scopes;
   detect::LruMap<detect::ReadInfo> reads;
   detect::LruMap<detect::Creation> creations;
@@ -366,6 +361,7 @@ void Detector::Impl::EvictForRoom() {
     scopes.erase(candidates[i].second);
     ++stats.scopes_evicted;
   }
+  ++suspects_generation;
 }
 
 ScopeState* Detector::Impl::Use(const ScopeRef& ref, bool create) {
@@ -388,7 +384,8 @@ ScopeState* Detector::Impl::Use(const ScopeRef& ref, bool create) {
         ref.map_key, std::make_unique<ScopeState>(ref.scope, ref.key, ref.root_start));
     state = inserted.first->second.get();
   }
-  if (state->root_start == 0) state->root_start = ref.root_start;
+  if (state->matcher.key.empty()) state->matcher = ref;
+  if (state->root_start == 0) state->root_start = state->matcher.root_start = ref.root_start;
   if (state->last_event_seq != event_seq) {
     state->last_event_seq = event_seq;
     touched.push_back(Touch{state, state->Destruction(config),
@@ -694,6 +691,7 @@ std::vector<Alert> Detector::Impl::Evaluate(const std::vector<ScopeRef>& refs,
 
 void Detector::Impl::Expire(uint64_t now_ns) {
   last_sweep = now_ns;
+  ++suspects_generation;  // evidence and scopes may go
   for (auto it = scopes.begin(); it != scopes.end();) {
     ScopeState& state = *it->second;
     const uint64_t idle =
@@ -777,6 +775,7 @@ std::vector<Alert> Detector::Observe(const FileEvent& event) {
       touch.state->Contribute(event.actor, std::max(0.0, destruction), std::max(0.0, support),
                               d.now);
     }
+    if (destruction != 0) ++d.suspects_generation;
   }
   std::vector<Alert> alerts = d.Evaluate(refs, event);
   d.stats.scopes = d.scopes.size();
@@ -789,7 +788,23 @@ void Detector::ExpireIdle(uint64_t now_ns) {
 }
 
 bool Detector::Forget(ActorScope scope, std::string_view key) {
+  ++impl_->suspects_generation;
   return impl_->scopes.erase(detect::MapKey(scope, key)) > 0;
+}
+
+std::vector<ScopeMatcher> Detector::Suspects() const {
+  std::vector<ScopeMatcher> suspects;
+  for (const auto& [map_key, state] : impl_->scopes) {
+    if (state->scope == ActorScope::kUser || state->scope == ActorScope::kCgroup) continue;
+    if (state->Destruction(impl_->config) > 0) suspects.push_back(state->matcher);
+  }
+  return suspects;
+}
+
+uint64_t Detector::suspects_generation() const { return impl_->suspects_generation; }
+
+bool ScopeMatcher::Covers(const Actor& actor) const {
+  return detect::InScope(*this, detect::KeysOf(actor));
 }
 
 ResponseTargets Detector::Targets(ActorScope scope, std::string_view key,

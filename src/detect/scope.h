@@ -113,6 +113,7 @@ class ScopeState {
   const ActorScope scope;
   const std::string key;
   uint64_t root_start = 0;  // start time of the process (process scope) when known
+  ScopeMatcher matcher;     // the actors it covers
   uint64_t last_seen_ns = 0;
   uint64_t last_event_seq = 0;  // pins the scope against eviction during one Observe call
 

@@ -493,7 +493,8 @@ void FanotifySourceImpl::HandleContentEvent(RawFanotifyEvent& raw) {
     }
     ev.event.actor = attributor_->Attribute(raw.pid);
     Stamp(&ev.event);
-    if (options_.allow_empty_writes_early && regular && st.st_size == 0) {
+    if (options_.allow_empty_writes_early && regular && st.st_size == 0 &&
+        !(options_.hold_empty_write && options_.hold_empty_write(ev.event.actor))) {
       allow_now(ev.event.path);
       ev.allowed_empty = true;
       ev.stat_at_open = st;

@@ -37,6 +37,10 @@ struct FanotifyOptions {
   // or unzip creates is opened empty; the round trip through the daemon's queue was most of
   // what watching cost them.
   bool allow_empty_writes_early = false;
+  // Called on the permission reader thread before such an early answer, with the opener: true
+  // makes the open a ticket like any write (the daemon holds a suspect's writes). Must be quick
+  // and must never open a file.
+  std::function<bool(const Actor&)> hold_empty_write;
   // Called on the permission reader thread for each open of a file in the trees that the reader
   // answers at once (read-only and exec opens; writes of empty files), just BEFORE the answer,
   // with the kernel's fd and the file's path, device, inode and size. The vault keeps a hard link

@@ -660,6 +660,8 @@ const std::vector<Binding>& Bindings() {
     b.push_back(ActionBinding());
     b.push_back(Duration("response.kill_after", STEEN_FIELD(kill_after), 0,
                          limits::kMaxKillAfterSeconds * kNsPerSecond, kNsPerSecond));
+    b.push_back(Duration("response.hold_suspect_writes", STEEN_FIELD(hold_suspect_writes), 0,
+                         limits::kMaxHoldSuspectWritesMs * kNsPerMs, kNsPerMs));
     b.push_back(TextList("response.protected_exes", STEEN_FIELD(detect.response.protected_exes),
                          AbsolutePath));
     b.push_back(TextList("response.allowed_exes", STEEN_FIELD(detect.response.allowed_exes),
@@ -1129,6 +1131,12 @@ void CheckWhole(Context& ctx, const std::map<std::string, YAML::Node>& seen, Wat
     ctx.Error("response.kill_after", node_of("response.kill_after"),
               "only applies with response.action: suspend (it is '" +
                   std::string(ToString(config.action)) + "'); set it to 0s");
+  }
+  if (config.hold_suspect_writes > config.permission_deadline) {
+    ctx.Error("response.hold_suspect_writes", node_of("response.hold_suspect_writes"),
+              "must not be longer than permission_deadline (" +
+                  std::to_string(config.permission_deadline.count()) +
+                  "ms): the deadline lets a held open through first");
   }
   CheckStateDir(ctx, "state_dir", node_of("state_dir"), config.state_dir);
   if (config.vault.enabled) {

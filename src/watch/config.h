@@ -110,6 +110,10 @@ struct WatchConfig {
   // YAML response.kill_after. 0 = never. With kSuspend: a suspended process is killed after
   // this grace unless the operator resumed it (or resolved the incident) first.
   std::chrono::seconds kill_after{0};
+  // YAML response.hold_suspect_writes. A process (tree, SMB client) that destroyed content waits
+  // at its next open for writing until its writes in flight are judged, at most this long
+  // (watch/write_hold.h). 0 = never; at most permission_deadline. Off in dry run.
+  std::chrono::milliseconds hold_suspect_writes{limits::kDefaultHoldSuspectWritesMs};
   // Decide and report, never signal (alerts carry ResponseAction::kDryRun). --dry-run forces it.
   bool dry_run = false;
 

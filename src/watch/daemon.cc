@@ -23,10 +23,12 @@
 #include "sys/unique_fd.h"
 #include "watch/canaries.h"
 #include "watch/content_view.h"
+#include "watch/event_order.h"
 #include "watch/incident_operator.h"
 #include "watch/notify.h"
 #include "watch/rescan.h"
 #include "watch/responder.h"
+#include "watch/write_hold.h"
 
 namespace steen::watch {
 namespace {
@@ -191,6 +193,7 @@ struct Daemon::Impl {
   uint64_t next_block_reconcile_ns = 0;
   std::unique_ptr<Canaries> canaries;
   std::unique_ptr<sys::EventSource> source;
+  std::unique_ptr<CloseWritesFirst> events;  // the order events are handled in (over `source`)
   ContentAnalyzer analyzer;
   std::unique_ptr<Rescanner> rescanner;
   // The content of each file opened for writing as it was before the write: measured (the view
@@ -211,6 +214,10 @@ struct Daemon::Impl {
   // (a SQLite journal at every commit, a temporary file), nobody's data goes with it and the
   // vault lets it go instead of keeping its last name.
   InodeLru<vault::ActorRef> scratch{limits::kMaxScratchFiles};
+  // Opens for writing of suspects wait for their writes in flight to be judged (null: off).
+  std::unique_ptr<WriteHold> hold;
+  uint64_t hold_generation = UINT64_MAX;  // detector suspects_generation() last handed over
+  bool alert_stopped_writers = false;     // since the last ReleaseHeld: every held open may go
   SystemdNotifier notifier;
   std::unique_ptr<LoopWatchdog> watchdog;
 
@@ -255,6 +262,11 @@ struct Daemon::Impl {
            linkable_devices.end();
   }
   void HandleFile(sys::SysEvent& ev);
+  // Hold: the suspects after an event, and the held opens that may go now.
+  void UpdateSuspects();
+  void ReleaseHeld();
+  void LetHeldGo(WriteHold::Why why);
+  void WriteLetThrough(const sys::SysEvent& ev);
   void HandleOverflow(const sys::SysEvent& ev);
   bool Inside(const std::string& path) const;
   void MovedIn(FileEvent& event);
@@ -395,6 +407,10 @@ Status Daemon::Impl::Init() {
   }
 
   // 5. The event source (marks).
+  if (config.hold_suspect_writes.count() > 0 && config.permission_events && !config.dry_run &&
+      config.action != Action::kAlert) {
+    hold = std::make_unique<WriteHold>(config.hold_suspect_writes);
+  }
   if (deps.source) {
     source = std::move(deps.source);
   } else {
@@ -405,6 +421,12 @@ Status Daemon::Impl::Init() {
     // Reads are needed to pair "read then deleted" (class C encryptors).
     options.report_close_nowrite = true;
     options.allow_empty_writes_early = true;
+    if (hold) {
+      // Permission reader thread: a suspect's new file waits like its other writes.
+      options.hold_empty_write = [h = hold.get()](const Actor& actor) {
+        return h->Suspected(actor);
+      };
+    }
     if (attributor) options.smb_sessions = attributor->smb_sessions();
     if (vault && !linkable_devices.empty()) {
       // Permission reader thread: one linkat when the inode is new to the vault, nothing opened.
@@ -424,6 +446,7 @@ Status Daemon::Impl::Init() {
     }
     source = std::move(*opened);
   }
+  events = std::make_unique<CloseWritesFirst>(source.get());
 
   // 6. Rescan when the previous run did not stop cleanly (its events may be lost).
   rescanner = std::make_unique<Rescanner>(&analyzer, config.paths);
@@ -593,7 +616,12 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   // A canary opened for writing alerts now: the writer is stopped inside open(), before it wrote.
   std::vector<Decided> decided;
   if (event.is_canary) decided = Decide(detector->Observe(event));
-  if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
+  const bool wait =
+      hold && ev.ticket && decided.empty() && hold->MustWait(event.actor, MonotonicNowNs());
+  if (!wait) {
+    if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
+    WriteLetThrough(ev);
+  }
   // The copy's hash, on no writer's time: it moves the copy to its content address.
   if (vault) vault->FinishPending();
   // Everything else is judged after the answer: the opener is known to hold the content now (a
@@ -601,6 +629,39 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   if (!event.is_canary) decided = Decide(detector->Observe(event));
   Publish(std::move(decided));
   if (!gap.empty()) VaultGap(gap);
+  if (wait) hold->Hold(std::move(ev), MonotonicNowNs());
+}
+
+void Daemon::Impl::WriteLetThrough(const sys::SysEvent& ev) {
+  if (!hold || !(ev.ticket || ev.allowed_empty)) return;
+  hold->Opened(ev.event.device, ev.event.inode, ev.event.actor, MonotonicNowNs());
+}
+
+void Daemon::Impl::UpdateSuspects() {
+  if (!hold || detector->suspects_generation() == hold_generation) return;
+  hold_generation = detector->suspects_generation();
+  hold->SetSuspects(detector->Suspects());
+}
+
+void Daemon::Impl::ReleaseHeld() {
+  if (!hold) return;
+  if (alert_stopped_writers) {
+    alert_stopped_writers = false;
+    LetHeldGo(WriteHold::Why::kAlert);
+  }
+  UpdateSuspects();
+  for (sys::SysEvent& ev : hold->Release(MonotonicNowNs())) {
+    if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
+    WriteLetThrough(ev);
+  }
+}
+
+void Daemon::Impl::LetHeldGo(WriteHold::Why why) {
+  if (!hold) return;
+  for (sys::SysEvent& ev : hold->ReleaseAll(why)) {
+    if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
+    WriteLetThrough(ev);
+  }
 }
 
 std::string Daemon::Impl::Preserve(sys::SysEvent& ev, vault::PreserveResult* copy) {
@@ -802,6 +863,9 @@ void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
   ev.fd.Reset();  // nothing else is read from it
   Publish(Decide(detector->Observe(event)));
   canaries->Forget(event);
+  if (hold && event.op == FileOp::kCloseWrite) {
+    hold->Closed(event.device, event.inode, event.actor.pid);
+  }
 }
 
 bool Daemon::Impl::Inside(const std::string& path) const {
@@ -815,7 +879,7 @@ bool Daemon::Impl::Inside(const std::string& path) const {
 void Daemon::Impl::MovedIn(FileEvent& event) {
   // A file moved in from outside is new content we never saw written: a creation followed by a
   // write whose `after` is read now. Reading by path is safe here: this thread holds no permission
-  // ticket, and our own open is answered at once by the kernel layer.
+  // ticket (held ones go first), and our own open is answered at once by the kernel layer.
   FileEvent created = event;
   created.op = FileOp::kCreate;
   created.path = event.new_path;
@@ -824,6 +888,7 @@ void Daemon::Impl::MovedIn(FileEvent& event) {
   Publish(Decide(detector->Observe(created)));
   FileEvent written = created;
   written.op = FileOp::kCloseWrite;
+  LetHeldGo(WriteHold::Why::kOwnOpen);
   int fd = ::open(created.path.c_str(),
                   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOATIME);
   if (fd < 0) {
@@ -871,6 +936,9 @@ std::vector<Daemon::Impl::Decided> Daemon::Impl::Decide(std::vector<Alert> alert
 
 void Daemon::Impl::Publish(std::vector<Decided> decided) {
   for (Decided& d : decided) {
+    // The processes it names are stopped now: the opens held for their judgement may go (a
+    // stopped opener stops at its return from open, before it writes).
+    if (!d.outcome.processes.empty()) alert_stopped_writers = true;
     if (incidents) {
       std::vector<Actor> members;
       for (const ProcessOutcome& p : d.outcome.processes) members.push_back(p.actor);
@@ -955,7 +1023,9 @@ void Daemon::Impl::Periodic() {
   if (now - last_event_ns > 1'000'000'000ull) detector->ExpireIdle(now);
   if (config.canaries.enabled && now >= next_canary_check_ns) {
     next_canary_check_ns = now + limits::kCanaryCheckMs * 1'000'000ull;
-    // Safe: this thread holds no permission ticket here, and our own opens are answered at once.
+    // Safe: this thread holds no permission ticket (held ones go first), and our own opens are
+    // answered at once.
+    LetHeldGo(WriteHold::Why::kOwnOpen);
     stats.canaries_restored += static_cast<uint64_t>(canaries->Restore());
   }
   if (vault && now >= next_vault_maintain_ns) {
@@ -1207,20 +1277,30 @@ int Daemon::Poll(std::chrono::milliseconds timeout, int max_events) {
   Impl& d = *impl_;
   if (d.stopped) return 0;
   int handled = 0;
+  if (d.hold) {
+    // Not past the moment a held open's budget runs out.
+    if (std::optional<uint64_t> due = d.hold->NextDeadline()) {
+      const uint64_t now = MonotonicNowNs();
+      const auto left = std::chrono::milliseconds(*due > now ? (*due - now) / 1'000'000 + 1 : 0);
+      timeout = std::min(timeout, left);
+    }
+  }
   while (handled < max_events) {
     std::optional<sys::SysEvent> ev =
-        d.source->Next(handled == 0 ? timeout : std::chrono::milliseconds(0));
+        d.events->Next(handled == 0 ? timeout : std::chrono::milliseconds(0));
     if (!ev) break;
     if (handled == 0 && d.vault) d.vault->BeginBatch();
     ++handled;
     try {
       d.Handle(*ev);
+      d.ReleaseHeld();
     } catch (const std::exception& e) {
       // The event is dropped (its ticket allows in its destructor); the daemon goes on.
       ++d.stats.handler_errors;
       d.Log(std::string("event handling failed: ") + e.what());
     }
   }
+  d.ReleaseHeld();  // budgets that ran out while no event came
   d.Periodic();
   d.CommitVault(/*reopen=*/false);  // also the rows the permission reader's links added
   return handled;
@@ -1232,6 +1312,8 @@ void Daemon::Stop() {
   d.stopped = true;
   d.notifier.Stopping();
   d.watchdog.reset();
+  d.LetHeldGo(WriteHold::Why::kStop);
+  if (d.events) d.events->Clear();
   if (d.source) d.source->Stop();  // allows every outstanding permission event
   d.rescanner.reset();
   if (d.canaries) d.canaries->Remove();
@@ -1248,6 +1330,9 @@ void Daemon::Stop() {
 }
 
 const DaemonStats& Daemon::stats() const { return impl_->stats; }
+WriteHoldStats Daemon::hold_stats() const {
+  return impl_->hold ? impl_->hold->stats() : WriteHoldStats{};
+}
 const Detector& Daemon::detector() const { return *impl_->detector; }
 std::vector<std::string> Daemon::canary_paths() const { return impl_->canaries->paths(); }
 outputs::FanoutStats Daemon::output_stats() const { return impl_->fanout->Stats(); }

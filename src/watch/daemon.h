@@ -35,6 +35,7 @@
 #include "sys/process_control.h"
 #include "watch/config.h"
 #include "watch/incident_store.h"
+#include "watch/write_hold.h"
 
 namespace steen::watch {
 
@@ -114,6 +115,8 @@ class Daemon {
   void Stop();
 
   const DaemonStats& stats() const;
+  // Opens for writing held for a suspect's judgement (zero when the hold is off).
+  WriteHoldStats hold_stats() const;
   const Detector& detector() const;
   std::vector<std::string> canary_paths() const;
   outputs::FanoutStats output_stats() const;

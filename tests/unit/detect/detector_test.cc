@@ -386,5 +386,60 @@ TEST(DetectResponse, SmbChildrenNeverOfferTheMainSmbd) {
   EXPECT_EQ(targets.spawner_pid, 0);
 }
 
+TEST(DetectSuspects, DestructionMakesTheWritersScopesSuspectsButNotTheirUserNorOthers) {
+  Detector detector;
+  Stream s(detector);
+  const Actor attacker = MakeActor(4242);
+  const Actor sibling = MakeActor(4243);  // same parent and session
+  const Actor same_user = MakeActor(5000, /*ppid=*/5001, /*sid=*/5002);
+  const Actor stranger = MakeActor(6000, 6001, 6002, /*uid=*/2000, "carol");
+  const uint64_t generation = detector.suspects_generation();
+  EXPECT_TRUE(detector.Suspects().empty());
+
+  // Supporting evidence (a new random file) is no destruction: nobody is a suspect.
+  s.WriteNew(attacker, "/srv/share/new.bin", 900, Damaged());
+  EXPECT_TRUE(detector.Suspects().empty());
+
+  Encrypt(s, attacker, 1);
+  EXPECT_NE(detector.suspects_generation(), generation);
+  const std::vector<ScopeMatcher> suspects = detector.Suspects();
+  ASSERT_FALSE(suspects.empty());
+  auto covered = [&](const Actor& actor) {
+    for (const ScopeMatcher& scope : suspects) {
+      EXPECT_NE(scope.scope, ActorScope::kUser);
+      EXPECT_NE(scope.scope, ActorScope::kCgroup);
+      if (scope.Covers(actor)) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(covered(attacker));
+  EXPECT_TRUE(covered(sibling));     // its process tree (short-lived workers add up there)
+  EXPECT_FALSE(covered(same_user));  // the user's other programs do not wait
+  EXPECT_FALSE(covered(stranger));
+  Actor reused = attacker;  // the same pid, another process
+  reused.start_time += 1;
+  reused.ppid = 7000;
+  reused.sid = 7001;
+  reused.ancestors = {7000, 7001};
+  EXPECT_FALSE(covered(reused));
+
+  // Forgetting the scopes (the operator resolved the incident) clears them.
+  const uint64_t before_forget = detector.suspects_generation();
+  for (const ScopeMatcher& scope : suspects) detector.Forget(scope.scope, scope.key);
+  EXPECT_NE(detector.suspects_generation(), before_forget);
+  EXPECT_TRUE(detector.Suspects().empty());
+}
+
+TEST(DetectSuspects, AnSmbClientIsASuspectAcrossItsSessions) {
+  Detector detector;
+  Stream s(detector);
+  s.Write(SmbdActor(700), Doc(1), 1001, Intact("docx"), Damaged());
+  const std::vector<ScopeMatcher> suspects = detector.Suspects();
+  ASSERT_EQ(suspects.size(), 1u);
+  EXPECT_EQ(suspects[0].scope, ActorScope::kSmbClient);
+  EXPECT_TRUE(suspects[0].Covers(SmbdActor(701)));  // its next session
+  EXPECT_FALSE(suspects[0].Covers(SmbdActor(702, "198.18.0.3")));
+}
+
 }  // namespace
 }  // namespace steen

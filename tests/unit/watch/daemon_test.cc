@@ -245,6 +245,102 @@ class DaemonTest : public ::testing::Test {
   uint64_t clock_ns_ = 1'000'000'000'000;
 };
 
+// A writer that destroyed a file and opens the next one while its other writes are in flight (a
+// multi-threaded encryptor) waits until those are judged; other writers never wait.
+class DaemonHoldTest : public DaemonTest {
+ protected:
+  void Open(int i, const Actor& actor) {
+    ASSERT_TRUE(source_->Push(Permission(Doc(i), actor)));
+    daemon_->Poll(milliseconds(0));
+  }
+  void EncryptAndClose(int i, const Actor& actor) {
+    WriteFile(Doc(i), RandomBytes(fs::file_size(Doc(i)), 2000 + i));
+    ASSERT_TRUE(source_->Push(CloseWrite(Doc(i), actor)));
+    daemon_->Poll(milliseconds(0));
+  }
+  const Actor attacker_ = Attacker();
+  const Actor bystander_ = [] {
+    Actor actor = Attacker(5151, "/usr/bin/libreoffice");
+    actor.ppid = actor.pgid = actor.sid = 5000;
+    return actor;
+  }();
+};
+
+TEST_F(DaemonHoldTest, ASuspectsNextOpenWaitsUntilItsWritesInFlightAreJudged) {
+  Populate(5);
+  StartDaemon();
+  Open(0, attacker_);
+  Open(1, attacker_);
+  ASSERT_EQ(answered_->load(), 2);  // no evidence yet: nobody waits
+  EncryptAndClose(0, attacker_);    // one file destroyed: a suspect, no alert
+  Open(2, attacker_);
+  EXPECT_EQ(answered_->load(), 2) << "doc 1 is still being written";
+  EXPECT_EQ(daemon_->hold_stats().held, 1u);
+  Open(3, bystander_);
+  EXPECT_EQ(answered_->load(), 3) << "another program does not wait";
+  EncryptAndClose(1, attacker_);  // judged: 2 files, still below an alert
+  EXPECT_EQ(answered_->load(), 4);
+  EXPECT_EQ(daemon_->hold_stats().released_judged, 1u);
+  EXPECT_TRUE(control_.calls().empty());
+  // Doc 2 is in flight now: the next open waits for it in turn.
+  Open(4, attacker_);
+  EXPECT_EQ(answered_->load(), 4);
+  EXPECT_EQ(daemon_->hold_stats().held, 2u);
+  EXPECT_EQ(daemon_->stats().permission_answered, 4u);
+}
+
+TEST_F(DaemonHoldTest, HeldOpensGoOnceTheAlertStoppedTheWriter) {
+  Populate(5);
+  StartDaemon();
+  for (int i = 0; i < 3; ++i) Open(i, attacker_);
+  EncryptAndClose(0, attacker_);
+  Open(3, attacker_);
+  Open(4, attacker_);
+  EXPECT_EQ(answered_->load(), 3);
+  EncryptAndClose(1, attacker_);
+  EXPECT_EQ(answered_->load(), 3) << "doc 2 is still being written";
+  EncryptAndClose(2, attacker_);  // the third file: alert, suspend
+  ASSERT_EQ(control_.calls().size(), 1u);
+  EXPECT_EQ(control_.calls()[0].action, "suspend");
+  EXPECT_EQ(answered_->load(), 5) << "the held opens return into a stopped process";
+  EXPECT_EQ(daemon_->hold_stats().released_alert, 2u);
+}
+
+TEST_F(DaemonHoldTest, AHoldEndsWithItsBudget) {
+  config_.hold_suspect_writes = milliseconds(50);
+  Populate(3);
+  StartDaemon();
+  Open(0, attacker_);
+  Open(1, attacker_);  // never closed
+  EncryptAndClose(0, attacker_);
+  Open(2, attacker_);
+  ASSERT_EQ(answered_->load(), 2);
+  const auto start = std::chrono::steady_clock::now();
+  while (answered_->load() < 3 &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    daemon_->Poll(milliseconds(200));
+  }
+  EXPECT_EQ(answered_->load(), 3);
+  EXPECT_EQ(daemon_->hold_stats().released_budget, 1u);
+}
+
+TEST_F(DaemonHoldTest, NothingIsHeldInDryRunOrWhenTurnedOff) {
+  for (bool dry_run : {true, false}) {
+    config_.dry_run = dry_run;
+    config_.hold_suspect_writes = milliseconds(dry_run ? 500 : 0);
+    Populate(3);
+    answered_->store(0);
+    StartDaemon();
+    Open(0, attacker_);
+    Open(1, attacker_);
+    EncryptAndClose(0, attacker_);
+    Open(2, attacker_);
+    EXPECT_EQ(answered_->load(), 3) << dry_run;
+    EXPECT_EQ(daemon_->hold_stats().held, 0u);
+    daemon_.reset();
+  }
+}
+
 TEST_F(DaemonTest, InPlaceEncryptionIsSuspendedWithinThreeFiles) {
   Populate(8);
   StartDaemon();
