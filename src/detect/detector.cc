@@ -795,7 +795,10 @@ bool Detector::Forget(ActorScope scope, std::string_view key) {
 std::vector<ScopeMatcher> Detector::Suspects() const {
   std::vector<ScopeMatcher> suspects;
   for (const auto& [map_key, state] : impl_->scopes) {
+    // A user, a cgroup or a login session holds every program someone runs: one of them that
+    // destroyed a file must not make the others wait.
     if (state->scope == ActorScope::kUser || state->scope == ActorScope::kCgroup) continue;
+    if (state->scope == ActorScope::kProcessTree && state->matcher.sid != 0) continue;
     if (state->Destruction(impl_->config) > 0) suspects.push_back(state->matcher);
   }
   return suspects;

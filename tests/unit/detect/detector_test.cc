@@ -392,6 +392,7 @@ TEST(DetectSuspects, DestructionMakesTheWritersScopesSuspectsButNotTheirUserNorO
   const Actor attacker = MakeActor(4242);
   const Actor sibling = MakeActor(4243);  // same parent and session
   const Actor same_user = MakeActor(5000, /*ppid=*/5001, /*sid=*/5002);
+  const Actor same_session = MakeActor(5100, /*ppid=*/5101);  // sid 3000, like the attacker
   const Actor stranger = MakeActor(6000, 6001, 6002, /*uid=*/2000, "carol");
   const uint64_t generation = detector.suspects_generation();
   EXPECT_TRUE(detector.Suspects().empty());
@@ -414,7 +415,8 @@ TEST(DetectSuspects, DestructionMakesTheWritersScopesSuspectsButNotTheirUserNorO
   };
   EXPECT_TRUE(covered(attacker));
   EXPECT_TRUE(covered(sibling));     // its process tree (short-lived workers add up there)
-  EXPECT_FALSE(covered(same_user));  // the user's other programs do not wait
+  EXPECT_FALSE(covered(same_user));     // the user's other programs do not wait
+  EXPECT_FALSE(covered(same_session));  // nor those of the same login session
   EXPECT_FALSE(covered(stranger));
   Actor reused = attacker;  // the same pid, another process
   reused.start_time += 1;
