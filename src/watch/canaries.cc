@@ -2,16 +2,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
-#include <algorithm>
 #include <deque>
-
-#include <fmt/format.h>
 
 #include "steen/limits.h"
 
@@ -99,14 +98,22 @@ std::string XmlEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
       default:
         // Control bytes and anything outside printable ASCII become '_' (names may be any bytes).
         out += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F) ? '_'
-                                                                                                : c;
+                                                                                               : c;
     }
   }
   return out;
@@ -119,7 +126,7 @@ struct Row {
   int amount;
 };
 std::vector<Row> Rows(const std::string& seed_text, int count) {
-  static const char* kItems[] = {"Licences",  "Travel",   "Consulting", "Hardware", "Training",
+  static const char* kItems[] = {"Licences",    "Travel",   "Consulting", "Hardware",  "Training",
                                  "Office rent", "Catering", "Insurance",  "Marketing", "Support"};
   uint64_t state = std::hash<std::string>()(seed_text) | 1;
   std::vector<Row> rows;
@@ -139,7 +146,8 @@ constexpr const char* kOfficeDocRel =
 constexpr const char* kXmlDecl = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n";
 
 std::string Docx(const std::string& title, const std::string& seed_text) {
-  std::string types = std::string(kXmlDecl) +
+  std::string types =
+      std::string(kXmlDecl) +
       "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
       "<Default Extension=\"rels\" "
       "ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>"
@@ -161,14 +169,15 @@ std::string Docx(const std::string& title, const std::string& seed_text) {
   std::string document =
       std::string(kXmlDecl) +
       "<w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\">"
-      "<w:body>" + body + "</w:body></w:document>";
-  return StoredZip({{"[Content_Types].xml", types},
-                    {"_rels/.rels", rels},
-                    {"word/document.xml", document}});
+      "<w:body>" +
+      body + "</w:body></w:document>";
+  return StoredZip(
+      {{"[Content_Types].xml", types}, {"_rels/.rels", rels}, {"word/document.xml", document}});
 }
 
 std::string Xlsx(const std::string& title, const std::string& seed_text) {
-  std::string types = std::string(kXmlDecl) +
+  std::string types =
+      std::string(kXmlDecl) +
       "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
       "<Default Extension=\"rels\" "
       "ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>"
@@ -203,7 +212,8 @@ std::string Xlsx(const std::string& title, const std::string& seed_text) {
   }
   std::string sheet = std::string(kXmlDecl) +
                       "<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/"
-                      "main\"><sheetData>" + rows + "</sheetData></worksheet>";
+                      "main\"><sheetData>" +
+                      rows + "</sheetData></worksheet>";
   return StoredZip({{"[Content_Types].xml", types},
                     {"_rels/.rels", rels},
                     {"xl/workbook.xml", workbook},
@@ -215,8 +225,8 @@ std::string PdfEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
     if (c == '(' || c == ')' || c == '\\') out += '\\';
-    out += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F) ? '_'
-                                                                                            : c;
+    out +=
+        (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F) ? '_' : c;
   }
   return out;
 }
@@ -294,9 +304,9 @@ Canaries::Canaries(CanaryConfig config, std::vector<std::string> roots)
 Status Canaries::Write(Placed* canary, bool exclusive) {
   std::string bytes = MakeCanaryContent(BaseName(canary->path), canary->folder);
   if (bytes.size() > limits::kMaxCanaryBytes) bytes.resize(limits::kMaxCanaryBytes);
-  int fd = ::open(canary->path.c_str(),
-                  O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC),
-                  0644);
+  int fd =
+      ::open(canary->path.c_str(),
+             O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC), 0644);
   if (fd < 0) return Status::FromErrno("canary " + canary->path, errno);
   std::size_t done = 0;
   while (done < bytes.size()) {
@@ -390,8 +400,8 @@ void Canaries::Remove() {
   for (const Placed& canary : placed_) {
     struct stat st {};
     if (::lstat(canary.path.c_str(), &st) != 0) continue;
-    const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
-                          st.st_mtim.tv_nsec;
+    const int64_t mtime =
+        static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
     // Size and mtime to the nanosecond, not the inode: a canary put back by `steen rollback` is a
     // new inode with the planted content and mtime, and is still ours to remove.
     if (st.st_dev == canary.device && static_cast<uint64_t>(st.st_size) == canary.size &&

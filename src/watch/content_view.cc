@@ -29,7 +29,7 @@ Status FdByteSource::ReadAt(uint64_t offset, std::size_t length, std::string* ou
     got += static_cast<std::size_t>(n);
   }
   out->resize(got);
-  Measure(offset, *out);
+  if (measure_blocks_) Measure(offset, *out);
   return Status::Ok();
 }
 
@@ -54,12 +54,12 @@ ContentView EmptyView() {
   return view;
 }
 
-StatusOr<ContentView> AnalyzeFd(const ContentAnalyzer& analyzer, int fd) {
+StatusOr<ContentView> AnalyzeFd(const ContentAnalyzer& analyzer, int fd, bool measure_blocks) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Status::FromErrno("fstat", errno);
   if (!S_ISREG(st.st_mode)) return Status::InvalidArgument("not a regular file");
   if (st.st_size == 0) return EmptyView();
-  FdByteSource source(fd, static_cast<uint64_t>(st.st_size));
+  FdByteSource source(fd, static_cast<uint64_t>(st.st_size), measure_blocks);
   auto analysis = analyzer.Analyze(source);
   if (!analysis.ok()) return analysis.status();
   ContentView view;
@@ -70,8 +70,8 @@ StatusOr<ContentView> AnalyzeFd(const ContentAnalyzer& analyzer, int fd) {
   view.reasons = std::move(analysis->reasons);
   if (source.blocks_measured() > 0) {
     view.blocks_measured = true;
-    view.random_block_fraction = static_cast<double>(source.blocks_random()) /
-                                 static_cast<double>(source.blocks_measured());
+    view.random_block_fraction =
+        static_cast<double>(source.blocks_random()) / static_cast<double>(source.blocks_measured());
   }
   return view;
 }

@@ -20,7 +20,9 @@ namespace steen::watch {
 class FdByteSource final : public ByteSource {
  public:
   // Does not own fd. `size` is the size seen by fstat when the event was handled: reads stop there.
-  FdByteSource(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  // `measure_blocks` false: no block is measured.
+  FdByteSource(int fd, uint64_t size, bool measure_blocks = true)
+      : fd_(fd), size_(size), measure_blocks_(measure_blocks) {}
   uint64_t Size() const override { return size_; }
   Status ReadAt(uint64_t offset, std::size_t length, std::string* out) override;
 
@@ -31,6 +33,7 @@ class FdByteSource final : public ByteSource {
   void Measure(uint64_t offset, const std::string& bytes);
   int fd_;
   uint64_t size_;
+  bool measure_blocks_;
   uint64_t blocks_measured_ = 0;
   uint64_t blocks_random_ = 0;
   std::vector<uint64_t> seen_blocks_;  // sorted block indexes already measured
@@ -38,8 +41,10 @@ class FdByteSource final : public ByteSource {
 
 // Analyzes the file behind `fd` (fstat for its size). A file of 0 bytes is the "empty" view (what
 // the detector expects for a new file). Fails only when the fd cannot be read (the event then
-// carries no view: the detector scores what it can).
-StatusOr<ContentView> AnalyzeFd(const ContentAnalyzer& analyzer, int fd);
+// carries no view: the detector scores what it can). Without `measure_blocks` the view has no
+// random_block_fraction (blocks_measured false).
+StatusOr<ContentView> AnalyzeFd(const ContentAnalyzer& analyzer, int fd,
+                                bool measure_blocks = true);
 
 // The view of an empty file.
 ContentView EmptyView();

@@ -217,7 +217,10 @@ struct Daemon::Impl {
   // Opens for writing of suspects wait for their writes in flight to be judged (null: off).
   std::unique_ptr<WriteHold> hold;
   uint64_t hold_generation = UINT64_MAX;  // detector suspects_generation() last handed over
-  bool alert_stopped_writers = false;     // since the last ReleaseHeld: every held open may go
+  // Processes an alert stopped since the last ReleaseHeld (pid, start time): their held opens go
+  // (they stop on their return from open). Other held opens wait on: a process of the same tree
+  // that was not stopped would write once let go, and must be judged like the others.
+  std::vector<std::pair<pid_t, uint64_t>> stopped_writers;
   SystemdNotifier notifier;
   std::unique_ptr<LoopWatchdog> watchdog;
 
@@ -265,12 +268,13 @@ struct Daemon::Impl {
   // Hold: the suspects after an event, and the held opens that may go now.
   void UpdateSuspects();
   void ReleaseHeld();
-  void LetHeldGo(WriteHold::Why why);
+  void LetHeldGo(WriteHold::Why why, const std::function<bool(const Actor&)>& which = {});
   void WriteLetThrough(const sys::SysEvent& ev);
   void HandleOverflow(const sys::SysEvent& ev);
   bool Inside(const std::string& path) const;
   void MovedIn(FileEvent& event);
-  std::optional<ContentView> View(int fd);
+  // `measure_blocks`: also the fraction of random 4 KiB blocks (for "randomness gained").
+  std::optional<ContentView> View(int fd, bool measure_blocks = true);
   // The view of a protective copy (outside the trees: the vault never is inside them).
   std::optional<ContentView> ViewOfCopy(int64_t version_id);
   // The content before the write that `after` ended: measured now from its copy if needed.
@@ -487,10 +491,10 @@ Status Daemon::Impl::Init() {
   return Status::Ok();
 }
 
-std::optional<ContentView> Daemon::Impl::View(int fd) {
+std::optional<ContentView> Daemon::Impl::View(int fd, bool measure_blocks) {
   if (fd < 0) return std::nullopt;
   ++stats.analyses;
-  auto view = AnalyzeFd(analyzer, fd);
+  auto view = AnalyzeFd(analyzer, fd, measure_blocks);
   if (!view.ok()) {
     ++stats.analysis_errors;
     return std::nullopt;
@@ -645,9 +649,12 @@ void Daemon::Impl::UpdateSuspects() {
 
 void Daemon::Impl::ReleaseHeld() {
   if (!hold) return;
-  if (alert_stopped_writers) {
-    alert_stopped_writers = false;
-    LetHeldGo(WriteHold::Why::kAlert);
+  if (!stopped_writers.empty()) {
+    LetHeldGo(WriteHold::Why::kAlert, [this](const Actor& actor) {
+      return std::find(stopped_writers.begin(), stopped_writers.end(),
+                       std::make_pair(actor.pid, actor.start_time)) != stopped_writers.end();
+    });
+    stopped_writers.clear();
   }
   UpdateSuspects();
   for (sys::SysEvent& ev : hold->Release(MonotonicNowNs())) {
@@ -656,9 +663,9 @@ void Daemon::Impl::ReleaseHeld() {
   }
 }
 
-void Daemon::Impl::LetHeldGo(WriteHold::Why why) {
+void Daemon::Impl::LetHeldGo(WriteHold::Why why, const std::function<bool(const Actor&)>& which) {
   if (!hold) return;
-  for (sys::SysEvent& ev : hold->ReleaseAll(why)) {
+  for (sys::SysEvent& ev : hold->ReleaseAll(why, which)) {
     if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
     WriteLetThrough(ev);
   }
@@ -825,17 +832,23 @@ void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
   switch (event.op) {
     case FileOp::kCloseWrite: {
       ++stats.close_writes;
-      const std::optional<FileStamp> stamp = StampOf(ev.fd.get());
-      event.after = View(ev.fd.get());
-      // Remembered only when nothing changed while it was read.
-      if (event.after && stamp && StampOf(ev.fd.get()) == stamp) {
-        known.Put(event.device, event.inode, KnownView{*stamp, *event.after});
-      }
       std::optional<BeforeContent> was = before.Take(event.device, event.inode);
       if (was) {
         ++stats.before_hits;
       } else {
         ++stats.before_misses;
+      }
+      // A file that was empty before this write is new content: the detector judges it by its
+      // verdict alone, so its blocks' randomness is not measured (most of the analysis' time on a
+      // copy of photos and videos). Such a view is not remembered as the next write's before view
+      // either: that one must carry the measurement (the protective copy serves instead).
+      const bool was_empty = was && was->view && was->view->format == EmptyView().format;
+      if (was_empty) ++stats.new_files_unmeasured;
+      const std::optional<FileStamp> stamp = StampOf(ev.fd.get());
+      event.after = View(ev.fd.get(), /*measure_blocks=*/!was_empty);
+      // Remembered only when nothing changed while it was read.
+      if (event.after && !was_empty && stamp && StampOf(ev.fd.get()) == stamp) {
+        known.Put(event.device, event.inode, KnownView{*stamp, *event.after});
       }
       event.before = BeforeOf(std::move(was), event.after);
       break;
@@ -936,9 +949,13 @@ std::vector<Daemon::Impl::Decided> Daemon::Impl::Decide(std::vector<Alert> alert
 
 void Daemon::Impl::Publish(std::vector<Decided> decided) {
   for (Decided& d : decided) {
-    // The processes it names are stopped now: the opens held for their judgement may go (a
-    // stopped opener stops at its return from open, before it writes).
-    if (!d.outcome.processes.empty()) alert_stopped_writers = true;
+    // The processes it stopped: their held opens may go (a stopped opener stops at its return
+    // from open, before it writes).
+    for (const ProcessOutcome& p : d.outcome.processes) {
+      if (hold && (p.state == ProcessState::kSuspended || p.state == ProcessState::kKilled)) {
+        stopped_writers.emplace_back(p.actor.pid, p.actor.start_time);
+      }
+    }
     if (incidents) {
       std::vector<Actor> members;
       for (const ProcessOutcome& p : d.outcome.processes) members.push_back(p.actor);

@@ -118,7 +118,8 @@ RescanResult Rescanner::RunOnce(int64_t since_wall_ns, const std::string& reason
       }
       int fd = ::openat(dir_fd, name.c_str(),
                         O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOATIME);
-      if (fd < 0) fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+      if (fd < 0)
+        fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
       if (fd < 0) {
         ++result.errors;
         continue;

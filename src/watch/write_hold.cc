@@ -71,12 +71,19 @@ void WriteHold::Hold(sys::SysEvent event, uint64_t now_ns) {
   held_.push_back(Held{seq_ + 1, now_ns, std::move(event)});
 }
 
-std::vector<sys::SysEvent> WriteHold::ReleaseAll(Why why) {
+std::vector<sys::SysEvent> WriteHold::ReleaseAll(Why why,
+                                                 const std::function<bool(const Actor&)>& which) {
   std::vector<sys::SysEvent> released;
-  if (why == Why::kAlert) stats_.released_alert += held_.size();
-  if (why == Why::kOwnOpen) stats_.released_own_open += held_.size();
-  for (Held& h : held_) released.push_back(std::move(h.event));
-  held_.clear();
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (which && !which(it->event.event.actor)) {
+      ++it;
+      continue;
+    }
+    if (why == Why::kAlert) ++stats_.released_alert;
+    if (why == Why::kOwnOpen) ++stats_.released_own_open;
+    released.push_back(std::move(it->event));
+    it = held_.erase(it);
+  }
   return released;
 }
 

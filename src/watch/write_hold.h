@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -57,13 +58,14 @@ class WriteHold {
   // The held events that may go now: those whose writes in flight are judged or whose budget
   // ran out. The caller allows their tickets and reports them Opened.
   std::vector<sys::SysEvent> Release(uint64_t now_ns);
-  // Every held event, and why.
+  // Every held event (or those `which` picks), and why.
   enum class Why {
-    kAlert,    // an alert stopped the processes: they stop on their return from open()
+    kAlert,    // an alert stopped their processes: they stop on their return from open()
     kOwnOpen,  // the daemon is about to open a file inside a tree (it never does holding one)
     kStop,     // the daemon stops
   };
-  std::vector<sys::SysEvent> ReleaseAll(Why why);
+  std::vector<sys::SysEvent> ReleaseAll(Why why,
+                                        const std::function<bool(const Actor&)>& which = {});
   // When the oldest held event's budget runs out (the daemon's poll must not sleep past it).
   std::optional<uint64_t> NextDeadline() const;
   std::size_t held() const { return held_.size(); }

@@ -306,6 +306,27 @@ TEST_F(DaemonHoldTest, HeldOpensGoOnceTheAlertStoppedTheWriter) {
   EXPECT_EQ(daemon_->hold_stats().released_alert, 2u);
 }
 
+// The alert's response stops the contributors; a worker of the same tree that has no evidence
+// yet is not stopped, so its held open goes only on the usual terms (writes judged, budget): let
+// go as if stopped, it would write out of the incident's sight.
+TEST_F(DaemonHoldTest, AWorkerTheAlertDidNotStopIsNotLetGoAsIfStopped) {
+  Populate(5);
+  StartDaemon();
+  Actor sibling = Attacker(4243);  // another worker of the same parent, with no evidence itself
+  for (int i = 0; i < 3; ++i) Open(i, attacker_);
+  EncryptAndClose(0, attacker_);
+  Open(3, sibling);    // held: its process tree destroyed a file and has writes in flight
+  Open(4, attacker_);  // held
+  ASSERT_EQ(answered_->load(), 3);
+  EncryptAndClose(1, attacker_);
+  EncryptAndClose(2, attacker_);  // alert: the attacker is stopped, the sibling is not
+  ASSERT_EQ(control_.calls().size(), 1u);
+  EXPECT_EQ(control_.calls()[0].pid, attacker_.pid);
+  EXPECT_EQ(daemon_->hold_stats().released_alert, 1u);   // the attacker's open
+  EXPECT_EQ(daemon_->hold_stats().released_judged, 1u);  // the sibling's: docs 1 and 2 judged
+  EXPECT_EQ(answered_->load(), 5);
+}
+
 TEST_F(DaemonHoldTest, AHoldEndsWithItsBudget) {
   config_.hold_suspect_writes = milliseconds(50);
   Populate(3);
@@ -479,6 +500,37 @@ TEST_F(DaemonTest, ProtectiveCopiesAreReadOnlyWhenTheWriteMadeThemMatter) {
     EXPECT_EQ(ReadAll(daemon_->vault()->ObjectPath(versions->back())), originals[i]);
     EXPECT_EQ(versions->back().sha256.size(), 64u) << "hashed once the writer was answered";
   }
+}
+
+// A file that was empty before its write is new content, judged by its verdict: its blocks are
+// not measured, and its view is not kept as the next write's before view (which must carry that
+// measurement); the view of an in-place write is.
+TEST_F(DaemonTest, NewFilesAreJudgedWithoutMeasuringTheirBlocks) {
+  StartDaemon();
+  const Actor app = Attacker(4300, "/usr/bin/cp");
+  const std::string path = (root_ / "share" / "docs" / "photo.bin").string();
+  WriteFile(path, "");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  sys::SysEvent create = OpenForWrite(path, app, fd);
+  create.allowed_empty = true;
+  ::fstat(fd, &create.stat_at_open);
+  ::close(fd);
+  ASSERT_TRUE(source_->Push(std::move(create)));
+  daemon_->Poll(milliseconds(0));
+  WriteFile(path, RandomBytes(64 * 1024, 5));
+  ASSERT_TRUE(source_->Push(CloseWrite(path, app)));
+  daemon_->Poll(milliseconds(0));
+  EXPECT_EQ(daemon_->stats().new_files_unmeasured, 1u);
+  // Opened for writing again, unchanged: read through the ticket (no view was kept).
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(source_->Push(Permission(path, app)));
+    daemon_->Poll(milliseconds(0));
+    ASSERT_TRUE(source_->Push(CloseWrite(path, app)));
+    daemon_->Poll(milliseconds(0));
+  }
+  EXPECT_EQ(daemon_->stats().new_files_unmeasured, 1u);
+  EXPECT_EQ(daemon_->stats().views_reused, 1u) << "the second reopen reuses the measured view";
 }
 
 // The move out of the trees is read after the fact: a file already rewritten out there is no
