@@ -308,6 +308,49 @@ def cmd_mkfiles(args):
             f.write(out)
 
 
+def cmd_mkproject(args):
+    """A C project to unpack and build: modules of plain functions, a header, a Makefile that
+    compiles them into objects, a static library and a program (what `make` of a source tree
+    writes: .o, .a, .d and an ELF executable)."""
+    rng = random.Random(args.seed)
+    src = os.path.join(args.dir, "src")
+    os.makedirs(src, exist_ok=True)
+    names = [f"mod{i:03d}" for i in range(args.modules)]
+    with open(os.path.join(src, "mods.h"), "w", encoding="ascii") as h:
+        h.write("#pragma once\n#include <stddef.h>\n")
+        for n in names:
+            h.write(f"long {n}_run(const long *v, size_t n);\n")
+    for n in names:
+        lines = [f'#include "mods.h"', "#include <string.h>", ""]
+        for k in range(args.functions):
+            a, b = rng.randint(3, 97), rng.randint(1, 1 << 20)
+            lines += [f"static long {n}_f{k}(const long *v, size_t n) {{",
+                      f"  long acc = {b};",
+                      "  for (size_t i = 0; i < n; ++i) {",
+                      f"    acc = acc * {a} + (v[i] ^ (acc >> {rng.randint(1, 13)}));",
+                      f"    if (acc % {rng.randint(5, 50)} == 0) acc += (long)i;",
+                      "  }",
+                      "  return acc;",
+                      "}", ""]
+        calls = " + ".join(f"{n}_f{k}(v, n)" for k in range(args.functions))
+        lines += [f"long {n}_run(const long *v, size_t n) {{ return {calls}; }}", ""]
+        with open(os.path.join(src, f"{n}.c"), "w", encoding="ascii") as f:
+            f.write("\n".join(lines))
+    with open(os.path.join(src, "main.c"), "w", encoding="ascii") as f:
+        f.write('#include <stdio.h>\n#include "mods.h"\nint main(void) {\n'
+                "  long v[64];\n  for (int i = 0; i < 64; ++i) v[i] = i * 7;\n  long t = 0;\n")
+        for n in names:
+            f.write(f"  t += {n}_run(v, 64);\n")
+        f.write('  printf("%ld\\n", t);\n  return 0;\n}\n')
+    objs = " ".join(f"{n}.o" for n in names)
+    with open(os.path.join(src, "Makefile"), "w", encoding="ascii") as f:
+        f.write("CFLAGS = -O2 -g -MMD -Wall\n"
+                f"OBJS = {objs}\n"
+                "app: main.o libmods.a\n\t$(CC) -o $@ main.o libmods.a\n"
+                "libmods.a: $(OBJS)\n\tar rcs $@ $(OBJS)\n"
+                "-include $(OBJS:.o=.d) main.d\n")
+
+
 def cmd_edit(args):
     n = 0
     for dirpath, _, filenames in os.walk(args.dir):
@@ -434,6 +477,12 @@ def main():
     p.add_argument("--min", type=int, default=4096)
     p.add_argument("--max", type=int, default=65536)
     p.set_defaults(fn=cmd_mkfiles)
+    p = sub.add_parser("mkproject")
+    p.add_argument("dir")
+    p.add_argument("modules", type=int)
+    p.add_argument("functions", type=int)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(fn=cmd_mkproject)
     p = sub.add_parser("edit")
     p.add_argument("dir")
     p.set_defaults(fn=cmd_edit)

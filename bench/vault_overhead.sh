@@ -22,6 +22,14 @@
 #                  SQLite database in WAL mode, one connection (an application's data file)
 #   sqlite-journal the same with SQLite's default rollback journal (a journal file created and
 #                  deleted by every transaction)
+#   compile        a C source tree unpacked into the share and built there (make -j2: 60 modules,
+#                  their objects with dependency files, a static library, a program; gcc -O2 -g)
+#   archive        a documentation folder in the share (a copy of /usr/share/doc: text, gzip,
+#                  HTML, images; ~130 MiB) archived into the share by tar+gzip, tar+zstd and 7z
+#   rsync          rsync -a --delete of a newer version of that folder over the copy in the
+#                  share (every 10th file changed, some removed, some new): rsync writes each
+#                  changed file to a temporary name and renames it over the old one
+#   gpg-one        one user encrypts one 8 MiB document with gpg -c and deletes the original
 #   postgres       pgbench (TPC-B-like, 2 clients, 1,500 transactions each) on a PostgreSQL cluster
 #                  in the share (scale 5, ~80 MiB), server on a Unix socket outside the share
 #                  (no TCP), port 54329; only where PostgreSQL is installed (the script does not
@@ -101,7 +109,7 @@ trap 'exit 130' INT TERM
 IFS=, read -r -a workload_list <<< "$WORKLOADS"
 for w in "${workload_list[@]}"; do
   case $w in
-    untar | edit-1000 | overwrite-200M | overwrite-512M | append-logs | copy-media | sqlite-wal | sqlite-journal | postgres) ;;
+    untar | edit-1000 | overwrite-200M | overwrite-512M | append-logs | copy-media | sqlite-wal | sqlite-journal | compile | archive | rsync | gpg-one | postgres) ;;
     *) echo "vault_overhead: unknown workload '$w'" >&2; exit 2 ;;
   esac
 done
@@ -161,12 +169,44 @@ if [[ ",$WORKLOADS," == *,postgres,* ]]; then
     "$PGBIN/pgbench" "$PGSOCK" "$PG_PORT" > "$WORK/pgbench.sh"
   chmod +x "$WORK/pgbench.sh"
 fi
+# Scripts for the workloads of more than one command (workload_cmd's output is split on spaces).
+script() {  # NAME BODY...: $WORK/NAME.sh running BODY under sh -e
+  local name=$1
+  shift
+  { printf '#!/bin/sh\nset -e\n'; printf '%s\n' "$@"; } > "$WORK/$name.sh"
+  chmod +x "$WORK/$name.sh"
+}
+if [[ ",$WORKLOADS," == *,compile,* ]]; then
+  python3 "$HELPER" mkproject "$WORK/proj" 60 8
+  tar -C "$WORK/proj" -cf "$WORK/proj.tar" src
+fi
+if [[ ",$WORKLOADS," == *,archive,* || ",$WORKLOADS," == *,rsync,* ]]; then
+  cp -r /usr/share/doc "$WORK/doc-v1"
+  # A newer version: every 10th file rewritten, every 50th removed, 40 new ones.
+  cp -r "$WORK/doc-v1" "$WORK/doc-v2"
+  find "$WORK/doc-v2" -type f | sort | awk 'NR % 10 == 0' | while read -r f; do
+    printf '\nrevised %s\n' "$f" >> "$f"
+  done
+  find "$WORK/doc-v2" -type f | sort | awk 'NR % 50 == 7' | xargs -r rm -f
+  python3 "$HELPER" mkfiles "$WORK/doc-v2/new-notes" 40 3 > /dev/null
+fi
+if [[ ",$WORKLOADS," == *,gpg-one,* ]]; then
+  mkdir -m 0700 "$WORK/gnupg"
+  python3 "$HELPER" mkfiles "$WORK/gpgdoc" 1 5 --min $((8 << 20)) --max $((8 << 20)) > /dev/null
+fi
 if [[ ",$WORKLOADS," == *,copy-media,* ]]; then
   make_media "$WORK/media" || { echo "vault_overhead: ffmpeg could not make the media library" >&2; exit 1; }
 fi
 
 SHARE=$WORK/share  # the watched folder (one per run, recreated)
 [[ -n $LOOP_FS ]] && SHARE=$WORK/mnt/share
+script compile "tar -xf $WORK/proj.tar -C $SHARE" "make -s -j2 -C $SHARE/src app"
+script archive "cd $SHARE" "tar -czf doc.tar.gz doc" "tar --zstd -cf doc.tar.zst doc" \
+  "7z a -bd -bso0 -mx=1 -mmt=2 doc.7z doc"
+script rsync "rsync -a --delete $WORK/doc-v2/ $SHARE/doc/"
+script gpg-one "cd $SHARE" \
+  "gpg --batch --quiet --homedir $WORK/gnupg --pinentry-mode loopback --passphrase bench -c report.odt" \
+  "rm report.odt"
 # setup WORKLOAD: fresh files in $SHARE (not timed).
 setup() {
   pg_stop "$SHARE/pg"
@@ -179,6 +219,10 @@ setup() {
     overwrite-512M) cp "$WORK/big-512M.bin" "$SHARE/disk.img" ;;
     append-logs) python3 "$HELPER" mkfiles "$SHARE/logs" 50 2 --ext .log > /dev/null ;;
     copy-media) ;;
+    compile) ;;
+    archive) cp -r "$WORK/doc-v1" "$SHARE/doc" ;;
+    rsync) cp -r "$WORK/doc-v1" "$SHARE/doc" ;;
+    gpg-one) cp "$(find "$WORK/gpgdoc" -type f | head -1)" "$SHARE/report.odt" ;;
     sqlite-wal) python3 "$HELPER" mkdb "$SHARE/app.db" 200000 3 --journal wal ;;
     sqlite-journal) python3 "$HELPER" mkdb "$SHARE/app.db" 200000 3 --journal delete ;;
     postgres)
@@ -201,14 +245,20 @@ workload_cmd() {
     copy-media) echo cp -r "$WORK/media" "$SHARE/library" ;;
     sqlite-wal) echo python3 "$HELPER" dbload "$SHARE/app.db" 300 200 --journal wal ;;
     sqlite-journal) echo python3 "$HELPER" dbload "$SHARE/app.db" 300 200 --journal delete ;;
+    compile | archive | rsync | gpg-one) echo "$WORK/$1.sh" ;;
     postgres) echo "$WORK/pgbench.sh" ;;
   esac
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
+descendants() {  # PID: PID and every process below it (workloads run scripts that run tools)
+  local p
+  echo "$1"
+  for p in $(pgrep -P "$1"); do descendants "$p"; done
+}
 stopped_below() {  # PID: a process in PID's tree is stopped (state T)
   local p
-  for p in $1 $(pgrep -P "$1") $(pgrep -P "$(pgrep -P "$1" | paste -sd, -)" 2> /dev/null); do
+  for p in $(descendants "$1"); do
     [[ $(awk '{print $3}' "/proc/$p/stat" 2> /dev/null) == T ]] && return 0
   done
   return 1
@@ -258,7 +308,7 @@ one() {
   done
   if kill -0 "$pid" 2> /dev/null; then  # stopped by steen or over the limit: killed
     [[ $stopped == yes ]] || stopped=limit
-    for p in $(pgrep -P "$pid") "$pid"; do kill -CONT "$p"; kill -KILL "$p"; done 2> /dev/null
+    for p in $(descendants "$pid"); do kill -CONT "$p"; kill -KILL "$p"; done 2> /dev/null
   fi
   wait "$pid" 2> /dev/null
   local seconds=- rc=-

@@ -25,6 +25,7 @@ TOOL_PACKAGES=(
   jq  # tests/e2e/incidents_cli_test.sh: checks steen incidents --format jsonl
   e2fsprogs util-linux coreutils  # tests/e2e/vault_faults_test.sh: mkfs.ext4, mount -o loop, flock, setsid, fallocate
   xfsprogs  # bench/vault_overhead.sh --loop xfs: mkfs.xfs (protective copies as reflinks)
+  rsync make  # bench/vault_overhead.sh workloads rsync and compile (benign writers)
   samba smbclient iproute2 nftables  # tests/e2e/lib/samba_rig.sh: a private smbd, namespaces for two clients
 )
 

@@ -86,8 +86,9 @@ struct DetectConfig {
   double weight_randomness_gained_intact = 15;  // same, but after still validates (db blobs)
   double weight_format_lost = 25;               // valid format before, unrecognised after
   double weight_replaced_original = 40;         // new encrypted/damaged file + original deleted
-  double weight_canary = 1000;                  // canary written, renamed or deleted: alert at once
-  double max_file_destruction = 60;             // one file never counts as more than 1.5 files
+  // A canary written, renamed, or deleted by a party that read it: alert at once.
+  double weight_canary = 1000;
+  double max_file_destruction = 60;  // one file never counts as more than 1.5 files
 
   // ---- Supporting evidence ----
   double weight_new_damaged_file = 8;    // a new file with random content (copies do that)
@@ -158,7 +159,8 @@ struct DetectorStats {
   uint64_t alerts_escalated = 0;  // repeated alerts for a scope whose score doubled
   uint64_t alerts_redundant = 0;  // broader scope alerts skipped: its processes already alerted
   uint64_t canary_touches = 0;
-  uint64_t scopes = 0;  // scopes tracked now
+  uint64_t canary_deletes_unread = 0;  // canaries deleted by a party that had not read them
+  uint64_t scopes = 0;                 // scopes tracked now
   uint64_t scopes_expired = 0;
   uint64_t scopes_evicted = 0;        // dropped because limits::kMaxDetectScopes was reached
   uint64_t file_records_evicted = 0;  // per-scope file cap reached (score kept, dedup lost)

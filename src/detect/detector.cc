@@ -196,12 +196,25 @@ struct Creation {
 // A file created moments ago is new to the process that writes it only when that process's user
 // or SMB client created it: a writer overwriting a file somebody else just made (a colleague's
 // upload, an administrator's restore) destroys content, and must be judged as such.
-bool CreatedBySameParty(const Creation& creation, const ActorKeys& writer) {
-  const ActorKeys& c = creation.creator;
-  if (!c.smb.empty() || !writer.smb.empty()) return c.smb == writer.smb;
-  if (c.pid > 0 && c.pid == writer.pid && c.start == writer.start) return true;
-  return c.has_user && writer.has_user && c.uid == writer.uid;
+// The same SMB client, the same process, or the same user.
+bool SameParty(const ActorKeys& a, const ActorKeys& b) {
+  if (!a.smb.empty() || !b.smb.empty()) return a.smb == b.smb;
+  if (a.pid > 0 && a.pid == b.pid && a.start == b.start) return true;
+  return a.has_user && b.has_user && a.uid == b.uid;
 }
+
+bool CreatedBySameParty(const Creation& creation, const ActorKeys& writer) {
+  return SameParty(creation.creator, writer);
+}
+
+// A canary deleted by a party that had not read it (yet): a mirror (rsync --delete) removing a
+// file its source does not have, unless that party's read of it still arrives (an encryptor that
+// holds the original while it unlinks it closes it afterwards, "PATH (deleted)").
+struct UnreadCanaryDelete {
+  std::string path;
+  uint64_t time = 0;
+  ActorKeys keys;
+};
 
 // A new file that may replace an original: damaged bytes or an encrypted container.
 struct PendingNew {
@@ -269,6 +282,7 @@ struct Detector::Impl {
   detect::LruMap<detect::Creation> creations;
   std::deque<PendingNew> pending_new;
   std::deque<PendingDeleted> pending_deleted;
+  std::deque<detect::UnreadCanaryDelete> unread_canary_deletes;
   // Scopes that alerted (and when): a process inside one of them is covered by that alert.
   std::vector<std::pair<ScopeRef, uint64_t>> alerted_refs;
 
@@ -291,6 +305,10 @@ struct Detector::Impl {
   void AddEvidence(const ScopeRef& ref, const std::string& file_key, std::string_view path,
                    const EvidenceUpdate& update);
   bool Redundant(const ScopeState& state, const ScopeRef& ref) const;
+  // Whether `path` was read by the party `keys` within the read window.
+  bool ReadBy(const std::string& path, const ActorKeys& keys);
+  // A canary this party deleted without having read it, now read (path may end " (deleted)").
+  bool TakeUnreadCanaryDelete(std::string_view path, const ActorKeys& keys);
   ResponseTargets TargetsOf(const ScopeState& state, const ResponsePolicy& policy) const;
   std::vector<Alert> Evaluate(const std::vector<ScopeRef>& refs, const FileEvent& event);
   // A contributor with evidence (damage or renames) that no alert of the scope named yet.
@@ -581,6 +599,26 @@ void Detector::Impl::OnRename(const FileEvent& event, const std::vector<ScopeRef
   }
 }
 
+bool Detector::Impl::ReadBy(const std::string& path, const ActorKeys& keys) {
+  const detect::ReadInfo* read = reads.Find(path);
+  if (read == nullptr || read->time + config.read_window_ns < now) return false;
+  return std::any_of(read->readers.begin(), read->readers.end(),
+                     [&](const ActorKeys& reader) { return detect::SameParty(reader, keys); });
+}
+
+bool Detector::Impl::TakeUnreadCanaryDelete(std::string_view path, const ActorKeys& keys) {
+  constexpr std::string_view kDeletedSuffix = " (deleted)";
+  if (path.ends_with(kDeletedSuffix)) path.remove_suffix(kDeletedSuffix.size());
+  for (auto it = unread_canary_deletes.begin(); it != unread_canary_deletes.end(); ++it) {
+    if (it->path == path && it->time + config.pair_window_ns >= now &&
+        detect::SameParty(it->keys, keys)) {
+      unread_canary_deletes.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
 // A broader scope is redundant while every process behind its evidence is inside a scope that
 // already alerted (a process tree after its process, a user after its process tree).
 bool Detector::Impl::Redundant(const ScopeState& state, const ScopeRef& ref) const {
@@ -715,6 +753,10 @@ void Detector::Impl::Expire(uint64_t now_ns) {
          pending_deleted.front().time + config.pair_window_ns < now_ns) {
     pending_deleted.pop_front();
   }
+  while (!unread_canary_deletes.empty() &&
+         unread_canary_deletes.front().time + config.pair_window_ns < now_ns) {
+    unread_canary_deletes.pop_front();
+  }
   std::erase_if(alerted_refs,
                 [&](const auto& a) { return a.second + config.actor_idle_ns < now_ns; });
   stats.scopes = scopes.size();
@@ -738,8 +780,22 @@ std::vector<Alert> Detector::Observe(const FileEvent& event) {
   const std::vector<ScopeRef> refs = d.ScopesFor(event.actor);
   if (refs.empty()) ++d.stats.events_unattributed;
 
-  const bool canary = event.is_canary && event.op != FileOp::kCloseNoWrite &&
-                      (event.op != FileOp::kOpenForWrite || d.config.canary_on_open_for_write);
+  bool canary = event.is_canary && event.op != FileOp::kCloseNoWrite &&
+                (event.op != FileOp::kOpenForWrite || d.config.canary_on_open_for_write);
+  // Deleting a canary destroys what it stands for only after reading it (a class C encryptor
+  // reads, writes its copy, unlinks): a mirror's delete of a file it never read is not a touch.
+  if (canary && event.op == FileOp::kDelete && !d.ReadBy(event.path, keys)) {
+    canary = false;
+    ++d.stats.canary_deletes_unread;
+    d.unread_canary_deletes.push_back({event.path, d.now, keys});
+    if (d.unread_canary_deletes.size() > limits::kMaxDetectPendingPairs) {
+      d.unread_canary_deletes.pop_front();
+    }
+  }
+  // ... and the deleter's read that arrives after the delete makes it one.
+  if (event.op == FileOp::kCloseNoWrite && d.TakeUnreadCanaryDelete(event.path, keys)) {
+    canary = true;
+  }
   if (canary) {
     ++d.stats.canary_touches;
     for (const ScopeRef& ref : refs) d.Use(ref, true)->AddCanary(event.path);

@@ -28,7 +28,7 @@ void Encrypt(Stream& s, const Actor& actor, int i) {
 }
 
 TEST(DetectCanary, FirstTouchAlertsAtOnce) {
-  for (FileOp op : {FileOp::kOpenForWrite, FileOp::kCloseWrite, FileOp::kRename, FileOp::kDelete}) {
+  for (FileOp op : {FileOp::kOpenForWrite, FileOp::kCloseWrite, FileOp::kRename}) {
     Detector detector;
     Stream s(detector);
     FileEvent event = Stream::Event(MakeActor(4242), op, "/srv/share/.steen-canary.docx", 5);
@@ -44,6 +44,46 @@ TEST(DetectCanary, FirstTouchAlertsAtOnce) {
               std::string::npos)
         << alerts[0].message;
     EXPECT_EQ(detector.stats().canary_touches, 1u);
+  }
+}
+
+// Deleting a canary is a touch when the deleter read it: before the delete, or after it (an
+// encryptor holding the original closes it once it unlinked it). A mirror (rsync --delete) that
+// removes a canary it never read touches nothing.
+TEST(DetectCanary, DeletingACanaryCountsOnlyWithTheDeletersRead) {
+  const std::string path = "/srv/share/board minutes.docx";
+  auto event = [&](const Actor& actor, FileOp op, const std::string& p) {
+    FileEvent e = Stream::Event(actor, op, p, 5);
+    e.is_canary = p == path;
+    return e;
+  };
+  {  // read, then deleted: at once
+    Detector detector;
+    Stream s(detector);
+    EXPECT_TRUE(s.Feed(event(MakeActor(4242), FileOp::kCloseNoWrite, path)).empty());
+    const std::vector<Alert> alerts = s.Feed(event(MakeActor(4242), FileOp::kDelete, path));
+    ASSERT_EQ(alerts.size(), 1u);
+    EXPECT_EQ(alerts[0].rule_name, "canary-touched");
+  }
+  {  // deleted, then its reader closes it: at the close
+    Detector detector;
+    Stream s(detector);
+    EXPECT_TRUE(s.Feed(event(MakeActor(4242), FileOp::kDelete, path)).empty());
+    const std::vector<Alert> alerts =
+        s.Feed(event(MakeActor(4242), FileOp::kCloseNoWrite, path + " (deleted)"));
+    ASSERT_EQ(alerts.size(), 1u);
+    EXPECT_EQ(alerts[0].rule_name, "canary-touched");
+  }
+  {  // a mirror deletes it unread; another user's later read changes nothing
+    Detector detector;
+    Stream s(detector);
+    const Actor rsync = MakeActor(700, 690, 690, /*uid=*/0, "root", "/usr/bin/rsync");
+    EXPECT_TRUE(s.Feed(event(rsync, FileOp::kDelete, path)).empty());
+    const Actor reader = MakeActor(800, 790, 790, /*uid=*/1000);
+    EXPECT_TRUE(s.Feed(event(reader, FileOp::kCloseNoWrite, path + " (deleted)")).empty());
+    EXPECT_TRUE(s.alerts().empty());
+    EXPECT_EQ(detector.stats().canary_deletes_unread, 1u);
+    EXPECT_EQ(detector.stats().canary_touches, 0u);
   }
 }
 
@@ -308,7 +348,8 @@ TEST(DetectExclusions, ExcludedEventsAreIgnored) {
     s.Write(MakeActor(14), "/srv/dbx/t" + std::to_string(i), 70 + i, Intact("sqlite"), Damaged());
   }
   EXPECT_EQ(s.alerts().size(), 1u);
-  FileEvent canary = Stream::Event(MakeActor(15), FileOp::kDelete, "/srv/db/.canary.xlsx", 99);
+  FileEvent canary = Stream::Event(MakeActor(15), FileOp::kRename, "/srv/db/.canary.xlsx", 99);
+  canary.new_path = "/srv/db/.canary.xlsx.PLAY";
   canary.is_canary = true;
   EXPECT_EQ(s.Feed(canary).size(), 1u);
 }
@@ -414,7 +455,7 @@ TEST(DetectSuspects, DestructionMakesTheWritersScopesSuspectsButNotTheirUserNorO
     return false;
   };
   EXPECT_TRUE(covered(attacker));
-  EXPECT_TRUE(covered(sibling));     // its process tree (short-lived workers add up there)
+  EXPECT_TRUE(covered(sibling));        // its process tree (short-lived workers add up there)
   EXPECT_FALSE(covered(same_user));     // the user's other programs do not wait
   EXPECT_FALSE(covered(same_session));  // nor those of the same login session
   EXPECT_FALSE(covered(stranger));
