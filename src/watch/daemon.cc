@@ -650,6 +650,7 @@ void Daemon::Impl::UpdateSuspects() {
 void Daemon::Impl::ReleaseHeld() {
   if (!hold) return;
   if (!stopped_writers.empty()) {
+    for (const auto& [pid, start_time] : stopped_writers) hold->Stopped(pid, start_time);
     LetHeldGo(WriteHold::Why::kAlert, [this](const Actor& actor) {
       return std::find(stopped_writers.begin(), stopped_writers.end(),
                        std::make_pair(actor.pid, actor.start_time)) != stopped_writers.end();
@@ -862,9 +863,11 @@ void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
     case FileOp::kRename:
       if (Inside(event.path) && !Inside(event.new_path)) {
         // Moved out of the trees: for what is protected, the file is gone (class B encryptors
-        // move files out, encrypt them there and move them back under a new name).
+        // move files out, encrypt them there and move them back under a new name). Its close
+        // happens out there, unseen: a write of it is no longer in flight.
         event.op = FileOp::kDelete;
         event.new_path.clear();
+        if (hold && event.inode != 0) hold->Closed(event.device, event.inode, event.actor.pid);
       } else if (!Inside(event.path) && Inside(event.new_path)) {
         MovedIn(event);
         return;

@@ -47,6 +47,12 @@ void WriteHold::Closed(uint64_t device, uint64_t inode, pid_t pid) {
   if (it != in_flight_.end()) in_flight_.erase(it);
 }
 
+void WriteHold::Stopped(pid_t pid, uint64_t start_time) {
+  std::erase_if(in_flight_, [&](const InFlight& w) {
+    return w.actor.pid == pid && w.actor.start_time == start_time;
+  });
+}
+
 bool WriteHold::WaitsFor(const Actor& actor, uint64_t before_seq, uint64_t now_ns) const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const ScopeMatcher& scope : suspects_) {

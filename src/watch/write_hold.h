@@ -49,6 +49,8 @@ class WriteHold {
   void Opened(uint64_t device, uint64_t inode, const Actor& actor, uint64_t now_ns);
   // The file's close-write was judged (or it was deleted): the write is no longer in flight.
   void Closed(uint64_t device, uint64_t inode, pid_t pid);
+  // The process was stopped: its writes in flight will not end, and nobody waits for them.
+  void Stopped(pid_t pid, uint64_t start_time);
 
   // Whether an open for writing by `actor` must wait now.
   bool MustWait(const Actor& actor, uint64_t now_ns);

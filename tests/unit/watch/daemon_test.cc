@@ -327,6 +327,30 @@ TEST_F(DaemonHoldTest, AWorkerTheAlertDidNotStopIsNotLetGoAsIfStopped) {
   EXPECT_EQ(answered_->load(), 5);
 }
 
+// A file moved out of the trees is closed out there, unseen: its write is no longer in flight
+// (class B encryptors move each file out, encrypt it there and move it back).
+TEST_F(DaemonHoldTest, AFileMovedOutIsNoLongerAWriteInFlight) {
+  Populate(3);
+  StartDaemon();
+  Open(0, attacker_);
+  Open(1, attacker_);
+  EncryptAndClose(0, attacker_);
+  Open(2, attacker_);
+  ASSERT_EQ(answered_->load(), 2);
+  const std::string outside = (root_ / "staging-report1.pdf").string();
+  struct stat st {};
+  ASSERT_EQ(::stat(Doc(1).c_str(), &st), 0);
+  fs::rename(Doc(1), outside);
+  sys::SysEvent moved = NameEvent(FileOp::kRename, Doc(1), attacker_);
+  moved.event.new_path = outside;
+  moved.event.device = st.st_dev;
+  moved.event.inode = st.st_ino;
+  ASSERT_TRUE(source_->Push(std::move(moved)));
+  daemon_->Poll(milliseconds(0));
+  EXPECT_EQ(answered_->load(), 3);
+  EXPECT_EQ(daemon_->hold_stats().released_judged, 1u);
+}
+
 TEST_F(DaemonHoldTest, AHoldEndsWithItsBudget) {
   config_.hold_suspect_writes = milliseconds(50);
   Populate(3);

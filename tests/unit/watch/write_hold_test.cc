@@ -136,6 +136,23 @@ TEST_F(WriteHoldTest, AnAlertLetsEveryHeldOpenGo) {
   EXPECT_EQ(hold_.stats().released_alert, 3u);
 }
 
+// A stopped process never closes what it has open: a worker of the same tree must not wait for
+// that (the budget) while its own writes stay unjudged.
+TEST_F(WriteHoldTest, WritesOfAStoppedProcessAreNotWaitedFor) {
+  const Actor sibling = Process(4243, 4000);
+  ScopeMatcher tree;
+  tree.scope = ActorScope::kProcessTree;
+  tree.key = "4000";
+  tree.pid = 4000;
+  hold_.Opened(1, 10, attacker_, now_);
+  hold_.SetSuspects({tree});
+  ASSERT_TRUE(hold_.MustWait(sibling, now_ + 1 * kMs));
+  hold_.Hold(OpenEvent(sibling, 11), now_ + 1 * kMs);
+  hold_.Stopped(attacker_.pid, attacker_.start_time);
+  EXPECT_EQ(hold_.Release(now_ + 2 * kMs).size(), 1u);
+  EXPECT_EQ(hold_.stats().released_judged, 1u);
+}
+
 TEST_F(WriteHoldTest, HeldOpensAndWritesInFlightAreBounded) {
   hold_.SetSuspects({ProcessScope(attacker_)});
   for (std::size_t i = 0; i < limits::kMaxWritesInFlight + 10; ++i) {
