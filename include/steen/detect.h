@@ -232,8 +232,8 @@ class Detector {
 
   std::optional<ScopeSnapshot> Inspect(ActorScope scope, std::string_view key) const;
 
-  // Scopes of the attacker's own making (a process, a parent's children, an SMB client; not a
-  // whole user, cgroup or login session) that hold destruction evidence now: files they damaged or
+  // The processes and SMB clients (not process trees, sessions, users or cgroups) that hold
+  // destruction evidence now: files they damaged or
   // replaced. The watcher makes such a scope's next writes wait until its writes in flight are
   // judged, so that a fast multi-threaded writer cannot get ahead of its own judgement.
   std::vector<ScopeMatcher> Suspects() const;

@@ -427,7 +427,7 @@ TEST(DetectResponse, SmbChildrenNeverOfferTheMainSmbd) {
   EXPECT_EQ(targets.spawner_pid, 0);
 }
 
-TEST(DetectSuspects, DestructionMakesTheWritersScopesSuspectsButNotTheirUserNorOthers) {
+TEST(DetectSuspects, DestructionMakesTheWritersProcessASuspectButNotItsTreeUserNorOthers) {
   Detector detector;
   Stream s(detector);
   const Actor attacker = MakeActor(4242);
@@ -455,7 +455,7 @@ TEST(DetectSuspects, DestructionMakesTheWritersScopesSuspectsButNotTheirUserNorO
     return false;
   };
   EXPECT_TRUE(covered(attacker));
-  EXPECT_TRUE(covered(sibling));        // its process tree (short-lived workers add up there)
+  EXPECT_FALSE(covered(sibling));       // nor its siblings: the process itself, its threads
   EXPECT_FALSE(covered(same_user));     // the user's other programs do not wait
   EXPECT_FALSE(covered(same_session));  // nor those of the same login session
   EXPECT_FALSE(covered(stranger));
