@@ -247,6 +247,14 @@ bool Paired(const std::vector<std::string>& paired_in, const std::string& map_ke
   return std::find(paired_in.begin(), paired_in.end(), map_key) != paired_in.end();
 }
 
+// A reader that still holds the original when it unlinks it (read, write the copy, unlink,
+// close: what most tools do) closes it after the delete, under "PATH (deleted)".
+std::string_view WithoutDeletedSuffix(std::string_view path) {
+  constexpr std::string_view kDeletedSuffix = " (deleted)";
+  if (path.ends_with(kDeletedSuffix)) path.remove_suffix(kDeletedSuffix.size());
+  return path;
+}
+
 uint64_t Distance(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
 
 bool SizeClose(uint64_t replacement, uint64_t original) {
@@ -533,11 +541,7 @@ void Detector::Impl::OnDelete(const FileEvent& event, const ActorKeys& keys,
 
 void Detector::Impl::OnRead(const FileEvent& event, const ActorKeys& keys,
                             const std::vector<ScopeRef>& refs) {
-  // A reader that still holds the original when it unlinks it (read, write the copy, unlink,
-  // close: what most tools do) closes it after the delete, under "PATH (deleted)".
-  constexpr std::string_view kDeletedSuffix = " (deleted)";
-  std::string path = event.path;
-  if (path.ends_with(kDeletedSuffix)) path.resize(path.size() - kDeletedSuffix.size());
+  const std::string path(detect::WithoutDeletedSuffix(event.path));
   detect::ReadInfo info;
   if (detect::ReadInfo* old = reads.Find(path)) info = *old;
   info.time = now;
@@ -607,8 +611,7 @@ bool Detector::Impl::ReadBy(const std::string& path, const ActorKeys& keys) {
 }
 
 bool Detector::Impl::TakeUnreadCanaryDelete(std::string_view path, const ActorKeys& keys) {
-  constexpr std::string_view kDeletedSuffix = " (deleted)";
-  if (path.ends_with(kDeletedSuffix)) path.remove_suffix(kDeletedSuffix.size());
+  path = detect::WithoutDeletedSuffix(path);
   for (auto it = unread_canary_deletes.begin(); it != unread_canary_deletes.end(); ++it) {
     if (it->path == path && it->time + config.pair_window_ns >= now &&
         detect::SameParty(it->keys, keys)) {

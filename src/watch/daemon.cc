@@ -218,8 +218,9 @@ struct Daemon::Impl {
   std::unique_ptr<WriteHold> hold;
   uint64_t hold_generation = UINT64_MAX;  // detector suspects_generation() last handed over
   // Processes an alert stopped since the last ReleaseHeld (pid, start time): their held opens go
-  // (they stop on their return from open). Other held opens wait on: a process of the same tree
-  // that was not stopped would write once let go, and must be judged like the others.
+  // (they stop on their return from open). Other held opens wait on: a suspect the response did
+  // not stop (an SMB session outside the contained client, a protected program) would write once
+  // let go, and must be judged like the others.
   std::vector<std::pair<pid_t, uint64_t>> stopped_writers;
   SystemdNotifier notifier;
   std::unique_ptr<LoopWatchdog> watchdog;
@@ -269,7 +270,8 @@ struct Daemon::Impl {
   void UpdateSuspects();
   void ReleaseHeld();
   void LetHeldGo(WriteHold::Why why, const std::function<bool(const Actor&)>& which = {});
-  void WriteLetThrough(const sys::SysEvent& ev);
+  // Answers a permission event's ticket (if it has one) and records the write it lets through.
+  void LetThrough(sys::SysEvent& ev);
   void HandleOverflow(const sys::SysEvent& ev);
   bool Inside(const std::string& path) const;
   void MovedIn(FileEvent& event);
@@ -622,10 +624,7 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   if (event.is_canary) decided = Decide(detector->Observe(event));
   const bool wait =
       hold && ev.ticket && decided.empty() && hold->MustWait(event.actor, MonotonicNowNs());
-  if (!wait) {
-    if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
-    WriteLetThrough(ev);
-  }
+  if (!wait) LetThrough(ev);
   // The copy's hash, on no writer's time: it moves the copy to its content address.
   if (vault) vault->FinishPending();
   // Everything else is judged after the answer: the opener is known to hold the content now (a
@@ -636,7 +635,8 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   if (wait) hold->Hold(std::move(ev), MonotonicNowNs());
 }
 
-void Daemon::Impl::WriteLetThrough(const sys::SysEvent& ev) {
+void Daemon::Impl::LetThrough(sys::SysEvent& ev) {
+  if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
   if (!hold || !(ev.ticket || ev.allowed_empty)) return;
   hold->Opened(ev.event.device, ev.event.inode, ev.event.actor, MonotonicNowNs());
 }
@@ -658,18 +658,12 @@ void Daemon::Impl::ReleaseHeld() {
     stopped_writers.clear();
   }
   UpdateSuspects();
-  for (sys::SysEvent& ev : hold->Release(MonotonicNowNs())) {
-    if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
-    WriteLetThrough(ev);
-  }
+  for (sys::SysEvent& ev : hold->Release(MonotonicNowNs())) LetThrough(ev);
 }
 
 void Daemon::Impl::LetHeldGo(WriteHold::Why why, const std::function<bool(const Actor&)>& which) {
   if (!hold) return;
-  for (sys::SysEvent& ev : hold->ReleaseAll(why, which)) {
-    if (ev.ticket && ev.ticket->Allow()) ++stats.permission_answered;
-    WriteLetThrough(ev);
-  }
+  for (sys::SysEvent& ev : hold->ReleaseAll(why, which)) LetThrough(ev);
 }
 
 std::string Daemon::Impl::Preserve(sys::SysEvent& ev, vault::PreserveResult* copy) {

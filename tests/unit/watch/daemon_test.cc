@@ -258,6 +258,13 @@ class DaemonHoldTest : public DaemonTest {
     ASSERT_TRUE(source_->Push(CloseWrite(Doc(i), actor)));
     daemon_->Poll(milliseconds(0));
   }
+  // Two threads of the attacker open docs 0 and 1; doc 0 is encrypted and judged (one file
+  // destroyed: a suspect, no alert) while doc 1 is still being written.
+  void SuspectWithDocOneInFlight() {
+    Open(0, attacker_);
+    Open(1, attacker_);
+    EncryptAndClose(0, attacker_);
+  }
   const Actor attacker_ = Attacker();
   const Actor bystander_ = [] {
     Actor actor = Attacker(5151, "/usr/bin/libreoffice");
@@ -313,9 +320,7 @@ TEST_F(DaemonHoldTest, AnotherWorkerOfTheSameParentIsNotHeld) {
   Populate(4);
   StartDaemon();
   Actor sibling = Attacker(4243);  // another worker of the same parent, with no evidence itself
-  Open(0, attacker_);
-  Open(1, attacker_);
-  EncryptAndClose(0, attacker_);
+  SuspectWithDocOneInFlight();
   Open(2, sibling);
   EXPECT_EQ(answered_->load(), 3);
   Open(3, attacker_);
@@ -328,9 +333,7 @@ TEST_F(DaemonHoldTest, AnotherWorkerOfTheSameParentIsNotHeld) {
 TEST_F(DaemonHoldTest, AFileMovedOutIsNoLongerAWriteInFlight) {
   Populate(3);
   StartDaemon();
-  Open(0, attacker_);
-  Open(1, attacker_);
-  EncryptAndClose(0, attacker_);
+  SuspectWithDocOneInFlight();
   Open(2, attacker_);
   ASSERT_EQ(answered_->load(), 2);
   const std::string outside = (root_ / "staging-report1.pdf").string();
@@ -351,9 +354,7 @@ TEST_F(DaemonHoldTest, AHoldEndsWithItsBudget) {
   config_.hold_suspect_writes = milliseconds(50);
   Populate(3);
   StartDaemon();
-  Open(0, attacker_);
-  Open(1, attacker_);  // never closed
-  EncryptAndClose(0, attacker_);
+  SuspectWithDocOneInFlight();  // doc 1 is never closed
   Open(2, attacker_);
   ASSERT_EQ(answered_->load(), 2);
   const auto start = std::chrono::steady_clock::now();
@@ -372,9 +373,7 @@ TEST_F(DaemonHoldTest, NothingIsHeldInDryRunOrWhenTurnedOff) {
     Populate(3);
     answered_->store(0);
     StartDaemon();
-    Open(0, attacker_);
-    Open(1, attacker_);
-    EncryptAndClose(0, attacker_);
+    SuspectWithDocOneInFlight();
     Open(2, attacker_);
     EXPECT_EQ(answered_->load(), 3) << dry_run;
     EXPECT_EQ(daemon_->hold_stats().held, 0u);
