@@ -69,6 +69,14 @@ struct SuspendDecision {
 // 2, or no executable), steen itself, protected executables, anything on the allow lists.
 SuspendDecision MaySuspend(const Actor& actor, const ResponsePolicy& policy);
 
+// Whether two processes run the same program as the same user: the same executable path, and
+// the same file when both are hashed already.
+bool SameProgram(const Actor& a, const Actor& b);
+// Whether `other` is a clone of `process`: another child of the same parent running the same
+// program (a worker pool started by fork or by exec of one binary). Never for SMB clients'
+// processes (an smbd's siblings serve other clients).
+bool IsCloneOf(const Actor& other, const Actor& process);
+
 // Every threshold, with the reason for its default. Scores are points; an alert needs
 // `alert_score` in total AND at least `min_destruction_score` from destruction evidence (files
 // whose existing content was destroyed or replaced, canaries): notes, renames, new random files
@@ -175,6 +183,10 @@ struct ResponseTargets {
   // itself (short-lived workers). The detector has not seen it: the daemon must read its /proc
   // view and call MaySuspend before stopping it. 0 when there is none (or it serves SMB clients).
   pid_t spawner_pid = 0;
+  // Process tree scopes keyed by a pid (not sessions, not SMB): the tree's root. When the response
+  // stops the root, it stops the root's descendants too: workers already started that no judged
+  // file names yet would otherwise go on (docs/design/watch.md "Response").
+  pid_t tree_root = 0;
 };
 
 // Which actors one scope covers, matched as the detector matches them: a process (pid and start

@@ -165,7 +165,8 @@ inline constexpr std::size_t kMaxSmbFdsScanned = 4096;
 inline constexpr std::size_t kMaxSmbSessionEntries = 4096;
 // An smbd without a client (the main smbd, helpers) is looked at again after this long.
 inline constexpr int kSmbNoPeerRecheckMs = 1000;
-// Processes listed when looking for every smbd serving a client (containment).
+// Processes listed from /proc at once (containment: every smbd serving a client, the members of
+// a process tree; who uses a file before steen replaces it).
 inline constexpr std::size_t kMaxProcessesScanned = 262144;
 // `smbstatus -b --json`: run for an smbd family at most this often and only when a new child is
 // seen; backed off up to the maximum while it fails; killed after the timeout; output beyond the
@@ -236,6 +237,10 @@ inline constexpr int64_t kMaxRescanLookbackSeconds = 7 * 24 * 3600;
 inline constexpr std::size_t kMaxIncidentFiles = 1000;
 // Processes stored per incident (an SMB client's sessions, a tree's workers); beyond, refused.
 inline constexpr std::size_t kMaxIncidentProcesses = 256;
+// Processes of an alerted process tree stopped beyond its contributors (workers started before
+// any of their files was judged); fewer than an incident records, so each can be resumed.
+inline constexpr std::size_t kMaxTreeMembersStopped = 128;
+static_assert(kMaxTreeMembersStopped < kMaxIncidentProcesses);
 // Alerts (escalations) whose full JSON is stored per incident; later ones only update the scores.
 inline constexpr std::size_t kMaxIncidentAlerts = 64;
 // How long a write waits for the other process (daemon or CLI) to release the database lock.
@@ -267,6 +272,10 @@ inline constexpr std::size_t kMaxEventLookahead = 256;
 inline constexpr int kMaxCloseWritesAhead = 64;
 // The default and the longest hold of one open for writing (response.hold_suspect_writes).
 inline constexpr int kDefaultHoldSuspectWritesMs = 500;
+// The daemon's nice value (config `nice`): an encryptor that keeps every core busy must not
+// delay the judgement that stops it (16 workers at 300 files/s on 2 cores: the daemon ran tens of
+// milliseconds behind at nice 0; docs/BENCHMARKS.md).
+inline constexpr int kDefaultDaemonNice = -10;
 inline constexpr int kMaxHoldSuspectWritesMs = 2000;
 // How long the main loop waits for an event before doing its periodic work (incident polling,
 // kills due, idle expiry, canary checks, watchdog heartbeat).

@@ -4,10 +4,13 @@
 // Exit status: 0 clean stop (or valid config), 1 the daemon could not start or failed,
 // 2 usage or configuration errors.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -67,6 +70,13 @@ int RunWatch(const WatchArgs& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill the daemon (the sink counts it)
 
+  // Before any daemon thread exists: each thread inherits it (Linux nice values are per thread).
+  if (config->nice != 0 && ::setpriority(PRIO_PROCESS, 0, config->nice) != 0) {
+    std::fprintf(stderr,
+                 "steen watch: warning: nice %d not set (%s): running at the priority it was "
+                 "started with\n",
+                 config->nice, std::strerror(errno));
+  }
   auto daemon = watch::Daemon::Start(std::move(*config));
   if (!daemon.ok()) {
     std::fprintf(stderr, "steen watch: %s\n", daemon.status().message().c_str());

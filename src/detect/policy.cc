@@ -32,6 +32,17 @@ std::string Exclusions::Match(const FileEvent& event) const {
   return {};
 }
 
+bool SameProgram(const Actor& a, const Actor& b) {
+  return !a.exe.empty() && a.exe == b.exe && a.uid == b.uid &&
+         (a.exe_sha256.empty() || b.exe_sha256.empty() || a.exe_sha256 == b.exe_sha256);
+}
+
+bool IsCloneOf(const Actor& other, const Actor& process) {
+  return other.pid != process.pid && process.ppid > 1 && other.ppid == process.ppid &&
+         other.smb_client_address.empty() && process.smb_client_address.empty() &&
+         SameProgram(other, process);
+}
+
 SuspendDecision MaySuspend(const Actor& actor, const ResponsePolicy& policy) {
   auto refuse = [](std::string reason) { return SuspendDecision{false, std::move(reason)}; };
   if (actor.pid <= 0) return refuse("no process (exited before attribution)");

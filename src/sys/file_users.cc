@@ -54,17 +54,6 @@ void ForEachLine(std::string_view text, Fn&& fn) {
   }
 }
 
-std::vector<pid_t> Pids(const std::string& proc_root) {
-  std::vector<pid_t> pids;
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(proc_root.c_str()), ::closedir);
-  if (!dir) return pids;
-  while (dirent* entry = ::readdir(dir.get())) {
-    pid_t pid = 0;
-    if (Number(std::string_view(entry->d_name), &pid) && pid > 0) pids.push_back(pid);
-  }
-  return pids;
-}
-
 // Fills start time and executable of a user (best effort: the process may be gone).
 FileUser Describe(pid_t pid, std::string how, const std::string& proc_root) {
   FileUser user;
@@ -130,7 +119,7 @@ int ParseFdinfoFlags(std::string_view text) {
 std::vector<FileUser> WritersOf(dev_t dev, ino_t ino, const std::string& proc_root) {
   std::vector<FileUser> users;
   const pid_t self = ::getpid();
-  for (pid_t pid : Pids(proc_root)) {
+  for (pid_t pid : ListPids(DefaultFileOpener(), proc_root)) {
     if (pid == self) continue;
     const std::string base = proc_root + "/" + std::to_string(pid);
     bool found = false;

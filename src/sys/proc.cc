@@ -1,9 +1,12 @@
 #include "sys/proc.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pwd.h>
 
+#include <algorithm>
 #include <charconv>
+#include <unordered_set>
 #include <vector>
 
 #include "steen/limits.h"
@@ -104,6 +107,59 @@ std::string ParseCgroup(std::string_view text) {
     if (first.empty()) first = std::string(path);
   }
   return first;
+}
+
+std::vector<pid_t> ListPids(FileOpener* opener, const std::string& proc_root) {
+  std::vector<pid_t> pids;
+  auto dir_fd = opener->Open(proc_root, O_RDONLY | O_DIRECTORY);
+  if (!dir_fd.ok()) return pids;
+  DIR* dir = ::fdopendir(dir_fd->get());
+  if (dir == nullptr) return pids;
+  dir_fd->Release();  // the DIR owns it now
+  while (pids.size() < limits::kMaxProcessesScanned) {
+    dirent* entry = ::readdir(dir);
+    if (entry == nullptr) break;
+    pid_t pid = 0;
+    if (ParseNumber(std::string_view(entry->d_name), &pid) && pid > 0) pids.push_back(pid);
+  }
+  ::closedir(dir);
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
+
+std::vector<ParentLink> ListParentLinks(FileOpener* opener, const std::string& proc_root) {
+  std::vector<ParentLink> links;
+  for (pid_t pid : ListPids(opener, proc_root)) {
+    auto text = ReadSmallFile(opener, proc_root + "/" + std::to_string(pid) + "/stat",
+                              limits::kMaxProcFileBytes);
+    if (!text.ok()) continue;  // exited meanwhile
+    if (auto stat = ParseProcStat(*text)) links.push_back({pid, stat->ppid, stat->start_time});
+  }
+  return links;
+}
+
+std::vector<ParentLink> DescendantsOf(pid_t root, uint64_t root_start,
+                                      const std::vector<ParentLink>& links, std::size_t max) {
+  std::unordered_map<pid_t, std::vector<const ParentLink*>> children;
+  for (const ParentLink& link : links) {
+    if (link.pid != link.ppid) children[link.ppid].push_back(&link);
+  }
+  std::vector<ParentLink> out;
+  std::vector<std::pair<pid_t, uint64_t>> frontier = {{root, root_start}};
+  std::unordered_set<pid_t> seen = {root};
+  for (std::size_t next = 0; next < frontier.size() && out.size() < max; ++next) {
+    const auto [parent, parent_start] = frontier[next];
+    auto it = children.find(parent);
+    if (it == children.end()) continue;
+    for (const ParentLink* child : it->second) {
+      if (out.size() >= max) break;
+      if (parent_start != 0 && child->start_time < parent_start) continue;
+      if (!seen.insert(child->pid).second) continue;
+      out.push_back(*child);
+      frontier.emplace_back(child->pid, child->start_time);
+    }
+  }
+  return out;
 }
 
 std::string UserNames::Lookup(uid_t uid) {

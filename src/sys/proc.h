@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "steen/event.h"
 #include "sys/clock.h"
@@ -50,6 +51,23 @@ std::optional<ProcStatus> ParseProcStatus(std::string_view text);
 // The unified-hierarchy path ("0::/system.slice/smbd.service" -> "/system.slice/smbd.service"),
 // or the first line's path on v1-only systems.
 std::string ParseCgroup(std::string_view text);
+
+// The process ids listed in `proc_root` (at most limits::kMaxProcessesScanned), ascending.
+std::vector<pid_t> ListPids(FileOpener* opener, const std::string& proc_root = "/proc");
+
+// A process and its parent, as /proc/PID/stat shows them.
+struct ParentLink {
+  pid_t pid = 0;
+  pid_t ppid = 0;
+  uint64_t start_time = 0;
+};
+// Every listed process's parent (processes that exit while read are skipped).
+std::vector<ParentLink> ListParentLinks(FileOpener* opener, const std::string& proc_root = "/proc");
+// The descendants of `root` in `links`, nearest first, at most `max`. Only processes that started
+// no earlier than their parent are followed (an older process whose parent pid matches is the
+// child of a previous process with that pid); root_start 0 skips that check for the root.
+std::vector<ParentLink> DescendantsOf(pid_t root, uint64_t root_start,
+                                      const std::vector<ParentLink>& links, std::size_t max);
 
 // uid -> user name (getpwuid_r), cached; the number as text when there is no such user.
 class UserNames {

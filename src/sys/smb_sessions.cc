@@ -710,20 +710,7 @@ std::vector<SmbSession> ProcSmbSessionTable::ServingClient(std::string_view clie
   std::vector<SmbSession> out;
   std::string want = CanonicalIpAddress(client_address);
   if (want.empty()) return out;
-  auto dir_fd = opener_->Open(options_.proc_root, O_RDONLY | O_DIRECTORY);
-  if (!dir_fd.ok()) return out;
-  DIR* dir = ::fdopendir(dir_fd->get());
-  if (dir == nullptr) return out;
-  dir_fd->Release();
-  std::vector<pid_t> pids;
-  while (pids.size() < limits::kMaxProcessesScanned) {
-    dirent* e = ::readdir(dir);
-    if (e == nullptr) break;
-    pid_t pid = 0;
-    if (ParseNumber(std::string_view(e->d_name), &pid) && pid > 0) pids.push_back(pid);
-  }
-  ::closedir(dir);
-  std::sort(pids.begin(), pids.end());
+  const std::vector<pid_t> pids = ListPids(opener_, options_.proc_root);
   std::map<std::string, std::vector<TcpSocketRow>> tables;  // one read per network namespace
   for (pid_t pid : pids) {
     auto session = Lookup(pid, &tables, /*live_only=*/true);

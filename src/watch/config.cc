@@ -796,6 +796,7 @@ const std::vector<Binding>& Bindings() {
     b.push_back(Text("state_dir", STEEN_FIELD(state_dir), AbsolutePath));
     b.push_back(Duration("watchdog", STEEN_FIELD(watchdog), 0,
                          limits::kMaxWatchdogSeconds * kNsPerSecond, kNsPerSecond));
+    b.push_back(Integer("nice", STEEN_FIELD(nice), -20, 19));
     b.push_back(Duration("rescan_lookback", STEEN_FIELD(rescan_lookback), 0,
                          limits::kMaxRescanLookbackSeconds * kNsPerSecond, kNsPerSecond));
     return b;

@@ -136,6 +136,9 @@ struct WatchConfig {
   // The pipeline reports itself stalled (health alert, and systemd WATCHDOG=trigger when run as
   // a service) when no event batch completed for this long while events are pending. 0 = off.
   std::chrono::seconds watchdog{30};
+  // The daemon's scheduling priority (setpriority(2), -20 .. 19), set before its threads start:
+  // below 0 so that a writer keeping every core busy cannot delay its own judgement.
+  int nice = limits::kDefaultDaemonNice;
   // After a queue overflow or a restart, files changed within this look-back window are
   // re-examined (events for them may have been lost). 0 = no rescan.
   std::chrono::seconds rescan_lookback{600};

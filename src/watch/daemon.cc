@@ -400,9 +400,16 @@ Status Daemon::Impl::Init() {
   response.policy = config.detect.response;
   response.smb = config.smb;
   if (deps.open_incidents) SetUpBlocker();
+  Responder::ListDescendants descendants = deps.descendants;
+  if (!descendants && !deps.attribute) {
+    descendants = [](pid_t root, uint64_t root_start) {
+      return sys::DescendantsOf(root, root_start, sys::ListParentLinks(sys::DefaultFileOpener()),
+                                limits::kMaxTreeMembersStopped * 2);
+    };
+  }
   responder = std::make_unique<Responder>(response, control, attribute,
                                           attributor ? attributor->smb_sessions().get() : nullptr,
-                                          blocker.get());
+                                          blocker.get(), std::move(descendants));
 
   // 4. Canaries, before any mark exists.
   canaries = std::make_unique<Canaries>(config.canaries, config.paths);
@@ -625,8 +632,6 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
   const bool wait =
       hold && ev.ticket && decided.empty() && hold->MustWait(event.actor, MonotonicNowNs());
   if (!wait) LetThrough(ev);
-  // The copy's hash, on no writer's time: it moves the copy to its content address.
-  if (vault) vault->FinishPending();
   // Everything else is judged after the answer: the opener is known to hold the content now (a
   // file moved out of the trees, encrypted there and moved back is never read inside them).
   if (!event.is_canary) decided = Decide(detector->Observe(event));
@@ -1315,6 +1320,10 @@ int Daemon::Poll(std::chrono::milliseconds timeout, int max_events) {
     }
   }
   d.ReleaseHeld();  // budgets that ran out while no event came
+  // The copies' hashes (each moves a copy to its content address), on no writer's time and after
+  // the batch's close-writes were judged: hashing a copy as its open was answered delayed the
+  // judgement of files already written, and so the alert (docs/design/watch.md).
+  if (d.vault) d.vault->FinishPending();
   d.Periodic();
   d.CommitVault(/*reopen=*/false);  // also the rows the permission reader's links added
   return handled;

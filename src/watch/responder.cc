@@ -71,12 +71,13 @@ std::string DescribeClient(const ClientOutcome& client) {
 
 Responder::Responder(ResponderOptions options, sys::ProcessControl* control,
                      std::function<Actor(pid_t)> attribute, sys::SmbSessionTable* sessions,
-                     sys::ClientBlocker* blocker)
+                     sys::ClientBlocker* blocker, ListDescendants descendants)
     : options_(std::move(options)),
       control_(control),
       attribute_(std::move(attribute)),
       sessions_(sessions),
-      blocker_(blocker) {}
+      blocker_(blocker),
+      descendants_(std::move(descendants)) {}
 
 std::string Responder::SharedSmbd(const Actor& actor) {
   if (!actor.smb_client_address.empty() || !sys::IsSmbdProcess(actor.comm, actor.exe)) return "";
@@ -188,9 +189,15 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
   // The writers first (what the detector saw), then their clients. A writer whose smbd already
   // exited still names a client to contain (it may reconnect and go on).
   int clients_dropped = 0;
+  std::optional<Actor> stopped_root;   // the process tree's root, once acted on
+  std::vector<Actor> stopped_writers;  // contributors acted on
   for (Actor actor : candidates) {
     AddSmbClient(actor);
     const Acted acted = act(actor);
+    if (acted == Acted::kDone && targets.tree_root > 0 && actor.pid == targets.tree_root) {
+      stopped_root = actor;
+    }
+    if (acted == Acted::kDone && actor.pid != targets.spawner_pid) stopped_writers.push_back(actor);
     if (acted == Acted::kRefused || actor.smb_client_address.empty() ||
         (!options_.smb.contain_client && !options_.smb.block_reconnect)) {
       continue;
@@ -211,6 +218,67 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
     }
     if (acted == Acted::kDone) it->sessions.push_back(actor.pid);
     AddUnique(it->users, actor.smb_user.empty() ? actor.user : actor.smb_user);
+  }
+
+  // Workers of the same attack that no judged file names yet (docs/design/watch.md "Response").
+  std::size_t workers_tried = 0;
+  int workers_dropped = 0;
+  auto act_on_worker = [&](Actor worker, pid_t pid, const std::string& why) {
+    worker.pid = pid;
+    if (done.count(pid) || worker.exe.empty()) return;  // acted on, gone, or a kernel thread
+    if (workers_tried >= limits::kMaxTreeMembersStopped) {
+      ++workers_dropped;
+      ++stats_.tree_members_dropped;
+      return;
+    }
+    ++workers_tried;
+    if (act(worker) != Acted::kDone) return;
+    ++stats_.tree_members;
+    std::string& reason = outcome.processes.back().reason;
+    reason += (reason.empty() ? "" : "; ") + why;
+  };
+  if (descendants_ && attribute_) {
+    // The rest of an alerted process tree, once its root is stopped (no new worker starts
+    // meanwhile); never when the root was refused (a protected root's children are not one
+    // attack).
+    if (stopped_root) {
+      const std::string why =
+          fmt::format("in process tree {} (no judged file of its own yet)", stopped_root->pid);
+      for (const sys::ParentLink& link :
+           descendants_(stopped_root->pid, stopped_root->start_time)) {
+        if (!done.count(link.pid)) act_on_worker(attribute_(link.pid), link.pid, why);
+      }
+    }
+    // The clones of a stopped writer: its parent's other children that run the same program as
+    // the same user (work split over processes: their files are not judged yet when the first
+    // worker's are), and the parent itself when it runs that program too (it forks them). Not
+    // for smbd (its siblings serve other clients) nor under a parent the policy protects.
+    std::set<pid_t> parents;
+    for (const Actor& writer : stopped_writers) {
+      if (writer.ppid <= 1 || writer.exe.empty() || !writer.smb_client_address.empty() ||
+          sys::IsSmbdProcess(writer.comm, writer.exe) || !parents.insert(writer.ppid).second) {
+        continue;
+      }
+      Actor parent = attribute_(writer.ppid);
+      parent.pid = writer.ppid;
+      // Gone, a reused pid (started after its child), resumed by the operator, or protected.
+      if (parent.exe.empty() || parent.start_time > writer.start_time ||
+          IsSpared(parent.pid, parent.start_time) || !MaySuspend(parent, options_.policy)) {
+        continue;
+      }
+      if (SameProgram(parent, writer)) {
+        act_on_worker(parent, parent.pid,
+                      fmt::format("started {} and runs the same program", writer.pid));
+      }
+      const std::string why =
+          fmt::format("runs the same program as {}, started by {}", writer.pid, parent.pid);
+      for (const sys::ParentLink& link : descendants_(parent.pid, parent.start_time)) {
+        if (link.ppid != parent.pid || done.count(link.pid)) continue;
+        Actor sibling = attribute_(link.pid);
+        sibling.pid = link.pid;
+        if (IsCloneOf(sibling, writer)) act_on_worker(std::move(sibling), link.pid, why);
+      }
+    }
   }
 
   for (ClientOutcome& client : outcome.clients) {
@@ -293,6 +361,10 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
   if (clients_dropped > 0) {
     outcome.detail += fmt::format("; {} more SMB clients contained only by pid (at most {} a time)",
                                   clients_dropped, limits::kMaxContainedClientsPerAlert);
+  }
+  if (workers_dropped > 0) {
+    outcome.detail += fmt::format("; {} more workers not signalled (at most {} an alert)",
+                                  workers_dropped, limits::kMaxTreeMembersStopped);
   }
   if (!refused.empty()) outcome.detail += fmt::format("; not signalled: {}", refused);
   (void)now_ns;

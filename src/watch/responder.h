@@ -28,6 +28,7 @@
 #include "steen/alert.h"
 #include "steen/detect.h"
 #include "sys/client_blocker.h"
+#include "sys/proc.h"
 #include "sys/process_control.h"
 #include "sys/smb_sessions.h"
 #include "watch/config.h"
@@ -83,6 +84,11 @@ struct ResponderStats {
   uint64_t clients_blocked = 0;    // reconnection refused at the firewall
   uint64_t block_failures = 0;     // the firewall refused the block (the processes still stopped)
   uint64_t clients_dropped = 0;    // clients beyond limits::kMaxContainedClientsPerAlert
+  // Workers stopped that no judged file named: the rest of an alerted process tree, and the
+  // clones of a stopped writer (same parent, same program); beyond kMaxTreeMembersStopped an
+  // alert, dropped.
+  uint64_t tree_members = 0;
+  uint64_t tree_members_dropped = 0;
 };
 
 class Responder {
@@ -92,9 +98,13 @@ class Responder {
   // the process is gone. `sessions` finds every smbd serving a client (null: only the targets are
   // signalled, and a target's client comes from its Actor). `blocker` refuses a client's
   // reconnection (null: a block is reported as failed, "no firewall access").
+  // `descendants` lists the processes below a process (pid, start time), nearest first; null:
+  // workers of the same attack that no judged file names are not looked for.
+  using ListDescendants =
+      std::function<std::vector<sys::ParentLink>(pid_t root, uint64_t root_start)>;
   Responder(ResponderOptions options, sys::ProcessControl* control,
             std::function<Actor(pid_t)> attribute, sys::SmbSessionTable* sessions = nullptr,
-            sys::ClientBlocker* blocker = nullptr);
+            sys::ClientBlocker* blocker = nullptr, ListDescendants descendants = nullptr);
 
   // Acts on `targets` for `alert` at monotonic time now_ns.
   ResponseOutcome Respond(const Alert& alert, const ResponseTargets& targets, uint64_t now_ns);
@@ -132,6 +142,7 @@ class Responder {
   std::function<Actor(pid_t)> attribute_;
   sys::SmbSessionTable* sessions_;
   sys::ClientBlocker* blocker_;
+  ListDescendants descendants_;
   std::set<std::pair<pid_t, uint64_t>> spared_;
   struct Pending {
     Actor actor;

@@ -3,8 +3,9 @@
 # share populated with real files, the daemon started on it, `steen drill --family play` run
 # against it. Checked: the drill process ends up stopped (state T), the JSON alert on stdout names
 # it, at most 10 files were damaged before the stop, the incident is recorded, and after
-# `steen drill --undo` the share is whole again. Run twice: with canaries (the default) and without
-# them (content judgement alone). Every wait is bounded; every process started is killed on exit.
+# `steen drill --undo` the share is whole again. Run three times: with canaries (the default),
+# without them (content judgement alone), and with the work split over worker processes (all of
+# them stopped with the first). The daemon's nice value is checked too. Every wait is bounded; every process started is killed on exit.
 # Usage: watch_drill_test.sh /path/to/steen
 set -uo pipefail
 STEEN=$(realpath "${1:?path to steen}")
@@ -50,7 +51,14 @@ run() {
   check "wait_for_line '$dir/watch.log' 'watching (pid' 100 $watch_pid" \
     "$label: watch did not start: $(cat "$dir/watch.log")"
 
-  "$STEEN" drill "$share" --family play --pace 30 --manifest "$dir/m.jsonl" > "$dir/drill.out" 2>&1 &
+  # The daemon runs at the configured nice value (default -10), set before its threads start.
+  local nice
+  nice=$(sed 's/.*) //' "/proc/$watch_pid/stat" | awk '{print $17}')
+  check "[ '$nice' = '${EXPECT_NICE:--10}' ]" "$label: daemon nice '$nice', expected ${EXPECT_NICE:--10}"
+
+  # shellcheck disable=SC2086  # DRILL_ARGS: extra drill options, word-split on purpose
+  "$STEEN" drill "$share" --family play --pace 30 ${DRILL_ARGS:-} --manifest "$dir/m.jsonl" \
+    > "$dir/drill.out" 2>&1 &
   local drill_pid=$!
   PIDS+=("$drill_pid")
   local state=""
@@ -60,6 +68,22 @@ run() {
     sleep 0.1
   done
   check "[ '$state' = T ]" "$label: drill $drill_pid not stopped (state '$state'): $(tail -3 "$dir/watch.log")"
+  if [[ -n ${DRILL_ARGS:-} ]]; then
+    # Work split over worker processes: the workers whose first files are not due yet (the pace
+    # is global: the last worker's come ~1.5 s in) are stopped with the first one, not left to
+    # start (state T, or Z once exited).
+    sleep 0.3
+    local workers=0 running=""
+    for child in $(pgrep -P "$drill_pid"); do
+      workers=$((workers + 1))
+      local cs
+      cs=$(proc_state "$child")
+      [[ $cs == T || $cs == Z || -z $cs ]] || running+=" $child:$cs"
+    done
+    echo "$label: $workers workers, still running:${running:- none}"
+    check "[ $workers -ge 2 ] && [ -z '$running' ]" \
+      "$label: workers of the stopped drill still running:$running ($workers workers)"
+  fi
   sleep 0.5  # the alert is written by the output thread
   check "grep -q '\"kind\":\"alert\"' '$dir/alerts.jsonl'" "$label: no alert on stdout"
   check "grep '\"action\":\"suspended\"' '$dir/alerts.jsonl' | grep -c '\"pid\":$drill_pid' > /dev/null" \
@@ -100,7 +124,9 @@ run() {
 }
 
 run canaries
-run content -o canaries.enabled=false
+EXPECT_NICE=-5 run content -o canaries.enabled=false -o nice=-5
+# Work split over 8 fresh worker processes (60 files: ~8 each, at the global pace).
+DRILL_ARGS="--processes 8" run processes -o canaries.enabled=false
 
 # Bad input: a malformed override and a missing path give a clear error and exit 2, fast.
 timeout 10 "$STEEN" watch "$WORK/nope" -o "state_dir=$WORK/s" > /dev/null 2> "$WORK/err.log"

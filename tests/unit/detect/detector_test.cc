@@ -412,9 +412,31 @@ TEST(DetectResponse, TargetsSkipProtectedContributors) {
   EXPECT_EQ(targets.refused[0].first.pid, 6001);
   EXPECT_EQ(targets.refused[0].second, "allowed executable");
   EXPECT_EQ(targets.spawner_pid, 5000);
-  // Sessions have no spawner; unknown scopes have no targets.
+  EXPECT_EQ(targets.tree_root, 5000);
+  // Sessions have no spawner nor root to stop with the rest; unknown scopes have no targets.
   EXPECT_EQ(detector.Targets(ActorScope::kProcessTree, "sid:3000", config.response).spawner_pid, 0);
+  EXPECT_EQ(detector.Targets(ActorScope::kProcessTree, "sid:3000", config.response).tree_root, 0);
   EXPECT_TRUE(detector.Targets(ActorScope::kUser, "77", config.response).processes.empty());
+}
+
+// Clones: the parent's other children running the same program as the same user.
+TEST(DetectResponse, ClonesShareParentProgramAndUser) {
+  const Actor worker = MakeActor(4242);
+  EXPECT_TRUE(IsCloneOf(MakeActor(4243), worker));
+  EXPECT_FALSE(IsCloneOf(worker, worker)) << "not itself";
+  EXPECT_FALSE(IsCloneOf(MakeActor(4243, /*ppid=*/4001), worker));
+  EXPECT_FALSE(IsCloneOf(MakeActor(4243, 4000, 3000, /*uid=*/0, "root"), worker));
+  EXPECT_FALSE(IsCloneOf(MakeActor(4243, 4000, 3000, 1000, "alice", "/usr/bin/vim"), worker));
+  Actor rebuilt = MakeActor(4243);  // the same path, another file (both hashed)
+  rebuilt.exe_sha256 = "aa";
+  Actor hashed = worker;
+  hashed.exe_sha256 = "bb";
+  EXPECT_FALSE(IsCloneOf(rebuilt, hashed));
+  rebuilt.exe_sha256.clear();  // one not hashed yet: the path decides
+  EXPECT_TRUE(IsCloneOf(rebuilt, hashed));
+  EXPECT_FALSE(IsCloneOf(MakeActor(4243, /*ppid=*/1), MakeActor(4242, /*ppid=*/1)))
+      << "init's children are no worker pool";
+  EXPECT_FALSE(IsCloneOf(SmbdActor(7001), SmbdActor(7000)));
 }
 
 TEST(DetectResponse, SmbChildrenNeverOfferTheMainSmbd) {
@@ -425,6 +447,7 @@ TEST(DetectResponse, SmbChildrenNeverOfferTheMainSmbd) {
       detector.Targets(ActorScope::kSmbClient, "198.18.0.2 bob", ResponsePolicy{});
   EXPECT_EQ(targets.processes.size(), 3u);
   EXPECT_EQ(targets.spawner_pid, 0);
+  EXPECT_EQ(targets.tree_root, 0);
 }
 
 TEST(DetectSuspects, DestructionMakesTheWritersProcessASuspectButNotItsTreeUserNorOthers) {

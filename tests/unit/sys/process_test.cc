@@ -258,5 +258,60 @@ TEST(GuardedOpener, FlagsOpensUnderMarkedRootsByAnsweringThreads) {
   EXPECT_FALSE(PathIsUnder("/ab", "/a"));
 }
 
+std::vector<pid_t> Pids(const std::vector<ParentLink>& links) {
+  std::vector<pid_t> pids;
+  for (const ParentLink& link : links) pids.push_back(link.pid);
+  return pids;
+}
+
+// The members of a process tree are found in /proc, nearest first, and only processes started
+// after their parent are followed (a reused parent pid names somebody else's children).
+TEST(ProcessTree, DescendantsOfThisProcess) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::fork() == 0) {
+      (void)::write(ready[1], "g", 1);
+      ::pause();
+      ::_exit(0);
+    }
+    (void)::write(ready[1], "c", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  char bytes[2];
+  ASSERT_EQ(::read(ready[0], bytes, 1), 1);
+  ASSERT_EQ(::read(ready[0], bytes + 1, 1), 1);
+  const std::vector<ParentLink> links = ListParentLinks(DefaultFileOpener());
+  uint64_t own_start = 0;
+  for (const ParentLink& link : links) {
+    if (link.pid == ::getpid()) own_start = link.start_time;
+  }
+  ASSERT_NE(own_start, 0u);
+  const std::vector<pid_t> found = Pids(DescendantsOf(::getpid(), own_start, links, 100));
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0], child);
+  const pid_t grandchild = found[1];
+  EXPECT_EQ(Pids(DescendantsOf(::getpid(), own_start, links, 1)), (std::vector<pid_t>{child}));
+  ::kill(grandchild, SIGKILL);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  ::close(ready[0]);
+  ::close(ready[1]);
+}
+
+TEST(ProcessTree, OlderProcessesAndCyclesAreNotFollowed) {
+  // 10 (start 100) -> 11 (start 150) -> 12 (start 160); 13 claims parent 10 but is older (a
+  // previous process 10's child); 20 <-> 21 name each other.
+  const std::vector<ParentLink> links = {{10, 1, 100}, {11, 10, 150}, {12, 11, 160},
+                                         {13, 10, 50}, {20, 21, 5},   {21, 20, 6}};
+  EXPECT_EQ(Pids(DescendantsOf(10, 100, links, 100)), (std::vector<pid_t>{11, 12}));
+  EXPECT_EQ(Pids(DescendantsOf(10, 0, links, 100)), (std::vector<pid_t>{11, 13, 12}));
+  EXPECT_EQ(Pids(DescendantsOf(20, 0, links, 100)), (std::vector<pid_t>{21}));
+  EXPECT_TRUE(DescendantsOf(12, 160, links, 100).empty());
+}
+
 }  // namespace
 }  // namespace steen::sys

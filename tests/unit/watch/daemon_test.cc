@@ -14,6 +14,7 @@
 #include <random>
 
 #include "sys/permission.h"
+#include "sys/proc.h"
 #include "watch/canaries.h"
 #include "watch/content_view.h"
 #include "watch/responder.h"
@@ -313,9 +314,8 @@ TEST_F(DaemonHoldTest, HeldOpensGoOnceTheAlertStoppedTheWriter) {
   EXPECT_EQ(daemon_->hold_stats().released_alert, 2u);
 }
 
-// The hold covers the suspect process (its threads), not the other workers its parent started:
-// their first files would wait for each other's judgement while the alert, which stops the
-// contributors, would not stop them.
+// The hold covers the suspect process (its threads), not the other workers its parent started
+// (the alert stops those: ResponderTest.AStoppedWritersClonesAreStoppedWithIt).
 TEST_F(DaemonHoldTest, AnotherWorkerOfTheSameParentIsNotHeld) {
   Populate(4);
   StartDaemon();
@@ -930,6 +930,125 @@ TEST(ResponderTest, SpawnerIsStoppedFirstAndCheckedByPolicy) {
   auto outcome = responder.Respond(Alert{}, targets, 0);
   EXPECT_EQ(control.calls().size(), 3u);
   EXPECT_NE(outcome.detail.find("not signalled"), std::string::npos);
+}
+
+// /proc of a process tree: drill 60 (start 9) with workers 61..63; 64 is sshd; 70 is older than
+// 60 (its parent pid names a previous process 60, reused).
+Actor TreeView(pid_t pid) {
+  Actor a;
+  a.pid = pid;
+  a.start_time = pid == 70 ? 1 : 9 + static_cast<uint64_t>(pid);
+  a.ppid = pid == 60 ? 1 : 60;
+  a.exe = pid == 64 ? "/usr/sbin/sshd" : "/usr/bin/drill";
+  if (pid == 62) a.exe.clear();  // exited meanwhile
+  return a;
+}
+
+std::vector<pid_t> Suspended(sys::RecordingProcessControl& control) {
+  std::vector<pid_t> pids;
+  for (const auto& call : control.calls()) {
+    if (call.action == "suspend") pids.push_back(call.pid);
+  }
+  return pids;
+}
+
+std::vector<sys::ParentLink> TreeDescendants(pid_t root, uint64_t root_start) {
+  std::vector<sys::ParentLink> links;
+  for (pid_t pid : {60, 61, 62, 63, 64, 70}) {
+    const Actor a = TreeView(pid);
+    links.push_back({pid, a.ppid, a.start_time});
+  }
+  return sys::DescendantsOf(root, root_start, links, 100);
+}
+
+TEST(ResponderTest, StoppingATreesRootStopsItsWorkersThatNoJudgedFileNamedYet) {
+  sys::RecordingProcessControl control;
+  Responder responder({}, &control, TreeView, nullptr, nullptr, TreeDescendants);
+  ResponseTargets targets;
+  targets.processes = {Attacker(10)};
+  targets.spawner_pid = 60;
+  targets.tree_root = 60;
+  ResponseOutcome outcome = responder.Respond(Alert{}, targets, 0);
+  // The spawner, the contributor, then the workers: 62 is gone, 64 is protected, 70 is another
+  // process's child.
+  EXPECT_EQ(Suspended(control), (std::vector<pid_t>{60, 10, 61, 63}));
+  EXPECT_EQ(responder.stats().tree_members, 2u);
+  ASSERT_EQ(outcome.processes.size(), 5u);
+  EXPECT_NE(outcome.processes[2].reason.find("in process tree 60"), std::string::npos);
+  EXPECT_EQ(outcome.processes[4].state, ProcessState::kRefused);
+  EXPECT_EQ(outcome.processes[4].actor.pid, 64);
+}
+
+TEST(ResponderTest, ATreesWorkersAreLeftAloneWhenItsRootIsNotStopped) {
+  sys::RecordingProcessControl control;
+  ResponderOptions options;
+  Responder responder(options, &control, TreeView, nullptr, nullptr, TreeDescendants);
+  ResponseTargets targets;
+  targets.processes = {Attacker(10)};
+  targets.tree_root = 60;
+  // The root is no target (it contributed and the policy refused it, or no spawner is named).
+  responder.Respond(Alert{}, targets, 0);
+  EXPECT_EQ(Suspended(control), (std::vector<pid_t>{10}));
+  // The operator resumed the root earlier: neither it nor its workers are stopped again.
+  responder.Spare(60, TreeView(60).start_time);
+  targets.spawner_pid = 60;
+  responder.Respond(Alert{}, targets, 0);
+  EXPECT_EQ(Suspended(control), (std::vector<pid_t>{10, 10}));
+  // Dry run decides the same and signals nothing.
+  sys::RecordingProcessControl dry_control;
+  options.dry_run = true;
+  Responder dry(options, &dry_control, TreeView, nullptr, nullptr, TreeDescendants);
+  ResponseOutcome outcome = dry.Respond(Alert{}, targets, 0);
+  EXPECT_TRUE(dry_control.calls().empty());
+  EXPECT_EQ(outcome.pids, (std::vector<pid_t>{60, 10, 61, 63}));
+}
+
+// /proc of work split over forked processes: locker 80 forked 81, 82 and 83 (83 as another
+// user); 84 is an editor the same parent started; 86 is a locker under a protected parent 85.
+Actor ForkedView(pid_t pid) {
+  Actor a;
+  a.pid = pid;
+  a.start_time = 100 + static_cast<uint64_t>(pid);
+  a.ppid = pid == 80 ? 4000 : pid == 86 ? 85 : 80;
+  a.exe = pid == 84 ? "/usr/bin/vim" : pid == 85 ? "/usr/sbin/sshd" : "/usr/bin/locker";
+  a.uid = pid == 83 ? 0 : 1000;
+  return a;
+}
+
+std::vector<sys::ParentLink> ForkedDescendants(pid_t root, uint64_t root_start) {
+  std::vector<sys::ParentLink> links;
+  for (pid_t pid : {80, 81, 82, 83, 84, 85, 86}) {
+    const Actor a = ForkedView(pid);
+    links.push_back({pid, a.ppid, a.start_time});
+  }
+  return sys::DescendantsOf(root, root_start, links, 100);
+}
+
+TEST(ResponderTest, AStoppedWritersClonesAreStoppedWithIt) {
+  sys::RecordingProcessControl control;
+  Responder responder({}, &control, ForkedView, nullptr, nullptr, ForkedDescendants);
+  ResponseTargets targets;
+  targets.processes = {ForkedView(81)};
+  ResponseOutcome outcome = responder.Respond(Alert{}, targets, 0);
+  // The writer, its parent (same program: it forks them), its sibling of the same program and
+  // user; not the other user's process, not the editor.
+  EXPECT_EQ(Suspended(control), (std::vector<pid_t>{81, 80, 82}));
+  ASSERT_EQ(outcome.processes.size(), 3u);
+  EXPECT_NE(outcome.processes[2].reason.find("runs the same program as 81"), std::string::npos);
+  // Under a protected parent, the writer alone.
+  sys::RecordingProcessControl control2;
+  Responder responder2({}, &control2, ForkedView, nullptr, nullptr, ForkedDescendants);
+  targets.processes = {ForkedView(86)};
+  responder2.Respond(Alert{}, targets, 0);
+  EXPECT_EQ(Suspended(control2), (std::vector<pid_t>{86}));
+  // An smbd's siblings serve other clients: never.
+  sys::RecordingProcessControl control3;
+  Responder responder3({}, &control3, ForkedView, nullptr, nullptr, ForkedDescendants);
+  Actor smbd = ForkedView(81);
+  smbd.smb_client_address = "198.18.0.2";
+  targets.processes = {smbd};
+  responder3.Respond(Alert{}, targets, 0);
+  EXPECT_EQ(Suspended(control3), (std::vector<pid_t>{81}));
 }
 
 }  // namespace
