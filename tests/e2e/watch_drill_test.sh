@@ -91,9 +91,10 @@ run() {
   local rule
   rule=$(grep -o '"rule":{"name":"[a-z-]*"' "$dir/alerts.jsonl" | head -1)
   echo "$label: first alert $rule"
-  # Damaged files: the drill's manifest lists the files it changed (one line per file).
+  # Damaged files: the drill's manifest lists the files it changed (one line per file; worker
+  # processes write theirs into parts next to it).
   local damaged
-  damaged=$(grep -c '"op":"file"' "$dir/m.jsonl" 2>/dev/null)
+  damaged=$(cat "$dir/m.jsonl" "$dir"/m.jsonl.d/part-*.jsonl 2>/dev/null | grep -c '"op":"file"')
   damaged=${damaged:-0}
   echo "$label: files damaged before the stop: $damaged"
   check "[ $damaged -le 10 ]" "$label: $damaged files damaged before the stop (> 10)"
