@@ -952,14 +952,20 @@ std::vector<pid_t> Suspended(sys::RecordingProcessControl& control) {
   return pids;
 }
 
-std::vector<sys::ParentLink> TreeDescendants(pid_t root, uint64_t root_start) {
-  std::vector<sys::ParentLink> links;
-  for (pid_t pid : {60, 61, 62, 63, 64, 70}) {
-    const Actor a = TreeView(pid);
-    links.push_back({pid, a.ppid, a.start_time});
-  }
-  return sys::DescendantsOf(root, root_start, links, 100);
+// The responder's descendants seam over the processes `pids` as `view` shows them.
+Responder::ListDescendants DescendantsIn(Actor (*view)(pid_t), std::vector<pid_t> pids) {
+  return [view, pids](pid_t root, uint64_t root_start) {
+    std::vector<sys::ParentLink> links;
+    for (pid_t pid : pids) {
+      const Actor a = view(pid);
+      links.push_back({pid, a.ppid, a.start_time});
+    }
+    return sys::DescendantsOf(root, root_start, links, 100);
+  };
 }
+
+const Responder::ListDescendants TreeDescendants =
+    DescendantsIn(TreeView, {60, 61, 62, 63, 64, 70});
 
 TEST(ResponderTest, StoppingATreesRootStopsItsWorkersThatNoJudgedFileNamedYet) {
   sys::RecordingProcessControl control;
@@ -1015,14 +1021,8 @@ Actor ForkedView(pid_t pid) {
   return a;
 }
 
-std::vector<sys::ParentLink> ForkedDescendants(pid_t root, uint64_t root_start) {
-  std::vector<sys::ParentLink> links;
-  for (pid_t pid : {80, 81, 82, 83, 84, 85, 86}) {
-    const Actor a = ForkedView(pid);
-    links.push_back({pid, a.ppid, a.start_time});
-  }
-  return sys::DescendantsOf(root, root_start, links, 100);
-}
+const Responder::ListDescendants ForkedDescendants =
+    DescendantsIn(ForkedView, {80, 81, 82, 83, 84, 85, 86});
 
 TEST(ResponderTest, AStoppedWritersClonesAreStoppedWithIt) {
   sys::RecordingProcessControl control;
