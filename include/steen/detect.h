@@ -245,9 +245,9 @@ class Detector {
   std::optional<ScopeSnapshot> Inspect(ActorScope scope, std::string_view key) const;
 
   // The processes and SMB clients (not process trees, sessions, users or cgroups) that hold
-  // destruction evidence now: files they damaged or
-  // replaced. The watcher makes such a scope's next writes wait until its writes in flight are
-  // judged, so that a fast multi-threaded writer cannot get ahead of its own judgement.
+  // destruction evidence now: files they damaged or replaced. The watcher makes such a scope's
+  // next writes wait until its writes in flight are judged, so that a fast multi-threaded writer
+  // cannot get ahead of its own judgement.
   std::vector<ScopeMatcher> Suspects() const;
   // Changes whenever what Suspects() returns may have changed (cheap to poll after each event).
   uint64_t suspects_generation() const;

@@ -272,11 +272,11 @@ inline constexpr std::size_t kMaxEventLookahead = 256;
 inline constexpr int kMaxCloseWritesAhead = 64;
 // The default and the longest hold of one open for writing (response.hold_suspect_writes).
 inline constexpr int kDefaultHoldSuspectWritesMs = 500;
+inline constexpr int kMaxHoldSuspectWritesMs = 2000;
 // The daemon's nice value (config `nice`): an encryptor that keeps every core busy must not
 // delay the judgement that stops it (16 workers at 300 files/s on 2 cores: the daemon ran tens of
 // milliseconds behind at nice 0; docs/BENCHMARKS.md).
 inline constexpr int kDefaultDaemonNice = -10;
-inline constexpr int kMaxHoldSuspectWritesMs = 2000;
 // How long the main loop waits for an event before doing its periodic work (incident polling,
 // kills due, idle expiry, canary checks, watchdog heartbeat).
 inline constexpr int kDaemonPollMs = 100;

@@ -400,16 +400,13 @@ Status Daemon::Impl::Init() {
   response.policy = config.detect.response;
   response.smb = config.smb;
   if (deps.open_incidents) SetUpBlocker();
-  Responder::ListDescendants descendants = deps.descendants;
-  if (!descendants && !deps.attribute) {
-    descendants = [](pid_t root, uint64_t root_start) {
-      return sys::DescendantsOf(root, root_start, sys::ListParentLinks(sys::DefaultFileOpener()),
-                                limits::kMaxTreeMembersStopped * 2);
-    };
+  Responder::ListProcesses processes = deps.processes;
+  if (!processes && !deps.attribute) {
+    processes = [] { return sys::ListParentLinks(sys::DefaultFileOpener()); };
   }
   responder = std::make_unique<Responder>(response, control, attribute,
                                           attributor ? attributor->smb_sessions().get() : nullptr,
-                                          blocker.get(), std::move(descendants));
+                                          blocker.get(), std::move(processes));
 
   // 4. Canaries, before any mark exists.
   canaries = std::make_unique<Canaries>(config.canaries, config.paths);

@@ -71,13 +71,13 @@ std::string DescribeClient(const ClientOutcome& client) {
 
 Responder::Responder(ResponderOptions options, sys::ProcessControl* control,
                      std::function<Actor(pid_t)> attribute, sys::SmbSessionTable* sessions,
-                     sys::ClientBlocker* blocker, ListDescendants descendants)
+                     sys::ClientBlocker* blocker, ListProcesses processes)
     : options_(std::move(options)),
       control_(control),
       attribute_(std::move(attribute)),
       sessions_(sessions),
       blocker_(blocker),
-      descendants_(std::move(descendants)) {}
+      processes_(std::move(processes)) {}
 
 std::string Responder::SharedSmbd(const Actor& actor) {
   if (!actor.smb_client_address.empty() || !sys::IsSmbdProcess(actor.comm, actor.exe)) return "";
@@ -223,9 +223,8 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
   // Workers of the same attack that no judged file names yet (docs/design/watch.md "Response").
   std::size_t workers_tried = 0;
   int workers_dropped = 0;
-  auto act_on_worker = [&](Actor worker, pid_t pid, const std::string& why) {
-    worker.pid = pid;
-    if (done.count(pid) || worker.exe.empty()) return;  // acted on, gone, or a kernel thread
+  auto act_on_worker = [&](const Actor& worker, const std::string& why) {
+    if (done.count(worker.pid) || worker.exe.empty()) return;  // acted on, gone, kernel thread
     if (workers_tried >= limits::kMaxTreeMembersStopped) {
       ++workers_dropped;
       ++stats_.tree_members_dropped;
@@ -237,7 +236,15 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
     std::string& reason = outcome.processes.back().reason;
     reason += (reason.empty() ? "" : "; ") + why;
   };
-  if (descendants_ && attribute_) {
+  if (processes_ && attribute_ && (stopped_root || !stopped_writers.empty())) {
+    // One read of /proc serves the tree and every writer's clones (the root is often their
+    // parent too).
+    const std::vector<sys::ParentLink> links = processes_();
+    auto view = [&](pid_t pid) {
+      Actor actor = attribute_(pid);
+      actor.pid = pid;
+      return actor;
+    };
     // The rest of an alerted process tree, once its root is stopped (no new worker starts
     // meanwhile); never when the root was refused (a protected root's children are not one
     // attack).
@@ -245,8 +252,9 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
       const std::string why =
           fmt::format("in process tree {} (no judged file of its own yet)", stopped_root->pid);
       for (const sys::ParentLink& link :
-           descendants_(stopped_root->pid, stopped_root->start_time)) {
-        if (!done.count(link.pid)) act_on_worker(attribute_(link.pid), link.pid, why);
+           sys::DescendantsOf(stopped_root->pid, stopped_root->start_time, links,
+                              2 * limits::kMaxTreeMembersStopped)) {
+        if (!done.count(link.pid)) act_on_worker(view(link.pid), why);
       }
     }
     // The clones of a stopped writer: its parent's other children that run the same program as
@@ -259,24 +267,25 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
           sys::IsSmbdProcess(writer.comm, writer.exe) || !parents.insert(writer.ppid).second) {
         continue;
       }
-      Actor parent = attribute_(writer.ppid);
-      parent.pid = writer.ppid;
+      const Actor parent = view(writer.ppid);
       // Gone, a reused pid (started after its child), resumed by the operator, or protected.
       if (parent.exe.empty() || parent.start_time > writer.start_time ||
           IsSpared(parent.pid, parent.start_time) || !MaySuspend(parent, options_.policy)) {
         continue;
       }
       if (SameProgram(parent, writer)) {
-        act_on_worker(parent, parent.pid,
-                      fmt::format("started {} and runs the same program", writer.pid));
+        act_on_worker(parent, fmt::format("started {} and runs the same program", writer.pid));
       }
       const std::string why =
           fmt::format("runs the same program as {}, started by {}", writer.pid, parent.pid);
-      for (const sys::ParentLink& link : descendants_(parent.pid, parent.start_time)) {
-        if (link.ppid != parent.pid || done.count(link.pid)) continue;
-        Actor sibling = attribute_(link.pid);
-        sibling.pid = link.pid;
-        if (IsCloneOf(sibling, writer)) act_on_worker(std::move(sibling), link.pid, why);
+      for (const sys::ParentLink& link : links) {
+        // A child starts after its parent: an older process names a previous parent's pid.
+        if (link.ppid != parent.pid || link.start_time < parent.start_time ||
+            done.count(link.pid)) {
+          continue;
+        }
+        const Actor sibling = view(link.pid);
+        if (IsCloneOf(sibling, writer)) act_on_worker(sibling, why);
       }
     }
   }

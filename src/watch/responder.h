@@ -98,13 +98,12 @@ class Responder {
   // the process is gone. `sessions` finds every smbd serving a client (null: only the targets are
   // signalled, and a target's client comes from its Actor). `blocker` refuses a client's
   // reconnection (null: a block is reported as failed, "no firewall access").
-  // `descendants` lists the processes below a process (pid, start time), nearest first; null:
-  // workers of the same attack that no judged file names are not looked for.
-  using ListDescendants =
-      std::function<std::vector<sys::ParentLink>(pid_t root, uint64_t root_start)>;
+  // `processes` lists every process with its parent (read once per response that needs it);
+  // null: workers of the same attack that no judged file names are not looked for.
+  using ListProcesses = std::function<std::vector<sys::ParentLink>()>;
   Responder(ResponderOptions options, sys::ProcessControl* control,
             std::function<Actor(pid_t)> attribute, sys::SmbSessionTable* sessions = nullptr,
-            sys::ClientBlocker* blocker = nullptr, ListDescendants descendants = nullptr);
+            sys::ClientBlocker* blocker = nullptr, ListProcesses processes = nullptr);
 
   // Acts on `targets` for `alert` at monotonic time now_ns.
   ResponseOutcome Respond(const Alert& alert, const ResponseTargets& targets, uint64_t now_ns);
@@ -142,7 +141,7 @@ class Responder {
   std::function<Actor(pid_t)> attribute_;
   sys::SmbSessionTable* sessions_;
   sys::ClientBlocker* blocker_;
-  ListDescendants descendants_;
+  ListProcesses processes_;
   std::set<std::pair<pid_t, uint64_t>> spared_;
   struct Pending {
     Actor actor;

@@ -952,24 +952,23 @@ std::vector<pid_t> Suspended(sys::RecordingProcessControl& control) {
   return pids;
 }
 
-// The responder's descendants seam over the processes `pids` as `view` shows them.
-Responder::ListDescendants DescendantsIn(Actor (*view)(pid_t), std::vector<pid_t> pids) {
-  return [view, pids](pid_t root, uint64_t root_start) {
+// The responder's process listing over the processes `pids` as `view` shows them.
+Responder::ListProcesses ProcessesIn(Actor (*view)(pid_t), std::vector<pid_t> pids) {
+  return [view, pids] {
     std::vector<sys::ParentLink> links;
     for (pid_t pid : pids) {
       const Actor a = view(pid);
       links.push_back({pid, a.ppid, a.start_time});
     }
-    return sys::DescendantsOf(root, root_start, links, 100);
+    return links;
   };
 }
 
-const Responder::ListDescendants TreeDescendants =
-    DescendantsIn(TreeView, {60, 61, 62, 63, 64, 70});
+const Responder::ListProcesses TreeProcesses = ProcessesIn(TreeView, {60, 61, 62, 63, 64, 70});
 
 TEST(ResponderTest, StoppingATreesRootStopsItsWorkersThatNoJudgedFileNamedYet) {
   sys::RecordingProcessControl control;
-  Responder responder({}, &control, TreeView, nullptr, nullptr, TreeDescendants);
+  Responder responder({}, &control, TreeView, nullptr, nullptr, TreeProcesses);
   ResponseTargets targets;
   targets.processes = {Attacker(10)};
   targets.spawner_pid = 60;
@@ -988,7 +987,7 @@ TEST(ResponderTest, StoppingATreesRootStopsItsWorkersThatNoJudgedFileNamedYet) {
 TEST(ResponderTest, ATreesWorkersAreLeftAloneWhenItsRootIsNotStopped) {
   sys::RecordingProcessControl control;
   ResponderOptions options;
-  Responder responder(options, &control, TreeView, nullptr, nullptr, TreeDescendants);
+  Responder responder(options, &control, TreeView, nullptr, nullptr, TreeProcesses);
   ResponseTargets targets;
   targets.processes = {Attacker(10)};
   targets.tree_root = 60;
@@ -1003,7 +1002,7 @@ TEST(ResponderTest, ATreesWorkersAreLeftAloneWhenItsRootIsNotStopped) {
   // Dry run decides the same and signals nothing.
   sys::RecordingProcessControl dry_control;
   options.dry_run = true;
-  Responder dry(options, &dry_control, TreeView, nullptr, nullptr, TreeDescendants);
+  Responder dry(options, &dry_control, TreeView, nullptr, nullptr, TreeProcesses);
   ResponseOutcome outcome = dry.Respond(Alert{}, targets, 0);
   EXPECT_TRUE(dry_control.calls().empty());
   EXPECT_EQ(outcome.pids, (std::vector<pid_t>{60, 10, 61, 63}));
@@ -1021,12 +1020,12 @@ Actor ForkedView(pid_t pid) {
   return a;
 }
 
-const Responder::ListDescendants ForkedDescendants =
-    DescendantsIn(ForkedView, {80, 81, 82, 83, 84, 85, 86});
+const Responder::ListProcesses ForkedProcesses =
+    ProcessesIn(ForkedView, {80, 81, 82, 83, 84, 85, 86});
 
 TEST(ResponderTest, AStoppedWritersClonesAreStoppedWithIt) {
   sys::RecordingProcessControl control;
-  Responder responder({}, &control, ForkedView, nullptr, nullptr, ForkedDescendants);
+  Responder responder({}, &control, ForkedView, nullptr, nullptr, ForkedProcesses);
   ResponseTargets targets;
   targets.processes = {ForkedView(81)};
   ResponseOutcome outcome = responder.Respond(Alert{}, targets, 0);
@@ -1037,13 +1036,13 @@ TEST(ResponderTest, AStoppedWritersClonesAreStoppedWithIt) {
   EXPECT_NE(outcome.processes[2].reason.find("runs the same program as 81"), std::string::npos);
   // Under a protected parent, the writer alone.
   sys::RecordingProcessControl control2;
-  Responder responder2({}, &control2, ForkedView, nullptr, nullptr, ForkedDescendants);
+  Responder responder2({}, &control2, ForkedView, nullptr, nullptr, ForkedProcesses);
   targets.processes = {ForkedView(86)};
   responder2.Respond(Alert{}, targets, 0);
   EXPECT_EQ(Suspended(control2), (std::vector<pid_t>{86}));
   // An smbd's siblings serve other clients: never.
   sys::RecordingProcessControl control3;
-  Responder responder3({}, &control3, ForkedView, nullptr, nullptr, ForkedDescendants);
+  Responder responder3({}, &control3, ForkedView, nullptr, nullptr, ForkedProcesses);
   Actor smbd = ForkedView(81);
   smbd.smb_client_address = "198.18.0.2";
   targets.processes = {smbd};
