@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reruns steen's whole evaluation, in order, and prints the Markdown for docs/BENCHMARKS.md (also
 # saved as bench/out/BENCHMARKS.md):
-#   0. scripts/install-deps.sh (+ LibreOffice without GUI, used only to top up office types)
+#   0. scripts/install-deps.sh --bench (+ LibreOffice without GUI: office top-ups, a benign writer)
 #   1. release build of steen and the bench tools (cmake --preset release)
 #   2. bench/build_corpus.sh      real files from Debian packages -> bench/corpus + MANIFEST.tsv
 #   3. bench/make_benign.sh       gzip/xz/zstd/bzip2/zip/7z/gpg copies -> bench/out/benign
@@ -56,10 +56,10 @@ step() {  # name, command...
 
 cd "${REPO}"
 if [[ ${INSTALL} -eq 1 ]]; then
-  step install-deps bash scripts/install-deps.sh
-  if [[ ${OFFICE} -eq 1 ]] && ! command -v soffice >/dev/null; then
-    step install-office apt-get install -y -qq --no-install-recommends \
-      libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+  if [[ ${OFFICE} -eq 1 ]]; then
+    step install-deps bash scripts/install-deps.sh --bench  # + LibreOffice
+  else
+    step install-deps bash scripts/install-deps.sh
   fi
   step apt-file-update apt-file update
 fi

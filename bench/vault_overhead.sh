@@ -30,6 +30,12 @@
 #                  share (every 10th file changed, some removed, some new): rsync writes each
 #                  changed file to a temporary name and renames it over the old one
 #   gpg-one        one user encrypts one 8 MiB document with gpg -c and deletes the original
+#   libreoffice    LibreOffice (headless) converts a batch of documents in the share: the
+#                  templates Debian's LibreOffice ships (every second one: 38 text documents, 9
+#                  spreadsheets, 12 presentations, ODF) to DOCX, XLSX and PPTX beside them, then
+#                  every DOCX there to PDF (its lock files and temporary files are created and
+#                  removed in the share; a canary steen placed there is converted too);
+#                  only where LibreOffice is installed (scripts/install-deps.sh --bench)
 #   postgres       pgbench (TPC-B-like, 2 clients, 1,500 transactions each) on a PostgreSQL cluster
 #                  in the share (scale 5, ~80 MiB), server on a Unix socket outside the share
 #                  (no TCP), port 54329; only where PostgreSQL is installed (the script does not
@@ -109,7 +115,7 @@ trap 'exit 130' INT TERM
 IFS=, read -r -a workload_list <<< "$WORKLOADS"
 for w in "${workload_list[@]}"; do
   case $w in
-    untar | edit-1000 | overwrite-200M | overwrite-512M | append-logs | copy-media | sqlite-wal | sqlite-journal | compile | archive | rsync | gpg-one | postgres) ;;
+    untar | edit-1000 | overwrite-200M | overwrite-512M | append-logs | copy-media | sqlite-wal | sqlite-journal | compile | archive | rsync | gpg-one | postgres | libreoffice) ;;
     *) echo "vault_overhead: unknown workload '$w'" >&2; exit 2 ;;
   esac
 done
@@ -194,6 +200,20 @@ if [[ ",$WORKLOADS," == *,gpg-one,* ]]; then
   mkdir -m 0700 "$WORK/gnupg"
   python3 "$HELPER" mkfiles "$WORK/gpgdoc" 1 5 --min $((8 << 20)) --max $((8 << 20)) > /dev/null
 fi
+LO_TEMPLATES=/usr/lib/libreoffice/share/template/common
+if [[ ",$WORKLOADS," == *,libreoffice,* ]]; then
+  command -v soffice > /dev/null && [[ -d $LO_TEMPLATES ]] ||
+    { echo "vault_overhead: workload libreoffice needs LibreOffice (scripts/install-deps.sh --bench)" >&2; exit 2; }
+  # The documents, flat and numbered (template names repeat across folders); the profile LibreOffice
+  # makes at its first start lives outside the share and is reused by every run.
+  mkdir "$WORK/lodocs"
+  n=0
+  while IFS= read -r f; do
+    n=$((n + 1))
+    cp "$f" "$WORK/lodocs/$n-$(basename "$f")"
+  done < <(find "$LO_TEMPLATES" -type f \( -name '*.ott' -o -name '*.ots' -o -name '*.otp' \) | sort |
+    awk 'NR % 2')
+fi
 if [[ ",$WORKLOADS," == *,copy-media,* ]]; then
   make_media "$WORK/media" || { echo "vault_overhead: ffmpeg could not make the media library" >&2; exit 1; }
 fi
@@ -207,6 +227,13 @@ script rsync "rsync -a --delete $WORK/doc-v2/ $SHARE/doc/"
 script gpg-one "cd $SHARE" \
   "gpg --batch --quiet --homedir $WORK/gnupg --pinentry-mode loopback --passphrase bench -c report.odt" \
   "rm report.odt"
+LO="soffice -env:UserInstallation=file://$WORK/lo-profile --headless"
+script libreoffice "cd $SHARE/docs" \
+  "$LO --convert-to docx *.ott > /dev/null 2>&1" "$LO --convert-to xlsx *.ots > /dev/null 2>&1" \
+  "$LO --convert-to pptx *.otp > /dev/null 2>&1" "$LO --convert-to pdf *.docx > /dev/null 2>&1" \
+  'for f in *.ott; do test -s "${f%.ott}.docx" -a -s "${f%.ott}.pdf" || exit 1; done' \
+  'for f in *.ots; do test -s "${f%.ots}.xlsx" || exit 1; done' \
+  'for f in *.otp; do test -s "${f%.otp}.pptx" || exit 1; done'
 # setup WORKLOAD: fresh files in $SHARE (not timed).
 setup() {
   pg_stop "$SHARE/pg"
@@ -223,6 +250,7 @@ setup() {
     archive) cp -r "$WORK/doc-v1" "$SHARE/doc" ;;
     rsync) cp -r "$WORK/doc-v1" "$SHARE/doc" ;;
     gpg-one) cp "$(find "$WORK/gpgdoc" -type f | head -1)" "$SHARE/report.odt" ;;
+    libreoffice) cp -r "$WORK/lodocs" "$SHARE/docs" ;;
     sqlite-wal) python3 "$HELPER" mkdb "$SHARE/app.db" 200000 3 --journal wal ;;
     sqlite-journal) python3 "$HELPER" mkdb "$SHARE/app.db" 200000 3 --journal delete ;;
     postgres)
@@ -245,7 +273,7 @@ workload_cmd() {
     copy-media) echo cp -r "$WORK/media" "$SHARE/library" ;;
     sqlite-wal) echo python3 "$HELPER" dbload "$SHARE/app.db" 300 200 --journal wal ;;
     sqlite-journal) echo python3 "$HELPER" dbload "$SHARE/app.db" 300 200 --journal delete ;;
-    compile | archive | rsync | gpg-one) echo "$WORK/$1.sh" ;;
+    compile | archive | rsync | gpg-one | libreoffice) echo "$WORK/$1.sh" ;;
     postgres) echo "$WORK/pgbench.sh" ;;
   esac
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that steen's build, tests, demo and benchmarks need.
 # Idempotent; Debian packages only (apt-get), no other downloads.
+# Usage: scripts/install-deps.sh [--bench]   (--bench: also the benign writers only the benchmarks
+# run, which are large and not needed by the build or the tests)
 set -euo pipefail
 
 BUILD_PACKAGES=(
@@ -28,6 +30,16 @@ TOOL_PACKAGES=(
   rsync make  # bench/vault_overhead.sh workloads rsync and compile (benign writers)
   samba smbclient iproute2 nftables  # tests/e2e/lib/samba_rig.sh: a private smbd, namespaces for two clients
 )
+# bench/vault_overhead.sh --workloads libreoffice (~400 MB installed; CI does not need it).
+BENCH_PACKAGES=(
+  libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+)
+EXTRA_PACKAGES=()
+case ${1:-} in
+  "") ;;
+  --bench) EXTRA_PACKAGES=("${BENCH_PACKAGES[@]}") ;;
+  *) echo "usage: scripts/install-deps.sh [--bench]" >&2; exit 2 ;;
+esac
 
 if [[ ${EUID} -ne 0 ]]; then
   echo "install-deps: run as root (apt-get needs it)" >&2
@@ -39,7 +51,8 @@ if dpkg-query -W -f='${Status}' samba 2>/dev/null | grep -q 'install ok installe
   samba_was_installed=1
 fi
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${BUILD_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" >/dev/null
+apt-get install -y -qq --no-install-recommends "${BUILD_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" \
+  ${EXTRA_PACKAGES[@]+"${EXTRA_PACKAGES[@]}"} >/dev/null
 if [[ ${samba_was_installed} -eq 0 ]] && command -v systemctl > /dev/null; then
   # Installed here for the test rig only: the package's postinst starts the system's smbd and
   # nmbd, which the tests never use (they run their own smbd on a private port and config).
