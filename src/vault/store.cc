@@ -1417,10 +1417,12 @@ Status Vault::NoteRename(const std::string& old_path_seen, const std::string& ne
   }
   // Kept links follow their files (and everything under a renamed folder). A side that is
   // unknown moves nothing: an empty prefix would match every path.
+  // The paths under a folder are the range [old/, old0) ('0' follows '/' in byte order): a range
+  // the path index answers, where a substr() test read every link at every rename.
   if (!old_path.empty() && !new_path.empty()) {
     Stmt q(m.db, &m.statements,
            "UPDATE links SET path = ?2 || substr(path, length(?1) + 1) WHERE path = ?1 OR "
-           "substr(path, 1, length(?1) + 1) = ?1 || '/'");
+           "(path >= ?1 || '/' AND path < ?1 || '0')");
     q.Bind(1, old_path).Bind(2, new_path);
     (void)m.StepDone(q);
   }

@@ -292,6 +292,43 @@ TEST_F(VaultStoreTest, RenameOverKeepsTheReplacedFileAndFolderRenamesMoveLinks) 
   EXPECT_EQ(changes->back().version_id, (*versions)[0].id);
 }
 
+// A folder's rename moves the links under it, and only those: names that merely start with the
+// folder's name ("dir.txt", "dir-x/", "dir0") sort around "dir/" and must stay where they are.
+TEST_F(VaultStoreTest, AFolderRenameMovesTheLinksUnderItAndNotItsNamesakes) {
+  auto v = Open();
+  fs::create_directories(root_ + "/share/dir");
+  fs::create_directories(root_ + "/share/dir-x");
+  const std::vector<std::string> names = {"dir/x", "dir.txt", "dir-x/y", "dir0", "dirz"};
+  for (const std::string& name : names) {
+    const std::string path = File(name, "original " + name);
+    int fd = ::open(path.c_str(), O_RDONLY);
+    struct stat st {};
+    ::fstat(fd, &st);
+    ASSERT_TRUE(v->KeepLink(fd, {path, st.st_dev, st.st_ino}).ok());
+    ::close(fd);
+  }
+  const std::string moved = root_ + "/share/moved";
+  ASSERT_EQ(::rename((root_ + "/share/dir").c_str(), moved.c_str()), 0);
+  ASSERT_TRUE(v->NoteRename(root_ + "/share/dir", moved, actor_, fake_now).ok());
+  // Each file is then replaced by a rename over it: its version is found where its link is.
+  const std::vector<std::pair<std::string, std::string>> now_at = {{"moved/x", "dir/x"},
+                                                                   {"dir.txt", "dir.txt"},
+                                                                   {"dir-x/y", "dir-x/y"},
+                                                                   {"dir0", "dir0"},
+                                                                   {"dirz", "dirz"}};
+  for (const auto& [where, name] : now_at) {
+    const std::string target = root_ + "/share/" + where;
+    const std::string fresh = File("fresh", "ciphertext");
+    ASSERT_EQ(::rename(fresh.c_str(), target.c_str()), 0);
+    ASSERT_TRUE(v->NoteRename(fresh, target, actor_, fake_now).ok());
+    auto versions = v->Versions(target);
+    ASSERT_TRUE(versions.ok());
+    ASSERT_EQ(versions->size(), 1u) << where;
+    EXPECT_EQ((*versions)[0].kind, VersionKind::kRenamedOver) << where;
+    EXPECT_EQ(Read(v->ObjectPath((*versions)[0])), "original " + name) << where;
+  }
+}
+
 TEST_F(VaultStoreTest, RenameSidesOutsideTheTreesAreRecordedAsUnknown) {
   auto v = Open();
   const std::string a = File("a", "original a");
