@@ -6,9 +6,12 @@
 #   1. once it is watching (every folder marked, canaries placed);
 #   2. after a workload over the whole tree: --edits files opened for writing and appended to
 #      (each gets a protective copy, a view and a vault row), --reads files read (kept links);
+#   3. with --renames N: N files renamed in their folder (one rename(2) each, as fast as Python
+#      issues them), and what they cost the daemon once the vault keeps the reads' links: its CPU
+#      time and how long after the first rename it was idle again (CPU unchanged for 0.5 s);
 # then stops it cleanly (SIGTERM) and removes everything.
 #
-# Usage: bench/watch_memory.sh [--files 1000000] [--edits 20000] [--reads 20000]
+# Usage: bench/watch_memory.sh [--files 1000000] [--edits 20000] [--reads 20000] [--renames 0]
 #                              [--steen build/release/steen] [--keep]
 # Root only (fanotify). ~4 GiB of inodes/blocks under /tmp and a few minutes for 1,000,000 files.
 set -euo pipefail
@@ -19,15 +22,17 @@ STEEN=${ROOT}/build/release/steen
 FILES=1000000
 EDITS=20000
 READS=20000
+RENAMES=0
 KEEP=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --files) FILES=$2; shift 2 ;;
     --edits) EDITS=$2; shift 2 ;;
     --reads) READS=$2; shift 2 ;;
+    --renames) RENAMES=$2; shift 2 ;;
     --steen) STEEN=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "watch_memory: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -78,6 +83,32 @@ workload_s=$(($(date +%s) - start))
 sleep 1
 rss_after=$(status_kb "${WATCH_PID}" VmRSS)
 hwm=$(status_kb "${WATCH_PID}" VmHWM)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+if [[ ${RENAMES} -gt 0 ]]; then
+  links=$(sqlite3 "${WORK}/state/vault/catalog.db" "SELECT COUNT(*) FROM links" 2> /dev/null || echo "?")
+  cpu0=$(cpu_ticks "${WATCH_PID}")
+  t0=$(date +%s.%N)
+  python3 - "${BENCH_DIR}" "${TREE}" "${FILES}" "${RENAMES}" <<'EOF'
+import os, random, sys
+sys.path.insert(0, sys.argv[1])
+from make_tree import path_of
+root, total, renames = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+for n in random.Random(11).sample(range(total), min(renames, total)):
+    path = path_of(root, n)
+    os.rename(path, path + ".renamed")
+EOF
+  renames_s=$(awk -v a="${t0}" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
+  prev=-1
+  while :; do  # idle: no CPU for 0.5 s (bounded: 10 minutes)
+    sleep 0.5
+    now=$(cpu_ticks "${WATCH_PID}")
+    [[ ${now} == "${prev}" ]] && break
+    prev=${now}
+    awk -v a="${t0}" -v b="$(date +%s.%N)" 'BEGIN {exit !(b - a > 600)}' && break
+  done
+  idle_s=$(awk -v a="${t0}" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a - 0.5}')
+  renames_cpu=$(awk -v a="${cpu0}" -v b="${now}" -v t="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b - a) / t}')
+fi
 alerts=$(grep -c . "${WORK}/alerts.jsonl" || true)
 stop_gracefully "${WATCH_PID}" || true
 WATCH_PID=""
@@ -90,5 +121,11 @@ echo "|---|---:|---:|---:|"
 awk -v r="${rss_ready}" -v s="${ready_s}" 'BEGIN {printf "| watching (marks, canaries) | %.1f | | %s |\n", r / 1024, s}'
 awk -v r="${rss_after}" -v h="${hwm}" -v e="${EDITS}" -v d="${READS}" -v s="${workload_s}" \
   'BEGIN {printf "| after %d appends + %d reads | %.1f | %.1f | %s |\n", e, d, r / 1024, h / 1024, s}'
+if [[ ${RENAMES} -gt 0 ]]; then
+  echo
+  echo "| renames | kept links before | renames took s | daemon CPU s | daemon idle again after s |"
+  echo "|---:|---:|---:|---:|---:|"
+  echo "| ${RENAMES} | ${links} | ${renames_s} | ${renames_cpu} | ${idle_s} |"
+fi
 echo
 echo "Alerts during the workload: ${alerts} (a benign workload must raise none)."
