@@ -1127,7 +1127,10 @@ StatusOr<std::unique_ptr<Vault>> Vault::Open(VaultOptions options) {
 }
 
 Vault::Vault(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Vault::~Vault() { FinishPending(); }
+Vault::~Vault() {
+  FinishPending();
+  (void)CommitBatch();  // an open batch's rows (closing the database would roll them back)
+}
 
 const std::string& Vault::dir() const { return impl_->options.dir; }
 

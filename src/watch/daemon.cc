@@ -1335,6 +1335,8 @@ void Daemon::Stop() {
   d.LetHeldGo(WriteHold::Why::kStop);
   if (d.events) d.events->Clear();
   if (d.source) d.source->Stop();  // allows every outstanding permission event
+  if (d.vault) d.vault->FinishPending();
+  d.CommitVault(/*reopen=*/false);  // the open batch, the permission reader's last links too
   d.rescanner.reset();
   if (d.canaries) d.canaries->Remove();
   if (d.nft_blocker) {

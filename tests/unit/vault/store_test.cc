@@ -292,6 +292,23 @@ TEST_F(VaultStoreTest, RenameOverKeepsTheReplacedFileAndFolderRenamesMoveLinks) 
   EXPECT_EQ(changes->back().version_id, (*versions)[0].id);
 }
 
+// The daemon's permission reader adds link rows to an open batch between polls: closing the vault
+// commits them (SQLite rolls back what is open when its connection closes).
+TEST_F(VaultStoreTest, TheRowsOfAnOpenBatchOutliveClosingTheVault) {
+  const std::string path = File("read-last", "read just before the daemon stopped");
+  {
+    auto v = Open();
+    v->BeginBatch();
+    int fd = ::open(path.c_str(), O_RDONLY);
+    struct stat st {};
+    ::fstat(fd, &st);
+    ASSERT_TRUE(v->KeepLink(fd, {path, st.st_dev, st.st_ino}).ok());
+    ::close(fd);
+  }
+  auto reopened = Open();
+  EXPECT_EQ(reopened->Stats().links, 1u);
+}
+
 // A folder's rename moves the links under it, and only those: names that merely start with the
 // folder's name ("dir.txt", "dir-x/", "dir0") sort around "dir/" and must stay where they are.
 TEST_F(VaultStoreTest, AFolderRenameMovesTheLinksUnderItAndNotItsNamesakes) {
