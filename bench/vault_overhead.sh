@@ -32,7 +32,7 @@
 #   gpg-one        one user encrypts one 8 MiB document with gpg -c and deletes the original
 #   libreoffice    LibreOffice (headless) converts a batch of documents in the share: the
 #                  templates Debian's LibreOffice ships (every second one: 38 text documents, 9
-#                  spreadsheets, 12 presentations, ODF) to DOCX, XLSX and PPTX beside them, then
+#                  spreadsheets, 11 presentations, ODF) to DOCX, XLSX and PPTX beside them, then
 #                  every DOCX there to PDF (its lock files and temporary files are created and
 #                  removed in the share; a canary steen placed there is converted too);
 #                  only where LibreOffice is installed (scripts/install-deps.sh --bench)
