@@ -278,7 +278,6 @@ workload_cmd() {
   esac
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
 descendants() {  # PID: PID and every process below it (workloads run scripts that run tools)
   local p
   echo "$1"

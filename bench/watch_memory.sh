@@ -83,7 +83,6 @@ workload_s=$(($(date +%s) - start))
 sleep 1
 rss_after=$(status_kb "${WATCH_PID}" VmRSS)
 hwm=$(status_kb "${WATCH_PID}" VmHWM)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 if [[ ${RENAMES} -gt 0 ]]; then
   links=$(sqlite3 "${WORK}/state/vault/catalog.db" "SELECT COUNT(*) FROM links" 2> /dev/null || echo "?")
   cpu0=$(cpu_ticks "${WATCH_PID}")

@@ -3,6 +3,9 @@
 # proc_state PID: the one-letter state from /proc/PID/stat (T = stopped), empty when gone.
 proc_state() { awk '{print $3}' "/proc/$1/stat" 2> /dev/null; }
 
+# cpu_ticks PID: user + system CPU time of PID in clock ticks (getconf CLK_TCK), 0 when gone.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
+
 # kill_started PID...: kills processes this script started, suspended ones included (steen may
 # have stopped them), and reaps them.
 kill_started() {

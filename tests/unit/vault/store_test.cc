@@ -58,6 +58,16 @@ class VaultStoreTest : public ::testing::Test {
     fake_now = std::max<int64_t>(fake_now, ts.tv_sec * 1'000'000'000LL + ts.tv_nsec + 1);
     return path;
   }
+  // What the permission reader does at a read-only open: the vault keeps a link to the file.
+  static Status KeepLinkOf(Vault& v, const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::IoError("open " + path);
+    struct stat st {};
+    ::fstat(fd, &st);
+    Status kept = v.KeepLink(fd, {path, st.st_dev, st.st_ino});
+    ::close(fd);
+    return kept;
+  }
   static std::string Read(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::stringstream ss;
@@ -245,11 +255,7 @@ TEST_F(VaultStoreTest, KeptLinkBecomesAVersionOnlyWhenTheLastNameGoes) {
 TEST_F(VaultStoreTest, DeleteWithoutKeepingDropsTheLinkAndKeepsNoVersion) {
   auto v = Open();
   const std::string a = File("a.locked", "ciphertext");
-  int fd = ::open(a.c_str(), O_RDONLY);
-  struct stat st {};
-  ::fstat(fd, &st);
-  ASSERT_TRUE(v->KeepLink(fd, {a, st.st_dev, st.st_ino}).ok());
-  ::close(fd);
+  ASSERT_TRUE(KeepLinkOf(*v, a).ok());
   ASSERT_EQ(CountFiles(root_ + "/vault/links"), 1u);
   ::unlink(a.c_str());
   ASSERT_TRUE(v->NoteDelete({a, 0, 0}, actor_, fake_now, /*keep_last_name=*/false).ok());
@@ -269,11 +275,7 @@ TEST_F(VaultStoreTest, RenameOverKeepsTheReplacedFileAndFolderRenamesMoveLinks) 
   fs::create_directories(root_ + "/share/dir");
   const std::string x = File("dir/x", "original x");
   const std::string y = File("y", "ciphertext");
-  int fd = ::open(x.c_str(), O_RDONLY);
-  struct stat st {};
-  ::fstat(fd, &st);
-  ASSERT_TRUE(v->KeepLink(fd, {x, st.st_dev, st.st_ino}).ok());
-  ::close(fd);
+  ASSERT_TRUE(KeepLinkOf(*v, x).ok());
   // The folder is renamed: the kept link follows.
   const std::string moved = root_ + "/share/moved";
   ASSERT_EQ(::rename((root_ + "/share/dir").c_str(), moved.c_str()), 0);
@@ -299,11 +301,7 @@ TEST_F(VaultStoreTest, TheRowsOfAnOpenBatchOutliveClosingTheVault) {
   {
     auto v = Open();
     v->BeginBatch();
-    int fd = ::open(path.c_str(), O_RDONLY);
-    struct stat st {};
-    ::fstat(fd, &st);
-    ASSERT_TRUE(v->KeepLink(fd, {path, st.st_dev, st.st_ino}).ok());
-    ::close(fd);
+    ASSERT_TRUE(KeepLinkOf(*v, path).ok());
   }
   auto reopened = Open();
   EXPECT_EQ(reopened->Stats().links, 1u);
@@ -318,11 +316,7 @@ TEST_F(VaultStoreTest, AFolderRenameMovesTheLinksUnderItAndNotItsNamesakes) {
   const std::vector<std::string> names = {"dir/x", "dir.txt", "dir-x/y", "dir0", "dirz"};
   for (const std::string& name : names) {
     const std::string path = File(name, "original " + name);
-    int fd = ::open(path.c_str(), O_RDONLY);
-    struct stat st {};
-    ::fstat(fd, &st);
-    ASSERT_TRUE(v->KeepLink(fd, {path, st.st_dev, st.st_ino}).ok());
-    ::close(fd);
+    ASSERT_TRUE(KeepLinkOf(*v, path).ok());
   }
   const std::string moved = root_ + "/share/moved";
   ASSERT_EQ(::rename((root_ + "/share/dir").c_str(), moved.c_str()), 0);
@@ -350,11 +344,7 @@ TEST_F(VaultStoreTest, RenameSidesOutsideTheTreesAreRecordedAsUnknown) {
   auto v = Open();
   const std::string a = File("a", "original a");
   const std::string b = File("b", "original b");
-  int fd = ::open(b.c_str(), O_RDONLY);
-  struct stat st {};
-  ::fstat(fd, &st);
-  ASSERT_TRUE(v->KeepLink(fd, {b, st.st_dev, st.st_ino}).ok());
-  ::close(fd);
+  ASSERT_TRUE(KeepLinkOf(*v, b).ok());
   // Moved out: the far side resolved from the file's handle came back as the vault's own link.
   ASSERT_TRUE(v->NoteRename(a, v->dir() + "/links/1-2", actor_, fake_now).ok());
   // Moved in from an unknown place: an empty old side must not move every kept link.
