@@ -10,6 +10,10 @@
       BEFORE. With --canaries, an extra file whose name is a canary name of its folder (one
       template a line, "{folder}" = the folder's name, the share's own name at the top) is counted
       as a canary, not as an extra file: the daemon placed it, the drill did not.
+  vault_bench.py changed BEFORE.json AFTER.json
+      Prints the number of files of BEFORE that AFTER lacks or holds with other bytes: the files
+      an attack really damaged (a file the drill opened for writing and was stopped before it
+      wrote is not among them; files it created, canaries included, are not either).
   vault_bench.py manifest M.jsonl [--before BEFORE.json]
       Prints TAB-separated: files canaries effective_pattern rename overwritten_bytes range_bytes
       files = "op":"file" lines (the files the drill started to change; each line is written
@@ -89,6 +93,18 @@ def cmd_snapshot(args):
         json.dump(snapshot(args.dir), f, indent=0, sort_keys=True)
 
 
+def changed_files(before, after):
+    return [p for p in before if after.get(p, [None, None])[1] != before[p][1]]
+
+
+def cmd_changed(args):
+    with open(args.before, encoding="utf-8") as f:
+        before = json.load(f)
+    with open(args.after, encoding="utf-8") as f:
+        after = json.load(f)
+    print(len(changed_files(before, after)))
+
+
 def canary_names(templates, folder):
     return {t.replace("{folder}", folder) for t in templates}
 
@@ -102,7 +118,7 @@ def cmd_compare(args):
     if args.canaries:
         with open(args.canaries, encoding="utf-8") as f:
             templates = [line.rstrip("\n") for line in f if line.strip()]
-    lost = [p for p in before if after.get(p, [None, None])[1] != before[p][1]]
+    lost = changed_files(before, after)
     extra, canaries = [], []
     for p in after:
         if p in before:
@@ -185,6 +201,8 @@ def cell(r):
     mark = "✓" if r["identical"] == "yes" else "✗"
     text = f'{r["damaged"]} {mark}'
     notes = []
+    if r.get("changed", "-") not in ("-", "", r["damaged"]):
+        notes.append(f'{r["changed"]} changed')
     if r.get("canaries_hit", "0") not in ("0", "-"):
         notes.append(f'+{r["canaries_hit"]} canary')
     if r["stopped"] != "yes":
@@ -244,17 +262,22 @@ def cmd_matrix(args):
         identical = [r for r in ran if r["identical"] == "yes"]
         stopped = [r for r in ran if r["stopped"] == "yes"]
         lost = sum(int(r["lost"]) for r in ran)
-        damaged = sum(int(r["damaged"]) for r in ran)
         ratios = [x for x in (ratio(r) for r in ran) if x is not None]
         disk_ratios = [int(r["vault_disk_bytes"]) / int(r["overwritten_bytes"])
                        for r in ran if int(r["overwritten_bytes"]) > 0]
         over_11 = [r for r in ran if ratio(r) is not None and ratio(r) > 1.1]
         print()
         hit = sum(int(r.get("canaries_hit", "0") or 0) for r in ran if r.get("canaries_hit", "-") != "-")
+        def spread(column):
+            values = [int(r[column]) for r in ran if r.get(column, "-") not in ("-", "")]
+            if not values:
+                return "not recorded"
+            return f"{sum(values)} (median {statistics.median(values):g}, max {max(values)})"
         print(f"Runs: {len(ran)} ({refused} refused by the drill: n/a); stopped by steen: "
               f"{len(stopped)}; byte-identical after rollback: {len(identical)}; files damaged "
-              f"before the stop: {damaged} (median {statistics.median([int(r['damaged']) for r in ran]) if ran else 0:g}, "
-              f"max {max([int(r['damaged']) for r in ran], default=0)}; canaries hit: {hit}); files lost: {lost}.")
+              f"before the stop (opened for writing by the drill): {spread('damaged')}; of them "
+              f"changed (other bytes or gone when stopped): {spread('changed')}; canaries hit: "
+              f"{hit}; files lost: {lost}.")
         if ratios:
             print(f"Vault bytes / bytes overwritten (runs where the drill changed a file, canaries included, "
                   f"{len(ratios)}): median {statistics.median(ratios):.2f}, max {max(ratios):.2f}"
@@ -459,6 +482,10 @@ def main():
     p.add_argument("--canaries")
     p.add_argument("--root-name", default="")
     p.set_defaults(fn=cmd_compare)
+    p = sub.add_parser("changed")
+    p.add_argument("before")
+    p.add_argument("after")
+    p.set_defaults(fn=cmd_changed)
     p = sub.add_parser("manifest")
     p.add_argument("manifest")
     p.add_argument("--before")

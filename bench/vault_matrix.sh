@@ -10,8 +10,10 @@
 # same paths, same bytes, no other file. No `drill --undo` is used: the vault alone restores.
 #
 # Recorded per run (bench/out/vault_matrix/matrix.tsv): files damaged before the stop (the
-# manifest's "op":"file" lines naming a file of the share; canaries the drill hit are counted
-# apart), stopped or not, the rollback's exit status and summary, byte-identical yes/no, files
+# manifest's "op":"file" lines naming a file of the share: files the drill opened for writing;
+# canaries the drill hit are counted apart), files changed before the stop (files of the share
+# missing or with other bytes just after the stop, before the rollback: what was really
+# damaged; a file opened and not yet written is not), stopped or not, the rollback's exit status and summary, byte-identical yes/no, files
 # lost, vault bytes (objects/ plus kept links that are an inode's last name), measured after the
 # stop and before the rollback, against bytes overwritten = the sizes, before the attack, of the
 # files the drill changed, canaries included (for new file + unlink and move out and back too:
@@ -26,10 +28,11 @@
 #
 # Usage: bench/vault_matrix.sh [--steen PATH] [--files N] [--pace P] [--profiles a,b,...]
 #          [--patterns p,q,...] [--canaries on|off|both] [--processes N] [--timeout S]
-#          [--out DIR] [--keep]
+#          [--out DIR] [--keep] [--watch-option KEY=VALUE]...
 # A pattern named "profile" keeps each profile's own write pattern. --processes N splits each
 # drill over short-lived worker processes (`steen drill --processes N`: the work of no single
-# process is much; issue 4's target covers it).
+# process is much; issue 4's target covers it). --watch-option passes `-o KEY=VALUE` to every
+# `steen watch` (a setting to compare, e.g. nice=-20).
 # Root only (fanotify permission events). Everything runs in a mktemp -d folder under /tmp, which
 # is removed at the end (--keep leaves it); every process started is killed on exit.
 set -uo pipefail
@@ -44,6 +47,7 @@ PROCESSES=0
 TIMEOUT=30
 OUT=$ROOT/bench/out/vault_matrix
 KEEP=0
+WATCH_OPTIONS=()
 usage() { sed -n '/^# Usage:/,/^# Root only/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -57,6 +61,7 @@ while [[ $# -gt 0 ]]; do
     --timeout) TIMEOUT=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --watch-option) WATCH_OPTIONS+=(-o "$2"); shift 2 ;;
     *) usage ;;
   esac
 done
@@ -96,7 +101,7 @@ IFS=, read -r -a pattern_list <<< "$PATTERNS"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 TSV=$OUT/matrix.tsv
-cols=(canaries profile pattern status effective_pattern rename damaged canaries_hit stopped stop_ms incident
+cols=(canaries profile pattern status effective_pattern rename damaged changed canaries_hit stopped stop_ms incident
   alert rollback_rc restored recreated renamed_back removed kept_aside busy failed identical
   identical_running lost extra canaries_left canaries_running vault_bytes vault_disk_bytes
   objects sole_links overwritten_bytes range_bytes ratio differences)
@@ -117,7 +122,7 @@ run_one() {
   local -A r=()
   for c in "${cols[@]}"; do r[$c]=-; done
   r[canaries]=$setting r[profile]=$profile r[pattern]=$pattern r[status]=ran
-  r[damaged]=0 r[canaries_hit]=0 r[stopped]=no r[lost]=0 r[extra]=0 r[canaries_left]=0 r[canaries_running]=0
+  r[damaged]=0 r[changed]=0 r[canaries_hit]=0 r[stopped]=no r[lost]=0 r[extra]=0 r[canaries_left]=0 r[canaries_running]=0
   r[overwritten_bytes]=0 r[range_bytes]=0 r[vault_bytes]=0 r[vault_disk_bytes]=0
   mkdir -p "$dir"
   local drill_opts=(--pattern "$pattern")
@@ -130,7 +135,7 @@ run_one() {
   find "$share" -mindepth 2 -type f | sort | awk 'NR % 10 == 1' | head -4 |
     while read -r f; do mv "$f" "$share/top-$(basename "$f")"; done
   python3 "$HELPER" snapshot "$share" "$dir/before.json"
-  local watch_opts=(-o "state_dir=$state")
+  local watch_opts=(-o "state_dir=$state" "${WATCH_OPTIONS[@]}")
   [[ $setting == off ]] && watch_opts+=(-o canaries.enabled=false)
   "$STEEN" watch "$share" "${watch_opts[@]}" > "$dir/alerts.jsonl" 2> "$dir/watch.log" &
   watch_pid=$!
@@ -176,6 +181,8 @@ run_one() {
     < <(python3 "$HELPER" manifest "$dir/m.jsonl" --before "$dir/before.json")
   IFS=$'\t' read -r "r[vault_bytes]" "r[vault_disk_bytes]" "r[objects]" "r[sole_links]" \
     < <(python3 "$HELPER" vault "$state/vault")
+  python3 "$HELPER" snapshot "$share" "$dir/after-stop.json"
+  r[changed]=$(python3 "$HELPER" changed "$dir/before.json" "$dir/after-stop.json")
   local incident rollback_problems=""
   incident=$("$STEEN" incidents --state-dir "$state" --format jsonl 2> /dev/null |
     grep "\"pid\":${drill_pid}[,}]" | grep -o '"id":"INC-[^"]*"' | head -1 | cut -d'"' -f4)
@@ -230,7 +237,7 @@ emit() {
   for c in "${cols[@]}"; do line+=("${row[$c]//$'\t'/ }"); done
   (IFS=$'\t'; echo "${line[*]}") >> "$TSV"
   echo "vault_matrix: canaries ${row[canaries]} ${row[profile]} / ${row[pattern]}: ${row[status]}," \
-    "damaged ${row[damaged]}, stopped ${row[stopped]} (${row[stop_ms]} ms), rollback ${row[rollback_rc]}," \
+    "damaged ${row[damaged]} (changed ${row[changed]}), stopped ${row[stopped]} (${row[stop_ms]} ms), rollback ${row[rollback_rc]}," \
     "identical ${row[identical]}, lost ${row[lost]}, vault ${row[vault_bytes]} / ${row[overwritten_bytes]}" >&2
 }
 
@@ -260,7 +267,8 @@ done
 elapsed=$(($(date +%s) - started))
 
 {
-  echo "<!-- bench/vault_matrix.sh --files $FILES --pace $PACE --canaries $CANARIES; $(nproc) cores;" \
+  echo "<!-- bench/vault_matrix.sh --files $FILES --pace $PACE --canaries $CANARIES" \
+    "--processes $PROCESSES ${WATCH_OPTIONS[*]}; $(nproc) cores;" \
     "$(date -u +%Y-%m-%dT%H:%MZ); ${elapsed} s; $STEEN (sha256 $(sha256sum "$STEEN" | head -c 12))," \
     "scripts at $(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null) -->"
   python3 "$HELPER" matrix "$TSV"

@@ -138,6 +138,39 @@ std::vector<ParentLink> ListParentLinks(FileOpener* opener, const std::string& p
   return links;
 }
 
+std::vector<ParentLink> ListFamilyLinks(FileOpener* opener, const std::vector<pid_t>& roots,
+                                        std::size_t max, const std::string& proc_root) {
+  std::vector<ParentLink> links;
+  std::vector<pid_t> frontier(roots.begin(), roots.end());
+  std::unordered_set<pid_t> seen(roots.begin(), roots.end());
+  for (std::size_t next = 0; next < frontier.size() && links.size() < max; ++next) {
+    const std::string task_dir = proc_root + "/" + std::to_string(frontier[next]) + "/task";
+    // Every thread has its own list: a child is listed under the thread that forked it.
+    for (pid_t tid : ListPids(opener, task_dir)) {
+      auto text = ReadSmallFile(opener, task_dir + "/" + std::to_string(tid) + "/children",
+                                limits::kMaxProcFileBytes);
+      if (!text.ok()) continue;  // the thread exited, or no child lists in this kernel
+      std::string_view rest = *text;
+      while (!rest.empty() && links.size() < max) {
+        const std::size_t end = std::min(rest.find(' '), rest.size());
+        pid_t child = 0;
+        if (ParseNumber(rest.substr(0, end), &child) && child > 0 && seen.insert(child).second) {
+          auto stat_text = ReadSmallFile(opener, proc_root + "/" + std::to_string(child) + "/stat",
+                                         limits::kMaxProcFileBytes);
+          std::optional<ProcStat> stat;
+          if (stat_text.ok()) stat = ParseProcStat(*stat_text);
+          if (stat) {  // else it exited meanwhile
+            links.push_back({child, stat->ppid, stat->start_time});
+            frontier.push_back(child);
+          }
+        }
+        rest.remove_prefix(std::min(end + 1, rest.size()));
+      }
+    }
+  }
+  return links;
+}
+
 std::vector<ParentLink> DescendantsOf(pid_t root, uint64_t root_start,
                                       const std::vector<ParentLink>& links, std::size_t max) {
   std::unordered_map<pid_t, std::vector<const ParentLink*>> children;

@@ -63,6 +63,14 @@ struct ParentLink {
 };
 // Every listed process's parent (processes that exit while read are skipped).
 std::vector<ParentLink> ListParentLinks(FileOpener* opener, const std::string& proc_root = "/proc");
+// The processes below `roots` as the kernel's child lists show them (/proc/PID/task/TID/children,
+// each child's link read from its own stat), nearest first, at most `max`: a read of one family
+// instead of every process, for a response that must stop workers within milliseconds. The lists
+// are exact only while the listed parents are stopped (proc(5)), so callers that must miss nobody
+// follow up with ListParentLinks. Empty when the kernel has no child lists
+// (CONFIG_PROC_CHILDREN) or the roots are gone.
+std::vector<ParentLink> ListFamilyLinks(FileOpener* opener, const std::vector<pid_t>& roots,
+                                        std::size_t max, const std::string& proc_root = "/proc");
 // The descendants of `root` in `links`, nearest first, at most `max`. Only processes that started
 // no earlier than their parent are followed (an older process whose parent pid matches is the
 // child of a previous process with that pid); root_start 0 skips that check for the root.

@@ -402,7 +402,11 @@ Status Daemon::Impl::Init() {
   if (deps.open_incidents) SetUpBlocker();
   Responder::ListProcesses processes = deps.processes;
   if (!processes && !deps.attribute) {
-    processes = [] { return sys::ListParentLinks(sys::DefaultFileOpener()); };
+    processes = [](const std::vector<pid_t>& family_of) {
+      return family_of.empty() ? sys::ListParentLinks(sys::DefaultFileOpener())
+                               : sys::ListFamilyLinks(sys::DefaultFileOpener(), family_of,
+                                                      2 * limits::kMaxTreeMembersStopped);
+    };
   }
   responder = std::make_unique<Responder>(response, control, attribute,
                                           attributor ? attributor->smb_sessions().get() : nullptr,

@@ -52,9 +52,10 @@ struct DaemonDeps {
   std::vector<std::unique_ptr<outputs::AlertSink>> sinks;
   // /proc view of a pid the detector has not seen (a process tree's spawner). null: /proc.
   std::function<Actor(pid_t)> attribute;
-  // Every process and its parent (to find the workers of an attack that no judged file names
-  // yet). null: /proc, unless `attribute` is set (then none: a test's pids are not this machine's).
-  std::function<std::vector<sys::ParentLink>()> processes;
+  // Processes and their parents (to find the workers of an attack that no judged file names
+  // yet): Responder::ListProcesses. null: /proc, unless `attribute` is set (then none: a test's
+  // pids are not this machine's).
+  std::function<std::vector<sys::ParentLink>(const std::vector<pid_t>&)> processes;
   bool abort_on_stall = true;  // the watchdog aborts a loop stuck for 2 x config.watchdog
   // Diagnostics (start-up steps, errors that are counted). null: stderr.
   std::function<void(const std::string&)> log;

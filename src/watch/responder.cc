@@ -237,57 +237,69 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
     reason += (reason.empty() ? "" : "; ") + why;
   };
   if (processes_ && attribute_ && (stopped_root || !stopped_writers.empty())) {
-    // One read of /proc serves the tree and every writer's clones (the root is often their
-    // parent too).
-    const std::vector<sys::ParentLink> links = processes_();
     auto view = [&](pid_t pid) {
       Actor actor = attribute_(pid);
       actor.pid = pid;
       return actor;
     };
-    // The rest of an alerted process tree, once its root is stopped (no new worker starts
-    // meanwhile); never when the root was refused (a protected root's children are not one
-    // attack).
-    if (stopped_root) {
-      const std::string why =
-          fmt::format("in process tree {} (no judged file of its own yet)", stopped_root->pid);
-      for (const sys::ParentLink& link :
-           sys::DescendantsOf(stopped_root->pid, stopped_root->start_time, links,
-                              2 * limits::kMaxTreeMembersStopped)) {
-        if (!done.count(link.pid)) act_on_worker(view(link.pid), why);
+    // Acts on the tree's members and every writer's clones found in one read of /proc (the root
+    // is often their parent too).
+    auto stop_family = [&](const std::vector<sys::ParentLink>& links) {
+      // The rest of an alerted process tree, once its root is stopped (no new worker starts
+      // meanwhile); never when the root was refused (a protected root's children are not one
+      // attack).
+      if (stopped_root) {
+        const std::string why =
+            fmt::format("in process tree {} (no judged file of its own yet)", stopped_root->pid);
+        for (const sys::ParentLink& link :
+             sys::DescendantsOf(stopped_root->pid, stopped_root->start_time, links,
+                                2 * limits::kMaxTreeMembersStopped)) {
+          if (!done.count(link.pid)) act_on_worker(view(link.pid), why);
+        }
       }
-    }
-    // The clones of a stopped writer: its parent's other children that run the same program as
-    // the same user (work split over processes: their files are not judged yet when the first
-    // worker's are), and the parent itself when it runs that program too (it forks them). Not
-    // for smbd (its siblings serve other clients) nor under a parent the policy protects.
-    std::set<pid_t> parents;
-    for (const Actor& writer : stopped_writers) {
-      if (writer.ppid <= 1 || writer.exe.empty() || !writer.smb_client_address.empty() ||
-          sys::IsSmbdProcess(writer.comm, writer.exe) || !parents.insert(writer.ppid).second) {
-        continue;
-      }
-      const Actor parent = view(writer.ppid);
-      // Gone, a reused pid (started after its child), resumed by the operator, or protected.
-      if (parent.exe.empty() || parent.start_time > writer.start_time ||
-          IsSpared(parent.pid, parent.start_time) || !MaySuspend(parent, options_.policy)) {
-        continue;
-      }
-      if (SameProgram(parent, writer)) {
-        act_on_worker(parent, fmt::format("started {} and runs the same program", writer.pid));
-      }
-      const std::string why =
-          fmt::format("runs the same program as {}, started by {}", writer.pid, parent.pid);
-      for (const sys::ParentLink& link : links) {
-        // A child starts after its parent: an older process names a previous parent's pid.
-        if (link.ppid != parent.pid || link.start_time < parent.start_time ||
-            done.count(link.pid)) {
+      // The clones of a stopped writer: its parent's other children that run the same program as
+      // the same user (work split over processes: their files are not judged yet when the first
+      // worker's are), and the parent itself when it runs that program too (it forks them). Not
+      // for smbd (its siblings serve other clients) nor under a parent the policy protects.
+      std::set<pid_t> parents;
+      for (const Actor& writer : stopped_writers) {
+        if (writer.ppid <= 1 || writer.exe.empty() || !writer.smb_client_address.empty() ||
+            sys::IsSmbdProcess(writer.comm, writer.exe) || !parents.insert(writer.ppid).second) {
           continue;
         }
-        const Actor sibling = view(link.pid);
-        if (IsCloneOf(sibling, writer)) act_on_worker(sibling, why);
+        const Actor parent = view(writer.ppid);
+        // Gone, a reused pid (started after its child), resumed by the operator, or protected.
+        if (parent.exe.empty() || parent.start_time > writer.start_time ||
+            IsSpared(parent.pid, parent.start_time) || !MaySuspend(parent, options_.policy)) {
+          continue;
+        }
+        if (SameProgram(parent, writer)) {
+          act_on_worker(parent, fmt::format("started {} and runs the same program", writer.pid));
+        }
+        const std::string why =
+            fmt::format("runs the same program as {}, started by {}", writer.pid, parent.pid);
+        for (const sys::ParentLink& link : links) {
+          // A child starts after its parent: an older process names a previous parent's pid.
+          if (link.ppid != parent.pid || link.start_time < parent.start_time ||
+              done.count(link.pid)) {
+            continue;
+          }
+          const Actor sibling = view(link.pid);
+          if (IsCloneOf(sibling, writer)) act_on_worker(sibling, why);
+        }
       }
+    };
+    // First the family alone (the kernel's child lists of the root and of the writers' parents:
+    // a few reads), then every process, which misses nobody the lists missed. Reading all of
+    // /proc first kept the workers running ~6 ms longer on a loaded 2-core machine, long enough
+    // for them to write several more files (docs/BENCHMARKS.md).
+    std::vector<pid_t> family_of;
+    if (stopped_root) family_of.push_back(stopped_root->pid);
+    for (const Actor& writer : stopped_writers) {
+      if (writer.ppid > 1) family_of.push_back(writer.ppid);
     }
+    stop_family(processes_(family_of));
+    stop_family(processes_({}));
   }
 
   for (ClientOutcome& client : outcome.clients) {

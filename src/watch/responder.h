@@ -98,9 +98,12 @@ class Responder {
   // the process is gone. `sessions` finds every smbd serving a client (null: only the targets are
   // signalled, and a target's client comes from its Actor). `blocker` refuses a client's
   // reconnection (null: a block is reported as failed, "no firewall access").
-  // `processes` lists every process with its parent (read once per response that needs it);
-  // null: workers of the same attack that no judged file names are not looked for.
-  using ListProcesses = std::function<std::vector<sys::ParentLink>()>;
+  // `processes(family_of)` lists processes with their parents: with `family_of` empty every
+  // process, else at least those below the pids in it, quickly and possibly incompletely (a
+  // response reads the family first, acts, then reads everything). null: workers of the same
+  // attack that no judged file names are not looked for.
+  using ListProcesses =
+      std::function<std::vector<sys::ParentLink>(const std::vector<pid_t>& family_of)>;
   Responder(ResponderOptions options, sys::ProcessControl* control,
             std::function<Actor(pid_t)> attribute, sys::SmbSessionTable* sessions = nullptr,
             sys::ClientBlocker* blocker = nullptr, ListProcesses processes = nullptr);

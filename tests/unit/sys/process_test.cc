@@ -295,11 +295,55 @@ TEST(ProcessTree, DescendantsOfThisProcess) {
   EXPECT_EQ(found[0], child);
   const pid_t grandchild = found[1];
   EXPECT_EQ(Pids(DescendantsOf(::getpid(), own_start, links, 1)), (std::vector<pid_t>{child}));
+  // The kernel's child lists name the same family, read without the rest of /proc.
+  const std::vector<ParentLink> family = ListFamilyLinks(DefaultFileOpener(), {::getpid()}, 100);
+  EXPECT_EQ(Pids(DescendantsOf(::getpid(), own_start, family, 100)), found);
+  EXPECT_EQ(Pids(ListFamilyLinks(DefaultFileOpener(), {::getpid()}, 1)),
+            (std::vector<pid_t>{child}));
   ::kill(grandchild, SIGKILL);
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
   ::close(ready[0]);
   ::close(ready[1]);
+}
+
+// Children are listed per thread (the one that forked them); a child whose stat is gone exited
+// meanwhile; without child lists (a kernel without CONFIG_PROC_CHILDREN) nothing is found, and the
+// caller's full read of /proc is what finds the family.
+TEST(ProcessTree, FamilyFromTheKernelsChildListsOfEveryThread) {
+  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  auto process = [&](pid_t pid, pid_t ppid, int start) {
+    std::filesystem::create_directories(root + "/" + std::to_string(pid) + "/task");
+    std::ofstream(root + "/" + std::to_string(pid) + "/stat")
+        << pid << " (w) S " << ppid << " 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 " << start << " 0 0\n";
+  };
+  auto children = [&](pid_t pid, pid_t tid, const std::string& list) {
+    const std::string dir = root + "/" + std::to_string(pid) + "/task/" + std::to_string(tid);
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir + "/children") << list;
+  };
+  process(10, 1, 100);
+  children(10, 10, "11 ");
+  children(10, 15, "12 19 ");  // 19 exited: listed, no stat
+  process(11, 10, 110);
+  children(11, 11, "13 ");
+  process(12, 10, 120);
+  children(12, 12, "");
+  process(13, 11, 130);
+  std::filesystem::create_directories(root + "/13/task/13");  // no child list file
+  const std::vector<ParentLink> family = ListFamilyLinks(DefaultFileOpener(), {10}, 100, root);
+  EXPECT_EQ(Pids(family), (std::vector<pid_t>{11, 12, 13}));
+  ASSERT_EQ(family.size(), 3u);
+  EXPECT_EQ(family[2].ppid, 11);
+  EXPECT_EQ(family[2].start_time, 130u);
+  EXPECT_EQ(Pids(ListFamilyLinks(DefaultFileOpener(), {10}, 2, root)),
+            (std::vector<pid_t>{11, 12}));
+  EXPECT_EQ(Pids(ListFamilyLinks(DefaultFileOpener(), {11, 12}, 100, root)),
+            (std::vector<pid_t>{13}));
+  EXPECT_TRUE(ListFamilyLinks(DefaultFileOpener(), {13, 99}, 100, root).empty());
+  std::filesystem::remove_all(root);
 }
 
 TEST(ProcessTree, OlderProcessesAndCyclesAreNotFollowed) {
