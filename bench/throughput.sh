@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Throughput, side by side in one run on the same tree with a warm page cache (hyperfine):
-#   cat        find DIR -type f -exec cat {} +            (the floor: reading every byte once)
+#   cat        find DIR -type f -exec cat {} +            (issue 2's yardstick: every byte once)
+#   read-floor bench/read_floor DIR                       (every byte once, one reused buffer: what
+#                                                          reading costs without cat's per-file buffer)
 #   steen      steen scan --format jsonl -j N             (default: head, tail and samples)
 #   steen-deep steen scan --format jsonl --deep -j N      (every byte)
 #   yara       yara -p N -r rule.yar DIR                   (rule: math.entropy(0, filesize) >= 7.9)
@@ -18,6 +20,7 @@ REPO=$(dirname "${BENCH_DIR}")
 DIR=${BENCH_DIR}/corpus
 STEEN=${REPO}/build/release/steen
 MICRO=${REPO}/build/release/bench/classifier_throughput
+READ_FLOOR=${REPO}/build/release/bench/read_floor
 THREADS=$(nproc)
 RUNS=5
 WARMUP=1
@@ -42,6 +45,7 @@ for tool in hyperfine yara ent file; do
   command -v "${tool}" >/dev/null || { echo "throughput: ${tool} missing (scripts/install-deps.sh)" >&2; exit 1; }
 done
 [[ -x ${STEEN} ]] || { echo "throughput: no steen at ${STEEN}" >&2; exit 1; }
+[[ -x ${READ_FLOOR} ]] || { echo "throughput: no ${READ_FLOOR} (cmake --build --preset release)" >&2; exit 1; }
 [[ -d ${DIR} ]] || { echo "throughput: no tree at ${DIR}" >&2; exit 1; }
 DIR=$(cd "${DIR}" && pwd)
 mkdir -p "${OUT}"
@@ -60,6 +64,7 @@ find "${DIR}" -type f -exec cat {} + >/dev/null
 q() { printf '%q' "$1"; }
 cmds=(
   -n cat "find $(q "${DIR}") -type f -exec cat {} + >/dev/null"
+  -n read-floor "$(q "${READ_FLOOR}") $(q "${DIR}") >/dev/null"
   -n steen "$(q "${STEEN}") scan --format jsonl --no-progress --threads ${THREADS} $(q "${DIR}") >/dev/null"
   -n steen-deep "$(q "${STEEN}") scan --format jsonl --no-progress --deep --threads ${THREADS} $(q "${DIR}") >/dev/null"
   -n yara-entropy "yara -p ${THREADS} -r $(q "${RULE}") $(q "${DIR}") >/dev/null 2>&1"
@@ -80,11 +85,13 @@ results = {r["command"]: r for r in data["results"]}
 base = statistics.median(results["cat"]["times"])
 print(f"### Throughput ({files} files, {nbytes / 2**20:.0f} MiB, warm page cache, {threads} threads, "
       f"median of {len(results['cat']['times'])} runs)\n")
-print("| tool | median s | MB/s | files/s | × cat |")
-print("|---|---:|---:|---:|---:|")
+floor = statistics.median(results["read-floor"]["times"])
+print("| tool | median s | MB/s | files/s | × cat | × read-floor |")
+print("|---|---:|---:|---:|---:|---:|")
 for name, r in results.items():
     m = statistics.median(r["times"])
-    print(f"| {name} | {m:.2f} | {nbytes / 1e6 / m:.0f} | {files / m:.0f} | {m / base:.2f} |")
+    print(f"| {name} | {m:.3f} | {nbytes / 1e6 / m:.0f} | {files / m:.0f} | {m / base:.2f} "
+          f"| {m / floor:.2f} |")
 print()
 EOF
 
