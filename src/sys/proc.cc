@@ -36,6 +36,17 @@ std::vector<std::string_view> SplitSpaces(std::string_view s, std::size_t max_fi
   return out;
 }
 
+// The process's parent link from its stat; none when it exited meanwhile.
+std::optional<ParentLink> ReadParentLink(FileOpener* opener, const std::string& proc_root,
+                                         pid_t pid) {
+  auto text = ReadSmallFile(opener, proc_root + "/" + std::to_string(pid) + "/stat",
+                            limits::kMaxProcFileBytes);
+  if (!text.ok()) return std::nullopt;
+  auto stat = ParseProcStat(*text);
+  if (!stat) return std::nullopt;
+  return ParentLink{pid, stat->ppid, stat->start_time};
+}
+
 }  // namespace
 
 std::optional<ProcStat> ParseProcStat(std::string_view text) {
@@ -130,10 +141,7 @@ std::vector<pid_t> ListPids(FileOpener* opener, const std::string& proc_root) {
 std::vector<ParentLink> ListParentLinks(FileOpener* opener, const std::string& proc_root) {
   std::vector<ParentLink> links;
   for (pid_t pid : ListPids(opener, proc_root)) {
-    auto text = ReadSmallFile(opener, proc_root + "/" + std::to_string(pid) + "/stat",
-                              limits::kMaxProcFileBytes);
-    if (!text.ok()) continue;  // exited meanwhile
-    if (auto stat = ParseProcStat(*text)) links.push_back({pid, stat->ppid, stat->start_time});
+    if (auto link = ReadParentLink(opener, proc_root, pid)) links.push_back(*link);
   }
   return links;
 }
@@ -150,21 +158,14 @@ std::vector<ParentLink> ListFamilyLinks(FileOpener* opener, const std::vector<pi
       auto text = ReadSmallFile(opener, task_dir + "/" + std::to_string(tid) + "/children",
                                 limits::kMaxProcFileBytes);
       if (!text.ok()) continue;  // the thread exited, or no child lists in this kernel
-      std::string_view rest = *text;
-      while (!rest.empty() && links.size() < max) {
-        const std::size_t end = std::min(rest.find(' '), rest.size());
+      for (std::string_view field : SplitSpaces(*text, max)) {  // "pid pid ... "
+        if (links.size() >= max) break;
         pid_t child = 0;
-        if (ParseNumber(rest.substr(0, end), &child) && child > 0 && seen.insert(child).second) {
-          auto stat_text = ReadSmallFile(opener, proc_root + "/" + std::to_string(child) + "/stat",
-                                         limits::kMaxProcFileBytes);
-          std::optional<ProcStat> stat;
-          if (stat_text.ok()) stat = ParseProcStat(*stat_text);
-          if (stat) {  // else it exited meanwhile
-            links.push_back({child, stat->ppid, stat->start_time});
-            frontier.push_back(child);
-          }
+        if (!ParseNumber(field, &child) || child <= 0 || !seen.insert(child).second) continue;
+        if (auto link = ReadParentLink(opener, proc_root, child)) {  // else it exited meanwhile
+          links.push_back(*link);
+          frontier.push_back(child);
         }
-        rest.remove_prefix(std::min(end + 1, rest.size()));
       }
     }
   }

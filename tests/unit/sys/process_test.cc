@@ -328,7 +328,7 @@ TEST(ProcessTree, FamilyFromTheKernelsChildListsOfEveryThread) {
   children(10, 10, "11 ");
   children(10, 15, "12 19 ");  // 19 exited: listed, no stat
   process(11, 10, 110);
-  children(11, 11, "13 ");
+  children(11, 11, "13\n");
   process(12, 10, 120);
   children(12, 12, "");
   process(13, 11, 130);
