@@ -216,22 +216,28 @@ bool LooksRandom(std::string_view bytes) {
 
 #if defined(__SSE2__)
 namespace {
+// The sum of the 16 byte lanes (SSE2's sum of absolute differences against zero).
+int SumLanes(__m128i lanes) {
+  const __m128i halves = _mm_sad_epu8(lanes, _mm_setzero_si128());
+  return _mm_cvtsi128_si32(halves) + _mm_extract_epi16(halves, 4);
+}
+
 // CellLooksRandom on exactly 16 bytes at `p`, in one vector (SSE2, in every x86-64): the cell is
 // tested at every 16 bytes of the periodic-stride search, where the byte loop was a visible share
-// of a scan.
+// of a scan. Counts are summed in the vector (a comparison's all-ones lane is -1), not by
+// popcount, which baseline x86-64 has no instruction for (a libgcc call per count).
 bool CellLooksRandom16(const char* p) {
   const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   const __m128i shifted = _mm_sub_epi8(v, _mm_set1_epi8(0x20));  // printable: 0x20..0x7e
   const __m128i printable_mask =
       _mm_cmpeq_epi8(_mm_min_epu8(shifted, _mm_set1_epi8(0x5e)), shifted);
-  if (__builtin_popcount(static_cast<unsigned>(_mm_movemask_epi8(printable_mask))) > 12) {
-    return false;
-  }
+  if (SumLanes(_mm_sub_epi8(_mm_setzero_si128(), printable_mask)) > 12) return false;
   // Equal bytes: comparing the cell with its rotations by 1..15 counts every equal pair twice.
-  int twice_pairs = 0;
-#define STEEN_ROTATED_EQUAL(k)                                               \
-  twice_pairs += __builtin_popcount(static_cast<unsigned>(_mm_movemask_epi8( \
-      _mm_cmpeq_epi8(v, _mm_or_si128(_mm_srli_si128(v, k), _mm_slli_si128(v, 16 - (k)))))))
+  __m128i equal_counts = _mm_setzero_si128();
+#define STEEN_ROTATED_EQUAL(k) \
+  equal_counts = _mm_sub_epi8( \
+      equal_counts,            \
+      _mm_cmpeq_epi8(v, _mm_or_si128(_mm_srli_si128(v, k), _mm_slli_si128(v, 16 - (k)))))
   STEEN_ROTATED_EQUAL(1);
   STEEN_ROTATED_EQUAL(2);
   STEEN_ROTATED_EQUAL(3);
@@ -248,6 +254,7 @@ bool CellLooksRandom16(const char* p) {
   STEEN_ROTATED_EQUAL(14);
   STEEN_ROTATED_EQUAL(15);
 #undef STEEN_ROTATED_EQUAL
+  const int twice_pairs = SumLanes(equal_counts);
   const int pairs = twice_pairs / 2;
   // At least 14 distinct values: at most two repeats. Two pairs or fewer always are; four or
   // more never; three are one triple (14 distinct) or three doubles (13).
