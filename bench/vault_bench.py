@@ -93,16 +93,17 @@ def cmd_snapshot(args):
         json.dump(snapshot(args.dir), f, indent=0, sort_keys=True)
 
 
+def load_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 def changed_files(before, after):
     return [p for p in before if after.get(p, [None, None])[1] != before[p][1]]
 
 
 def cmd_changed(args):
-    with open(args.before, encoding="utf-8") as f:
-        before = json.load(f)
-    with open(args.after, encoding="utf-8") as f:
-        after = json.load(f)
-    print(len(changed_files(before, after)))
+    print(len(changed_files(load_json(args.before), load_json(args.after))))
 
 
 def canary_names(templates, folder):
@@ -110,10 +111,8 @@ def canary_names(templates, folder):
 
 
 def cmd_compare(args):
-    with open(args.before, encoding="utf-8") as f:
-        before = json.load(f)
-    with open(args.after, encoding="utf-8") as f:
-        after = json.load(f)
+    before = load_json(args.before)
+    after = load_json(args.after)
     templates = []
     if args.canaries:
         with open(args.canaries, encoding="utf-8") as f:
@@ -157,8 +156,7 @@ def manifest_lines(path):
 def cmd_manifest(args):
     before = None
     if args.before:
-        with open(args.before, encoding="utf-8") as f:
-            before = json.load(f)
+        before = load_json(args.before)
     files, canaries, overwritten, ranges = 0, 0, 0, 0
     pattern, rename = "-", "-"
     for e in manifest_lines(args.manifest):

@@ -13,11 +13,12 @@
 # manifest's "op":"file" lines naming a file of the share: files the drill opened for writing;
 # canaries the drill hit are counted apart), files changed before the stop (files of the share
 # missing or with other bytes just after the stop, before the rollback: what was really
-# damaged; a file opened and not yet written is not), stopped or not, the rollback's exit status and summary, byte-identical yes/no, files
-# lost, vault bytes (objects/ plus kept links that are an inode's last name), measured after the
-# stop and before the rollback, against bytes overwritten = the sizes, before the attack, of the
-# files the drill changed, canaries included (for new file + unlink and move out and back too:
-# the originals are what the vault must keep, whatever the ciphertext's size).
+# damaged; a file opened and not yet written is not), stopped or not, the rollback's exit
+# status and summary, byte-identical yes/no, files lost, vault bytes (objects/ plus kept links
+# that are an inode's last name), measured after the stop and before the rollback, against
+# bytes overwritten = the sizes, before the attack, of the files the drill changed, canaries
+# included (for new file + unlink and move out and back too: the originals are what the vault
+# must keep, whatever the ciphertext's size).
 # Markdown tables on stdout and in matrix.md.
 #
 # Canaries: "on" is the default configuration (what users run); the extra files it places are

@@ -241,6 +241,8 @@ inline constexpr std::size_t kMaxIncidentProcesses = 256;
 // any of their files was judged); fewer than an incident records, so each can be resumed.
 inline constexpr std::size_t kMaxTreeMembersStopped = 128;
 static_assert(kMaxTreeMembersStopped < kMaxIncidentProcesses);
+// Family members an alert looks at to find them (some are refused by the policy or gone).
+inline constexpr std::size_t kMaxTreeMembersListed = 2 * kMaxTreeMembersStopped;
 // Alerts (escalations) whose full JSON is stored per incident; later ones only update the scores.
 inline constexpr std::size_t kMaxIncidentAlerts = 64;
 // How long a write waits for the other process (daemon or CLI) to release the database lock.

@@ -232,11 +232,9 @@ void ProcessAttributor::FillAncestors(Actor* actor) {
   pid_t next = actor->ppid;
   for (int i = 0; i < limits::kMaxAncestors && next > 1; ++i) {
     actor->ancestors.push_back(next);
-    auto text = ReadSmallFile(opener_, ProcPath(next, "stat"), limits::kMaxProcFileBytes);
-    if (!text.ok()) break;
-    auto st = ParseProcStat(*text);
-    if (!st || st->ppid == next) break;
-    next = st->ppid;
+    const auto link = ReadParentLink(opener_, proc_root_, next);
+    if (!link || link->ppid == next) break;
+    next = link->ppid;
   }
 }
 

@@ -405,7 +405,7 @@ Status Daemon::Impl::Init() {
     processes = [](const std::vector<pid_t>& family_of) {
       return family_of.empty() ? sys::ListParentLinks(sys::DefaultFileOpener())
                                : sys::ListFamilyLinks(sys::DefaultFileOpener(), family_of,
-                                                      2 * limits::kMaxTreeMembersStopped);
+                                                      limits::kMaxTreeMembersListed);
     };
   }
   responder = std::make_unique<Responder>(response, control, attribute,

@@ -253,7 +253,7 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
             fmt::format("in process tree {} (no judged file of its own yet)", stopped_root->pid);
         for (const sys::ParentLink& link :
              sys::DescendantsOf(stopped_root->pid, stopped_root->start_time, links,
-                                2 * limits::kMaxTreeMembersStopped)) {
+                                limits::kMaxTreeMembersListed)) {
           if (!done.count(link.pid)) act_on_worker(view(link.pid), why);
         }
       }
@@ -298,7 +298,7 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
     for (const Actor& writer : stopped_writers) {
       if (writer.ppid > 1) family_of.push_back(writer.ppid);
     }
-    stop_family(processes_(family_of));
+    if (!family_of.empty()) stop_family(processes_(family_of));  // empty asks for every process
     stop_family(processes_({}));
   }
 

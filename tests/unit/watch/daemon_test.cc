@@ -1018,6 +1018,17 @@ TEST(ResponderTest, TheFamilyIsStoppedBeforeEveryProcessIsRead) {
   EXPECT_EQ(suspended_before_full_read, (std::vector<pid_t>{60, 10, 61}));
   EXPECT_EQ(Suspended(control), (std::vector<pid_t>{60, 10, 61, 63}));
   EXPECT_EQ(responder.stats().tree_members, 2u);
+  // No family to read first (no tree root, the writer's parent is init): one full read.
+  asked.clear();
+  sys::RecordingProcessControl control2;
+  Responder orphans({}, &control2, TreeView, nullptr, nullptr, processes);
+  ResponseTargets orphan_targets;
+  Actor orphan = Attacker(11);
+  orphan.ppid = 1;
+  orphan_targets.processes = {orphan};
+  orphans.Respond(Alert{}, orphan_targets, 0);
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_TRUE(asked[0].empty());
 }
 
 TEST(ResponderTest, ATreesWorkersAreLeftAloneWhenItsRootIsNotStopped) {
