@@ -149,6 +149,15 @@ inline constexpr int kAttributionCacheTtlMs = 1000;
 // its exe link: a uid changed by setuid() without exec shows this much later (smbd, which
 // switches euid per client, is always read in full).
 inline constexpr int kAttributionRecheckMs = 50;
+// Within this time of the last check of a process's stat and exe, its next events take the cached
+// actor without reading anything: a file's create, open, close and rename come microseconds apart,
+// and every read of /proc was four system calls per event (the events are handled after they
+// happened anyway, so /proc says what the process is now, not what it was). An exec or a reused
+// pid shows this much later at most; a reused pid within it would need pid_max forks.
+inline constexpr int kAttributionReuseUs = 2000;
+// How long a thread found not to be steen's own is taken as foreign without asking the kernel
+// again (a tgkill per event); see FanotifySourceImpl::IsOwn.
+inline constexpr int kOwnThreadCheckReuseMs = 1000;
 // Executable hashing: queue of pending requests, cache entries, and largest file hashed.
 inline constexpr std::size_t kExeHashQueueCapacity = 256;
 inline constexpr std::size_t kExeHashCacheEntries = 4096;
@@ -342,6 +351,12 @@ inline constexpr int kVaultDbBusyTimeoutMs = 5000;
 // New objects are made durable (fdatasync, then their folders) by a background thread at most
 // this long after they were stored: the writer waiting in open() does not wait for the disk.
 inline constexpr int kVaultFlushIntervalMs = 1000;
+// The daemon commits the catalog rows of the files it saw at most this long after the first of
+// them (and at once before it answers a permission event that a copy protects, when the loop goes
+// idle, and when an incident pins rows): other processes (`steen rollback`) see rows this late
+// at most, a crash of steen loses at most this much of the catalog (the copies stay on disk and
+// are reclaimed at the next Open), and another writer of the catalog waits at most this long.
+inline constexpr int kCatalogBatchMs = 25;
 // How often the daemon runs vault maintenance (retention, quotas, stale links).
 inline constexpr int kVaultMaintainMs = 60000;
 

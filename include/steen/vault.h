@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -195,9 +196,13 @@ class Vault {
   // commit instead of one per row (a file created in a watched tree writes four rows; their
   // commits were a third of the daemon's CPU on an untar). Rows are durable against a crash of
   // steen once CommitBatch() returns, so the daemon commits before it answers a permission event
-  // and after each batch of events. Rows written by other threads meanwhile join the batch.
+  // and, at the latest, once its batch is limits::kCatalogBatchMs old (a commit per batch of events
+  // was one per file under rsync: ~50 WAL page writes each). Rows written by other threads
+  // meanwhile join the batch.
   void BeginBatch();
   Status CommitBatch();
+  // How long the open batch has been open (its BEGIN, by any thread); nothing when none is.
+  std::optional<std::chrono::nanoseconds> OpenBatchAge() const;
 
   // Pins every version and change of these actors from `since_ns` on (and later ones by the same
   // actors) to an incident: never evicted until Release. Idempotent.

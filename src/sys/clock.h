@@ -37,6 +37,7 @@ class FakeClock : public Clock {
   uint64_t MonotonicNs() override { return now_ns_.load(); }
   int64_t WallNs() override { return static_cast<int64_t>(now_ns_.load()); }
   void AdvanceMs(uint64_t ms) { now_ns_ += ms * 1000000ull; }
+  void AdvanceUs(uint64_t us) { now_ns_ += us * 1000ull; }
 
  private:
   std::atomic<uint64_t> now_ns_{1000000000ull};

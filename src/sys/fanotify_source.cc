@@ -16,8 +16,10 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "sys/exe_hasher.h"
@@ -42,9 +44,9 @@ class FanotifyResponder : public PermissionResponder {
   int group_fd_;
 };
 
-bool IsOwnThread(pid_t tid) {
+bool IsOwnThread(pid_t self, pid_t tid) {
   // Signal 0 to (our tgid, tid) succeeds only for threads of this process; no file is opened.
-  return ::syscall(SYS_tgkill, ::getpid(), tid, 0) == 0;
+  return ::syscall(SYS_tgkill, self, tid, 0) == 0;
 }
 
 uint64_t FsidOf(const struct statfs& st) {
@@ -182,6 +184,30 @@ class FanotifySourceImpl : public FanotifySource {
 
   FanotifyOptions options_;
   FileOpener* opener_;
+  // Ours, read once: every event asks whether its thread is ours (a getpid per event was 5% of
+  // the daemon's system calls under rsync).
+  const pid_t self_pid_ = ::getpid();
+  // Threads found not to be ours, and when (both readers ask). A tid becomes ours only when that
+  // thread exits and steen starts one that gets the same id: pid_max thread starts later, so a
+  // check is reused for kOwnThreadCheckReuseMs instead of a tgkill per event.
+  std::mutex foreign_mu_;
+  std::unordered_map<pid_t, uint64_t> foreign_threads_;
+  bool IsOwn(pid_t tid) {
+    const uint64_t now = clock_->MonotonicNs();
+    const uint64_t reuse_ns = static_cast<uint64_t>(limits::kOwnThreadCheckReuseMs) * 1000000;
+    {
+      std::lock_guard lock(foreign_mu_);
+      auto it = foreign_threads_.find(tid);
+      if (it != foreign_threads_.end() && now - it->second < reuse_ns) return false;
+    }
+    const bool own = IsOwnThread(self_pid_, tid);
+    if (!own) {
+      std::lock_guard lock(foreign_mu_);
+      if (foreign_threads_.size() >= limits::kAttributionCacheEntries) foreign_threads_.clear();
+      foreign_threads_[tid] = now;
+    }
+    return own;
+  }
   Clock* clock_;
   ProcessAttributor* attributor_;
   std::unique_ptr<ExeHasher> own_hasher_;
@@ -423,7 +449,7 @@ OpenRequest FanotifySourceImpl::ReadOpenRequest(pid_t tid) {
   const std::string path = "/proc/" + std::to_string(tid) + "/syscall";
   OpenRequest request;
   for (int attempt = 0; attempt < limits::kSyscallReadAttempts; ++attempt) {
-    auto line = ReadSmallFile(opener_, path, 512);
+    auto line = ReadProcTextFile(opener_, path, 512);
     if (!line.ok()) break;  // gone
     if (!line->starts_with("running")) return ParseSyscallOpenRequest(*line);
     if (attempt < 4) {
@@ -446,7 +472,7 @@ void FanotifySourceImpl::HandleContentEvent(RawFanotifyEvent& raw) {
     Push(std::move(ev));
     return;
   }
-  bool own = IsOwnThread(raw.pid);
+  bool own = IsOwn(raw.pid);
   if (raw.mask & FAN_ALL_PERM_EVENTS) {
     if (own) {
       // Our own open (exe hasher, vault, restore): answer before anything else can happen.
@@ -642,7 +668,7 @@ void FanotifySourceImpl::HandleNameEvent(const RawFanotifyEvent& raw) {
     ++outside_events_;
     return;
   }
-  bool own = IsOwnThread(raw.pid);
+  bool own = IsOwn(raw.pid);
   if (own) {
     ++own_events_;
     if (!options_.report_own_events) return;

@@ -57,22 +57,38 @@ FileOpener* DefaultFileOpener() {
   return opener;
 }
 
-StatusOr<std::string> ReadSmallFile(FileOpener* opener, const std::string& path,
-                                    std::size_t max_bytes) {
+namespace {
+
+StatusOr<std::string> ReadBounded(FileOpener* opener, const std::string& path,
+                                  std::size_t max_bytes, bool short_read_is_end) {
   auto fd = opener->Open(path, O_RDONLY);
   if (!fd.ok()) return fd.status();
   std::string out;
   char buf[4096];
   while (out.size() < max_bytes) {
-    ssize_t n = ::read(fd->get(), buf, std::min(sizeof(buf), max_bytes - out.size()));
+    const std::size_t want = std::min(sizeof(buf), max_bytes - out.size());
+    ssize_t n = ::read(fd->get(), buf, want);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno("read " + path, errno);
     }
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
+    if (short_read_is_end && static_cast<std::size_t>(n) < want) break;
   }
   return out;
+}
+
+}  // namespace
+
+StatusOr<std::string> ReadSmallFile(FileOpener* opener, const std::string& path,
+                                    std::size_t max_bytes) {
+  return ReadBounded(opener, path, max_bytes, /*short_read_is_end=*/false);
+}
+
+StatusOr<std::string> ReadProcTextFile(FileOpener* opener, const std::string& path,
+                                       std::size_t max_bytes) {
+  return ReadBounded(opener, path, max_bytes, /*short_read_is_end=*/true);
 }
 
 std::string ReadLink(const std::string& path) {

@@ -58,6 +58,11 @@ FileOpener* DefaultFileOpener();
 // Reads a whole small file through `opener` (bounded by max_bytes). For /proc files.
 StatusOr<std::string> ReadSmallFile(FileOpener* opener, const std::string& path,
                                     std::size_t max_bytes);
+// The same for a /proc file that the kernel makes whole at each read (stat, status, syscall,
+// children: seq_file fills the caller's buffer as far as the text goes), so a read that returns
+// less than asked is the end: one read instead of two. Attribution reads such a file per event.
+StatusOr<std::string> ReadProcTextFile(FileOpener* opener, const std::string& path,
+                                       std::size_t max_bytes);
 // readlink(2) into a string ("" on failure). Does not open anything.
 std::string ReadLink(const std::string& path);
 // True when `path` equals `root` or lies below it (textual, both absolute and normalised).

@@ -39,8 +39,8 @@ std::vector<std::string_view> SplitSpaces(std::string_view s, std::size_t max_fi
 // The process's parent link from its stat; none when it exited meanwhile.
 std::optional<ParentLink> ReadParentLink(FileOpener* opener, const std::string& proc_root,
                                          pid_t pid) {
-  auto text = ReadSmallFile(opener, proc_root + "/" + std::to_string(pid) + "/stat",
-                            limits::kMaxProcFileBytes);
+  auto text = ReadProcTextFile(opener, proc_root + "/" + std::to_string(pid) + "/stat",
+                               limits::kMaxProcFileBytes);
   if (!text.ok()) return std::nullopt;
   auto stat = ParseProcStat(*text);
   if (!stat) return std::nullopt;
@@ -241,6 +241,7 @@ void ProcessAttributor::FillAncestors(Actor* actor) {
 std::optional<Actor> ProcessAttributor::RecentlyChecked(pid_t tid) {
   const uint64_t now = clock_->MonotonicNs();
   Actor cached;
+  bool reuse = false;
   {
     std::lock_guard lock(mu_);
     if (thread_owner_.contains(tid)) return std::nullopt;  // a thread: status maps it
@@ -251,12 +252,23 @@ std::optional<Actor> ProcessAttributor::RecentlyChecked(pid_t tid) {
       return std::nullopt;
     }
     cached = it->second.actor;
+    // smbd switches its euid between root and the client's user: read every time.
+    if (IsSmbdProcess(cached.comm, cached.exe)) return std::nullopt;
+    reuse =
+        now - it->second.verified_ns < static_cast<uint64_t>(limits::kAttributionReuseUs) * 1000;
   }
-  // smbd switches its euid between root and the client's user: read every time.
-  if (IsSmbdProcess(cached.comm, cached.exe)) return std::nullopt;
+  if (reuse) {
+    cached.tid = tid;
+    if (cached.exe_sha256.empty() && hasher_ != nullptr) {
+      cached.exe_sha256 = hasher_->LookupOrRequest(cached.pid);
+    }
+    ++cache_hits_;
+    ++reused_;
+    return cached;
+  }
   // Still the same process (start time: the pid was not reused; a thread under that id has its
   // own start time) running the same program (exec changes comm and exe).
-  auto stat_text = ReadSmallFile(opener_, ProcPath(tid, "stat"), limits::kMaxProcFileBytes);
+  auto stat_text = ReadProcTextFile(opener_, ProcPath(tid, "stat"), limits::kMaxProcFileBytes);
   if (!stat_text.ok()) return std::nullopt;
   std::optional<ProcStat> stat = ParseProcStat(*stat_text);
   if (!stat || stat->start_time != cached.start_time || stat->comm != cached.comm) {
@@ -270,6 +282,17 @@ std::optional<Actor> ProcessAttributor::RecentlyChecked(pid_t tid) {
   if (cached.exe_sha256.empty() && hasher_ != nullptr) {
     cached.exe_sha256 = hasher_->LookupOrRequest(cached.pid);
   }
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(tid);
+    if (it != cache_.end() && it->second.actor.start_time == cached.start_time) {
+      it->second.actor.ppid = cached.ppid;
+      it->second.actor.pgid = cached.pgid;
+      it->second.actor.sid = cached.sid;
+      it->second.actor.exe_sha256 = cached.exe_sha256;
+      it->second.verified_ns = now;
+    }
+  }
   ++cache_hits_;
   ++rechecks_skipped_;
   return cached;
@@ -282,7 +305,7 @@ Actor ProcessAttributor::Attribute(pid_t tid) {
   actor.pid = tid;
   actor.tid = tid;
   // status first: it maps a thread id to its process (Tgid) and carries the thread's uids.
-  auto status_text = ReadSmallFile(opener_, ProcPath(tid, "status"), limits::kMaxProcFileBytes);
+  auto status_text = ReadProcTextFile(opener_, ProcPath(tid, "status"), limits::kMaxProcFileBytes);
   std::optional<ProcStatus> status;
   if (status_text.ok()) status = ParseProcStatus(*status_text);
   if (!status) {
@@ -296,7 +319,8 @@ Actor ProcessAttributor::Attribute(pid_t tid) {
   }
   actor.pid = status->tgid;
   if (status->has_uid) actor.uid = status->effective_uid;
-  auto stat_text = ReadSmallFile(opener_, ProcPath(actor.pid, "stat"), limits::kMaxProcFileBytes);
+  auto stat_text =
+      ReadProcTextFile(opener_, ProcPath(actor.pid, "stat"), limits::kMaxProcFileBytes);
   std::optional<ProcStat> stat;
   if (stat_text.ok()) stat = ParseProcStat(*stat_text);
   if (!stat) {
@@ -363,7 +387,7 @@ Actor ProcessAttributor::Attribute(pid_t tid) {
     lru_.pop_back();
   }
   lru_.push_front(actor.pid);
-  cache_[actor.pid] = CacheEntry{actor, inserted, now, lru_.begin()};
+  cache_[actor.pid] = CacheEntry{actor, inserted, now, now, lru_.begin()};
   if (tid != actor.pid) {
     if (thread_owner_.size() >= limits::kAttributionCacheEntries) thread_owner_.clear();
     thread_owner_[tid] = actor.pid;
@@ -383,8 +407,8 @@ std::optional<Actor> ProcessAttributor::Remembered(pid_t tid) {
 }
 
 AttributionStats ProcessAttributor::Stats() const {
-  return {attributed_.load(), cache_hits_.load(), vanished_.load(), vanished_from_cache_.load(),
-          rechecks_skipped_.load()};
+  return {attributed_.load(),          cache_hits_.load(),       vanished_.load(),
+          vanished_from_cache_.load(), rechecks_skipped_.load(), reused_.load()};
 }
 
 }  // namespace steen::sys

@@ -95,6 +95,8 @@ struct AttributionStats {
   uint64_t vanished_from_cache = 0;
   // Of the cache hits, those taken on /proc/PID/stat and exe alone (status read recently).
   uint64_t rechecks_skipped = 0;
+  // Of the cache hits, those taken without reading anything (checked within kAttributionReuseUs).
+  uint64_t reused = 0;
 };
 
 class ProcessAttributor {
@@ -119,6 +121,7 @@ class ProcessAttributor {
     Actor actor;
     uint64_t inserted_ns;  // first read of ancestors, cgroup, user (kAttributionCacheTtlMs)
     uint64_t checked_ns;   // last read of status (uid) and tgid (kAttributionRecheckMs)
+    uint64_t verified_ns;  // last read of stat and exe, in full or as a recheck
     std::list<pid_t>::iterator lru;
   };
   // The cached actor of process `tid` when its uid was read less than kAttributionRecheckMs ago
@@ -142,7 +145,7 @@ class ProcessAttributor {
   // Threads other than a process's main thread -> their process (bounded: cleared when full).
   std::unordered_map<pid_t, pid_t> thread_owner_;
   std::atomic<uint64_t> attributed_{0}, cache_hits_{0}, vanished_{0}, vanished_from_cache_{0},
-      rechecks_skipped_{0};
+      rechecks_skipped_{0}, reused_{0};
 };
 
 }  // namespace steen::sys

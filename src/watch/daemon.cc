@@ -260,6 +260,8 @@ struct Daemon::Impl {
   void VaultGap(const std::string& message);
   // Commits the vault's batch of catalog rows; `reopen` starts the next one (events follow).
   void CommitVault(bool reopen);
+  // Time until the open catalog batch must be committed (kDaemonPollMs when none is open).
+  std::chrono::milliseconds CatalogBatchLeft() const;
   void PreserveMovedOut(int fd, const FileEvent& event, const vault::ActorRef& actor);
   bool Linkable(uint64_t device) const {
     return std::find(linkable_devices.begin(), linkable_devices.end(), device) !=
@@ -744,6 +746,14 @@ void Daemon::Impl::CommitVault(bool reopen) {
   if (reopen) vault->BeginBatch();
 }
 
+std::chrono::milliseconds Daemon::Impl::CatalogBatchLeft() const {
+  const std::chrono::milliseconds limit = deps.catalog_batch;
+  const std::optional<std::chrono::nanoseconds> age = vault ? vault->OpenBatchAge() : std::nullopt;
+  if (!age) return std::chrono::milliseconds(limits::kDaemonPollMs);
+  const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(*age);
+  return spent >= limit ? std::chrono::milliseconds(0) : limit - spent;
+}
+
 void Daemon::Impl::VaultGap(const std::string& message) {
   Log("vault: " + message);
   ++vault_gaps_since_alert;
@@ -989,6 +999,8 @@ void Daemon::Impl::Publish(std::vector<Decided> decided) {
           if (!actors.empty()) {
             Status pinned = vault->Pin(*id, actors, 0);
             if (!pinned.ok()) Log("vault: pin " + *id + ": " + pinned.message());
+            // The incident's rows now, for an operator's `steen rollback` that may follow at once.
+            CommitVault(/*reopen=*/true);
           }
         }
         responder->Track(d.outcome, *id, MonotonicNowNs());
@@ -1305,6 +1317,7 @@ int Daemon::Poll(std::chrono::milliseconds timeout, int max_events) {
       timeout = std::min(timeout, left);
     }
   }
+  if (d.vault) timeout = std::min(timeout, d.CatalogBatchLeft());
   while (handled < max_events) {
     std::optional<sys::SysEvent> ev =
         d.events->Next(handled == 0 ? timeout : std::chrono::milliseconds(0));
@@ -1326,7 +1339,9 @@ int Daemon::Poll(std::chrono::milliseconds timeout, int max_events) {
   // judgement of files already written, and so the alert (docs/design/watch.md).
   if (d.vault) d.vault->FinishPending();
   d.Periodic();
-  d.CommitVault(/*reopen=*/false);  // also the rows the permission reader's links added
+  // Also the rows the permission reader's links added. While events keep coming, the batch
+  // grows until it is kCatalogBatchMs old: a commit per poll was one per file under rsync.
+  if (handled == 0 || d.CatalogBatchLeft().count() == 0) d.CommitVault(/*reopen=*/false);
   return handled;
 }
 

@@ -28,6 +28,7 @@
 #include "steen/alert.h"
 #include "steen/content.h"
 #include "steen/detect.h"
+#include "steen/limits.h"
 #include "steen/outputs.h"
 #include "steen/status.h"
 #include "steen/vault.h"
@@ -57,6 +58,8 @@ struct DaemonDeps {
   // pids are not this machine's).
   std::function<std::vector<sys::ParentLink>(const std::vector<pid_t>&)> processes;
   bool abort_on_stall = true;  // the watchdog aborts a loop stuck for 2 x config.watchdog
+  // The longest a catalog batch stays open while events keep coming (tests lengthen it).
+  std::chrono::milliseconds catalog_batch{limits::kCatalogBatchMs};
   // Diagnostics (start-up steps, errors that are counted). null: stderr.
   std::function<void(const std::string&)> log;
 };

@@ -36,6 +36,29 @@ char StateOf(pid_t pid) {
   return st ? st->state : '?';
 }
 
+// One read for a /proc file the kernel makes whole (a short read is its end), and a file longer
+// than one read buffer still read whole, as ReadSmallFile reads it.
+TEST(ProcFiles, TextFileReadWholeInOneReadOrMore) {
+  auto status = ReadProcTextFile(DefaultFileOpener(), "/proc/self/status", 16 * 1024);
+  ASSERT_TRUE(status.ok());
+  EXPECT_NE(status->find("Tgid:"), std::string::npos);
+  EXPECT_NE(status->find("Cpus_allowed"), std::string::npos) << "cut short";
+  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string path = std::string(tmpl) + "/long";
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "line " + std::to_string(i) + "\n";
+  std::ofstream(path) << text;
+  auto whole = ReadProcTextFile(DefaultFileOpener(), path, 64 * 1024);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(*whole, text);
+  auto bounded = ReadProcTextFile(DefaultFileOpener(), path, 100);
+  ASSERT_TRUE(bounded.ok());
+  EXPECT_EQ(*bounded, text.substr(0, 100));
+  EXPECT_FALSE(ReadProcTextFile(DefaultFileOpener(), path + "-missing", 100).ok());
+  std::filesystem::remove_all(tmpl);
+}
+
 TEST(Attribution, OwnProcessAndThread) {
   ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get());
   Actor me = attributor.Attribute(::getpid());
@@ -111,10 +134,12 @@ TEST(Attribution, ThreadGoneSinceAnEarlierEventIsAttributedToItsProcess) {
   std::ofstream(root + "/4243/status") << "Name:\tx\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\n";
   std::ofstream(root + "/4242/stat")
       << "4242 (w) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0\n";
-  ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get(), nullptr, root);
+  FakeClock clock;
+  ProcessAttributor attributor(DefaultFileOpener(), &clock, nullptr, root);
   Actor alive = attributor.Attribute(4243);
   ASSERT_EQ(alive.pid, 4242);
   ASSERT_EQ(alive.start_time, 777u);
+  clock.AdvanceUs(limits::kAttributionReuseUs + 1);  // /proc is read again
   std::filesystem::remove_all(root + "/4243");
   std::filesystem::remove_all(root + "/4242");
   Actor gone = attributor.Attribute(4243);
@@ -134,9 +159,10 @@ TEST(Attribution, ThreadGoneSinceAnEarlierEventIsAttributedToItsProcess) {
   std::filesystem::remove_all(root);
 }
 
-// A file's create, open and close come microseconds apart: within kAttributionRecheckMs of a
-// full read the attributor checks only stat and exe, so a new program (exec) or a reused pid is
-// still seen at once, and a uid changed without exec is seen once the window is over.
+// A file's create, open and close come microseconds apart: within kAttributionReuseUs of a check
+// the attributor reads nothing; within kAttributionRecheckMs of a full read it checks only stat
+// and exe, so a new program (exec) or a reused pid is seen once the short reuse time is over, and
+// a uid changed without exec once the recheck window is over.
 TEST(Attribution, RecentProcessIsRecheckedCheaplyButExecAndPidReuseShowAtOnce) {
   char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
@@ -155,6 +181,13 @@ TEST(Attribution, RecentProcessIsRecheckedCheaplyButExecAndPidReuseShowAtOnce) {
   FakeClock clock;
   ProcessAttributor attributor(DefaultFileOpener(), &clock, nullptr, root);
   EXPECT_EQ(attributor.Attribute(4242).uid, 1000u);
+  // Within kAttributionReuseUs of that read, nothing is read again (the file may even be gone).
+  std::filesystem::remove(dir + "/stat");
+  EXPECT_EQ(attributor.Attribute(4242).start_time, 777u);
+  EXPECT_EQ(attributor.Stats().reused, 1u);
+  write("stat", stat_line("w", 777));
+  const auto past_reuse = [&] { clock.AdvanceUs(limits::kAttributionReuseUs + 1); };
+  past_reuse();
   // setuid() without exec: the cached uid until the window is over, then the new one.
   write("status", "Name:\tw\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\n");
   EXPECT_EQ(attributor.Attribute(4242).uid, 1000u);
@@ -162,13 +195,15 @@ TEST(Attribution, RecentProcessIsRecheckedCheaplyButExecAndPidReuseShowAtOnce) {
   clock.AdvanceMs(limits::kAttributionRecheckMs + 1);
   EXPECT_EQ(attributor.Attribute(4242).uid, 0u);
   EXPECT_EQ(attributor.Stats().rechecks_skipped, 1u);
-  // exec (a new comm), inside the window: read in full at once.
+  // exec (a new comm), inside the recheck window, once the reuse time is over: read in full.
+  past_reuse();
   write("status", "Name:\tw\nTgid:\t4242\nPPid:\t1\nUid:\t33\t33\t33\t33\n");
   write("stat", stat_line("locker", 777));
   Actor after_exec = attributor.Attribute(4242);
   EXPECT_EQ(after_exec.comm, "locker");
   EXPECT_EQ(after_exec.uid, 33u);
   // The pid reused by another process (another start time), inside the window: in full.
+  past_reuse();
   write("status", "Name:\tw\nTgid:\t4242\nPPid:\t1\nUid:\t7\t7\t7\t7\n");
   write("stat", stat_line("locker", 999));
   Actor reused = attributor.Attribute(4242);
@@ -176,11 +211,13 @@ TEST(Attribution, RecentProcessIsRecheckedCheaplyButExecAndPidReuseShowAtOnce) {
   EXPECT_EQ(reused.uid, 7u);
   EXPECT_EQ(attributor.Stats().rechecks_skipped, 1u);
   // The next event of that process, inside the window: cheap again, same answer.
+  past_reuse();
   Actor again = attributor.Attribute(4242);
   EXPECT_EQ(again.start_time, 999u);
   EXPECT_EQ(again.uid, 7u);
   EXPECT_EQ(again.comm, "locker");
   EXPECT_EQ(attributor.Stats().rechecks_skipped, 2u);
+  EXPECT_EQ(attributor.Stats().reused, 1u);
   std::filesystem::remove_all(root);
 }
 

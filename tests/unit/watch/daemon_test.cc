@@ -13,6 +13,7 @@
 #include <mutex>
 #include <random>
 
+#include "steen/limits.h"
 #include "sys/permission.h"
 #include "sys/proc.h"
 #include "watch/canaries.h"
@@ -132,6 +133,7 @@ class DaemonTest : public ::testing::Test {
       return actor;
     };
     deps.abort_on_stall = false;
+    deps.catalog_batch = catalog_batch_;
     deps.log = [this](const std::string& line) { log_.push_back(line); };
     auto daemon = Daemon::Start(config_, std::move(deps));
     ASSERT_TRUE(daemon.ok()) << daemon.status().message();
@@ -149,6 +151,8 @@ class DaemonTest : public ::testing::Test {
     ASSERT_TRUE(vault.ok()) << vault.status().message();
     StartDaemon(nullptr, 1024, std::move(*vault));
   }
+
+  milliseconds catalog_batch_{limits::kCatalogBatchMs};
 
   std::string Doc(int i) {
     return (root_ / "share" / "docs" / ("report" + std::to_string(i) + ".pdf")).string();
@@ -1095,6 +1099,36 @@ TEST(ResponderTest, AStoppedWritersClonesAreStoppedWithIt) {
   targets.processes = {smbd};
   responder3.Respond(Alert{}, targets, 0);
   EXPECT_EQ(Suspended(control3), (std::vector<pid_t>{81}));
+}
+
+// The catalog rows of a stream of events are committed together, at the latest kCatalogBatchMs
+// after the first (a commit per batch of events was one per file under rsync), and at once when
+// the loop finds no more events: another process (`steen rollback`) sees them that late at most.
+TEST_F(DaemonTest, CatalogRowsAreCommittedInBatchesOfBoundedAge) {
+  Populate(3);
+  catalog_batch_ = milliseconds(300);  // long enough for a loaded sanitizer build's Poll
+  StartDaemonWithVault();
+  auto reader = vault::Vault::Open(VaultOptionsForTest());
+  ASSERT_TRUE(reader.ok());
+  const vault::ActorRef who = vault::ToActorRef(Attacker());
+  const auto committed = [&] {
+    auto changes = (*reader)->ChangesBy({who}, 0);
+    EXPECT_TRUE(changes.ok());
+    return changes.ok() ? changes->size() : 0u;
+  };
+  const auto create = [&](int i) {
+    ASSERT_TRUE(source_->Push(NameEvent(FileOp::kCreate, Doc(i), Attacker())));
+    EXPECT_EQ(daemon_->Poll(milliseconds(0)), 1);
+  };
+  create(0);
+  EXPECT_EQ(committed(), 0u) << "a batch younger than kCatalogBatchMs was committed";
+  ::usleep(310'000);
+  create(1);
+  EXPECT_EQ(committed(), 2u) << "a batch older than kCatalogBatchMs was not committed";
+  create(2);
+  EXPECT_EQ(committed(), 2u);
+  EXPECT_EQ(daemon_->Poll(milliseconds(0)), 0);
+  EXPECT_EQ(committed(), 3u) << "an idle loop left its batch open";
 }
 
 }  // namespace
