@@ -357,6 +357,11 @@ inline constexpr int kVaultFlushIntervalMs = 1000;
 // at most, a crash of steen loses at most this much of the catalog (the copies stay on disk and
 // are reclaimed at the next Open), and another writer of the catalog waits at most this long.
 inline constexpr int kCatalogBatchMs = 25;
+// A writer of the catalog kept waiting by another tries again this often (SQLite's own waits
+// grow to 100 ms), and the daemon gives a waiting writer at most kCatalogYieldMs before its next
+// batch (design/vault.md "Catalog writes are batched").
+inline constexpr int kCatalogBusyPollUs = 200;
+inline constexpr int kCatalogYieldMs = 50;
 // How often the daemon runs vault maintenance (retention, quotas, stale links).
 inline constexpr int kVaultMaintainMs = 60000;
 

@@ -203,6 +203,12 @@ class Vault {
   Status CommitBatch();
   // How long the open batch has been open (its BEGIN, by any thread); nothing when none is.
   std::optional<std::chrono::nanoseconds> OpenBatchAge() const;
+  // Another process waits for the catalog's write lock while a batch is open (it says so through
+  // catalog.want while SQLite makes it wait). The daemon then commits and lets it in.
+  bool OtherWriterWaits() const;
+  // Waits until no other process waits for the write lock, at most `at_most`. Call with no batch
+  // open and nobody held (a permission event unanswered).
+  void LetWaitingWriterIn(std::chrono::milliseconds at_most);
 
   // Pins every version and change of these actors from `since_ns` on (and later ones by the same
   // actors) to an incident: never evicted until Release. Idempotent.

@@ -556,6 +556,41 @@ struct Vault::Impl {
   // the time) was a system call per file renamed over under rsync. Under `mu`.
   std::set<std::string> object_folders;
   std::atomic<uint64_t> batch_begun_ns{0};  // CLOCK_MONOTONIC of the open batch's BEGIN, or 0
+  // Fair turns at the catalog's write lock. The daemon holds it for a whole batch, one after the
+  // other while events keep coming, and SQLite's own busy wait (sleeps of up to 100 ms) let a
+  // second writer (`steen rollback`) wait seconds for a gap. A waiting writer takes an OFD lock
+  // on catalog.want; the daemon, seeing it at the end of a poll, commits and waits for it.
+  int want_fd = -1;
+  bool want_held = false;
+  uint64_t busy_since_ns = 0;
+  void AnnounceWaiting() {
+    if (want_held || want_fd < 0) return;
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_len = 1;
+    want_held = ::fcntl(want_fd, F_OFD_SETLK, &fl) == 0;
+  }
+  void StopWaiting() {
+    if (!want_held) return;
+    struct flock fl {};
+    fl.l_type = F_UNLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_len = 1;
+    (void)::fcntl(want_fd, F_OFD_SETLK, &fl);
+    want_held = false;
+  }
+  static int CatalogBusy(void* arg, int attempts);
+  static int CatalogWriteEnds(void* arg);
+  static void CatalogRolledBack(void* arg);
+  bool SomeoneWaits() const {
+    if (want_fd < 0) return false;
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_len = 1;
+    return ::fcntl(want_fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+  }
 
   std::string NewPlaceholder() {
     return fmt::format("{}{}-{}-{}", kPlaceholderPrefix, ::getpid(), Now(), tmp_counter++);
@@ -569,6 +604,7 @@ struct Vault::Impl {
     if (db != nullptr) sqlite3_close(db);
     if (links_fd >= 0) ::close(links_fd);
     if (lock_fd >= 0) ::close(lock_fd);
+    if (want_fd >= 0) ::close(want_fd);
   }
 
   int64_t Now() const { return options.now_ns ? options.now_ns() : RealNowNs(); }
@@ -921,6 +957,31 @@ struct Vault::Impl {
   }
 };
 
+// SQLite's busy handler for every catalog connection: tries again every kCatalogBusyPollUs until
+// kVaultDbBusyTimeoutMs (SQLite's default sleeps grow to 100 ms and miss the short gaps between
+// the daemon's batches); a process other than the vault's owner says it waits (catalog.want).
+int Vault::Impl::CatalogBusy(void* arg, int attempts) {
+  auto* m = static_cast<Impl*>(arg);
+  const uint64_t now = MonotonicNs();
+  if (attempts == 0) {
+    m->busy_since_ns = now;
+    if (!m->owner) m->AnnounceWaiting();
+  }
+  if (now - m->busy_since_ns >= static_cast<uint64_t>(limits::kVaultDbBusyTimeoutMs) * 1000000) {
+    m->StopWaiting();
+    return 0;
+  }
+  ::usleep(limits::kCatalogBusyPollUs);
+  return 1;
+}
+
+int Vault::Impl::CatalogWriteEnds(void* arg) {
+  static_cast<Impl*>(arg)->StopWaiting();
+  return 0;  // the commit goes on
+}
+
+void Vault::Impl::CatalogRolledBack(void* arg) { static_cast<Impl*>(arg)->StopWaiting(); }
+
 Status Vault::Impl::OpenCatalog() {
   const std::string path = Path("catalog.db");
   if (sqlite3_open_v2(path.c_str(), &db,
@@ -929,7 +990,10 @@ Status Vault::Impl::OpenCatalog() {
     return Status::IoError("vault catalog " + path + ": " +
                            (db ? sqlite3_errmsg(db) : "cannot open"));
   }
-  sqlite3_busy_timeout(db, limits::kVaultDbBusyTimeoutMs);
+  want_fd = ::open(Path("catalog.want").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  sqlite3_busy_handler(db, &CatalogBusy, this);
+  sqlite3_commit_hook(db, &CatalogWriteEnds, this);
+  sqlite3_rollback_hook(db, &CatalogRolledBack, this);
   int64_t user_version = 0;
   {
     Stmt version(db, &statements, "PRAGMA user_version");
@@ -1342,6 +1406,15 @@ Status Vault::CommitBatch() {
   Status committed = m.Exec("COMMIT");
   if (committed.ok()) m.batch_begun_ns.store(0);
   return committed;
+}
+
+bool Vault::OtherWriterWaits() const {
+  return impl_->batch_begun_ns.load() != 0 && impl_->SomeoneWaits();
+}
+
+void Vault::LetWaitingWriterIn(std::chrono::milliseconds at_most) {
+  const uint64_t until = MonotonicNs() + static_cast<uint64_t>(at_most.count()) * 1000000;
+  while (impl_->SomeoneWaits() && MonotonicNs() < until) ::usleep(limits::kCatalogBusyPollUs);
 }
 
 std::optional<std::chrono::nanoseconds> Vault::OpenBatchAge() const {

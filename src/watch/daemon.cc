@@ -1341,7 +1341,12 @@ int Daemon::Poll(std::chrono::milliseconds timeout, int max_events) {
   d.Periodic();
   // Also the rows the permission reader's links added. While events keep coming, the batch
   // grows until it is kCatalogBatchMs old: a commit per poll was one per file under rsync.
-  if (handled == 0 || d.CatalogBatchLeft().count() == 0) d.CommitVault(/*reopen=*/false);
+  // A `steen rollback` waiting for the catalog gets its turn now, not after seconds of batches.
+  const bool writer_waits = d.vault && d.vault->OtherWriterWaits();
+  if (handled == 0 || writer_waits || d.CatalogBatchLeft().count() == 0) {
+    d.CommitVault(/*reopen=*/false);
+  }
+  if (writer_waits) d.vault->LetWaitingWriterIn(std::chrono::milliseconds(limits::kCatalogYieldMs));
   return handled;
 }
 

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -608,6 +610,38 @@ TEST_F(VaultStoreTest, ABatchIsCommittedWhole) {
   auto c = Preserve(*owner, File("c", "third"));
   ASSERT_TRUE(c.ok());
   EXPECT_TRUE(reader->GetVersion(c->version_id).ok());
+}
+
+// The daemon holds the catalog's write lock batch after batch; a second process's writer (the
+// CLI's `steen rollback`) says it waits, the owner sees it, commits and lets it in, instead of
+// the writer finding a gap by chance (seconds under rsync with SQLite's own waits).
+TEST_F(VaultStoreTest, AWriterKeptWaitingIsSeenAndLetIn) {
+  auto owner = Open();
+  auto other = Open();
+  ASSERT_TRUE(owner && other);
+  owner->BeginBatch();
+  ASSERT_TRUE(Preserve(*owner, File("a", "first")).ok());  // the owner now holds the lock
+  EXPECT_FALSE(owner->OtherWriterWaits());
+  std::atomic<bool> pinned{false};
+  std::thread writer([&] {
+    EXPECT_TRUE(other->Pin("INC-1", {actor_}, 0).ok());
+    pinned = true;
+  });
+  bool seen = false;
+  for (int i = 0; i < 4000 && !seen; ++i) {
+    seen = owner->OtherWriterWaits();
+    if (!seen) ::usleep(1000);
+  }
+  EXPECT_TRUE(seen) << "the waiting writer was not seen";
+  EXPECT_FALSE(pinned.load()) << "the writer did not wait for the lock";
+  ASSERT_TRUE(owner->CommitBatch().ok());
+  owner->LetWaitingWriterIn(std::chrono::milliseconds(4000));
+  writer.join();
+  EXPECT_TRUE(pinned.load());
+  owner->BeginBatch();
+  ASSERT_TRUE(Preserve(*owner, File("b", "second")).ok());
+  EXPECT_FALSE(owner->OtherWriterWaits()) << "the writer's claim outlived its write";
+  ASSERT_TRUE(owner->CommitBatch().ok());
 }
 
 TEST_F(VaultStoreTest, NewerSchemaAndCorruptCatalogAreClearErrors) {
