@@ -354,8 +354,9 @@ inline constexpr int kVaultFlushIntervalMs = 1000;
 // The daemon commits the catalog rows of the files it saw at most this long after the first of
 // them (and at once before it answers a permission event that a copy protects, when the loop goes
 // idle, and when an incident pins rows): other processes (`steen rollback`) see rows this late
-// at most, a crash of steen loses at most this much of the catalog (the copies stay on disk and
-// are reclaimed at the next Open), and another writer of the catalog waits at most this long.
+// at most, and a crash of steen loses at most this much of the catalog (the copies stay on disk
+// and are reclaimed at the next Open). Another writer of the catalog is let in at the end of the
+// daemon's current poll (kCatalogYieldMs below).
 inline constexpr int kCatalogBatchMs = 25;
 // A writer of the catalog kept waiting by another tries again this often (SQLite's own waits
 // grow to 100 ms), and the daemon gives a waiting writer at most kCatalogYieldMs before its next

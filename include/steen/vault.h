@@ -207,7 +207,7 @@ class Vault {
   // catalog.want while SQLite makes it wait). The daemon then commits and lets it in.
   bool OtherWriterWaits() const;
   // Waits until no other process waits for the write lock, at most `at_most`. Call with no batch
-  // open and nobody held (a permission event unanswered).
+  // open and no permission event unanswered.
   void LetWaitingWriterIn(std::chrono::milliseconds at_most);
 
   // Pins every version and change of these actors from `since_ns` on (and later ones by the same

@@ -563,20 +563,22 @@ struct Vault::Impl {
   int want_fd = -1;
   bool want_held = false;
   uint64_t busy_since_ns = 0;
-  void AnnounceWaiting() {
-    if (want_held || want_fd < 0) return;
+  // The first byte of catalog.want, locked (F_WRLCK) or released (F_UNLCK) with OFD locks.
+  static struct flock WantByte(short type) {
     struct flock fl {};
-    fl.l_type = F_WRLCK;
+    fl.l_type = type;
     fl.l_whence = SEEK_SET;
     fl.l_len = 1;
+    return fl;
+  }
+  void AnnounceWaiting() {
+    if (want_held || want_fd < 0) return;
+    struct flock fl = WantByte(F_WRLCK);
     want_held = ::fcntl(want_fd, F_OFD_SETLK, &fl) == 0;
   }
   void StopWaiting() {
     if (!want_held) return;
-    struct flock fl {};
-    fl.l_type = F_UNLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_len = 1;
+    struct flock fl = WantByte(F_UNLCK);
     (void)::fcntl(want_fd, F_OFD_SETLK, &fl);
     want_held = false;
   }
@@ -585,10 +587,7 @@ struct Vault::Impl {
   static void CatalogRolledBack(void* arg);
   bool SomeoneWaits() const {
     if (want_fd < 0) return false;
-    struct flock fl {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_len = 1;
+    struct flock fl = WantByte(F_WRLCK);
     return ::fcntl(want_fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
   }
 
