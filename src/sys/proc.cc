@@ -238,6 +238,12 @@ void ProcessAttributor::FillAncestors(Actor* actor) {
   }
 }
 
+void ProcessAttributor::FillExeHash(Actor* actor) {
+  if (actor->exe_sha256.empty() && hasher_ != nullptr) {
+    actor->exe_sha256 = hasher_->LookupOrRequest(actor->pid);
+  }
+}
+
 std::optional<Actor> ProcessAttributor::RecentlyChecked(pid_t tid) {
   const uint64_t now = clock_->MonotonicNs();
   Actor cached;
@@ -259,9 +265,7 @@ std::optional<Actor> ProcessAttributor::RecentlyChecked(pid_t tid) {
   }
   if (reuse) {
     cached.tid = tid;
-    if (cached.exe_sha256.empty() && hasher_ != nullptr) {
-      cached.exe_sha256 = hasher_->LookupOrRequest(cached.pid);
-    }
+    FillExeHash(&cached);
     ++cache_hits_;
     ++reused_;
     return cached;
@@ -279,9 +283,7 @@ std::optional<Actor> ProcessAttributor::RecentlyChecked(pid_t tid) {
   cached.ppid = stat->ppid;
   cached.pgid = stat->pgid;
   cached.sid = stat->sid;
-  if (cached.exe_sha256.empty() && hasher_ != nullptr) {
-    cached.exe_sha256 = hasher_->LookupOrRequest(cached.pid);
-  }
+  FillExeHash(&cached);
   {
     std::lock_guard lock(mu_);
     auto it = cache_.find(tid);
@@ -367,9 +369,7 @@ Actor ProcessAttributor::Attribute(pid_t tid) {
     if (cgroup.ok()) actor.cgroup = ParseCgroup(*cgroup);
     actor.user = users_.Lookup(actor.uid);
   }
-  if (actor.exe_sha256.empty() && hasher_ != nullptr) {
-    actor.exe_sha256 = hasher_->LookupOrRequest(actor.pid);
-  }
+  FillExeHash(&actor);
   // Asked on every event (the table caches): smbstatus may have named the machine (or a new
   // share) since.
   if (smb_ != nullptr && IsSmbdProcess(actor.comm, actor.exe)) {

@@ -130,6 +130,8 @@ class ProcessAttributor {
   std::optional<Actor> RecentlyChecked(pid_t tid);
   std::string ProcPath(pid_t pid, const char* file) const;
   void FillAncestors(Actor* actor);
+  // The executable's sha256 when the hasher knows it (asked for in the background otherwise).
+  void FillExeHash(Actor* actor);
   // The cached actor of the process `tid` belonged to, or nothing.
   std::optional<Actor> Remembered(pid_t tid);
 

@@ -42,6 +42,7 @@
 
 #include "steen/limits.h"
 #include "steen/vault.h"
+#include "sys/clock.h"
 #include "sys/file_opener.h"
 
 namespace steen::vault {
@@ -100,17 +101,9 @@ constexpr std::string_view kPlaceholderPrefix = "pending-";
 
 bool IsPlaceholder(std::string_view sha256) { return sha256.starts_with(kPlaceholderPrefix); }
 
-int64_t RealNowNs() {
-  struct timespec ts {};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+int64_t RealNowNs() { return sys::RealClock::Get()->WallNs(); }
 
-uint64_t MonotonicNs() {
-  struct timespec ts {};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
-}
+uint64_t MonotonicNs() { return sys::RealClock::Get()->MonotonicNs(); }
 
 int64_t StatNs(const struct timespec& ts) {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
