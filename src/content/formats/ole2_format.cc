@@ -28,6 +28,9 @@ constexpr uint32_t kFreeSect = 0xFFFFFFFF;
 constexpr uint32_t kNoStream = 0xFFFFFFFF;
 constexpr std::size_t kHeaderSize = 512;
 constexpr std::size_t kDirEntrySize = 128;
+// Malformed directory entries side by side whose bytes, tested together, must look random for
+// the directory to count as overwritten by ciphertext (512 bytes: one v3 sector).
+constexpr std::size_t kRandomRunEntries = 4;
 constexpr int kHeaderDifatEntries = 109;
 // Bytes of DIFAT or directory chain read (each), well inside limits::kAnalysisReadBudget.
 constexpr uint64_t kMaxChainBytes = 512 * limits::KiB;
@@ -75,6 +78,14 @@ class Ole2Check {
       return "zero bytes";
     }
     return "unexpected bytes";
+  }
+  // The reason's tail for a run of malformed directory entries that are random bytes (and the
+  // evidence it is); empty without one.
+  std::string RandomRunText(std::optional<uint64_t> run_offset) {
+    if (!run_offset) return "";
+    random_where_structure_ = true;
+    return "; " + std::to_string(kRandomRunEntries) + " side by side are random bytes, at " +
+           Hex(*run_offset);
   }
   void Note(std::string reason) {
     if (report_.reasons.size() < 12) report_.reasons.push_back(std::move(reason));
@@ -357,6 +368,12 @@ void Ole2Check::ReadDirectory() {
   uint64_t first_invalid = UINT64_MAX;
   std::string first_invalid_bytes;
   uint32_t slots = 0;
+  // Malformed entries side by side: a few are stale slots some writers leave; a run of them whose
+  // bytes are random is ciphertext over the directory (a file's encrypted tail often holds it),
+  // however many valid entries the rest of the directory keeps.
+  std::string malformed_run;
+  uint64_t malformed_run_offset = 0;
+  std::optional<uint64_t> random_run_offset;
   for (int i = 0; i < limits::kMaxOle2DirectorySectors &&
                   static_cast<uint64_t>(i) * sector_size_ < kMaxChainBytes;
        ++i) {
@@ -379,6 +396,14 @@ void Ole2Check::ReadDirectory() {
           first_invalid = offset;
           first_invalid_bytes = std::string(sec.substr(k * kDirEntrySize, kDirEntrySize));
         }
+        if (malformed_run.empty()) malformed_run_offset = offset;
+        malformed_run.append(sec.substr(k * kDirEntrySize, kDirEntrySize));
+        if (malformed_run.size() == kRandomRunEntries * kDirEntrySize && !random_run_offset &&
+            ShortSpanLooksRandom(malformed_run)) {
+          random_run_offset = malformed_run_offset;
+        }
+      } else {
+        malformed_run.clear();
       }
       if (d) ++valid;
       dir_.push_back(d.value_or(DirEntry{}));
@@ -415,7 +440,11 @@ void Ole2Check::ReadDirectory() {
                            Hex(first_invalid) + " (" +
                            (inverted ? std::string("a valid entry inverted (255 - b)")
                                      : Describe(first_invalid_bytes)) +
-                           ")");
+                           ")" + RandomRunText(random_run_offset));
+  } else if (random_run_offset) {
+    Bad(*random_run_offset, "OLE2 directory: " + std::to_string(invalid) + " of " +
+                                std::to_string(invalid + valid) + " entries malformed" +
+                                RandomRunText(random_run_offset));
   } else if (invalid > 0) {
     Note("OLE2 directory: " + std::to_string(invalid) + " malformed entries");
   } else {

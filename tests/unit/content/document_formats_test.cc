@@ -682,6 +682,32 @@ TEST_F(Ole2Test, RandomBytesWhereAStreamMustStartAreDamage) {
   EXPECT_INTEGRITY(Check(*v_, zeroed), Integrity::kValid);
 }
 
+// A directory of many entries whose last sectors lie in an encrypted tail: a minority of its
+// entries are malformed (a few stale slots are tolerated), but side by side and random.
+TEST_F(Ole2Test, RandomDirectorySectorAmongManyEntriesIsDamage) {
+  std::vector<OleStream> streams;
+  for (int i = 0; i < 40; ++i) {
+    streams.push_back({"S" + std::to_string(i), Structured(4096, "", 20 + i)});
+  }
+  const std::string doc = BuildOle2(streams);
+  EXPECT_INTEGRITY(Check(*v_, doc), Integrity::kValid);
+  // Entry 36 (stream S35: the root is entry 0) opens a 512-byte directory sector of 4 entries.
+  const std::size_t sector = doc.find(std::string("S\0003\0005\000\000", 8));
+  ASSERT_NE(sector, std::string::npos);
+  ASSERT_EQ(sector % 512, 0u);
+
+  std::string random = doc;
+  random.replace(sector, 512, RandomBytes(512, 11));
+  const FormatReport r = Check(*v_, random);
+  EXPECT_INTEGRITY(r, Integrity::kDamaged);
+  EXPECT_EQ(r.evidence, DamageEvidence::kRandom) << Reasons(r);
+
+  // The same entries malformed but not random (stale bytes, a writer's leftovers): tolerated.
+  std::string stale = doc;
+  stale.replace(sector, 512, Structured(512, "", 99));
+  EXPECT_INTEGRITY(Check(*v_, stale), Integrity::kValid);
+}
+
 TEST_F(Ole2Test, AppendedFooterAndTruncation) {
   std::string doc = BuildDoc();
   FormatReport r = Check(*v_, doc + RandomBytes(1064, 6));
