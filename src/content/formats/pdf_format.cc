@@ -1,7 +1,7 @@
 // PDF validator. PDF bodies are mostly compressed streams (random-looking), so damage is found by
 // structure: the trailer (%%EOF, startxref), the cross-reference data (classic tables and PDF 1.5
 // xref streams) whose offsets must land on "N G obj" headers, the object sequence in the head, and
-// an inflate probe of the first FlateDecode streams.
+// an inflate probe of the first FlateDecode streams of the head and of the tail.
 //
 // Leniency: real PDFs often have slightly wrong offsets (readers rebuild the xref), so a miss only
 // counts as evidence when the bytes found there are binary (random or zeroed), never when they are
@@ -394,7 +394,8 @@ class PdfCheck {
   bool ParseXrefStream(uint64_t offset, std::string_view window);
   void QueueSection(std::optional<uint64_t> offset);
   void SampleObjects();
-  void ScanHead();
+  void ScanHeadAndTail();
+  void ScanRegion(std::string_view region, uint64_t base, std::size_t from);
   void Decide();
 
   Reader& reader_;
@@ -412,7 +413,6 @@ class PdfCheck {
   std::vector<XrefEntry> entries_;
   std::vector<uint64_t> pending_sections_;
   std::set<uint64_t> seen_sections_;
-  int streams_probed_ = 0;
 };
 
 void PdfCheck::Run() {
@@ -431,7 +431,7 @@ void PdfCheck::Run() {
   std::size_t eof = tail_.rfind("%%EOF");
   if (eof == std::string_view::npos) {
     MissingEof();
-    ScanHead();
+    ScanHeadAndTail();
     Decide();
     return;
   }
@@ -470,7 +470,7 @@ void PdfCheck::Run() {
     CheckXrefAt(next, false);
   }
   SampleObjects();
-  ScanHead();
+  ScanHeadAndTail();
   Decide();
 }
 
@@ -803,11 +803,20 @@ void PdfCheck::SampleObjects() {
        " xref entries checked");
 }
 
-// Object sequence and FlateDecode streams in the head (free to read; catches damage in the first
-// 64 KiB, including object streams of PDF 1.5+ files).
-void PdfCheck::ScanHead() {
-  std::string_view h = head_;
-  std::size_t pos = header_offset_;
+// Object sequence and FlateDecode streams in the head and in the tail (both read anyway; catches
+// damage in the first 64 KiB, including object streams of PDF 1.5+ files, and ciphertext over
+// the last 64 KiB where an intact head and a garbled startxref leave no xref to follow).
+void PdfCheck::ScanHeadAndTail() {
+  ScanRegion(head_, 0, header_offset_);
+  // Only the part of the tail the head does not hold, so that no object counts twice.
+  if (tail_offset_ + tail_.size() > head_.size()) {
+    const uint64_t from = head_.size() > tail_offset_ ? head_.size() - tail_offset_ : 0;
+    ScanRegion(tail_, tail_offset_, from);
+  }
+}
+
+void PdfCheck::ScanRegion(std::string_view h, uint64_t base, std::size_t from) {
+  std::size_t pos = from;
   int objects = 0;
   // Skip past "endobj" for each object, checking that the next token is a header or a keyword.
   while (objects < limits::kMaxPdfObjectsChecked) {
@@ -815,7 +824,7 @@ void PdfCheck::ScanHead() {
     if (end == std::string_view::npos) break;
     pos = end + 6;
     std::size_t next = SkipWhiteAndComments(h, pos);
-    if (next + 64 > h.size()) break;  // too close to the end of the head to judge
+    if (next + 64 > h.size()) break;  // too close to the end of the region to judge
     ++objects;
     if (IsDigit(h[next]) && MatchObjHeader(h, next, nullptr, nullptr)) {
       ++ok_;
@@ -825,17 +834,22 @@ void PdfCheck::ScanHead() {
     } else {
       std::string_view at = h.substr(next, kProbeSpan);
       if (LooksBinary(at)) {
-        Bad(next, "PDF object header expected at " + Hex(next) + " after endobj, found " +
-                      DescribeBytes(at));
+        // Random bytes where the next object must start are ciphertext, as at an xref offset.
+        const bool random = LooksRandom(h.substr(next, kRandomProbeBytes));
+        Bad(base + next,
+            "PDF object header expected at " + Hex(base + next) + " after endobj, found " +
+                DescribeBytes(at),
+            random);
+        if (random) report_.evidence = DamageEvidence::kRandom;
       }
     }
   }
   if (encrypted_) return;  // encrypted streams do not inflate
-  // Inflate probe of the first FlateDecode streams.
-  std::size_t p = header_offset_;
+  // Inflate probe of the region's first FlateDecode streams.
+  std::size_t p = from;
+  int probed = 0;
   for (int guard = 0;
-       guard < limits::kMaxPdfObjectsChecked && streams_probed_ < limits::kMaxPdfStreamsProbed;
-       ++guard) {
+       guard < limits::kMaxPdfObjectsChecked && probed < limits::kMaxPdfStreamsProbed; ++guard) {
     std::size_t kw = h.find("stream", p);
     if (kw == std::string_view::npos) break;
     p = kw + 6;
@@ -843,7 +857,7 @@ void PdfCheck::ScanHead() {
     std::size_t obj = h.rfind(" obj", kw);
     std::size_t obj2 = h.rfind("\nobj", kw);
     if (obj2 != std::string_view::npos && (obj == std::string_view::npos || obj2 > obj)) obj = obj2;
-    if (obj == std::string_view::npos || kw - obj > 16 * limits::KiB) continue;
+    if (obj == std::string_view::npos || obj < from || kw - obj > 16 * limits::KiB) continue;
     auto dict = ParseDict(h, obj + 4);
     if (!dict) continue;
     if (SkipWhite(h, dict->end) != kw) continue;  // the dictionary must be this stream's
@@ -855,11 +869,11 @@ void PdfCheck::ScanHead() {
     if (auto l = dict->GetUint("Length")) length = std::min<uint64_t>(*l, length);
     std::string_view data = h.substr(*data_start, length);
     if (data.size() < 16) continue;
-    ++streams_probed_;
+    ++probed;
     std::string error;
     if (Inflate(data, nullptr, &error) == Inflated::kCorrupt) {
-      Bad(*data_start,
-          "PDF FlateDecode stream at " + Hex(*data_start) + " does not inflate (" + error + ")");
+      Bad(base + *data_start, "PDF FlateDecode stream at " + Hex(base + *data_start) +
+                                  " does not inflate (" + error + ")");
     } else {
       ++ok_;
     }

@@ -318,6 +318,29 @@ TEST_F(PdfTest, IntermittentFromHeaderEndIsDamaged) {
   }
 }
 
+// LockFile's 16 of every 32 bytes after an intact first 64 KiB, which garbled "startxref" but
+// left "%%EOF": no xref to follow, and the head is intact. The tail's object sequence is read
+// anyway and must hold: an "endobj" left in a clean cell followed by ciphertext.
+TEST_F(PdfTest, FineStrideAfterAnIntactHeadWithoutStartxrefIsDamaged) {
+  PdfOptions o;
+  o.content_streams = 300;
+  o.text_per_stream = 3000;
+  const std::string pdf = BuildPdf(o);
+  ASSERT_GT(pdf.size(), 3 * limits::kTailBytes);
+  std::string damaged = Intermittent(pdf.substr(0, pdf.size() - 6), 64 * 1024, 16, 32, 14);
+  const std::size_t startxref = pdf.rfind("startxref");
+  damaged.replace(startxref, 9, RandomBytes(9, 15));
+  damaged += pdf.substr(pdf.size() - 6);  // "%%EOF\n" kept
+  const FormatReport r = Check(*v_, damaged);
+  EXPECT_INTEGRITY(r, Integrity::kDamaged);
+  EXPECT_NE(Reasons(r).find("after endobj"), std::string::npos) << Reasons(r);
+
+  // Without the stride, a missing startxref alone is tolerated (readers rebuild the xref).
+  std::string no_startxref = pdf;
+  no_startxref.replace(startxref, 9, "startxrex");
+  EXPECT_INTEGRITY(Check(*v_, no_startxref), Integrity::kValid);
+}
+
 TEST_F(PdfTest, EncryptedPdfIsEncryptedContainer) {
   for (bool xs : {false, true}) {
     PdfOptions o;
