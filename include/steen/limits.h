@@ -85,11 +85,16 @@ inline constexpr std::size_t kMaxWoff2Decoded = 16 * MiB;
 inline constexpr int kMaxOpenPgpPackets = 4096;
 inline constexpr int kMaxPdfXrefSamples = 32;         // xref entries whose object header is read
 inline constexpr int kMaxPdfXrefSections = 8;         // /Prev and /XRefStm hops followed
-inline constexpr int kMaxPdfStreamsProbed = 4;        // FlateDecode streams in the head inflated
+inline constexpr int kMaxPdfStreamsProbed = 4;        // FlateDecode streams inflated in head, tail
 inline constexpr int kMaxOle2DifatSectors = 1024;     // extra DIFAT sectors followed (v3: 512 KiB)
 inline constexpr int kMaxOle2FatSectorsSampled = 24;  // FAT sectors read and checked
 inline constexpr int kMaxOle2DirectorySectors = 256;  // directory chain length followed
 inline constexpr int kMaxSqlitePagesSampled = 32;     // b-tree pages sampled (at most 1 MiB read)
+
+// Inverted (255 - b) text after a head that is not pure ASCII: at most this many high bytes per
+// mille in the first 4 KiB, and at least this many per mille in each inverted 4 KiB slice.
+inline constexpr std::size_t kInvertedTextHeadHighPerMille = 10;
+inline constexpr std::size_t kInvertedTextHighPerMille = 995;
 
 // ---- Drill --------------------------------------------------------------------------------------
 // `steen drill --init DIR --populate N`: entries walked in the corpus (the default, /usr/share,

@@ -332,6 +332,16 @@ void ScanBytes(std::string_view s, uint64_t base, SpanScan& out) {
   if (!short_clusters.empty()) JudgeShortClusters(s, base, bad, short_clusters, out);
 }
 
+// Adds [offset, offset + length) to `ranges`, merged with the last range when they touch; at most
+// 256 ranges are kept.
+void AppendRange(std::vector<ByteRange>& ranges, uint64_t offset, std::size_t length) {
+  if (!ranges.empty() && ranges.back().end() == offset) {
+    ranges.back().length += length;
+  } else if (ranges.size() < 256) {
+    ranges.push_back({offset, length});
+  }
+}
+
 // Mostly high bytes that, inverted (255 - b), are plain ASCII text.
 bool InvertedText(std::string_view bytes) {
   if (bytes.size() < 256) return false;
@@ -728,7 +738,8 @@ class TextValidator final : public FormatValidator {
     }
 
     std::vector<Cluster> random_clusters;
-    std::vector<ByteRange> inverted;  // regions of ASCII text turned into 255 - b
+    std::vector<ByteRange> inverted;       // regions of ASCII text turned into 255 - b
+    std::vector<ByteRange> inverted_high;  // those of them made (almost) only of high bytes
     Alphabet alphabet;
     int hit_blocks = 0;
     uint64_t random_bytes = 0;
@@ -759,11 +770,11 @@ class TextValidator final : public FormatValidator {
       // 4 KiB slices past the first 4 KiB (small files are one region).
       for (std::size_t at = r.offset == 0 ? 4096 : 0; !utf16 && at + 256 <= bytes.size();
            at += 4096) {
-        if (InvertedText(bytes.substr(at, 4096))) {
-          if (!inverted.empty() && inverted.back().end() == r.offset + at) {
-            inverted.back().length += std::min<std::size_t>(4096, bytes.size() - at);
-          } else if (inverted.size() < 256) {
-            inverted.push_back({r.offset + at, std::min<std::size_t>(4096, bytes.size() - at)});
+        const std::string_view slice = bytes.substr(at, 4096);
+        if (InvertedText(slice)) {
+          AppendRange(inverted, r.offset + at, slice.size());
+          if (CountHighBytes(slice) * 1000 >= slice.size() * limits::kInvertedTextHighPerMille) {
+            AppendRange(inverted_high, r.offset + at, slice.size());
           }
         }
       }
@@ -790,11 +801,17 @@ class TextValidator final : public FormatValidator {
         !random_clusters.empty() && random_clusters.back().end() + 32 >= size &&
         random_clusters.front().offset + 4096 + 64 >= size && random_bytes >= 24;
     const std::string_view first = head.substr(0, 4096);
-    const bool ascii_head = !utf16 && std::none_of(first.begin(), first.end(), [](char c) {
-      return static_cast<unsigned char>(c) >= 0x80;
-    });
-    if (!inverted.empty() && ascii_head) {
-      // Plain ASCII at the start, and further on bytes that are ASCII text inverted (255 - b):
+    const std::size_t head_high = utf16 ? first.size() : CountHighBytes(first);
+    // ASCII at the start, or nearly: a few non-ASCII characters (a name, a symbol) in English
+    // text or code. Then only slices made (almost) only of high bytes count: inverted ASCII has
+    // no byte below 0x80, where real non-ASCII text keeps its ASCII spaces, digits and newlines.
+    if (head_high > 0) {
+      inverted = head_high * 1000 <= first.size() * limits::kInvertedTextHeadHighPerMille
+                     ? inverted_high
+                     : std::vector<ByteRange>{};
+    }
+    if (!inverted.empty()) {
+      // ASCII at the start, and further on bytes that are ASCII text inverted (255 - b):
       // the rest of the file was bit-flipped in place. Real text in a legacy 8-bit encoding
       // inverts to control bytes, not to prose.
       report.integrity = Integrity::kDamaged;

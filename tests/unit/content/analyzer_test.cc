@@ -704,6 +704,31 @@ TEST(Analyzer, AsciiTextInvertedAfterItsHeadIsDamaged) {
   EXPECT_NE(AnalyzeBytes(greek).verdict, Verdict::kDamaged) << Joined(AnalyzeBytes(greek));
 }
 
+// Code or English text whose head holds a few non-ASCII characters (an author's name, a
+// copyright sign in UTF-8), inverted after its first 4 KiB: damaged too. A head like that
+// followed by real non-Latin text (a bilingual file: UTF-8 Greek, mostly high bytes) is not.
+TEST(Analyzer, NearlyAsciiTextInvertedAfterItsHeadIsDamaged) {
+  std::string code = "# Copyright \xc2\xa9 2024 Zo\xc3\xab Lef\xc3\xa8vre\n";
+  for (int i = 0; code.size() < 60000; ++i) {
+    code += "def handler_" + std::to_string(i) + "(event):\n    return event.get('key', None)\n";
+  }
+  ASSERT_EQ(AnalyzeBytes(code).verdict, Verdict::kIntact) << Joined(AnalyzeBytes(code));
+  const Analysis a = AnalyzeBytes(Inverted(code, 4096, code.size()));
+  EXPECT_EQ(a.verdict, Verdict::kDamaged) << Joined(a);
+  EXPECT_EQ(a.kind, DamageKind::kBitTransformed) << Joined(a);
+
+  std::string bilingual = code.substr(0, 4096);
+  std::mt19937_64 rng(6);
+  while (bilingual.size() < 60000) {
+    for (int letters = 3 + static_cast<int>(rng() % 6); letters > 0; --letters) {
+      bilingual += "\xce";
+      bilingual += static_cast<char>(0xb1 + rng() % 15);  // UTF-8 Greek small letters
+    }
+    bilingual += rng() % 9 == 0 ? ".\n" : " ";
+  }
+  EXPECT_NE(AnalyzeBytes(bilingual).verdict, Verdict::kDamaged) << Joined(AnalyzeBytes(bilingual));
+}
+
 // `utf8` converted to `encoding` with iconv ("" when the conversion is not available).
 std::string Encode(const std::string& utf8, const char* encoding) {
   iconv_t cd = iconv_open(encoding, "UTF-8");
