@@ -1,18 +1,15 @@
 #include "watch/notify.h"
 
 #include <systemd/sd-daemon.h>
-#include <time.h>
 
 #include <cstdio>
 #include <cstdlib>
 
+#include "sys/clock.h"
+
 namespace steen::watch {
 
-uint64_t MonotonicNowNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
+uint64_t MonotonicNowNs() { return sys::RealClock::Get()->MonotonicNs(); }
 
 SystemdNotifier::SystemdNotifier() {
   under_systemd_ = std::getenv("NOTIFY_SOCKET") != nullptr;
