@@ -187,9 +187,10 @@ class Vault {
                     bool keep_last_name = true);
   // `old_path` -> `new_path` (a file or a folder: kept links and versions under a renamed folder
   // follow it). A file that was at new_path is found through its kept link (by path) and becomes a
-  // kRenamedOver version when that link is now its inode's last name.
+  // kRenamedOver version when that link is now its inode's last name; its id goes to
+  // *replaced_version when given (0 when no file was kept).
   Status NoteRename(const std::string& old_path, const std::string& new_path, const ActorRef& actor,
-                    int64_t time_ns);
+                    int64_t time_ns, int64_t* replaced_version = nullptr);
   Status NoteCreate(const FileIdentity& file, const ActorRef& actor, int64_t time_ns);
 
   // Groups the catalog rows written until CommitBatch() into one transaction: one write-ahead-log

@@ -305,7 +305,10 @@ struct Detector::Impl {
   std::vector<ScopeRef> ScopesFor(const Actor& actor) const;
   ScopeState* Use(const ScopeRef& ref, bool create);
   void EvictForRoom();
-  bool TryPair(PendingNew& created, PendingDeleted& deleted, const ScopeRef& ref);
+  // `renamed_onto`: `created` was just renamed onto the deleted file's path (delete the original,
+  // move the ciphertext into its place), a pair by that alone.
+  bool TryPair(PendingNew& created, PendingDeleted& deleted, const ScopeRef& ref,
+               bool renamed_onto = false);
   void OnWrite(const FileEvent& event, const ActorKeys& keys, const std::vector<ScopeRef>& refs);
   void OnDelete(const FileEvent& event, const ActorKeys& keys, const std::vector<ScopeRef>& refs);
   void OnRead(const FileEvent& event, const ActorKeys& keys, const std::vector<ScopeRef>& refs);
@@ -427,15 +430,16 @@ void Detector::Impl::AddEvidence(const ScopeRef& ref, const std::string& file_ke
   stats.file_records_evicted += state->AddEvidence(file_key, path, update, config, now);
 }
 
-bool Detector::Impl::TryPair(PendingNew& created, PendingDeleted& deleted, const ScopeRef& ref) {
+bool Detector::Impl::TryPair(PendingNew& created, PendingDeleted& deleted, const ScopeRef& ref,
+                             bool renamed_onto) {
   if (!detect::InScope(ref, created.keys) || !detect::InScope(ref, deleted.keys)) return false;
   if (detect::Paired(created.paired_in, ref.map_key) ||
       detect::Paired(deleted.paired_in, ref.map_key)) {
     return false;
   }
   if (detect::Distance(created.time, deleted.time) > config.pair_window_ns) return false;
-  if (created.path == deleted.path) return false;
-  bool match = detect::NamedAfter(created.path, deleted.path);
+  if (created.path == deleted.path && !renamed_onto) return false;
+  bool match = renamed_onto || detect::NamedAfter(created.path, deleted.path);
   if (!match && detect::SizeClose(created.size, deleted.size)) {
     match = std::any_of(deleted.readers.begin(), deleted.readers.end(),
                         [&](const ActorKeys& reader) { return detect::InScope(ref, reader); });
@@ -571,10 +575,20 @@ void Detector::Impl::OnRename(const FileEvent& event, const std::vector<ScopeRef
     creations.Erase(event.path);
     creations.Put(event.new_path, copy);
   }
+  PendingNew* moved = nullptr;
   for (PendingNew& pending : pending_new) {
     if (pending.file_key == old_key || pending.path == event.path) {
       pending.file_key = new_key;
       pending.path = event.new_path;
+      moved = &pending;
+    }
+  }
+  // Moved onto the path of an original deleted just before: it takes that file's place.
+  if (moved != nullptr && !event.new_path.empty()) {
+    for (auto deleted = pending_deleted.rbegin(); deleted != pending_deleted.rend(); ++deleted) {
+      if (deleted->path != event.new_path) continue;
+      for (const ScopeRef& ref : refs) (void)TryPair(*moved, *deleted, ref, /*renamed_onto=*/true);
+      break;
     }
   }
   const detect::RenameInfo info =

@@ -1501,7 +1501,7 @@ Status Vault::NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_
 }
 
 Status Vault::NoteRename(const std::string& old_path_seen, const std::string& new_path_seen,
-                         const ActorRef& actor, int64_t time_ns) {
+                         const ActorRef& actor, int64_t time_ns, int64_t* replaced_version) {
   Impl& m = *impl_;
   // The kernel names only the watched side of a rename; the other side is found through the
   // file's handle, and any name of the inode may come back, the vault's own link among them.
@@ -1538,6 +1538,7 @@ Status Vault::NoteRename(const std::string& old_path_seen, const std::string& ne
     inode = st.st_ino;
   }
   m.AddChange(ChangeOp::kRename, old_path, new_path, device, inode, actor, time_ns, version_id);
+  if (replaced_version != nullptr) *replaced_version = version_id;
   return Status::Ok();
 }
 

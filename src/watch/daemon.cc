@@ -209,6 +209,10 @@ struct Daemon::Impl {
   // writing of an unchanged file reuses it instead of reading the file again (logs, documents
   // saved again and again).
   InodeLru<KnownView> known{limits::kMaxKnownViews};
+  // New files whose content after their first close-write could replace an original (damaged
+  // bytes or an encrypted container): when one is renamed over a file the vault kept, the rename
+  // is judged like a write of it, with the kept file's content as its before view.
+  InodeLru<ContentView> replacements{limits::kMaxKnownViews};
   // Who created each file that was empty when opened for writing, while no other writer has
   // opened it since: all its content is that writer's own, so when the same writer deletes it
   // (a SQLite journal at every commit, a temporary file), nobody's data goes with it and the
@@ -252,7 +256,8 @@ struct Daemon::Impl {
   // `copy` receives what the vault kept (version 0: nothing).
   std::string Preserve(sys::SysEvent& ev, vault::PreserveResult* copy);
   bool IsOperatorTool(const Actor& actor);
-  void NoteInVault(const FileEvent& event, bool is_directory);
+  // Returns the vault version of a file that a rename replaced (0: none kept).
+  int64_t NoteInVault(const FileEvent& event, bool is_directory);
   // Scratch files (see `scratch`): an open for writing records or revokes its writer's claim;
   // a delete by the claimant takes it.
   void NoteWriter(const sys::SysEvent& ev);
@@ -281,6 +286,12 @@ struct Daemon::Impl {
   std::optional<ContentView> View(int fd, bool measure_blocks = true);
   // The view of a protective copy (outside the trees: the vault never is inside them).
   std::optional<ContentView> ViewOfCopy(int64_t version_id);
+  // Content that may replace an original: damaged bytes or an encrypted container.
+  bool CouldReplace(const ContentView& view) const {
+    const std::vector<std::string>& containers = config.detect.container_formats;
+    return view.verdict == Verdict::kDamaged ||
+           std::find(containers.begin(), containers.end(), view.format) != containers.end();
+  }
   // The content before the write that `after` ended: measured now from its copy if needed.
   std::optional<ContentView> BeforeOf(std::optional<BeforeContent> was,
                                       const std::optional<ContentView>& after);
@@ -792,8 +803,9 @@ bool Daemon::Impl::TakeOwnScratch(const FileEvent& deleted, const vault::ActorRe
   return claimant && SameWriter(*claimant, by);
 }
 
-void Daemon::Impl::NoteInVault(const FileEvent& event, bool is_directory) {
-  if (!vault) return;
+int64_t Daemon::Impl::NoteInVault(const FileEvent& event, bool is_directory) {
+  if (!vault) return 0;
+  int64_t replaced_version = 0;
   const vault::ActorRef actor = vault::ToActorRef(event.actor);
   const vault::FileIdentity file{event.path, event.device, event.inode};
   Status s;
@@ -810,7 +822,8 @@ void Daemon::Impl::NoteInVault(const FileEvent& event, bool is_directory) {
       }
       break;
     case FileOp::kRename: {
-      s = vault->NoteRename(event.path, event.new_path, actor, event.wall_time_ns);
+      s = vault->NoteRename(event.path, event.new_path, actor, event.wall_time_ns,
+                            &replaced_version);
       if (!is_directory && Inside(event.path) && !Inside(event.new_path)) {
         // Moved out of the trees: whatever happens to it out there is not seen. Copy it now, from
         // outside the trees (no ticket is held here), under its old name for rollback.
@@ -829,11 +842,12 @@ void Daemon::Impl::NoteInVault(const FileEvent& event, bool is_directory) {
     ++stats.vault_errors;
     Log("vault: " + event.path + ": " + s.message());
   }
+  return replaced_version;
 }
 
 void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
   FileEvent& event = ev.event;
-  NoteInVault(event, ev.is_directory);
+  const int64_t replaced_version = NoteInVault(event, ev.is_directory);
   if (IsOperatorTool(event.actor)) return;
   if (ev.is_directory) {
     ++stats.directory_events;
@@ -862,12 +876,18 @@ void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
         known.Put(event.device, event.inode, KnownView{*stamp, *event.after});
       }
       event.before = BeforeOf(std::move(was), event.after);
+      if (was_empty && event.after && CouldReplace(*event.after)) {
+        replacements.Put(event.device, event.inode, *event.after);
+      } else {
+        replacements.Drop(event.device, event.inode);
+      }
       break;
     }
     case FileOp::kDelete:
       if (event.inode != 0) {
         before.Drop(event.device, event.inode);
         known.Drop(event.device, event.inode);
+        replacements.Drop(event.device, event.inode);
       }
       break;
     case FileOp::kRename:
@@ -881,6 +901,15 @@ void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
       } else if (!Inside(event.path) && Inside(event.new_path)) {
         MovedIn(event);
         return;
+      } else if (replaced_version != 0 && event.inode != 0) {
+        // Renamed over a file the vault kept (an encryptor writing a temporary file and moving
+        // it over the original): judged like a write of the original, read from the kept copy
+        // only when what replaced it could be ciphertext.
+        if (const ContentView* renamed = replacements.Find(event.device, event.inode)) {
+          event.after = *renamed;
+          event.before = ViewOfCopy(replaced_version);
+          ++stats.renames_over_judged;
+        }
       }
       break;
     default:

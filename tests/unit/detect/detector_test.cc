@@ -247,6 +247,60 @@ TEST(DetectPairs, DeletionOutsideThePairWindowDoesNotPair) {
   EXPECT_EQ(detector.stats().pairs, 0u);
 }
 
+// An encryptor that writes each file's ciphertext to a temporary file and moves it over the
+// original: the watcher describes the rename with the replaced file's content (kept by the vault)
+// as `before` and the temporary file's as `after`, and it counts like an in-place write.
+TEST(DetectPairs, CiphertextRenamedOverItsOriginalIsDestruction) {
+  Detector detector;
+  Stream s(detector);
+  const Actor openssl = MakeActor(4242);
+  for (int i = 0; i < 3 && s.alerts().empty(); ++i) {
+    s.Read(openssl, Doc(i), 1000 + i, 100000);
+    s.WriteNew(openssl, Doc(i) + ".tmp", 2000 + i, Damaged());
+    s.Rename(openssl, Doc(i) + ".tmp", Doc(i), 2000 + i, Intact("docx"), Damaged());
+  }
+  ASSERT_EQ(s.alerts().size(), 1u);
+  EXPECT_NE(s.alerts()[0].message.find("went from valid docx to random bytes"), std::string::npos)
+      << s.alerts()[0].message;
+  // Without the replaced file's content (no kept copy), a moved file is only a moved file.
+  Detector blind_detector;
+  Stream blind(blind_detector);
+  for (int i = 0; i < 5; ++i) {
+    blind.Read(openssl, Doc(i), 1000 + i, 100000);
+    blind.WriteNew(openssl, Doc(i) + ".tmp", 2000 + i, Damaged());
+    blind.Rename(openssl, Doc(i) + ".tmp", Doc(i), 2000 + i);
+  }
+  EXPECT_TRUE(blind.alerts().empty());
+}
+
+// The same with the original deleted first and the ciphertext moved onto its free name: the
+// deleted original and the new file that takes its place pair, without a name change.
+TEST(DetectPairs, CiphertextMovedOntoItsDeletedOriginalsNamePairs) {
+  Detector detector;
+  Stream s(detector);
+  const Actor actor = MakeActor(4242);
+  for (int i = 0; i < 3; ++i) {
+    s.Read(actor, Doc(i), 1000 + i, 100000);
+    s.WriteNew(actor, Doc(i) + ".tmp", 2000 + i, Damaged());
+    s.Delete(actor, Doc(i), 1000 + i, 100000);
+    s.Rename(actor, Doc(i) + ".tmp", Doc(i), 2000 + i);
+  }
+  EXPECT_EQ(s.alerts().size(), 1u);
+  EXPECT_GE(detector.stats().pairs, 3u);
+  // A new file that is not ciphertext (a safe save: write a temporary copy, delete, rename) pairs
+  // with nothing.
+  Detector quiet_detector;
+  Stream quiet(quiet_detector);
+  for (int i = 0; i < 5; ++i) {
+    quiet.Read(actor, Doc(i), 1000 + i, 100000);
+    quiet.WriteNew(actor, Doc(i) + ".tmp", 2000 + i, Intact("docx"));
+    quiet.Delete(actor, Doc(i), 1000 + i, 100000);
+    quiet.Rename(actor, Doc(i) + ".tmp", Doc(i), 2000 + i);
+  }
+  EXPECT_TRUE(quiet.alerts().empty());
+  EXPECT_EQ(quiet_detector.stats().pairs, 0u);
+}
+
 TEST(DetectWindows, EvidenceExpires) {
   Detector detector;
   Stream s(detector);

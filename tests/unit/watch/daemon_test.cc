@@ -618,6 +618,59 @@ TEST_F(DaemonTest, ScratchFilesDeletedByTheirOnlyWriterAreNotKept) {
   EXPECT_EQ(deleted_versions("handed-over.tmp"), 1u) << "another party's delete was let go";
 }
 
+// An encryptor that writes a temporary file of ciphertext and renames it over the original (no
+// write of the original at all): the rename is judged like a write, against the original's
+// content from the link the vault kept when it was read. Before, it went unseen.
+TEST_F(DaemonTest, CiphertextRenamedOverItsOriginalIsJudgedAgainstTheKeptCopy) {
+  Populate(6);
+  auto opened = vault::Vault::Open(VaultOptionsForTest());
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  vault::Vault* vault = opened->get();
+  StartDaemon(nullptr, 1024, std::move(*opened));
+  const Actor attacker = Attacker();
+  int files = 0;
+  while (files < 6 && control_.calls().empty()) {
+    const std::string original = Doc(files);
+    const std::string temporary = original + ".tmp";
+    {  // read: the permission reader keeps a link of every file opened in a tree
+      int fd = ::open(original.c_str(), O_RDONLY | O_CLOEXEC);
+      ASSERT_GE(fd, 0);
+      sys::SysEvent read = OpenForWrite(original, attacker, fd);
+      ASSERT_TRUE(vault->KeepLink(fd, {original, read.event.device, read.event.inode}).ok());
+      ::close(fd);
+    }
+    WriteFile(temporary, "");
+    int fd = ::open(temporary.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    sys::SysEvent create = OpenForWrite(temporary, attacker, fd);
+    create.allowed_empty = true;
+    ::fstat(fd, &create.stat_at_open);
+    ::close(fd);
+    const uint64_t device = create.event.device, inode = create.event.inode;
+    ASSERT_TRUE(source_->Push(std::move(create)));
+    daemon_->Poll(milliseconds(0));
+    WriteFile(temporary, RandomBytes(fs::file_size(original), 2000 + files));
+    ASSERT_TRUE(source_->Push(CloseWrite(temporary, attacker)));
+    daemon_->Poll(milliseconds(0));
+    fs::rename(temporary, original);
+    sys::SysEvent moved = NameEvent(FileOp::kRename, temporary, attacker);
+    moved.event.new_path = original;
+    moved.event.device = device;
+    moved.event.inode = inode;
+    ASSERT_TRUE(source_->Push(std::move(moved)));
+    daemon_->Poll(milliseconds(0));
+    ++files;
+  }
+  daemon_->Stop();
+  ASSERT_EQ(control_.calls().size(), 1u);
+  EXPECT_EQ(control_.calls()[0].action, "suspend");
+  EXPECT_LE(files, 3);
+  EXPECT_EQ(daemon_->stats().renames_over_judged, static_cast<uint64_t>(files));
+  auto alerts = AlertsOf("ransomware-encryption");
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_NE(alerts[0].message.find("went from valid"), std::string::npos) << alerts[0].message;
+}
+
 TEST_F(DaemonTest, FileMovedOutIsCopiedOnlyWhileUnchangedSinceTheMove) {
   Populate(2);
   fs::create_directories(root_ / "outside");
