@@ -102,13 +102,16 @@ int RunWatch(const WatchArgs& args) {
   const auto& s = (*daemon)->stats();
   std::fprintf(stderr,
                "steen watch: stopped: %llu events, %llu alerts, %llu incidents, %llu analysis "
-               "errors, %llu overflows, %llu alerts dropped, %llu writes held\n",
+               "errors, %llu overflows, %llu alerts dropped, %llu writes held, %llu files "
+               "analysed, %llu renames over a kept file judged\n",
                static_cast<unsigned long long>(s.events), static_cast<unsigned long long>(s.alerts),
                static_cast<unsigned long long>(s.incidents_recorded),
                static_cast<unsigned long long>(s.analysis_errors),
                static_cast<unsigned long long>(s.overflows),
                static_cast<unsigned long long>(s.alerts_dropped),
-               static_cast<unsigned long long>((*daemon)->hold_stats().held));
+               static_cast<unsigned long long>((*daemon)->hold_stats().held),
+               static_cast<unsigned long long>(s.analyses),
+               static_cast<unsigned long long>(s.renames_over_judged));
   if (!status.ok()) {
     std::fprintf(stderr, "steen watch: %s\n", status.message().c_str());
     return 1;
