@@ -61,6 +61,7 @@ enum class WritePattern {
   kNewFileUnlink,  // class C: write <new name> (O_EXCL), unlink the original
   kNewFileKeep,    // ART gpg/7z/openssl: new file, original kept
   kMoveOutBack,    // class B: move out of the tree, encrypt, move back under the new name
+  kNewFileRenameOver,  // write a temporary file next to the original, rename it over the original
 };
 enum class NotePlacement { kNone, kRoot, kEveryDir };
 enum class Traversal { kDepthFirst, kBreadthFirst };

@@ -184,7 +184,7 @@ void RegisterDrillCommand(CLI::App& app) {
   sub->add_option("--undo", args->undo, "Restore everything a manifest records");
   sub->add_option("--pattern", args->pattern,
                   "Override the write pattern: pwrite, mmap, new-file-unlink, new-file-keep, "
-                  "move-out-back");
+                  "move-out-back, new-file-rename-over");
   sub->add_option("--rename", args->rename,
                   "Override when the file gets its new name: first (before the first write), "
                   "last (after the last) or none (keeps its name; new-file patterns still write "

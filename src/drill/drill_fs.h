@@ -77,6 +77,9 @@ class DrillFs {
                                                     uint32_t permissions = 0644) = 0;
   // Never replaces an existing `to` (EEXIST).
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  // Replaces the file `to` with `from` in one rename (an encryptor moving its temporary file of
+  // ciphertext over the original).
+  virtual Status RenameOver(const std::string& from, const std::string& to) = 0;
   virtual Status Unlink(const std::string& path) = 0;
   virtual Status MakeDir(const std::string& path) = 0;  // OK when it already exists
   virtual Status RemoveDir(const std::string& path) = 0;

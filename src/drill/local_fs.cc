@@ -201,6 +201,15 @@ class LocalDrillFs : public DrillFs {
     return Status::Ok();
   }
 
+  Status RenameOver(const std::string& from, const std::string& to) override {
+    Place a = Resolve(from), b = Resolve(to);
+    if (!a.dir.ok() || !b.dir.ok()) return Status::FromErrno("rename " + from, errno);
+    if (renameat(a.dir.get(), a.name.c_str(), b.dir.get(), b.name.c_str()) != 0) {
+      return Status::FromErrno("rename " + from + " over " + to, errno);
+    }
+    return Status::Ok();
+  }
+
   Status Unlink(const std::string& path) override { return UnlinkAt(path, 0); }
   Status RemoveDir(const std::string& path) override { return UnlinkAt(path, AT_REMOVEDIR); }
 

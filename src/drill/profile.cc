@@ -229,7 +229,8 @@ class Parser {
                                     {"mmap", WritePattern::kMmap},
                                     {"new-file-unlink", WritePattern::kNewFileUnlink},
                                     {"new-file-keep", WritePattern::kNewFileKeep},
-                                    {"move-out-back", WritePattern::kMoveOutBack}});
+                                    {"move-out-back", WritePattern::kMoveOutBack},
+                                    {"new-file-rename-over", WritePattern::kNewFileRenameOver}});
     p.io_block = std::max<uint64_t>(16, Size(root, "io_block", 1 << 20));
     p.name_template = Str(root, "rename_to", "");
     if (const YAML::Node note = root["note"]) {

@@ -334,8 +334,9 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
   const Profile& p = ctx.profile;
   DrillFs& fs = *ctx.fs;
   auto [rel_dir, name] = SplitRel(job.rel);
-  const bool new_file =
-      ctx.pattern == WritePattern::kNewFileUnlink || ctx.pattern == WritePattern::kNewFileKeep;
+  const bool rename_over = ctx.pattern == WritePattern::kNewFileRenameOver;
+  const bool new_file = ctx.pattern == WritePattern::kNewFileUnlink ||
+                        ctx.pattern == WritePattern::kNewFileKeep || rename_over;
   // Class C tools only read the original (ccrypt, gpg, 7z): opening it for writing would hand a
   // defender an open-for-write event that the real tools never cause.
   StatusOr<std::unique_ptr<DrillFile>> opened =
@@ -364,10 +365,13 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
   std::string new_name = TransformName(p, name, ctx.run_seed);
   // rename: none keeps the name when the file itself is changed (a new-file pattern still writes
   // the ciphertext under the template's name: ART's <name>.gpg).
-  if (p.rename == RenameWhen::kNone && !new_file) new_name = name;
+  if (p.rename == RenameWhen::kNone && (!new_file || rename_over)) new_name = name;
   bool whole = p.encoding != Encoding::kNone || p.container != Container::kNone || new_file;
-  if (new_name == name && new_file) new_name += ".drill";
+  if (new_name == name && new_file && !rename_over) new_name += ".drill";
   const std::string new_path = JoinRel(rel_dir, new_name);
+  // rename-over: the ciphertext is written to this temporary name first (recorded as the
+  // manifest's "stage", so that undo removes it when the drill was stopped before the rename).
+  const std::string temp_path = JoinRel(rel_dir, "." + name + ".drill-tmp");
   // 1. Save the bytes about to change, 2. log, 3. change.
   std::string saved;
   if (whole) {
@@ -380,7 +384,8 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
   json ranges_json = json::array();
   for (const auto& r : ranges) ranges_json.push_back({r.offset, r.length});
   std::string stage_name = std::to_string(index) + "-" + name;
-  const std::string stage_path = ctx.stage_dir.empty() ? "" : ctx.stage_dir + "/" + stage_name;
+  const std::string stage_path =
+      rename_over ? temp_path : ctx.stage_dir.empty() ? "" : ctx.stage_dir + "/" + stage_name;
   json entry = {{"op", "file"},
                 {"id", index},
                 {"path", job.rel},
@@ -404,9 +409,19 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
     StatusOr<std::string> content = TransformContent(p, original, seed, name);
     if (!content.ok()) return content.status();
     StatusOr<std::unique_ptr<DrillFile>> out =
-        fs.Open(new_path, OpenMode::kCreateExclusive, st.permissions);
+        fs.Open(rename_over ? temp_path : new_path, OpenMode::kCreateExclusive, st.permissions);
     if (!out.ok()) return out.status();
     if (Status s = (*out)->WriteAt(0, *content); !s.ok()) return s;
+    if (rename_over) {
+      out->reset();
+      if (!fs.OpenFilesCanBeMoved()) file.reset();
+      if (Status s = fs.RenameOver(temp_path, job.rel); !s.ok()) return s;
+      if (new_path != job.rel) {
+        if (Status s = fs.Rename(job.rel, new_path); !s.ok()) return s;
+      }
+      ctx.bytes_changed += content->size();
+      return Status::Ok();
+    }
     if (ctx.pattern == WritePattern::kNewFileUnlink) {
       if (!fs.OpenFilesCanBeMoved()) {
         out->reset();
@@ -956,7 +971,7 @@ Status RunDrill(const Profile& profile, const RunOptions& options, RunStats* sta
   }
   WritePattern pattern = profile.pattern;
   if (profile.container != Container::kNone && pattern != WritePattern::kNewFileUnlink &&
-      pattern != WritePattern::kNewFileKeep) {
+      pattern != WritePattern::kNewFileKeep && pattern != WritePattern::kNewFileRenameOver) {
     return Status::InvalidArgument("container profiles write new files (pattern new-file-*)");
   }
   if (profile.encoding != Encoding::kNone && pattern == WritePattern::kMmap) {
@@ -1259,7 +1274,28 @@ Status Undo(std::string_view manifest_path, std::string* report, std::string_vie
       problem("folder of " + path + " is gone");
       continue;
     }
-    if (pattern == "new-file-unlink" || pattern == "new-file-keep") {
+    if (pattern == "new-file-rename-over") {
+      // The ciphertext is at the original's name or, renamed, at the new one; a temporary file
+      // left by a stop before the rename still holds it; the original may be untouched.
+      if (!stage.empty() && is_file(stage)) (void)tfs.Unlink(stage);
+      if (new_path != path && is_file(new_path)) (void)tfs.Unlink(new_path);
+      bool untouched = false;
+      if (is_file(path)) {
+        StatusOr<std::unique_ptr<DrillFile>> in = tfs.Open(path, OpenMode::kRead);
+        EntryInfo info;
+        std::string current;
+        untouched = in.ok() && (*in)->Info(&info).ok() && info.size == saved.size() &&
+                    (*in)->ReadAt(0, info.size, &current).ok() && current == saved;
+      }
+      if (!untouched) {
+        if (is_file(path)) (void)tfs.Unlink(path);
+        StatusOr<std::unique_ptr<DrillFile>> out = tfs.Open(path, OpenMode::kCreateExclusive, 0644);
+        if (!out.ok() || !(*out)->WriteAt(0, saved).ok()) {
+          problem("cannot recreate " + path);
+          continue;
+        }
+      }
+    } else if (pattern == "new-file-unlink" || pattern == "new-file-keep") {
       if (!is_file(path)) {  // unlinked: recreate from the saved copy
         StatusOr<std::unique_ptr<DrillFile>> out = tfs.Open(path, OpenMode::kCreateExclusive, 0644);
         if (!out.ok() || !(*out)->WriteAt(0, saved).ok()) {

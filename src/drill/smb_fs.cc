@@ -327,6 +327,15 @@ class SmbDrillFs : public DrillFs {
     return Status::Ok();
   }
 
+  Status RenameOver(const std::string& from, const std::string& to) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    SMBCCTX* c = context_.get();
+    if (lib_->smbc_getFunctionRename(c)(c, UrlOf(from).c_str(), c, UrlOf(to).c_str()) != 0) {
+      return Status::FromErrno("rename " + Show(from) + " over " + Show(to), errno);
+    }
+    return Status::Ok();
+  }
+
   Status Unlink(const std::string& path) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (lib_->smbc_getFunctionUnlink(context_.get())(context_.get(), UrlOf(path).c_str()) != 0) {

@@ -449,6 +449,8 @@ std::string_view ToString(WritePattern pattern) {
       return "new-file-keep";
     case WritePattern::kMoveOutBack:
       return "move-out-back";
+    case WritePattern::kNewFileRenameOver:
+      return "new-file-rename-over";
   }
   return "?";
 }

@@ -213,6 +213,15 @@ std::string ObservedPattern(const std::vector<Event>& events, const std::string&
                             const std::string& old_name, const std::string& new_name,
                             const std::string& stage_name, bool same_inode, bool old_exists,
                             bool* rename_before_write) {
+  // new-file-rename-over: a temporary file (the manifest's "stage", in the file's own folder)
+  // created, then moved onto the original's name.
+  bool temp_created = false, temp_moved = false, moved_onto_old = false;
+  for (const Event& e : events) {
+    if (e.dir != dir) continue;
+    temp_created |= e.name == stage_name && (e.mask & IN_CREATE) != 0;
+    temp_moved |= e.name == stage_name && (e.mask & IN_MOVED_FROM) != 0;
+    moved_onto_old |= e.name == old_name && (e.mask & IN_MOVED_TO) != 0;
+  }
   bool modify_dir = false, modify_stage = false, create_new = false, delete_old = false;
   bool out_to_stage = false, back_from_stage = false, modify_old = false;
   std::map<uint32_t, int> cookies;  // cookie -> bit 1 from-dir, 2 to-stage, 4 from-stage, 8 to-dir
@@ -242,6 +251,9 @@ std::string ObservedPattern(const std::vector<Event>& events, const std::string&
   *rename_before_write = first_rename >= 0 && first_write >= 0 && first_rename < first_write;
   if (out_to_stage && back_from_stage && modify_stage && !modify_dir && same_inode) {
     return "move-out-back";
+  }
+  if (temp_created && temp_moved && moved_onto_old && !same_inode && !modify_old) {
+    return "new-file-rename-over";
   }
   if (create_new && delete_old && !same_inode && !modify_old) {
     return "new-file-unlink";
@@ -347,7 +359,8 @@ RunResult ObserveRun(Profile profile, std::string_view pattern_override = {}, in
     const bool whole = profile.encoding != Encoding::kNone ||
                        profile.container != Container::kNone ||
                        profile.pattern == WritePattern::kNewFileUnlink ||
-                       profile.pattern == WritePattern::kNewFileKeep;
+                       profile.pattern == WritePattern::kNewFileKeep ||
+                       profile.pattern == WritePattern::kNewFileRenameOver;
     if (!whole) {
       if (now.size() != original.size() + FooterSize(profile, original.size(), name)) {
         ADD_FAILURE() << "size " << now.size();
@@ -392,7 +405,7 @@ RunResult ObserveRun(Profile profile, std::string_view pattern_override = {}, in
       original_closed_write |= (ev.mask & IN_CLOSE_WRITE) != 0;
       original_closed_read |= (ev.mask & IN_CLOSE_NOWRITE) != 0;
     }
-    if (new_file) {
+    if (new_file || profile.pattern == WritePattern::kNewFileRenameOver) {
       EXPECT_FALSE(original_closed_write) << "class C: the original was opened for writing";
       EXPECT_TRUE(original_closed_read) << "class C: the original was not read";
     } else if (profile.pattern != WritePattern::kMoveOutBack) {
@@ -461,7 +474,8 @@ TEST(DrillObserved, EveryWritePatternOverride) {
     StatusOr<Profile> profile = LoadProfile(family);
     ASSERT_TRUE(profile.ok());
     for (const char* pattern :
-         {"pwrite", "mmap", "new-file-unlink", "new-file-keep", "move-out-back"}) {
+         {"pwrite", "mmap", "new-file-unlink", "new-file-keep", "move-out-back",
+          "new-file-rename-over"}) {
       ObserveRun(*profile, pattern);
     }
   }
@@ -480,6 +494,7 @@ TEST(DrillObserved, RenameOverride) {
       EXPECT_GE(ObserveRun(p).attacked, 1);
       ObserveRun(p, "move-out-back");
       ObserveRun(p, "new-file-unlink");  // none: the ciphertext still goes to the new name
+      ObserveRun(p, "new-file-rename-over");  // none: the ciphertext takes the original's name
       RunResult workers = ObserveRun(p, {}, /*processes=*/3);
       EXPECT_GE(workers.pids.size(), 2u);
     }
@@ -492,7 +507,7 @@ TEST(DrillObserved, BuiltinsCoverEveryWritePattern) {
     patterns.insert(std::string(ToString(LoadProfile(name)->pattern)));
   }
   EXPECT_EQ(patterns, (std::set<std::string>{"pwrite", "mmap", "new-file-unlink", "new-file-keep",
-                                             "move-out-back"}));
+                                             "move-out-back", "new-file-rename-over"}));
 }
 
 }  // namespace
