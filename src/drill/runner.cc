@@ -384,8 +384,9 @@ Status AttackFile(RunContext& ctx, const FileJob& job, bool* skipped) {
   json ranges_json = json::array();
   for (const auto& r : ranges) ranges_json.push_back({r.offset, r.length});
   std::string stage_name = std::to_string(index) + "-" + name;
-  const std::string stage_path =
-      rename_over ? temp_path : ctx.stage_dir.empty() ? "" : ctx.stage_dir + "/" + stage_name;
+  const std::string stage_path = rename_over             ? temp_path
+                                 : ctx.stage_dir.empty() ? ""
+                                                         : ctx.stage_dir + "/" + stage_name;
   json entry = {{"op", "file"},
                 {"id", index},
                 {"path", job.rel},
