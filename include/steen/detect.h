@@ -217,6 +217,10 @@ struct ScopeSnapshot {
 // before. The watcher then need not measure the before content it kept (a protective copy).
 bool ChangeNeedsBefore(const ContentView& after, const DetectConfig& config);
 
+// Whether a new file with this content may replace an original (a pair with a deleted original,
+// or renamed over one): damaged bytes or an encrypted container (DetectConfig::container_formats).
+bool CouldReplaceOriginal(const ContentView& content, const DetectConfig& config);
+
 class Detector {
  public:
   explicit Detector(DetectConfig config = {});

@@ -56,11 +56,11 @@ enum class FooterWhen { kLast, kFirst, kExtendFirst };  // extend-first: ftrunca
 enum class FooterFormat { kOpaque, kPlay2022, kPlay2023 };
 enum class RenameWhen { kNone, kFirst, kLast };
 enum class WritePattern {
-  kPwrite,         // class A: read, encrypt, pwrite at the same offset through the same fd
-  kMmap,           // class A through MAP_SHARED + msync (invisible to inotify/fanotify modify)
-  kNewFileUnlink,  // class C: write <new name> (O_EXCL), unlink the original
-  kNewFileKeep,    // ART gpg/7z/openssl: new file, original kept
-  kMoveOutBack,    // class B: move out of the tree, encrypt, move back under the new name
+  kPwrite,             // class A: read, encrypt, pwrite at the same offset through the same fd
+  kMmap,               // class A through MAP_SHARED + msync (invisible to inotify/fanotify modify)
+  kNewFileUnlink,      // class C: write <new name> (O_EXCL), unlink the original
+  kNewFileKeep,        // ART gpg/7z/openssl: new file, original kept
+  kMoveOutBack,        // class B: move out of the tree, encrypt, move back under the new name
   kNewFileRenameOver,  // write a temporary file next to the original, rename it over the original
 };
 enum class NotePlacement { kNone, kRoot, kEveryDir };

@@ -23,6 +23,11 @@ bool ChangeNeedsBefore(const ContentView& after, const DetectConfig& config) {
          (after.blocks_measured && after.random_block_fraction >= config.randomness_after_min);
 }
 
+bool CouldReplaceOriginal(const ContentView& content, const DetectConfig& config) {
+  return content.verdict == Verdict::kDamaged ||
+         detect::Contains(config.container_formats, content.format);
+}
+
 namespace detect {
 namespace {
 
@@ -481,9 +486,7 @@ void Detector::Impl::OnWrite(const FileEvent& event, const ActorKeys& keys,
     if (ScopeState* state = Use(ref, false)) state->Wrote(folder, now);
   }
 
-  const bool replacement_kind =
-      event.after && (event.after->verdict == Verdict::kDamaged ||
-                      detect::Contains(config.container_formats, event.after->format));
+  const bool replacement_kind = event.after && CouldReplaceOriginal(*event.after, config);
   if (!is_new || !replacement_kind) return;
   PendingNew* created = nullptr;
   for (PendingNew& pending : pending_new) {

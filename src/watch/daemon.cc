@@ -286,12 +286,6 @@ struct Daemon::Impl {
   std::optional<ContentView> View(int fd, bool measure_blocks = true);
   // The view of a protective copy (outside the trees: the vault never is inside them).
   std::optional<ContentView> ViewOfCopy(int64_t version_id);
-  // Content that may replace an original: damaged bytes or an encrypted container.
-  bool CouldReplace(const ContentView& view) const {
-    const std::vector<std::string>& containers = config.detect.container_formats;
-    return view.verdict == Verdict::kDamaged ||
-           std::find(containers.begin(), containers.end(), view.format) != containers.end();
-  }
   // The content before the write that `after` ended: measured now from its copy if needed.
   std::optional<ContentView> BeforeOf(std::optional<BeforeContent> was,
                                       const std::optional<ContentView>& after);
@@ -876,7 +870,7 @@ void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
         known.Put(event.device, event.inode, KnownView{*stamp, *event.after});
       }
       event.before = BeforeOf(std::move(was), event.after);
-      if (was_empty && event.after && CouldReplace(*event.after)) {
+      if (was_empty && event.after && CouldReplaceOriginal(*event.after, config.detect)) {
         replacements.Put(event.device, event.inode, *event.after);
       } else {
         replacements.Drop(event.device, event.inode);

@@ -473,9 +473,8 @@ TEST(DrillObserved, EveryWritePatternOverride) {
   for (const char* family : {"blackcat-full", "lockbit2", "play"}) {
     StatusOr<Profile> profile = LoadProfile(family);
     ASSERT_TRUE(profile.ok());
-    for (const char* pattern :
-         {"pwrite", "mmap", "new-file-unlink", "new-file-keep", "move-out-back",
-          "new-file-rename-over"}) {
+    for (const char* pattern : {"pwrite", "mmap", "new-file-unlink", "new-file-keep",
+                                "move-out-back", "new-file-rename-over"}) {
       ObserveRun(*profile, pattern);
     }
   }
@@ -493,7 +492,7 @@ TEST(DrillObserved, RenameOverride) {
       p.rename = when;
       EXPECT_GE(ObserveRun(p).attacked, 1);
       ObserveRun(p, "move-out-back");
-      ObserveRun(p, "new-file-unlink");  // none: the ciphertext still goes to the new name
+      ObserveRun(p, "new-file-unlink");       // none: the ciphertext still goes to the new name
       ObserveRun(p, "new-file-rename-over");  // none: the ciphertext takes the original's name
       RunResult workers = ObserveRun(p, {}, /*processes=*/3);
       EXPECT_GE(workers.pids.size(), 2u);

@@ -180,6 +180,24 @@ class DaemonTest : public ::testing::Test {
     return ev;
   }
 
+  // A new empty file at `path` opened for writing by `actor`, as the permission reader reports
+  // it: allowed at once (no ticket), its state at the open recorded; with `vault`, the link the
+  // reader keeps of every file opened in a tree.
+  sys::SysEvent CreateEmpty(const std::string& path, const Actor& actor,
+                            vault::Vault* vault = nullptr) {
+    WriteFile(path, "");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(fd, 0) << path;
+    sys::SysEvent ev = OpenForWrite(path, actor, fd);
+    ev.allowed_empty = true;
+    ::fstat(fd, &ev.stat_at_open);
+    if (vault != nullptr) {
+      EXPECT_TRUE(vault->KeepLink(fd, {path, ev.event.device, ev.event.inode}).ok()) << path;
+    }
+    ::close(fd);
+    return ev;
+  }
+
   sys::SysEvent Permission(const std::string& path, const Actor& actor) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     EXPECT_GE(fd, 0) << path;
@@ -532,14 +550,7 @@ TEST_F(DaemonTest, NewFilesAreJudgedWithoutMeasuringTheirBlocks) {
   StartDaemon();
   const Actor app = Attacker(4300, "/usr/bin/cp");
   const std::string path = (root_ / "share" / "docs" / "photo.bin").string();
-  WriteFile(path, "");
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  ASSERT_GE(fd, 0);
-  sys::SysEvent create = OpenForWrite(path, app, fd);
-  create.allowed_empty = true;
-  ::fstat(fd, &create.stat_at_open);
-  ::close(fd);
-  ASSERT_TRUE(source_->Push(std::move(create)));
+  ASSERT_TRUE(source_->Push(CreateEmpty(path, app)));
   daemon_->Poll(milliseconds(0));
   WriteFile(path, RandomBytes(64 * 1024, 5));
   ASSERT_TRUE(source_->Push(CloseWrite(path, app)));
@@ -573,14 +584,7 @@ TEST_F(DaemonTest, ScratchFilesDeletedByTheirOnlyWriterAreNotKept) {
   auto lifecycle = [&](const std::string& name, const Actor& creator, const Actor& writer,
                        const Actor& deleter) {
     const std::string path = (root_ / "share" / "docs" / name).string();
-    WriteFile(path, "");
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    sys::SysEvent create = OpenForWrite(path, creator, fd);
-    create.allowed_empty = true;
-    ::fstat(fd, &create.stat_at_open);
-    ASSERT_TRUE(vault->KeepLink(fd, {path, create.event.device, create.event.inode}).ok());
-    ::close(fd);
+    sys::SysEvent create = CreateEmpty(path, creator, vault);
     const uint64_t device = create.event.device, inode = create.event.inode;
     ASSERT_TRUE(source_->Push(std::move(create)));
     daemon_->Poll(milliseconds(0));
@@ -639,13 +643,7 @@ TEST_F(DaemonTest, CiphertextRenamedOverItsOriginalIsJudgedAgainstTheKeptCopy) {
       ASSERT_TRUE(vault->KeepLink(fd, {original, read.event.device, read.event.inode}).ok());
       ::close(fd);
     }
-    WriteFile(temporary, "");
-    int fd = ::open(temporary.c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    sys::SysEvent create = OpenForWrite(temporary, attacker, fd);
-    create.allowed_empty = true;
-    ::fstat(fd, &create.stat_at_open);
-    ::close(fd);
+    sys::SysEvent create = CreateEmpty(temporary, attacker);
     const uint64_t device = create.event.device, inode = create.event.inode;
     ASSERT_TRUE(source_->Push(std::move(create)));
     daemon_->Poll(milliseconds(0));
