@@ -62,6 +62,7 @@ struct Analysis {
   DamageKind kind = DamageKind::kNone;
   double score = 0.0;                  // 0 = certainly intact ... 1 = certainly damaged
   std::string format;                  // detected format, e.g. "pdf", "docx", "text", "unknown"
+  bool encrypted_container = false;    // intact, and legitimately encrypted (OpenPGP, age, ZIP -e)
   std::vector<std::string> reasons;    // why, in words a person can read
   std::vector<ByteRange> ranges_read;  // merged, sorted ranges the analysis read
   uint64_t bytes_read = 0;

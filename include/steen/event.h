@@ -54,6 +54,7 @@ struct ContentView {
   DamageKind kind = DamageKind::kNone;
   double score = 0.0;
   std::string format;
+  bool encrypted_container = false;  // Analysis::encrypted_container
   std::vector<std::string> reasons;
   // Fraction of sampled blocks whose bytes look random (0..1), and whether the sampled blocks were
   // measured at all (too small a file has no block map).

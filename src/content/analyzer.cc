@@ -279,6 +279,7 @@ struct Decision {
   Verdict verdict = Verdict::kUnknown;
   DamageKind kind = DamageKind::kNone;
   double score = 0;
+  bool encrypted_container = false;
   std::vector<std::string> reasons;
   std::size_t damage_reasons = 0;  // the first reasons, in the order the damage was found
 };
@@ -560,6 +561,7 @@ struct ContentAnalyzer::Impl {
     switch (report.integrity) {
       case Integrity::kEncryptedContainer:
         d.verdict = Verdict::kIntact;
+        d.encrypted_container = true;
         d.score = 0.1;
         d.reasons.push_back("legitimately encrypted " + format + " container");
         break;
@@ -998,6 +1000,7 @@ StatusOr<Analysis> ContentAnalyzer::Impl::AnalyzeAt(ByteSource& source,
   result.verdict = decision.verdict;
   result.kind = decision.verdict == Verdict::kDamaged ? decision.kind : DamageKind::kNone;
   result.score = decision.score;
+  result.encrypted_container = decision.verdict == Verdict::kIntact && decision.encrypted_container;
   result.format = format;
   result.reasons = std::move(decision.reasons);
   result.ranges_read = reader.RangesRead();

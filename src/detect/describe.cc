@@ -109,6 +109,7 @@ Alert DescribeAlert(const ScopeState& state, const DetectConfig& config,
 
   // Facts gathered from the records.
   std::set<std::string> intact_formats, lost_formats, replacement_exts, folders;
+  std::set<std::string> encrypted_over_formats, container_formats;
   std::set<DamageKind> kinds;
   for (const FileRecord& record : state.records) {
     if (record.bits & kDestructionBits) folders.insert(std::string(Folder(record.path)));
@@ -118,6 +119,10 @@ Alert DescribeAlert(const ScopeState& state, const DetectConfig& config,
     }
     if ((record.bits & kFormatLost) && !record.before_format.empty()) {
       lost_formats.insert(record.before_format);
+    }
+    if (record.bits & kEncryptedOver) {
+      if (!record.before_format.empty()) encrypted_over_formats.insert(record.before_format);
+      container_formats.insert(record.after_format);
     }
     if (record.bits & kReplacedOriginal) {
       const std::string ext = ToLower(Extension(BaseName(record.path)));
@@ -170,6 +175,15 @@ Alert DescribeAlert(const ScopeState& state, const DetectConfig& config,
     add("replaced_originals", n,
         fmt::format("{} deleted and replaced by encrypted copies ({})",
                     Plural(n, "original", "originals"), JoinFirst(replacement_exts, 3, ", ")));
+  }
+  {
+    const int64_t n = state.CountBit(kEncryptedOver);
+    add("encrypted_over_originals", n,
+        fmt::format(
+            "{} from valid {} to an encrypted container ({})",
+            Plural(n, "original rewritten", "originals rewritten"),
+            encrypted_over_formats.empty() ? "files" : JoinFirst(encrypted_over_formats, 4, "/"),
+            JoinFirst(container_formats, 3, ", ")));
   }
   {
     const int64_t n = state.CountBit(kNewDamaged);

@@ -102,6 +102,17 @@ bool StructuredFormat(const std::string& format) {
   return !format.empty() && format != "unknown" && format != "text" && format != "empty";
 }
 
+// An intact file whose bytes are now an encrypted container (openssl enc, gpg, age, 7z -p...)
+// written in place or renamed over it. A container over a container (an archive updated, a vault
+// re-encrypted) and a first write of an empty file are not.
+// Password-protected office documents and PDFs keep their format and are not counted: a user
+// protecting documents is no attack, and the file stays usable.
+bool EncryptedOver(const ContentView& was, const ContentView& now, const DetectConfig& config) {
+  return was.verdict == Verdict::kIntact && !was.encrypted_container && was.format != "empty" &&
+         !was.format.empty() && now.verdict == Verdict::kIntact && now.encrypted_container &&
+         now.format != was.format && Contains(config.container_formats, now.format);
+}
+
 // What a change of content (before -> after) did to one file.
 EvidenceUpdate ClassifyContent(const std::optional<ContentView>& before,
                                const std::optional<ContentView>& after, bool is_new,
@@ -120,9 +131,14 @@ EvidenceUpdate ClassifyContent(const std::optional<ContentView>& before,
     if (damaged) update.bits |= kDamagedNoBefore;
     return update;
   }
-  if (!ChangeNeedsBefore(now, config)) return update;
   const ContentView& was = *before;
   if (was.verdict == Verdict::kDamaged) return update;  // nothing left to destroy
+  if (EncryptedOver(was, now, config)) {
+    update.bits |= kEncryptedOver;
+    update.before_format = was.format;
+    return update;
+  }
+  if (!ChangeNeedsBefore(now, config)) return update;
   if (damaged) {
     if (was.verdict == Verdict::kIntact) {
       update.bits |= kDamagedFromIntact;
@@ -228,6 +244,7 @@ struct PendingNew {
   uint64_t size = 0;
   uint64_t time = 0;
   ActorKeys keys;
+  Actor writer;  // who wrote it: credited with the destruction when it replaces an original
   std::string format;
   std::vector<std::string> paired_in;  // scope map keys where it already replaced an original
 };
@@ -306,6 +323,11 @@ struct Detector::Impl {
     double support;
   };
   std::vector<Touch> touched;
+  // The writer of a new file that this event found replacing an original (a pair, a rename over
+  // it), when another process did the deleting or renaming: `gpg -c x; rm x`, `openssl enc -out
+  // x.tmp; mv x.tmp x`. Both are credited, so both are targets and the incident's rollback
+  // removes the writer's files too.
+  std::optional<Actor> replacement_writer;
 
   std::vector<ScopeRef> ScopesFor(const Actor& actor) const;
   ScopeState* Use(const ScopeRef& ref, bool create);
@@ -455,6 +477,7 @@ bool Detector::Impl::TryPair(PendingNew& created, PendingDeleted& deleted, const
   update.replaced = deleted.path;
   update.after_format = created.format;
   AddEvidence(ref, created.file_key, created.path, update);
+  replacement_writer = created.writer;
   created.paired_in.push_back(ref.map_key);
   deleted.paired_in.push_back(ref.map_key);
   ++stats.pairs;
@@ -493,8 +516,8 @@ void Detector::Impl::OnWrite(const FileEvent& event, const ActorKeys& keys,
     if (pending.file_key == file_key) created = &pending;
   }
   if (created == nullptr) {
-    pending_new.push_back(
-        PendingNew{file_key, event.path, event.size, now, keys, event.after->format, {}});
+    pending_new.push_back(PendingNew{
+        file_key, event.path, event.size, now, keys, event.actor, event.after->format, {}});
     created = &pending_new.back();
     if (pending_new.size() > limits::kMaxDetectPendingPairs) {
       pending_new.pop_front();  // deque: `created` (the back) stays valid
@@ -502,6 +525,7 @@ void Detector::Impl::OnWrite(const FileEvent& event, const ActorKeys& keys,
   } else {
     created->size = event.size;
     created->time = now;
+    created->writer = event.actor;
     created->format = event.after->format;
   }
   for (const ScopeRef& ref : refs) {
@@ -601,6 +625,9 @@ void Detector::Impl::OnRename(const FileEvent& event, const std::vector<ScopeRef
   EvidenceUpdate content;
   if (event.after) {
     content = detect::ClassifyContent(event.before, event.after, !event.before, config);
+    if (moved != nullptr && (content.bits & detect::kDestructionBits)) {
+      replacement_writer = moved->writer;
+    }
   }
   for (const ScopeRef& ref : refs) {
     ScopeState* state = Use(ref, false);
@@ -792,6 +819,7 @@ std::vector<Alert> Detector::Observe(const FileEvent& event) {
   ++d.stats.events;
   ++d.event_seq;
   d.touched.clear();
+  d.replacement_writer.reset();
   if (d.now >= d.last_sweep + d.config.sweep_interval_ns) d.Expire(d.now);
   if (!d.config.exclusions.Match(event).empty()) {
     ++d.stats.events_excluded;
@@ -843,7 +871,13 @@ std::vector<Alert> Detector::Observe(const FileEvent& event) {
       d.OnRename(event, refs);
       break;
   }
-  // Credit what the event added to the process that caused it.
+  // Credit what the event added to the process that caused it (and to the writer of the new
+  // file that replaced an original, in the scopes that hold it).
+  const bool credit_writer =
+      d.replacement_writer && (d.replacement_writer->pid != event.actor.pid ||
+                               d.replacement_writer->start_time != event.actor.start_time);
+  const detect::ActorKeys writer_keys =
+      credit_writer ? detect::KeysOf(*d.replacement_writer) : detect::ActorKeys{};
   for (const Impl::Touch& touch : d.touched) {
     const double destruction = touch.state->Destruction(d.config) - touch.destruction;
     const double support =
@@ -851,6 +885,10 @@ std::vector<Alert> Detector::Observe(const FileEvent& event) {
     if (destruction > 0 || support > 0) {
       touch.state->Contribute(event.actor, std::max(0.0, destruction), std::max(0.0, support),
                               d.now);
+      if (credit_writer && detect::InScope(touch.state->matcher, writer_keys)) {
+        touch.state->Contribute(*d.replacement_writer, std::max(0.0, destruction),
+                                std::max(0.0, support), d.now);
+      }
     }
     if (destruction != 0) ++d.suspects_generation;
   }

@@ -23,6 +23,7 @@ double WeightOf(uint32_t bit, const DetectConfig& config) {
     case kFormatLost:
       return config.weight_format_lost;
     case kReplacedOriginal:
+    case kEncryptedOver:  // the same destruction as a pair: the original's bytes now ciphertext
       return config.weight_replaced_original;
     case kNewDamaged:
       return config.weight_new_damaged_file;

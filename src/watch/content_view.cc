@@ -67,6 +67,7 @@ StatusOr<ContentView> AnalyzeFd(const ContentAnalyzer& analyzer, int fd, bool me
   view.kind = analysis->kind;
   view.score = analysis->score;
   view.format = analysis->format;
+  view.encrypted_container = analysis->encrypted_container;
   view.reasons = std::move(analysis->reasons);
   if (source.blocks_measured() > 0) {
     view.blocks_measured = true;

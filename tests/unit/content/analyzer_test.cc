@@ -252,6 +252,18 @@ std::string Gzip(const std::string& data, int level = 6) {
   return out;
 }
 
+// An encrypted container says so (the watcher tells "a document became ciphertext" by it); a
+// compressed file, random as it is, and a random file are no containers.
+TEST(Analyzer, EncryptedContainersAreMarkedAsSuch) {
+  const Analysis openssl = AnalyzeBytes("Salted__" + RandomBytes(8 + 50000, 3));
+  EXPECT_EQ(openssl.verdict, Verdict::kIntact) << Joined(openssl);
+  EXPECT_EQ(openssl.format, "openssl-enc");
+  EXPECT_TRUE(openssl.encrypted_container);
+  EXPECT_FALSE(AnalyzeBytes(RandomBytes(50000, 4)).encrypted_container);
+  EXPECT_FALSE(AnalyzeBytes(Gzip(RandomBytes(50000, 5), 0)).encrypted_container);
+  EXPECT_FALSE(AnalyzeBytes("plain words, nothing hidden\n").encrypted_container);
+}
+
 // A tar of compressed files is mostly random bytes, and intact: each member is judged as the
 // file it is (a backup tar of .gz files, photos or PDFs). It was called damaged while the tar's
 // own block map judged it ("62% of blocks random inside a tar file").

@@ -2,6 +2,7 @@
 // memory caps, response selection.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "steen/detect.h"
@@ -11,6 +12,7 @@
 namespace steen {
 namespace {
 
+using detect_test::Container;
 using detect_test::Damaged;
 using detect_test::Empty;
 using detect_test::Intact;
@@ -232,6 +234,13 @@ TEST(DetectPairs, GpgReplacementsAcrossProcessesPairAndAlert) {
       std::string::npos)
       << s.alerts()[0].message;
   EXPECT_EQ(detector.stats().pairs, 3u * 4u);  // tree of 4000, session, cgroup, user
+  // Both halves of each pair are the attack's: the writers of the copies as well as the deleters
+  // (targets, and the processes whose files a rollback removes).
+  for (pid_t pid : {100, 101, 102, 103, 104, 105}) {
+    EXPECT_NE(std::find(s.alerts()[0].pids.begin(), s.alerts()[0].pids.end(), pid),
+              s.alerts()[0].pids.end())
+        << pid;
+  }
 }
 
 TEST(DetectPairs, DeletionOutsideThePairWindowDoesNotPair) {
@@ -271,6 +280,62 @@ TEST(DetectPairs, CiphertextRenamedOverItsOriginalIsDestruction) {
     blind.Rename(openssl, Doc(i) + ".tmp", Doc(i), 2000 + i);
   }
   EXPECT_TRUE(blind.alerts().empty());
+}
+
+// An original rewritten in place, or renamed over, as an encrypted container (`openssl enc
+// -pass`, `gpg -o x.tmp -c x && mv x.tmp x`): the container is valid, the document is gone.
+TEST(DetectChange, OriginalsRewrittenAsEncryptedContainersAlert) {
+  for (bool by_rename : {false, true}) {
+    Detector detector;
+    Stream s(detector);
+    const Actor openssl = MakeActor(4242);
+    int files = 0;
+    for (; files < 5 && s.alerts().empty(); ++files) {
+      s.Read(openssl, Doc(files), 1000 + files, 100000);
+      if (by_rename) {  // `mv -f x.tmp x` after each file, a process of its own
+        const Actor mv = MakeActor(5000 + files, 4000, 3000, 1000, "alice", "/usr/bin/mv");
+        s.WriteNew(openssl, Doc(files) + ".tmp", 2000 + files, Container("openssl-enc"));
+        s.Rename(mv, Doc(files) + ".tmp", Doc(files), 2000 + files, Intact("docx"),
+                 Container("openssl-enc"));
+      } else {
+        s.Write(openssl, Doc(files), 1000 + files, Intact("docx"), Container("openssl-enc"));
+      }
+    }
+    ASSERT_EQ(s.alerts().size(), 1u) << by_rename;
+    EXPECT_EQ(files, 3) << by_rename;
+    EXPECT_NE(s.alerts()[0].message.find(
+                  "3 originals rewritten from valid docx to an encrypted container (openssl-enc)"),
+              std::string::npos)
+        << s.alerts()[0].message;
+    const std::vector<pid_t>& pids = s.alerts()[0].pids;
+    EXPECT_NE(std::find(pids.begin(), pids.end(), 4242), pids.end()) << by_rename;
+    if (by_rename) EXPECT_NE(std::find(pids.begin(), pids.end(), 5002), pids.end());
+  }
+}
+
+// What is not: one file encrypted by its user, an encrypted archive updated or re-encrypted, an
+// unencrypted archive (or a document saved as one), a first write of a new file, and a document
+// protected by a password (it keeps its format: Container("docx") over Intact("docx")).
+TEST(DetectChange, ContainersThatReplaceNoDocumentAreQuiet) {
+  const Actor user = MakeActor(4242);
+  {
+    Detector detector;
+    Stream s(detector);
+    s.Write(user, Doc(0), 1000, Intact("pdf"), Container("openpgp"));
+    EXPECT_TRUE(s.alerts().empty());
+  }
+  const std::vector<std::pair<ContentView, ContentView>> changes = {
+      {Container("7z"), Container("7z")},  {Container("age"), Container("openpgp")},
+      {Intact("docx"), Intact("zip")},     {Empty(), Container("openpgp")},
+      {Intact("docx"), Container("docx")},
+  };
+  for (const auto& [before, after] : changes) {
+    Detector detector;
+    Stream s(detector);
+    for (int i = 0; i < 5; ++i) s.Write(user, Doc(i), 1000 + i, before, after);
+    EXPECT_TRUE(s.alerts().empty())
+        << before.format << " -> " << after.format << ": " << s.alerts()[0].message;
+  }
 }
 
 // The same with the original deleted first and the ciphertext moved onto its free name: the

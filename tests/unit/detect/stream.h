@@ -36,6 +36,13 @@ inline ContentView Damaged(DamageKind kind = DamageKind::kEncrypted, double rand
   return view;
 }
 
+// A legitimately encrypted container (gpg, age, openssl enc -pass, zip -e): intact, and random.
+inline ContentView Container(std::string format) {
+  ContentView view = Intact(std::move(format), 1.0);
+  view.encrypted_container = true;
+  return view;
+}
+
 inline ContentView Unknown(std::string format = "unknown", double random_fraction = 0.05) {
   ContentView view;
   view.verdict = Verdict::kUnknown;

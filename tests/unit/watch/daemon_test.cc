@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <random>
 
@@ -247,6 +248,9 @@ class DaemonTest : public ::testing::Test {
     for (int i = 0; i < n; ++i)
       WriteFile(Doc(i), MakeCanaryContent("report.pdf", std::to_string(i)));
   }
+
+  int RenameCiphertextOverOriginals(
+      const std::function<std::string(std::size_t size, int seed)>& ciphertext);
 
   std::vector<Alert> AlertsOf(const std::string& rule) {
     std::vector<Alert> out;
@@ -625,10 +629,15 @@ TEST_F(DaemonTest, ScratchFilesDeletedByTheirOnlyWriterAreNotKept) {
 // An encryptor that writes a temporary file of ciphertext and renames it over the original (no
 // write of the original at all): the rename is judged like a write, against the original's
 // content from the link the vault kept when it was read. Before, it went unseen.
-TEST_F(DaemonTest, CiphertextRenamedOverItsOriginalIsJudgedAgainstTheKeptCopy) {
+// What `openssl enc -in F -out F.tmp && mv -f F.tmp F` does to each file until stopped (at most 6):
+// read the original (the vault keeps a link), write `ciphertext(size, seed)` to a new temporary
+// file, rename it over the original. Returns how many files it replaced.
+int DaemonTest::RenameCiphertextOverOriginals(
+    const std::function<std::string(std::size_t size, int seed)>& ciphertext) {
   Populate(6);
   auto opened = vault::Vault::Open(VaultOptionsForTest());
-  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  EXPECT_TRUE(opened.ok()) << opened.status().message();
+  if (!opened.ok()) return 0;
   vault::Vault* vault = opened->get();
   StartDaemon(nullptr, 1024, std::move(*opened));
   const Actor attacker = Attacker();
@@ -638,28 +647,33 @@ TEST_F(DaemonTest, CiphertextRenamedOverItsOriginalIsJudgedAgainstTheKeptCopy) {
     const std::string temporary = original + ".tmp";
     {  // read: the permission reader keeps a link of every file opened in a tree
       int fd = ::open(original.c_str(), O_RDONLY | O_CLOEXEC);
-      ASSERT_GE(fd, 0);
+      EXPECT_GE(fd, 0);
       sys::SysEvent read = OpenForWrite(original, attacker, fd);
-      ASSERT_TRUE(vault->KeepLink(fd, {original, read.event.device, read.event.inode}).ok());
+      EXPECT_TRUE(vault->KeepLink(fd, {original, read.event.device, read.event.inode}).ok());
       ::close(fd);
     }
     sys::SysEvent create = CreateEmpty(temporary, attacker);
     const uint64_t device = create.event.device, inode = create.event.inode;
-    ASSERT_TRUE(source_->Push(std::move(create)));
+    EXPECT_TRUE(source_->Push(std::move(create)));
     daemon_->Poll(milliseconds(0));
-    WriteFile(temporary, RandomBytes(fs::file_size(original), 2000 + files));
-    ASSERT_TRUE(source_->Push(CloseWrite(temporary, attacker)));
+    WriteFile(temporary, ciphertext(fs::file_size(original), 2000 + files));
+    EXPECT_TRUE(source_->Push(CloseWrite(temporary, attacker)));
     daemon_->Poll(milliseconds(0));
     fs::rename(temporary, original);
     sys::SysEvent moved = NameEvent(FileOp::kRename, temporary, attacker);
     moved.event.new_path = original;
     moved.event.device = device;
     moved.event.inode = inode;
-    ASSERT_TRUE(source_->Push(std::move(moved)));
+    EXPECT_TRUE(source_->Push(std::move(moved)));
     daemon_->Poll(milliseconds(0));
     ++files;
   }
   daemon_->Stop();
+  return files;
+}
+
+TEST_F(DaemonTest, CiphertextRenamedOverItsOriginalIsJudgedAgainstTheKeptCopy) {
+  const int files = RenameCiphertextOverOriginals(RandomBytes);
   ASSERT_EQ(control_.calls().size(), 1u);
   EXPECT_EQ(control_.calls()[0].action, "suspend");
   EXPECT_LE(files, 3);
@@ -667,6 +681,20 @@ TEST_F(DaemonTest, CiphertextRenamedOverItsOriginalIsJudgedAgainstTheKeptCopy) {
   auto alerts = AlertsOf("ransomware-encryption");
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_NE(alerts[0].message.find("went from valid"), std::string::npos) << alerts[0].message;
+}
+
+// The same with `openssl enc -pass ...`, whose output is a valid container ("Salted__", salt,
+// ciphertext): intact as a file, but an encrypted container where a document was.
+TEST_F(DaemonTest, EncryptedContainersRenamedOverOriginalsAreDestruction) {
+  const int files = RenameCiphertextOverOriginals(
+      [](std::size_t size, int seed) { return "Salted__" + RandomBytes(8 + size, seed); });
+  ASSERT_EQ(control_.calls().size(), 1u);
+  EXPECT_EQ(control_.calls()[0].action, "suspend");
+  EXPECT_LE(files, 3);
+  auto alerts = AlertsOf("ransomware-encryption");
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_NE(alerts[0].message.find("to an encrypted container (openssl-enc)"), std::string::npos)
+      << alerts[0].message;
 }
 
 TEST_F(DaemonTest, FileMovedOutIsCopiedOnlyWhileUnchangedSinceTheMove) {
