@@ -180,12 +180,14 @@ struct ResponseTargets {
   std::vector<Actor> processes;  // contributing processes the policy allows, most damage first
   std::vector<std::pair<Actor, std::string>> refused;  // protected contributors and why
   // Process tree scopes: the parent that spawned the contributors, when it did not contribute
-  // itself (short-lived workers). The detector has not seen it: the daemon must read its /proc
-  // view and call MaySuspend before stopping it. 0 when there is none (or it serves SMB clients).
+  // itself (short-lived workers); for a login session, the nearest process of the session that
+  // every contributor descends from. The detector has not seen it: the daemon must read its /proc
+  // view, check it is no younger than the contributors (a reused pid) and call MaySuspend before
+  // stopping it. 0 when there is none (or it serves SMB clients).
   pid_t spawner_pid = 0;
-  // Process tree scopes keyed by a pid (not sessions, not SMB): the tree's root. When the response
-  // stops the root, it stops the root's descendants too: workers already started that no judged
-  // file names yet would otherwise go on (docs/design/watch.md "Response").
+  // Process tree scopes (not SMB): the tree's root, or the session's common ancestor. When the
+  // response stops the root, it stops the root's descendants too: workers already started that no
+  // judged file names yet would otherwise go on (docs/design/watch.md "Response").
   pid_t tree_root = 0;
 };
 

@@ -257,6 +257,14 @@ inline constexpr std::size_t kMaxTreeMembersStopped = 128;
 static_assert(kMaxTreeMembersStopped < kMaxIncidentProcesses);
 // Family members an alert looks at to find them (some are refused by the policy or gone).
 inline constexpr std::size_t kMaxTreeMembersListed = 2 * kMaxTreeMembersStopped;
+// Processes below a stopped tree root that changed files join its incident (src/watch/
+// stopped_trees.h): those seen changing files this long before the stop (the pair or rename that
+// alerted came after their write), at most this many remembered; roots followed this long after
+// the stop (their descendants' last events are milliseconds away), at most this many at once.
+inline constexpr uint64_t kStoppedTreeRecentChangersNs = 10'000'000'000ull;
+inline constexpr std::size_t kMaxStoppedTreeRecentChangers = 512;
+inline constexpr uint64_t kStoppedTreeFollowNs = 600'000'000'000ull;
+inline constexpr std::size_t kMaxStoppedTreeRoots = 16;
 // Alerts (escalations) whose full JSON is stored per incident; later ones only update the scores.
 inline constexpr std::size_t kMaxIncidentAlerts = 64;
 // How long a write waits for the other process (daemon or CLI) to release the database lock.

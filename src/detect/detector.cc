@@ -98,6 +98,31 @@ std::string FileKey(uint64_t device, uint64_t inode, std::string_view path) {
   return "p:" + std::string(path);
 }
 
+// The deepest process that is, or is an ancestor of, every contributor, without leaving their
+// login session (each chain ends at its session leader, whose pid is the session id): 0 when there
+// is none, or a contributor's chain does not reach its leader (a daemonised process).
+pid_t CommonAncestorInSession(const std::vector<const Contributor*>& contributors) {
+  std::vector<std::vector<pid_t>> chains;
+  for (const Contributor* contributor : contributors) {
+    const Actor& actor = contributor->actor;
+    std::vector<pid_t> chain = {actor.pid};
+    chain.insert(chain.end(), actor.ancestors.begin(), actor.ancestors.end());
+    const auto leader = std::find(chain.begin(), chain.end(), actor.sid);
+    if (actor.sid <= 1 || leader == chain.end()) return 0;
+    chain.erase(std::next(leader), chain.end());
+    chains.push_back(std::move(chain));
+  }
+  if (chains.empty()) return 0;
+  for (pid_t candidate : chains.front()) {
+    if (std::all_of(chains.begin() + 1, chains.end(), [&](const std::vector<pid_t>& chain) {
+          return std::find(chain.begin(), chain.end(), candidate) != chain.end();
+        })) {
+      return candidate;
+    }
+  }
+  return 0;
+}
+
 bool StructuredFormat(const std::string& format) {
   return !format.empty() && format != "unknown" && format != "text" && format != "empty";
 }
@@ -697,7 +722,17 @@ ResponseTargets Detector::Impl::TargetsOf(const ScopeState& state,
       targets.refused.emplace_back(contributor->actor, decision.reason);
     }
   }
-  if (state.scope == ActorScope::kProcessTree && state.key.rfind("sid:", 0) != 0 && !serves_smb) {
+  if (state.scope == ActorScope::kProcessTree && state.key.rfind("sid:", 0) == 0 && !serves_smb) {
+    // A login session: the nearest process inside it that every contributor descends from (the
+    // `xargs -P` or script whose grandchildren encrypt and delete, each exiting after a file).
+    const pid_t root = detect::CommonAncestorInSession(ordered);
+    if (root > 1 && root != policy.self_pid) {
+      const bool contributed = std::any_of(ordered.begin(), ordered.end(),
+                                           [&](const auto* c) { return c->actor.pid == root; });
+      if (!contributed) targets.spawner_pid = root;
+      targets.tree_root = root;
+    }
+  } else if (state.scope == ActorScope::kProcessTree && !serves_smb) {
     pid_t root = 0;
     const auto* begin = state.key.data();
     if (std::from_chars(begin, begin + state.key.size(), root).ec == std::errc() && root > 1 &&

@@ -28,6 +28,7 @@
 #include "watch/notify.h"
 #include "watch/rescan.h"
 #include "watch/responder.h"
+#include "watch/stopped_trees.h"
 #include "watch/write_hold.h"
 
 namespace steen::watch {
@@ -213,6 +214,7 @@ struct Daemon::Impl {
   // bytes or an encrypted container): when one is renamed over a file the vault kept, the rename
   // is judged like a write of it, with the kept file's content as its before view.
   InodeLru<ContentView> replacements{limits::kMaxKnownViews};
+  StoppedTrees stopped_trees;
   // Who created each file that was empty when opened for writing, while no other writer has
   // opened it since: all its content is that writer's own, so when the same writer deletes it
   // (a SQLite journal at every commit, a temporary file), nobody's data goes with it and the
@@ -293,7 +295,11 @@ struct Daemon::Impl {
   struct Decided {
     Alert alert;
     ResponseOutcome outcome;
+    pid_t tree_root = 0;  // ResponseTargets::tree_root
   };
+  // Processes below a stopped tree root that changed files join its incident (stopped_trees.h).
+  void FollowStoppedTrees(const Actor& changer);
+  void JoinIncident(const std::string& id, const std::vector<Actor>& changers);
   std::vector<Decided> Decide(std::vector<Alert> alerts);
   void Publish(std::vector<Decided> decided);
   void EmitHealth(Alert alert);
@@ -910,6 +916,7 @@ void Daemon::Impl::HandleFile(sys::SysEvent& ev) {
       break;
   }
   ev.fd.Reset();  // nothing else is read from it
+  if (event.op != FileOp::kCloseNoWrite) FollowStoppedTrees(event.actor);
   Publish(Decide(detector->Observe(event)));
   canaries->Forget(event);
   if (hold && event.op == FileOp::kCloseWrite) {
@@ -929,6 +936,7 @@ void Daemon::Impl::MovedIn(FileEvent& event) {
   // A file moved in from outside is new content we never saw written: a creation followed by a
   // write whose `after` is read now. Reading by path is safe here: this thread holds no permission
   // ticket (held ones go first), and our own open is answered at once by the kernel layer.
+  FollowStoppedTrees(event.actor);
   FileEvent created = event;
   created.op = FileOp::kCreate;
   created.path = event.new_path;
@@ -967,6 +975,30 @@ void Daemon::Impl::HandleOverflow(const sys::SysEvent& ev) {
   EmitHealth(HealthAlert("queue-overflow", "high", message));
 }
 
+void Daemon::Impl::FollowStoppedTrees(const Actor& changer) {
+  if (!incidents) return;
+  for (const std::string& id : stopped_trees.Changed(changer, MonotonicNowNs())) {
+    JoinIncident(id, {changer});
+  }
+}
+
+void Daemon::Impl::JoinIncident(const std::string& id, const std::vector<Actor>& changers) {
+  if (changers.empty()) return;
+  std::vector<vault::ActorRef> actors;
+  for (const Actor& changer : changers) {
+    Status s = incidents->RecordProcess(
+        id, changer, ProcessState::kObserved,
+        "changed files below the incident's stopped process tree root (no judged file of its own)");
+    if (!s.ok()) ++stats.incident_errors;
+    actors.push_back(vault::ToActorRef(changer));
+    ++stats.stopped_tree_changers;
+  }
+  if (vault) {
+    Status pinned = vault->Pin(id, actors, 0);
+    if (!pinned.ok()) Log("vault: pin " + id + ": " + pinned.message());
+  }
+}
+
 std::vector<Daemon::Impl::Decided> Daemon::Impl::Decide(std::vector<Alert> alerts) {
   std::vector<Decided> decided;
   for (Alert& alert : alerts) {
@@ -978,7 +1010,7 @@ std::vector<Daemon::Impl::Decided> Daemon::Impl::Decide(std::vector<Alert> alert
     alert.action_detail = outcome.detail;
     if (!outcome.pids.empty()) alert.pids = outcome.pids;
     alert.host = host;
-    decided.push_back({std::move(alert), std::move(outcome)});
+    decided.push_back({std::move(alert), std::move(outcome), targets.tree_root});
   }
   return decided;
 }
@@ -1024,6 +1056,18 @@ void Daemon::Impl::Publish(std::vector<Decided> decided) {
             if (!pinned.ok()) Log("vault: pin " + *id + ": " + pinned.message());
             // The incident's rows now, for an operator's `steen rollback` that may follow at once.
             CommitVault(/*reopen=*/true);
+          }
+        }
+        if (d.tree_root > 0) {
+          auto root = std::find_if(
+              d.outcome.processes.begin(), d.outcome.processes.end(), [&](const ProcessOutcome& p) {
+                return p.actor.pid == d.tree_root &&
+                       (p.state == ProcessState::kSuspended || p.state == ProcessState::kKilled);
+              });
+          if (root != d.outcome.processes.end()) {
+            std::vector<Actor> named;
+            for (const ProcessOutcome& p : d.outcome.processes) named.push_back(p.actor);
+            JoinIncident(*id, stopped_trees.Stopped(*id, root->actor, named, MonotonicNowNs()));
           }
         }
         responder->Track(d.outcome, *id, MonotonicNowNs());
@@ -1118,6 +1162,9 @@ void Daemon::Impl::PollOperatorDecisions() {
     if (incident->state != IncidentState::kSuspended &&
         incident->state != IncidentState::kAlerted) {
       responder->CancelKills(id);
+    }
+    if (incident->state == IncidentState::kResumed || incident->state == IncidentState::kClosed) {
+      stopped_trees.Forget(id);
     }
     for (const IncidentProcess& p : incident->processes) {
       if (incident->state == IncidentState::kResumed || p.state == ProcessState::kResumed) {

@@ -78,6 +78,7 @@ struct DaemonStats {
   uint64_t before_copies_unread = 0;   // the content written made its copy's view unneeded
   uint64_t new_files_unmeasured = 0;   // new content judged by its verdict: blocks not measured
   uint64_t renames_over_judged = 0;    // ciphertext-like new files renamed over a kept file
+  uint64_t stopped_tree_changers = 0;  // processes below a stopped root joined to its incident
   uint64_t scratch_files_dropped = 0;  // files deleted by their only writer: not kept in the vault
   uint64_t moved_in_analysed = 0;      // files moved into a tree, read by path afterwards
   uint64_t moved_out_changed = 0;      // moved out and written there before we could copy it

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
+#include <utility>
 
 #include "steen/limits.h"
 
@@ -118,10 +120,23 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
   ResponseOutcome outcome;
   std::vector<Actor> candidates;
   // The spawner first: stopping it keeps new workers from starting while the others are stopped.
+  std::optional<std::pair<Actor, std::string>> refused_spawner;
   if (targets.spawner_pid > 0 && attribute_) {
     Actor spawner = attribute_(targets.spawner_pid);
     if (spawner.pid == 0) spawner.pid = targets.spawner_pid;
-    candidates.push_back(std::move(spawner));
+    // It spawned them, so it started first; a younger process has a reused pid.
+    const bool younger =
+        std::any_of(targets.processes.begin(), targets.processes.end(), [&](const Actor& worker) {
+          return spawner.start_time != 0 && worker.start_time != 0 &&
+                 spawner.start_time > worker.start_time;
+        });
+    if (younger) {
+      refused_spawner.emplace(std::move(spawner),
+                              "started after the processes it would have "
+                              "spawned (its pid was reused)");
+    } else {
+      candidates.push_back(std::move(spawner));
+    }
   }
   for (const Actor& actor : targets.processes) candidates.push_back(actor);
   if (candidates.empty() && targets.refused.empty() && alert.actor.pid > 0) {
@@ -130,6 +145,11 @@ ResponseOutcome Responder::Respond(const Alert& alert, const ResponseTargets& ta
   }
   for (const auto& [actor, reason] : targets.refused) {
     outcome.processes.push_back({actor, ProcessState::kRefused, reason});
+    ++stats_.refused;
+  }
+  if (refused_spawner) {
+    outcome.processes.push_back(
+        {refused_spawner->first, ProcessState::kRefused, refused_spawner->second});
     ++stats_.refused;
   }
 

@@ -532,10 +532,58 @@ TEST(DetectResponse, TargetsSkipProtectedContributors) {
   EXPECT_EQ(targets.refused[0].second, "allowed executable");
   EXPECT_EQ(targets.spawner_pid, 5000);
   EXPECT_EQ(targets.tree_root, 5000);
-  // Sessions have no spawner nor root to stop with the rest; unknown scopes have no targets.
-  EXPECT_EQ(detector.Targets(ActorScope::kProcessTree, "sid:3000", config.response).spawner_pid, 0);
-  EXPECT_EQ(detector.Targets(ActorScope::kProcessTree, "sid:3000", config.response).tree_root, 0);
+  // A session's root is the process all contributors descend from (here their parent too);
+  // unknown scopes have no targets.
+  EXPECT_EQ(detector.Targets(ActorScope::kProcessTree, "sid:3000", config.response).spawner_pid,
+            5000);
+  EXPECT_EQ(detector.Targets(ActorScope::kProcessTree, "sid:3000", config.response).tree_root,
+            5000);
   EXPECT_TRUE(detector.Targets(ActorScope::kUser, "77", config.response).processes.empty());
+}
+
+// `ls | xargs -P4 -I{} sh -c 'openssl enc -in {} -out {}.locked && rm {}'`: every file has its own
+// sh, openssl and rm, which exit at once; only their session adds up. What keeps starting them is
+// xargs, the nearest process of the session above all of them: it is the one to stop, with
+// everything below it.
+TEST(DetectResponse, SessionRootIsTheNearestCommonAncestorInsideTheSession) {
+  DetectConfig config;
+  Detector detector(config);
+  Stream s(detector);
+  const pid_t xargs = 4500, leader = 3000;
+  auto child = [&](pid_t pid, pid_t sh, const std::string& exe) {
+    Actor actor = MakeActor(pid, sh, leader, 1000, "alice", exe);
+    actor.ancestors = {sh, xargs, 3500, leader, 2900};  // ... bash, the leader, sshd
+    return actor;
+  };
+  for (int i = 0; i < 3; ++i) {
+    const pid_t sh = 6000 + 10 * i;
+    s.Read(child(sh + 1, sh, "/usr/bin/openssl"), Doc(i), 1000 + i, 100000);
+    s.WriteNew(child(sh + 1, sh, "/usr/bin/openssl"), Doc(i) + ".locked", 2000 + i,
+               Container("openssl-enc"), 100000);
+    s.Delete(child(sh + 2, sh, "/usr/bin/rm"), Doc(i), 1000 + i, 100000);
+  }
+  ASSERT_FALSE(s.alerts().empty());
+  EXPECT_EQ(s.alerts()[0].scope_key, "sid:3000");
+  ResponseTargets targets = detector.Targets(ActorScope::kProcessTree, "sid:3000", config.response);
+  EXPECT_EQ(targets.spawner_pid, xargs);
+  EXPECT_EQ(targets.tree_root, xargs);
+
+  // A contributor whose chain does not reach its session's leader (daemonised, reparented to
+  // init) leaves the session without a root: nothing above the leader is ever named.
+  Detector other_detector(config);
+  Stream other(other_detector);
+  for (int i = 0; i < 3; ++i) {
+    const pid_t sh = 6000 + 10 * i;
+    Actor orphan = child(sh + 1, sh, "/usr/bin/openssl");
+    if (i == 2) orphan.ancestors = {sh, 1};
+    other.Read(orphan, Doc(i), 1000 + i, 100000);
+    other.WriteNew(orphan, Doc(i) + ".locked", 2000 + i, Container("openssl-enc"), 100000);
+    other.Delete(child(sh + 2, sh, "/usr/bin/rm"), Doc(i), 1000 + i, 100000);
+  }
+  ASSERT_FALSE(other.alerts().empty());
+  targets = other_detector.Targets(ActorScope::kProcessTree, "sid:3000", config.response);
+  EXPECT_EQ(targets.spawner_pid, 0);
+  EXPECT_EQ(targets.tree_root, 0);
 }
 
 // Clones: the parent's other children running the same program as the same user.

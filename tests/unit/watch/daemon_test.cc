@@ -1013,6 +1013,19 @@ TEST(ResponderTest, SpawnerIsStoppedFirstAndCheckedByPolicy) {
   auto outcome = responder.Respond(Alert{}, targets, 0);
   EXPECT_EQ(control.calls().size(), 3u);
   EXPECT_NE(outcome.detail.find("not signalled"), std::string::npos);
+  // A spawner that started after a worker it would have spawned is another process with the
+  // same pid (the detector's ancestor pids can be minutes old): refused, not stopped.
+  ResponseTargets reused;
+  reused.processes = {Attacker(12)};
+  reused.processes[0].start_time = 5;  // before the view's 9
+  reused.spawner_pid = 60;
+  outcome = responder.Respond(Alert{}, reused, 0);
+  ASSERT_EQ(control.calls().size(), 4u);
+  EXPECT_EQ(control.calls()[3].pid, 12);
+  ASSERT_FALSE(outcome.processes.empty());
+  EXPECT_EQ(outcome.processes[0].actor.pid, 60);
+  EXPECT_EQ(outcome.processes[0].state, ProcessState::kRefused);
+  EXPECT_NE(outcome.processes[0].reason.find("reused"), std::string::npos);
 }
 
 // /proc of a process tree: drill 60 (start 9) with workers 61..63; 64 is sshd; 70 is older than
