@@ -146,6 +146,16 @@ inline constexpr int kSyscallReadAttempts = 24;
 inline constexpr std::size_t kMaxProcListingBytes = 8 * MiB;
 // Ancestors followed from a process towards pid 1.
 inline constexpr int kMaxAncestors = 64;
+// The kernel's process events (src/sys/process_history.h): processes remembered (running ones,
+// and exited ones for kProcessHistoryKeepNs: their last fanotify events are read after they are
+// gone), the socket's buffer and one read.
+inline constexpr std::size_t kMaxProcessHistory = 65536;
+inline constexpr uint64_t kProcessHistoryKeepNs = 60'000'000'000ull;
+inline constexpr int kProcEventSocketBytes = 4 << 20;
+inline constexpr std::size_t kProcEventReadBytes = 64 << 10;
+// Exited ancestors attributed through the history, one above the other (the parent of a gone
+// process may be gone too; the rest of its chain comes from /proc).
+inline constexpr int kMaxHistoryAncestorsResolved = 4;
 // Attribution cache: entries (by pid and start time) and how long one is trusted.
 inline constexpr std::size_t kAttributionCacheEntries = 4096;
 inline constexpr int kAttributionCacheTtlMs = 1000;

@@ -61,7 +61,7 @@ ActorKeys KeysOf(const Actor& actor) {
   keys.ppid = actor.ppid;
   keys.sid = actor.sid;
   keys.uid = actor.uid;
-  keys.has_user = actor.pid > 0 || !actor.user.empty();
+  keys.has_user = !actor.user.empty();  // a process gone unattributed has no known user
   keys.cgroup = actor.cgroup;
   keys.smb = SmbKey(actor);
   return keys;

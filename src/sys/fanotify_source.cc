@@ -84,6 +84,7 @@ class FanotifySourceImpl : public FanotifySource {
       own_hasher_ = std::make_unique<ExeHasher>(opener_);
       own_attributor_ = std::make_unique<ProcessAttributor>(opener_, clock_, own_hasher_.get());
       own_attributor_->SetSmbSessions(options.smb_sessions);
+      own_attributor_->SetProcessHistory(options.process_history);
       attributor_ = own_attributor_.get();
     }
   }

@@ -22,6 +22,7 @@
 #include "sys/event_source.h"
 #include "sys/file_opener.h"
 #include "sys/proc.h"
+#include "sys/process_history.h"
 
 namespace steen::sys {
 
@@ -60,6 +61,9 @@ struct FanotifyOptions {
   // Given to its own attributor (not used with `attributor`): smbd children are attributed to the
   // SMB client they serve. Shared with the daemon's attributor: one cache, one smbstatus worker.
   std::shared_ptr<SmbSessionTable> smb_sessions;
+  // Given to its own attributor too: processes gone before their events are read are attributed
+  // through their parent (null: by their pid alone).
+  std::shared_ptr<const ProcessHistory> process_history;
   Clock* clock = nullptr;  // default: RealClock
 };
 

@@ -300,7 +300,42 @@ std::optional<Actor> ProcessAttributor::RecentlyChecked(pid_t tid) {
   return cached;
 }
 
-Actor ProcessAttributor::Attribute(pid_t tid) {
+void ProcessAttributor::SetProcessHistory(std::shared_ptr<const ProcessHistory> history) {
+  history_ = std::move(history);
+}
+
+std::optional<Actor> ProcessAttributor::FromHistory(pid_t tid, int depth) {
+  if (history_ == nullptr || depth >= limits::kMaxHistoryAncestorsResolved) return std::nullopt;
+  const std::optional<ProcessRecord> record = history_->Find(tid);
+  if (!record || record->ppid <= 0) return std::nullopt;
+  // The parent usually still runs (xargs, a shell); else its own record stands in for it.
+  const Actor parent = Resolve(record->ppid, depth + 1);
+  Actor actor;
+  actor.pid = actor.tid = tid;
+  actor.start_time = record->start_time;
+  actor.ppid = record->ppid;
+  actor.sid = record->own_session ? tid : parent.sid;
+  actor.pgid = record->own_session ? tid : parent.pgid;
+  actor.cgroup = parent.cgroup;
+  actor.ancestors.push_back(record->ppid);
+  for (pid_t ancestor : parent.ancestors) {
+    if (static_cast<int>(actor.ancestors.size()) >= limits::kMaxAncestors) break;
+    actor.ancestors.push_back(ancestor);
+  }
+  if (record->own_uid) {
+    actor.uid = record->euid;
+    actor.user = users_.Lookup(actor.uid);
+  } else if (!parent.user.empty()) {
+    actor.uid = parent.uid;
+    actor.user = parent.user;
+  }
+  // comm and exe stay empty: whatever it ran is gone (the response refuses such a process).
+  return actor;
+}
+
+Actor ProcessAttributor::Attribute(pid_t tid) { return Resolve(tid, 0); }
+
+Actor ProcessAttributor::Resolve(pid_t tid, int depth) {
   ++attributed_;
   if (std::optional<Actor> recent = RecentlyChecked(tid)) return std::move(*recent);
   Actor actor;
@@ -316,6 +351,10 @@ Actor ProcessAttributor::Attribute(pid_t tid) {
       ++vanished_from_cache_;
       remembered->tid = tid;
       return *remembered;
+    }
+    if (auto recorded = FromHistory(tid, depth)) {
+      ++vanished_from_history_;
+      return *recorded;
     }
     return actor;
   }
@@ -407,8 +446,15 @@ std::optional<Actor> ProcessAttributor::Remembered(pid_t tid) {
 }
 
 AttributionStats ProcessAttributor::Stats() const {
-  return {attributed_.load(),          cache_hits_.load(),       vanished_.load(),
-          vanished_from_cache_.load(), rechecks_skipped_.load(), reused_.load()};
+  AttributionStats stats;
+  stats.attributed = attributed_.load();
+  stats.cache_hits = cache_hits_.load();
+  stats.vanished = vanished_.load();
+  stats.vanished_from_cache = vanished_from_cache_.load();
+  stats.vanished_from_history = vanished_from_history_.load();
+  stats.rechecks_skipped = rechecks_skipped_.load();
+  stats.reused = reused_.load();
+  return stats;
 }
 
 }  // namespace steen::sys

@@ -20,6 +20,7 @@
 #include "steen/event.h"
 #include "sys/clock.h"
 #include "sys/file_opener.h"
+#include "sys/process_history.h"
 
 namespace steen::sys {
 
@@ -93,6 +94,8 @@ struct AttributionStats {
   uint64_t vanished = 0;  // process exited before (full) attribution
   // Of those, attributed from what an earlier event of the same thread or process showed.
   uint64_t vanished_from_cache = 0;
+  // Of those, attributed through their parent from the kernel's process events (ProcessHistory).
+  uint64_t vanished_from_history = 0;
   // Of the cache hits, those taken on /proc/PID/stat and exe alone (status read recently).
   uint64_t rechecks_skipped = 0;
   // Of the cache hits, those taken without reading anything (checked within kAttributionReuseUs).
@@ -115,6 +118,10 @@ class ProcessAttributor {
   // daemon (and containment) uses one table. Null (the default): nothing filled.
   void SetSmbSessions(std::shared_ptr<SmbSessionTable> table);
   const std::shared_ptr<SmbSessionTable>& smb_sessions() const { return smb_; }
+  // The kernel's process events: a process gone before its first event was attributed (and never
+  // seen before) is attributed through its parent. Null (the default): such a process is known
+  // by its pid alone. Set before the first Attribute().
+  void SetProcessHistory(std::shared_ptr<const ProcessHistory> history);
 
  private:
   struct CacheEntry {
@@ -134,11 +141,15 @@ class ProcessAttributor {
   void FillExeHash(Actor* actor);
   // The cached actor of the process `tid` belonged to, or nothing.
   std::optional<Actor> Remembered(pid_t tid);
+  Actor Resolve(pid_t tid, int depth);
+  // A process gone from /proc, from its ProcessHistory record and its parent's attribution.
+  std::optional<Actor> FromHistory(pid_t tid, int depth);
 
   FileOpener* opener_;
   Clock* clock_;
   ExeHasher* hasher_;
   std::shared_ptr<SmbSessionTable> smb_;
+  std::shared_ptr<const ProcessHistory> history_;
   std::string proc_root_;
   UserNames users_;
   mutable std::mutex mu_;
@@ -147,7 +158,7 @@ class ProcessAttributor {
   // Threads other than a process's main thread -> their process (bounded: cleared when full).
   std::unordered_map<pid_t, pid_t> thread_owner_;
   std::atomic<uint64_t> attributed_{0}, cache_hits_{0}, vanished_{0}, vanished_from_cache_{0},
-      rechecks_skipped_{0}, reused_{0};
+      vanished_from_history_{0}, rechecks_skipped_{0}, reused_{0};
 };
 
 }  // namespace steen::sys

@@ -185,6 +185,9 @@ struct Daemon::Impl {
   std::map<std::pair<pid_t, uint64_t>, bool> operator_tools;
   std::unique_ptr<sys::KernelProcessControl> own_control;
   std::unique_ptr<sys::ProcessAttributor> attributor;
+  // The kernel's process events, for processes gone before their events are read.
+  std::shared_ptr<sys::ProcessHistory> process_history;
+  std::unique_ptr<sys::ProcEventListener> process_events;
   std::unique_ptr<Responder> responder;
   // Refuses contained SMB clients (smb.block_reconnect; null in dry run, alert-only and tests),
   // and lifts the blocks of resumed incidents (null in tests).
@@ -404,6 +407,16 @@ Status Daemon::Impl::Init() {
                                                           sys::RealClock::Get(), nullptr);
     // Samba: an smbd child is attributed to the client it serves (address, user, machine).
     attributor->SetSmbSessions(std::make_shared<sys::ProcSmbSessionTable>());
+    process_history = std::make_shared<sys::ProcessHistory>();
+    auto listening = sys::ProcEventListener::Start(process_history);
+    if (listening.ok()) {
+      process_events = std::move(*listening);
+      attributor->SetProcessHistory(process_history);
+    } else {
+      Log(listening.status().message() +
+          ": a process that exits before its events are read is known by its pid alone");
+      process_history.reset();
+    }
     attribute = [this](pid_t pid) { return attributor->Attribute(pid); };
   }
   ResponderOptions response;
@@ -455,6 +468,7 @@ Status Daemon::Impl::Init() {
       };
     }
     if (attributor) options.smb_sessions = attributor->smb_sessions();
+    options.process_history = process_history;
     if (vault && !linkable_devices.empty()) {
       // Permission reader thread: one linkat when the inode is new to the vault, nothing opened.
       options.before_early_allow = [v = vault.get(), devices = linkable_devices](
