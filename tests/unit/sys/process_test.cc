@@ -6,8 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "steen/limits.h"
@@ -16,6 +20,7 @@
 #include "sys/file_opener.h"
 #include "sys/proc.h"
 #include "sys/process_control.h"
+#include "sys/process_history.h"
 
 namespace steen::sys {
 namespace {
@@ -100,6 +105,114 @@ TEST(Attribution, ExitedProcessGivesPartialActor) {
   EXPECT_TRUE(gone.exe.empty());
   EXPECT_EQ(gone.start_time, 0u);
   EXPECT_EQ(attributor.Stats().vanished, 1u);
+}
+
+// The kernel's process events, applied by hand: a fork's record (parent, start time in /proc's
+// ticks), its own uid and session once it changes them, kept a while after its exit.
+TEST(ProcessHistory, RecordsForksAndKeepsExitedProcessesForAWhile) {
+  ProcessHistory history;
+  history.SetClock(/*boot_offset_ns=*/2'000'000'000, /*ticks_per_second=*/100);
+  history.OnFork(/*parent_tgid=*/500, /*child_pid=*/611, /*child_tgid=*/611, 3'000'000'000);
+  history.OnFork(611, 612, 611, 3'100'000'000);  // a thread of 611: not a process
+  ASSERT_TRUE(history.Find(611).has_value());
+  EXPECT_FALSE(history.Find(612).has_value());
+  EXPECT_EQ(history.Find(611)->ppid, 500);
+  EXPECT_EQ(history.Find(611)->start_time, 500u);  // (3 s + 2 s) x 100 ticks
+  EXPECT_FALSE(history.Find(611)->own_uid);
+  history.OnUid(611, 611, 1000);
+  history.OnSid(611, 611);
+  EXPECT_TRUE(history.Find(611)->own_uid);
+  EXPECT_EQ(history.Find(611)->euid, 1000u);
+  EXPECT_TRUE(history.Find(611)->own_session);
+  history.OnExit(611, 611, 4'000'000'000);
+  ASSERT_TRUE(history.Find(611).has_value()) << "kept after its exit";
+  // Another fork much later prunes it.
+  history.OnFork(500, 700, 700, 4'000'000'000 + limits::kProcessHistoryKeepNs + 1);
+  EXPECT_FALSE(history.Find(611).has_value());
+  EXPECT_EQ(history.Stats().forks, 2u);
+  EXPECT_EQ(history.Stats().exits, 1u);
+}
+
+TEST(ProcessHistory, TableIsBoundedExitedFirst) {
+  ProcessHistory history;
+  for (std::size_t i = 0; i < limits::kMaxProcessHistory; ++i) {
+    const pid_t pid = 10 + static_cast<pid_t>(i);
+    history.OnFork(1, pid, pid, 1000 + i);
+  }
+  history.OnExit(10, 10, 5000);
+  history.OnFork(1, 9, 9, 6000);  // room made from the exited one
+  EXPECT_TRUE(history.Find(9).has_value());
+  EXPECT_FALSE(history.Find(10).has_value());
+  history.OnFork(1, 8, 8, 7000);  // full of running processes: dropped
+  EXPECT_FALSE(history.Find(8).has_value());
+  EXPECT_EQ(history.Stats().dropped, 1u);
+  EXPECT_EQ(history.size(), limits::kMaxProcessHistory);
+}
+
+// A process gone from /proc before its first event was read is attributed through its parent
+// (user, session, cgroup, ancestors), with its own uid when it changed it; without a record it
+// is known by its pid alone.
+TEST(Attribution, GoneProcessIsAttributedThroughItsParentFromTheHistory) {
+  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  std::filesystem::create_directories(root + "/500");  // xargs, still running
+  std::ofstream(root + "/500/status") << "Name:\txargs\nTgid:\t500\nPPid:\t400\nUid:\t0\t0\t0\t0\n";
+  std::ofstream(root + "/500/stat")
+      << "500 (xargs) S 400 450 450 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 300 0 0\n";
+  std::ofstream(root + "/500/cgroup") << "0::/user.slice/session-3.scope\n";
+  auto history = std::make_shared<ProcessHistory>();
+  history->SetClock(0, 100);
+  history->OnFork(500, 611, 611, 4'000'000'000);  // rm, gone
+  history->OnFork(500, 612, 612, 4'100'000'000);  // a worker that switched to uid 65534
+  history->OnUid(612, 612, 65534);
+  ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get(), nullptr, root);
+  attributor.SetProcessHistory(history);
+  const Actor rm = attributor.Attribute(611);
+  EXPECT_EQ(rm.pid, 611);
+  EXPECT_EQ(rm.ppid, 500);
+  EXPECT_EQ(rm.start_time, 400u);
+  EXPECT_EQ(rm.sid, 450);
+  EXPECT_EQ(rm.uid, 0u);
+  EXPECT_EQ(rm.user, "root");
+  EXPECT_EQ(rm.cgroup, "/user.slice/session-3.scope");
+  EXPECT_EQ(rm.ancestors, (std::vector<pid_t>{500, 400}));
+  EXPECT_TRUE(rm.exe.empty());
+  const Actor worker = attributor.Attribute(612);
+  EXPECT_EQ(worker.uid, 65534u);
+  EXPECT_FALSE(worker.user.empty());
+  const Actor unknown = attributor.Attribute(613);
+  EXPECT_EQ(unknown.pid, 613);
+  EXPECT_TRUE(unknown.user.empty());
+  EXPECT_EQ(attributor.Stats().vanished_from_history, 2u);
+  std::filesystem::remove_all(root);
+}
+
+// The real proc connector: a child that forks, exits, and is reaped is still known by its parent.
+TEST(ProcessHistory, ProcConnectorReportsARealForkAndExit) {
+  auto history = std::make_shared<ProcessHistory>();
+  auto listener = ProcEventListener::Start(history);
+  if (!listener.ok()) GTEST_SKIP() << listener.status().message();  // needs CAP_NET_ADMIN
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  std::optional<ProcessRecord> record;
+  for (int i = 0; i < 200 && !(record && record->exit_ns != 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    record = history->Find(child);
+  }
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->ppid, ::getpid());
+  EXPECT_NE(record->exit_ns, 0u);
+  // Its start time as /proc would have shown it: within a tick of our own start and now.
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", ::getpid());
+  std::ifstream stat(path);
+  std::string line((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto parsed = ParseProcStat(line);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_GE(record->start_time + 1, parsed->start_time);
 }
 
 TEST(Attribution, FakeProcRootWithHostileComm) {
