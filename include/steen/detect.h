@@ -93,7 +93,7 @@ struct DetectConfig {
   double weight_randomness_gained = 30;         // random blocks appeared, verdict not damaged
   double weight_randomness_gained_intact = 15;  // same, but after still validates (db blobs)
   double weight_format_lost = 25;               // valid format before, unrecognised after
-  double weight_replaced_original = 40;         // new encrypted/damaged file + original deleted
+  double weight_replaced_original = 40;  // original replaced: paired copy, or container over it
   // A canary written, renamed, or deleted by a party that read it: alert at once.
   double weight_canary = 1000;
   double max_file_destruction = 60;  // one file never counts as more than 1.5 files
