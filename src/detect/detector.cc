@@ -17,9 +17,9 @@
 namespace steen {
 
 bool ChangeNeedsBefore(const ContentView& after, const DetectConfig& config) {
-  // Mirrors detect::ClassifyContent: damage and a lost format need a non-intact `after`, a
-  // randomness gain needs a random enough one.
-  return after.verdict != Verdict::kIntact ||
+  // Mirrors detect::ClassifyContent: damage and a lost format need a non-intact `after` (or one
+  // of no known format), a randomness gain needs a random enough one.
+  return after.verdict != Verdict::kIntact || after.format == "unknown" ||
          (after.blocks_measured && after.random_block_fraction >= config.randomness_after_min);
 }
 
@@ -179,8 +179,10 @@ EvidenceUpdate ClassifyContent(const std::optional<ContentView>& before,
     update.bits |= now.verdict == Verdict::kIntact ? kRandomnessGainedIntact : kRandomnessGained;
     update.before_format = was.format;
   }
+  // A valid structure gone, whatever replaced it: damage, or bytes of no known format at all
+  // (a wiper's zeros or junk over the header read as "intact, unknown": nothing random).
   if (was.verdict == Verdict::kIntact && StructuredFormat(was.format) &&
-      now.verdict != Verdict::kIntact && now.format != was.format) {
+      (now.verdict != Verdict::kIntact || now.format == "unknown") && now.format != was.format) {
     update.bits |= kFormatLost;
     update.before_format = was.format;
   }

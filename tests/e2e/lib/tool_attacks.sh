@@ -14,8 +14,12 @@ declare -A TOOL_ATTACKS=(
   # A shell, an encryptor and an rm per file, each gone within milliseconds (the rm before its
   # delete is read); only their login session adds up.
   [xargs-rm]="nobody|$TOOL_FILES | xargs -P4 -I{} sh -c '$TOOL_ENC -in \"{}\" -out \"{}.locked\" && rm -f \"{}\"'"
+  # A wiper: zeros over the first 4 KiB of each file, one dd per file. Nothing random is written;
+  # each file's format is gone.
+  [dd-zero-head]="root|for f in \$($TOOL_FILES); do
+     dd if=/dev/zero of=\"\$f\" bs=4096 count=1 conv=notrunc status=none; sleep 0.03; done"
 )
-TOOL_ATTACK_NAMES="rename-over xargs-rm"
+TOOL_ATTACK_NAMES="rename-over xargs-rm dd-zero-head"
 
 # run_tool_attack LABEL NAME [watch options...]: a share of 40 real files under `steen watch`
 # (canaries off, vault on), attack NAME until steen stops it (at most 30 s), then `steen

@@ -313,6 +313,29 @@ TEST(DetectChange, OriginalsRewrittenAsEncryptedContainersAlert) {
   }
 }
 
+// A wiper's zeros over each file's header: nothing random, no format left ("intact, unknown").
+// Each file's format is lost; four of them alert (25 each), three do not.
+TEST(DetectChange, HeadersWipedWithZerosLoseTheirFormat) {
+  Detector detector;
+  Stream s(detector);
+  const Actor dd = MakeActor(4242);
+  int files = 0;
+  for (; files < 8 && s.alerts().empty(); ++files) {
+    s.Write(dd, Doc(files), 1000 + files, Intact(files % 2 ? "pdf" : "png"), Intact("unknown"));
+  }
+  ASSERT_EQ(s.alerts().size(), 1u);
+  EXPECT_EQ(files, 4);
+  EXPECT_NE(s.alerts()[0].message.find("lost their"), std::string::npos) << s.alerts()[0].message;
+  // Text rewritten as something unrecognised, or a format kept: nothing.
+  Detector quiet_detector;
+  Stream quiet(quiet_detector);
+  for (int i = 0; i < 8; ++i) {
+    quiet.Write(dd, Doc(i), 1000 + i, Intact("text"), Intact("unknown"));
+    quiet.Write(dd, Doc(10 + i), 1010 + i, Intact("pdf"), Intact("pdf"));
+  }
+  EXPECT_TRUE(quiet.alerts().empty()) << quiet.alerts()[0].message;
+}
+
 // What is not: one file encrypted by its user, an encrypted archive updated or re-encrypted, an
 // unencrypted archive (or a document saved as one), a first write of a new file, and a document
 // protected by a password (it keeps its format: Container("docx") over Intact("docx")).
