@@ -157,7 +157,11 @@ StatusOr<std::unique_ptr<ProcEventListener>> ProcEventListener::Start(
     ::close(fd);
     return st;
   }
-  history->SetClock(ClockNs(CLOCK_BOOTTIME) - ClockNs(CLOCK_MONOTONIC),
+  // Monotonic first: boottime, read after it, is never behind (without a suspend the two are
+  // equal and the offset 0, never a wrapped negative).
+  const uint64_t monotonic = ClockNs(CLOCK_MONOTONIC);
+  const uint64_t boottime = ClockNs(CLOCK_BOOTTIME);
+  history->SetClock(boottime > monotonic ? boottime - monotonic : 0,
                     static_cast<uint64_t>(::sysconf(_SC_CLK_TCK)));
   return std::unique_ptr<ProcEventListener>(new ProcEventListener(fd, std::move(history)));
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -213,6 +214,12 @@ TEST(ProcessHistory, ProcConnectorReportsARealForkAndExit) {
   auto parsed = ParseProcStat(line);
   ASSERT_TRUE(parsed.has_value());
   EXPECT_GE(record->start_time + 1, parsed->start_time);
+  timespec boot{};
+  ::clock_gettime(CLOCK_BOOTTIME, &boot);
+  const uint64_t ticks = static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
+  const uint64_t now_ticks = static_cast<uint64_t>(boot.tv_sec) * ticks +
+                             static_cast<uint64_t>(boot.tv_nsec) * ticks / 1'000'000'000u;
+  EXPECT_LE(record->start_time, now_ticks + 1) << "a start time in the future: a wrapped offset";
 }
 
 TEST(Attribution, FakeProcRootWithHostileComm) {
