@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -137,6 +138,9 @@ class Rollbacker {
   StatusOr<ReplaceResult> PutVersion(const Version& version, const std::string& path,
                                      const FileState& seen) {
     const std::string dir = path.substr(0, path.rfind('/'));
+    // The offender may have removed the folder too (`rm -rf`): made again, like its nearest
+    // existing ancestor (mode and owner).
+    if (Status s = MakeMissingFolders(dir); !s.ok()) return s;
     const std::string tmp =
         dir + "/.steen-restore-" + std::to_string(::getpid()) + "-" + std::to_string(version.id);
     ::unlink(tmp.c_str());  // a leftover of a killed rollback
@@ -147,6 +151,28 @@ class Rollbacker {
     auto result = GuardedReplace(tmp, path, seen, options);
     if (!result.ok() || result->outcome != ReplaceOutcome::kReplaced) ::unlink(tmp.c_str());
     return result;
+  }
+
+  static Status MakeMissingFolders(const std::string& dir) {
+    if (dir.empty() || dir[0] != '/')
+      return Status::InvalidArgument("not an absolute folder: " + dir);
+    std::vector<std::string> missing;
+    std::string at = dir;
+    struct stat st {};
+    while (::lstat(at.c_str(), &st) != 0) {
+      if (errno != ENOENT) return Status::FromErrno("lstat " + at, errno);
+      missing.push_back(at);
+      at = at.substr(0, std::max<std::size_t>(at.rfind('/'), 1));
+    }
+    if (!S_ISDIR(st.st_mode)) return Status::IoError("not a folder: " + at);
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      if (::mkdir(it->c_str(), st.st_mode & 07777) != 0 && errno != EEXIST) {
+        return Status::FromErrno("mkdir " + *it, errno);
+      }
+      (void)::lchown(it->c_str(), st.st_uid, st.st_gid);
+      (void)::chmod(it->c_str(), st.st_mode & 07777);  // the umask narrowed mkdir's mode
+    }
+    return Status::Ok();
   }
 
   StatusOr<ReplaceResult> Remove(const std::string& path, const FileState& seen) {

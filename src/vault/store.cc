@@ -1483,12 +1483,16 @@ Status Vault::NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_
   std::unique_lock<std::mutex> lock(m.mu);
   int64_t version_id = 0;
   uint64_t device = file.device, inode = file.inode;
+  // A delete read after its folder went too (`rm -rf`) names no path: the link knows where the
+  // file was when it was opened, which is where a rollback must put it back.
+  std::string path = file.path;
   if (auto link = m.FindLink(file.device, file.inode, file.path)) {
     device = link->device;
     inode = link->inode;
+    if (path.empty()) path = link->path;
     if (m.OnlyOurName(link->name)) {
       if (keep_last_name) {
-        version_id = m.KeepLastName(lock, *link, file.path, VersionKind::kDeleted, actor);
+        version_id = m.KeepLastName(lock, *link, path, VersionKind::kDeleted, actor);
       } else {
         ::unlinkat(m.links_fd, link->name.c_str(), 0);
         m.DropLinkRow(link->device, link->inode);
@@ -1496,7 +1500,7 @@ Status Vault::NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_
       }
     }
   }
-  m.AddChange(ChangeOp::kDelete, file.path, "", device, inode, actor, time_ns, version_id);
+  m.AddChange(ChangeOp::kDelete, path, "", device, inode, actor, time_ns, version_id);
   return Status::Ok();
 }
 

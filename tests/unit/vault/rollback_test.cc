@@ -164,6 +164,39 @@ TEST_F(RollbackTest, NewFileAndUnlinkIsRecreatedFromTheKeptLink) {
   EXPECT_EQ(report.recreated, 1u);
 }
 
+// `tar c dir | openssl enc -out dir.enc && rm -rf dir`: the folder goes with its files, and the
+// last deletes are read after it is gone, without a path. The link made at the read knows where
+// each file was; the rollback makes the folders again (mode and owner of the nearest one left).
+TEST_F(RollbackTest, FilesOfARemovedFolderComeBackWithTheFolder) {
+  const std::string dir = share_ + "/projects/2024";
+  fs::create_directories(dir);
+  ASSERT_EQ(::chmod(share_.c_str(), 0751), 0);
+  const std::string a = dir + "/plan.odt", b = dir + "/budget.xlsx";
+  Write(a, std::string(3000, 'A'));
+  Write(b, std::string(4000, 'B'));
+  OpenForRead(a);  // tar reads them
+  OpenForRead(b);
+  Create(share_ + "/2024.tar.enc", "ENCRYPTED ARCHIVE", attacker_);
+  Delete(a, attacker_);  // rm -rf: the first delete still names its path ...
+  const FileIdentity last = Identity(b);
+  ASSERT_EQ(::unlink(b.c_str()), 0);
+  fs::remove(dir);
+  fs::remove(share_ + "/projects");
+  // ... the last is read once the folder is gone: no path, only the inode.
+  ASSERT_TRUE(vault_->NoteDelete({"", last.device, last.inode}, attacker_, Now()).ok());
+  RollbackReport report = RollbackAttacker();
+  EXPECT_EQ(report.failed, 0u) << (report.items.empty() ? "" : report.items[0].detail);
+  EXPECT_EQ(report.recreated, 2u);
+  EXPECT_EQ(Read(a), std::string(3000, 'A'));
+  EXPECT_EQ(Read(b), std::string(4000, 'B'));
+  EXPECT_FALSE(fs::exists(share_ + "/2024.tar.enc"));
+  for (const std::string& made : {share_ + "/projects", dir}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(made.c_str(), &st), 0) << made;
+    EXPECT_EQ(st.st_mode & 07777, 0751u) << made << ": made like the share's own folder";
+  }
+}
+
 TEST_F(RollbackTest, RenameOverTheOriginalIsUndone) {
   const std::string a = share_ + "/docs/contract.pdf";
   Write(a, "%PDF contract");
