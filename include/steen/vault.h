@@ -183,8 +183,10 @@ class Vault {
   // version (kDeleted / kRenamedOver). The change is recorded either way. keep_last_name = false
   // (steen's own rollback removing an offender's file or a displaced ciphertext) keeps nothing:
   // the vault would otherwise hold every incident's ciphertext once more after its rollback.
+  // A delete read after its folder was removed too (`rm -rf`) names no path: the link's path
+  // (where the file was when opened) is recorded instead and, with `path_recorded`, returned.
   Status NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_t time_ns,
-                    bool keep_last_name = true);
+                    bool keep_last_name = true, std::string* path_recorded = nullptr);
   // `old_path` -> `new_path` (a file or a folder: kept links and versions under a renamed folder
   // follow it). A file that was at new_path is found through its kept link (by path) and becomes a
   // kRenamedOver version when that link is now its inode's last name; its id goes to

@@ -125,7 +125,9 @@ Alert DescribeAlert(const ScopeState& state, const DetectConfig& config,
       container_formats.insert(record.after_format);
     }
     if (record.bits & kReplacedOriginal) {
-      const std::string ext = ToLower(Extension(BaseName(record.path)));
+      // An original taken into an encrypted archive keeps its own record: the archive's format.
+      const std::string ext =
+          record.path == record.replaced ? "" : ToLower(Extension(BaseName(record.path)));
       replacement_exts.insert(ext.empty() ? record.after_format : "." + ext);
     }
   }

@@ -273,6 +273,7 @@ struct PendingNew {
   ActorKeys keys;
   Actor writer;  // who wrote it: credited with the destruction when it replaces an original
   std::string format;
+  bool encrypted_container = false;    // may hold many originals (an archive), see TryPair
   std::vector<std::string> paired_in;  // scope map keys where it already replaced an original
 };
 
@@ -487,25 +488,34 @@ void Detector::Impl::AddEvidence(const ScopeRef& ref, const std::string& file_ke
 bool Detector::Impl::TryPair(PendingNew& created, PendingDeleted& deleted, const ScopeRef& ref,
                              bool renamed_onto) {
   if (!detect::InScope(ref, created.keys) || !detect::InScope(ref, deleted.keys)) return false;
-  if (detect::Paired(created.paired_in, ref.map_key) ||
-      detect::Paired(deleted.paired_in, ref.map_key)) {
-    return false;
-  }
+  if (detect::Paired(deleted.paired_in, ref.map_key)) return false;
   if (detect::Distance(created.time, deleted.time) > config.pair_window_ns) return false;
   if (created.path == deleted.path && !renamed_onto) return false;
-  bool match = renamed_onto || detect::NamedAfter(created.path, deleted.path);
-  if (!match && detect::SizeClose(created.size, deleted.size)) {
-    match = std::any_of(deleted.readers.begin(), deleted.readers.end(),
-                        [&](const ActorKeys& reader) { return detect::InScope(ref, reader); });
-  }
-  if (!match) return false;
+  const bool read_here =
+      std::any_of(deleted.readers.begin(), deleted.readers.end(),
+                  [&](const ActorKeys& reader) { return detect::InScope(ref, reader); });
+  // One copy per original: named after it, or read here and of a close size.
+  const bool copy = !detect::Paired(created.paired_in, ref.map_key) &&
+                    (renamed_onto || detect::NamedAfter(created.path, deleted.path) ||
+                     (read_here && detect::SizeClose(created.size, deleted.size)));
+  // An encrypted archive of what was read here, then deleted (`tar c dir | openssl enc -out
+  // dir.enc && rm -rf dir`, `zip -e -m`, `7z a -p -sdel`): every original it took counts,
+  // whatever the sizes. A user doing this to their own folder is stopped too: that is what an
+  // attack on it looks like.
+  const bool archived = !copy && read_here && created.encrypted_container;
+  if (!copy && !archived) return false;
   EvidenceUpdate update;
   update.bits = detect::kReplacedOriginal;
   update.replaced = deleted.path;
   update.after_format = created.format;
-  AddEvidence(ref, created.file_key, created.path, update);
+  if (archived) {
+    // One record per original (the archive is one file): its path, the archive's format.
+    AddEvidence(ref, detect::FileKey(0, 0, deleted.path), deleted.path, update);
+  } else {
+    AddEvidence(ref, created.file_key, created.path, update);
+    created.paired_in.push_back(ref.map_key);
+  }
   replacement_writer = created.writer;
-  created.paired_in.push_back(ref.map_key);
   deleted.paired_in.push_back(ref.map_key);
   ++stats.pairs;
   return true;
@@ -543,8 +553,15 @@ void Detector::Impl::OnWrite(const FileEvent& event, const ActorKeys& keys,
     if (pending.file_key == file_key) created = &pending;
   }
   if (created == nullptr) {
-    pending_new.push_back(PendingNew{
-        file_key, event.path, event.size, now, keys, event.actor, event.after->format, {}});
+    pending_new.push_back(PendingNew{file_key,
+                                     event.path,
+                                     event.size,
+                                     now,
+                                     keys,
+                                     event.actor,
+                                     event.after->format,
+                                     event.after->encrypted_container,
+                                     {}});
     created = &pending_new.back();
     if (pending_new.size() > limits::kMaxDetectPendingPairs) {
       pending_new.pop_front();  // deque: `created` (the back) stays valid
@@ -554,10 +571,12 @@ void Detector::Impl::OnWrite(const FileEvent& event, const ActorKeys& keys,
     created->time = now;
     created->writer = event.actor;
     created->format = event.after->format;
+    created->encrypted_container = event.after->encrypted_container;
   }
   for (const ScopeRef& ref : refs) {
+    // An encrypted archive pairs with every original it may hold; any other copy with one.
     for (auto it = pending_deleted.rbegin(); it != pending_deleted.rend(); ++it) {
-      if (TryPair(*created, *it, ref)) break;
+      if (TryPair(*created, *it, ref) && !created->encrypted_container) break;
     }
   }
 }

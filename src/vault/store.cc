@@ -1478,7 +1478,7 @@ Status Vault::KeepLink(int fd, const FileIdentity& file) {
 }
 
 Status Vault::NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_t time_ns,
-                         bool keep_last_name) {
+                         bool keep_last_name, std::string* path_recorded) {
   Impl& m = *impl_;
   std::unique_lock<std::mutex> lock(m.mu);
   int64_t version_id = 0;
@@ -1501,6 +1501,7 @@ Status Vault::NoteDelete(const FileIdentity& file, const ActorRef& actor, int64_
     }
   }
   m.AddChange(ChangeOp::kDelete, path, "", device, inode, actor, time_ns, version_id);
+  if (path_recorded != nullptr) *path_recorded = path;
   return Status::Ok();
 }
 

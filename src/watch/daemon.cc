@@ -262,7 +262,8 @@ struct Daemon::Impl {
   std::string Preserve(sys::SysEvent& ev, vault::PreserveResult* copy);
   bool IsOperatorTool(const Actor& actor);
   // Returns the vault version of a file that a rename replaced (0: none kept).
-  int64_t NoteInVault(const FileEvent& event, bool is_directory);
+  // Records the change; a delete without a path (its folder went first) gets the kept link's.
+  int64_t NoteInVault(FileEvent& event, bool is_directory);
   // Scratch files (see `scratch`): an open for writing records or revokes its writer's claim;
   // a delete by the claimant takes it.
   void NoteWriter(const sys::SysEvent& ev);
@@ -817,7 +818,7 @@ bool Daemon::Impl::TakeOwnScratch(const FileEvent& deleted, const vault::ActorRe
   return claimant && SameWriter(*claimant, by);
 }
 
-int64_t Daemon::Impl::NoteInVault(const FileEvent& event, bool is_directory) {
+int64_t Daemon::Impl::NoteInVault(FileEvent& event, bool is_directory) {
   if (!vault) return 0;
   int64_t replaced_version = 0;
   const vault::ActorRef actor = vault::ToActorRef(event.actor);
@@ -831,8 +832,10 @@ int64_t Daemon::Impl::NoteInVault(const FileEvent& event, bool is_directory) {
       if (!is_directory) {
         const bool own_scratch = TakeOwnScratch(event, actor);
         if (own_scratch) ++stats.scratch_files_dropped;
+        std::string recorded;
         s = vault->NoteDelete(file, actor, event.wall_time_ns,
-                              !IsOperatorTool(event.actor) && !own_scratch);
+                              !IsOperatorTool(event.actor) && !own_scratch, &recorded);
+        if (event.path.empty()) event.path = recorded;  // the detector pairs it by its path
       }
       break;
     case FileOp::kRename: {

@@ -18,8 +18,12 @@ declare -A TOOL_ATTACKS=(
   # each file's format is gone.
   [dd-zero-head]="root|for f in \$($TOOL_FILES); do
      dd if=/dev/zero of=\"\$f\" bs=4096 count=1 conv=notrunc status=none; sleep 0.03; done"
+  # Each folder into one encrypted archive, then removed: many originals, one new file, and the
+  # last deletes read after their folder is gone.
+  [tar-rm]="root|for d in \$(find . -mindepth 1 -maxdepth 1 -type d | sort); do
+     tar cf - \"\$d\" | $TOOL_ENC -out \"\$d.tar.enc\" && rm -rf \"\$d\"; sleep 0.2; done"
 )
-TOOL_ATTACK_NAMES="rename-over xargs-rm dd-zero-head"
+TOOL_ATTACK_NAMES="rename-over xargs-rm dd-zero-head tar-rm"
 
 # run_tool_attack LABEL NAME [watch options...]: a share of 40 real files under `steen watch`
 # (canaries off, vault on), attack NAME until steen stops it (at most 30 s), then `steen

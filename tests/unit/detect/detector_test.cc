@@ -243,6 +243,41 @@ TEST(DetectPairs, GpgReplacementsAcrossProcessesPairAndAlert) {
   }
 }
 
+// `tar c dir | openssl enc -out dir.tar.enc && rm -rf dir`: one encrypted archive, many originals
+// read and deleted. Each counts; without the archive (a move to another filesystem: read, copied
+// out, deleted) or with an archive that is not encrypted (`tar --remove-files`), none does.
+TEST(DetectPairs, OriginalsArchivedIntoAnEncryptedContainerAndDeletedEachCount) {
+  for (const bool encrypted : {true, false}) {
+    Detector detector;
+    Stream s(detector);
+    const Actor tar = MakeActor(4242, 4000, 3000, 1000, "alice", "/usr/bin/tar");
+    const Actor openssl = MakeActor(4243, 4000, 3000, 1000, "alice", "/usr/bin/openssl");
+    const Actor rm = MakeActor(4244, 4000, 3000, 1000, "alice", "/usr/bin/rm");
+    for (int i = 0; i < 4; ++i) s.Read(tar, Doc(i), 1000 + i, 100000);
+    s.WriteNew(openssl, "/srv/share/2024.tar.enc", 2000,
+               encrypted ? Container("openssl-enc") : Intact("tar"), 400000);
+    for (int i = 0; i < 4; ++i) s.Delete(rm, Doc(i), 1000 + i, 100000);
+    if (!encrypted) {
+      EXPECT_TRUE(s.alerts().empty()) << s.alerts()[0].message;
+      continue;
+    }
+    ASSERT_EQ(s.alerts().size(), 1u);
+    EXPECT_NE(s.alerts()[0].message.find("3 originals deleted and replaced by encrypted copies "
+                                         "(openssl-enc)"),
+              std::string::npos)
+        << s.alerts()[0].message;
+  }
+  // Read, then deleted, with no archive at all: a move out of the share.
+  Detector detector;
+  Stream s(detector);
+  const Actor mv = MakeActor(4242);
+  for (int i = 0; i < 6; ++i) {
+    s.Read(mv, Doc(i), 1000 + i, 100000);
+    s.Delete(mv, Doc(i), 1000 + i, 100000);
+  }
+  EXPECT_TRUE(s.alerts().empty()) << s.alerts()[0].message;
+}
+
 TEST(DetectPairs, DeletionOutsideThePairWindowDoesNotPair) {
   Detector detector;
   Stream s(detector);
