@@ -326,7 +326,8 @@ struct Detector::Impl {
   explicit Impl(DetectConfig c)
       : config(std::move(c)),
         reads(limits::kMaxDetectRecentReads),
-        creations(limits::kMaxDetectRecentCreations) {}
+        creations(limits::kMaxDetectRecentCreations),
+        first_names(limits::kMaxDetectRecentCreations) {}
 
   DetectConfig config;
   DetectorStats stats;
@@ -338,6 +339,10 @@ struct Detector::Impl {
   std::unordered_map<std::string, std::unique_ptr<ScopeState>> scopes;
   detect::LruMap<detect::ReadInfo> reads;
   detect::LruMap<detect::Creation> creations;
+  // Existing files renamed: their first name in the window. `shred -u` renames the original
+  // (x -> 0000 -> ... -> 0) before it unlinks it: the delete of "0" is the delete of x, which a
+  // new x.gpg replaced.
+  detect::LruMap<std::string> first_names;
   std::deque<PendingNew> pending_new;
   std::deque<PendingDeleted> pending_deleted;
   std::deque<detect::UnreadCanaryDelete> unread_canary_deletes;
@@ -600,10 +605,14 @@ void Detector::Impl::OnDelete(const FileEvent& event, const ActorKeys& keys,
 
   PendingDeleted deleted;
   deleted.path = event.path;
+  if (const std::string* first = first_names.Find(event.path)) {
+    deleted.path = *first;  // renamed before it went: paired, and read, under its first name
+    first_names.Erase(event.path);
+  }
   deleted.size = event.size;
   deleted.time = now;
   deleted.keys = keys;
-  if (detect::ReadInfo* read = reads.Find(event.path)) {
+  if (detect::ReadInfo* read = reads.Find(deleted.path)) {
     deleted.readers = read->readers;
     if (deleted.size == 0) deleted.size = read->size;
   }
@@ -647,6 +656,11 @@ void Detector::Impl::OnRename(const FileEvent& event, const std::vector<ScopeRef
     const detect::Creation copy = *creation;
     creations.Erase(event.path);
     creations.Put(event.new_path, copy);
+  } else if (!event.path.empty() && !event.new_path.empty()) {
+    std::string first = event.path;
+    if (const std::string* earlier = first_names.Find(event.path)) first = *earlier;
+    first_names.Erase(event.path);
+    if (first != event.new_path) first_names.Put(event.new_path, std::move(first));
   }
   PendingNew* moved = nullptr;
   for (PendingNew& pending : pending_new) {

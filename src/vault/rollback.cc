@@ -415,10 +415,25 @@ class Rollbacker {
     Done(c, std::move(item));
   }
 
-  // Where the written file is once the renames are undone: the name its inode had before the
-  // offender's first rename of it.
+  // Where the written (or deleted) file is once the renames are undone: the name it had before
+  // the offender's first rename of it. Followed back by name first, newest rename first (`shred
+  // -u` renames x -> 0000 -> ... -> 0 before it unlinks: the delete of "0" is x's; the chain's
+  // first rename may carry no inode), else by inode.
   std::string NameBeforeRenames(const Change& write) const {
-    if (write.inode == 0) return write.path;
+    std::string name = write.path;
+    for (auto it = changes_.rbegin(); it != changes_.rend(); ++it) {
+      if (it->op != ChangeOp::kRename || it->path.empty() || it->new_path != name) continue;
+      if (write.inode != 0 && it->inode != 0 &&
+          (it->inode != write.inode || it->device != write.device)) {
+        continue;
+      }
+      name = it->path;
+    }
+    if (name != write.path || write.inode == 0) return name;
+    // A name the offender renamed away is the first name already (the write came before).
+    for (const Change& c : changes_) {
+      if (c.op == ChangeOp::kRename && c.path == write.path) return name;
+    }
     for (const Change& c : changes_) {
       if (c.op == ChangeOp::kRename && !c.path.empty() && c.inode == write.inode &&
           c.device == write.device) {
@@ -430,31 +445,33 @@ class Rollbacker {
 
   void UndoDelete(const Change& c) {
     if (CreatedByOffender(c)) return;  // its own temporary file
-    if (Exists(c.path)) {
+    // Under the name it had before the offender renamed it on its way out (shred -u).
+    const std::string path = NameBeforeRenames(c);
+    if (Exists(path)) {
       // Back already (an earlier run or a later rename undone), or somebody made a new one.
       return;
     }
     if (c.version_id == 0) {
-      Add(Item(RollbackAction::kFailed, c.path,
+      Add(Item(RollbackAction::kFailed, path,
                "deleted by the offender and not kept by the vault (no link: another filesystem, "
                "or never opened before)"));
       return;
     }
     auto version = vault_.GetVersion(c.version_id);
     if (!version.ok()) {
-      Add(Item(RollbackAction::kFailed, c.path, version.status().message()));
+      Add(Item(RollbackAction::kFailed, path, version.status().message()));
       return;
     }
-    RollbackItem item = Item(RollbackAction::kRecreated, c.path, "deleted by the offender");
+    RollbackItem item = Item(RollbackAction::kRecreated, path, "deleted by the offender");
     item.sha256 = version->sha256;
     if (!request_.dry_run) {
-      auto put = PutVersion(*version, c.path, FileState{});
+      auto put = PutVersion(*version, path, FileState{});
       if (!put.ok()) {
-        Add(Item(RollbackAction::kFailed, c.path, put.status().message()));
+        Add(Item(RollbackAction::kFailed, path, put.status().message()));
         return;
       }
       if (put->outcome != ReplaceOutcome::kReplaced) {
-        KeepAside(c, *version, c.path, "made anew by somebody during the rollback");
+        KeepAside(c, *version, path, "made anew by somebody during the rollback");
         return;
       }
     }

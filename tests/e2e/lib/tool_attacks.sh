@@ -22,8 +22,13 @@ declare -A TOOL_ATTACKS=(
   # last deletes read after their folder is gone.
   [tar-rm]="root|for d in \$(find . -mindepth 1 -maxdepth 1 -type d | sort); do
      tar cf - \"\$d\" | $TOOL_ENC -out \"\$d.tar.enc\" && rm -rf \"\$d\"; sleep 0.2; done"
+  # `gpg -c` of each file, then `shred -u` of the original: overwritten, truncated, renamed
+  # x -> 0000 -> ... -> 0 and unlinked (the delete no longer carries its name).
+  [gpg-shred]="root|for f in \$($TOOL_FILES); do
+     gpg --batch --yes --quiet --passphrase drill --pinentry-mode loopback -c \"\$f\" &&
+     shred -u \"\$f\"; done"
 )
-TOOL_ATTACK_NAMES="rename-over xargs-rm dd-zero-head tar-rm"
+TOOL_ATTACK_NAMES="rename-over xargs-rm dd-zero-head tar-rm gpg-shred"
 
 # run_tool_attack LABEL NAME [watch options...]: a share of 40 real files under `steen watch`
 # (canaries off, vault on), attack NAME until steen stops it (at most 30 s), then `steen

@@ -278,6 +278,34 @@ TEST(DetectPairs, OriginalsArchivedIntoAnEncryptedContainerAndDeletedEachCount) 
   EXPECT_TRUE(s.alerts().empty()) << s.alerts()[0].message;
 }
 
+// `gpg -c x && shred -u x`: shred overwrites x, truncates it, renames it x -> 0 -> ... and
+// unlinks the last name. The delete is x's, paired with x.gpg under x's first name.
+TEST(DetectPairs, OriginalRenamedBeforeItsDeleteStillPairsByItsFirstName) {
+  Detector detector;
+  Stream s(detector);
+  int files = 0;
+  for (int i = 0; i < 6 && s.alerts().empty(); ++i, ++files) {
+    const std::string x = Doc(i);
+    const std::string folder = x.substr(0, x.rfind('/') + 1);
+    const Actor gpg = MakeActor(100 + 2 * i, 4000, 3000, 1000, "alice", "/usr/bin/gpg");
+    const Actor shred = MakeActor(101 + 2 * i, 4000, 3000, 1000, "alice", "/usr/bin/shred");
+    s.Read(gpg, x, 1000 + i, 100000);
+    s.WriteNew(gpg, x + ".gpg", 2000 + i, Container("openpgp"), 60000);
+    s.Write(shred, x, 1000 + i, Intact("docx"), Intact("empty"), 0);  // overwritten, truncated
+    std::string name = x;
+    for (const char* next : {"0000", "000", "00", "0"}) {
+      s.Rename(shred, name, folder + next, 1000 + i);
+      name = folder + next;
+    }
+    s.Delete(shred, name, 1000 + i, 0);
+  }
+  ASSERT_EQ(s.alerts().size(), 1u);
+  EXPECT_EQ(files, 3);
+  EXPECT_NE(s.alerts()[0].message.find("3 originals deleted and replaced by encrypted copies"),
+            std::string::npos)
+      << s.alerts()[0].message;
+}
+
 TEST(DetectPairs, DeletionOutsideThePairWindowDoesNotPair) {
   Detector detector;
   Stream s(detector);

@@ -197,6 +197,36 @@ TEST_F(RollbackTest, FilesOfARemovedFolderComeBackWithTheFolder) {
   }
 }
 
+// `shred -u x`: x overwritten and truncated, renamed x -> 0000 -> 00 -> 0, and 0 unlinked. It comes
+// back as x (not as "0"), with its content from before; a second file whose shred was stopped
+// halfway (at "0000") is renamed back and restored too.
+TEST_F(RollbackTest, AFileRenamedOnItsWayOutComesBackUnderItsFirstName) {
+  const std::string dir = share_ + "/docs";
+  fs::create_directories(dir);
+  for (const std::string name : {"report.pdf", "minutes.odt"}) {
+    Write(dir + "/" + name, std::string(6000, name[0]));
+  }
+  auto shred = [&](const std::string& name, bool finish) {
+    const std::string x = dir + "/" + name;
+    OpenForWrite(x, attacker_);
+    Write(x, "");  // overwritten, then truncated
+    std::string at = x;
+    for (const char* next : {"0000", "00", "0"}) {
+      if (!finish && std::string(next) == "00") return;
+      Rename(at, dir + "/" + next, attacker_);
+      at = dir + "/" + next;
+    }
+    Delete(at, attacker_);
+  };
+  shred("report.pdf", true);
+  shred("minutes.odt", false);  // stopped at "0000"
+  RollbackReport report = RollbackAttacker();
+  EXPECT_EQ(report.failed, 0u) << (report.items.empty() ? "" : report.items[0].detail);
+  EXPECT_EQ(Read(dir + "/report.pdf"), std::string(6000, 'r'));
+  EXPECT_EQ(Read(dir + "/minutes.odt"), std::string(6000, 'm'));
+  for (const char* left : {"0", "00", "0000"}) EXPECT_FALSE(fs::exists(dir + "/" + left)) << left;
+}
+
 TEST_F(RollbackTest, RenameOverTheOriginalIsUndone) {
   const std::string a = share_ + "/docs/contract.pdf";
   Write(a, "%PDF contract");
