@@ -306,7 +306,7 @@ void ProcessAttributor::SetProcessHistory(std::shared_ptr<const ProcessHistory> 
 
 std::optional<Actor> ProcessAttributor::FromHistory(pid_t tid, int depth) {
   if (history_ == nullptr || depth >= limits::kMaxHistoryAncestorsResolved) return std::nullopt;
-  const std::optional<ProcessRecord> record = history_->Find(tid);
+  const std::optional<ProcessRecord> record = history_->FindOrCatchUp(tid);
   if (!record || record->ppid <= 0) return std::nullopt;
   // The parent usually still runs (xargs, a shell); else its own record stands in for it.
   const Actor parent = Resolve(record->ppid, depth + 1);

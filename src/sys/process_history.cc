@@ -96,6 +96,21 @@ std::optional<ProcessRecord> ProcessHistory::Find(pid_t pid) const {
   return it->second;
 }
 
+std::optional<ProcessRecord> ProcessHistory::FindOrCatchUp(pid_t pid) const {
+  if (auto found = Find(pid)) return found;
+  {
+    std::shared_lock lock(catch_up_mu_);
+    if (!catch_up_) return std::nullopt;
+    catch_up_();
+  }
+  return Find(pid);
+}
+
+void ProcessHistory::SetCatchUp(std::function<void()> catch_up) {
+  std::unique_lock lock(catch_up_mu_);
+  catch_up_ = std::move(catch_up);
+}
+
 ProcessHistoryStats ProcessHistory::Stats() const {
   std::lock_guard lock(mu_);
   return stats_;
@@ -168,10 +183,12 @@ StatusOr<std::unique_ptr<ProcEventListener>> ProcEventListener::Start(
 
 ProcEventListener::ProcEventListener(int fd, std::shared_ptr<ProcessHistory> history)
     : fd_(fd), history_(std::move(history)) {
+  history_->SetCatchUp([this] { Drain(); });
   thread_ = std::thread([this] { Run(); });
 }
 
 ProcEventListener::~ProcEventListener() {
+  history_->SetCatchUp(nullptr);  // waits for attribution threads catching up
   stop_ = true;
   if (thread_.joinable()) thread_.join();
   (void)SendListen(fd_, false);
@@ -179,15 +196,23 @@ ProcEventListener::~ProcEventListener() {
 }
 
 void ProcEventListener::Run() {
-  alignas(nlmsghdr) char buffer[limits::kProcEventReadBytes];
   while (!stop_) {
     pollfd p{fd_, POLLIN, 0};
-    const int ready = ::poll(&p, 1, 200);
-    if (ready <= 0) continue;
-    const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+    if (::poll(&p, 1, 200) > 0) Drain();
+  }
+}
+
+void ProcEventListener::Drain() {
+  std::lock_guard lock(read_mu_);
+  alignas(nlmsghdr) static thread_local char buffer[limits::kProcEventReadBytes];
+  while (true) {
+    const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), MSG_DONTWAIT);
     if (n < 0) {
-      if (errno == ENOBUFS) history_->OnLost();
-      continue;
+      if (errno == ENOBUFS) {
+        history_->OnLost();
+        continue;
+      }
+      return;  // EAGAIN: nothing more queued
     }
     int left = static_cast<int>(n);
     for (auto* header = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(header, left);

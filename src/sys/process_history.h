@@ -10,9 +10,11 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -49,6 +51,12 @@ class ProcessHistory {
   void SetClock(uint64_t boot_offset_ns, uint64_t ticks_per_second);
 
   std::optional<ProcessRecord> Find(pid_t pid) const;
+  // Find, and when the process is unknown, first read what the kernel has queued (a fork the
+  // listener thread has not read yet: on a loaded machine an `rm`'s delete can be attributed
+  // before its fork was applied).
+  std::optional<ProcessRecord> FindOrCatchUp(pid_t pid) const;
+  // How to read what is queued (the listener's); null to stop. Waits for calls in progress.
+  void SetCatchUp(std::function<void()> catch_up);
   ProcessHistoryStats Stats() const;
   std::size_t size() const;
 
@@ -56,6 +64,8 @@ class ProcessHistory {
   void Prune(uint64_t now_ns);  // with mu_ held
 
   mutable std::mutex mu_;
+  mutable std::shared_mutex catch_up_mu_;  // held shared while catch_up_ runs
+  std::function<void()> catch_up_;
   std::unordered_map<pid_t, ProcessRecord> records_;
   std::deque<std::pair<uint64_t, pid_t>> exited_;  // exit time, pid: oldest first
   uint64_t boot_offset_ns_ = 0;
@@ -76,8 +86,12 @@ class ProcEventListener {
  private:
   ProcEventListener(int fd, std::shared_ptr<ProcessHistory> history);
   void Run();
+  // Reads and applies every event queued now (never blocks). From the listener's thread and from
+  // attribution threads catching up; one at a time, so a fork and its exit apply in order.
+  void Drain();
 
   int fd_;
+  std::mutex read_mu_;
   std::shared_ptr<ProcessHistory> history_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

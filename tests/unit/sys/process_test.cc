@@ -206,6 +206,15 @@ TEST(ProcessHistory, ProcConnectorReportsARealForkAndExit) {
   ASSERT_TRUE(record.has_value());
   EXPECT_EQ(record->ppid, ::getpid());
   EXPECT_NE(record->exit_ns, 0u);
+  // Asked before the listener's thread ran: the caller reads what the kernel queued itself.
+  for (int i = 0; i < 20; ++i) {
+    pid_t quick = ::fork();
+    if (quick == 0) ::_exit(0);
+    ::waitpid(quick, nullptr, 0);
+    const std::optional<ProcessRecord> found = history->FindOrCatchUp(quick);
+    ASSERT_TRUE(found.has_value()) << "fork " << i << " not caught up";
+    EXPECT_EQ(found->ppid, ::getpid());
+  }
   // Its start time as /proc would have shown it: within a tick of our own start and now.
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/%d/stat", ::getpid());
