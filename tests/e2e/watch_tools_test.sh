@@ -23,7 +23,13 @@ chmod 755 "$WORK"
 PIDS=()
 cleanup() {
   kill_started "${PIDS[@]}"
-  rm -rf "$WORK"
+  # A failed run keeps its shares, logs and catalogs for a look (only the corpus copy goes).
+  if [[ $fail -gt 0 ]]; then
+    rm -rf "$WORK/corpus"
+    echo "watch_tools_test: kept $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 pass=0
