@@ -57,5 +57,8 @@ stop_watch() {
   # Sanitizer builds report on stderr.
   check "! grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' '$dir/watch.log'" \
     "sanitizer report in $dir/watch.log: $(grep -m3 'ERROR\|runtime error' "$dir/watch.log")"
+  # The rollback's own temporary files are no vault gap.
+  check "! grep -q 'steen-restore-[^ ]* opened for writing.*without a protective copy' '$dir/watch.log'" \
+    "a vault gap for the rollback's own file: $(grep -m1 'without a protective copy' "$dir/watch.log")"
 }
 
