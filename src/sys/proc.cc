@@ -310,6 +310,9 @@ std::optional<Actor> ProcessAttributor::FromHistory(pid_t tid, int depth) {
   if (!record || record->ppid <= 0) return std::nullopt;
   // The parent usually still runs (xargs, a shell); else its own record stands in for it.
   const Actor parent = Resolve(record->ppid, depth + 1);
+  // An smbd session is its client, which is unknown once the session is gone; the main smbd's
+  // place, user and service are every client's (they would put it in the wrong scopes).
+  if (IsSmbdProcess(parent.comm, parent.exe)) return std::nullopt;
   Actor actor;
   actor.pid = actor.tid = tid;
   actor.start_time = record->start_time;

@@ -185,6 +185,17 @@ TEST(Attribution, GoneProcessIsAttributedThroughItsParentFromTheHistory) {
   const Actor unknown = attributor.Attribute(613);
   EXPECT_EQ(unknown.pid, 613);
   EXPECT_TRUE(unknown.user.empty());
+  // A gone child of smbd was one client's session: not lent smbd's place (every client's).
+  std::filesystem::create_directories(root + "/900");
+  std::ofstream(root + "/900/status") << "Name:\tsmbd\nTgid:\t900\nPPid:\t1\nUid:\t0\t0\t0\t0\n";
+  std::ofstream(root + "/900/stat")
+      << "900 (smbd) S 1 900 900 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n";
+  history->OnFork(900, 914, 914, 4'200'000'000);
+  history->OnUid(914, 914, 1001);
+  const Actor session = attributor.Attribute(914);
+  EXPECT_EQ(session.pid, 914);
+  EXPECT_EQ(session.ppid, 0);
+  EXPECT_TRUE(session.user.empty());
   EXPECT_EQ(attributor.Stats().vanished_from_history, 2u);
   std::filesystem::remove_all(root);
 }
