@@ -248,6 +248,7 @@ std::optional<Actor> ProcessAttributor::RecentlyChecked(pid_t tid) {
   const uint64_t now = clock_->MonotonicNs();
   Actor cached;
   bool reuse = false;
+  uint64_t verified_ns = 0;
   {
     std::lock_guard lock(mu_);
     if (thread_owner_.contains(tid)) return std::nullopt;  // a thread: status maps it
@@ -260,9 +261,11 @@ std::optional<Actor> ProcessAttributor::RecentlyChecked(pid_t tid) {
     cached = it->second.actor;
     // smbd switches its euid between root and the client's user: read every time.
     if (IsSmbdProcess(cached.comm, cached.exe)) return std::nullopt;
-    reuse =
-        now - it->second.verified_ns < static_cast<uint64_t>(limits::kAttributionReuseUs) * 1000;
+    verified_ns = it->second.verified_ns;
+    reuse = now - verified_ns < static_cast<uint64_t>(limits::kAttributionReuseUs) * 1000;
   }
+  // An exec since (a fork's child turning into the program it runs) is a new program: read it.
+  if (reuse && history_ != nullptr && history_->ExecSince(tid, verified_ns)) reuse = false;
   if (reuse) {
     cached.tid = tid;
     FillExeHash(&cached);

@@ -73,6 +73,12 @@ void ProcessHistory::OnSid(pid_t pid, pid_t tgid) {
   if (it != records_.end()) it->second.own_session = true;
 }
 
+void ProcessHistory::OnExec(pid_t tgid, uint64_t time_ns) {
+  std::lock_guard lock(mu_);
+  auto it = records_.find(tgid);
+  if (it != records_.end()) it->second.exec_ns = time_ns == 0 ? 1 : time_ns;
+}
+
 void ProcessHistory::OnExit(pid_t pid, pid_t tgid, uint64_t time_ns) {
   if (pid != tgid) return;  // a thread ended; the process goes on
   std::lock_guard lock(mu_);
@@ -104,6 +110,15 @@ std::optional<ProcessRecord> ProcessHistory::FindOrCatchUp(pid_t pid) const {
     catch_up_();
   }
   return Find(pid);
+}
+
+bool ProcessHistory::ExecSince(pid_t pid, uint64_t since_ns) const {
+  {
+    std::shared_lock lock(catch_up_mu_);
+    if (catch_up_) catch_up_();
+  }
+  const std::optional<ProcessRecord> record = Find(pid);
+  return record && record->exec_ns > since_ns;
 }
 
 void ProcessHistory::SetCatchUp(std::function<void()> catch_up) {
@@ -237,6 +252,9 @@ void ProcEventListener::Drain() {
           break;
         case proc_event::PROC_EVENT_SID:
           history_->OnSid(event.event_data.sid.process_pid, event.event_data.sid.process_tgid);
+          break;
+        case proc_event::PROC_EVENT_EXEC:
+          history_->OnExec(event.event_data.exec.process_tgid, event.timestamp_ns);
           break;
         case proc_event::PROC_EVENT_EXIT:
           history_->OnExit(event.event_data.exit.process_pid, event.event_data.exit.process_tgid,

@@ -29,6 +29,7 @@ struct ProcessRecord {
   uid_t euid = 0;
   bool own_session = false;  // setsid since the fork: its own pid is its session
   uint64_t exit_ns = 0;      // CLOCK_MONOTONIC; 0 while it runs
+  uint64_t exec_ns = 0;      // CLOCK_MONOTONIC of its last exec; 0 when none was seen
 };
 
 struct ProcessHistoryStats {
@@ -46,6 +47,7 @@ class ProcessHistory {
   void OnFork(pid_t parent_tgid, pid_t child_pid, pid_t child_tgid, uint64_t time_ns);
   void OnUid(pid_t pid, pid_t tgid, uid_t euid);
   void OnSid(pid_t pid, pid_t tgid);
+  void OnExec(pid_t tgid, uint64_t time_ns);
   void OnExit(pid_t pid, pid_t tgid, uint64_t time_ns);
   void OnLost();
   void SetClock(uint64_t boot_offset_ns, uint64_t ticks_per_second);
@@ -55,6 +57,9 @@ class ProcessHistory {
   // listener thread has not read yet: on a loaded machine an `rm`'s delete can be attributed
   // before its fork was applied).
   std::optional<ProcessRecord> FindOrCatchUp(pid_t pid) const;
+  // Whether process `pid` ran exec after `since_ns` (CLOCK_MONOTONIC), queued events read first:
+  // an attribution reused from a moment ago must not outlive the program it named.
+  bool ExecSince(pid_t pid, uint64_t since_ns) const;
   // How to read what is queued (the listener's); null to stop. Waits for calls in progress.
   void SetCatchUp(std::function<void()> catch_up);
   ProcessHistoryStats Stats() const;

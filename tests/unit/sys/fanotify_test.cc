@@ -21,6 +21,7 @@
 
 #include "sys/exe_hasher.h"
 #include "sys/fanotify_source.h"
+#include "sys/process_history.h"
 
 namespace steen::sys {
 namespace {
@@ -239,6 +240,11 @@ TEST_F(FanotifyTest, BusyChildWithExecInsideTreeNeverStalls) {
                           [&] { return live ? static_cast<int>(live->OutstandingTickets()) : 0; });
   ExeHasher hasher(&guard);
   ProcessAttributor attributor(&guard, RealClock::Get(), &hasher);
+  // As the daemon runs it: the kernel's process events tell an exec within the attribution
+  // reuse window (the child execs prog microseconds after its last event as the test binary).
+  auto history = std::make_shared<ProcessHistory>();
+  auto listener = ProcEventListener::Start(history);
+  if (listener.ok()) attributor.SetProcessHistory(history);
   FanotifyOptions options;
   options.opener = &guard;
   options.attributor = &attributor;

@@ -125,6 +125,10 @@ TEST(ProcessHistory, RecordsForksAndKeepsExitedProcessesForAWhile) {
   EXPECT_TRUE(history.Find(611)->own_uid);
   EXPECT_EQ(history.Find(611)->euid, 1000u);
   EXPECT_TRUE(history.Find(611)->own_session);
+  EXPECT_FALSE(history.ExecSince(611, 0));
+  history.OnExec(611, 3'500'000'000);
+  EXPECT_TRUE(history.ExecSince(611, 3'400'000'000));
+  EXPECT_FALSE(history.ExecSince(611, 3'600'000'000)) << "an exec before the check is no news";
   history.OnExit(611, 611, 4'000'000'000);
   ASSERT_TRUE(history.Find(611).has_value()) << "kept after its exit";
   // Another fork much later prunes it.
