@@ -757,26 +757,21 @@ ResponseTargets Detector::Impl::TargetsOf(const ScopeState& state,
       targets.refused.emplace_back(contributor->actor, decision.reason);
     }
   }
-  if (state.scope == ActorScope::kProcessTree && state.key.rfind("sid:", 0) == 0 && !serves_smb) {
+  if (state.scope != ActorScope::kProcessTree || serves_smb) return targets;
+  pid_t root = 0;
+  if (state.key.rfind("sid:", 0) == 0) {
     // A login session: the nearest process inside it that every contributor descends from (the
     // `xargs -P` or script whose grandchildren encrypt and delete, each exiting after a file).
-    const pid_t root = detect::CommonAncestorInSession(ordered);
-    if (root > 1 && root != policy.self_pid) {
-      const bool contributed = std::any_of(ordered.begin(), ordered.end(),
-                                           [&](const auto* c) { return c->actor.pid == root; });
-      if (!contributed) targets.spawner_pid = root;
-      targets.tree_root = root;
-    }
-  } else if (state.scope == ActorScope::kProcessTree && !serves_smb) {
-    pid_t root = 0;
+    root = detect::CommonAncestorInSession(ordered);
+  } else {
     const auto* begin = state.key.data();
-    if (std::from_chars(begin, begin + state.key.size(), root).ec == std::errc() && root > 1 &&
-        root != policy.self_pid) {
-      const bool contributed = std::any_of(ordered.begin(), ordered.end(),
-                                           [&](const auto* c) { return c->actor.pid == root; });
-      if (!contributed) targets.spawner_pid = root;
-      targets.tree_root = root;
-    }
+    if (std::from_chars(begin, begin + state.key.size(), root).ec != std::errc()) root = 0;
+  }
+  if (root > 1 && root != policy.self_pid) {
+    const bool contributed = std::any_of(ordered.begin(), ordered.end(),
+                                         [&](const auto* c) { return c->actor.pid == root; });
+    if (!contributed) targets.spawner_pid = root;
+    targets.tree_root = root;
   }
   return targets;
 }

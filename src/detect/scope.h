@@ -27,8 +27,8 @@ enum Evidence : uint32_t {
   kRandomnessGainedIntact = 1u << 4,
   kFormatLost = 1u << 5,
   kReplacedOriginal = 1u << 6,
-  kEncryptedOver =
-      1u << 7,  // an intact original rewritten, or renamed over, as an encrypted container
+  // An intact original rewritten, or renamed over, as an encrypted container.
+  kEncryptedOver = 1u << 7,
   kDestructionBits = 0xFFu,
   kNewDamaged = 1u << 8,
   kRenamedAppended = 1u << 9,

@@ -22,12 +22,16 @@ void ProcessHistory::SetClock(uint64_t boot_offset_ns, uint64_t ticks_per_second
   ticks_per_second_ = ticks_per_second > 0 ? ticks_per_second : 100;
 }
 
+void ProcessHistory::DropOldestExited() {
+  auto it = records_.find(exited_.front().second);
+  // Only if the record is still the one that exited (a reused pid's fork replaced it).
+  if (it != records_.end() && it->second.exit_ns == exited_.front().first) records_.erase(it);
+  exited_.pop_front();
+}
+
 void ProcessHistory::Prune(uint64_t now_ns) {
   while (!exited_.empty() && exited_.front().first + limits::kProcessHistoryKeepNs < now_ns) {
-    auto it = records_.find(exited_.front().second);
-    // Only if the record is still the one that exited (a reused pid's fork replaced it).
-    if (it != records_.end() && it->second.exit_ns == exited_.front().first) records_.erase(it);
-    exited_.pop_front();
+    DropOldestExited();
   }
 }
 
@@ -39,11 +43,7 @@ void ProcessHistory::OnFork(pid_t parent_tgid, pid_t child_pid, pid_t child_tgid
   Prune(time_ns);
   if (records_.size() >= limits::kMaxProcessHistory && !records_.contains(child_tgid)) {
     // Make room from the oldest exited first; a table full of running processes drops forks.
-    while (records_.size() >= limits::kMaxProcessHistory && !exited_.empty()) {
-      auto it = records_.find(exited_.front().second);
-      if (it != records_.end() && it->second.exit_ns == exited_.front().first) records_.erase(it);
-      exited_.pop_front();
-    }
+    while (records_.size() >= limits::kMaxProcessHistory && !exited_.empty()) DropOldestExited();
     if (records_.size() >= limits::kMaxProcessHistory) {
       ++stats_.dropped;
       return;
@@ -102,21 +102,19 @@ std::optional<ProcessRecord> ProcessHistory::Find(pid_t pid) const {
   return it->second;
 }
 
+void ProcessHistory::CatchUp() const {
+  std::shared_lock lock(catch_up_mu_);
+  if (catch_up_) catch_up_();
+}
+
 std::optional<ProcessRecord> ProcessHistory::FindOrCatchUp(pid_t pid) const {
   if (auto found = Find(pid)) return found;
-  {
-    std::shared_lock lock(catch_up_mu_);
-    if (!catch_up_) return std::nullopt;
-    catch_up_();
-  }
+  CatchUp();
   return Find(pid);
 }
 
 bool ProcessHistory::ExecSince(pid_t pid, uint64_t since_ns) const {
-  {
-    std::shared_lock lock(catch_up_mu_);
-    if (catch_up_) catch_up_();
-  }
+  CatchUp();
   const std::optional<ProcessRecord> record = Find(pid);
   return record && record->exec_ns > since_ns;
 }

@@ -67,6 +67,8 @@ class ProcessHistory {
 
  private:
   void Prune(uint64_t now_ns);  // with mu_ held
+  void DropOldestExited();      // with mu_ held, exited_ not empty
+  void CatchUp() const;         // reads what the kernel has queued, through catch_up_
 
   mutable std::mutex mu_;
   mutable std::shared_mutex catch_up_mu_;  // held shared while catch_up_ runs

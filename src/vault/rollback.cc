@@ -154,8 +154,9 @@ class Rollbacker {
   }
 
   static Status MakeMissingFolders(const std::string& dir) {
-    if (dir.empty() || dir[0] != '/')
+    if (dir.empty() || dir[0] != '/') {
       return Status::InvalidArgument("not an absolute folder: " + dir);
+    }
     std::vector<std::string> missing;
     std::string at = dir;
     struct stat st {};

@@ -1085,9 +1085,7 @@ void Daemon::Impl::Publish(std::vector<Decided> decided) {
                        (p.state == ProcessState::kSuspended || p.state == ProcessState::kKilled);
               });
           if (root != d.outcome.processes.end()) {
-            std::vector<Actor> named;
-            for (const ProcessOutcome& p : d.outcome.processes) named.push_back(p.actor);
-            JoinIncident(*id, stopped_trees.Stopped(*id, root->actor, named, MonotonicNowNs()));
+            JoinIncident(*id, stopped_trees.Stopped(*id, root->actor, members, MonotonicNowNs()));
           }
         }
         responder->Track(d.outcome, *id, MonotonicNowNs());

@@ -17,9 +17,14 @@ bool StoppedTrees::Below(const Actor& actor, const Root& root) {
          actor.ancestors.end();
 }
 
-bool StoppedTrees::Named(const Root& root, const Actor& actor) {
-  return std::find(root.named.begin(), root.named.end(),
-                   std::make_pair(actor.pid, actor.start_time)) != root.named.end();
+bool StoppedTrees::Name(Root& root, const Actor& actor) {
+  const auto key = std::make_pair(actor.pid, actor.start_time);
+  if (!Below(actor, root) || root.named.size() >= limits::kMaxIncidentProcesses ||
+      std::find(root.named.begin(), root.named.end(), key) != root.named.end()) {
+    return false;
+  }
+  root.named.push_back(key);
+  return true;
 }
 
 void StoppedTrees::Expire(uint64_t now_ns) {
@@ -48,10 +53,7 @@ std::vector<std::string> StoppedTrees::Changed(const Actor& actor, uint64_t now_
   }
   if (recent_.size() > limits::kMaxStoppedTreeRecentChangers) recent_.pop_front();
   for (Root& root : roots_) {
-    if (!Below(actor, root) || Named(root, actor)) continue;
-    if (root.named.size() >= limits::kMaxIncidentProcesses) continue;
-    root.named.emplace_back(actor.pid, actor.start_time);
-    incidents.push_back(root.incident);
+    if (Name(root, actor)) incidents.push_back(root.incident);
   }
   return incidents;
 }
@@ -64,10 +66,7 @@ std::vector<Actor> StoppedTrees::Stopped(const std::string& incident, const Acto
   for (const Actor& actor : already) root.named.emplace_back(actor.pid, actor.start_time);
   std::vector<Actor> below;
   for (const auto& [time_ns, actor] : recent_) {
-    if (!Below(actor, root) || Named(root, actor)) continue;
-    if (root.named.size() >= limits::kMaxIncidentProcesses) break;
-    root.named.emplace_back(actor.pid, actor.start_time);
-    below.push_back(actor);
+    if (Name(root, actor)) below.push_back(actor);
   }
   roots_.push_back(std::move(root));
   if (roots_.size() > limits::kMaxStoppedTreeRoots) roots_.pop_front();

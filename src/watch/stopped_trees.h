@@ -43,7 +43,8 @@ class StoppedTrees {
   };
   void Expire(uint64_t now_ns);
   static bool Below(const Actor& actor, const Root& root);
-  static bool Named(const Root& root, const Actor& actor);
+  // Adds `actor` to what `root` named when it is below it, not named yet, and there is room.
+  static bool Name(Root& root, const Actor& actor);
 
   std::deque<std::pair<uint64_t, Actor>> recent_;  // changers, oldest first
   std::deque<Root> roots_;
