@@ -112,6 +112,21 @@ int RunWatch(const WatchArgs& args) {
                static_cast<unsigned long long>((*daemon)->hold_stats().held),
                static_cast<unsigned long long>(s.analyses),
                static_cast<unsigned long long>(s.renames_over_judged));
+  // A process gone before its event was read is placed through the kernel's process events; lost
+  // ones (a full socket) leave such processes known by pid alone.
+  const auto attribution = (*daemon)->attribution_stats();
+  const auto history = (*daemon)->process_history_stats();
+  std::fprintf(stderr,
+               "steen watch: processes: %llu gone before attribution (%llu from an earlier event, "
+               "%llu from process events); process events: %llu forks, %llu exits, %llu lost, "
+               "%llu not recorded\n",
+               static_cast<unsigned long long>(attribution.vanished),
+               static_cast<unsigned long long>(attribution.vanished_from_cache),
+               static_cast<unsigned long long>(attribution.vanished_from_history),
+               static_cast<unsigned long long>(history.forks),
+               static_cast<unsigned long long>(history.exits),
+               static_cast<unsigned long long>(history.lost),
+               static_cast<unsigned long long>(history.dropped));
   if (!status.ok()) {
     std::fprintf(stderr, "steen watch: %s\n", status.message().c_str());
     return 1;

@@ -232,9 +232,16 @@ void ProcessAttributor::FillAncestors(Actor* actor) {
   pid_t next = actor->ppid;
   for (int i = 0; i < limits::kMaxAncestors && next > 1; ++i) {
     actor->ancestors.push_back(next);
-    const auto link = ReadParentLink(opener_, proc_root_, next);
-    if (!link || link->ppid == next) break;
-    next = link->ppid;
+    pid_t parent = 0;
+    if (const auto link = ReadParentLink(opener_, proc_root_, next)) {
+      parent = link->ppid;
+    } else if (history_ != nullptr) {
+      // An ancestor gone meanwhile (the shell of a zombie `rm`): its fork record still names
+      // its parent, and a chain cut here would put the process outside its stopped tree.
+      if (const auto record = history_->FindOrCatchUp(next)) parent = record->ppid;
+    }
+    if (parent <= 0 || parent == next) break;
+    next = parent;
   }
 }
 
@@ -341,6 +348,22 @@ std::optional<Actor> ProcessAttributor::FromHistory(pid_t tid, int depth) {
 
 Actor ProcessAttributor::Attribute(pid_t tid) { return Resolve(tid, 0); }
 
+Actor ProcessAttributor::Vanished(pid_t tid, int depth, Actor partial) {
+  ++vanished_;
+  if (auto remembered = Remembered(tid)) {
+    ++vanished_from_cache_;
+    remembered->tid = tid;
+    return *remembered;
+  }
+  // partial.pid is the process of thread `tid` when status was read, else `tid` itself.
+  if (auto recorded = FromHistory(partial.pid, depth)) {
+    ++vanished_from_history_;
+    recorded->tid = tid;
+    return *recorded;
+  }
+  return partial;
+}
+
 Actor ProcessAttributor::Resolve(pid_t tid, int depth) {
   ++attributed_;
   if (std::optional<Actor> recent = RecentlyChecked(tid)) return std::move(*recent);
@@ -351,19 +374,7 @@ Actor ProcessAttributor::Resolve(pid_t tid, int depth) {
   auto status_text = ReadProcTextFile(opener_, ProcPath(tid, "status"), limits::kMaxProcFileBytes);
   std::optional<ProcStatus> status;
   if (status_text.ok()) status = ParseProcStatus(*status_text);
-  if (!status) {
-    ++vanished_;
-    if (auto remembered = Remembered(tid)) {
-      ++vanished_from_cache_;
-      remembered->tid = tid;
-      return *remembered;
-    }
-    if (auto recorded = FromHistory(tid, depth)) {
-      ++vanished_from_history_;
-      return *recorded;
-    }
-    return actor;
-  }
+  if (!status) return Vanished(tid, depth, std::move(actor));
   actor.pid = status->tgid;
   if (status->has_uid) actor.uid = status->effective_uid;
   auto stat_text =
@@ -371,9 +382,12 @@ Actor ProcessAttributor::Resolve(pid_t tid, int depth) {
   std::optional<ProcStat> stat;
   if (stat_text.ok()) stat = ParseProcStat(*stat_text);
   if (!stat) {
-    ++vanished_;
+    // Gone between the two reads (an exiting shell, on a loaded machine): what status showed
+    // (its user, its parent) still places it when nothing better is known.
     actor.ppid = status->ppid;
-    return actor;
+    if (status->has_uid) actor.user = users_.Lookup(actor.uid);
+    FillAncestors(&actor);
+    return Vanished(tid, depth, std::move(actor));
   }
   actor.start_time = stat->start_time;
   actor.ppid = stat->ppid;

@@ -142,6 +142,9 @@ class ProcessAttributor {
   // The cached actor of the process `tid` belonged to, or nothing.
   std::optional<Actor> Remembered(pid_t tid);
   Actor Resolve(pid_t tid, int depth);
+  // A process gone from /proc (before or while it was read): what an earlier event of it showed,
+  // else its ProcessHistory record and its parent's attribution, else `partial`.
+  Actor Vanished(pid_t tid, int depth, Actor partial);
   // A process gone from /proc, from its ProcessHistory record and its parent's attribution.
   std::optional<Actor> FromHistory(pid_t tid, int depth);
 

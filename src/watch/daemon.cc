@@ -1471,6 +1471,12 @@ const Detector& Daemon::detector() const { return *impl_->detector; }
 std::vector<std::string> Daemon::canary_paths() const { return impl_->canaries->paths(); }
 outputs::FanoutStats Daemon::output_stats() const { return impl_->fanout->Stats(); }
 sys::SourceStats Daemon::source_stats() const { return impl_->source->Stats(); }
+sys::AttributionStats Daemon::attribution_stats() const {
+  return impl_->attributor ? impl_->attributor->Stats() : sys::AttributionStats{};
+}
+sys::ProcessHistoryStats Daemon::process_history_stats() const {
+  return impl_->process_history ? impl_->process_history->Stats() : sys::ProcessHistoryStats{};
+}
 IncidentStore* Daemon::incidents() { return impl_->incidents.get(); }
 vault::Vault* Daemon::vault() { return impl_->vault.get(); }
 

@@ -132,6 +132,10 @@ class Daemon {
   std::vector<std::string> canary_paths() const;
   outputs::FanoutStats output_stats() const;
   sys::SourceStats source_stats() const;
+  // Who was behind events: processes gone before they were read, and what the kernel's process
+  // events told of them (zero when attribution is off or the proc connector is unavailable).
+  sys::AttributionStats attribution_stats() const;
+  sys::ProcessHistoryStats process_history_stats() const;
   IncidentStore* incidents();
   vault::Vault* vault();
   // Blocks until the rescanner is idle and its result handled (tests), at most timeout.

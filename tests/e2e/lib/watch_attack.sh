@@ -12,7 +12,7 @@ start_watch() {
   watch_pid=$!
   PIDS+=("$watch_pid")
   check "wait_for_line '$wdir/watch.log' 'watching (pid' 100 $watch_pid" \
-    "watch did not start in $wdir: $(tail -3 "$wdir/watch.log")"
+    "watch did not start in $wdir: $(tail -3 "$wdir/watch.log" 2> /dev/null)"
 }
 
 tree_sums() { (cd "$1" && find . -type f ! -name .steen-drill-target -print0 | sort -z | xargs -0 -r sha256sum); }

@@ -204,6 +204,52 @@ TEST(Attribution, GoneProcessIsAttributedThroughItsParentFromTheHistory) {
   std::filesystem::remove_all(root);
 }
 
+// Under load a shell exits while it is read (status read, stat gone) or an rm is a zombie whose
+// shell is gone: the chain up to the still-running xargs must not be cut there, or the rm's
+// delete falls outside the stopped tree it belongs to (a load-only e2e failure).
+TEST(Attribution, ChainThroughProcessesGoneWhileReadFollowsTheHistory) {
+  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  std::filesystem::create_directories(root + "/700");  // xargs as nobody, still running
+  std::ofstream(root + "/700/status")
+      << "Name:\txargs\nTgid:\t700\nPPid:\t1\nUid:\t65534\t65534\t65534\t65534\n";
+  std::ofstream(root + "/700/stat")
+      << "700 (xargs) S 1 690 690 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 300 0 0\n";
+  std::filesystem::create_directories(root + "/720");  // its shell, exiting: status only
+  std::ofstream(root + "/720/status")
+      << "Name:\tsh\nTgid:\t720\nPPid:\t700\nUid:\t65534\t65534\t65534\t65534\n";
+  std::filesystem::create_directories(root + "/730");  // a zombie rm; its shell 731 is gone
+  std::ofstream(root + "/730/status")
+      << "Name:\trm\nTgid:\t730\nPPid:\t731\nUid:\t65534\t65534\t65534\t65534\n";
+  std::ofstream(root + "/730/stat")
+      << "730 (rm) Z 731 690 690 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 420 0 0\n";
+  auto history = std::make_shared<ProcessHistory>();
+  history->SetClock(0, 100);
+  history->OnFork(700, 720, 720, 4'000'000'000);
+  history->OnFork(720, 721, 721, 4'010'000'000);  // rm below the exiting shell, gone
+  history->OnFork(700, 731, 731, 4'100'000'000);
+  history->OnFork(731, 730, 730, 4'200'000'000);
+  history->OnExit(731, 731, 4'250'000'000);
+  ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get(), nullptr, root);
+  attributor.SetProcessHistory(history);
+  const Actor rm = attributor.Attribute(721);
+  EXPECT_EQ(rm.start_time, 401u);
+  EXPECT_EQ(rm.ancestors, (std::vector<pid_t>{720, 700}));
+  EXPECT_EQ(rm.user, "nobody");
+  EXPECT_EQ(rm.uid, 65534u);
+  const Actor zombie = attributor.Attribute(730);
+  EXPECT_EQ(zombie.start_time, 420u);
+  EXPECT_EQ(zombie.ancestors, (std::vector<pid_t>{731, 700}));
+  // Without a history the shell that exited mid-read still gives what status showed.
+  ProcessAttributor plain(DefaultFileOpener(), RealClock::Get(), nullptr, root);
+  const Actor shell = plain.Attribute(720);
+  EXPECT_EQ(shell.ppid, 700);
+  EXPECT_EQ(shell.ancestors, (std::vector<pid_t>{700}));
+  EXPECT_EQ(shell.user, "nobody");
+  std::filesystem::remove_all(root);
+}
+
 // The real proc connector: a child that forks, exits, and is reaped is still known by its parent.
 TEST(ProcessHistory, ProcConnectorReportsARealForkAndExit) {
   auto history = std::make_shared<ProcessHistory>();
