@@ -45,6 +45,26 @@ fi
 source "$ROOT/tests/e2e/lib/watch_attack.sh"
 
 source "$ROOT/tests/e2e/lib/tool_attacks.sh"
+
+# What the catalogs say of each file the rollback left different (CI keeps no folders): who
+# changed it, whether the vault kept it, which processes the incident named.
+explain_difference() {
+  command -v sqlite3 > /dev/null || return 0
+  local path rel
+  while read -r rel; do
+    path=$share/${rel#./}
+    echo "  $rel: changes (time, op, path, new path, pid, start, exe, uid):" >&2
+    sqlite3 "$dir/state/vault/catalog.db" "SELECT time_ns, op, path, new_path, pid, start_time,
+      exe, actor_uid FROM changes WHERE path = '$path' OR new_path = '$path' OR
+      path LIKE '$path.%' ORDER BY id" 2>&1 | sed 's/^/    /' >&2
+    echo "  links: $(sqlite3 "$dir/state/vault/catalog.db" \
+      "SELECT count(*) FROM links WHERE path = '$path'" 2>&1)" >&2
+  done < <(diff "$dir/sums.txt" "$dir/after-rollback.txt" | awk '/^[<>]/ {print $3}' | sort -u)
+  echo "  incident processes (pid, ppid, comm, state, reason):" >&2
+  sqlite3 "$dir/state/incidents.db" "SELECT pid, ppid, comm, state, reason FROM processes" 2>&1 |
+    sed 's/^/    /' >&2
+  grep -m2 'processes:' "$dir/watch.log" | sed 's/^/  /' >&2
+}
 for name in $TOOL_ATTACK_NAMES; do
   run_tool_attack "$name" "$name" || continue
   echo "$name: $changed names changed, added or gone when the attack stood still, incident $incident"
@@ -54,6 +74,7 @@ for name in $TOOL_ATTACK_NAMES; do
   check "[ $rollback_rc -eq 0 ]" "$name: rollback exit $rollback_rc: $(tail -3 "$dir/rollback.txt" 2> /dev/null)"
   check "[ $identical = yes ]" \
     "$name: share not byte-identical after rollback: $(diff "$dir/sums.txt" "$dir/after-rollback.txt" | head -6)"
+  [[ $identical = yes ]] || explain_difference
 done
 
 echo "watch_tools_test: $pass passed, $fail failed"
