@@ -86,7 +86,12 @@ std::optional<ProcStatus> ParseProcStatus(std::string_view text) {
     std::string_view key = line.substr(0, colon);
     auto values = SplitSpaces(line.substr(colon + 1), 4);
     if (values.empty()) continue;
-    if (key == "Tgid") {
+    if (key == "Name") {
+      st.name = std::string(line.substr(colon + 1));
+      while (!st.name.empty() && (st.name.front() == '\t' || st.name.front() == ' ')) {
+        st.name.erase(st.name.begin());
+      }
+    } else if (key == "Tgid") {
       have_tgid = ParseNumber(values[0], &st.tgid);
     } else if (key == "PPid") {
       ParseNumber(values[0], &st.ppid);
@@ -348,6 +353,13 @@ std::optional<Actor> ProcessAttributor::FromHistory(pid_t tid, int depth) {
 
 Actor ProcessAttributor::Attribute(pid_t tid) { return Resolve(tid, 0); }
 
+void ProcessAttributor::ClearRootUserOfUnmatchedSmbd(Actor* actor) const {
+  if (smb_ != nullptr && actor->uid == 0 && actor->smb_client_address.empty() &&
+      IsSmbdProcess(actor->comm, actor->exe)) {
+    actor->user.clear();
+  }
+}
+
 Actor ProcessAttributor::Vanished(pid_t tid, int depth, Actor partial) {
   ++vanished_;
   if (auto remembered = Remembered(tid)) {
@@ -385,7 +397,9 @@ Actor ProcessAttributor::Resolve(pid_t tid, int depth) {
     // Gone between the two reads (an exiting shell, on a loaded machine): what status showed
     // (its user, its parent) still places it when nothing better is known.
     actor.ppid = status->ppid;
+    actor.comm = status->name;
     if (status->has_uid) actor.user = users_.Lookup(actor.uid);
+    ClearRootUserOfUnmatchedSmbd(&actor);
     FillAncestors(&actor);
     return Vanished(tid, depth, std::move(actor));
   }
@@ -435,6 +449,7 @@ Actor ProcessAttributor::Resolve(pid_t tid, int depth) {
     auto session = smb_->ForPid(actor.pid);
     if (session && session->start_time == actor.start_time) FillSmbFields(*session, &actor);
   }
+  ClearRootUserOfUnmatchedSmbd(&actor);
   std::lock_guard lock(mu_);
   auto it = cache_.find(actor.pid);
   if (it != cache_.end()) {

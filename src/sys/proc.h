@@ -41,6 +41,7 @@ std::optional<ProcStat> ParseProcStat(std::string_view text);
 
 // Fields of /proc/PID/status we use.
 struct ProcStatus {
+  std::string name;  // comm, as the Name line shows it (escaped by the kernel)
   pid_t tgid = 0;
   pid_t ppid = 0;
   uid_t real_uid = 0;
@@ -142,6 +143,10 @@ class ProcessAttributor {
   // The cached actor of the process `tid` belonged to, or nothing.
   std::optional<Actor> Remembered(pid_t tid);
   Actor Resolve(pid_t tid, int depth);
+  // smbd acting as root serves no client (it runs as the client's user while it does, and goes
+  // back to root when it is idle or exits): the user of an smbd not matched to a session is
+  // unknown, not root's, or its last events would join root's other work in one user scope.
+  void ClearRootUserOfUnmatchedSmbd(Actor* actor) const;
   // A process gone from /proc (before or while it was read): what an earlier event of it showed,
   // else its ProcessHistory record and its parent's attribution, else `partial`.
   Actor Vanished(pid_t tid, int depth, Actor partial);

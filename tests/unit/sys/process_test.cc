@@ -22,6 +22,7 @@
 #include "sys/proc.h"
 #include "sys/process_control.h"
 #include "sys/process_history.h"
+#include "sys/smb_sessions.h"
 
 namespace steen::sys {
 namespace {
@@ -247,6 +248,53 @@ TEST(Attribution, ChainThroughProcessesGoneWhileReadFollowsTheHistory) {
   EXPECT_EQ(shell.ppid, 700);
   EXPECT_EQ(shell.ancestors, (std::vector<pid_t>{700}));
   EXPECT_EQ(shell.user, "nobody");
+  std::filesystem::remove_all(root);
+}
+
+// One session, 810 (a client's smbd); every other smbd is unmatched.
+class OneSmbSession : public SmbSessionTable {
+ public:
+  std::optional<SmbSession> ForPid(pid_t pid) override {
+    if (pid != 810) return std::nullopt;
+    return SmbSession{810, 100, "198.18.0.2", "alice", "", "share"};
+  }
+  std::vector<SmbSession> ServingClient(std::string_view) override { return {}; }
+};
+
+// An smbd child goes back to root when it exits: its last events, read as a zombie or while it
+// goes, must not join root's other work (an administrator's copy was stopped so in the SMB e2e
+// test). A matched session keeps its client; an unmatched smbd as root has no known user.
+TEST(Attribution, UnmatchedSmbdAsRootHasNoUser) {
+  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  auto write_smbd = [&](pid_t pid, char state, uid_t uid, bool with_stat) {
+    const std::string dir = root + "/" + std::to_string(pid);
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir + "/status") << "Name:\tsmbd\nTgid:\t" << pid << "\nPPid:\t800\nUid:\t"
+                                   << uid << "\t" << uid << "\t" << uid << "\t" << uid << "\n";
+    if (with_stat) {
+      std::ofstream(dir + "/stat") << pid << " (smbd) " << state
+                                   << " 800 800 800 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n";
+    }
+  };
+  write_smbd(810, 'S', 0, true);    // the client's session, as root for a moment
+  write_smbd(811, 'Z', 0, true);    // a zombie session, gone from the session table
+  write_smbd(812, 'S', 0, false);   // exiting while read
+  write_smbd(813, 'S', 1001, true);  // unmatched, but as a user: that user's
+  ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get(), nullptr, root);
+  attributor.SetSmbSessions(std::make_shared<OneSmbSession>());
+  const Actor matched = attributor.Attribute(810);
+  EXPECT_EQ(matched.smb_client_address, "198.18.0.2");
+  EXPECT_EQ(matched.user, "root");
+  EXPECT_TRUE(attributor.Attribute(811).user.empty());
+  const Actor exiting = attributor.Attribute(812);
+  EXPECT_EQ(exiting.comm, "smbd");
+  EXPECT_TRUE(exiting.user.empty());
+  EXPECT_FALSE(attributor.Attribute(813).user.empty());
+  // Without Samba attribution (no session table) nothing changes.
+  ProcessAttributor plain(DefaultFileOpener(), RealClock::Get(), nullptr, root);
+  EXPECT_EQ(plain.Attribute(811).user, "root");
   std::filesystem::remove_all(root);
 }
 
