@@ -115,6 +115,15 @@ if [[ " $cases " == *" restart "* ]]; then
   SMB_AFTER_CONTAINMENT=samba_restart one_attack restart akira
 fi
 
+# Only the attacker's smbd processes were stopped: never the test's own copies into the share
+# (a gone SMB session's last events once joined root's user scope with them).
+others=$("$STEEN" incidents --state-dir "$SMB_STATE" --format jsonl --all 2> /dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    for p in json.loads(line).get("processes", []):
+        if p.get("state") in ("suspended", "killed") and p.get("name") != "smbd":
+            print(p.get("pid"), p.get("name"), p.get("exe"), p.get("state"))')
+check "[ -z '$others' ]" "processes other than smbd were stopped: $others"
 smb_watch_down
 echo "watch smb e2e: $pass passed, $fail failed, $(($(date +%s) - t0)) s"
 [[ $fail -eq 0 ]]

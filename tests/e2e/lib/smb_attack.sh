@@ -142,8 +142,10 @@ smb_attack() {
   SMB_INCIDENT="" SMB_DAMAGED=0 SMB_STOPPED=no SMB_REFUSED=no SMB_COL_OK=no SMB_IDENTICAL=no
   SMB_LOST=-1 SMB_ALERT_CLIENT=""
   mkdir -p "$dir"
-  "$STEEN" drill --init "$target" --populate 40 --from "$WORK/corpus" > /dev/null ||
-    { bad "$label: drill --init"; return 1; }
+  # Populated while steen watches the share: bounded, in case steen stops the copy (SIGCONT
+  # follows timeout's signal).
+  timeout 60 "$STEEN" drill --init "$target" --populate 40 --from "$WORK/corpus" > /dev/null ||
+    { bad "$label: drill --init (stopped by steen?)"; return 1; }
   chmod -R a+rwX "$target"
   _smb_tree_sums "$RIG_SHARE_DIR" > "$dir/before-share.txt"
   _smb_tree_sums "$target" > "$dir/before.txt"
