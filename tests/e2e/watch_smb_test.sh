@@ -31,7 +31,13 @@ cleanup() {
   rig_stop  # first: kill_started's wait would otherwise wait for the rig's smbd too
   kill_started "${PIDS[@]}"
   nft delete table inet "$TABLE" 2> /dev/null || true
-  if [[ ${STEEN_TEST_KEEP:-0} == 1 ]]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  # A failed run keeps its logs and catalogs for a look (the corpus copy goes).
+  if [[ ${STEEN_TEST_KEEP:-0} == 1 || ${fail:-0} -gt 0 ]]; then
+    rm -rf "$WORK/corpus"
+    echo "kept $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 pass=0
@@ -124,6 +130,17 @@ for line in sys.stdin:
         if p.get("state") in ("suspended", "killed") and p.get("name") != "smbd":
             print(p.get("pid"), p.get("name"), p.get("exe"), p.get("state"))')
 check "[ -z '$others' ]" "processes other than smbd were stopped: $others"
+if [[ $fail -gt 0 ]]; then  # CI keeps no folders: what steen recorded
+  "$STEEN" incidents --state-dir "$SMB_STATE" --all 2>&1 | head -20 >&2
+  "$STEEN" incidents --state-dir "$SMB_STATE" --format jsonl --all 2> /dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    i = json.loads(line)
+    print(i["id"], i["scope"], i["scope_key"], i["message"][:200], file=sys.stderr)
+    for p in i.get("processes", []):
+        print("  ", {k: p.get(k) for k in ("pid", "name", "start_time", "uid", "user", "state", "smb")},
+              file=sys.stderr)'
+fi
 smb_watch_down
 echo "watch smb e2e: $pass passed, $fail failed, $(($(date +%s) - t0)) s"
 [[ $fail -eq 0 ]]
