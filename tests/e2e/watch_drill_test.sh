@@ -49,7 +49,7 @@ run() {
   PIDS+=("$watch_pid")
   # Ready when it says so on stderr (bounded).
   check "wait_for_line '$dir/watch.log' 'watching (pid' 100 $watch_pid" \
-    "$label: watch did not start: $(cat "$dir/watch.log")"
+    "$label: watch did not start: $(cat "$dir/watch.log" 2> /dev/null)"
 
   # The daemon runs at the configured nice value (default -10), set before its threads start.
   local nice
