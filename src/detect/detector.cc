@@ -428,7 +428,9 @@ std::vector<ScopeRef> Detector::Impl::ScopesFor(const Actor& actor) const {
   if (!smb && config.scope_cgroup && detect::UsefulCgroup(actor.cgroup)) {
     add(ActorScope::kCgroup, actor.cgroup);
   }
-  if (config.scope_user && (actor.pid > 0 || !actor.user.empty())) {
+  // Only a known user: a process gone unattributed (pid alone, uid 0 by default) is nobody's,
+  // and its damage in root's scope joined root's other work (an administrator's copy).
+  if (config.scope_user && !actor.user.empty()) {
     ScopeRef* ref = add(ActorScope::kUser, std::to_string(actor.uid));
     ref->uid = actor.uid;
   }

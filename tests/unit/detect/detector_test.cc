@@ -692,6 +692,28 @@ TEST(DetectResponse, ClonesShareParentProgramAndUser) {
   EXPECT_FALSE(IsCloneOf(SmbdActor(7001), SmbdActor(7000)));
 }
 
+// Processes gone before they were attributed are known by pid alone (uid 0 by default, no user):
+// their damage is no user's. Counted in root's scope, it made one alert with an administrator's
+// copy into the share (as root, many folders) and stopped that copy.
+TEST(DetectScopes, ProcessesKnownByPidAloneAreInNoUsersScope) {
+  Detector detector;
+  Stream s(detector);
+  for (int i = 0; i < 4; ++i) {
+    Actor gone;
+    gone.pid = gone.tid = 8000 + i;
+    s.Write(gone, Doc(i), 3000 + i, Intact("docx"), Damaged());
+  }
+  const Actor admin = MakeActor(8100, 8101, 8102, /*uid=*/0, "root", "/usr/bin/cp");
+  for (int i = 0; i < 12; ++i) {
+    s.WriteNew(admin, "/srv/share/d" + std::to_string(i) + "/index.html", 4000 + i, Intact("html"));
+  }
+  for (const Alert& alert : s.alerts()) {
+    EXPECT_NE(alert.scope, ActorScope::kUser) << alert.message;
+    EXPECT_NE(alert.actor.pid, admin.pid) << alert.message;
+  }
+  EXPECT_TRUE(detector.Targets(ActorScope::kUser, "0", ResponsePolicy{}).processes.empty());
+}
+
 TEST(DetectResponse, SmbChildrenNeverOfferTheMainSmbd) {
   Detector detector;
   Stream s(detector);
