@@ -419,10 +419,12 @@ class Rollbacker {
   // Where the written (or deleted) file is once the renames are undone: the name it had before
   // the offender's first rename of it. Followed back by name first, newest rename first (`shred
   // -u` renames x -> 0000 -> ... -> 0 before it unlinks: the delete of "0" is x's; the chain's
-  // first rename may carry no inode), else by inode.
+  // first rename may carry no inode), else by inode. Only renames recorded before the change
+  // count: a later file shredded through the same names is another chain.
   std::string NameBeforeRenames(const Change& write) const {
     std::string name = write.path;
     for (auto it = changes_.rbegin(); it != changes_.rend(); ++it) {
+      if (it->id >= write.id) continue;  // changes_ is in id (record) order
       if (it->op != ChangeOp::kRename || it->path.empty() || it->new_path != name) continue;
       if (write.inode != 0 && it->inode != 0 &&
           (it->inode != write.inode || it->device != write.device)) {
