@@ -315,7 +315,9 @@ struct Daemon::Impl {
   void ReconcileBlocks();
   // ---- Periodic ----
   void Periodic();
-  void PollOperatorDecisions();
+  // Applies the operator's decisions recorded since the last poll; returns the detector scopes
+  // they made it forget.
+  std::vector<std::pair<ActorScope, std::string>> PollOperatorDecisions();
   void KillAfterGrace(uint64_t now_ns);
   void HandleRescanResults();
 };
@@ -1021,7 +1023,18 @@ void Daemon::Impl::JoinIncident(const std::string& id, const std::vector<Actor>&
 
 std::vector<Daemon::Impl::Decided> Daemon::Impl::Decide(std::vector<Alert> alerts) {
   std::vector<Decided> decided;
+  if (alerts.empty()) return decided;
+  // The operator may have resumed this scope's incident since the last poll (`steen resume`
+  // lifts the block at once, and the client's next connection comes within a second): its
+  // evidence was the incident's, not a new one's.
+  const auto forgotten = PollOperatorDecisions();
   for (Alert& alert : alerts) {
+    if (std::find(forgotten.begin(), forgotten.end(),
+                  std::make_pair(alert.scope, alert.scope_key)) != forgotten.end()) {
+      Log(fmt::format("alert on {} {} dropped: its incident was just resumed by the operator",
+                      ToString(alert.scope), alert.scope_key));
+      continue;
+    }
     ++stats.alerts;
     ResponseTargets targets =
         detector->Targets(alert.scope, alert.scope_key, config.detect.response);
@@ -1157,12 +1170,13 @@ void Daemon::Impl::Periodic() {
   }
 }
 
-void Daemon::Impl::PollOperatorDecisions() {
-  if (!incidents) return;
+std::vector<std::pair<ActorScope, std::string>> Daemon::Impl::PollOperatorDecisions() {
+  std::vector<std::pair<ActorScope, std::string>> forgotten;
+  if (!incidents) return forgotten;
   auto changes = incidents->ChangesSince(last_change_seq);
   if (!changes.ok()) {
     ++stats.incident_errors;
-    return;
+    return forgotten;
   }
   std::vector<std::string> decided_ids;
   for (const IncidentAction& change : *changes) {
@@ -1190,6 +1204,7 @@ void Daemon::Impl::PollOperatorDecisions() {
         // afresh.
         responder->Spare(p.actor.pid, p.actor.start_time);
         detector->Forget(ActorScope::kProcess, std::to_string(p.actor.pid));
+        forgotten.emplace_back(ActorScope::kProcess, std::to_string(p.actor.pid));
       }
     }
     if (incident->state == IncidentState::kClosed && vault) {
@@ -1198,6 +1213,7 @@ void Daemon::Impl::PollOperatorDecisions() {
     }
     if (incident->state == IncidentState::kResumed) {
       detector->Forget(incident->scope, incident->scope_key);
+      forgotten.emplace_back(incident->scope, incident->scope_key);
       Log(fmt::format("incident {} resumed by the operator: its processes are spared", id));
     }
     // `steen resume` lifts the blocks itself; whatever it could not lift is tried again here.
@@ -1214,6 +1230,7 @@ void Daemon::Impl::PollOperatorDecisions() {
       }
     }
   }
+  return forgotten;
 }
 
 void Daemon::Impl::SetUpBlocker() {

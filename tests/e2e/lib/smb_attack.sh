@@ -197,6 +197,16 @@ smb_attack() {
   SMB_ALERT_CLIENT=$(tail -n +"$((alerts_before + 1))" "$WORK/alerts.jsonl" |
     jq -r 'select(.event.kind == "alert") | .client.address // empty' 2> /dev/null | head -1)
 
+  # The colleague takes ~10 s; one still at work after 20 s is stuck: what each smbd waits on.
+  for i in $(seq 1 200); do
+    kill -0 "$colleague" 2> /dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$colleague" 2> /dev/null; then
+    { ps -eo pid,ppid,stat,wchan:32,etime,args | grep -E '[s]mbd|[s]mbclient'; cat /proc/locks; } \
+      > "$dir/stuck.txt" 2>&1
+    echo "$label: the colleague is still at work after 20 s: $(grep -c ' T' "$dir/stuck.txt") stopped processes; $dir/stuck.txt" >&2
+  fi
   wait "$colleague"
   local col_rc
   col_rc=$(cat "$dir/colleague.rc" 2> /dev/null || echo 99)

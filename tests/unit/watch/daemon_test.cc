@@ -786,6 +786,36 @@ TEST_F(DaemonTest, IncidentRecordsTheSuspensionAndOperatorResumeIsRespected) {
   EXPECT_EQ(alerts[0].incident_id, incident.id);
 }
 
+// `steen resume` lifts an SMB client's block at once, and the client's next connection may be
+// judged before the daemon's next look at the incidents (every kIncidentPollMs): an alert from
+// the resumed incident's own evidence must first see the decision, not stop the client again in
+// a second incident (the SMB e2e test's next case was refused so, under load).
+TEST_F(DaemonTest, AnAlertFirstSeesAResumeNotPolledYet) {
+  auto store = IncidentStore::Open((root_ / "state" / "incidents.db").string());
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  Populate(10);
+  StartDaemon(std::move(*store));
+  const Actor attacker = Attacker();
+  int files = 0;
+  while (files < 10 && control_.calls().empty()) EncryptInPlace(files++, attacker);
+  ASSERT_EQ(control_.calls().size(), 1u);
+  IncidentStore* incidents = daemon_->incidents();
+  auto list = incidents->List();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  const std::string id = (*list)[0].id;
+  ASSERT_TRUE(
+      incidents->SetProcessState(id, 4242, 77, ProcessState::kResumed, "ok", OperatorActor(0))
+          .ok());
+  ASSERT_TRUE(
+      incidents->Transition(id, IncidentState::kResumed, OperatorActor(0), "false positive").ok());
+  // No CheckOperatorDecisions: the next alert's own look must find the decision.
+  while (files < 10) EncryptInPlace(files++, attacker);
+  daemon_->Stop();
+  EXPECT_EQ(control_.calls().size(), 1u) << "stopped again after the operator's resume";
+  EXPECT_EQ(daemon_->stats().operator_decisions, 1u);
+}
+
 TEST_F(DaemonTest, EventFloodIsBoundedAndCounted) {
   StartDaemon(nullptr, /*queue_capacity=*/64);
   int refused = 0;
