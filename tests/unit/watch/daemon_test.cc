@@ -249,6 +249,37 @@ class DaemonTest : public ::testing::Test {
       WriteFile(Doc(i), MakeCanaryContent("report.pdf", std::to_string(i)));
   }
 
+  // A daemon with an incident store over 10 files, and Attacker() (pid 4242) encrypting them in
+  // place until it is stopped; `*files` is how many it encrypted. The one incident's id.
+  std::string StopAttackerWithIncidents(int* files) {
+    auto store = IncidentStore::Open((root_ / "state" / "incidents.db").string());
+    EXPECT_TRUE(store.ok()) << store.status().message();
+    if (!store.ok()) return "";
+    Populate(10);
+    StartDaemon(std::move(*store));
+    *files = 0;
+    while (*files < 10 && control_.calls().empty()) EncryptInPlace((*files)++, Attacker());
+    EXPECT_EQ(control_.calls().size(), 1u);
+    auto list = daemon_->incidents()->List();
+    EXPECT_TRUE(list.ok());
+    if (!list.ok() || list->size() != 1) {
+      ADD_FAILURE() << "one incident expected";
+      return "";
+    }
+    return (*list)[0].id;
+  }
+
+  // What `steen resume` records: the operator says the incident was a false positive.
+  void ResumeByOperator(const std::string& id) {
+    IncidentStore* incidents = daemon_->incidents();
+    ASSERT_TRUE(
+        incidents->SetProcessState(id, 4242, 77, ProcessState::kResumed, "ok", OperatorActor(0))
+            .ok());
+    ASSERT_TRUE(
+        incidents->Transition(id, IncidentState::kResumed, OperatorActor(0), "false positive")
+            .ok());
+  }
+
   int RenameCiphertextOverOriginals(
       const std::function<std::string(std::size_t size, int seed)>& ciphertext);
 
@@ -743,47 +774,28 @@ TEST_F(DaemonTest, FileMovedOutIsCopiedOnlyWhileUnchangedSinceTheMove) {
 }
 
 TEST_F(DaemonTest, IncidentRecordsTheSuspensionAndOperatorResumeIsRespected) {
-  auto store = IncidentStore::Open((root_ / "state" / "incidents.db").string());
-  ASSERT_TRUE(store.ok()) << store.status().message();
-  Populate(10);
-  StartDaemon(std::move(*store));
-  const Actor attacker = Attacker();
   int files = 0;
-  while (files < 10 && control_.calls().empty()) EncryptInPlace(files++, attacker);
-  ASSERT_EQ(control_.calls().size(), 1u);
-
-  IncidentStore* incidents = daemon_->incidents();
-  auto list = incidents->List();
-  ASSERT_TRUE(list.ok());
-  ASSERT_EQ(list->size(), 1u);
-  const Incident& incident = (*list)[0];
-  EXPECT_EQ(incident.state, IncidentState::kSuspended);
-  auto full = incidents->Get(incident.id);
+  const std::string id = StopAttackerWithIncidents(&files);
+  ASSERT_FALSE(id.empty());
+  auto full = daemon_->incidents()->Get(id);
   ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->state, IncidentState::kSuspended);
   bool suspended_recorded = false;
   for (const IncidentProcess& p : full->processes) {
     suspended_recorded |= p.actor.pid == 4242 && p.state == ProcessState::kSuspended;
   }
   EXPECT_TRUE(suspended_recorded);
 
-  // The operator says it was a false positive (what `steen resume` records).
-  ASSERT_TRUE(
-      incidents
-          ->SetProcessState(incident.id, 4242, 77, ProcessState::kResumed, "ok", OperatorActor(0))
-          .ok());
-  ASSERT_TRUE(
-      incidents
-          ->Transition(incident.id, IncidentState::kResumed, OperatorActor(0), "false positive")
-          .ok());
+  ResumeByOperator(id);
   daemon_->CheckOperatorDecisions();
   EXPECT_EQ(daemon_->stats().operator_decisions, 1u);
   // The same process goes on writing: alerts may fire again, but it is never stopped again.
-  while (files < 10) EncryptInPlace(files++, attacker);
+  while (files < 10) EncryptInPlace(files++, Attacker());
   daemon_->Stop();
   EXPECT_EQ(control_.calls().size(), 1u);
   auto alerts = AlertsOf("ransomware-encryption");
   ASSERT_FALSE(alerts.empty());
-  EXPECT_EQ(alerts[0].incident_id, incident.id);
+  EXPECT_EQ(alerts[0].incident_id, id);
 }
 
 // `steen resume` lifts an SMB client's block at once, and the client's next connection may be
@@ -791,26 +803,12 @@ TEST_F(DaemonTest, IncidentRecordsTheSuspensionAndOperatorResumeIsRespected) {
 // the resumed incident's own evidence must first see the decision, not stop the client again in
 // a second incident (the SMB e2e test's next case was refused so, under load).
 TEST_F(DaemonTest, AnAlertFirstSeesAResumeNotPolledYet) {
-  auto store = IncidentStore::Open((root_ / "state" / "incidents.db").string());
-  ASSERT_TRUE(store.ok()) << store.status().message();
-  Populate(10);
-  StartDaemon(std::move(*store));
-  const Actor attacker = Attacker();
   int files = 0;
-  while (files < 10 && control_.calls().empty()) EncryptInPlace(files++, attacker);
-  ASSERT_EQ(control_.calls().size(), 1u);
-  IncidentStore* incidents = daemon_->incidents();
-  auto list = incidents->List();
-  ASSERT_TRUE(list.ok());
-  ASSERT_EQ(list->size(), 1u);
-  const std::string id = (*list)[0].id;
-  ASSERT_TRUE(
-      incidents->SetProcessState(id, 4242, 77, ProcessState::kResumed, "ok", OperatorActor(0))
-          .ok());
-  ASSERT_TRUE(
-      incidents->Transition(id, IncidentState::kResumed, OperatorActor(0), "false positive").ok());
+  const std::string id = StopAttackerWithIncidents(&files);
+  ASSERT_FALSE(id.empty());
+  ResumeByOperator(id);
   // No CheckOperatorDecisions: the next alert's own look must find the decision.
-  while (files < 10) EncryptInPlace(files++, attacker);
+  while (files < 10) EncryptInPlace(files++, Attacker());
   daemon_->Stop();
   EXPECT_EQ(control_.calls().size(), 1u) << "stopped again after the operator's resume";
   EXPECT_EQ(daemon_->stats().operator_decisions, 1u);
