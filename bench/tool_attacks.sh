@@ -46,6 +46,7 @@ for name in ${ATTACKS//,/ }; do
       label="$name-$run-$(basename "$(dirname "$(dirname "$(dirname "$STEEN")")")")"
       run_tool_attack "$label" "$name" > /dev/null 2>&1
       echo "| $name | $binary | $run | ${incident:-none} | $changed | $rollback_rc | $identical |"
+      [[ -n ${STEEN_KEEP:-} ]] && cp -r "$dir" "$STEEN_KEEP/" 2> /dev/null
       rm -rf "$dir"
     done
   done

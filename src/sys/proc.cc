@@ -233,19 +233,49 @@ std::string ProcessAttributor::ProcPath(pid_t pid, const char* file) const {
   return proc_root_ + "/" + std::to_string(pid) + "/" + file;
 }
 
+std::optional<pid_t> ProcessAttributor::ForkParent(pid_t pid, uint64_t start_time,
+                                                   bool catch_up) const {
+  if (history_ == nullptr || start_time == 0) return std::nullopt;
+  const auto record = catch_up ? history_->FindOrCatchUp(pid) : history_->Find(pid);
+  // The same process: its fork's time and /proc's start time, both in ticks, may round apart.
+  if (!record || record->ppid <= 0 || record->start_time + 1 < start_time ||
+      start_time + 1 < record->start_time) {
+    return std::nullopt;
+  }
+  return record->ppid;
+}
+
 void ProcessAttributor::FillAncestors(Actor* actor) {
+  // Who started it, not who adopted it: a worker double-forked away (`( ( cmd ) & )`) is init's
+  // child in /proc, and its chain would never reach the loop that spawns the next one. Its fork
+  // record still names the parent it had (pid 1 is the usual adopter: only then is the event
+  // queue read for a fork not applied yet).
   pid_t next = actor->ppid;
+  if (auto started_by = ForkParent(actor->pid, actor->start_time, actor->ppid == 1)) {
+    next = *started_by;
+  }
+  uint64_t child_start = actor->start_time;
   for (int i = 0; i < limits::kMaxAncestors && next > 1; ++i) {
     actor->ancestors.push_back(next);
     pid_t parent = 0;
-    if (const auto link = ReadParentLink(opener_, proc_root_, next)) {
+    uint64_t start = 0;
+    const auto link = ReadParentLink(opener_, proc_root_, next);
+    if (link && (child_start == 0 || link->start_time <= child_start + 1)) {
       parent = link->ppid;
+      start = link->start_time;
+      if (auto started_by = ForkParent(next, start, /*catch_up=*/false)) parent = *started_by;
     } else if (history_ != nullptr) {
       // An ancestor gone meanwhile (the shell of a zombie `rm`): its fork record still names
       // its parent, and a chain cut here would put the process outside its stopped tree.
-      if (const auto record = history_->FindOrCatchUp(next)) parent = record->ppid;
+      // (A living process younger than its child holds a reused pid: its record says more.)
+      if (const auto record = history_->FindOrCatchUp(next);
+          record && (child_start == 0 || record->start_time <= child_start + 1)) {
+        parent = record->ppid;
+        start = record->start_time;
+      }
     }
     if (parent <= 0 || parent == next) break;
+    child_start = start;
     next = parent;
   }
 }

@@ -138,6 +138,9 @@ class ProcessAttributor {
   std::optional<Actor> RecentlyChecked(pid_t tid);
   std::string ProcPath(pid_t pid, const char* file) const;
   void FillAncestors(Actor* actor);
+  // The parent process `pid` (started at `start_time`) was forked by, from its fork record: who
+  // started it, when /proc shows who adopted it. `catch_up` reads queued process events first.
+  std::optional<pid_t> ForkParent(pid_t pid, uint64_t start_time, bool catch_up) const;
   // The executable's sha256 when the hasher knows it (asked for in the background otherwise).
   void FillExeHash(Actor* actor);
   // The cached actor of the process `tid` belonged to, or nothing.

@@ -24,11 +24,15 @@ declare -A TOOL_ATTACKS=(
      tar cf - \"\$d\" | $TOOL_ENC -out \"\$d.tar.enc\" && rm -rf \"\$d\"; sleep 0.2; done"
   # `gpg -c` of each file, then `shred -u` of the original: overwritten, truncated, renamed
   # x -> 0000 -> ... -> 0 and unlinked (the delete no longer carries its name).
+  # Each file by a double-forked worker: orphaned at once (its parent is init or a subreaper),
+  # so no living process it descends from started it; only its login session ties it to the loop.
+  [orphans]="root|for f in \$($TOOL_FILES); do
+     ( ( $TOOL_ENC -in \"\$f\" -out \"\$f.locked\" && rm -f \"\$f\" ) & ); sleep 0.05; done; wait"
   [gpg-shred]="root|for f in \$($TOOL_FILES); do
      gpg --batch --yes --quiet --passphrase drill --pinentry-mode loopback -c \"\$f\" &&
      shred -u \"\$f\"; done"
 )
-TOOL_ATTACK_NAMES="rename-over xargs-rm dd-zero-head tar-rm gpg-shred"
+TOOL_ATTACK_NAMES="rename-over xargs-rm dd-zero-head tar-rm gpg-shred orphans"
 
 # run_tool_attack LABEL NAME [watch options...]: a share of 40 real files under `steen watch`
 # (canaries off, vault on), attack NAME until steen stops it (at most 30 s), then `steen

@@ -251,6 +251,44 @@ TEST(Attribution, ChainThroughProcessesGoneWhileReadFollowsTheHistory) {
   std::filesystem::remove_all(root);
 }
 
+// `( ( openssl enc ... && rm ... ) & )` per file: each worker is orphaned at once and adopted by
+// init. Its ancestors are who started it (the gone subshell, then the loop), from the fork
+// records, so the loop is the common ancestor an alert stops; without the records, init's.
+TEST(Attribution, AnOrphanDescendsFromWhoStartedItNotFromInit) {
+  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  auto write_process = [&](pid_t pid, pid_t ppid, uint64_t start, const char* comm) {
+    const std::string dir = root + "/" + std::to_string(pid);
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir + "/status") << "Name:\t" << comm << "\nTgid:\t" << pid << "\nPPid:\t"
+                                   << ppid << "\nUid:\t0\t0\t0\t0\n";
+    std::ofstream(dir + "/stat") << pid << " (" << comm << ") S " << ppid
+                                 << " 880 880 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 " << start
+                                 << " 0 0\n";
+  };
+  write_process(880, 1, 100, "timeout");  // the session leader
+  write_process(900, 880, 200, "bash");   // the loop
+  write_process(950, 1, 501, "openssl");  // the worker, adopted by init
+  auto history = std::make_shared<ProcessHistory>();
+  history->SetClock(0, 100);
+  history->OnFork(900, 940, 940, 5'000'000'000);  // the subshell, gone
+  history->OnFork(940, 950, 950, 5'005'000'000);  // start 500 (ticks): /proc rounds to 501
+  history->OnExit(940, 940, 5'006'000'000);
+  ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get(), nullptr, root);
+  attributor.SetProcessHistory(history);
+  const Actor worker = attributor.Attribute(950);
+  EXPECT_EQ(worker.ppid, 1) << "the parent is still who /proc says";
+  EXPECT_EQ(worker.ancestors, (std::vector<pid_t>{940, 900, 880}));
+  // A record of another process under that pid (started long before) says nothing.
+  write_process(951, 1, 9000, "openssl");
+  history->OnFork(900, 951, 951, 3'000'000'000);
+  EXPECT_TRUE(attributor.Attribute(951).ancestors.empty());
+  ProcessAttributor plain(DefaultFileOpener(), RealClock::Get(), nullptr, root);
+  EXPECT_TRUE(plain.Attribute(950).ancestors.empty());
+  std::filesystem::remove_all(root);
+}
+
 // One session, 810 (a client's smbd); every other smbd is unmatched.
 class OneSmbSession : public SmbSessionTable {
  public:
