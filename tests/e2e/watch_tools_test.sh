@@ -3,9 +3,9 @@
 # otherwise): each attack of tests/e2e/lib/tool_attacks.sh (`openssl enc` + `mv -f` over each
 # file; `xargs -P4 sh -c 'openssl enc && rm'` as user nobody; workers orphaned by a double
 # fork; ...) on a share of 40 real files under `steen watch` (canaries off: content judgement
-# alone, vault on). Checked for each: an
-# incident, at most 10 files of the share changed when the attack stands still, and `steen
-# rollback` leaves the share byte-identical. bench/tool_attacks.sh measures the same attacks.
+# alone, vault on). Checked for each: an incident, at most 10 files of the share changed when
+# the attack stands still, and `steen rollback` leaves the share byte-identical.
+# bench/tool_attacks.sh measures the same attacks.
 # Every wait is bounded; every process started is killed.
 # Usage: watch_tools_test.sh /path/to/steen
 set -uo pipefail
