@@ -246,12 +246,13 @@ std::optional<pid_t> ProcessAttributor::ForkParent(pid_t pid, uint64_t start_tim
 }
 
 void ProcessAttributor::FillAncestors(Actor* actor) {
-  // Who started it, not who adopted it: a worker double-forked away (`( ( cmd ) & )`) is init's
-  // child in /proc, and its chain would never reach the loop that spawns the next one. Its fork
-  // record still names the parent it had (pid 1 is the usual adopter: only then is the event
-  // queue read for a fork not applied yet).
+  // Who started it, not who adopted it: a worker double-forked away (`( ( cmd ) & )`) is the
+  // child of init (or of a subreaper) in /proc, and its chain would never reach the loop that
+  // spawns the next one. Its fork record still names the parent it had; the queued events are
+  // read first, since a new process's fork may not be applied yet (this runs once per process
+  // and cache lifetime, and a read of an empty queue is one non-blocking recv).
   pid_t next = actor->ppid;
-  if (auto started_by = ForkParent(actor->pid, actor->start_time, actor->ppid == 1)) {
+  if (auto started_by = ForkParent(actor->pid, actor->start_time, /*catch_up=*/true)) {
     next = *started_by;
   }
   uint64_t child_start = actor->start_time;
