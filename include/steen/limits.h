@@ -146,6 +146,10 @@ inline constexpr int kSyscallReadAttempts = 24;
 inline constexpr std::size_t kMaxProcListingBytes = 8 * MiB;
 // Ancestors followed from a process towards pid 1.
 inline constexpr int kMaxAncestors = 64;
+// A user's alert stops the process every contributor descends from when it is at most this many
+// generations above each (a loop starting `setsid sh -c 'enc && rm'` per file: rm, sh, loop);
+// farther up are the user's unrelated programs' common ancestors (a login manager, a CI agent).
+inline constexpr int kMaxUserSpawnerGenerations = 3;
 // The kernel's process events (src/sys/process_history.h): processes remembered (running ones,
 // and exited ones for kProcessHistoryKeepNs: their last fanotify events are read after they are
 // gone), the socket's buffer and one read.

@@ -98,20 +98,8 @@ std::string FileKey(uint64_t device, uint64_t inode, std::string_view path) {
   return "p:" + std::string(path);
 }
 
-// The deepest process that is, or is an ancestor of, every contributor, without leaving their
-// login session (each chain ends at its session leader, whose pid is the session id): 0 when there
-// is none, or a contributor's chain does not reach its leader (a daemonised process).
-pid_t CommonAncestorInSession(const std::vector<const Contributor*>& contributors) {
-  std::vector<std::vector<pid_t>> chains;
-  for (const Contributor* contributor : contributors) {
-    const Actor& actor = contributor->actor;
-    std::vector<pid_t> chain = {actor.pid};
-    chain.insert(chain.end(), actor.ancestors.begin(), actor.ancestors.end());
-    const auto leader = std::find(chain.begin(), chain.end(), actor.sid);
-    if (actor.sid <= 1 || leader == chain.end()) return 0;
-    chain.erase(std::next(leader), chain.end());
-    chains.push_back(std::move(chain));
-  }
+// The deepest process in every chain (each a contributor's pid, then its ancestors); 0 if none.
+pid_t DeepestCommon(const std::vector<std::vector<pid_t>>& chains) {
   if (chains.empty()) return 0;
   for (pid_t candidate : chains.front()) {
     if (std::all_of(chains.begin() + 1, chains.end(), [&](const std::vector<pid_t>& chain) {
@@ -121,6 +109,40 @@ pid_t CommonAncestorInSession(const std::vector<const Contributor*>& contributor
     }
   }
   return 0;
+}
+
+std::vector<pid_t> ChainOf(const Actor& actor) {
+  std::vector<pid_t> chain = {actor.pid};
+  chain.insert(chain.end(), actor.ancestors.begin(), actor.ancestors.end());
+  return chain;
+}
+
+// The deepest process that is, or is an ancestor of, every contributor, without leaving their
+// login session (each chain ends at its session leader, whose pid is the session id): 0 when there
+// is none, or a contributor's chain does not reach its leader (a daemonised process).
+pid_t CommonAncestorInSession(const std::vector<const Contributor*>& contributors) {
+  std::vector<std::vector<pid_t>> chains;
+  for (const Contributor* contributor : contributors) {
+    const Actor& actor = contributor->actor;
+    std::vector<pid_t> chain = ChainOf(actor);
+    const auto leader = std::find(chain.begin(), chain.end(), actor.sid);
+    if (actor.sid <= 1 || leader == chain.end()) return 0;
+    chain.erase(std::next(leader), chain.end());
+    chains.push_back(std::move(chain));
+  }
+  return DeepestCommon(chains);
+}
+
+// The same across sessions, at most `generations` above each contributor (a user's workers each
+// in a session of their own, started by one loop); 0 when there is none that near.
+pid_t CommonAncestorNear(const std::vector<const Contributor*>& contributors, int generations) {
+  std::vector<std::vector<pid_t>> chains;
+  for (const Contributor* contributor : contributors) {
+    std::vector<pid_t> chain = ChainOf(contributor->actor);
+    if (chain.size() > static_cast<std::size_t>(generations) + 1) chain.resize(generations + 1);
+    chains.push_back(std::move(chain));
+  }
+  return DeepestCommon(chains);
 }
 
 bool StructuredFormat(const std::string& format) {
@@ -759,9 +781,16 @@ ResponseTargets Detector::Impl::TargetsOf(const ScopeState& state,
       targets.refused.emplace_back(contributor->actor, decision.reason);
     }
   }
-  if (state.scope != ActorScope::kProcessTree || serves_smb) return targets;
+  if (serves_smb) return targets;
   pid_t root = 0;
-  if (state.key.rfind("sid:", 0) == 0) {
+  if (state.scope == ActorScope::kUser) {
+    // Workers in sessions of their own (setsid per file) share only their user and the loop
+    // that starts them; a lone contributor is no loop's worker.
+    if (ordered.size() < 2) return targets;
+    root = detect::CommonAncestorNear(ordered, limits::kMaxUserSpawnerGenerations);
+  } else if (state.scope != ActorScope::kProcessTree) {
+    return targets;
+  } else if (state.key.rfind("sid:", 0) == 0) {
     // A login session: the nearest process inside it that every contributor descends from (the
     // `xargs -P` or script whose grandchildren encrypt and delete, each exiting after a file).
     root = detect::CommonAncestorInSession(ordered);

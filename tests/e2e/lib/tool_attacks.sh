@@ -28,11 +28,15 @@ declare -A TOOL_ATTACKS=(
   # so no living process it descends from started it; only its login session ties it to the loop.
   [orphans]="root|for f in \$($TOOL_FILES); do
      ( ( $TOOL_ENC -in \"\$f\" -out \"\$f.locked\" && rm -f \"\$f\" ) & ); sleep 0.05; done; wait"
+  # Each file's worker in a login session of its own (setsid): no session ties them together,
+  # only their parent, the loop.
+  [setsid-each]="root|for f in \$($TOOL_FILES); do
+     setsid sh -c '$TOOL_ENC -in \"\$0\" -out \"\$0.locked\" && rm -f \"\$0\"' \"\$f\" & sleep 0.05; done; wait"
   [gpg-shred]="root|for f in \$($TOOL_FILES); do
      gpg --batch --yes --quiet --passphrase drill --pinentry-mode loopback -c \"\$f\" &&
      shred -u \"\$f\"; done"
 )
-TOOL_ATTACK_NAMES="rename-over xargs-rm dd-zero-head tar-rm gpg-shred orphans"
+TOOL_ATTACK_NAMES="rename-over xargs-rm dd-zero-head tar-rm gpg-shred orphans setsid-each"
 
 # run_tool_attack LABEL NAME [watch options...]: a share of 40 real files under `steen watch`
 # (canaries off, vault on), attack NAME until steen stops it (at most 30 s), then `steen

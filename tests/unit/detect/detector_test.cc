@@ -714,6 +714,39 @@ TEST(DetectScopes, ProcessesKnownByPidAloneAreInNoUsersScope) {
   EXPECT_TRUE(detector.Targets(ActorScope::kUser, "0", ResponsePolicy{}).processes.empty());
 }
 
+// `for f in ...; do setsid sh -c 'openssl enc ... && rm -f "$0"' "$f" & done`: each worker in a
+// session of its own, so only their user ties them; the loop (two generations up from each rm)
+// is the spawner the user's alert stops. Programs whose nearest common ancestor is farther up (a
+// login manager, a CI agent) are never offered.
+TEST(DetectResponse, AUsersWorkersInSessionsOfTheirOwnOfferTheLoopThatStartsThem) {
+  Detector detector;
+  Stream s(detector);
+  auto worker = [](pid_t pid, std::vector<pid_t> above) {
+    Actor actor = MakeActor(pid, /*ppid=*/above[0], /*sid=*/above[0], /*uid=*/0, "root",
+                            "/usr/bin/rm");
+    actor.ancestors = std::move(above);
+    return actor;
+  };
+  for (int i = 0; i < 4; ++i) {
+    const pid_t sh = 6000 + 10 * i;  // the per-file session's shell, under the loop 5000
+    s.Write(worker(sh + 1, {sh, 5000, 4900, 1}), Doc(i), 1000 + i, Intact("docx"), Damaged());
+  }
+  const ResponseTargets targets = detector.Targets(ActorScope::kUser, "0", ResponsePolicy{});
+  EXPECT_EQ(targets.spawner_pid, 5000);
+  EXPECT_EQ(targets.tree_root, 5000);
+
+  Detector far_detector;
+  Stream far(far_detector);
+  for (int i = 0; i < 4; ++i) {  // common ancestor 4 generations up
+    const pid_t a = 7000 + 10 * i;
+    far.Write(worker(a + 1, {a, a + 2, a + 3, 4800, 1}), Doc(i), 1000 + i, Intact("docx"),
+              Damaged());
+  }
+  const ResponseTargets none = far_detector.Targets(ActorScope::kUser, "0", ResponsePolicy{});
+  EXPECT_EQ(none.spawner_pid, 0);
+  EXPECT_EQ(none.tree_root, 0);
+}
+
 TEST(DetectResponse, SmbChildrenNeverOfferTheMainSmbd) {
   Detector detector;
   Stream s(detector);
