@@ -722,8 +722,8 @@ TEST(DetectResponse, AUsersWorkersInSessionsOfTheirOwnOfferTheLoopThatStartsThem
   Detector detector;
   Stream s(detector);
   auto worker = [](pid_t pid, std::vector<pid_t> above) {
-    Actor actor = MakeActor(pid, /*ppid=*/above[0], /*sid=*/above[0], /*uid=*/0, "root",
-                            "/usr/bin/rm");
+    Actor actor =
+        MakeActor(pid, /*ppid=*/above[0], /*sid=*/above[0], /*uid=*/0, "root", "/usr/bin/rm");
     actor.ancestors = std::move(above);
     return actor;
   };

@@ -261,8 +261,8 @@ TEST(Attribution, AnOrphanDescendsFromWhoStartedItNotFromInit) {
   auto write_process = [&](pid_t pid, pid_t ppid, uint64_t start, const char* comm) {
     const std::string dir = root + "/" + std::to_string(pid);
     std::filesystem::create_directories(dir);
-    std::ofstream(dir + "/status") << "Name:\t" << comm << "\nTgid:\t" << pid << "\nPPid:\t"
-                                   << ppid << "\nUid:\t0\t0\t0\t0\n";
+    std::ofstream(dir + "/status")
+        << "Name:\t" << comm << "\nTgid:\t" << pid << "\nPPid:\t" << ppid << "\nUid:\t0\t0\t0\t0\n";
     std::ofstream(dir + "/stat") << pid << " (" << comm << ") S " << ppid
                                  << " 880 880 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 " << start
                                  << " 0 0\n";
@@ -309,16 +309,16 @@ TEST(Attribution, UnmatchedSmbdAsRootHasNoUser) {
   auto write_smbd = [&](pid_t pid, char state, uid_t uid, bool with_stat) {
     const std::string dir = root + "/" + std::to_string(pid);
     std::filesystem::create_directories(dir);
-    std::ofstream(dir + "/status") << "Name:\tsmbd\nTgid:\t" << pid << "\nPPid:\t800\nUid:\t"
-                                   << uid << "\t" << uid << "\t" << uid << "\t" << uid << "\n";
+    std::ofstream(dir + "/status") << "Name:\tsmbd\nTgid:\t" << pid << "\nPPid:\t800\nUid:\t" << uid
+                                   << "\t" << uid << "\t" << uid << "\t" << uid << "\n";
     if (with_stat) {
-      std::ofstream(dir + "/stat") << pid << " (smbd) " << state
-                                   << " 800 800 800 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n";
+      std::ofstream(dir + "/stat")
+          << pid << " (smbd) " << state << " 800 800 800 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n";
     }
   };
-  write_smbd(810, 'S', 0, true);    // the client's session, as root for a moment
-  write_smbd(811, 'Z', 0, true);    // a zombie session, gone from the session table
-  write_smbd(812, 'S', 0, false);   // exiting while read
+  write_smbd(810, 'S', 0, true);     // the client's session, as root for a moment
+  write_smbd(811, 'Z', 0, true);     // a zombie session, gone from the session table
+  write_smbd(812, 'S', 0, false);    // exiting while read
   write_smbd(813, 'S', 1001, true);  // unmatched, but as a user: that user's
   ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get(), nullptr, root);
   attributor.SetSmbSessions(std::make_shared<OneSmbSession>());
