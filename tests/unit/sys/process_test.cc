@@ -43,6 +43,23 @@ char StateOf(pid_t pid) {
   return st ? st->state : '?';
 }
 
+// A fake /proc/PID under `root`: status (name, parent, uid) and, unless `with_stat` is false (a
+// process gone between the two reads), stat (state, parent, session `sid`, start time).
+void WriteFakeProcess(const std::string& root, pid_t pid, pid_t ppid, uint64_t start,
+                      const std::string& comm, uid_t uid = 0, char state = 'S',
+                      bool with_stat = true, pid_t sid = 880) {
+  const std::string dir = root + "/" + std::to_string(pid);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/status") << "Name:\t" << comm << "\nTgid:\t" << pid << "\nPPid:\t" << ppid
+                                 << "\nUid:\t" << uid << "\t" << uid << "\t" << uid << "\t" << uid
+                                 << "\n";
+  if (with_stat) {
+    std::ofstream(dir + "/stat") << pid << " (" << comm << ") " << state << " " << ppid << " "
+                                 << sid << " " << sid << " 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 "
+                                 << start << " 0 0\n";
+  }
+}
+
 // One read for a /proc file the kernel makes whole (a short read is its end), and a file longer
 // than one read buffer still read whole, as ReadSmallFile reads it.
 TEST(ProcFiles, TextFileReadWholeInOneReadOrMore) {
@@ -258,18 +275,9 @@ TEST(Attribution, AnOrphanDescendsFromWhoStartedItNotFromInit) {
   char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   std::string root = tmpl;
-  auto write_process = [&](pid_t pid, pid_t ppid, uint64_t start, const char* comm) {
-    const std::string dir = root + "/" + std::to_string(pid);
-    std::filesystem::create_directories(dir);
-    std::ofstream(dir + "/status")
-        << "Name:\t" << comm << "\nTgid:\t" << pid << "\nPPid:\t" << ppid << "\nUid:\t0\t0\t0\t0\n";
-    std::ofstream(dir + "/stat") << pid << " (" << comm << ") S " << ppid
-                                 << " 880 880 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 " << start
-                                 << " 0 0\n";
-  };
-  write_process(880, 1, 100, "timeout");  // the session leader
-  write_process(900, 880, 200, "bash");   // the loop
-  write_process(950, 1, 501, "openssl");  // the worker, adopted by init
+  WriteFakeProcess(root, 880, 1, 100, "timeout");  // the session leader
+  WriteFakeProcess(root, 900, 880, 200, "bash");   // the loop
+  WriteFakeProcess(root, 950, 1, 501, "openssl");  // the worker, adopted by init
   auto history = std::make_shared<ProcessHistory>();
   history->SetClock(0, 100);
   history->OnFork(900, 940, 940, 5'000'000'000);  // the subshell, gone
@@ -281,7 +289,7 @@ TEST(Attribution, AnOrphanDescendsFromWhoStartedItNotFromInit) {
   EXPECT_EQ(worker.ppid, 1) << "the parent is still who /proc says";
   EXPECT_EQ(worker.ancestors, (std::vector<pid_t>{940, 900, 880}));
   // A record of another process under that pid (started long before) says nothing.
-  write_process(951, 1, 9000, "openssl");
+  WriteFakeProcess(root, 951, 1, 9000, "openssl");
   history->OnFork(900, 951, 951, 3'000'000'000);
   EXPECT_TRUE(attributor.Attribute(951).ancestors.empty());
   ProcessAttributor plain(DefaultFileOpener(), RealClock::Get(), nullptr, root);
@@ -306,20 +314,12 @@ TEST(Attribution, UnmatchedSmbdAsRootHasNoUser) {
   char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   std::string root = tmpl;
-  auto write_smbd = [&](pid_t pid, char state, uid_t uid, bool with_stat) {
-    const std::string dir = root + "/" + std::to_string(pid);
-    std::filesystem::create_directories(dir);
-    std::ofstream(dir + "/status") << "Name:\tsmbd\nTgid:\t" << pid << "\nPPid:\t800\nUid:\t" << uid
-                                   << "\t" << uid << "\t" << uid << "\t" << uid << "\n";
-    if (with_stat) {
-      std::ofstream(dir + "/stat")
-          << pid << " (smbd) " << state << " 800 800 800 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n";
-    }
-  };
-  write_smbd(810, 'S', 0, true);     // the client's session, as root for a moment
-  write_smbd(811, 'Z', 0, true);     // a zombie session, gone from the session table
-  write_smbd(812, 'S', 0, false);    // exiting while read
-  write_smbd(813, 'S', 1001, true);  // unmatched, but as a user: that user's
+  // The client's session, as root for a moment; a zombie session, gone from the session table;
+  // one exiting while read; one unmatched, but as a user: that user's.
+  WriteFakeProcess(root, 810, 800, 100, "smbd", 0, 'S', true, 800);
+  WriteFakeProcess(root, 811, 800, 100, "smbd", 0, 'Z', true, 800);
+  WriteFakeProcess(root, 812, 800, 100, "smbd", 0, 'S', false, 800);
+  WriteFakeProcess(root, 813, 800, 100, "smbd", 1001, 'S', true, 800);
   ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get(), nullptr, root);
   attributor.SetSmbSessions(std::make_shared<OneSmbSession>());
   const Actor matched = attributor.Attribute(810);
