@@ -15,7 +15,7 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "SKIP: needs root (fanotify permission events)"
   exit 0
 fi
-for tool in openssl xargs setpriv gpg shred tar dd; do
+for tool in openssl xargs setpriv gpg shred tar dd python3; do
   command -v "$tool" > /dev/null || { echo "SKIP: $tool missing"; exit 0; }
 done
 source "$ROOT/scripts/lib/processes.sh"

@@ -32,11 +32,26 @@ declare -A TOOL_ATTACKS=(
   # only their parent, the loop.
   [setsid-each]="root|for f in \$($TOOL_FILES); do
      setsid sh -c '$TOOL_ENC -in \"\$0\" -out \"\$0.locked\" && rm -f \"\$0\"' \"\$f\" & sleep 0.05; done; wait"
+  # A Python pool of 4 forked workers, each file rewritten in place with a keystream XOR (the
+  # bytes of a stream cipher) by whichever worker takes it.
+  [py-pool]="root|python3 -c '
+import multiprocessing, os, sys
+def lock(path):
+    with open(path, \"r+b\") as f:
+        data = f.read()
+        f.seek(0)
+        f.write(bytes(a ^ b for a, b in zip(data, os.urandom(len(data)))))
+if __name__ == \"__main__\":
+    files = sorted(os.path.join(d, n) for d, _, ns in os.walk(\".\") for n in ns
+                   if n != \".steen-drill-target\")
+    with multiprocessing.Pool(4) as pool:
+        pool.map(lock, files, chunksize=1)
+'"
   [gpg-shred]="root|for f in \$($TOOL_FILES); do
      gpg --batch --yes --quiet --passphrase drill --pinentry-mode loopback -c \"\$f\" &&
      shred -u \"\$f\"; done"
 )
-TOOL_ATTACK_NAMES="rename-over xargs-rm dd-zero-head tar-rm gpg-shred orphans setsid-each"
+TOOL_ATTACK_NAMES="rename-over xargs-rm dd-zero-head tar-rm gpg-shred orphans setsid-each py-pool"
 
 # run_tool_attack LABEL NAME [watch options...]: a share of 40 real files under `steen watch`
 # (canaries off, vault on), attack NAME until steen stops it (at most 30 s), then `steen
