@@ -404,6 +404,7 @@ Actor ProcessAttributor::Vanished(pid_t tid, int depth, Actor partial) {
     recorded->tid = tid;
     return *recorded;
   }
+  FillAncestors(&partial);  // only now: the two above bring their own
   return partial;
 }
 
@@ -431,7 +432,6 @@ Actor ProcessAttributor::Resolve(pid_t tid, int depth) {
     actor.comm = status->name;
     if (status->has_uid) actor.user = users_.Lookup(actor.uid);
     ClearRootUserOfUnmatchedSmbd(&actor);
-    FillAncestors(&actor);
     return Vanished(tid, depth, std::move(actor));
   }
   actor.start_time = stat->start_time;

@@ -151,7 +151,7 @@ class ProcessAttributor {
   // unknown, not root's, or its last events would join root's other work in one user scope.
   void ClearRootUserOfUnmatchedSmbd(Actor* actor) const;
   // A process gone from /proc (before or while it was read): what an earlier event of it showed,
-  // else its ProcessHistory record and its parent's attribution, else `partial`.
+  // else its ProcessHistory record and its parent's attribution, else `partial` with its ancestors.
   Actor Vanished(pid_t tid, int depth, Actor partial);
   // A process gone from /proc, from its ProcessHistory record and its parent's attribution.
   std::optional<Actor> FromHistory(pid_t tid, int depth);
