@@ -174,8 +174,21 @@ def cmd_manifest(args):
 
 
 def cmd_vault(args):
+    """Bytes the vault keeps: its distinct objects (by the catalog: files in objects/ and ranges
+    of pack files in packs/) plus kept links that are an inode's last name; and what that takes
+    on disk (blocks of objects/, packs/ and those links)."""
     total, disk, objects, sole = 0, 0, 0, 0
-    for sub, sole_only in (("objects", False), ("links", True)):
+    catalog = os.path.join(args.vault, "catalog.db")
+    if os.path.exists(catalog):
+        import sqlite3
+        db = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=10)
+        try:
+            row = db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (SELECT sha256, "
+                             "MAX(size) AS size FROM versions GROUP BY sha256)").fetchone()
+            objects, total = int(row[0]), int(row[1])
+        finally:
+            db.close()
+    for sub, sole_only in (("objects", False), ("packs", False), ("links", True)):
         for dirpath, _, filenames in os.walk(os.path.join(args.vault, sub)):
             for name in filenames:
                 try:
@@ -184,12 +197,10 @@ def cmd_vault(args):
                     continue
                 if sole_only and st.st_nlink != 1:
                     continue
-                total += st.st_size
                 disk += st.st_blocks * 512
                 if sole_only:
+                    total += st.st_size
                     sole += 1
-                else:
-                    objects += 1
     print("\t".join(str(v) for v in (total, disk, objects, sole)))
 
 

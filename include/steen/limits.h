@@ -369,6 +369,15 @@ inline constexpr std::size_t kVaultSpareFiles = 64;
 // A reflinked copy smaller than this is hashed before the writer is answered, from the file's
 // cached pages (HashWhen::kLater would read the copy from the disk); larger ones after.
 inline constexpr uint64_t kVaultHashLaterMinBytes = 1 * MiB;
+// Copies of at most this many bytes (the vault owner's) are appended to pack files rather than
+// stored one file each: no inode per copy (src/vault/packs.h), and hashed before the writer is
+// answered from the bytes read for the copy.
+inline constexpr uint64_t kVaultPackMaxObjectBytes = 256 * KiB;
+// A pack file is closed and a new one started when the next object would take it past this.
+inline constexpr uint64_t kVaultPackBytes = 64 * MiB;
+// Objects start on this boundary inside a pack, so that an evicted object's pages can be given
+// back (a punched hole) without touching its neighbours.
+inline constexpr uint64_t kVaultPackAlignBytes = 4096;
 // Inodes whose kept link is remembered in memory (so KeepLink costs one lookup when linked).
 inline constexpr std::size_t kMaxVaultLinkCache = 1 << 20;
 // Changes and versions returned by one catalog query at most.

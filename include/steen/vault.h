@@ -11,6 +11,7 @@
 // links; copies work anywhere):
 //   catalog.db        SQLite (WAL): versions, links, changes, pins, rollback journal
 //   objects/ab/<sha256>  content-addressed copies (deduplicated; reflinked where the fs can)
+//   packs/<name>.pack    small copies appended to pack files (src/vault/packs.h)
 //   links/<dev>-<ino>    hard links that keep an inode's data when its names go
 //   tmp/              copies in progress (removed at Open: a crash mid-copy leaves nothing)
 //
@@ -74,7 +75,9 @@ struct Version {
   int64_t taken_ns = 0;  // wall clock
   VersionKind kind = VersionKind::kBeforeWrite;
   std::string sha256;       // hex of the content
-  std::string object;       // blob path relative to the vault folder ("objects/ab/<sha>")
+  // Relative to the vault folder: a file ("objects/ab/<sha>") or, for a small copy, a range of a
+  // pack file ("packs/<name>.pack:<offset>:<length>"; read it with OpenObject).
+  std::string object;
   ActorRef actor;           // the process whose action made the copy necessary
   std::string incident_id;  // pinned by this open incident ("" = not pinned)
 };
@@ -139,7 +142,8 @@ struct PreserveResult {
   PreserveOutcome outcome = PreserveOutcome::kCopied;
   int64_t version_id = 0;  // 0 for kEmpty (an empty file needs no copy; the change is recorded)
   // The copy's object file (the content before the write, never changed): readable once the
-  // writer is let go. Empty when no object was stored.
+  // writer is let go. Empty when no object was stored or the copy is packed (read it with
+  // OpenObject).
   std::string object_path;
 };
 
@@ -239,7 +243,8 @@ class Vault {
   // Writes the version's content to `dest` (a new file: fails if it exists), with its mode and
   // mtime, and checks the sha256 of what was written.
   Status Materialize(const Version& version, const std::string& dest) const;
-  // Absolute path of a version's object (read-only use).
+  // Absolute path of a version's object (read-only use); for a packed copy, the pack's path
+  // followed by ":<offset>:<length>" (read it with OpenObject).
   std::string ObjectPath(const Version& version) const;
 
   // Evicts versions past retention and while over quota (oldest first, never pinned ones); drops

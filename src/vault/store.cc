@@ -1,15 +1,15 @@
 // The vault: content-addressed protective copies, kept links and the SQLite catalog
 // (include/steen/vault.h; design: docs/design/vault.md).
 //
-// Crash safety: a copy is written to tmp/, renamed into objects/, and only then recorded in the
-// catalog. A kill at any moment leaves either no trace or a complete object (the page cache
-// survives a crash of steen). Against a power loss, a background thread fdatasyncs new objects
-// and their folders within kVaultFlushIntervalMs; the catalog (WAL, synchronous=NORMAL) gives the
-// same bound, so a synchronous fsync per copy bought nothing but a slower writer; the process that
-// owns the vault (the first to take DIR/lock: the daemon, or a CLI when no daemon runs) removes
-// tmp/ leftovers, rows without object and objects without row at Open. A second process (steen
-// rollback while steen watch runs) shares the catalog through WAL and the busy timeout, and never
-// recovers anything (the owner may be mid-copy).
+// Crash safety: a copy is written to tmp/ (or appended to a pack file, for a small one), renamed
+// into objects/, and only then recorded in the catalog. A kill at any moment leaves either no trace
+// or a complete object (the page cache survives a crash of steen). Against a power loss, a
+// background thread fdatasyncs new objects and their folders within kVaultFlushIntervalMs; the
+// catalog (WAL, synchronous=NORMAL) gives the same bound, so a synchronous fsync per copy bought
+// nothing but a slower writer; the process that owns the vault (the first to take DIR/lock: the
+// daemon, or a CLI when no daemon runs) removes tmp/ leftovers, rows without object and objects
+// without row at Open. A second process (steen rollback while steen watch runs) shares the catalog
+// through WAL and the busy timeout, and never recovers anything (the owner may be mid-copy).
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -44,6 +44,7 @@
 #include "steen/vault.h"
 #include "sys/clock.h"
 #include "sys/file_opener.h"
+#include "vault/packs.h"
 
 namespace steen::vault {
 
@@ -177,6 +178,48 @@ Status ReadAll(int fd, int out_fd, Sha256* hash, uint64_t* bytes) {
   return Status::Ok();
 }
 
+// The whole content of a small file, read into memory for a packed copy. `fits` is false (and
+// nothing is kept) when the file holds more than `cap` bytes by the time it is read.
+struct SmallContent {
+  std::unique_ptr<char[]> data;
+  std::size_t size = 0;
+  std::string_view view() const { return {data.get(), size}; }
+};
+Status ReadSmall(int fd, uint64_t expected, uint64_t cap, SmallContent* out, bool* fits) {
+  // One byte more than expected: a file that grew is seen to, and then read to its end.
+  std::size_t room = static_cast<std::size_t>(std::min(expected, cap) + 1);
+  auto data = std::make_unique_for_overwrite<char[]>(room);
+  std::size_t size = 0;
+  *fits = true;
+  while (true) {
+    if (size == room) {
+      if (room > cap) {
+        *fits = false;
+        return Status::Ok();
+      }
+      const std::size_t bigger = static_cast<std::size_t>(std::min<uint64_t>(cap + 1, room * 2));
+      auto grown = std::make_unique_for_overwrite<char[]>(bigger);
+      std::memcpy(grown.get(), data.get(), size);
+      data = std::move(grown);
+      room = bigger;
+    }
+    const ssize_t n = ::pread(fd, data.get() + size, room - size, static_cast<off_t>(size));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("read", errno);
+    }
+    if (n == 0) break;
+    size += static_cast<std::size_t>(n);
+  }
+  if (size > cap) {
+    *fits = false;
+    return Status::Ok();
+  }
+  out->data = std::move(data);
+  out->size = size;
+  return Status::Ok();
+}
+
 // Hashes (and optionally copies to `out_fd`) the whole content of `fd`.
 Status HashFd(int fd, int out_fd, std::string* sha256, uint64_t* bytes) {
   Sha256 hash;
@@ -239,7 +282,7 @@ class ObjectFlusher {
   }
   void Add(std::string path) {
     std::lock_guard<std::mutex> lock(mu_);
-    pending_.push_back(std::move(path));
+    pending_.insert(std::move(path));  // a pack is appended to many times a second
     if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
   }
 
@@ -249,14 +292,14 @@ class ObjectFlusher {
     while (!stopping_) {
       cv_.wait_for(lock, std::chrono::milliseconds(limits::kVaultFlushIntervalMs),
                    [this] { return stopping_; });
-      std::vector<std::string> batch;
+      std::set<std::string> batch;
       batch.swap(pending_);
       lock.unlock();
       Flush(std::move(batch));
       lock.lock();
     }
   }
-  static void Flush(std::vector<std::string> paths) {
+  static void Flush(std::set<std::string> paths) {
     std::set<std::string> folders;
     for (const std::string& path : paths) {
       const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -274,7 +317,7 @@ class ObjectFlusher {
   }
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::string> pending_;
+  std::set<std::string> pending_;
   bool stopping_ = false;
   std::thread thread_;
 };
@@ -544,6 +587,7 @@ struct Vault::Impl {
   StmtCache statements;
   ObjectFlusher flusher;
   SpareFiles spares;
+  std::unique_ptr<PackStore> packs;  // small copies (the owner's appends); made by Open
   std::vector<std::string> pending;  // placeholders of copies stored with HashWhen::kLater
   // objects/ subfolders made or found by this process: a mkdir per stored object (EEXIST 98% of
   // the time) was a system call per file renamed over under rsync. Under `mu`.
@@ -718,11 +762,9 @@ struct Vault::Impl {
       if (version_count > 0) --version_count;
       if (stats.versions > 0) --stats.versions;
       ++stats.evicted;
-      if (!ObjectReferenced(v.sha256)) {
-        if (::unlink(Path(v.object).c_str()) == 0 || errno == ENOENT) {
-          object_bytes -= std::min(object_bytes, v.size);
-          if (object_count > 0) --object_count;
-        }
+      if (!ObjectReferenced(v.sha256) && RemoveObject(v.object)) {
+        object_bytes -= std::min(object_bytes, v.size);
+        if (object_count > 0) --object_count;
       }
     }
   }
@@ -792,6 +834,44 @@ struct Vault::Impl {
     return ::stat(Path(ObjectPath(sha256)).c_str(), &st) == 0;
   }
 
+  // The object rows with this content already name (every row of one sha256 names one object).
+  std::optional<std::string> ExistingObject(const std::string& sha256) {
+    Stmt q(db, &statements, "SELECT object FROM versions WHERE sha256 = ?1 LIMIT 1");
+    q.Bind(1, sha256);
+    if (q.Step() != SQLITE_ROW) return std::nullopt;
+    return q.Text(0);
+  }
+  // Removes an object no row names any more; false when it could not be (kept counted).
+  bool RemoveObject(const std::string& object) {
+    if (auto ref = ParsePackedRef(object)) {
+      packs->Release(*ref);
+      return true;
+    }
+    return ::unlink(Path(object).c_str()) == 0 || errno == ENOENT;
+  }
+  bool ObjectIntact(const std::string& object) const {
+    if (auto ref = ParsePackedRef(object)) return packs->Holds(*ref);
+    struct stat st {};
+    return ::stat(Path(object).c_str(), &st) == 0;
+  }
+
+  // Appends a small copy to the active pack, or finds the object of an equal one.
+  StatusOr<std::string> StorePacked(std::string_view bytes, const std::string& sha256,
+                                    bool* deduplicated) {
+    if (auto existing = ExistingObject(sha256)) {
+      *deduplicated = true;
+      return *existing;
+    }
+    auto ref = packs->Append(bytes);
+    if (!ref.ok()) return ref.status();
+    flusher.Add(packs->Path(ref->pack));
+    *deduplicated = false;
+    object_bytes += bytes.size();
+    ++object_count;
+    ++stats.objects;
+    return FormatPackedRef(*ref);
+  }
+
   // Moves the file at `from` (tmp copy or kept link, on the vault's filesystem; "" when the
   // object is known to exist) to its object.
   StatusOr<std::string> StoreObject(const std::string& from, const std::string& sha256,
@@ -805,6 +885,14 @@ struct Vault::Impl {
       object_folders.insert(rel_dir);
       return Status::Ok();
     };
+    if (size <= limits::kVaultPackMaxObjectBytes) {
+      // An equal small copy may be packed: one object per content.
+      if (auto existing = ExistingObject(sha256); existing && ParsePackedRef(*existing)) {
+        if (!from.empty()) ::unlink(from.c_str());
+        *deduplicated = true;
+        return *existing;
+      }
+    }
     if (!object_folders.contains(rel_dir)) {
       if (Status made = make_folder(); !made.ok()) return made;
     }
@@ -1054,6 +1142,12 @@ void Vault::Impl::LoadCounters() {
   }
   Stmt versions(db, &statements, "SELECT COUNT(*) FROM versions");
   if (versions.Step() == SQLITE_ROW) version_count = static_cast<uint64_t>(versions.Int(0));
+  std::map<std::string, uint64_t> live;
+  Stmt packed(db, &statements, "SELECT DISTINCT object FROM versions WHERE object LIKE 'packs/%'");
+  while (packed.Step() == SQLITE_ROW) {
+    if (auto ref = ParsePackedRef(packed.Text(0))) ++live[ref->pack];
+  }
+  packs->SetLive(std::move(live));
   Stmt links(db, &statements, "SELECT COUNT(*) FROM links");
   if (links.Step() == SQLITE_ROW) stats.links = static_cast<uint64_t>(links.Int(0));
   stats.versions = version_count;
@@ -1076,8 +1170,7 @@ Status Vault::Impl::Recover() {
   {
     Stmt q(db, &statements, "SELECT id, object FROM versions");
     while (q.Step() == SQLITE_ROW) {
-      struct stat st {};
-      if (::stat(Path(q.Text(1)).c_str(), &st) != 0) orphans.push_back(q.Int(0));
+      if (!ObjectIntact(q.Text(1))) orphans.push_back(q.Int(0));
     }
   }
   for (int64_t id : orphans) {
@@ -1094,11 +1187,23 @@ Status Vault::Impl::Recover() {
       if (d == nullptr) continue;
       while (dirent* e = ::readdir(d)) {
         if (e->d_name[0] == '.') continue;
-        if (!ObjectReferenced(e->d_name)) ::unlinkat(dirfd(d), e->d_name, 0);
+        const auto named = ExistingObject(e->d_name);
+        if (!named || *named != std::string("objects/") + sub->d_name + "/" + e->d_name) {
+          ::unlinkat(dirfd(d), e->d_name, 0);
+        }
       }
       ::closedir(d);
     }
     ::closedir(top);
+  }
+  // ... and packs no row names (ranges nobody names inside a named pack stay until it goes).
+  {
+    std::set<std::string> referenced;
+    Stmt q(db, &statements, "SELECT DISTINCT object FROM versions WHERE object LIKE 'packs/%'");
+    while (q.Step() == SQLITE_ROW) {
+      if (auto ref = ParsePackedRef(q.Text(0))) referenced.insert(ref->pack);
+    }
+    packs->RemoveUnreferenced(referenced);
   }
   // 4. Link rows whose link is gone.
   std::vector<std::pair<int64_t, int64_t>> stale;
@@ -1184,7 +1289,8 @@ StatusOr<std::unique_ptr<Vault>> Vault::Open(VaultOptions options) {
   if (options.max_file_bytes == 0) options.max_file_bytes = limits::kDefaultVaultMaxFileBytes;
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  for (const char* sub : {"", "/objects", "/links", "/tmp", "/spare"}) {
+  impl->packs = std::make_unique<PackStore>(options.dir);
+  for (const char* sub : {"", "/objects", "/links", "/tmp", "/spare", "/packs"}) {
     const std::string path = options.dir + sub;
     if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
       return Status::FromErrno("vault: cannot create " + path, errno);
@@ -1282,7 +1388,23 @@ StatusOr<PreserveResult> Vault::Preserve(int fd, const struct stat& st, const Fi
   std::string sha;
   uint64_t copied = 0;
   Status copy = Status::Ok();
-  if (size == 0) {
+  // A small copy (the owner's) is read into memory, hashed at once and appended to a pack: no
+  // file of its own (an inode, two renames), nothing to hash afterwards. A file that grew past
+  // the limit meanwhile is copied the other way.
+  SmallContent small;
+  bool packed = false;
+  if (size > 0 && m.owner && size <= limits::kVaultPackMaxObjectBytes) {
+    copy = ReadSmall(fd, size, limits::kVaultPackMaxObjectBytes, &small, &packed);
+    if (copy.ok() && packed) {
+      Sha256 hash;
+      hash.Update(small.data.get(), small.size);
+      sha = hash.HexDigest();
+      copied = small.size;
+    }
+  }
+  if (!copy.ok() || packed) {
+    // read (or failed) above
+  } else if (size == 0) {
     sha = kEmptySha256;
     if (!m.HasObject(kEmptySha256)) {
       tmp = m.Path(fmt::format("tmp/{}-{}", ::getpid(), m.tmp_counter++));
@@ -1344,7 +1466,8 @@ StatusOr<PreserveResult> Vault::Preserve(int fd, const struct stat& st, const Fi
                            " abandoned: the permission deadline passed, the write may have begun");
   }
   bool dedup = false;
-  auto object = m.StoreObject(tmp, sha, copied, &dedup);
+  auto object =
+      packed ? m.StorePacked(small.view(), sha, &dedup) : m.StoreObject(tmp, sha, copied, &dedup);
   if (!object.ok()) {
     ++m.stats.errors;
     m.AddChange(ChangeOp::kWrite, file.path, "", st.st_dev, st.st_ino, actor, now, 0);
@@ -1375,7 +1498,7 @@ StatusOr<PreserveResult> Vault::Preserve(int fd, const struct stat& st, const Fi
   return PreserveResult{copied == 0 ? PreserveOutcome::kEmpty
                         : dedup     ? PreserveOutcome::kDeduplicated
                                     : PreserveOutcome::kCopied,
-                        id, m.Path(*object)};
+                        id, ParsePackedRef(*object) ? std::string() : m.Path(*object)};
 }
 
 void Vault::BeginBatch() {
@@ -1686,6 +1809,11 @@ StatusOr<std::vector<Change>> Vault::ChangesTo(const std::string& path, int64_t 
 std::string Vault::ObjectPath(const Version& version) const { return impl_->Path(version.object); }
 
 StatusOr<int> Vault::OpenObject(const Version& version) const {
+  if (auto ref = ParsePackedRef(version.object)) {
+    // Under the lock: an eviction in this process punches its range (readers would see zeros).
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    return impl_->packs->Open(*ref);
+  }
   std::string object = ObjectPath(version);
   int fd = ::open(object.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0 && errno == ENOENT && IsPlaceholder(version.sha256)) {

@@ -76,6 +76,21 @@ class VaultStoreTest : public ::testing::Test {
     ss << in.rdbuf();
     return ss.str();
   }
+  // A version's content, read as rollback reads it (an object file or a range of a pack).
+  static std::string ReadObject(const Vault& v, const Version& version) {
+    auto fd = v.OpenObject(version);
+    if (!fd.ok()) return "<" + fd.status().ToString() + ">";
+    std::string out;
+    char buf[65536];
+    for (ssize_t n; (n = ::read(*fd, buf, sizeof buf)) > 0;)
+      out.append(buf, static_cast<std::size_t>(n));
+    ::close(*fd);
+    return out;
+  }
+  // Bigger than what goes into packs: a copy that is a file of its own.
+  static std::string Big(char fill, const std::string& tail = "") {
+    return std::string(limits::kVaultPackMaxObjectBytes + 1000, fill) + tail;
+  }
   StatusOr<PreserveResult> Preserve(Vault& v, const std::string& path,
                                     const std::function<bool()>& valid = {},
                                     HashWhen hash_when = HashWhen::kBeforeReturn) {
@@ -212,12 +227,95 @@ TEST_F(VaultStoreTest, RetentionEvictsOldUnpinnedVersions) {
   EXPECT_TRUE(v->GetVersion(fresh->version_id).ok());
 }
 
+// Small copies share pack files (no inode each); equal content is one object whichever way it
+// came (a packed copy, then a deleted file's kept link); restores are byte-exact.
+TEST_F(VaultStoreTest, SmallCopiesArePackedDeduplicatedAndRestoredExactly) {
+  auto v = Open();
+  std::vector<std::string> contents = {"first small file", std::string(5000, 'b'),
+                                       std::string(limits::kVaultPackMaxObjectBytes, 'c'), ""};
+  for (int i = 0; i < 256; ++i) contents[3].push_back(static_cast<char>(i));
+  std::vector<int64_t> ids;
+  std::string pack;
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    auto r = Preserve(*v, File("s" + std::to_string(i), contents[i]));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->outcome, PreserveOutcome::kCopied);
+    EXPECT_EQ(r->object_path, "") << "no file of its own";
+    auto version = v->GetVersion(r->version_id);
+    ASSERT_TRUE(version.ok());
+    EXPECT_EQ(version->object.rfind("packs/", 0), 0u) << version->object;
+    EXPECT_EQ(version->sha256.size(), 64u) << "hashed at once";
+    const std::string this_pack = version->object.substr(0, version->object.find(':'));
+    if (pack.empty()) pack = this_pack;
+    EXPECT_EQ(this_pack, pack) << "one pack";
+    ids.push_back(r->version_id);
+  }
+  EXPECT_EQ(CountFiles(root_ + "/vault/objects"), 0u);
+  EXPECT_EQ(CountFiles(root_ + "/vault/packs"), 1u);
+  auto twin = Preserve(*v, File("twin", contents[1]));
+  ASSERT_TRUE(twin.ok());
+  EXPECT_EQ(twin->outcome, PreserveOutcome::kDeduplicated);
+  EXPECT_EQ(v->GetVersion(twin->version_id)->object, v->GetVersion(ids[1])->object);
+  // A file deleted after it was read: its kept link becomes a version, onto the packed object.
+  const std::string gone = File("gone", contents[2]);
+  ASSERT_TRUE(KeepLinkOf(*v, gone).ok());
+  struct stat st {};
+  ::stat(gone.c_str(), &st);
+  ::unlink(gone.c_str());
+  Status deleted = v->NoteDelete({gone, st.st_dev, st.st_ino}, actor_, fake_now);
+  ASSERT_TRUE(deleted.ok()) << deleted.ToString();
+  auto versions = v->Versions(gone);
+  ASSERT_TRUE(versions.ok() && versions->size() == 1u);
+  EXPECT_EQ(versions->front().object, v->GetVersion(ids[2])->object) << "one object per content";
+  EXPECT_EQ(CountFiles(root_ + "/vault/objects"), 0u);
+  EXPECT_EQ(v->Stats().objects, 4u);
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    const std::string dest = root_ + "/restored-" + std::to_string(i);
+    ASSERT_TRUE(v->Materialize(*v->GetVersion(ids[i]), dest).ok());
+    EXPECT_EQ(Read(dest), contents[i]) << i;
+  }
+  // Reopened (another daemon run), the same objects read back and new copies go to a new pack.
+  v.reset();
+  v = Open();
+  EXPECT_EQ(ReadObject(*v, *v->GetVersion(ids[3])), contents[3]);
+  EXPECT_EQ(v->Stats().objects, 4u);
+  auto later = Preserve(*v, File("later", "after the restart"));
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(CountFiles(root_ + "/vault/packs"), 2u);
+}
+
+// Evicted packed copies give their pages back, and a pack nothing is left in goes.
+TEST_F(VaultStoreTest, EvictedPackedCopiesFreeTheirPackWhenItEmpties) {
+  VaultOptions options;
+  options.retention_ns = 3600LL * 1'000'000'000;
+  auto v = Open(options);
+  auto old_a = Preserve(*v, File("a", std::string(8000, 'a')));
+  auto old_b = Preserve(*v, File("b", std::string(8000, 'b')));
+  ASSERT_TRUE(old_a.ok() && old_b.ok());
+  const std::string old_object = v->GetVersion(old_a->version_id)->object;
+  const std::string old_pack = root_ + "/vault/" + old_object.substr(0, old_object.find(':'));
+  v.reset();
+  v = Open(options);  // a new run appends to a new pack
+  fake_now += 7200LL * 1'000'000'000;
+  auto fresh = Preserve(*v, File("c", std::string(8000, 'c')));
+  ASSERT_TRUE(fresh.ok());
+  ASSERT_TRUE(fs::exists(old_pack));
+  auto evicted = v->Maintain();
+  ASSERT_TRUE(evicted.ok());
+  EXPECT_EQ(*evicted, 2u);
+  EXPECT_FALSE(fs::exists(old_pack)) << "nothing live was left in it";
+  EXPECT_EQ(CountFiles(root_ + "/vault/packs"), 1u);
+  EXPECT_EQ(v->Stats().objects, 1u);
+  EXPECT_EQ(ReadObject(*v, *v->GetVersion(fresh->version_id)), std::string(8000, 'c'));
+}
+
 TEST_F(VaultStoreTest, AnAbandonedCopyLeavesNothing) {
   auto v = Open();
   auto r = Preserve(*v, File("x", "content"), [] { return false; });
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(v->Stats().aborted, 1u);
   EXPECT_EQ(CountFiles(root_ + "/vault/objects"), 0u);
+  EXPECT_EQ(CountFiles(root_ + "/vault/packs"), 0u);
   EXPECT_EQ(CountFiles(root_ + "/vault/tmp"), 0u);
 }
 
@@ -289,7 +387,7 @@ TEST_F(VaultStoreTest, RenameOverKeepsTheReplacedFileAndFolderRenamesMoveLinks) 
   ASSERT_TRUE(versions.ok());
   ASSERT_EQ(versions->size(), 1u);
   EXPECT_EQ((*versions)[0].kind, VersionKind::kRenamedOver);
-  EXPECT_EQ(Read(v->ObjectPath((*versions)[0])), "original x");
+  EXPECT_EQ(ReadObject(*v, (*versions)[0]), "original x");
   auto changes = v->ChangesBy({actor_}, 0);
   ASSERT_TRUE(changes.ok());
   ASSERT_EQ(changes->size(), 2u);
@@ -338,7 +436,7 @@ TEST_F(VaultStoreTest, AFolderRenameMovesTheLinksUnderItAndNotItsNamesakes) {
     ASSERT_TRUE(versions.ok());
     ASSERT_EQ(versions->size(), 1u) << where;
     EXPECT_EQ((*versions)[0].kind, VersionKind::kRenamedOver) << where;
-    EXPECT_EQ(Read(v->ObjectPath((*versions)[0])), "original " + name) << where;
+    EXPECT_EQ(ReadObject(*v, (*versions)[0]), "original " + name) << where;
   }
 }
 
@@ -363,7 +461,7 @@ TEST_F(VaultStoreTest, RenameSidesOutsideTheTreesAreRecordedAsUnknown) {
   auto versions = v->Versions(b);
   ASSERT_TRUE(versions.ok());
   ASSERT_EQ(versions->size(), 1u);
-  EXPECT_EQ(Read(v->ObjectPath((*versions)[0])), "original b");
+  EXPECT_EQ(ReadObject(*v, (*versions)[0]), "original b");
 }
 
 TEST_F(VaultStoreTest, ChangesAreSelectedByProcessOrBySmbClient) {
@@ -386,32 +484,50 @@ TEST_F(VaultStoreTest, ChangesAreSelectedByProcessOrBySmbClient) {
 }
 
 TEST_F(VaultStoreTest, RecoveryAfterACrashCleansEverythingHalfDone) {
-  int64_t kept_id = 0, lost_id = 0;
-  std::string lost_object;
+  int64_t kept_id = 0, kept_big_id = 0, lost_id = 0, cut_id = 0;
+  std::string lost_object, cut_pack;
   {
     auto v = Open();
     kept_id = Preserve(*v, File("keep", "kept content"))->version_id;
-    auto lost = Preserve(*v, File("lost", "object removed by hand"));
+    kept_big_id = Preserve(*v, File("keep-big", Big('k')))->version_id;
+    auto lost = Preserve(*v, File("lost", Big('l', "object removed by hand")));
     lost_id = lost->version_id;
     lost_object = v->ObjectPath(*v->GetVersion(lost_id));
+    ASSERT_TRUE(fs::exists(lost_object));
   }
+  {  // A second owner's pack, cut short behind our back: its row names bytes that are gone.
+    auto v = Open();
+    auto cut = Preserve(*v, File("cut", std::string(9000, 'c')));
+    cut_id = cut->version_id;
+    cut_pack = v->GetVersion(cut_id)->object;
+    cut_pack = root_ + "/vault/" + cut_pack.substr(0, cut_pack.find(':'));
+  }
+  ASSERT_EQ(::truncate(cut_pack.c_str(), 100), 0);
   ::unlink(lost_object.c_str());
   std::ofstream(root_ + "/vault/tmp/123-0") << "half a copy";
   fs::create_directories(root_ + "/vault/objects/ff");
   std::ofstream(root_ + "/vault/objects/ff/ff00") << "no row names me";
+  std::ofstream(root_ + "/vault/packs/0000000000000000-1-0.pack") << "no row names this pack";
   auto v = Open();
-  EXPECT_TRUE(v->GetVersion(kept_id).ok());
+  ASSERT_TRUE(v->GetVersion(kept_id).ok());
+  EXPECT_EQ(ReadObject(*v, *v->GetVersion(kept_id)), "kept content");
+  ASSERT_TRUE(v->GetVersion(kept_big_id).ok());
+  EXPECT_EQ(ReadObject(*v, *v->GetVersion(kept_big_id)), Big('k'));
   EXPECT_FALSE(v->GetVersion(lost_id).ok());
+  EXPECT_FALSE(v->GetVersion(cut_id).ok()) << "its pack ends before its range";
   EXPECT_FALSE(fs::exists(root_ + "/vault/tmp/123-0"));
   EXPECT_FALSE(fs::exists(root_ + "/vault/objects/ff/ff00"));
-  EXPECT_EQ(v->Stats().versions, 1u);
+  EXPECT_FALSE(fs::exists(root_ + "/vault/packs/0000000000000000-1-0.pack"));
+  EXPECT_FALSE(fs::exists(cut_pack)) << "no row names it any more";
+  EXPECT_EQ(v->Stats().versions, 2u);
+  EXPECT_EQ(v->Stats().objects, 2u);
 }
 
 // The daemon answers the writer before its copy is hashed: the copy is complete and restorable
 // at once, under a placeholder; FinishPending gives it its content address and deduplicates it.
 TEST_F(VaultStoreTest, ACopyHashedLaterIsRestorableAtOnceAndAddressedAfter) {
   auto v = Open();
-  const std::string content = std::string(200000, 'x') + "end";
+  const std::string content = Big('x', "end");
   const std::string a = File("a.bin", content);
   const std::string b = File("b.bin", content);
   auto ra = Preserve(*v, a, {}, HashWhen::kLater);
@@ -476,7 +592,7 @@ TEST_F(VaultStoreTest, ACopyToAVaultOnAnotherFilesystemIsExact) {
       (*v)->FinishPending();
       auto version = (*v)->GetVersion(r->version_id);
       ASSERT_TRUE(version.ok());
-      EXPECT_EQ(Read((*v)->ObjectPath(*version)), content);
+      EXPECT_EQ(ReadObject(**v, *version), content);
       EXPECT_EQ(version->sha256.size(), 64u);
       content += "x";
       File("big.bin", content);
@@ -491,7 +607,7 @@ TEST_F(VaultStoreTest, ACopyLeftUnhashedByACrashIsHashedAtOpen) {
   std::string sha;
   {
     auto v = Open();
-    auto r = Preserve(*v, File("a.txt", "left pending"));
+    auto r = Preserve(*v, File("a.txt", Big('p', "left pending")));
     ASSERT_TRUE(r.ok());
     id = r->version_id;
     sha = v->GetVersion(id)->sha256;
@@ -514,7 +630,7 @@ TEST_F(VaultStoreTest, ACopyLeftUnhashedByACrashIsHashedAtOpen) {
   EXPECT_EQ(version->sha256, sha);
   EXPECT_FALSE(fs::exists(root_ + "/vault/objects/pe/" + placeholder));
   ASSERT_TRUE(v->Materialize(*version, root_ + "/restored").ok());
-  EXPECT_EQ(Read(root_ + "/restored"), "left pending");
+  EXPECT_EQ(Read(root_ + "/restored"), Big('p', "left pending"));
   EXPECT_EQ(v->Stats().objects, 1u);
 }
 
@@ -525,14 +641,15 @@ TEST_F(VaultStoreTest, SpareFilesBelongToTheOwnerAndGoWithIt) {
   {
     auto owner = Open();
     auto second = Open();
-    ASSERT_TRUE(Preserve(*owner, File("f0", std::string(5000, 'a'))).ok());  // starts the maker
+    ASSERT_TRUE(Preserve(*owner, File("f0", Big('a'))).ok());  // starts the maker
     for (int i = 0; i < 500 && spares() < limits::kVaultSpareFiles; ++i) ::usleep(10000);
     ASSERT_EQ(spares(), limits::kVaultSpareFiles);
     // The maker makes a file, then lists it: a copy taken in between would be topped up again.
     ::usleep(100000);
     ASSERT_EQ(spares(), limits::kVaultSpareFiles);
     for (int i = 1; i < 3; ++i) {
-      ASSERT_TRUE(Preserve(*owner, File("f" + std::to_string(i), std::string(5000, 'a' + i))).ok());
+      ASSERT_TRUE(
+          Preserve(*owner, File("f" + std::to_string(i), Big(static_cast<char>('a' + i)))).ok());
     }
     EXPECT_EQ(spares(), limits::kVaultSpareFiles - 2) << "the copies went into spare files";
     ASSERT_TRUE(Preserve(*second, File("g", "by the second instance")).ok());
@@ -540,7 +657,7 @@ TEST_F(VaultStoreTest, SpareFilesBelongToTheOwnerAndGoWithIt) {
     for (int i = 0; i < 3; ++i) {
       auto versions = owner->Versions(root_ + "/share/f" + std::to_string(i));
       ASSERT_TRUE(versions.ok() && versions->size() == 1u);
-      EXPECT_EQ(Read(owner->ObjectPath((*versions)[0])), std::string(5000, 'a' + i));
+      EXPECT_EQ(ReadObject(*owner, (*versions)[0]), Big(static_cast<char>('a' + i)));
     }
   }
   EXPECT_EQ(spares(), 0u);
@@ -695,7 +812,7 @@ TEST_F(VaultStoreTest, ConcurrentCopiesFromFourThreads) {
     auto versions = v->Versions(paths[i]);
     ASSERT_TRUE(versions.ok());
     ASSERT_EQ(versions->size(), 1u);
-    EXPECT_EQ(Read(v->ObjectPath((*versions)[0])), Read(paths[i]));
+    EXPECT_EQ(ReadObject(*v, (*versions)[0]), Read(paths[i]));
   }
 }
 

@@ -573,7 +573,13 @@ TEST_F(DaemonTest, ProtectiveCopiesAreReadOnlyWhenTheWriteMadeThemMatter) {
   for (int i = 0; i < files; ++i) {
     auto versions = daemon_->vault()->Versions(Doc(3 + i));
     ASSERT_TRUE(versions.ok() && !versions->empty());
-    EXPECT_EQ(ReadAll(daemon_->vault()->ObjectPath(versions->back())), originals[i]);
+    auto copy = daemon_->vault()->OpenObject(versions->back());
+    ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+    sys::UniqueFd copy_fd(*copy);
+    std::string restored(originals[i].size() + 1, '\0');
+    restored.resize(static_cast<std::size_t>(
+        std::max<ssize_t>(0, ::pread(copy_fd.get(), restored.data(), restored.size(), 0))));
+    EXPECT_EQ(restored, originals[i]);
     EXPECT_EQ(versions->back().sha256.size(), 64u) << "hashed once the writer was answered";
   }
 }
