@@ -378,6 +378,11 @@ inline constexpr uint64_t kVaultPackBytes = 64 * MiB;
 // Objects start on this boundary inside a pack, so that an evicted object's pages can be given
 // back (a punched hole) without touching its neighbours.
 inline constexpr uint64_t kVaultPackAlignBytes = 4096;
+// The intent log (src/vault/intent_log.h): a field of a record, a record, and the whole log (it
+// holds one catalog batch's packed copies; when full, the daemon commits the catalog instead).
+inline constexpr std::size_t kMaxIntentFieldBytes = 64 * KiB;
+inline constexpr std::size_t kMaxIntentRecordBytes = 1 * MiB;
+inline constexpr uint64_t kMaxIntentLogBytes = 64 * MiB;
 // Inodes whose kept link is remembered in memory (so KeepLink costs one lookup when linked).
 inline constexpr std::size_t kMaxVaultLinkCache = 1 << 20;
 // Changes and versions returned by one catalog query at most.

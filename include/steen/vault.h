@@ -126,6 +126,7 @@ struct VaultStats {
   uint64_t refused_quota = 0;  // not kept: quota full of pinned versions, or file too large
   uint64_t refused_disk = 0;   // not kept: the filesystem would drop below min_free_bytes
   uint64_t aborted = 0;        // copy abandoned (still_valid() false: the write may have begun)
+  uint64_t replayed = 0;       // copies recorded again from the intent log at Open (a crash)
   uint64_t errors = 0;
 };
 
@@ -145,6 +146,10 @@ struct PreserveResult {
   // writer is let go. Empty when no object was stored or the copy is packed (read it with
   // OpenObject).
   std::string object_path;
+  // The rows that record the copy are durable only once the catalog's batch commits (the daemon
+  // commits before it answers the writer). False when they are committed already or written to
+  // the intent log (a packed copy inside a batch): the writer may be answered at once.
+  bool commit_needed = true;
 };
 
 class Vault {

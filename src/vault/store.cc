@@ -44,6 +44,7 @@
 #include "steen/vault.h"
 #include "sys/clock.h"
 #include "sys/file_opener.h"
+#include "vault/intent_log.h"
 #include "vault/packs.h"
 
 namespace steen::vault {
@@ -588,6 +589,7 @@ struct Vault::Impl {
   ObjectFlusher flusher;
   SpareFiles spares;
   std::unique_ptr<PackStore> packs;  // small copies (the owner's appends); made by Open
+  std::unique_ptr<IntentLog> intents;  // the owner's: rows of packed copies not committed yet
   std::vector<std::string> pending;  // placeholders of copies stored with HashWhen::kLater
   // objects/ subfolders made or found by this process: a mkdir per stored object (EEXIST 98% of
   // the time) was a system call per file renamed over under rsync. Under `mu`.
@@ -854,6 +856,37 @@ struct Vault::Impl {
     struct stat st {};
     return ::stat(Path(object).c_str(), &st) == 0;
   }
+
+  // True when a copy's rows need no commit before the writer is answered: committed already
+  // (no batch open), or a packed copy whose rows went to the intent log. Called under `mu`.
+  bool RowsSafe(bool packed, const Version& v, int64_t ctime_ns, int64_t change_time_ns) {
+    if (sqlite3_get_autocommit(db) != 0) return true;
+    if (!packed || !intents) return false;
+    CopyIntent intent{v, ctime_ns, change_time_ns};
+    if (Status logged = intents->Append(intent); !logged.ok()) {
+      ++stats.errors;  // full or failing: the caller commits instead
+      return false;
+    }
+    return true;
+  }
+  // True when `object` holds content `sha256`: a pack's range is read and hashed (a punched or
+  // reused range does not), an object file is named by its hash.
+  bool ObjectHolds(const std::string& object, const std::string& sha256) const {
+    if (auto ref = ParsePackedRef(object)) {
+      auto fd = packs->Open(*ref);
+      if (!fd.ok()) return false;
+      std::string sha;
+      uint64_t bytes = 0;
+      const bool hashed = HashFd(*fd, -1, &sha, &bytes).ok();
+      ::close(*fd);
+      return hashed && sha == sha256 && bytes == ref->length;
+    }
+    struct stat st {};
+    return object == ObjectPath(sha256) && ::stat(Path(object).c_str(), &st) == 0;
+  }
+  // The owner's Open, before Recover: rows of packed copies that a crash kept from the catalog
+  // are recorded from the intent log; the log is then emptied and opened for this run.
+  Status ReplayIntents();
 
   // Appends a small copy to the active pack, or finds the object of an equal one.
   StatusOr<std::string> StorePacked(std::string_view bytes, const std::string& sha256,
@@ -1226,6 +1259,43 @@ Status Vault::Impl::Recover() {
   return Status::Ok();
 }
 
+Status Vault::Impl::ReplayIntents() {
+  const std::string path = Path("intents.log");
+  auto log = IntentLog::Read(path);
+  if (!log.ok()) return log.status();
+  if (!log->intents.empty()) {
+    if (Status begun = Exec("BEGIN"); !begun.ok()) return begun;
+    for (CopyIntent& intent : log->intents) {
+      Version& v = intent.version;
+      Stmt q(db, &statements,
+             "SELECT 1 FROM versions WHERE device = ?1 AND inode = ?2 AND taken_ns = ?3 AND "
+             "sha256 = ?4 LIMIT 1");
+      q.Bind(1, static_cast<int64_t>(v.device))
+          .Bind(2, static_cast<int64_t>(v.inode))
+          .Bind(3, v.taken_ns)
+          .Bind(4, v.sha256);
+      if (q.Step() == SQLITE_ROW) continue;  // committed before the log was emptied
+      if (!ObjectHolds(v.object, v.sha256)) {
+        ++stats.errors;  // evicted (and its range punched) before the crash: nothing to keep
+        continue;
+      }
+      v.id = 0;
+      ctime_ns_for_insert = intent.ctime_ns;
+      const int64_t id = AddVersion(v);
+      if (id != 0) {
+        AddChange(ChangeOp::kWrite, v.path, "", v.device, v.inode, v.actor, intent.change_time_ns,
+                  id);
+        ++stats.replayed;
+      }
+    }
+    if (Status committed = Exec("COMMIT"); !committed.ok()) return committed;
+  }
+  auto opened = IntentLog::Open(path);
+  if (!opened.ok()) return opened.status();
+  intents = std::move(*opened);
+  return intents->Clear();
+}
+
 void Vault::Impl::FinishCopy(const std::string& placeholder) {
   const std::string from = Path(ObjectPath(placeholder));
   std::string sha;
@@ -1303,6 +1373,7 @@ StatusOr<std::unique_ptr<Vault>> Vault::Open(VaultOptions options) {
   if (impl->links_fd < 0) return Status::FromErrno("vault: " + impl->Path("links"), errno);
   if (Status s = impl->OpenCatalog(); !s.ok()) return s;
   if (impl->owner) {
+    if (Status s = impl->ReplayIntents(); !s.ok()) return s;
     if (Status s = impl->Recover(); !s.ok()) return s;
   }
   impl->LoadCounters();
@@ -1495,10 +1566,12 @@ StatusOr<PreserveResult> Vault::Preserve(int fd, const struct stat& st, const Fi
   const int64_t id = m.AddVersion(v);
   if (id == 0) return Status::IoError("vault: recording the copy of " + file.path + " failed");
   m.AddChange(ChangeOp::kWrite, file.path, "", st.st_dev, st.st_ino, actor, now, id);
-  return PreserveResult{copied == 0 ? PreserveOutcome::kEmpty
+  PreserveResult result{copied == 0 ? PreserveOutcome::kEmpty
                         : dedup     ? PreserveOutcome::kDeduplicated
                                     : PreserveOutcome::kCopied,
                         id, ParsePackedRef(*object) ? std::string() : m.Path(*object)};
+  result.commit_needed = !m.RowsSafe(packed, v, StatNs(st.st_ctim), now);
+  return result;
 }
 
 void Vault::BeginBatch() {
@@ -1519,7 +1592,13 @@ Status Vault::CommitBatch() {
   // A failed COMMIT (the busy timeout passed while `steen rollback` wrote) leaves the transaction
   // open: the rows are committed by the next call.
   Status committed = m.Exec("COMMIT");
-  if (committed.ok()) m.batch_begun_ns.store(0);
+  if (committed.ok()) {
+    m.batch_begun_ns.store(0);
+    // Everything the log describes is in the catalog now.
+    if (m.intents && !m.intents->empty()) {
+      if (Status cleared = m.intents->Clear(); !cleared.ok()) ++m.stats.errors;
+    }
+  }
   return committed;
 }
 

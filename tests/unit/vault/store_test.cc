@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,6 +21,7 @@
 
 #include "steen/limits.h"
 #include "steen/vault.h"
+#include "vault/intent_log.h"
 
 namespace steen::vault {
 namespace {
@@ -307,6 +309,106 @@ TEST_F(VaultStoreTest, EvictedPackedCopiesFreeTheirPackWhenItEmpties) {
   EXPECT_EQ(CountFiles(root_ + "/vault/packs"), 1u);
   EXPECT_EQ(v->Stats().objects, 1u);
   EXPECT_EQ(ReadObject(*v, *v->GetVersion(fresh->version_id)), std::string(8000, 'c'));
+}
+
+// Inside a batch, a packed copy's rows go to the intent log and the writer needs no commit; a
+// copy of its own still does. A crash before the commit (a child process that dies without
+// closing its vault) loses no row: the next owner records them again from the log.
+TEST_F(VaultStoreTest, PackedCopiesNeedNoCommitAndOutliveACrashBeforeIt) {
+  const std::string small = File("small.txt", "content before the write");
+  const std::string twin = File("twin.txt", "content before the write");
+  const std::string big = File("big.bin", Big('g'));
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // no gtest assertions here: the exit code tells
+    VaultOptions options;
+    options.dir = root_ + "/vault";
+    options.now_ns = FakeNow;
+    auto v = Vault::Open(options);
+    if (!v.ok()) ::_exit(10);
+    (*v)->BeginBatch();
+    const auto preserve = [&](const std::string& path) {
+      const int fd = ::open(path.c_str(), O_RDONLY);
+      struct stat st {};
+      ::fstat(fd, &st);
+      auto r = (*v)->PreserveBeforeWrite(fd, {path, st.st_dev, st.st_ino}, actor_);
+      ::close(fd);
+      return r;
+    };
+    auto a = preserve(small);
+    auto b = preserve(twin);
+    auto c = preserve(big);
+    if (!a.ok() || a->commit_needed) ::_exit(11);
+    if (!b.ok() || b->outcome != PreserveOutcome::kDeduplicated || b->commit_needed) ::_exit(12);
+    if (!c.ok() || !c->commit_needed) ::_exit(13);
+    ::_exit(0);  // dies with the batch open: nothing committed, no destructor runs
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_GT(fs::file_size(root_ + "/vault/intents.log"), 0u);
+
+  auto v = Open();
+  EXPECT_EQ(v->Stats().replayed, 2u);
+  for (const std::string& path : {small, twin}) {
+    auto versions = v->Versions(path);
+    ASSERT_TRUE(versions.ok() && versions->size() == 1u) << path;
+    EXPECT_EQ(ReadObject(*v, versions->front()), "content before the write");
+    EXPECT_EQ(versions->front().actor.pid, actor_.pid);
+    auto changes = v->ChangesBy({actor_}, 0);
+    ASSERT_TRUE(changes.ok());
+    bool recorded = false;
+    for (const Change& change : *changes) {
+      recorded |= change.path == path && change.version_id == versions->front().id;
+    }
+    EXPECT_TRUE(recorded) << "the write change that rollback selects: " << path;
+  }
+  EXPECT_TRUE(v->Versions(big)->empty()) << "its rows were to be committed before the answer";
+  EXPECT_EQ(fs::file_size(root_ + "/vault/intents.log"), 0u);
+  // Opened again: nothing is recorded twice.
+  v.reset();
+  v = Open();
+  EXPECT_EQ(v->Stats().replayed, 0u);
+  EXPECT_EQ(v->Versions(small)->size(), 1u);
+  // A committed batch empties the log.
+  v->BeginBatch();
+  auto r = Preserve(*v, File("third.txt", "third"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->commit_needed);
+  EXPECT_GT(fs::file_size(root_ + "/vault/intents.log"), 0u);
+  ASSERT_TRUE(v->CommitBatch().ok());
+  EXPECT_EQ(fs::file_size(root_ + "/vault/intents.log"), 0u);
+}
+
+// A record whose range no longer holds its content (evicted and punched before a crash) is not
+// recorded again.
+TEST_F(VaultStoreTest, AnIntentWhoseRangeLostItsContentIsNotReplayed) {
+  std::string object;
+  {
+    auto v = Open();
+    auto r = Preserve(*v, File("a.txt", "kept"));
+    ASSERT_TRUE(r.ok());
+    object = v->GetVersion(r->version_id)->object;
+  }
+  CopyIntent stale;
+  stale.version.path = root_ + "/share/ghost.txt";
+  stale.version.device = 1;
+  stale.version.inode = 2;
+  stale.version.size = 4;
+  stale.version.taken_ns = fake_now;
+  stale.version.sha256 = std::string(64, '0');  // not what the range holds
+  stale.version.object = object;
+  stale.change_time_ns = fake_now;
+  {
+    auto log = IntentLog::Open(root_ + "/vault/intents.log");
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->Append(stale).ok());
+  }
+  auto v = Open();
+  EXPECT_EQ(v->Stats().replayed, 0u);
+  EXPECT_TRUE(v->Versions(stale.version.path)->empty());
+  EXPECT_EQ(v->Stats().versions, 1u);
 }
 
 TEST_F(VaultStoreTest, AnAbandonedCopyLeavesNothing) {
