@@ -43,6 +43,26 @@ char StateOf(pid_t pid) {
   return st ? st->state : '?';
 }
 
+// A temporary folder standing in for /proc, removed when the test ends, failed assertions
+// included (each test made and removed its own, and a failing one left it behind).
+class FakeProcRoot {
+ public:
+  FakeProcRoot() {
+    char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
+    if (::mkdtemp(tmpl) != nullptr) path_ = tmpl;
+  }
+  ~FakeProcRoot() {
+    if (!path_.empty()) std::filesystem::remove_all(path_);
+  }
+  FakeProcRoot(const FakeProcRoot&) = delete;
+  FakeProcRoot& operator=(const FakeProcRoot&) = delete;
+  bool ok() const { return !path_.empty(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 // A fake /proc/PID under `root`: status (name, parent, uid) and, unless `with_stat` is false (a
 // process gone between the two reads), stat (state, parent, session `sid`, start time).
 void WriteFakeProcess(const std::string& root, pid_t pid, pid_t ppid, uint64_t start,
@@ -67,9 +87,9 @@ TEST(ProcFiles, TextFileReadWholeInOneReadOrMore) {
   ASSERT_TRUE(status.ok());
   EXPECT_NE(status->find("Tgid:"), std::string::npos);
   EXPECT_NE(status->find("Cpus_allowed"), std::string::npos) << "cut short";
-  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const std::string path = std::string(tmpl) + "/long";
+  const FakeProcRoot folder;
+  ASSERT_TRUE(folder.ok());
+  const std::string path = folder.path() + "/long";
   std::string text;
   for (int i = 0; i < 1000; ++i) text += "line " + std::to_string(i) + "\n";
   std::ofstream(path) << text;
@@ -80,7 +100,6 @@ TEST(ProcFiles, TextFileReadWholeInOneReadOrMore) {
   ASSERT_TRUE(bounded.ok());
   EXPECT_EQ(*bounded, text.substr(0, 100));
   EXPECT_FALSE(ReadProcTextFile(DefaultFileOpener(), path + "-missing", 100).ok());
-  std::filesystem::remove_all(tmpl);
 }
 
 TEST(Attribution, OwnProcessAndThread) {
@@ -176,9 +195,9 @@ TEST(ProcessHistory, TableIsBoundedExitedFirst) {
 // (user, session, cgroup, ancestors), with its own uid when it changed it; without a record it
 // is known by its pid alone.
 TEST(Attribution, GoneProcessIsAttributedThroughItsParentFromTheHistory) {
-  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  std::string root = tmpl;
+  const FakeProcRoot fake_proc;
+  ASSERT_TRUE(fake_proc.ok());
+  const std::string root = fake_proc.path();
   std::filesystem::create_directories(root + "/500");  // xargs, still running
   std::ofstream(root + "/500/status") << "Name:\txargs\nTgid:\t500\nPPid:\t400\nUid:\t0\t0\t0\t0\n";
   std::ofstream(root + "/500/stat")
@@ -219,16 +238,15 @@ TEST(Attribution, GoneProcessIsAttributedThroughItsParentFromTheHistory) {
   EXPECT_EQ(session.ppid, 0);
   EXPECT_TRUE(session.user.empty());
   EXPECT_EQ(attributor.Stats().vanished_from_history, 2u);
-  std::filesystem::remove_all(root);
 }
 
 // Under load a shell exits while it is read (status read, stat gone) or an rm is a zombie whose
 // shell is gone: the chain up to the still-running xargs must not be cut there, or the rm's
 // delete falls outside the stopped tree it belongs to (a load-only e2e failure).
 TEST(Attribution, ChainThroughProcessesGoneWhileReadFollowsTheHistory) {
-  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  std::string root = tmpl;
+  const FakeProcRoot fake_proc;
+  ASSERT_TRUE(fake_proc.ok());
+  const std::string root = fake_proc.path();
   std::filesystem::create_directories(root + "/700");  // xargs as nobody, still running
   std::ofstream(root + "/700/status")
       << "Name:\txargs\nTgid:\t700\nPPid:\t1\nUid:\t65534\t65534\t65534\t65534\n";
@@ -265,16 +283,15 @@ TEST(Attribution, ChainThroughProcessesGoneWhileReadFollowsTheHistory) {
   EXPECT_EQ(shell.ppid, 700);
   EXPECT_EQ(shell.ancestors, (std::vector<pid_t>{700}));
   EXPECT_EQ(shell.user, "nobody");
-  std::filesystem::remove_all(root);
 }
 
 // `( ( openssl enc ... && rm ... ) & )` per file: each worker is orphaned at once and adopted by
 // init. Its ancestors are who started it (the gone subshell, then the loop), from the fork
 // records, so the loop is the common ancestor an alert stops; without the records, init's.
 TEST(Attribution, AnOrphanDescendsFromWhoStartedItNotFromInit) {
-  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  std::string root = tmpl;
+  const FakeProcRoot fake_proc;
+  ASSERT_TRUE(fake_proc.ok());
+  const std::string root = fake_proc.path();
   WriteFakeProcess(root, 880, 1, 100, "timeout");  // the session leader
   WriteFakeProcess(root, 900, 880, 200, "bash");   // the loop
   WriteFakeProcess(root, 950, 1, 501, "openssl");  // the worker, adopted by init
@@ -294,7 +311,6 @@ TEST(Attribution, AnOrphanDescendsFromWhoStartedItNotFromInit) {
   EXPECT_TRUE(attributor.Attribute(951).ancestors.empty());
   ProcessAttributor plain(DefaultFileOpener(), RealClock::Get(), nullptr, root);
   EXPECT_TRUE(plain.Attribute(950).ancestors.empty());
-  std::filesystem::remove_all(root);
 }
 
 // One session, 810 (a client's smbd); every other smbd is unmatched.
@@ -311,9 +327,9 @@ class OneSmbSession : public SmbSessionTable {
 // goes, must not join root's other work (an administrator's copy was stopped so in the SMB e2e
 // test). A matched session keeps its client; an unmatched smbd as root has no known user.
 TEST(Attribution, UnmatchedSmbdAsRootHasNoUser) {
-  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  std::string root = tmpl;
+  const FakeProcRoot fake_proc;
+  ASSERT_TRUE(fake_proc.ok());
+  const std::string root = fake_proc.path();
   // The client's session, as root for a moment; a zombie session, gone from the session table;
   // one exiting while read; one unmatched, but as a user: that user's.
   WriteFakeProcess(root, 810, 800, 100, "smbd", 0, 'S', true, 800);
@@ -333,7 +349,6 @@ TEST(Attribution, UnmatchedSmbdAsRootHasNoUser) {
   // Without Samba attribution (no session table) nothing changes.
   ProcessAttributor plain(DefaultFileOpener(), RealClock::Get(), nullptr, root);
   EXPECT_EQ(plain.Attribute(811).user, "root");
-  std::filesystem::remove_all(root);
 }
 
 // The real proc connector: a child that forks, exits, and is reaped is still known by its parent.
@@ -379,9 +394,9 @@ TEST(ProcessHistory, ProcConnectorReportsARealForkAndExit) {
 }
 
 TEST(Attribution, FakeProcRootWithHostileComm) {
-  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  std::string root = tmpl;
+  const FakeProcRoot fake_proc;
+  ASSERT_TRUE(fake_proc.ok());
+  const std::string root = fake_proc.path();
   std::filesystem::create_directories(root + "/4242");
   std::ofstream(root + "/4242/status") << "Name:\tx\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\n";
   std::ofstream(root + "/4242/stat")
@@ -395,15 +410,14 @@ TEST(Attribution, FakeProcRootWithHostileComm) {
   EXPECT_TRUE(a.ancestors.empty());  // up to, not including, pid 1
   EXPECT_EQ(a.cgroup, "/user.slice/evil.scope");
   EXPECT_EQ(a.user, "root");
-  std::filesystem::remove_all(root);
 }
 
 // Its last events are often read after the writer is gone (killed once suspended, or a
 // short-lived worker): they must still be attributed to it, not to a bare thread id.
 TEST(Attribution, ThreadGoneSinceAnEarlierEventIsAttributedToItsProcess) {
-  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  std::string root = tmpl;
+  const FakeProcRoot fake_proc;
+  ASSERT_TRUE(fake_proc.ok());
+  const std::string root = fake_proc.path();
   std::filesystem::create_directories(root + "/4242");
   std::filesystem::create_directories(root + "/4243");
   std::ofstream(root + "/4242/status") << "Name:\tx\nTgid:\t4242\nPPid:\t1\nUid:\t0\t0\t0\t0\n";
@@ -432,7 +446,6 @@ TEST(Attribution, ThreadGoneSinceAnEarlierEventIsAttributedToItsProcess) {
   EXPECT_EQ(unknown.start_time, 0u);
   EXPECT_EQ(attributor.Stats().vanished, 3u);
   EXPECT_EQ(attributor.Stats().vanished_from_cache, 2u);
-  std::filesystem::remove_all(root);
 }
 
 // A file's create, open and close come microseconds apart: within kAttributionReuseUs of a check
@@ -440,9 +453,9 @@ TEST(Attribution, ThreadGoneSinceAnEarlierEventIsAttributedToItsProcess) {
 // and exe, so a new program (exec) or a reused pid is seen once the short reuse time is over, and
 // a uid changed without exec once the recheck window is over.
 TEST(Attribution, RecentProcessIsRecheckedCheaplyButExecAndPidReuseShowAtOnce) {
-  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const std::string root = tmpl;
+  const FakeProcRoot fake_proc;
+  ASSERT_TRUE(fake_proc.ok());
+  const std::string root = fake_proc.path();
   const std::string dir = root + "/4242";
   std::filesystem::create_directories(dir);
   const auto write = [&](const std::string& name, const std::string& text) {
@@ -494,7 +507,6 @@ TEST(Attribution, RecentProcessIsRecheckedCheaplyButExecAndPidReuseShowAtOnce) {
   EXPECT_EQ(again.comm, "locker");
   EXPECT_EQ(attributor.Stats().rechecks_skipped, 2u);
   EXPECT_EQ(attributor.Stats().reused, 1u);
-  std::filesystem::remove_all(root);
 }
 
 TEST(ExeHasher, HashesKnownBytesAndOwnExecutable) {
@@ -624,9 +636,9 @@ TEST(ProcessTree, DescendantsOfThisProcess) {
 // meanwhile; without child lists (a kernel without CONFIG_PROC_CHILDREN) nothing is found, and the
 // caller's full read of /proc is what finds the family.
 TEST(ProcessTree, FamilyFromTheKernelsChildListsOfEveryThread) {
-  char tmpl[] = "/tmp/steen-sys-proc-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const std::string root = tmpl;
+  const FakeProcRoot fake_proc;
+  ASSERT_TRUE(fake_proc.ok());
+  const std::string root = fake_proc.path();
   auto process = [&](pid_t pid, pid_t ppid, int start) {
     std::filesystem::create_directories(root + "/" + std::to_string(pid) + "/task");
     std::ofstream(root + "/" + std::to_string(pid) + "/stat")
@@ -656,7 +668,6 @@ TEST(ProcessTree, FamilyFromTheKernelsChildListsOfEveryThread) {
   EXPECT_EQ(Pids(ListFamilyLinks(DefaultFileOpener(), {11, 12}, 100, root)),
             (std::vector<pid_t>{13}));
   EXPECT_TRUE(ListFamilyLinks(DefaultFileOpener(), {13, 99}, 100, root).empty());
-  std::filesystem::remove_all(root);
 }
 
 TEST(ProcessTree, OlderProcessesAndCyclesAreNotFollowed) {
