@@ -122,24 +122,27 @@ if [[ " $cases " == *" restart "* ]]; then
 fi
 
 # Only the attacker's smbd processes were stopped: never the test's own copies into the share
-# (a gone SMB session's last events once joined root's user scope with them).
-others=$("$STEEN" incidents --state-dir "$SMB_STATE" --format jsonl --all 2> /dev/null | python3 -c '
-import json, sys
-for line in sys.stdin:
-    for p in json.loads(line).get("processes", []):
-        if p.get("state") in ("suspended", "killed") and p.get("name") != "smbd":
-            print(p.get("pid"), p.get("name"), p.get("exe"), p.get("state"))')
-check "[ -z '$others' ]" "processes other than smbd were stopped: $others"
-if [[ $fail -gt 0 ]]; then  # CI keeps no folders: what steen recorded
-  "$STEEN" incidents --state-dir "$SMB_STATE" --all 2>&1 | head -20 >&2
-  "$STEEN" incidents --state-dir "$SMB_STATE" --format jsonl --all 2> /dev/null | python3 -c '
+# (a gone SMB session's last events once joined root's user scope with them). The incidents are
+# read once: checked here, printed below if anything failed (CI keeps no folders).
+incidents_jsonl=$("$STEEN" incidents --state-dir "$SMB_STATE" --format jsonl --all 2> /dev/null)
+read_incidents() {  # $1: "others" (stopped processes that are not smbd) or "dump"
+  python3 -c '
 import json, sys
 for line in sys.stdin:
     i = json.loads(line)
-    print(i["id"], i["scope"], i["scope_key"], i["message"][:200], file=sys.stderr)
+    if sys.argv[1] == "dump":
+        print(i["id"], i["scope"], i["scope_key"], i["message"][:200])
     for p in i.get("processes", []):
-        print("  ", {k: p.get(k) for k in ("pid", "name", "start_time", "uid", "user", "state", "smb")},
-              file=sys.stderr)'
+        if sys.argv[1] == "dump":
+            print("  ", {k: p.get(k) for k in ("pid", "name", "start_time", "uid", "user", "state", "smb")})
+        elif p.get("state") in ("suspended", "killed") and p.get("name") != "smbd":
+            print(p.get("pid"), p.get("name"), p.get("exe"), p.get("state"))' "$1" <<< "$incidents_jsonl"
+}
+others=$(read_incidents others)
+check "[ -z '$others' ]" "processes other than smbd were stopped: $others"
+if [[ $fail -gt 0 ]]; then
+  "$STEEN" incidents --state-dir "$SMB_STATE" --all 2>&1 | head -20 >&2
+  read_incidents dump >&2
 fi
 smb_watch_down
 echo "watch smb e2e: $pass passed, $fail failed, $(($(date +%s) - t0)) s"
