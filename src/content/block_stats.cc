@@ -209,8 +209,22 @@ bool LooksRandom(std::string_view bytes, const BlockStats& stats) {
   return uniform && DeltasLookRandom(bytes);
 }
 
+bool HalvesRuleOutUniform(std::string_view bytes) {
+  // Merging cells never raises Pearson's statistic, so the two-cell statistic of (bytes < 0x80,
+  // bytes >= 0x80) bounds the 256-cell one from below: past kChiSquareNeverUniform the block
+  // fails LooksLikeCiphertext whatever its histogram (text has no high byte: 4,096 for a block).
+  const double n = static_cast<double>(bytes.size());
+  const double off = static_cast<double>(CountHighBytes(bytes)) - n / 2;
+  return 4 * off * off / n > kChiSquareNeverUniform;
+}
+
 bool LooksRandom(std::string_view bytes) {
-  if (bytes.size() >= 1024) return LooksRandom(bytes, ComputeBlockStats(bytes));
+  if (bytes.size() >= 1024) {
+    // Most blocks the watcher measures are text or structure: one pass over the high bits
+    // instead of a histogram (12% of the daemon's time on a small-file writer, perf).
+    if (HalvesRuleOutUniform(bytes)) return false;
+    return LooksRandom(bytes, ComputeBlockStats(bytes));
+  }
   return ShortSpanLooksRandom(bytes) && DeltasLookRandom(bytes);
 }
 

@@ -37,6 +37,12 @@ std::size_t CountHighBytes(std::string_view bytes);
 
 // Upper-tail p-value of a chi-square statistic with 255 degrees of freedom.
 double ChiSquarePValue255(double chi_square);
+// A chi-square statistic (255 degrees of freedom) above this has a p-value below
+// LooksLikeCiphertext's 1e-4 (checked by a unit test).
+inline constexpr double kChiSquareNeverUniform = 400.0;
+// True when the share of bytes >= 0x80 alone proves that `bytes` (1 KiB or more) fails
+// LooksLikeCiphertext: a lower bound of the chi-square statistic from one pass, no histogram.
+bool HalvesRuleOutUniform(std::string_view bytes);
 
 // True when a block of at least limits::kStatsBlockBytes looks like ciphertext: near-maximal
 // entropy and a byte histogram consistent with uniform (chi-square p not vanishingly small).

@@ -74,6 +74,30 @@ TEST(BlockStats, ChiSquarePValueIsCalibrated) {
   EXPECT_LE(tiny, 1);
 }
 
+// The one-pass bound on the high-byte share that LooksRandom checks first never changes its
+// answer: whenever it rules a block out, the full histogram test rules it out too.
+TEST(BlockStats, TheHighByteBoundOnlyRulesOutWhatTheHistogramWould) {
+  EXPECT_LT(content::ChiSquarePValue255(content::kChiSquareNeverUniform), 1e-4);
+  EXPECT_FALSE(content::HalvesRuleOutUniform(RandomBytes(4096, 3)));
+  EXPECT_TRUE(content::HalvesRuleOutUniform(ProseText(4096)));
+  int ruled_out = 0;
+  for (uint64_t seed = 1; seed <= 400; ++seed) {
+    // Random bytes with a share of them forced below 0x80, from none to all: the bound's edge.
+    std::string block = RandomBytes(4096, seed);
+    const std::size_t forced = (seed * 37) % 2800;
+    for (std::size_t i = 0; i < forced; ++i) block[i] = static_cast<char>(block[i] & 0x7f);
+    const bool full =
+        content::LooksRandom(block, content::ComputeBlockStats(block));  // no bound used
+    if (content::HalvesRuleOutUniform(block)) {
+      ++ruled_out;
+      EXPECT_FALSE(full) << "seed " << seed;
+    }
+    EXPECT_EQ(content::LooksRandom(block), full) << "seed " << seed;
+  }
+  EXPECT_GT(ruled_out, 100) << "the bound was exercised";
+  EXPECT_LT(ruled_out, 400) << "and its edge too";
+}
+
 TEST(BlockStats, ShortSpanRandomnessByDistinctCount) {
   EXPECT_TRUE(content::ShortSpanLooksRandom(RandomBytes(64, 7)));
   EXPECT_TRUE(content::ShortSpanLooksRandom(RandomBytes(1064, 8)));
