@@ -213,7 +213,7 @@ bool HalvesRuleOutUniform(std::string_view bytes) {
   // Merging cells never raises Pearson's statistic, so the two-cell statistic of (bytes < 0x80,
   // bytes >= 0x80) bounds the 256-cell one from below: past kChiSquareNeverUniform the block
   // fails LooksLikeCiphertext whatever its histogram (text has no high byte: 4,096 for a block).
-  const double n = static_cast<double>(bytes.size());
+  const auto n = static_cast<double>(bytes.size());
   const double off = static_cast<double>(CountHighBytes(bytes)) - n / 2;
   return 4 * off * off / n > kChiSquareNeverUniform;
 }

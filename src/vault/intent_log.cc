@@ -129,7 +129,10 @@ std::optional<CopyIntent> DecodeIntent(std::string_view payload) {
   uint8_t format = 0;
   std::string kind;
   int64_t pid = 0;
-  uint32_t mode = 0, uid = 0, gid = 0, actor_uid = 0;
+  uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t actor_uid = 0;
   const bool ok = r.U8(&format) && format == kFormat && r.Str(&v.path) && r.U64(&v.device) &&
                   r.U64(&v.inode) && r.U64(&v.size) && r.U32(&mode) && r.U32(&uid) && r.U32(&gid) &&
                   r.I64(&v.mtime_ns) && r.I64(&intent.ctime_ns) && r.I64(&v.taken_ns) &&

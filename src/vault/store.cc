@@ -188,7 +188,7 @@ struct SmallContent {
 };
 Status ReadSmall(int fd, uint64_t expected, uint64_t cap, SmallContent* out, bool* fits) {
   // One byte more than expected: a file that grew is seen to, and then read to its end.
-  std::size_t room = static_cast<std::size_t>(std::min(expected, cap) + 1);
+  auto room = static_cast<std::size_t>(std::min(expected, cap) + 1);
   auto data = std::make_unique_for_overwrite<char[]>(room);
   std::size_t size = 0;
   *fits = true;
@@ -300,7 +300,7 @@ class ObjectFlusher {
       lock.lock();
     }
   }
-  static void Flush(std::set<std::string> paths) {
+  static void Flush(const std::set<std::string>& paths) {
     std::set<std::string> folders;
     for (const std::string& path : paths) {
       const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -844,6 +844,7 @@ struct Vault::Impl {
     return q.Text(0);
   }
   // Removes an object no row names any more; false when it could not be (kept counted).
+  // NOLINTNEXTLINE(readability-make-member-function-const): it removes files and pack ranges.
   bool RemoveObject(const std::string& object) {
     if (auto ref = ParsePackedRef(object)) {
       packs->Release(*ref);
