@@ -590,6 +590,9 @@ struct Vault::Impl {
   SpareFiles spares;
   std::unique_ptr<PackStore> packs;  // small copies (the owner's appends); made by Open
   std::unique_ptr<IntentLog> intents;  // the owner's: rows of packed copies not committed yet
+  // Packed objects whose last row is deleted in the open batch: their ranges are punched once the
+  // delete is committed (a crash before would leave committed rows naming zeros).
+  std::vector<PackedRef> released_after_commit;
   std::vector<std::string> pending;  // placeholders of copies stored with HashWhen::kLater
   // objects/ subfolders made or found by this process: a mkdir per stored object (EEXIST 98% of
   // the time) was a system call per file renamed over under rsync. Under `mu`.
@@ -847,7 +850,11 @@ struct Vault::Impl {
   // NOLINTNEXTLINE(readability-make-member-function-const): it removes files and pack ranges.
   bool RemoveObject(const std::string& object) {
     if (auto ref = ParsePackedRef(object)) {
-      packs->Release(*ref);
+      if (sqlite3_get_autocommit(db) == 0) {
+        released_after_commit.push_back(std::move(*ref));
+      } else {
+        packs->Release(*ref);
+      }
       return true;
     }
     return ::unlink(Path(object).c_str()) == 0 || errno == ENOENT;
@@ -1264,6 +1271,7 @@ Status Vault::Impl::ReplayIntents() {
   const std::string path = Path("intents.log");
   auto log = IntentLog::Read(path);
   if (!log.ok()) return log.status();
+  stats.errors += log->bad_records;  // a torn tail (power loss): what follows it is not read
   if (!log->intents.empty()) {
     if (Status begun = Exec("BEGIN"); !begun.ok()) return begun;
     for (CopyIntent& intent : log->intents) {
@@ -1595,10 +1603,13 @@ Status Vault::CommitBatch() {
   Status committed = m.Exec("COMMIT");
   if (committed.ok()) {
     m.batch_begun_ns.store(0);
-    // Everything the log describes is in the catalog now.
+    // Everything the log describes is in the catalog now, and so are the deletes of the rows
+    // that named these ranges.
     if (m.intents && !m.intents->empty()) {
       if (Status cleared = m.intents->Clear(); !cleared.ok()) ++m.stats.errors;
     }
+    for (const PackedRef& ref : m.released_after_commit) m.packs->Release(ref);
+    m.released_after_commit.clear();
   }
   return committed;
 }

@@ -411,6 +411,52 @@ TEST_F(VaultStoreTest, AnIntentWhoseRangeLostItsContentIsNotReplayed) {
   EXPECT_EQ(v->Stats().versions, 1u);
 }
 
+// An eviction inside a batch punches its range only once the batch is committed: a crash before
+// (a child that dies with the batch open) leaves the row, and the content it names, intact.
+TEST_F(VaultStoreTest, AnEvictedPackedCopyKeepsItsBytesUntilTheDeleteIsCommitted) {
+  VaultOptions options;
+  options.retention_ns = 3600LL * 1'000'000'000;
+  int64_t old_id = 0;
+  {
+    auto v = Open(options);
+    auto old_one = Preserve(*v, File("old", std::string(9000, 'o')));
+    ASSERT_TRUE(old_one.ok());
+    old_id = old_one->version_id;
+    ASSERT_TRUE(Preserve(*v, File("keep", std::string(9000, 'k'))).ok());  // keeps the pack
+  }
+  fake_now += 7200LL * 1'000'000'000;
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    VaultOptions child_options = options;
+    child_options.dir = root_ + "/vault";
+    child_options.now_ns = FakeNow;
+    auto v = Vault::Open(child_options);
+    if (!v.ok()) ::_exit(10);
+    (*v)->BeginBatch();
+    auto evicted = (*v)->Maintain();
+    if (!evicted.ok() || *evicted != 2) ::_exit(11);
+    ::_exit(0);  // the deletes were never committed
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  fake_now -= 7200LL * 1'000'000'000;  // within retention again: nothing evicted at Open
+  auto v = Open(options);
+  auto version = v->GetVersion(old_id);
+  ASSERT_TRUE(version.ok()) << "the delete was not committed";
+  EXPECT_EQ(ReadObject(*v, *version), std::string(9000, 'o')) << "and its bytes are still there";
+  // Committed this time: the range goes with the batch.
+  fake_now += 7200LL * 1'000'000'000;
+  v->BeginBatch();
+  auto evicted = v->Maintain();
+  ASSERT_TRUE(evicted.ok());
+  EXPECT_EQ(*evicted, 2u);
+  ASSERT_TRUE(v->CommitBatch().ok());
+  EXPECT_FALSE(v->GetVersion(old_id).ok());
+}
+
 TEST_F(VaultStoreTest, AnAbandonedCopyLeavesNothing) {
   auto v = Open();
   auto r = Preserve(*v, File("x", "content"), [] { return false; });
