@@ -139,8 +139,8 @@ StatusOr<int> PackStore::Open(const PackedRef& ref) const {
       std::max<uint64_t>(1, std::min<uint64_t>(ref.length, limits::kVaultCopyChunkBytes)));
   auto buf = std::make_unique_for_overwrite<char[]>(buf_size);
   for (uint64_t done = 0; done < ref.length && s.ok();) {
-    const std::size_t want = static_cast<std::size_t>(
-        std::min<uint64_t>(ref.length - done, buf_size));
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<uint64_t>(ref.length - done, buf_size));
     const ssize_t n = ::pread(pack, buf.get(), want, static_cast<off_t>(ref.offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
