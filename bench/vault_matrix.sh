@@ -14,8 +14,8 @@
 # canaries the drill hit are counted apart), files changed before the stop (files of the share
 # missing or with other bytes just after the stop, before the rollback: what was really
 # damaged; a file opened and not yet written is not), stopped or not, the rollback's exit
-# status and summary, byte-identical yes/no, files lost, vault bytes (objects/ plus kept links
-# that are an inode's last name), measured after the stop and before the rollback, against
+# status and summary, byte-identical yes/no, files lost, vault bytes (its distinct objects by the
+# catalog: files in objects/ and ranges of pack files, plus kept links that are an inode's last name), measured after the stop and before the rollback, against
 # bytes overwritten = the sizes, before the attack, of the files the drill changed, canaries
 # included (for new file + unlink and move out and back too: the originals are what the vault
 # must keep, whatever the ciphertext's size).

@@ -3,7 +3,7 @@
 # temporary folder with and without `steen watch` on it (default configuration: vault, canaries,
 # detection), side by side, interleaved (off/on, then on/off, ...), after one untimed warm-up of
 # each; medians of --runs (>= 5) and the ratio watch / no watch, plus what the vault holds after
-# each run with the daemon (objects/ + kept links that are an inode's last name), the daemon's CPU
+# each run with the daemon (distinct objects + kept links that are an inode's last name), the daemon's CPU
 # time and its alerts (a benign workload must raise none; one the daemon stops is reported and
 # killed, not waited for).
 #
