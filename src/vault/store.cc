@@ -926,8 +926,9 @@ struct Vault::Impl {
       object_folders.insert(rel_dir);
       return Status::Ok();
     };
-    if (size <= limits::kVaultPackMaxObjectBytes) {
-      // An equal small copy may be packed: one object per content.
+    if (size > 0 && size <= limits::kVaultPackMaxObjectBytes) {
+      // An equal small copy may be packed: one object per content (the empty object never is:
+      // no query for every file a tar creates).
       if (auto existing = ExistingObject(sha256); existing && ParsePackedRef(*existing)) {
         if (!from.empty()) ::unlink(from.c_str());
         *deduplicated = true;
