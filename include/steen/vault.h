@@ -74,7 +74,7 @@ struct Version {
   int64_t mtime_ns = 0;  // the file's mtime when taken (restored too)
   int64_t taken_ns = 0;  // wall clock
   VersionKind kind = VersionKind::kBeforeWrite;
-  std::string sha256;       // hex of the content
+  std::string sha256;  // hex of the content
   // Relative to the vault folder: a file ("objects/ab/<sha>") or, for a small copy, a range of a
   // pack file ("packs/<name>.pack:<offset>:<length>"; read it with OpenObject).
   std::string object;

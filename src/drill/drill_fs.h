@@ -99,8 +99,6 @@ class Fd {
  private:
   int fd_;
 };
-Status ReadAllFd(int fd, uint64_t offset, uint64_t length, std::string* out);
-Status WriteAllFd(int fd, uint64_t offset, std::string_view data);
 
 // The local implementation, rooted at an existing folder (opened once, O_NOFOLLOW).
 StatusOr<std::unique_ptr<DrillFs>> OpenLocalDrillFs(const std::string& real_target);

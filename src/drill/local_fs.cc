@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "base/fd_io.h"
 #include "drill/drill_fs.h"
 
 namespace steen::drill {
@@ -22,31 +23,6 @@ Fd& Fd::operator=(Fd&& o) noexcept {
   if (fd_ >= 0) close(fd_);
   fd_ = std::exchange(o.fd_, -1);
   return *this;
-}
-
-Status ReadAllFd(int fd, uint64_t offset, uint64_t length, std::string* out) {
-  out->resize(length);
-  uint64_t done = 0;
-  while (done < length) {
-    ssize_t n = pread(fd, out->data() + done, length - done, offset + done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno("pread", errno);
-    if (n == 0) break;
-    done += n;
-  }
-  out->resize(done);
-  return Status::Ok();
-}
-
-Status WriteAllFd(int fd, uint64_t offset, std::string_view data) {
-  uint64_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = pwrite(fd, data.data() + done, data.size() - done, offset + done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno("pwrite", errno);
-    done += n;
-  }
-  return Status::Ok();
 }
 
 namespace {

@@ -38,6 +38,7 @@
 #include <numeric>
 #include <thread>
 
+#include "base/fd_io.h"
 #include "drill/cipher.h"
 #include "drill/drill_fs.h"
 #include "steen/limits.h"

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "steen/limits.h"
+#include "sys/file_opener.h"
 
 namespace steen::vault {
 namespace {
@@ -227,27 +228,12 @@ Status IntentLog::Clear() {
 }
 
 StatusOr<LogContents> IntentLog::Read(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ENOENT) return LogContents{};
-    return Status::FromErrno("vault: open " + path, errno);
+  auto bytes = sys::ReadSmallFile(sys::DefaultFileOpener(), path, limits::kMaxIntentLogBytes);
+  if (!bytes.ok()) {
+    if (bytes.status().code() == Status::Code::kNotFound) return LogContents{};
+    return Status::IoError("vault: " + bytes.status().message());
   }
-  std::string bytes;
-  char buf[65536];
-  Status s = Status::Ok();
-  while (bytes.size() < limits::kMaxIntentLogBytes) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      s = Status::FromErrno("vault: read " + path, errno);
-      break;
-    }
-    if (n == 0) break;
-    bytes.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  if (!s.ok()) return s;
-  return ParseLog(bytes);
+  return ParseLog(*bytes);
 }
 
 }  // namespace steen::vault

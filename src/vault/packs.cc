@@ -14,6 +14,7 @@
 #include <chrono>
 #include <memory>
 
+#include "base/fd_io.h"
 #include "steen/limits.h"
 
 namespace steen::vault {
@@ -31,20 +32,6 @@ bool ParseNumber(std::string_view text, uint64_t* out) {
 uint64_t AlignUp(uint64_t n) {
   constexpr uint64_t a = limits::kVaultPackAlignBytes;
   return (n + a - 1) / a * a;
-}
-
-Status WriteFully(int fd, std::string_view bytes, uint64_t offset) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n =
-        ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("write", errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return Status::Ok();
 }
 
 }  // namespace
@@ -114,7 +101,7 @@ StatusOr<PackedRef> PackStore::Append(std::string_view bytes) {
     if (Status s = StartPack(); !s.ok()) return s;
   }
   const uint64_t at = AlignUp(active_end_);
-  if (Status s = WriteFully(active_fd_, bytes, at); !s.ok()) {
+  if (Status s = WriteAllFd(active_fd_, at, bytes); !s.ok()) {
     // Whatever part was written is a range nobody names; the next append writes over it.
     return Status::IoError("vault: " + Path(active_) + ": " + s.message());
   }
@@ -134,24 +121,18 @@ StatusOr<int> PackStore::Open(const PackedRef& ref) const {
     return Status::FromErrno("vault: memfd_create", err);
   }
   Status s = Status::Ok();
-  // Sized to the object (most are a few KiB), at most one copy chunk.
-  const auto buf_size = static_cast<std::size_t>(
-      std::max<uint64_t>(1, std::min<uint64_t>(ref.length, limits::kVaultCopyChunkBytes)));
-  auto buf = std::make_unique_for_overwrite<char[]>(buf_size);
-  for (uint64_t done = 0; done < ref.length && s.ok();) {
-    const std::size_t want =
-        static_cast<std::size_t>(std::min<uint64_t>(ref.length - done, buf_size));
-    const ssize_t n = ::pread(pack, buf.get(), want, static_cast<off_t>(ref.offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      s = Status::FromErrno("vault pack " + path, errno);
-    } else if (n == 0) {
+  std::string chunk;
+  for (uint64_t done = 0; done < ref.length && s.ok(); done += chunk.size()) {
+    const uint64_t want = std::min<uint64_t>(ref.length - done, limits::kVaultCopyChunkBytes);
+    s = ReadAllFd(pack, ref.offset + done, want, &chunk);
+    if (s.ok() && chunk.size() < want) {
       s = Status::Corruption(
           fmt::format("vault pack {} ends before {} + {}", path, ref.offset, ref.length));
-    } else {
-      s = WriteFully(mem, std::string_view(buf.get(), static_cast<std::size_t>(n)), done);
-      done += static_cast<uint64_t>(n);
     }
+    if (s.ok()) s = WriteAllFd(mem, done, chunk);
+  }
+  if (!s.ok() && s.code() != Status::Code::kCorruption) {
+    s = Status::IoError("vault pack " + path + ": " + s.message());
   }
   ::close(pack);
   if (!s.ok()) {

@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/fd_io.h"
 #include "steen/limits.h"
 #include "steen/vault.h"
 #include "sys/clock.h"
@@ -180,45 +181,18 @@ Status ReadAll(int fd, int out_fd, Sha256* hash, uint64_t* bytes) {
 }
 
 // The whole content of a small file, read into memory for a packed copy. `fits` is false (and
-// nothing is kept) when the file holds more than `cap` bytes by the time it is read.
-struct SmallContent {
-  std::unique_ptr<char[]> data;
-  std::size_t size = 0;
-  std::string_view view() const { return {data.get(), size}; }
-};
-Status ReadSmall(int fd, uint64_t expected, uint64_t cap, SmallContent* out, bool* fits) {
-  // One byte more than expected: a file that grew is seen to, and then read to its end.
-  auto room = static_cast<std::size_t>(std::min(expected, cap) + 1);
-  auto data = std::make_unique_for_overwrite<char[]>(room);
-  std::size_t size = 0;
-  *fits = true;
-  while (true) {
-    if (size == room) {
-      if (room > cap) {
-        *fits = false;
-        return Status::Ok();
-      }
-      const std::size_t bigger = static_cast<std::size_t>(std::min<uint64_t>(cap + 1, room * 2));
-      auto grown = std::make_unique_for_overwrite<char[]>(bigger);
-      std::memcpy(grown.get(), data.get(), size);
-      data = std::move(grown);
-      room = bigger;
-    }
-    const ssize_t n = ::pread(fd, data.get() + size, room - size, static_cast<off_t>(size));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("read", errno);
-    }
-    if (n == 0) break;
-    size += static_cast<std::size_t>(n);
+// *out is not to be used) when the file holds more than `cap` bytes by the time it is read.
+Status ReadSmall(int fd, uint64_t expected, uint64_t cap, std::string* out, bool* fits) {
+  // One byte more than expected: a file that grew since its fstat is seen to, and read again
+  // up to one byte past the cap.
+  uint64_t asked = std::min(expected, cap) + 1;
+  Status read = ReadAllFd(fd, 0, asked, out);
+  if (read.ok() && out->size() == asked && asked <= cap) {
+    asked = cap + 1;
+    read = ReadAllFd(fd, 0, asked, out);
   }
-  if (size > cap) {
-    *fits = false;
-    return Status::Ok();
-  }
-  out->data = std::move(data);
-  out->size = size;
-  return Status::Ok();
+  *fits = read.ok() && out->size() <= cap;
+  return read;
 }
 
 // Hashes (and optionally copies to `out_fd`) the whole content of `fd`.
@@ -588,7 +562,7 @@ struct Vault::Impl {
   StmtCache statements;
   ObjectFlusher flusher;
   SpareFiles spares;
-  std::unique_ptr<PackStore> packs;  // small copies (the owner's appends); made by Open
+  std::unique_ptr<PackStore> packs;    // small copies (the owner's appends); made by Open
   std::unique_ptr<IntentLog> intents;  // the owner's: rows of packed copies not committed yet
   // Packed objects whose last row is deleted in the open batch: their ranges are punched once the
   // delete is committed (a crash before would leave committed rows naming zeros).
@@ -850,7 +824,7 @@ struct Vault::Impl {
   // NOLINTNEXTLINE(readability-make-member-function-const): it removes files and pack ranges.
   bool RemoveObject(const std::string& object) {
     if (auto ref = ParsePackedRef(object)) {
-      if (sqlite3_get_autocommit(db) == 0) {
+      if (InBatch()) {
         released_after_commit.push_back(std::move(*ref));
       } else {
         packs->Release(*ref);
@@ -865,10 +839,12 @@ struct Vault::Impl {
     return ::stat(Path(object).c_str(), &st) == 0;
   }
 
+  // A batch (BEGIN ... COMMIT) is open on this connection.
+  bool InBatch() const { return sqlite3_get_autocommit(db) == 0; }
   // True when a copy's rows need no commit before the writer is answered: committed already
   // (no batch open), or a packed copy whose rows went to the intent log. Called under `mu`.
   bool RowsSafe(bool packed, const Version& v, int64_t ctime_ns, int64_t change_time_ns) {
-    if (sqlite3_get_autocommit(db) != 0) return true;
+    if (!InBatch()) return true;
     if (!packed || !intents) return false;
     CopyIntent intent{v, ctime_ns, change_time_ns};
     if (Status logged = intents->Append(intent); !logged.ok()) {
@@ -891,6 +867,15 @@ struct Vault::Impl {
     }
     struct stat st {};
     return object == ObjectPath(sha256) && ::stat(Path(object).c_str(), &st) == 0;
+  }
+  // The packs the catalog names, each with its number of distinct objects.
+  std::map<std::string, uint64_t> LivePacks() {
+    std::map<std::string, uint64_t> live;
+    Stmt q(db, &statements, "SELECT DISTINCT object FROM versions WHERE object LIKE 'packs/%'");
+    while (q.Step() == SQLITE_ROW) {
+      if (auto ref = ParsePackedRef(q.Text(0))) ++live[ref->pack];
+    }
+    return live;
   }
   // The owner's Open, before Recover: rows of packed copies that a crash kept from the catalog
   // are recorded from the intent log; the log is then emptied and opened for this run.
@@ -1184,12 +1169,7 @@ void Vault::Impl::LoadCounters() {
   }
   Stmt versions(db, &statements, "SELECT COUNT(*) FROM versions");
   if (versions.Step() == SQLITE_ROW) version_count = static_cast<uint64_t>(versions.Int(0));
-  std::map<std::string, uint64_t> live;
-  Stmt packed(db, &statements, "SELECT DISTINCT object FROM versions WHERE object LIKE 'packs/%'");
-  while (packed.Step() == SQLITE_ROW) {
-    if (auto ref = ParsePackedRef(packed.Text(0))) ++live[ref->pack];
-  }
-  packs->SetLive(std::move(live));
+  packs->SetLive(LivePacks());
   Stmt links(db, &statements, "SELECT COUNT(*) FROM links");
   if (links.Step() == SQLITE_ROW) stats.links = static_cast<uint64_t>(links.Int(0));
   stats.versions = version_count;
@@ -1241,10 +1221,7 @@ Status Vault::Impl::Recover() {
   // ... and packs no row names (ranges nobody names inside a named pack stay until it goes).
   {
     std::set<std::string> referenced;
-    Stmt q(db, &statements, "SELECT DISTINCT object FROM versions WHERE object LIKE 'packs/%'");
-    while (q.Step() == SQLITE_ROW) {
-      if (auto ref = ParsePackedRef(q.Text(0))) referenced.insert(ref->pack);
-    }
+    for (const auto& [pack, objects] : LivePacks()) referenced.insert(pack);
     packs->RemoveUnreferenced(referenced);
   }
   // 4. Link rows whose link is gone.
@@ -1472,15 +1449,15 @@ StatusOr<PreserveResult> Vault::Preserve(int fd, const struct stat& st, const Fi
   // A small copy (the owner's) is read into memory, hashed at once and appended to a pack: no
   // file of its own (an inode, two renames), nothing to hash afterwards. A file that grew past
   // the limit meanwhile is copied the other way.
-  SmallContent small;
+  std::string small;
   bool packed = false;
   if (size > 0 && m.owner && size <= limits::kVaultPackMaxObjectBytes) {
     copy = ReadSmall(fd, size, limits::kVaultPackMaxObjectBytes, &small, &packed);
     if (copy.ok() && packed) {
       Sha256 hash;
-      hash.Update(small.data.get(), small.size);
+      hash.Update(small.data(), small.size());
       sha = hash.HexDigest();
-      copied = small.size;
+      copied = small.size();
     }
   }
   if (!copy.ok() || packed) {
@@ -1548,7 +1525,7 @@ StatusOr<PreserveResult> Vault::Preserve(int fd, const struct stat& st, const Fi
   }
   bool dedup = false;
   auto object =
-      packed ? m.StorePacked(small.view(), sha, &dedup) : m.StoreObject(tmp, sha, copied, &dedup);
+      packed ? m.StorePacked(small, sha, &dedup) : m.StoreObject(tmp, sha, copied, &dedup);
   if (!object.ok()) {
     ++m.stats.errors;
     m.AddChange(ChangeOp::kWrite, file.path, "", st.st_dev, st.st_ino, actor, now, 0);
@@ -1587,7 +1564,7 @@ StatusOr<PreserveResult> Vault::Preserve(int fd, const struct stat& st, const Fi
 void Vault::BeginBatch() {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
-  if (sqlite3_get_autocommit(m.db) != 0 && m.Exec("BEGIN").ok()) {
+  if (!m.InBatch() && m.Exec("BEGIN").ok()) {
     m.batch_begun_ns.store(MonotonicNs());
   }
 }
@@ -1595,7 +1572,7 @@ void Vault::BeginBatch() {
 Status Vault::CommitBatch() {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
-  if (sqlite3_get_autocommit(m.db) != 0) {
+  if (!m.InBatch()) {
     m.batch_begun_ns.store(0);
     return Status::Ok();
   }

@@ -625,7 +625,8 @@ void Daemon::Impl::HandlePermission(sys::SysEvent& ev) {
     gap = Preserve(ev, &copy);
     // The copy's rows are durable before the write is allowed: committed, or (a packed copy) in
     // the vault's intent log. An empty file's open is allowed already; its rows go with the batch.
-    if (ev.ticket && (!gap.empty() || copy.commit_needed)) CommitVault(/*reopen=*/true);
+    // (A gap leaves `copy` as it was: commit_needed.)
+    if (ev.ticket && copy.commit_needed) CommitVault(/*reopen=*/true);
   }
   if (IsOperatorTool(event.actor)) {
     // steen rollback putting files back: kept like any write, never judged.
