@@ -333,6 +333,18 @@ inline constexpr std::size_t kMaxRescanDirectories = 20000;
 // Damaged files listed in one rescan alert (the count covers all).
 inline constexpr std::size_t kMaxRescanAlertFiles = 32;
 
+// An smbd stopped anywhere but at its event loop's wait may hold a lock of Samba's shared
+// databases (a tdb chain lock, a robust mutex) and stall every other client that needs it: such a
+// stop is stepped (SIGCONT, this long running, SIGSTOP again) until it lands at the wait, at most
+// so many times and for so long in all; then it is left where it is (docs/design/watch.md).
+inline constexpr int kSafeStopStepUs = 2000;
+inline constexpr int kSafeStopMaxSteps = 25;
+inline constexpr int kSafeStopBudgetMs = 2000;
+// How often a stop that has not taken effect yet (the process waits in a held open) is looked at.
+inline constexpr int kSafeStopCheckUs = 500;
+// Stops being settled at once (more are left as they were stopped).
+inline constexpr std::size_t kMaxSafeStops = 256;
+
 // ---- Watch: SMB containment (src/watch/responder.cc, src/sys/client_blocker.cc) ---------------
 // How long a contained client's reconnection is refused by default (config `smb.block_seconds`),
 // and at most: longer than a week is a decision for the operator, not a default of a daemon.

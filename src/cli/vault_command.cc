@@ -15,6 +15,7 @@
 #include "cli/state_options.h"
 #include "steen/vault.h"
 #include "vault/guarded_replace.h"
+#include "watch/incident_operator.h"
 #include "watch/incident_store.h"
 
 namespace steen::cli {
@@ -125,6 +126,16 @@ void RegisterRollback(CLI::App& app) {
     for (const watch::IncidentProcess& p : incident->processes) {
       request.actors.push_back(vault::ToActorRef(p.actor));
     }
+    // What an earlier incident caught of the same processes or clients stays that incident's.
+    watch::IncidentFilter filter;
+    filter.with_history = true;
+    auto others = store->List(filter);
+    if (!others.ok()) {
+      std::fprintf(stderr, "steen: rollback %s: %s\n", id->c_str(),
+                   others.status().message().c_str());
+      return SetExitCode(2);
+    }
+    request.since_ns = watch::RollbackStartNs(*incident, *others);
     auto report = vault::Rollback(*vault, request);
     if (!report.ok()) {
       std::fprintf(stderr, "steen: rollback %s: %s\n", id->c_str(),

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 
 #include "steen/limits.h"
 #include "sys/proc.h"
@@ -19,6 +20,44 @@ int PidfdSendSignal(int pidfd, int sig) {
 }
 
 }  // namespace
+
+std::optional<long> ParseSyscallNumber(std::string_view text) {
+  const std::size_t end = text.find_first_of(" \n");
+  std::string_view head = text.substr(0, end);
+  long nr = 0;
+  auto [ptr, ec] = std::from_chars(head.data(), head.data() + head.size(), nr);
+  if (ec != std::errc() || ptr != head.data() + head.size() || head.empty()) return std::nullopt;
+  return nr;
+}
+
+bool IsEventLoopWait(long nr) {
+  switch (nr) {
+#ifdef SYS_epoll_wait
+    case SYS_epoll_wait:
+#endif
+#ifdef SYS_epoll_pwait
+    case SYS_epoll_pwait:
+#endif
+#ifdef SYS_epoll_pwait2
+    case SYS_epoll_pwait2:
+#endif
+#ifdef SYS_poll
+    case SYS_poll:
+#endif
+#ifdef SYS_ppoll
+    case SYS_ppoll:
+#endif
+#ifdef SYS_select
+    case SYS_select:
+#endif
+#ifdef SYS_pselect6
+    case SYS_pselect6:
+#endif
+      return true;
+    default:
+      return false;
+  }
+}
 
 KernelProcessControl::KernelProcessControl(FileOpener* opener, std::string proc_root)
     : opener_(opener ? opener : DefaultFileOpener()), proc_root_(std::move(proc_root)) {}
@@ -65,6 +104,32 @@ Status KernelProcessControl::Signal(pid_t pid, uint64_t start_time, int sig, con
     return Status::FromErrno("cannot " + who + ": pidfd_send_signal", errno);
   }
   return Status::Ok();
+}
+
+// A stopped thread's /proc syscall file names the call it stopped in or at the return of (a stop
+// takes effect on the way back to user space); a thread stopped in user code shows -1. Samba's
+// main thread holds no database lock across its event loop's wait, so a stop there is harmless to
+// the other clients.
+StatusOr<StopPoint> KernelProcessControl::Inspect(pid_t pid, uint64_t start_time) {
+  const std::string dir = proc_root_ + "/" + std::to_string(pid);
+  auto text = ReadSmallFile(opener_, dir + "/stat", limits::kMaxProcFileBytes);
+  if (!text.ok()) return Status::NotFound("pid " + std::to_string(pid) + " has exited");
+  auto stat = ParseProcStat(*text);
+  if (!stat) return Status::Internal("pid " + std::to_string(pid) + ": unreadable /proc stat");
+  if (start_time != 0 && stat->start_time != start_time) {
+    return Status::NotFound("pid " + std::to_string(pid) + " now belongs to another process");
+  }
+  if (stat->state != 'T' && stat->state != 't') return StopPoint::kNotStopped;
+  auto call = ReadSmallFile(opener_, dir + "/task/" + std::to_string(pid) + "/syscall",
+                            limits::kMaxProcFileBytes);
+  if (!call.ok()) {
+    if (call.status().code() == Status::Code::kNotFound) {
+      return Status::NotFound("pid " + std::to_string(pid) + " has exited");
+    }
+    return Status::Unsupported("pid " + std::to_string(pid) + ": " + call.status().message());
+  }
+  std::optional<long> nr = ParseSyscallNumber(*call);
+  return nr && IsEventLoopWait(*nr) ? StopPoint::kEventWait : StopPoint::kElsewhere;
 }
 
 }  // namespace steen::sys

@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "steen/status.h"
@@ -15,9 +17,29 @@
 
 namespace steen::sys {
 
+// Where a process's main thread is, once a SIGSTOP was sent to it.
+enum class StopPoint {
+  kNotStopped,  // the stop has not taken effect (yet): it runs, or waits in a permission event
+  kEventWait,   // stopped in (or at the return of) an event loop's wait: epoll, poll, select
+  kElsewhere,   // stopped anywhere else: in user code or another system call
+};
+
+// The system call number at the head of /proc/PID/task/TID/syscall ("232 0x4 ..." -> 232;
+// "-1 0x7ffd... 0x7f..." -> -1), or nullopt for "running" and anything unreadable.
+std::optional<long> ParseSyscallNumber(std::string_view text);
+// Whether `nr` is one of the waits an event loop blocks in on this architecture.
+bool IsEventLoopWait(long nr);
+
 class ProcessControl {
  public:
   virtual ~ProcessControl() = default;
+  // Where the process stands after a stop. NotFound when it exited (or its pid was reused);
+  // Unsupported where it cannot be told (fakes, a kernel without /proc/PID/syscall).
+  virtual StatusOr<StopPoint> Inspect(pid_t pid, uint64_t start_time) {
+    (void)pid;
+    (void)start_time;
+    return Status::Unsupported("no stop inspection");
+  }
   // `start_time` is Actor::start_time (field 22 of /proc/PID/stat); 0 skips the check (refused:
   // without it a reused pid could be hit).
   virtual Status Suspend(pid_t pid, uint64_t start_time) = 0;  // SIGSTOP
@@ -31,6 +53,7 @@ class KernelProcessControl : public ProcessControl {
   Status Suspend(pid_t pid, uint64_t start_time) override;
   Status Resume(pid_t pid, uint64_t start_time) override;
   Status Kill(pid_t pid, uint64_t start_time) override;
+  StatusOr<StopPoint> Inspect(pid_t pid, uint64_t start_time) override;
 
  private:
   Status Signal(pid_t pid, uint64_t start_time, int sig, const char* what);

@@ -28,6 +28,7 @@
 #include "watch/notify.h"
 #include "watch/rescan.h"
 #include "watch/responder.h"
+#include "watch/safe_stops.h"
 #include "watch/stopped_trees.h"
 #include "watch/write_hold.h"
 
@@ -231,6 +232,8 @@ struct Daemon::Impl {
   // not stop (an SMB session outside the contained client, a protected program) would write once
   // let go, and must be judged like the others.
   std::vector<std::pair<pid_t, uint64_t>> stopped_writers;
+  // smbd sessions just stopped, until each is stopped at its event loop's wait (safe_stops.h).
+  std::unique_ptr<SafeStops> safe_stops;
   SystemdNotifier notifier;
   std::unique_ptr<LoopWatchdog> watchdog;
 
@@ -282,6 +285,8 @@ struct Daemon::Impl {
   // Hold: the suspects after an event, and the held opens that may go now.
   void UpdateSuspects();
   void ReleaseHeld();
+  // Steps the smbd stops that are due (safe_stops.h) and records those left outside the wait.
+  void AdvanceSafeStops();
   void LetHeldGo(WriteHold::Why why, const std::function<bool(const Actor&)>& which = {});
   // Answers a permission event's ticket (if it has one) and records the write it lets through.
   void LetThrough(sys::SysEvent& ev);
@@ -440,6 +445,11 @@ Status Daemon::Impl::Init() {
   responder = std::make_unique<Responder>(response, control, attribute,
                                           attributor ? attributor->smb_sessions().get() : nullptr,
                                           blocker.get(), std::move(processes));
+  if (config.action == Action::kSuspend && !config.dry_run) {
+    safe_stops = std::make_unique<SafeStops>(control, [this](pid_t pid, uint64_t start_time) {
+      return !responder->IsSpared(pid, start_time);
+    });
+  }
 
   // 4. Canaries, before any mark exists.
   canaries = std::make_unique<Canaries>(config.canaries, config.paths);
@@ -699,6 +709,24 @@ void Daemon::Impl::ReleaseHeld() {
   }
   UpdateSuspects();
   for (sys::SysEvent& ev : hold->Release(MonotonicNowNs())) LetThrough(ev);
+}
+
+void Daemon::Impl::AdvanceSafeStops() {
+  if (!safe_stops || safe_stops->pending() == 0) return;
+  SafeStops::Progress progress = safe_stops->Advance(MonotonicNowNs());
+  // Stopped again: a held open of theirs goes, like one of a process an alert stopped.
+  if (hold) {
+    stopped_writers.insert(stopped_writers.end(), progress.stopped_again.begin(),
+                           progress.stopped_again.end());
+  }
+  for (const SafeStops::Settled& settled : progress.settled) {
+    if (settled.note.empty()) continue;
+    Log(fmt::format("incident {}: smbd {} {}", settled.incident_id, settled.pid, settled.note));
+    if (incidents) {
+      (void)incidents->SetProcessState(settled.incident_id, settled.pid, settled.start_time,
+                                       ProcessState::kSuspended, settled.note);
+    }
+  }
 }
 
 void Daemon::Impl::LetHeldGo(WriteHold::Why why, const std::function<bool(const Actor&)>& which) {
@@ -1058,6 +1086,7 @@ void Daemon::Impl::Publish(std::vector<Decided> decided) {
         stopped_writers.emplace_back(p.actor.pid, p.actor.start_time);
       }
     }
+    const uint64_t stopped_ns = MonotonicNowNs();
     if (incidents) {
       std::vector<Actor> members;
       for (const ProcessOutcome& p : d.outcome.processes) members.push_back(p.actor);
@@ -1079,6 +1108,16 @@ void Daemon::Impl::Publish(std::vector<Decided> decided) {
           if (!s.ok()) ++stats.incident_errors;
         }
         RecordBlocks(*id, d.outcome);
+        // Stopped smbd sessions share Samba's databases with every other client: each is settled
+        // at its event loop's wait (after the incident's rows exist, for a note on them).
+        if (safe_stops) {
+          for (const ProcessOutcome& p : d.outcome.processes) {
+            if (p.state == ProcessState::kSuspended &&
+                sys::IsSmbdProcess(p.actor.comm, p.actor.exe)) {
+              safe_stops->Add(p.actor, *id, stopped_ns);
+            }
+          }
+        }
         if (vault) {
           // Everything these processes changed stays in the vault until the incident is closed.
           std::vector<vault::ActorRef> actors;
@@ -1424,6 +1463,13 @@ int Daemon::Poll(std::chrono::milliseconds timeout, int max_events) {
     }
   }
   if (d.vault) timeout = std::min(timeout, d.CatalogBatchLeft());
+  if (d.safe_stops) {
+    if (std::optional<uint64_t> due = d.safe_stops->NextDeadline()) {
+      const uint64_t now = MonotonicNowNs();
+      const auto left = std::chrono::milliseconds(*due > now ? (*due - now) / 1'000'000 + 1 : 0);
+      timeout = std::min(timeout, left);
+    }
+  }
   while (handled < max_events) {
     std::optional<sys::SysEvent> ev =
         d.events->Next(handled == 0 ? timeout : std::chrono::milliseconds(0));
@@ -1439,6 +1485,7 @@ int Daemon::Poll(std::chrono::milliseconds timeout, int max_events) {
       d.Log(std::string("event handling failed: ") + e.what());
     }
   }
+  d.AdvanceSafeStops();
   d.ReleaseHeld();  // budgets that ran out while no event came
   // The copies' hashes (each moves a copy to its content address), on no writer's time and after
   // the batch's close-writes were judged: hashing a copy as its open was answered delayed the
@@ -1462,6 +1509,16 @@ void Daemon::Stop() {
   d.stopped = true;
   d.notifier.Stopping();
   d.watchdog.reset();
+  if (d.safe_stops) {
+    d.safe_stops->Abandon();  // none is left running between two steps
+    const SafeStopStats& s = d.safe_stops->stats();
+    if (s.at_once + s.after_steps + s.left + s.gone + s.released + s.unknown + s.dropped > 0) {
+      d.Log(fmt::format(
+          "smbd stops: {} at the event loop's wait at once, {} after {} steps, {} left elsewhere, "
+          "{} gone, {} resumed meanwhile, {} not inspectable, {} not settled (too many)",
+          s.at_once, s.after_steps, s.steps, s.left, s.gone, s.released, s.unknown, s.dropped));
+    }
+  }
   d.LetHeldGo(WriteHold::Why::kStop);
   if (d.events) d.events->Clear();
   if (d.source) d.source->Stop();  // allows every outstanding permission event

@@ -278,6 +278,44 @@ std::string IncidentToJson(const Incident& incident, bool full, int64_t now_ns) 
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+namespace {
+
+bool SharesAnActor(const Incident& a, const Incident& b) {
+  for (const IncidentProcess& p : a.processes) {
+    for (const IncidentProcess& q : b.processes) {
+      const Actor& x = p.actor;
+      const Actor& y = q.actor;
+      if (!x.smb_client_address.empty() && x.smb_client_address == y.smb_client_address) {
+        return true;
+      }
+      if (x.pid > 0 && x.pid == y.pid && x.start_time != 0 && x.start_time == y.start_time) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+int64_t RollbackStartNs(const Incident& incident, const std::vector<Incident>& others) {
+  int64_t start = 0;
+  for (const Incident& earlier : others) {
+    if (earlier.id == incident.id || earlier.created_ns >= incident.created_ns ||
+        !SharesAnActor(incident, earlier)) {
+      continue;
+    }
+    // Its own steps only up to this incident's creation: a decision taken later (the operator
+    // killing it during the new attack) must not cut the new attack's first files off.
+    int64_t last = earlier.created_ns;
+    for (const IncidentAction& action : earlier.history) {
+      if (action.time_ns < incident.created_ns) last = std::max(last, action.time_ns);
+    }
+    start = std::max(start, last);
+  }
+  return start;
+}
+
 std::string FormatIncidentTable(const std::vector<Incident>& incidents) {
   const int64_t now = WallNowNs();
   std::vector<std::vector<std::string>> rows = {

@@ -67,6 +67,15 @@ StatusOr<DecisionOutcome> ResumeIncident(IncidentStore& store, const std::string
 StatusOr<DecisionOutcome> KillIncident(IncidentStore& store, const std::string& id,
                                        sys::ProcessControl& control, uid_t operator_uid);
 
+// Where the rollback of `incident` starts (wall ns): what its processes or SMB clients did before
+// is not its doing when an earlier incident caught the same process (pid + start time) or client
+// address: that incident owns their changes up to its last recorded step (alert, containment,
+// decision) before `incident` was created. A client caught twice would otherwise see the second
+// rollback replay the first attack, and an inode reused since tie the second attack's files to
+// the first's copies. 0 (all of their changes) when no earlier incident shares one. `others` are
+// read with their history (IncidentFilter::with_history); `incident` itself may be among them.
+int64_t RollbackStartNs(const Incident& incident, const std::vector<Incident>& others);
+
 // One JSON object on one line: id, time (RFC 3339 UTC), updated, state, rule, severity, score,
 // scope, scope_key, host, message, process (the first recorded process, or null), processes,
 // files {count, listed}, window {start, end}, blocks [{address, ports, state, table, since, until,

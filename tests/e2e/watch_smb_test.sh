@@ -88,6 +88,7 @@ one_attack() {
   check "[ $SMB_REFUSED = yes ]" "$label: a new connection from the attacker was not refused: $(tail -2 "$WORK/$label/reconnect.out")"
   check "[ $SMB_COL_OK = yes ]" "$label: the colleague was interrupted or alerted: $(grep -m3 NT_STATUS "$WORK/$label/colleague.out")"
   check "[ \"\$(cat '$WORK/$label/rollback.rc')\" = 0 ]" "$label: rollback failed: $(tail -3 "$WORK/$label/rollback.jsonl")"
+  check "[ $SMB_FOREIGN -eq 0 ]" "$label: the rollback touched $SMB_FOREIGN files outside $label/: $(grep -v -F "/$label/" "$WORK/$label/rollback.jsonl" | head -2)"
   check "[ $SMB_IDENTICAL = yes ]" "$label: not byte-identical after rollback ($SMB_LOST lost): $(diff "$WORK/$label/before.txt" "$WORK/$label/after.txt" | head -4)"
   check "\"$STEEN\" incidents --state-dir '$SMB_STATE' show '$SMB_INCIDENT' | grep -c -F '$RIG_ATT_ADDR' > /dev/null" \
     "$label: incidents show does not name the client"

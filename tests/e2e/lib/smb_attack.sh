@@ -21,7 +21,7 @@
 # connection from the attacker's address was refused), SMB_COL_OK (yes/no: the colleague's session
 # did all its work, unsuspended and unalerted), SMB_IDENTICAL (yes/no after rollback), SMB_LOST
 # (files of the share missing or different after rollback), SMB_ALERT_CLIENT (the alert's
-# client.address).
+# client.address), SMB_FOREIGN (files the rollback touched outside the attacked folder).
 
 SMB_TIMEOUT=${SMB_TIMEOUT:-40}
 
@@ -140,7 +140,7 @@ smb_attack() {
   shift 2
   local dir=$WORK/$label target=$RIG_SHARE_DIR/$label folder=$label-colleague
   SMB_INCIDENT="" SMB_DAMAGED=0 SMB_STOPPED=no SMB_REFUSED=no SMB_COL_OK=no SMB_IDENTICAL=no
-  SMB_LOST=-1 SMB_ALERT_CLIENT=""
+  SMB_LOST=-1 SMB_ALERT_CLIENT="" SMB_FOREIGN=0
   mkdir -p "$dir"
   # Populated while steen watches the share: bounded, in case steen stops the copy (SIGCONT
   # follows timeout's signal).
@@ -230,6 +230,9 @@ smb_attack() {
     timeout 120 "$STEEN" rollback "$SMB_INCIDENT" --state-dir "$SMB_STATE" --format jsonl \
       > "$dir/rollback.jsonl" 2>&1
     echo $? > "$dir/rollback.rc"
+    # Only this attack's folder: an earlier attack of the same client is its own incident's.
+    SMB_FOREIGN=$(jq -r 'select(.path != null) | .path' "$dir/rollback.jsonl" 2> /dev/null |
+      grep -c -v -F "$target/")
   fi
   _smb_tree_sums "$target" > "$dir/after.txt"
   if cmp -s "$dir/before.txt" "$dir/after.txt"; then SMB_IDENTICAL=yes; fi

@@ -1,8 +1,10 @@
 // Attribution, exe hashing and process control against real (child) processes; no root needed.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -562,6 +564,73 @@ TEST(ProcessControl, SuspendResumeKillWithStartTimeCheck) {
   EXPECT_EQ(WTERMSIG(status), SIGKILL);
   Status gone = control.Kill(child, actor.start_time);
   EXPECT_EQ(gone.code(), Status::Code::kNotFound) << gone.ToString();
+}
+
+TEST(ProcessControl, SyscallNumbersAndEventLoopWaits) {
+  EXPECT_EQ(ParseSyscallNumber("232 0x4 0x7ffc 0x3e8 0xffffffff 0x0 0x0 0x7ffd 0x7f12\n"), 232);
+  EXPECT_EQ(ParseSyscallNumber("-1 0x7ffd10 0x55d2\n"), -1);
+  EXPECT_EQ(ParseSyscallNumber("running\n"), std::nullopt);
+  EXPECT_EQ(ParseSyscallNumber(""), std::nullopt);
+  EXPECT_EQ(ParseSyscallNumber("12x 0x1"), std::nullopt);
+#ifdef SYS_epoll_pwait
+  EXPECT_TRUE(IsEventLoopWait(SYS_epoll_pwait));
+#endif
+#ifdef SYS_ppoll
+  EXPECT_TRUE(IsEventLoopWait(SYS_ppoll));
+#endif
+  EXPECT_FALSE(IsEventLoopWait(SYS_futex));
+  EXPECT_FALSE(IsEventLoopWait(SYS_openat));
+  EXPECT_FALSE(IsEventLoopWait(-1));
+}
+
+// A child stopped while it waits in poll(2) is at an event loop's wait; one stopped in user code
+// (a busy loop) or in another call (a pause in nanosleep, as in a lock's back-off) is elsewhere.
+TEST(ProcessControl, InspectTellsAnEventLoopWaitFromElsewhere) {
+  enum class Doing { kPoll, kSpin, kNanosleep };
+  auto spawn = [](Doing doing) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      for (;;) {
+        switch (doing) {
+          case Doing::kPoll:
+            ::poll(nullptr, 0, -1);
+            break;
+          case Doing::kSpin:
+            for (volatile int i = 0; i < 1000000; ++i) {
+            }
+            break;
+          case Doing::kNanosleep: {
+            timespec ts{10, 0};
+            ::nanosleep(&ts, nullptr);
+            break;
+          }
+        }
+      }
+    }
+    return pid;
+  };
+  ProcessAttributor attributor(DefaultFileOpener(), RealClock::Get());
+  KernelProcessControl control;
+  for (Doing doing : {Doing::kPoll, Doing::kSpin, Doing::kNanosleep}) {
+    const pid_t child = spawn(doing);
+    ASSERT_GT(child, 0);
+    ::usleep(50000);  // in its loop
+    const uint64_t start_time = attributor.Attribute(child).start_time;
+    ASSERT_GT(start_time, 0u);
+    auto running = control.Inspect(child, start_time);
+    ASSERT_TRUE(running.ok()) << running.status().ToString();
+    EXPECT_EQ(*running, StopPoint::kNotStopped);
+    ASSERT_TRUE(control.Suspend(child, start_time).ok());
+    for (int i = 0; i < 100 && StateOf(child) != 'T'; ++i) ::usleep(10000);
+    auto point = control.Inspect(child, start_time);
+    ASSERT_TRUE(point.ok()) << point.status().ToString();
+    EXPECT_EQ(*point, doing == Doing::kPoll ? StopPoint::kEventWait : StopPoint::kElsewhere)
+        << "case " << static_cast<int>(doing);
+    EXPECT_EQ(control.Inspect(child, start_time + 1).status().code(), Status::Code::kNotFound);
+    ASSERT_TRUE(control.Kill(child, start_time).ok());
+    ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+    EXPECT_EQ(control.Inspect(child, start_time).status().code(), Status::Code::kNotFound);
+  }
 }
 
 TEST(GuardedOpener, FlagsOpensUnderMarkedRootsByAnsweringThreads) {

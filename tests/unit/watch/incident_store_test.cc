@@ -333,5 +333,59 @@ TEST_F(IncidentStoreTest, ResumeReportsGoneAndFailures) {
   EXPECT_NE(json.find("\"state\":\"killed\""), std::string::npos);
 }
 
+
+// A client caught twice: the second rollback starts after the first incident's last step before
+// it; an incident of other processes and clients, a later one, and a decision taken after the
+// second began do not move it.
+TEST(RollbackStartTest, AnEarlierIncidentOfTheSameClientOwnsItsChanges) {
+  auto process = [](pid_t pid, uint64_t start_time, const std::string& client) {
+    IncidentProcess p;
+    p.actor.pid = pid;
+    p.actor.start_time = start_time;
+    p.actor.smb_client_address = client;
+    return p;
+  };
+  auto action = [](int64_t time_ns) {
+    IncidentAction a;
+    a.time_ns = time_ns;
+    return a;
+  };
+  Incident first;
+  first.id = "INC-1";
+  first.created_ns = 1000;
+  first.processes = {process(10, 7, "198.18.0.2")};
+  first.history = {action(1000), action(1050), action(5000)};  // kill at 5000, after the second
+  Incident second;
+  second.id = "INC-2";
+  second.created_ns = 3000;
+  second.processes = {process(10, 7, "198.18.0.2"), process(20, 9, "198.18.0.2")};
+  Incident unrelated;
+  unrelated.id = "INC-0";
+  unrelated.created_ns = 2000;
+  unrelated.processes = {process(30, 1, "198.18.0.9")};
+  unrelated.history = {action(2500)};
+  Incident later;
+  later.id = "INC-3";
+  later.created_ns = 4000;
+  later.processes = {process(20, 9, "198.18.0.2")};
+  later.history = {action(4000)};
+
+  EXPECT_EQ(RollbackStartNs(second, {first, second, unrelated, later}), 1050);
+  EXPECT_EQ(RollbackStartNs(first, {first, second, unrelated, later}), 0);
+  EXPECT_EQ(RollbackStartNs(later, {first, second, later}), 3000);  // second's creation
+  // The same pid with another start time is another process; no client: not shared.
+  Incident reused;
+  reused.id = "INC-4";
+  reused.created_ns = 6000;
+  reused.processes = {process(10, 8, "")};
+  Incident local;
+  local.id = "INC-5";
+  local.created_ns = 500;
+  local.processes = {process(10, 7, "")};
+  local.history = {action(600)};
+  EXPECT_EQ(RollbackStartNs(reused, {local}), 0);
+  EXPECT_EQ(RollbackStartNs(first, {local}), 600);  // same pid and start time
+}
+
 }  // namespace
 }  // namespace steen::watch

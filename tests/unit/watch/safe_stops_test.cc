@@ -1,0 +1,184 @@
+// Settling smbd stops at the event loop's wait (watch/safe_stops.h), with a scripted process
+// control: where each stop lands, what is signalled, and when it gives up.
+#include "watch/safe_stops.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "steen/limits.h"
+
+namespace steen::watch {
+namespace {
+
+constexpr uint64_t kMs = 1'000'000;
+
+// Each Inspect answers the next scripted point (the last one repeats); signals are recorded.
+class ScriptedControl : public sys::ProcessControl {
+ public:
+  std::deque<StatusOr<sys::StopPoint>> points;
+  std::vector<std::string> calls;
+  Status Suspend(pid_t pid, uint64_t) override { return Record("stop", pid); }
+  Status Resume(pid_t pid, uint64_t) override { return Record("cont", pid); }
+  Status Kill(pid_t pid, uint64_t) override { return Record("kill", pid); }
+  StatusOr<sys::StopPoint> Inspect(pid_t pid, uint64_t) override {
+    calls.push_back("inspect " + std::to_string(pid));
+    if (points.empty()) return Status::Internal("no script");
+    StatusOr<sys::StopPoint> next = points.front();
+    if (points.size() > 1) points.pop_front();
+    return next;
+  }
+
+ private:
+  Status Record(const char* what, pid_t pid) {
+    calls.push_back(std::string(what) + " " + std::to_string(pid));
+    return Status::Ok();
+  }
+};
+
+Actor Smbd(pid_t pid) {
+  Actor actor;
+  actor.pid = pid;
+  actor.start_time = 77;
+  actor.comm = "smbd";
+  return actor;
+}
+
+// Runs Advance at every deadline until nothing is pending (or `limit` rounds).
+std::vector<SafeStops::Settled> Drain(SafeStops& stops, uint64_t& now, int limit = 1000) {
+  std::vector<SafeStops::Settled> settled;
+  for (int i = 0; i < limit && stops.pending() > 0; ++i) {
+    now = *stops.NextDeadline();
+    SafeStops::Progress progress = stops.Advance(now);
+    settled.insert(settled.end(), progress.settled.begin(), progress.settled.end());
+  }
+  return settled;
+}
+
+TEST(SafeStops, AStopAtTheEventLoopWaitIsLeftAlone) {
+  ScriptedControl control;
+  control.points = {sys::StopPoint::kEventWait};
+  SafeStops stops(&control, nullptr);
+  stops.Add(Smbd(10), "INC-1", 0);
+  EXPECT_TRUE(stops.Advance(0).settled.empty());  // not due before the stop had a moment
+  uint64_t now = 0;
+  auto settled = Drain(stops, now);
+  ASSERT_EQ(settled.size(), 1u);
+  EXPECT_EQ(settled[0].note, "");
+  EXPECT_EQ(control.calls, (std::vector<std::string>{"inspect 10"}));
+  EXPECT_EQ(stops.stats().at_once, 1u);
+  EXPECT_FALSE(stops.NextDeadline());
+}
+
+// Stopped inside Samba's code: stepped (SIGCONT, a short run, SIGSTOP) until it stops at the wait;
+// the re-stopped process is reported (its held open may go).
+TEST(SafeStops, AStopElsewhereIsSteppedUntilItLandsAtTheWait) {
+  ScriptedControl control;
+  control.points = {sys::StopPoint::kElsewhere, sys::StopPoint::kNotStopped,
+                    sys::StopPoint::kElsewhere, sys::StopPoint::kEventWait};
+  SafeStops stops(&control, nullptr);
+  stops.Add(Smbd(10), "INC-1", 0);
+  uint64_t now = 0;
+  std::vector<std::pair<pid_t, uint64_t>> again;
+  std::vector<SafeStops::Settled> settled;
+  while (stops.pending() > 0) {
+    now = *stops.NextDeadline();
+    SafeStops::Progress progress = stops.Advance(now);
+    again.insert(again.end(), progress.stopped_again.begin(), progress.stopped_again.end());
+    settled.insert(settled.end(), progress.settled.begin(), progress.settled.end());
+  }
+  EXPECT_EQ(control.calls,
+            (std::vector<std::string>{"inspect 10", "cont 10", "stop 10", "inspect 10",
+                                      "inspect 10", "cont 10", "stop 10", "inspect 10"}));
+  EXPECT_EQ(again.size(), 2u);
+  ASSERT_EQ(settled.size(), 1u);
+  EXPECT_EQ(settled[0].note, "");
+  EXPECT_EQ(stops.stats().after_steps, 1u);
+  EXPECT_EQ(stops.stats().steps, 2u);
+  EXPECT_LT(now, 20 * kMs);
+}
+
+// Never at the wait: after kSafeStopMaxSteps steps it is left stopped, with a note for the
+// incident; it is never left running.
+TEST(SafeStops, GivesUpAfterItsStepsAndLeavesItStopped) {
+  ScriptedControl control;
+  control.points = {sys::StopPoint::kElsewhere};
+  SafeStops stops(&control, nullptr);
+  stops.Add(Smbd(10), "INC-1", 0);
+  uint64_t now = 0;
+  auto settled = Drain(stops, now);
+  ASSERT_EQ(settled.size(), 1u);
+  EXPECT_EQ(settled[0].incident_id, "INC-1");
+  EXPECT_NE(settled[0].note.find("outside its event loop"), std::string::npos);
+  EXPECT_EQ(stops.stats().left, 1u);
+  EXPECT_EQ(stops.stats().steps, static_cast<uint64_t>(limits::kSafeStopMaxSteps));
+  EXPECT_EQ(control.calls.back(), "inspect 10");
+  int conts = 0, stops_sent = 0;
+  for (const std::string& call : control.calls) {
+    conts += call.rfind("cont", 0) == 0;
+    stops_sent += call.rfind("stop", 0) == 0;
+  }
+  EXPECT_EQ(conts, stops_sent);
+}
+
+// A stop that does not take effect (the smbd waits in an open) is looked at until the budget.
+TEST(SafeStops, AStopThatNeverTakesEffectEndsWithTheBudget) {
+  ScriptedControl control;
+  control.points = {sys::StopPoint::kNotStopped};
+  SafeStops stops(&control, nullptr);
+  stops.Add(Smbd(10), "INC-1", 0);
+  uint64_t now = 0;
+  auto settled = Drain(stops, now, 100000);
+  ASSERT_EQ(settled.size(), 1u);
+  EXPECT_NE(settled[0].note.find("had not taken effect"), std::string::npos);
+  EXPECT_GE(now, uint64_t{limits::kSafeStopBudgetMs} * kMs);
+  for (const std::string& call : control.calls) EXPECT_EQ(call, "inspect 10");
+}
+
+// Gone, resumed by the operator, or not inspectable: dropped without a signal.
+TEST(SafeStops, GoneResumedOrUnknownAreDropped) {
+  ScriptedControl control;
+  control.points = {Status::NotFound("exited")};
+  std::map<pid_t, bool> spared;
+  SafeStops stops(&control, [&](pid_t pid, uint64_t) { return !spared[pid]; });
+  stops.Add(Smbd(10), "INC-1", 0);
+  stops.Add(Smbd(10), "INC-1", 0);  // once
+  EXPECT_EQ(stops.pending(), 1u);
+  uint64_t now = 0;
+  EXPECT_TRUE(Drain(stops, now).empty());
+  EXPECT_EQ(stops.stats().gone, 1u);
+
+  control.points = {Status::Unsupported("no /proc syscall")};
+  stops.Add(Smbd(11), "INC-1", now);
+  EXPECT_TRUE(Drain(stops, now).empty());
+  EXPECT_EQ(stops.stats().unknown, 1u);
+
+  control.points = {sys::StopPoint::kElsewhere};
+  control.calls.clear();
+  stops.Add(Smbd(12), "INC-1", now);
+  now = *stops.NextDeadline();
+  (void)stops.Advance(now);  // stepped: running now
+  spared[12] = true;         // the operator resumed it meanwhile
+  EXPECT_TRUE(Drain(stops, now).empty());
+  EXPECT_EQ(stops.stats().released, 1u);
+  EXPECT_EQ(control.calls, (std::vector<std::string>{"inspect 12", "cont 12"}));
+}
+
+// The daemon stopping between a step's SIGCONT and its SIGSTOP stops it again.
+TEST(SafeStops, AbandonStopsWhatAStepLeftRunning) {
+  ScriptedControl control;
+  control.points = {sys::StopPoint::kElsewhere};
+  SafeStops stops(&control, nullptr);
+  stops.Add(Smbd(10), "INC-1", 0);
+  stops.Add(Smbd(11), "INC-1", 5 * kMs);
+  (void)stops.Advance(*stops.NextDeadline());  // 10 stepped, 11 not due
+  stops.Abandon();
+  EXPECT_EQ(stops.pending(), 0u);
+  EXPECT_EQ(control.calls, (std::vector<std::string>{"inspect 10", "cont 10", "stop 10"}));
+}
+
+}  // namespace
+}  // namespace steen::watch
