@@ -446,9 +446,21 @@ Status Daemon::Impl::Init() {
                                           attributor ? attributor->smb_sessions().get() : nullptr,
                                           blocker.get(), std::move(processes));
   if (config.action == Action::kSuspend && !config.dry_run) {
-    safe_stops = std::make_unique<SafeStops>(control, [this](pid_t pid, uint64_t start_time) {
-      return !responder->IsSpared(pid, start_time);
-    });
+    safe_stops = std::make_unique<SafeStops>(
+        control, [this](pid_t pid, uint64_t start_time, const std::string& incident_id) {
+          if (responder->IsSpared(pid, start_time)) return false;
+          // The store, not the last poll of decisions: a `steen resume` within the second.
+          if (!incidents) return true;
+          auto incident = incidents->Get(incident_id);
+          if (!incident.ok()) return true;
+          if (incident->state != IncidentState::kSuspended) return false;
+          for (const IncidentProcess& p : incident->processes) {
+            if (p.actor.pid == pid && p.actor.start_time == start_time) {
+              return p.state == ProcessState::kSuspended;
+            }
+          }
+          return true;
+        });
   }
 
   // 4. Canaries, before any mark exists.

@@ -15,7 +15,7 @@ constexpr uint64_t kBudgetNs = uint64_t{limits::kSafeStopBudgetMs} * 1'000'000;
 
 }  // namespace
 
-SafeStops::SafeStops(sys::ProcessControl* control, std::function<bool(pid_t, uint64_t)> may_stop)
+SafeStops::SafeStops(sys::ProcessControl* control, MayStop may_stop)
     : control_(control), may_stop_(std::move(may_stop)) {}
 
 void SafeStops::Add(const Actor& actor, const std::string& incident_id, uint64_t now_ns) {
@@ -30,15 +30,18 @@ void SafeStops::Add(const Actor& actor, const std::string& incident_id, uint64_t
 }
 
 bool SafeStops::Step(Stop& stop, uint64_t now_ns, Progress& progress) {
+  // Asked before the stop is signalled again or noted: the operator may have resumed it.
+  auto resumed = [&] {
+    if (!may_stop_ || may_stop_(stop.pid, stop.start_time, stop.incident_id)) return false;
+    ++stats_.released;
+    return true;
+  };
   auto settle = [&](std::string note) {
     progress.settled.push_back({stop.pid, stop.start_time, stop.incident_id, std::move(note)});
     return true;
   };
-  if (may_stop_ && !may_stop_(stop.pid, stop.start_time)) {
-    ++stats_.released;
-    return true;  // the operator resumed it: it is not ours to stop again
-  }
   if (stop.running) {
+    if (resumed()) return true;  // not ours to stop again
     Status stopped = control_->Suspend(stop.pid, stop.start_time);
     if (!stopped.ok()) {
       ++stats_.gone;
@@ -66,6 +69,7 @@ bool SafeStops::Step(Stop& stop, uint64_t now_ns, Progress& progress) {
     case sys::StopPoint::kNotStopped:
       // Waiting in an open the daemon holds, or the signal is on its way: looked at again soon.
       if (out_of_time) {
+        if (resumed()) return true;  // no note about a process that is not stopped
         ++stats_.left;
         return settle("its stop had not taken effect after " +
                       std::to_string(limits::kSafeStopBudgetMs) + " ms");
@@ -76,6 +80,7 @@ bool SafeStops::Step(Stop& stop, uint64_t now_ns, Progress& progress) {
       break;
   }
   if (out_of_time || stop.steps >= limits::kSafeStopMaxSteps) {
+    if (resumed()) return true;
     ++stats_.left;
     return settle(fmt::format(
         "stopped outside its event loop after {} steps: it may hold a lock of Samba's shared "

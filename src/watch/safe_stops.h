@@ -7,8 +7,7 @@
 // a short run, SIGSTOP again, until it stops at the wait (or the steps or the time run out, and
 // it is left stopped where it is). Design: docs/design/watch.md "Stopping smbd at a safe point".
 //
-// Runs on the daemon's thread; `may_stop` says whether a process may be stopped again (the
-// operator may have resumed it meanwhile).
+// Runs on the daemon's thread.
 #pragma once
 
 #include <sys/types.h>
@@ -38,7 +37,10 @@ struct SafeStopStats {
 
 class SafeStops {
  public:
-  SafeStops(sys::ProcessControl* control, std::function<bool(pid_t, uint64_t)> may_stop);
+  // Whether the process may still be stopped for the incident (false once the operator resumed
+  // it); asked only before a stop is sent again or a note is made.
+  using MayStop = std::function<bool(pid_t, uint64_t start_time, const std::string& incident_id)>;
+  SafeStops(sys::ProcessControl* control, MayStop may_stop);
 
   // `actor` was just sent SIGSTOP for `incident_id`.
   void Add(const Actor& actor, const std::string& incident_id, uint64_t now_ns);
@@ -80,7 +82,7 @@ class SafeStops {
   bool Step(Stop& stop, uint64_t now_ns, Progress& progress);
 
   sys::ProcessControl* control_;
-  std::function<bool(pid_t, uint64_t)> may_stop_;
+  MayStop may_stop_;
   std::vector<Stop> stops_;
   SafeStopStats stats_;
 };

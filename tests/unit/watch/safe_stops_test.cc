@@ -143,7 +143,7 @@ TEST(SafeStops, GoneResumedOrUnknownAreDropped) {
   ScriptedControl control;
   control.points = {Status::NotFound("exited")};
   std::map<pid_t, bool> spared;
-  SafeStops stops(&control, [&](pid_t pid, uint64_t) { return !spared[pid]; });
+  SafeStops stops(&control, [&](pid_t pid, uint64_t, const std::string&) { return !spared[pid]; });
   stops.Add(Smbd(10), "INC-1", 0);
   stops.Add(Smbd(10), "INC-1", 0);  // once
   EXPECT_EQ(stops.pending(), 1u);
@@ -165,6 +165,14 @@ TEST(SafeStops, GoneResumedOrUnknownAreDropped) {
   EXPECT_TRUE(Drain(stops, now).empty());
   EXPECT_EQ(stops.stats().released, 1u);
   EXPECT_EQ(control.calls, (std::vector<std::string>{"inspect 12", "cont 12"}));
+
+  // Resumed while its stop never took effect: no note about a process that is not stopped.
+  control.points = {sys::StopPoint::kNotStopped};
+  stops.Add(Smbd(13), "INC-1", now);
+  spared[13] = true;
+  EXPECT_TRUE(Drain(stops, now, 100000).empty());
+  EXPECT_EQ(stops.stats().released, 2u);
+  EXPECT_EQ(stops.stats().left, 0u);
 }
 
 // The daemon stopping between a step's SIGCONT and its SIGSTOP stops it again.
