@@ -67,7 +67,7 @@ smb_watch_up -o "canaries.enabled=$([[ $CANARIES == on ]] && echo true || echo f
   -o "smb.nft_table=$TABLE" || exit 1
 
 tsv=$OUT/matrix.tsv
-printf 'profile\trun\tdamaged\tstopped\trefused\tcolleague_ok\tidentical\tlost\n' > "$tsv"
+printf 'profile\trun\tdamaged\tstopped\trefused\tcolleague_ok\tidentical\tlost\tforeign\n' > "$tsv"
 IFS=, read -r -a profiles <<< "$PROFILES"
 for profile in "${profiles[@]}"; do
   for run in $(seq 1 "$RUNS"); do
@@ -75,8 +75,8 @@ for profile in "${profiles[@]}"; do
     if SMB_PACE=$PACE smb_attack "$label" "$profile" --seed "$run" >&2; then
       "$STEEN" resume "$SMB_INCIDENT" --state-dir "$SMB_STATE" > /dev/null 2>&1
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$profile" "$run" "$SMB_DAMAGED" "$SMB_STOPPED" \
-      "$SMB_REFUSED" "$SMB_COL_OK" "$SMB_IDENTICAL" "$SMB_LOST" >> "$tsv"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$profile" "$run" "$SMB_DAMAGED" "$SMB_STOPPED" \
+      "$SMB_REFUSED" "$SMB_COL_OK" "$SMB_IDENTICAL" "$SMB_LOST" "$SMB_FOREIGN" >> "$tsv"
   done
 done
 smb_watch_down
@@ -84,17 +84,20 @@ smb_watch_down
 python3 - "$tsv" << 'EOF' | tee "$OUT/matrix.md"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-print("| profile | runs | damaged median | damaged max | suspended | reconnection refused | colleague untouched | byte-identical | files lost |")
-print("|---|---:|---:|---:|---|---|---|---|---:|")
+print("| profile | runs | damaged median | damaged max | suspended | reconnection refused | colleague untouched | byte-identical | files lost | rolled back elsewhere |")
+print("|---|---:|---:|---:|---|---|---|---|---:|---:|")
 def share(rs, key):
     return "%d/%d" % (sum(r[key] == "yes" for r in rs), len(rs))
 for profile in dict.fromkeys(r["profile"] for r in rows):
     rs = [r for r in rows if r["profile"] == profile]
     dmg = [int(r["damaged"] or 0) for r in rs]
-    print("| %s | %d | %g | %d | %s | %s | %s | %s | %d |" % (
+    print("| %s | %d | %g | %d | %s | %s | %s | %s | %d | %d |" % (
         profile, len(rs), statistics.median(dmg), max(dmg), share(rs, "stopped"),
         share(rs, "refused"), share(rs, "colleague_ok"), share(rs, "identical"),
-        sum(max(0, int(r["lost"])) for r in rs)))
+        sum(max(0, int(r["lost"])) for r in rs), sum(int(r["foreign"] or 0) for r in rs)))
 dmg = [int(r["damaged"] or 0) for r in rows]
 print("\nAll runs: %d, damaged median %g, max %d." % (len(rows), statistics.median(dmg), max(dmg)))
 EOF
+# Where the attacker's smbd sessions stopped (docs/design/smb.md "Stopping a session where it
+# holds no lock").
+grep -h -o "smbd stops: .*" "$WORK/watch.log" | tee -a "$OUT/matrix.md"
