@@ -21,16 +21,16 @@ int PidfdSendSignal(int pidfd, int sig) {
 
 }  // namespace
 
-std::optional<long> ParseSyscallNumber(std::string_view text) {
+std::optional<int64_t> ParseSyscallNumber(std::string_view text) {
   const std::size_t end = text.find_first_of(" \n");
   std::string_view head = text.substr(0, end);
-  long nr = 0;
+  int64_t nr = 0;
   auto [ptr, ec] = std::from_chars(head.data(), head.data() + head.size(), nr);
   if (ec != std::errc() || ptr != head.data() + head.size() || head.empty()) return std::nullopt;
   return nr;
 }
 
-bool IsEventLoopWait(long nr) {
+bool IsEventLoopWait(int64_t nr) {
   switch (nr) {
 #ifdef SYS_epoll_wait
     case SYS_epoll_wait:
@@ -128,7 +128,7 @@ StatusOr<StopPoint> KernelProcessControl::Inspect(pid_t pid, uint64_t start_time
     }
     return Status::Unsupported("pid " + std::to_string(pid) + ": " + call.status().message());
   }
-  std::optional<long> nr = ParseSyscallNumber(*call);
+  std::optional<int64_t> nr = ParseSyscallNumber(*call);
   return nr && IsEventLoopWait(*nr) ? StopPoint::kEventWait : StopPoint::kElsewhere;
 }
 

@@ -26,9 +26,9 @@ enum class StopPoint {
 
 // The system call number at the head of /proc/PID/task/TID/syscall ("232 0x4 ..." -> 232;
 // "-1 0x7ffd... 0x7f..." -> -1), or nullopt for "running" and anything unreadable.
-std::optional<long> ParseSyscallNumber(std::string_view text);
+std::optional<int64_t> ParseSyscallNumber(std::string_view text);
 // Whether `nr` is one of the waits an event loop blocks in on this architecture.
-bool IsEventLoopWait(long nr);
+bool IsEventLoopWait(int64_t nr);
 
 class ProcessControl {
  public:
