@@ -120,7 +120,8 @@ inline constexpr std::size_t kReportFlushBytes = 64 * KiB;
 // A permission event not answered within this time is allowed by the deadline enforcer (and counted
 // as a timeout): a slow or stuck daemon may delay a program's open() this long, never forever.
 inline constexpr int kPermissionDeadlineMs = 2000;
-// How often the deadline enforcer wakes at most (it also wakes early for the nearest deadline).
+// How often the deadline enforcer wakes: an event not answered by its deadline is allowed at most
+// this much later.
 inline constexpr int kDeadlineEnforcerTickMs = 50;
 // Tickets outstanding at once; beyond, new permission events are allowed at once and counted.
 inline constexpr std::size_t kMaxOutstandingTickets = 1024;

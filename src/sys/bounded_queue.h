@@ -19,12 +19,15 @@ class BoundedQueue {
   // Returns the item back when the queue is full or closed (the caller disposes of it: a
   // permission ticket allows in its destructor).
   std::optional<T> TryPush(T item) {
-    std::lock_guard lock(mu_);
-    if (closed_ || items_.size() >= capacity_) {
-      ++dropped_;
-      return std::optional<T>(std::move(item));
+    {
+      std::lock_guard lock(mu_);
+      if (closed_ || items_.size() >= capacity_) {
+        ++dropped_;
+        return std::optional<T>(std::move(item));
+      }
+      items_.push_back(std::move(item));
     }
-    items_.push_back(std::move(item));
+    // After the unlock: a consumer woken under the lock would wake only to wait for it.
     cv_.notify_one();
     return std::nullopt;
   }

@@ -530,7 +530,6 @@ void FanotifySourceImpl::HandleContentEvent(RawFanotifyEvent& raw) {
     }
     ev.ticket = registry_->Issue(std::move(fd));
     if (!ev.ticket) return;  // too many outstanding: already allowed
-    if (enforcer_) enforcer_->Poke();
     Push(std::move(ev));
     return;
   }

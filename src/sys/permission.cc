@@ -139,8 +139,6 @@ DeadlineEnforcer::~DeadlineEnforcer() {
   thread_.join();
 }
 
-void DeadlineEnforcer::Poke() { cv_.notify_all(); }
-
 void DeadlineEnforcer::Run() {
   SetThreadRole(ThreadRole::kDeadlineEnforcer);
   const auto tick = std::chrono::milliseconds(limits::kDeadlineEnforcerTickMs);
