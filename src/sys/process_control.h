@@ -74,6 +74,19 @@ class RecordingProcessControl : public ProcessControl {
   }
   Status Resume(pid_t pid, uint64_t start_time) override { return Add("resume", pid, start_time); }
   Status Kill(pid_t pid, uint64_t start_time) override { return Add("kill", pid, start_time); }
+  // Where each stop landed, in order (the last one repeats); none scripted: Unsupported.
+  void ScriptStopPoints(std::vector<StopPoint> points) {
+    std::lock_guard lock(mu_);
+    stop_points_ = std::move(points);
+  }
+  StatusOr<StopPoint> Inspect(pid_t pid, uint64_t start_time) override {
+    std::lock_guard lock(mu_);
+    calls_.push_back({"inspect", pid, start_time});
+    if (stop_points_.empty()) return Status::Unsupported("no stop points scripted");
+    StopPoint point = stop_points_.front();
+    if (stop_points_.size() > 1) stop_points_.erase(stop_points_.begin());
+    return point;
+  }
   std::vector<Call> calls() {
     std::lock_guard lock(mu_);
     return calls_;
@@ -87,6 +100,7 @@ class RecordingProcessControl : public ProcessControl {
   }
   std::mutex mu_;
   std::vector<Call> calls_;
+  std::vector<StopPoint> stop_points_;
 };
 
 }  // namespace steen::sys

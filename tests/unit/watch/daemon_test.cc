@@ -808,6 +808,38 @@ TEST_F(DaemonTest, IncidentRecordsTheSuspensionAndOperatorResumeIsRespected) {
 // judged before the daemon's next look at the incidents (every kIncidentPollMs): an alert from
 // the resumed incident's own evidence must first see the decision, not stop the client again in
 // a second incident (the SMB e2e test's next case was refused so, under load).
+// An smbd session stopped inside Samba's code, where it may hold a lock of the databases every
+// other client's smbd needs, is stepped (SIGCONT, a short run, SIGSTOP) until it stops at its
+// event loop's wait (watch/safe_stops.h).
+TEST_F(DaemonTest, AnSmbdStoppedOutsideItsEventLoopIsSteppedToIt) {
+  auto store = IncidentStore::Open((root_ / "state" / "incidents.db").string());
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  Populate(8);
+  StartDaemon(std::move(*store));
+  control_.ScriptStopPoints({sys::StopPoint::kElsewhere, sys::StopPoint::kEventWait});
+  Actor smbd = Attacker(4242, "/usr/sbin/smbd");
+  smbd.comm = "smbd";
+  smbd.smb_client_address = "198.18.0.2";
+  int files = 0;
+  while (files < 8 && control_.calls().empty()) EncryptInPlace(files++, smbd);
+  auto actions = [&] {
+    std::vector<std::string> out;
+    for (const auto& call : control_.calls()) {
+      EXPECT_EQ(call.pid, 4242);
+      out.push_back(call.action);
+    }
+    return out;
+  };
+  for (int i = 0; i < 500 && actions().size() < 5; ++i) daemon_->Poll(milliseconds(2));
+  EXPECT_EQ(actions(),
+            (std::vector<std::string>{"suspend", "inspect", "resume", "suspend", "inspect"}));
+  daemon_->Stop();
+  EXPECT_TRUE(std::any_of(log_.begin(), log_.end(), [](const std::string& line) {
+    return line.find("smbd stops: 0 at the event loop's wait at once, 1 after 1 steps") !=
+           std::string::npos;
+  })) << ::testing::PrintToString(log_);
+}
+
 TEST_F(DaemonTest, AnAlertFirstSeesAResumeNotPolledYet) {
   int files = 0;
   const std::string id = StopAttackerWithIncidents(&files);
