@@ -30,7 +30,7 @@ void SafeStops::Add(const Actor& actor, const std::string& incident_id, uint64_t
 }
 
 bool SafeStops::Step(Stop& stop, uint64_t now_ns, Progress& progress) {
-  // Asked before the stop is signalled again or noted: the operator may have resumed it.
+  // Asked when a step ends and before a note is made: the operator may have resumed it.
   auto resumed = [&] {
     if (!may_stop_ || may_stop_(stop.pid, stop.start_time, stop.incident_id)) return false;
     ++stats_.released;
@@ -41,10 +41,15 @@ bool SafeStops::Step(Stop& stop, uint64_t now_ns, Progress& progress) {
     return true;
   };
   if (stop.running) {
-    if (resumed()) return true;  // not ours to stop again
+    // Stopped first, asked after: the question reads the incident store, which may be busy for a
+    // while, and the step must not run longer meanwhile.
     Status stopped = control_->Suspend(stop.pid, stop.start_time);
     if (!stopped.ok()) {
       ++stats_.gone;
+      return true;
+    }
+    if (resumed()) {
+      (void)control_->Resume(stop.pid, stop.start_time);  // the operator's decision stands
       return true;
     }
     stop.running = false;

@@ -38,7 +38,8 @@ struct SafeStopStats {
 class SafeStops {
  public:
   // Whether the process may still be stopped for the incident (false once the operator resumed
-  // it); asked only before a stop is sent again or a note is made.
+  // it); asked when a step ends (after its SIGSTOP: a resumed process gets SIGCONT back) and
+  // before a note is made.
   using MayStop = std::function<bool(pid_t, uint64_t start_time, const std::string& incident_id)>;
   SafeStops(sys::ProcessControl* control, MayStop may_stop);
 

@@ -164,7 +164,8 @@ TEST(SafeStops, GoneResumedOrUnknownAreDropped) {
   spared[12] = true;         // the operator resumed it meanwhile
   EXPECT_TRUE(Drain(stops, now).empty());
   EXPECT_EQ(stops.stats().released, 1u);
-  EXPECT_EQ(control.calls, (std::vector<std::string>{"inspect 12", "cont 12"}));
+  EXPECT_EQ(control.calls,
+            (std::vector<std::string>{"inspect 12", "cont 12", "stop 12", "cont 12"}));
 
   // Resumed while its stop never took effect: no note about a process that is not stopped.
   control.points = {sys::StopPoint::kNotStopped};
