@@ -206,6 +206,8 @@ smb_attack() {
     { ps -eo pid,ppid,stat,wchan:32,etime,args | grep -E '[s]mbd|[s]mbclient'; cat /proc/locks; } \
       > "$dir/stuck.txt" 2>&1
     echo "$label: the colleague is still at work after 20 s: $(grep -c ' T' "$dir/stuck.txt") stopped processes; $dir/stuck.txt" >&2
+    # CI keeps no folders: what each smbd waited on, and the locks, go to the log too.
+    sed 's/^/  /' "$dir/stuck.txt" >&2
   fi
   wait "$colleague"
   local col_rc
