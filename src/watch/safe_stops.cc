@@ -44,9 +44,15 @@ bool SafeStops::Step(Stop& stop, uint64_t now_ns, Progress& progress) {
     // Stopped first, asked after: the question reads the incident store, which may be busy for a
     // while, and the step must not run longer meanwhile.
     Status stopped = control_->Suspend(stop.pid, stop.start_time);
-    if (!stopped.ok()) {
+    if (stopped.code() == Status::Code::kNotFound) {
       ++stats_.gone;
       return true;
+    }
+    if (!stopped.ok()) {
+      // Never left running: tried again (out of file descriptors for its pidfd, say).
+      ++stats_.stop_retries;
+      stop.due_ns = now_ns + kCheckNs;
+      return false;
     }
     if (resumed()) {
       (void)control_->Resume(stop.pid, stop.start_time);  // the operator's decision stands

@@ -25,14 +25,15 @@
 namespace steen::watch {
 
 struct SafeStopStats {
-  uint64_t at_once = 0;      // stopped at the event loop's wait by the first SIGSTOP
-  uint64_t after_steps = 0;  // ... after stepping
-  uint64_t steps = 0;        // SIGCONT + SIGSTOP pairs sent
-  uint64_t left = 0;         // steps or time ran out: left stopped outside the wait
-  uint64_t gone = 0;         // exited (or killed) while settled
-  uint64_t released = 0;     // resumed by the operator while settled: not stopped again
-  uint64_t unknown = 0;      // could not be told (no /proc syscall file): left as stopped
-  uint64_t dropped = 0;      // limits::kMaxSafeStops reached: left as stopped
+  uint64_t at_once = 0;       // stopped at the event loop's wait by the first SIGSTOP
+  uint64_t after_steps = 0;   // ... after stepping
+  uint64_t steps = 0;         // SIGCONT + SIGSTOP pairs sent
+  uint64_t left = 0;          // steps or time ran out: left stopped outside the wait
+  uint64_t gone = 0;          // exited (or killed) while settled
+  uint64_t stop_retries = 0;  // a step's SIGSTOP failed for another reason and was sent again
+  uint64_t released = 0;      // resumed by the operator while settled: not stopped again
+  uint64_t unknown = 0;       // could not be told (no /proc syscall file): left as stopped
+  uint64_t dropped = 0;       // limits::kMaxSafeStops reached: left as stopped
 };
 
 class SafeStops {

@@ -176,6 +176,29 @@ TEST(SafeStops, GoneResumedOrUnknownAreDropped) {
   EXPECT_EQ(stops.stats().left, 0u);
 }
 
+// A step's SIGSTOP that fails (no pidfd: out of file descriptors) is sent again: a stepped
+// process is never left running.
+TEST(SafeStops, AFailedStopAfterAStepIsSentAgain) {
+  class FailingOnce : public ScriptedControl {
+   public:
+    Status Suspend(pid_t pid, uint64_t start_time) override {
+      if (failures_left-- > 0) return Status::Internal("pidfd_open: too many open files");
+      return ScriptedControl::Suspend(pid, start_time);
+    }
+    int failures_left = 2;
+  } control;
+  control.points = {sys::StopPoint::kElsewhere, sys::StopPoint::kEventWait};
+  SafeStops stops(&control, nullptr);
+  stops.Add(Smbd(10), "INC-1", 0);
+  uint64_t now = 0;
+  auto settled = Drain(stops, now);
+  ASSERT_EQ(settled.size(), 1u);
+  EXPECT_EQ(stops.stats().stop_retries, 2u);
+  EXPECT_EQ(stops.stats().after_steps, 1u);
+  EXPECT_EQ(control.calls,
+            (std::vector<std::string>{"inspect 10", "cont 10", "stop 10", "inspect 10"}));
+}
+
 // The daemon stopping between a step's SIGCONT and its SIGSTOP stops it again.
 TEST(SafeStops, AbandonStopsWhatAStepLeftRunning) {
   ScriptedControl control;
