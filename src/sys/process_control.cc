@@ -72,6 +72,21 @@ Status KernelProcessControl::Kill(pid_t pid, uint64_t start_time) {
   return Signal(pid, start_time, SIGKILL, "kill");
 }
 
+StatusOr<ProcStat> KernelProcessControl::StatOf(pid_t pid, uint64_t start_time,
+                                                const std::string& who) const {
+  auto text = ReadSmallFile(opener_, proc_root_ + "/" + std::to_string(pid) + "/stat",
+                            limits::kMaxProcFileBytes);
+  if (!text.ok()) return Status::NotFound(who + ": the process has exited");
+  auto stat = ParseProcStat(*text);
+  if (!stat) return Status::Internal(who + ": unreadable /proc stat");
+  if (start_time != 0 && stat->start_time != start_time) {
+    return Status::NotFound(who + ": it now belongs to another process (start time " +
+                            std::to_string(stat->start_time) + ", expected " +
+                            std::to_string(start_time) + ")");
+  }
+  return *stat;
+}
+
 Status KernelProcessControl::Signal(pid_t pid, uint64_t start_time, int sig, const char* what) {
   std::string who = std::string(what) + " pid " + std::to_string(pid);
   if (pid <= 1) return Status::InvalidArgument("refusing to " + who + ": not a user process");
@@ -88,17 +103,8 @@ Status KernelProcessControl::Signal(pid_t pid, uint64_t start_time, int sig, con
   UniqueFd guard(pidfd);
   // The pidfd now pins this exact process; if its start time is the recorded one, it is the
   // process we attributed, and the signal below cannot reach a newcomer that reused the pid.
-  auto text = ReadSmallFile(opener_, proc_root_ + "/" + std::to_string(pid) + "/stat",
-                            limits::kMaxProcFileBytes);
-  if (!text.ok()) return Status::NotFound("cannot " + who + ": the process has exited");
-  auto stat = ParseProcStat(*text);
-  if (!stat) return Status::Internal("cannot " + who + ": unreadable /proc stat");
-  if (stat->start_time != start_time) {
-    return Status::NotFound("not signalling pid " + std::to_string(pid) +
-                            ": it now belongs to another process (start time " +
-                            std::to_string(stat->start_time) + ", expected " +
-                            std::to_string(start_time) + ")");
-  }
+  auto stat = StatOf(pid, start_time, "cannot " + who);
+  if (!stat.ok()) return stat.status();
   if (PidfdSendSignal(pidfd, sig) != 0) {
     if (errno == ESRCH) return Status::NotFound("cannot " + who + ": the process has exited");
     return Status::FromErrno("cannot " + who + ": pidfd_send_signal", errno);
@@ -111,22 +117,18 @@ Status KernelProcessControl::Signal(pid_t pid, uint64_t start_time, int sig, con
 // main thread holds no database lock across its event loop's wait, so a stop there is harmless to
 // the other clients.
 StatusOr<StopPoint> KernelProcessControl::Inspect(pid_t pid, uint64_t start_time) {
-  const std::string dir = proc_root_ + "/" + std::to_string(pid);
-  auto text = ReadSmallFile(opener_, dir + "/stat", limits::kMaxProcFileBytes);
-  if (!text.ok()) return Status::NotFound("pid " + std::to_string(pid) + " has exited");
-  auto stat = ParseProcStat(*text);
-  if (!stat) return Status::Internal("pid " + std::to_string(pid) + ": unreadable /proc stat");
-  if (start_time != 0 && stat->start_time != start_time) {
-    return Status::NotFound("pid " + std::to_string(pid) + " now belongs to another process");
-  }
+  const std::string who = "pid " + std::to_string(pid);
+  auto stat = StatOf(pid, start_time, who);
+  if (!stat.ok()) return stat.status();
   if (stat->state != 'T' && stat->state != 't') return StopPoint::kNotStopped;
-  auto call = ReadSmallFile(opener_, dir + "/task/" + std::to_string(pid) + "/syscall",
-                            limits::kMaxProcFileBytes);
+  auto call = ReadSmallFile(
+      opener_, proc_root_ + "/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/syscall",
+      limits::kMaxProcFileBytes);
   if (!call.ok()) {
     if (call.status().code() == Status::Code::kNotFound) {
-      return Status::NotFound("pid " + std::to_string(pid) + " has exited");
+      return Status::NotFound(who + ": the process has exited");
     }
-    return Status::Unsupported("pid " + std::to_string(pid) + ": " + call.status().message());
+    return Status::Unsupported(who + ": " + call.status().message());
   }
   std::optional<int64_t> nr = ParseSyscallNumber(*call);
   return nr && IsEventLoopWait(*nr) ? StopPoint::kEventWait : StopPoint::kElsewhere;

@@ -14,6 +14,7 @@
 
 #include "steen/status.h"
 #include "sys/file_opener.h"
+#include "sys/proc.h"
 
 namespace steen::sys {
 
@@ -57,6 +58,9 @@ class KernelProcessControl : public ProcessControl {
 
  private:
   Status Signal(pid_t pid, uint64_t start_time, int sig, const char* what);
+  // /proc/PID/stat while `pid` is still the process started at `start_time` (0: any). NotFound
+  // when it has exited or its pid now belongs to another process; messages start with `who`.
+  StatusOr<ProcStat> StatOf(pid_t pid, uint64_t start_time, const std::string& who) const;
   FileOpener* opener_;
   std::string proc_root_;
 };
@@ -74,8 +78,8 @@ class RecordingProcessControl : public ProcessControl {
   }
   Status Resume(pid_t pid, uint64_t start_time) override { return Add("resume", pid, start_time); }
   Status Kill(pid_t pid, uint64_t start_time) override { return Add("kill", pid, start_time); }
-  // Where each stop landed, in order (the last one repeats); none scripted: Unsupported.
-  void ScriptStopPoints(std::vector<StopPoint> points) {
+  // What each Inspect answers, in order (the last one repeats); none scripted: Unsupported.
+  void ScriptStopPoints(std::vector<StatusOr<StopPoint>> points) {
     std::lock_guard lock(mu_);
     stop_points_ = std::move(points);
   }
@@ -83,7 +87,7 @@ class RecordingProcessControl : public ProcessControl {
     std::lock_guard lock(mu_);
     calls_.push_back({"inspect", pid, start_time});
     if (stop_points_.empty()) return Status::Unsupported("no stop points scripted");
-    StopPoint point = stop_points_.front();
+    StatusOr<StopPoint> point = stop_points_.front();
     if (stop_points_.size() > 1) stop_points_.erase(stop_points_.begin());
     return point;
   }
@@ -100,7 +104,7 @@ class RecordingProcessControl : public ProcessControl {
   }
   std::mutex mu_;
   std::vector<Call> calls_;
-  std::vector<StopPoint> stop_points_;
+  std::vector<StatusOr<StopPoint>> stop_points_;
 };
 
 }  // namespace steen::sys

@@ -1466,22 +1466,16 @@ int Daemon::Poll(std::chrono::milliseconds timeout, int max_events) {
   Impl& d = *impl_;
   if (d.stopped) return 0;
   int handled = 0;
-  if (d.hold) {
-    // Not past the moment a held open's budget runs out.
-    if (std::optional<uint64_t> due = d.hold->NextDeadline()) {
-      const uint64_t now = MonotonicNowNs();
-      const auto left = std::chrono::milliseconds(*due > now ? (*due - now) / 1'000'000 + 1 : 0);
-      timeout = std::min(timeout, left);
-    }
-  }
+  // Not past the moment a held open's budget runs out, nor a smbd stop's next step.
+  const uint64_t now = MonotonicNowNs();
+  auto not_past = [&](std::optional<uint64_t> due) {
+    if (!due) return;
+    timeout =
+        std::min(timeout, std::chrono::milliseconds(*due > now ? (*due - now) / 1'000'000 + 1 : 0));
+  };
+  if (d.hold) not_past(d.hold->NextDeadline());
+  if (d.safe_stops) not_past(d.safe_stops->NextDeadline());
   if (d.vault) timeout = std::min(timeout, d.CatalogBatchLeft());
-  if (d.safe_stops) {
-    if (std::optional<uint64_t> due = d.safe_stops->NextDeadline()) {
-      const uint64_t now = MonotonicNowNs();
-      const auto left = std::chrono::milliseconds(*due > now ? (*due - now) / 1'000'000 + 1 : 0);
-      timeout = std::min(timeout, left);
-    }
-  }
   while (handled < max_events) {
     std::optional<sys::SysEvent> ev =
         d.events->Next(handled == 0 ? timeout : std::chrono::milliseconds(0));

@@ -333,7 +333,6 @@ TEST_F(IncidentStoreTest, ResumeReportsGoneAndFailures) {
   EXPECT_NE(json.find("\"state\":\"killed\""), std::string::npos);
 }
 
-
 // A client caught twice: the second rollback starts after the first incident's last step before
 // it; an incident of other processes and clients, a later one, and a decision taken after the
 // second began do not move it.

@@ -1,10 +1,9 @@
-// Settling smbd stops at the event loop's wait (watch/safe_stops.h), with a scripted process
-// control: where each stop lands, what is signalled, and when it gives up.
+// Settling smbd stops at the event loop's wait (watch/safe_stops.h), with the recording process
+// control and scripted stop points: where each stop lands, what is signalled, and when it gives up.
 #include "watch/safe_stops.h"
 
 #include <gtest/gtest.h>
 
-#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -16,28 +15,14 @@ namespace {
 
 constexpr uint64_t kMs = 1'000'000;
 
-// Each Inspect answers the next scripted point (the last one repeats); signals are recorded.
-class ScriptedControl : public sys::ProcessControl {
- public:
-  std::deque<StatusOr<sys::StopPoint>> points;
-  std::vector<std::string> calls;
-  Status Suspend(pid_t pid, uint64_t) override { return Record("stop", pid); }
-  Status Resume(pid_t pid, uint64_t) override { return Record("cont", pid); }
-  Status Kill(pid_t pid, uint64_t) override { return Record("kill", pid); }
-  StatusOr<sys::StopPoint> Inspect(pid_t pid, uint64_t) override {
-    calls.push_back("inspect " + std::to_string(pid));
-    if (points.empty()) return Status::Internal("no script");
-    StatusOr<sys::StopPoint> next = points.front();
-    if (points.size() > 1) points.pop_front();
-    return next;
+// The signals sent and inspections made, as "suspend 10", "resume 10", "inspect 10".
+std::vector<std::string> Calls(sys::RecordingProcessControl& control) {
+  std::vector<std::string> out;
+  for (const auto& call : control.calls()) {
+    out.push_back(call.action + " " + std::to_string(call.pid));
   }
-
- private:
-  Status Record(const char* what, pid_t pid) {
-    calls.push_back(std::string(what) + " " + std::to_string(pid));
-    return Status::Ok();
-  }
-};
+  return out;
+}
 
 Actor Smbd(pid_t pid) {
   Actor actor;
@@ -59,8 +44,8 @@ std::vector<SafeStops::Settled> Drain(SafeStops& stops, uint64_t& now, int limit
 }
 
 TEST(SafeStops, AStopAtTheEventLoopWaitIsLeftAlone) {
-  ScriptedControl control;
-  control.points = {sys::StopPoint::kEventWait};
+  sys::RecordingProcessControl control;
+  control.ScriptStopPoints({sys::StopPoint::kEventWait});
   SafeStops stops(&control, nullptr);
   stops.Add(Smbd(10), "INC-1", 0);
   EXPECT_TRUE(stops.Advance(0).settled.empty());  // not due before the stop had a moment
@@ -68,7 +53,7 @@ TEST(SafeStops, AStopAtTheEventLoopWaitIsLeftAlone) {
   auto settled = Drain(stops, now);
   ASSERT_EQ(settled.size(), 1u);
   EXPECT_EQ(settled[0].note, "");
-  EXPECT_EQ(control.calls, (std::vector<std::string>{"inspect 10"}));
+  EXPECT_EQ(Calls(control), (std::vector<std::string>{"inspect 10"}));
   EXPECT_EQ(stops.stats().at_once, 1u);
   EXPECT_FALSE(stops.NextDeadline());
 }
@@ -76,9 +61,9 @@ TEST(SafeStops, AStopAtTheEventLoopWaitIsLeftAlone) {
 // Stopped inside Samba's code: stepped (SIGCONT, a short run, SIGSTOP) until it stops at the wait;
 // the re-stopped process is reported (its held open may go).
 TEST(SafeStops, AStopElsewhereIsSteppedUntilItLandsAtTheWait) {
-  ScriptedControl control;
-  control.points = {sys::StopPoint::kElsewhere, sys::StopPoint::kNotStopped,
-                    sys::StopPoint::kElsewhere, sys::StopPoint::kEventWait};
+  sys::RecordingProcessControl control;
+  control.ScriptStopPoints({sys::StopPoint::kElsewhere, sys::StopPoint::kNotStopped,
+                            sys::StopPoint::kElsewhere, sys::StopPoint::kEventWait});
   SafeStops stops(&control, nullptr);
   stops.Add(Smbd(10), "INC-1", 0);
   uint64_t now = 0;
@@ -90,9 +75,9 @@ TEST(SafeStops, AStopElsewhereIsSteppedUntilItLandsAtTheWait) {
     again.insert(again.end(), progress.stopped_again.begin(), progress.stopped_again.end());
     settled.insert(settled.end(), progress.settled.begin(), progress.settled.end());
   }
-  EXPECT_EQ(control.calls,
-            (std::vector<std::string>{"inspect 10", "cont 10", "stop 10", "inspect 10",
-                                      "inspect 10", "cont 10", "stop 10", "inspect 10"}));
+  EXPECT_EQ(Calls(control),
+            (std::vector<std::string>{"inspect 10", "resume 10", "suspend 10", "inspect 10",
+                                      "inspect 10", "resume 10", "suspend 10", "inspect 10"}));
   EXPECT_EQ(again.size(), 2u);
   ASSERT_EQ(settled.size(), 1u);
   EXPECT_EQ(settled[0].note, "");
@@ -104,8 +89,8 @@ TEST(SafeStops, AStopElsewhereIsSteppedUntilItLandsAtTheWait) {
 // Never at the wait: after kSafeStopMaxSteps steps it is left stopped, with a note for the
 // incident; it is never left running.
 TEST(SafeStops, GivesUpAfterItsStepsAndLeavesItStopped) {
-  ScriptedControl control;
-  control.points = {sys::StopPoint::kElsewhere};
+  sys::RecordingProcessControl control;
+  control.ScriptStopPoints({sys::StopPoint::kElsewhere});
   SafeStops stops(&control, nullptr);
   stops.Add(Smbd(10), "INC-1", 0);
   uint64_t now = 0;
@@ -115,19 +100,19 @@ TEST(SafeStops, GivesUpAfterItsStepsAndLeavesItStopped) {
   EXPECT_NE(settled[0].note.find("outside its event loop"), std::string::npos);
   EXPECT_EQ(stops.stats().left, 1u);
   EXPECT_EQ(stops.stats().steps, static_cast<uint64_t>(limits::kSafeStopMaxSteps));
-  EXPECT_EQ(control.calls.back(), "inspect 10");
+  EXPECT_EQ(Calls(control).back(), "inspect 10");
   int conts = 0, stops_sent = 0;
-  for (const std::string& call : control.calls) {
-    conts += call.rfind("cont", 0) == 0;
-    stops_sent += call.rfind("stop", 0) == 0;
+  for (const std::string& call : Calls(control)) {
+    conts += call.rfind("resume", 0) == 0;
+    stops_sent += call.rfind("suspend", 0) == 0;
   }
   EXPECT_EQ(conts, stops_sent);
 }
 
 // A stop that does not take effect (the smbd waits in an open) is looked at until the budget.
 TEST(SafeStops, AStopThatNeverTakesEffectEndsWithTheBudget) {
-  ScriptedControl control;
-  control.points = {sys::StopPoint::kNotStopped};
+  sys::RecordingProcessControl control;
+  control.ScriptStopPoints({sys::StopPoint::kNotStopped});
   SafeStops stops(&control, nullptr);
   stops.Add(Smbd(10), "INC-1", 0);
   uint64_t now = 0;
@@ -135,13 +120,13 @@ TEST(SafeStops, AStopThatNeverTakesEffectEndsWithTheBudget) {
   ASSERT_EQ(settled.size(), 1u);
   EXPECT_NE(settled[0].note.find("had not taken effect"), std::string::npos);
   EXPECT_GE(now, uint64_t{limits::kSafeStopBudgetMs} * kMs);
-  for (const std::string& call : control.calls) EXPECT_EQ(call, "inspect 10");
+  for (const std::string& call : Calls(control)) EXPECT_EQ(call, "inspect 10");
 }
 
 // Gone, resumed by the operator, or not inspectable: dropped without a signal.
 TEST(SafeStops, GoneResumedOrUnknownAreDropped) {
-  ScriptedControl control;
-  control.points = {Status::NotFound("exited")};
+  sys::RecordingProcessControl control;
+  control.ScriptStopPoints({Status::NotFound("exited")});
   std::map<pid_t, bool> spared;
   SafeStops stops(&control, [&](pid_t pid, uint64_t, const std::string&) { return !spared[pid]; });
   stops.Add(Smbd(10), "INC-1", 0);
@@ -151,24 +136,26 @@ TEST(SafeStops, GoneResumedOrUnknownAreDropped) {
   EXPECT_TRUE(Drain(stops, now).empty());
   EXPECT_EQ(stops.stats().gone, 1u);
 
-  control.points = {Status::Unsupported("no /proc syscall")};
+  control.ScriptStopPoints({Status::Unsupported("no /proc syscall")});
   stops.Add(Smbd(11), "INC-1", now);
   EXPECT_TRUE(Drain(stops, now).empty());
   EXPECT_EQ(stops.stats().unknown, 1u);
 
-  control.points = {sys::StopPoint::kElsewhere};
-  control.calls.clear();
+  control.ScriptStopPoints({sys::StopPoint::kElsewhere});
+  const std::size_t before = Calls(control).size();
   stops.Add(Smbd(12), "INC-1", now);
   now = *stops.NextDeadline();
   (void)stops.Advance(now);  // stepped: running now
   spared[12] = true;         // the operator resumed it meanwhile
   EXPECT_TRUE(Drain(stops, now).empty());
   EXPECT_EQ(stops.stats().released, 1u);
-  EXPECT_EQ(control.calls,
-            (std::vector<std::string>{"inspect 12", "cont 12", "stop 12", "cont 12"}));
+  const std::vector<std::string> calls = Calls(control);
+  EXPECT_EQ(
+      std::vector<std::string>(calls.begin() + static_cast<std::ptrdiff_t>(before), calls.end()),
+      (std::vector<std::string>{"inspect 12", "resume 12", "suspend 12", "resume 12"}));
 
   // Resumed while its stop never took effect: no note about a process that is not stopped.
-  control.points = {sys::StopPoint::kNotStopped};
+  control.ScriptStopPoints({sys::StopPoint::kNotStopped});
   stops.Add(Smbd(13), "INC-1", now);
   spared[13] = true;
   EXPECT_TRUE(Drain(stops, now, 100000).empty());
@@ -179,15 +166,15 @@ TEST(SafeStops, GoneResumedOrUnknownAreDropped) {
 // A step's SIGSTOP that fails (no pidfd: out of file descriptors) is sent again: a stepped
 // process is never left running.
 TEST(SafeStops, AFailedStopAfterAStepIsSentAgain) {
-  class FailingOnce : public ScriptedControl {
+  class FailingOnce : public sys::RecordingProcessControl {
    public:
     Status Suspend(pid_t pid, uint64_t start_time) override {
       if (failures_left-- > 0) return Status::Internal("pidfd_open: too many open files");
-      return ScriptedControl::Suspend(pid, start_time);
+      return RecordingProcessControl::Suspend(pid, start_time);
     }
     int failures_left = 2;
   } control;
-  control.points = {sys::StopPoint::kElsewhere, sys::StopPoint::kEventWait};
+  control.ScriptStopPoints({sys::StopPoint::kElsewhere, sys::StopPoint::kEventWait});
   SafeStops stops(&control, nullptr);
   stops.Add(Smbd(10), "INC-1", 0);
   uint64_t now = 0;
@@ -195,21 +182,21 @@ TEST(SafeStops, AFailedStopAfterAStepIsSentAgain) {
   ASSERT_EQ(settled.size(), 1u);
   EXPECT_EQ(stops.stats().stop_retries, 2u);
   EXPECT_EQ(stops.stats().after_steps, 1u);
-  EXPECT_EQ(control.calls,
-            (std::vector<std::string>{"inspect 10", "cont 10", "stop 10", "inspect 10"}));
+  EXPECT_EQ(Calls(control),
+            (std::vector<std::string>{"inspect 10", "resume 10", "suspend 10", "inspect 10"}));
 }
 
 // The daemon stopping between a step's SIGCONT and its SIGSTOP stops it again.
 TEST(SafeStops, AbandonStopsWhatAStepLeftRunning) {
-  ScriptedControl control;
-  control.points = {sys::StopPoint::kElsewhere};
+  sys::RecordingProcessControl control;
+  control.ScriptStopPoints({sys::StopPoint::kElsewhere});
   SafeStops stops(&control, nullptr);
   stops.Add(Smbd(10), "INC-1", 0);
   stops.Add(Smbd(11), "INC-1", 5 * kMs);
   (void)stops.Advance(*stops.NextDeadline());  // 10 stepped, 11 not due
   stops.Abandon();
   EXPECT_EQ(stops.pending(), 0u);
-  EXPECT_EQ(control.calls, (std::vector<std::string>{"inspect 10", "cont 10", "stop 10"}));
+  EXPECT_EQ(Calls(control), (std::vector<std::string>{"inspect 10", "resume 10", "suspend 10"}));
 }
 
 }  // namespace
