@@ -1,5 +1,6 @@
 #include "base/fd_io.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,6 +30,15 @@ Status WriteAllFd(int fd, uint64_t offset, std::string_view data) {
     done += n;
   }
   return Status::Ok();
+}
+
+int OpenWithoutAtime(int dirfd, const char* path, int flags) {
+  for (;;) {
+    int fd = ::openat(dirfd, path, flags | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::openat(dirfd, path, flags);
+    if (fd >= 0) return fd;
+    if (errno != EINTR) return -errno;
+  }
 }
 
 }  // namespace steen

@@ -6,34 +6,20 @@
 
 #include <algorithm>
 
+#include "base/fd_io.h"
 #include "fmt/format.h"
 
 namespace steen::scan {
-namespace {
-
-int OpenWithFallback(int dir_fd, const char* name, int flags) {
-  for (;;) {
-    int fd = openat(dir_fd, name, flags | O_NOATIME);
-    if (fd >= 0) return fd;
-    // O_NOATIME is only allowed to the owner (or CAP_FOWNER); without it relatime still applies.
-    if (errno == EPERM) fd = openat(dir_fd, name, flags);
-    if (fd >= 0) return fd;
-    if (errno != EINTR) return -errno;
-  }
-}
-
-}  // namespace
-
 int OpenForScan(int dir_fd, const char* name, bool follow) {
   int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
   if (!follow) flags |= O_NOFOLLOW;
-  return OpenWithFallback(dir_fd, name, flags);
+  return OpenWithoutAtime(dir_fd, name, flags);
 }
 
 int OpenDirectoryForScan(int dir_fd, const char* name, bool follow) {
   int flags = O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_NONBLOCK;
   if (!follow) flags |= O_NOFOLLOW;
-  return OpenWithFallback(dir_fd, name, flags);
+  return OpenWithoutAtime(dir_fd, name, flags);
 }
 
 Status FileByteSource::ReadAt(uint64_t offset, std::size_t length, std::string* out) {

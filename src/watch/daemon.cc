@@ -13,6 +13,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "base/fd_io.h"
 #include "steen/limits.h"
 #include "steen/vault.h"
 #include "sys/client_blocker.h"
@@ -890,7 +891,8 @@ int64_t Daemon::Impl::NoteInVault(FileEvent& event, bool is_directory) {
       if (!is_directory && Inside(event.path) && !Inside(event.new_path)) {
         // Moved out of the trees: whatever happens to it out there is not seen. Copy it now, from
         // outside the trees (no ticket is held here), under its old name for rollback.
-        int fd = ::open(event.new_path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        const int fd = OpenWithoutAtime(AT_FDCWD, event.new_path.c_str(),
+                                        O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd >= 0) {
           PreserveMovedOut(fd, event, actor);
           ::close(fd);
@@ -1009,11 +1011,8 @@ void Daemon::Impl::MovedIn(FileEvent& event) {
   FileEvent written = created;
   written.op = FileOp::kCloseWrite;
   LetHeldGo(WriteHold::Why::kOwnOpen);
-  int fd = ::open(created.path.c_str(),
-                  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOATIME);
-  if (fd < 0) {
-    fd = ::open(created.path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  }
+  const int fd = OpenWithoutAtime(AT_FDCWD, created.path.c_str(),
+                                  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) return;  // gone again: the create was scored
   struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {

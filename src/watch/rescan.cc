@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <deque>
 
+#include "base/fd_io.h"
 #include "steen/limits.h"
 #include "watch/content_view.h"
 
@@ -116,10 +117,8 @@ RescanResult Rescanner::RunOnce(int64_t since_wall_ns, const std::string& reason
         result.truncated = true;
         break;
       }
-      int fd = ::openat(dir_fd, name.c_str(),
-                        O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOATIME);
-      if (fd < 0)
-        fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+      const int fd = OpenWithoutAtime(dir_fd, name.c_str(),
+                                      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
       if (fd < 0) {
         ++result.errors;
         continue;

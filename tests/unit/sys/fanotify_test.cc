@@ -534,6 +534,47 @@ TEST_F(FanotifyTest, EmptyFilesOpenedForWritingAreAllowedByTheReader) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
+// The daemon reads every written file through the events' fds (before and after the write). Read
+// with an access time update, every saved file would look read just after its save (relatime
+// updates an atime older than the mtime), which backup, tiering and forensic tools rely on.
+TEST_F(FanotifyTest, ReadingThroughEventFdsLeavesTheAccessTimeAlone) {
+  const std::string path = tree_ + "/doc.txt";
+  { std::ofstream(path) << "the content before the write"; }
+  const struct timespec old_atime { 1'000'000'000, 0 };
+  const struct timespec times[2] = {old_atime, {0, UTIME_OMIT}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  FanotifyOptions options;
+  options.permission_deadline = milliseconds(5000);
+  ASSERT_TRUE(OpenSource(options).ok());
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::alarm(20);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND);
+    const bool wrote = fd >= 0 && ::write(fd, " and after", 10) == 10;
+    _exit(wrote && ::close(fd) == 0 ? 0 : 1);
+  }
+  std::string before, after;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (after.empty() && std::chrono::steady_clock::now() < deadline) {
+    auto ev = source_->Next(milliseconds(50));
+    if (!ev || ev->event.path != path) continue;
+    if (ev->kind == SysEvent::Kind::kPermission && ev->ticket) {
+      before = ReadThrough(ev->ticket->fd());
+      EXPECT_TRUE(ev->ticket->Allow());
+    } else if (ev->kind == SysEvent::Kind::kFile && ev->event.op == FileOp::kCloseWrite && ev->fd) {
+      after = ReadThrough(ev->fd.get());
+    }
+  }
+  int status = -1;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(before, "the content before the write");
+  EXPECT_EQ(after, "the content before the write and after");
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_atim.tv_sec, old_atime.tv_sec) << "reading through the events' fds set atime";
+}
+
 TEST_F(FanotifyTest, DeadlineAllowsWhenTheDaemonHoldsATicket) {
   FanotifyOptions options;
   options.permission_deadline = milliseconds(300);
