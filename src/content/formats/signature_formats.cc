@@ -24,6 +24,13 @@ struct Signature {
   bool encrypted_container = false;  // a legitimately encrypted file
 };
 
+bool NssCheckFile(std::string_view head, uint64_t /*file_size*/) {
+  // NSS's .chk files (the signature of a FIPS library: lib/freebl/shvfy.c): magic F1 C5, a
+  // version 1.x, then the header's length as a big-endian word.
+  auto minor = ByteAt(head, 3);
+  auto header = LoadBE<uint32_t>(head, 4);
+  return minor && *minor < 16 && header && *header >= 8 && *header <= 64;
+}
 bool JavaClassVersion(std::string_view head, uint64_t /*file_size*/) {
   // CAFEBABE is also the Mach-O universal binary magic; a class file's major version is >= 45.
   auto major = LoadBE<uint16_t>(head, 6);
@@ -394,6 +401,8 @@ const Signature kSignatures[] = {
     // Legitimately encrypted files with a signature.
     {"openssl-enc", 0, "Salted__"_sv, true, nullptr, true},
     {"keepass", 0, "\x03\xD9\xA2\x9A"_sv, true, nullptr, true},
+    // Signatures and keys: random by nature.
+    {"nss-chk", 0, "\xF1\xC5\x01"_sv, true, NssCheckFile},
     {"ansible-vault", 0, "$ANSIBLE_VAULT;"_sv, false, nullptr, true},
 };
 

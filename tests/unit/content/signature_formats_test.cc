@@ -70,6 +70,22 @@ TEST(SignatureFormats, ContainersOfCompressedDataClaimRandomBodies) {
   }
 }
 
+// NSS's .chk files (the signature of each FIPS library: 4 of the 12 system files `scan` once
+// called damaged) are a short header and random signature values.
+TEST(SignatureFormats, NssCheckFilesAreRecognisedByTheirHeader) {
+  const std::string chk = std::string("\xF1\xC5\x01\x02\x00\x00\x00\x0C\x00\x00\x00\x01", 12) +
+                          testing::RandomBytes(420, 9);
+  const auto& v = Named("signature");
+  ASSERT_TRUE(v.Matches(chk, chk.size()));
+  const FormatReport r = Validate(v, chk);
+  EXPECT_EQ(r.format, "nss-chk");
+  EXPECT_TRUE(r.high_entropy_body);
+  // The same magic followed by a header length no .chk file has is not one.
+  std::string other = chk;
+  other[7] = '\xF0';
+  EXPECT_NE(Validate(v, other).format, "nss-chk");
+}
+
 // Arrays and model weights: numbers whose first bytes look random to a short-span test (a NumPy
 // array of float32 weights was "the first 16 bytes ... look like ciphertext"; a quantized GGUF
 // model "100% of blocks random"). Each is recognised by its header, and random bytes after the
