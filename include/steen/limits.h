@@ -78,10 +78,13 @@ inline constexpr std::size_t kMaxFontChecksumBytes = 2 * MiB;
 // DER walked: a PE Authenticode table, a certificate, key or PKCS#12 file (larger DER files
 // are recognised, not walked).
 inline constexpr std::size_t kMaxDerWalkBytes = 1 * MiB;
-// WOFF2 fonts are one Brotli stream, checked like the single-stream formats: to its exact end
-// when it fits in kMaxInflateProbe, else over its first kMaxInflateProbe bytes; and never
-// decoded past this many bytes of output.
-inline constexpr std::size_t kMaxWoff2Decoded = 16 * MiB;
+// Brotli streams (a WOFF2 font's tables, a raw .br file) are checked like the single-stream
+// formats: to their exact end when they fit in kMaxInflateProbe, else over their first
+// kMaxInflateProbe bytes; and never decoded past this many bytes of output.
+inline constexpr std::size_t kMaxBrotliDecoded = 16 * MiB;
+// A raw Brotli file (no signature: a web server's precompressed .br) is recognised only by
+// decoding it whole to its end: files up to this size.
+inline constexpr std::size_t kMaxBrotliFileBytes = 1 * MiB;
 inline constexpr int kMaxOpenPgpPackets = 4096;
 inline constexpr int kMaxPdfXrefSamples = 32;         // xref entries whose object header is read
 inline constexpr int kMaxPdfXrefSections = 8;         // /Prev and /XRefStm hops followed

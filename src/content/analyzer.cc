@@ -21,6 +21,7 @@
 #include "content/block_stats.h"
 #include "content/evasion.h"
 #include "content/format.h"
+#include "content/formats/brotli_stream.h"
 #include "content/formats/text_formats.h"
 #include "content/reader.h"
 #include "content/sampling.h"
@@ -307,6 +308,9 @@ DamageKind KindFromBlocks(const BlockMap& map) {
 
 struct ContentAnalyzer::Impl {
   content::ValidatorList validators = content::MakeAllValidators();
+  // Raw Brotli has no signature: tried only when nothing else claims a file, and kept out of
+  // every search by signature (XOR keys, embedded streams, decoded base64, overwritten magic).
+  std::unique_ptr<const content::FormatValidator> raw_brotli = content::MakeBrotliValidator();
 
   const content::FormatValidator* Match(std::string_view head, uint64_t size) const {
     for (const auto& v : validators) {
@@ -941,6 +945,7 @@ StatusOr<Analysis> ContentAnalyzer::Impl::AnalyzeAt(ByteSource& source,
   Decision decision;
   std::string format = "unknown";
   const content::FormatValidator* validator = Match(head, size);
+  if (validator == nullptr && raw_brotli->Matches(head, size)) validator = raw_brotli.get();
   bool decided = false;
   // Encoded ciphertext is printable text: judge it before the text validator calls it intact.
   if (validator == nullptr || IsTextValidator(validator)) {

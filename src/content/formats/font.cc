@@ -3,7 +3,6 @@
 // overwritten block inside a table. WOFF tables are zlib streams: a decoder probe tells real
 // compressed data from ciphertext. WOFF2's one Brotli stream is decoded (libbrotlidec) to the
 // exact length its directory declares.
-#include <brotli/decode.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 
 #include "content/block_stats.h"
 #include "content/bytes.h"
+#include "content/formats/brotli_stream.h"
 #include "content/formats/system_formats.h"
 #include "steen/limits.h"
 
@@ -423,36 +423,15 @@ std::string CheckWoff2Stream(Reader& reader, uint64_t at, uint64_t compressed, u
   const bool whole = compressed <= limits::kMaxInflateProbe;
   const uint64_t input =
       whole ? compressed : std::min<uint64_t>(compressed, limits::kMaxInflateProbe);
-  std::unique_ptr<BrotliDecoderState, decltype(&BrotliDecoderDestroyInstance)> decoder(
-      BrotliDecoderCreateInstance(nullptr, nullptr, nullptr), &BrotliDecoderDestroyInstance);
-  if (!decoder) return "Brotli data not decoded (no memory)";
-  std::string out(64 * limits::KiB, '\0');
-  uint64_t produced = 0;
-  uint64_t consumed = 0;
-  BrotliDecoderResult result = BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT;
-  while (consumed < input && result == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) {
-    auto chunk = reader.Read(at + consumed, static_cast<std::size_t>(std::min<uint64_t>(
-                                                input - consumed, 64 * limits::KiB)));
-    if (!chunk.ok()) return {};  // the analyzer reports the read error, not damage
-    if (chunk->empty()) break;
-    std::size_t available_in = chunk->size();
-    const auto* next_in = reinterpret_cast<const uint8_t*>(chunk->data());
-    do {
-      std::size_t available_out = out.size();
-      auto* next_out = reinterpret_cast<uint8_t*>(out.data());
-      result = BrotliDecoderDecompressStream(decoder.get(), &available_in, &next_in, &available_out,
-                                             &next_out, nullptr);
-      produced += out.size() - available_out;
-    } while (result == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT &&
-             produced <= std::min<uint64_t>(expected, limits::kMaxWoff2Decoded));
-    consumed += chunk->size() - available_in;
-    if (produced > expected || produced > limits::kMaxWoff2Decoded) break;
-  }
+  const BrotliRun run =
+      RunBrotli(reader, at, input, std::min<uint64_t>(expected, limits::kMaxBrotliDecoded));
+  if (run.end == BrotliRun::End::kReadError) return {};  // the analyzer reports it, not damage
+  const uint64_t produced = run.produced;
+  const uint64_t consumed = run.consumed;
   const uint64_t stop = at + consumed;
-  if (result == BROTLI_DECODER_RESULT_ERROR) {
+  if (run.end == BrotliRun::End::kError) {
     Damage(report, stop, reader.size() > stop ? reader.size() - stop : 0,
-           "WOFF2 Brotli data fails to decode at about " + Hex(stop) + " (" +
-               BrotliDecoderErrorString(BrotliDecoderGetErrorCode(decoder.get())) + ")");
+           "WOFF2 Brotli data fails to decode at about " + Hex(stop) + " (" + run.error + ")");
     return {};
   }
   if (produced > expected) {
@@ -461,10 +440,10 @@ std::string CheckWoff2Stream(Reader& reader, uint64_t at, uint64_t compressed, u
         "WOFF2 Brotli data decodes past the " + std::to_string(expected) + " bytes of its tables");
     return {};
   }
-  if (!whole || produced >= limits::kMaxWoff2Decoded) {
+  if (!whole || produced >= limits::kMaxBrotliDecoded) {
     return "Brotli data decodes over its first " + std::to_string(consumed) + " bytes";
   }
-  if (result == BROTLI_DECODER_RESULT_SUCCESS && produced == expected && consumed == compressed) {
+  if (run.end == BrotliRun::End::kFinished && produced == expected && consumed == compressed) {
     return "Brotli data decodes to the " + std::to_string(expected) + " bytes of its tables";
   }
   if (at + compressed > reader.size()) {

@@ -1,3 +1,4 @@
+#include <brotli/encode.h>
 #include <gtest/gtest.h>
 #include <iconv.h>
 #include <unistd.h>
@@ -50,6 +51,42 @@ std::string Joined(const Analysis& a) {
   std::string s;
   for (const auto& r : a.reasons) s += r + "; ";
   return s;
+}
+
+std::string BrotliCompress(const std::string& plain) {
+  std::size_t size = BrotliEncoderMaxCompressedSize(plain.size());
+  std::string out(size, '\0');
+  EXPECT_TRUE(BrotliEncoderCompress(BROTLI_DEFAULT_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT,
+                                    plain.size(), reinterpret_cast<const uint8_t*>(plain.data()),
+                                    &size, reinterpret_cast<uint8_t*>(out.data())));
+  out.resize(size);
+  return out;
+}
+
+// A raw Brotli file (a web server's precompressed .br: no signature, random-looking bytes) is
+// recognised by decoding it to its end; one whose bytes were damaged or cut is not, and random
+// bytes never are (4 of the 12 system files `scan` called damaged were .br files).
+TEST(Analyzer, RawBrotliFilesAreDecodedToTheirEnd) {
+  for (std::size_t plain_size : {20'000u, 600'000u}) {
+    const std::string br = BrotliCompress(ProseText(plain_size) + RandomBytes(plain_size / 20, 3));
+    ASSERT_GT(br.size(), plain_size / 20);
+    const Analysis intact = AnalyzeBytes(br);
+    EXPECT_EQ(intact.verdict, Verdict::kIntact) << br.size() << ": " << Joined(intact);
+    EXPECT_EQ(intact.format, "brotli");
+    std::string tail = br;
+    const std::string noise = RandomBytes(std::min<std::size_t>(4096, br.size() / 4), 11);
+    tail.replace(tail.size() - noise.size(), noise.size(), noise);
+    EXPECT_EQ(AnalyzeBytes(tail).verdict, Verdict::kDamaged) << br.size();
+    const Analysis footer = AnalyzeBytes(br + RandomBytes(1064, 12));
+    EXPECT_EQ(footer.verdict, Verdict::kDamaged) << Joined(footer);
+    EXPECT_EQ(footer.format, "brotli");
+    EXPECT_EQ(AnalyzeBytes(br.substr(0, br.size() / 2)).verdict, Verdict::kDamaged)
+        << "a stream without its end is not told from random bytes";
+  }
+  for (uint32_t seed = 0; seed < 3000; ++seed) {
+    const Analysis random = AnalyzeBytes(RandomBytes(200 + seed * 7, 5000 + seed));
+    ASSERT_NE(random.format, "brotli") << seed << ": " << Joined(random);
+  }
 }
 
 TEST(BlockStats, RandomBytesAreUniformTextIsNot) {
