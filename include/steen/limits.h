@@ -48,6 +48,9 @@ inline constexpr std::size_t kMaxInflateProbe =
 // bzip2 is checked structurally (Huffman decode, no inverse BWT), cheap enough to cover the whole
 // head read: files up to this size are checked whole, larger ones only in their first bytes.
 inline constexpr std::size_t kMaxBzip2Probe = 64 * KiB;
+// A larger file whose last bytes are no stream end: its last block is checked from its start,
+// searched this far back (a level-9 block compresses 900 kB to at most a little more).
+inline constexpr std::size_t kMaxBzip2EndSearch = 1 * MiB;
 inline constexpr std::size_t kMaxDecodedProbe = 256 * KiB;  // decoded bytes a probe may produce
 // Probes of one part of a larger structure (ZIP entries, PNG image data, WOFF tables, the first 7z
 // folder, PDF and TIFF streams): ciphertext fails a decoder within its first few hundred bytes, so

@@ -16,6 +16,7 @@
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -275,10 +276,10 @@ Parse CheckBlock(BitReader& in, int level, std::string* error) {
   return Parse::kStreamEnd;
 }
 
-StreamParse ParseStream(std::string_view input) {
+// Blocks from `in` (at a block or end-of-stream magic) to the stream's end. The end's stored CRC
+// must combine the block CRCs when every block of the stream was seen (`all_blocks`).
+StreamParse ParseBlocks(BitReader& in, int level, bool all_blocks) {
   StreamParse result;
-  const int level = input[3] - '0';
-  BitReader in(input.substr(4));
   uint32_t combined_crc = 0;
   for (;;) {
     const uint64_t magic = (uint64_t{in.Get(24)} << 24) | in.Get(24);
@@ -292,12 +293,12 @@ StreamParse ParseStream(std::string_view input) {
         result.outcome = Parse::kInputEnded;
         return result;
       }
-      if (stored != combined_crc) {
+      if (all_blocks && stored != combined_crc) {
         result.error = "stream CRC does not match its block CRCs";
         return result;
       }
       result.outcome = Parse::kStreamEnd;
-      result.consumed = 4 + in.ConsumedBytes();
+      result.consumed = in.ConsumedBytes();
       return result;
     }
     if (magic != kBlockMagicBits) {
@@ -321,9 +322,119 @@ StreamParse ParseStream(std::string_view input) {
   }
 }
 
+StreamParse ParseStream(std::string_view input) {
+  BitReader in(input.substr(4));
+  StreamParse result = ParseBlocks(in, input[3] - '0', /*all_blocks=*/true);
+  if (result.outcome == Parse::kStreamEnd) result.consumed += 4;
+  return result;
+}
+
+// `bytes` from bit `bit` on (most significant bit first), realigned to whole bytes.
+std::string FromBit(std::string_view bytes, uint64_t bit) {
+  const std::size_t first = static_cast<std::size_t>(bit / 8);
+  const int shift = static_cast<int>(bit % 8);
+  std::string out;
+  if (first >= bytes.size()) return out;
+  out.reserve(bytes.size() - first);
+  for (std::size_t i = first; i < bytes.size(); ++i) {
+    const auto hi = static_cast<unsigned char>(bytes[i]);
+    const auto lo = i + 1 < bytes.size() ? static_cast<unsigned char>(bytes[i + 1]) : 0;
+    out.push_back(static_cast<char>(shift == 0 ? hi : (hi << shift) | (lo >> (8 - shift))));
+  }
+  return out;
+}
+
+// The last bit offset in `bytes` where the 48-bit `magic` starts (most significant bit first).
+std::optional<uint64_t> LastMagic(std::string_view bytes, uint64_t magic) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() < 6) return std::nullopt;
+  for (std::size_t at = bytes.size() - 6 + 1; at-- > 0;) {
+    uint64_t window = 0;  // 56 bits from `at`, zeros past the end
+    for (std::size_t i = 0; i < 7; ++i) {
+      window = (window << 8) | (at + i < bytes.size() ? p[at + i] : 0u);
+    }
+    for (int shift = 7; shift >= 0; --shift) {
+      if (shift > 0 && at + 6 >= bytes.size()) continue;  // would need bits past the end
+      if (((window >> (8 - shift)) & 0xFFFFFFFFFFFFULL) == magic) return uint64_t{at} * 8 + shift;
+    }
+  }
+  return std::nullopt;
+}
+
+// Where a stream's end-of-stream magic must be when the file ends with that stream: the 48-bit
+// magic, the 32-bit combined CRC and up to 7 zero bits of padding fill the last 10 or 11 bytes.
+bool EndsWithStreamEnd(std::string_view tail) {
+  if (tail.size() > 11) tail = tail.substr(tail.size() - 11);
+  const uint64_t bits = tail.size() * 8;
+  for (uint64_t pad = 0; pad < 8; ++pad) {
+    if (bits < 80 + pad) break;
+    const uint64_t at = bits - 80 - pad;
+    const std::string aligned = FromBit(tail, at);
+    BitReader in(aligned);
+    const uint64_t magic = (uint64_t{in.Get(24)} << 24) | in.Get(24);
+    in.Get(32);
+    const uint32_t padding = pad == 0 ? 0 : in.Get(static_cast<int>(pad));
+    if (!in.ended() && magic == kEndMagicBits && padding == 0) return true;
+  }
+  return false;
+}
+
 class Bzip2Validator final : public FormatValidator {
  public:
   std::string_view name() const override { return "bzip2"; }
+
+  // A file larger than the probe: its end must be a stream's end. Without one (a tail replaced
+  // by ciphertext, or a cut), the last block whose start is within limits::kMaxBzip2EndSearch of
+  // the end is checked from that start: ciphertext shifts its end-of-block symbol or breaks its
+  // codes (damaged); a cut runs out of input (truncated). `probed` bytes were checked already.
+  static void CheckEnd(BoundedReader& reader, uint64_t probed, int level, FormatReport& report) {
+    const uint64_t size = reader.size();
+    const uint64_t tail_bytes = std::min<uint64_t>(size - probed, limits::kMaxBzip2Probe);
+    auto tail = reader.Read(size - tail_bytes, static_cast<std::size_t>(tail_bytes));
+    if (!tail) return;
+    if (EndsWithStreamEnd(*tail)) {
+      report.structure_end = size;
+      report.reasons.push_back("bzip2: the stream ends at the end of the file");
+      return;
+    }
+    if (auto end = LastMagic(*tail, kEndMagicBits)) {
+      // A stream's end before the end of the file: what follows is judged as trailing bytes.
+      const uint64_t stream_end = size - tail_bytes + (*end + 80 + 7) / 8;
+      if (stream_end < size) {
+        report.structure_end = stream_end;
+        report.reasons.push_back("bzip2: trailing bytes after the stream's end at " +
+                                 Hex(stream_end));
+        return;
+      }
+    }
+    const uint64_t search = std::min<uint64_t>(size, limits::kMaxBzip2EndSearch);
+    auto region = reader.Read(size - search, static_cast<std::size_t>(search));
+    if (!region) return;
+    const auto block = LastMagic(*region, kBlockMagicBits);
+    if (!block) {
+      report.reasons.push_back("bzip2: no stream end in the last " + Hex(tail_bytes) +
+                               " bytes and no block start in the last " + Hex(search));
+      report.integrity = Integrity::kTruncated;
+      return;
+    }
+    const uint64_t block_at = size - search + *block / 8;
+    const std::string aligned = FromBit(*region, *block);
+    BitReader in(aligned);
+    const StreamParse parse = ParseBlocks(in, level, /*all_blocks=*/false);
+    if (parse.outcome == Parse::kError) {
+      MarkDamaged(report,
+                  "bzip2 block at " + Hex(block_at) + ": data invalid (" + parse.error + ")",
+                  block_at, size);
+    } else if (parse.outcome == Parse::kInputEnded) {
+      report.integrity = Integrity::kTruncated;
+      report.reasons.push_back("bzip2 stream ends early (truncated): the block at " +
+                               Hex(block_at) + " runs to the end of the file without its end");
+    } else {
+      report.structure_end = block_at + parse.consumed;
+      report.reasons.push_back("bzip2: the stream's last block at " + Hex(block_at) + " ends at " +
+                               Hex(report.structure_end));
+    }
+  }
 
   bool Matches(std::string_view head, uint64_t) const override { return StreamHeaderAt(head, 0); }
 
@@ -356,8 +467,12 @@ class Bzip2Validator final : public FormatValidator {
           report.integrity = Integrity::kTruncated;
           report.reasons.push_back("bzip2 stream at " + Hex(pos) + " ends early (truncated)");
         } else {
-          report.reasons.push_back("bzip2: the blocks in the first " + Hex(window.size()) +
-                                   " bytes are well formed");
+          CheckEnd(reader, window.size(), window[pos + 3] - '0', report);
+          if (report.integrity == Integrity::kValid) {
+            report.reasons.insert(
+                report.reasons.begin(),
+                "bzip2: the blocks in the first " + Hex(window.size()) + " bytes are well formed");
+          }
         }
         return report;
       }

@@ -277,6 +277,35 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 // ---- Encrypted containers ----------------------------------------------------------------------
+// A bzip2 file larger than the probe is checked at its end too: the stream's end must close the
+// file; without it, its last block is checked from its start (one block of the whole file at -9,
+// the last of six at -1). Ciphertext in the last 4 KiB was "the blocks in the first 0x10000 bytes
+// are well formed": intact.
+TEST(Bzip2End, ALargeFileIsCheckedAtItsEnd) {
+  if (!HaveTool("bzip2")) GTEST_SKIP() << "bzip2 not available";
+  for (const std::string level : {"-9", "-1"}) {
+    TempDir dir;
+    WriteFile(dir.path() / "big.txt", Text(600 * 1024, 21));
+    const std::string cmd =
+        "cd '" + dir.path().string() + "' && bzip2 " + level + " -c big.txt > big.bz2";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    const std::string bz2 = ReadFile(dir.path() / "big.bz2");
+    ASSERT_GT(bz2.size(), limits::kMaxBzip2Probe);
+    const Outcome intact = RunValidator("bzip2", bz2);
+    EXPECT_EQ(intact.report.integrity, Integrity::kValid) << level << Describe(intact.report);
+    EXPECT_EQ(intact.report.structure_end, bz2.size());
+    std::string tail = bz2;
+    tail.replace(tail.size() - 4096, 4096, RandomBytes(4096, 22));
+    const Outcome damaged = RunValidator("bzip2", tail);
+    EXPECT_EQ(damaged.report.integrity, Integrity::kDamaged) << level << Describe(damaged.report);
+    const Outcome footer = RunValidator("bzip2", bz2 + RandomBytes(1064, 23));
+    EXPECT_EQ(footer.report.integrity, Integrity::kValid) << level << Describe(footer.report);
+    EXPECT_EQ(footer.report.structure_end, bz2.size()) << "the footer is judged on its own";
+    const Outcome cut = RunValidator("bzip2", bz2.substr(0, bz2.size() * 4 / 5));
+    EXPECT_EQ(cut.report.integrity, Integrity::kTruncated) << level << Describe(cut.report);
+  }
+}
+
 TEST(ArchiveEncrypted, ZipCryptoIsEncryptedContainer) {
   std::string bytes = MakeWithTool("zip", "zip -q -P secret out.zip a.txt b.txt", "out.zip");
   if (bytes.empty()) GTEST_SKIP();
