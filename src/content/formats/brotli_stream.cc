@@ -45,9 +45,19 @@ bool Feed(BrotliDecoderState* decoder, std::string_view chunk, uint64_t max_outp
   }
 }
 
-Decoder NewDecoder() {
-  return Decoder(BrotliDecoderCreateInstance(nullptr, nullptr, nullptr),
-                 &BrotliDecoderDestroyInstance);
+// Runs `feed(decoder, run)` with a new decoder; one that cannot be made is an error.
+template <typename FeedAll>
+BrotliRun WithDecoder(FeedAll&& feed) {
+  BrotliRun run;
+  const Decoder decoder(BrotliDecoderCreateInstance(nullptr, nullptr, nullptr),
+                        &BrotliDecoderDestroyInstance);
+  if (!decoder) {
+    run.end = BrotliRun::End::kError;
+    run.error = "no memory for the decoder";
+    return run;
+  }
+  feed(decoder.get(), run);
+  return run;
 }
 
 // Least-significant-bit-first reader of the stream header (RFC 7932 section 2).
@@ -163,37 +173,24 @@ class BrotliValidator final : public FormatValidator {
 }  // namespace
 
 BrotliRun RunBrotli(Reader& reader, uint64_t at, uint64_t length, uint64_t max_output) {
-  BrotliRun run;
-  Decoder decoder = NewDecoder();
-  if (!decoder) {
-    run.end = BrotliRun::End::kError;
-    run.error = "no memory for the decoder";
-    return run;
-  }
-  for (uint64_t fed = 0; fed < length;) {
-    auto chunk = reader.Read(
-        at + fed, static_cast<std::size_t>(std::min<uint64_t>(length - fed, 64 * limits::KiB)));
-    if (!chunk.ok()) {
-      run.end = BrotliRun::End::kReadError;
-      return run;
+  return WithDecoder([&](BrotliDecoderState* decoder, BrotliRun& run) {
+    for (uint64_t fed = 0; fed < length;) {
+      auto chunk = reader.Read(
+          at + fed, static_cast<std::size_t>(std::min<uint64_t>(length - fed, 64 * limits::KiB)));
+      if (!chunk.ok()) {
+        run.end = BrotliRun::End::kReadError;
+        return;
+      }
+      if (chunk->empty()) return;
+      fed += chunk->size();
+      if (!Feed(decoder, *chunk, max_output, run)) return;
     }
-    if (chunk->empty()) break;
-    fed += chunk->size();
-    if (!Feed(decoder.get(), *chunk, max_output, run)) return run;
-  }
-  return run;
+  });
 }
 
 BrotliRun RunBrotli(std::string_view bytes, uint64_t max_output) {
-  BrotliRun run;
-  Decoder decoder = NewDecoder();
-  if (!decoder) {
-    run.end = BrotliRun::End::kError;
-    run.error = "no memory for the decoder";
-    return run;
-  }
-  Feed(decoder.get(), bytes, max_output, run);
-  return run;
+  return WithDecoder(
+      [&](BrotliDecoderState* decoder, BrotliRun& run) { Feed(decoder, bytes, max_output, run); });
 }
 
 std::unique_ptr<const FormatValidator> MakeBrotliValidator() {
