@@ -2,6 +2,7 @@
 // header magic, section table and the raw-data ranges it points to. Data appended after the last
 // section (installer archives, Authenticode certificates) is legal overlay, not damage.
 #include <algorithm>
+#include <array>
 #include <iterator>
 #include <string>
 
@@ -193,6 +194,7 @@ class PeValidator final : public FormatValidator {
       structure_end = std::max<uint64_t>(structure_end,
                                          std::min<uint64_t>(uint64_t{raw_offset} + raw_size, size));
     }
+    if (MarkInvertedCode(reader, coff, table, report)) return report;
     DeclareCoffSymbols(reader, LoadLE<uint32_t>(coff, 12).value_or(0),
                        LoadLE<uint32_t>(coff, 16).value_or(0), report);
     if (cert_end != 0 && !CheckCertificates(reader, cert_offset, cert_size, report)) {
@@ -257,6 +259,62 @@ class PeValidator final : public FormatValidator {
                                ", DER structure consistent");
     }
     return true;
+  }
+  // x86 machine code bit-flipped (255 - b) behind intact headers: the section table parses, and
+  // an inverted picture or waveform is a valid one, but inverted code is no code. The bytes x86
+  // and x64 code is made of most (zero displacements and immediates, REX.W, mov, call, lea, the
+  // 0F escape, test, the ModRM/SIB bytes of stack accesses) make a quarter to a half of a real
+  // code section and their inverses a tenth at most (0.27-0.46 against 0.05-0.13 in the first
+  // code section of 237 PE files of the corpus and this system); packed or encrypted sections
+  // have a few per cent of both. Inverted, the shares swap. Sampled in the middle of the first
+  // executable section (a header kept intact may cover its start). Returns true when it marked
+  // the report damaged.
+  static bool MarkInvertedCode(Reader& reader, std::string_view coff, std::string_view table,
+                               FormatReport& report) {
+    constexpr uint16_t kI386 = 0x14c;
+    constexpr uint16_t kAmd64 = 0x8664;
+    constexpr uint32_t kCode = 0x20;
+    constexpr uint32_t kExecute = 0x20000000;
+    constexpr uint64_t kSample = 16 * limits::KiB;
+    constexpr uint64_t kMinSample = 1024;
+    static constexpr unsigned char kCodeBytes[] = {0x00, 0x48, 0x8B, 0x89, 0xE8, 0x0F,
+                                                   0x24, 0x4C, 0x44, 0x85, 0x83, 0x8D};
+    const uint16_t machine = LoadLE<uint16_t>(coff, 4).value_or(0);
+    if (machine != kI386 && machine != kAmd64) return false;
+    const uint64_t size = reader.size();
+    for (std::size_t at = 0; at + 40 <= table.size(); at += 40) {
+      const std::string_view entry = table.substr(at, 40);
+      const uint32_t raw_size = LoadLE<uint32_t>(entry, 16).value_or(0);
+      const uint32_t raw_offset = LoadLE<uint32_t>(entry, 20).value_or(0);
+      const uint32_t flags = LoadLE<uint32_t>(entry, 36).value_or(0);
+      if ((flags & (kCode | kExecute)) == 0 || raw_offset >= size) continue;
+      const uint64_t length = std::min<uint64_t>(raw_size, size - raw_offset);
+      if (length < kMinSample) return false;  // only the first executable section is judged
+      const uint64_t sample = std::min(length, kSample);
+      const uint64_t from = raw_offset + (length - sample) / 2;
+      auto bytes_or = reader.Read(from, sample);
+      if (!bytes_or.ok() || bytes_or->size() < kMinSample) return false;
+      std::array<uint64_t, 256> counts{};
+      for (const char c : *bytes_or) ++counts[static_cast<unsigned char>(c)];
+      uint64_t as_is = 0;
+      uint64_t inverted = 0;
+      for (const unsigned char b : kCodeBytes) {
+        as_is += counts[b];
+        inverted += counts[255 - b];
+      }
+      const uint64_t n = bytes_or->size();
+      if (5 * inverted < n || inverted < 2 * as_is) return false;
+      const std::string name(entry.substr(0, entry.substr(0, 8).find('\0')));
+      Damage(report, raw_offset, size - raw_offset,
+             "PE code section " + name + " at " + Hex(raw_offset) +
+                 ": x86 machine code with every byte inverted (255 - b) (" +
+                 std::to_string(100 * inverted / n) +
+                 "% of its sampled bytes are the inverses of the bytes code is made of most, " +
+                 std::to_string(100 * as_is / n) + "% are those bytes)");
+      report.evidence = DamageEvidence::kTransformed;
+      return true;
+    }
+    return false;
   }
   // Random bytes where the broken structure is: ciphertext, evidence enough.
   static void MarkRandomIfSo(std::string_view from_break, FormatReport& report) {

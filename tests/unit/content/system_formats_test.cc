@@ -167,11 +167,13 @@ std::string MakePe() {
   Put32(b, sect + 12, 0x1000);
   Put32(b, sect + 16, 0x400);
   Put32(b, sect + 20, 0x200);
+  Put32(b, sect + 36, 0x60000020);  // code, execute, read
   std::memcpy(&b[sect + 40], ".data\0\0\0", 8);
   Put32(b, sect + 48, 0x200);
   Put32(b, sect + 52, 0x2000);
   Put32(b, sect + 56, 0x200);
   Put32(b, sect + 60, 0x600);
+  Put32(b, sect + 76, 0xC0000040);  // initialized data, read, write
   for (std::size_t i = 0x200; i < 0x600; ++i) b[i] = "\x48\x89\xe5\x55\xc3\x90\x8b\x45"[i % 8];
   for (std::size_t i = 0x600; i < 0x800; ++i) b[i] = static_cast<char>(i % 7);
   return b;
@@ -322,6 +324,29 @@ TEST_F(PeTest, CoffSymbolAndStringTablesAreDeclaredNeverRandom) {
   // A symbol table said to run past the end of the file is not declared.
   Put32(pe, 0x90, 100000);
   EXPECT_TRUE(RunValidator(*v, pe).report.never_random.empty());
+}
+
+// x86 code bit-flipped (255 - b) behind intact headers: the section table still parses (an
+// inverted picture is a valid picture), but inverted code is no code. A packed (random) section
+// and the code of another machine are not judged so.
+TEST_F(PeTest, InvertedCodeBehindIntactHeadersIsDamaged) {
+  const std::string pe = MakePe();
+  ASSERT_EQ(RunValidator(*v, pe).report.integrity, Integrity::kValid);
+  std::string flipped = pe;
+  for (std::size_t i = 0x200; i < flipped.size(); ++i) {
+    flipped[i] = static_cast<char>(255 - static_cast<uint8_t>(flipped[i]));
+  }
+  auto out = RunValidator(*v, flipped);
+  EXPECT_EQ(out.report.integrity, Integrity::kDamaged) << Join(out.report.reasons);
+  EXPECT_EQ(out.report.evidence, DamageEvidence::kTransformed);
+  ASSERT_FALSE(out.report.damaged_ranges.empty());
+  EXPECT_EQ(out.report.damaged_ranges[0].offset, 0x200u);
+  std::string packed = pe;
+  packed.replace(0x200, 0x400, RandomBytes(0x400, 4));
+  EXPECT_EQ(RunValidator(*v, packed).report.integrity, Integrity::kValid);
+  std::string arm = flipped;
+  Put16(arm, 0x84, 0xAA64);
+  EXPECT_NE(RunValidator(*v, arm).report.evidence, DamageEvidence::kTransformed);
 }
 
 TEST_F(PeTest, GeneratedPeIsValid) {
