@@ -331,7 +331,7 @@ StreamParse ParseStream(std::string_view input) {
 
 // `bytes` from bit `bit` on (most significant bit first), realigned to whole bytes.
 std::string FromBit(std::string_view bytes, uint64_t bit) {
-  const std::size_t first = static_cast<std::size_t>(bit / 8);
+  const auto first = static_cast<std::size_t>(bit / 8);
   const int shift = static_cast<int>(bit % 8);
   std::string out;
   if (first >= bytes.size()) return out;
@@ -394,7 +394,7 @@ class Bzip2Validator final : public FormatValidator {
     if (!tail) return;
     if (EndsWithStreamEnd(*tail)) {
       report.structure_end = size;
-      report.reasons.push_back("bzip2: the stream ends at the end of the file");
+      report.reasons.emplace_back("bzip2: the stream ends at the end of the file");
       return;
     }
     if (auto end = LastMagic(*tail, kEndMagicBits)) {
