@@ -321,6 +321,9 @@ struct Daemon::Impl {
   void ReconcileBlocks();
   // ---- Periodic ----
   void Periodic();
+  // The killed incident (newest) that lists every process of `targets` as killed, "" when one
+  // is not so (or there are none).
+  std::string KilledWith(const ResponseTargets& targets);
   // Applies the operator's decisions recorded since the last poll; returns the detector scopes
   // they made it forget.
   std::vector<std::pair<ActorScope, std::string>> PollOperatorDecisions();
@@ -1061,6 +1064,32 @@ void Daemon::Impl::JoinIncident(const std::string& id, const std::vector<Actor>&
   }
 }
 
+std::string Daemon::Impl::KilledWith(const ResponseTargets& targets) {
+  if (!incidents || targets.processes.empty() || !targets.refused.empty()) return {};
+  IncidentFilter filter;
+  filter.state = IncidentState::kKilled;
+  auto killed = incidents->List(filter);
+  if (!killed.ok() || killed->empty()) return {};
+  std::string owner;  // the newest incident that killed one of them (List is newest first)
+  for (const Actor& target : targets.processes) {
+    bool found = false;
+    for (const Incident& listed : *killed) {
+      auto incident = incidents->Get(listed.id);
+      if (!incident.ok()) continue;
+      for (const IncidentProcess& p : incident->processes) {
+        found |= p.actor.pid == target.pid && p.actor.start_time == target.start_time &&
+                 p.state == ProcessState::kKilled;
+      }
+      if (found) {
+        if (owner.empty()) owner = listed.id;
+        break;
+      }
+    }
+    if (!found) return {};
+  }
+  return owner;
+}
+
 std::vector<Daemon::Impl::Decided> Daemon::Impl::Decide(std::vector<Alert> alerts) {
   std::vector<Decided> decided;
   if (alerts.empty()) return decided;
@@ -1075,9 +1104,23 @@ std::vector<Daemon::Impl::Decided> Daemon::Impl::Decide(std::vector<Alert> alert
                       ToString(alert.scope), alert.scope_key));
       continue;
     }
-    ++stats.alerts;
     ResponseTargets targets =
         detector->Targets(alert.scope, alert.scope_key, config.detect.response);
+    // The files a process closes as it dies (an smbd the operator killed with its incident
+    // releases what it had open, partly encrypted before the stop) are that incident's: a second
+    // incident would block the client again, after the operator's decision.
+    if (const std::string owner = KilledWith(targets); !owner.empty()) {
+      ++stats.alerts_of_killed;
+      Log(
+          fmt::format("alert on {} {}: every process it names was killed with incident {}; "
+                      "its {} file(s) join that incident",
+                      ToString(alert.scope), alert.scope_key, owner, alert.files.size()));
+      if (Status added = incidents->AddFiles(owner, alert.files); !added.ok()) {
+        ++stats.incident_errors;
+      }
+      continue;
+    }
+    ++stats.alerts;
     ResponseOutcome outcome = responder->Respond(alert, targets, MonotonicNowNs());
     alert.action = outcome.action;
     alert.action_detail = outcome.detail;

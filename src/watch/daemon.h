@@ -85,7 +85,9 @@ struct DaemonStats {
   uint64_t directory_events = 0;       // not scored (directories carry no content)
   uint64_t handler_errors = 0;  // an exception in one event's handling (event dropped, counted)
   uint64_t alerts = 0;          // detector alerts
-  uint64_t health_alerts = 0;   // overflow, watch limit, stall, rescan
+  // Alerts whose every process an incident killed already: their files joined it, no new one.
+  uint64_t alerts_of_killed = 0;
+  uint64_t health_alerts = 0;  // overflow, watch limit, stall, rescan
   uint64_t overflows = 0;
   uint64_t watch_limits = 0;
   uint64_t incidents_recorded = 0;

@@ -804,6 +804,39 @@ TEST_F(DaemonTest, IncidentRecordsTheSuspensionAndOperatorResumeIsRespected) {
   EXPECT_EQ(alerts[0].incident_id, id);
 }
 
+// A process the operator killed with its incident closes, as it dies, the files it had open:
+// written before the stop, judged after the decision (the SMB e2e test's killed smbd released
+// three partly encrypted files, and a second incident, of its user, blocked the client again
+// after the operator's resume of the first). Their files join the incident that killed it.
+TEST_F(DaemonTest, FilesClosedByAProcessKilledWithItsIncidentJoinThatIncident) {
+  int files = 0;
+  const std::string id = StopAttackerWithIncidents(&files);
+  ASSERT_FALSE(id.empty());
+  IncidentStore* incidents = daemon_->incidents();
+  ASSERT_TRUE(
+      incidents->SetProcessState(id, 4242, 77, ProcessState::kKilled, "", OperatorActor(0)).ok());
+  ASSERT_TRUE(incidents->Transition(id, IncidentState::kKilled, OperatorActor(0), "").ok());
+  daemon_->CheckOperatorDecisions();
+  const std::size_t calls = control_.calls().size();
+  const auto before = incidents->Get(id);
+  ASSERT_TRUE(before.ok());
+  while (files < 10) EncryptInPlace(files++, Attacker());
+  EXPECT_GE(daemon_->stats().alerts_of_killed, 1u) << "the late files raised no alert to fold";
+  auto list = incidents->List();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 1u) << "a second incident for a killed process";
+  const auto after = incidents->Get(id);
+  ASSERT_TRUE(after.ok());
+  EXPECT_GT(after->file_count, before->file_count);
+  EXPECT_EQ(control_.calls().size(), calls) << "nothing is signalled again";
+  // Another process's damage is a new incident as ever.
+  Populate(16);
+  while (files < 16) EncryptInPlace(files++, Attacker(5555, "/tmp/other"));
+  list = incidents->List();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 2u);
+}
+
 // `steen resume` lifts an SMB client's block at once, and the client's next connection may be
 // judged before the daemon's next look at the incidents (every kIncidentPollMs): an alert from
 // the resumed incident's own evidence must first see the decision, not stop the client again in
