@@ -321,8 +321,8 @@ struct Daemon::Impl {
   void ReconcileBlocks();
   // ---- Periodic ----
   void Periodic();
-  // The killed incident (newest) that lists every process of `targets` as killed, "" when one
-  // is not so (or there are none).
+  // The killed incident of the first process of `targets` when an incident killed every one of
+  // them (IncidentStore::KilledIncidentOf), "" otherwise (or when there are none).
   std::string KilledWith(const ResponseTargets& targets);
   // Applies the operator's decisions recorded since the last poll; returns the detector scopes
   // they made it forget.
@@ -1066,26 +1066,11 @@ void Daemon::Impl::JoinIncident(const std::string& id, const std::vector<Actor>&
 
 std::string Daemon::Impl::KilledWith(const ResponseTargets& targets) {
   if (!incidents || targets.processes.empty() || !targets.refused.empty()) return {};
-  IncidentFilter filter;
-  filter.state = IncidentState::kKilled;
-  auto killed = incidents->List(filter);
-  if (!killed.ok() || killed->empty()) return {};
-  std::string owner;  // the newest incident that killed one of them (List is newest first)
+  std::string owner;  // the first target's
   for (const Actor& target : targets.processes) {
-    bool found = false;
-    for (const Incident& listed : *killed) {
-      auto incident = incidents->Get(listed.id);
-      if (!incident.ok()) continue;
-      for (const IncidentProcess& p : incident->processes) {
-        found |= p.actor.pid == target.pid && p.actor.start_time == target.start_time &&
-                 p.state == ProcessState::kKilled;
-      }
-      if (found) {
-        if (owner.empty()) owner = listed.id;
-        break;
-      }
-    }
-    if (!found) return {};
+    auto killed = incidents->KilledIncidentOf(target.pid, target.start_time);
+    if (!killed.ok() || killed->empty()) return {};
+    if (owner.empty()) owner = *killed;
   }
   return owner;
 }

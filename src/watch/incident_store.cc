@@ -357,6 +357,7 @@ struct IncidentStore::Statements {
   sqlite3_stmt* rollback = nullptr;
   sqlite3_stmt* find_open = nullptr;
   sqlite3_stmt* find_open_with_process = nullptr;
+  sqlite3_stmt* find_killed_with_process = nullptr;
   sqlite3_stmt* find_state = nullptr;
   sqlite3_stmt* next_number = nullptr;
   sqlite3_stmt* insert_incident = nullptr;
@@ -397,6 +398,10 @@ struct IncidentStore::Statements {
          "SELECT i.id FROM processes p JOIN incidents i ON i.id = p.incident_id WHERE p.pid = ?1 "
          "AND p.start_time = ?2 AND i.state IN ('alerted', 'suspended') ORDER BY i.created_ns "
          "DESC LIMIT 1"},
+        {&find_killed_with_process,
+         "SELECT i.id FROM processes p JOIN incidents i ON i.id = p.incident_id WHERE p.pid = ?1 "
+         "AND p.start_time = ?2 AND p.state = 'killed' AND i.state = 'killed' ORDER BY "
+         "i.created_ns DESC LIMIT 1"},
         {&find_state, "SELECT state, window_start_ns, window_end_ns FROM incidents WHERE id = ?1"},
         {&next_number, "SELECT COALESCE(MAX(number), 0) + 1 FROM incidents WHERE day = ?1"},
         {&insert_incident,
@@ -1296,6 +1301,16 @@ StatusOr<std::vector<IncidentAction>> IncidentStore::ChangesSince(int64_t after_
   while ((rc = q.Step()) == SQLITE_ROW) actions.push_back(ReadActionRow(q.get()));
   if (rc != SQLITE_DONE) return ReadError("cannot read the changes");
   return actions;
+}
+
+StatusOr<std::string> IncidentStore::KilledIncidentOf(pid_t pid, uint64_t start_time) {
+  std::lock_guard lock(mu_);
+  Query q(stmts_->find_killed_with_process);
+  q.Bind(1, int64_t{pid}).Bind(2, static_cast<int64_t>(start_time));
+  const int rc = q.Step();
+  if (rc == SQLITE_ROW) return Text(q.get(), 0);
+  if (rc != SQLITE_DONE) return ReadError("cannot look up the process's killed incident");
+  return std::string();
 }
 
 StatusOr<int64_t> IncidentStore::LatestChange() {

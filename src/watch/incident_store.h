@@ -232,6 +232,10 @@ class IncidentStore {
   Status Transition(const std::string& id, IncidentState new_state, std::string_view who,
                     const std::string& detail);
 
+  // The newest incident in state killed that lists the process (pid + start time) as killed; ""
+  // when there is none.
+  StatusOr<std::string> KilledIncidentOf(pid_t pid, uint64_t start_time);
+
   // Incidents newest first (without alerts and history).
   StatusOr<std::vector<Incident>> List(const IncidentFilter& filter = {});
   // One incident in full. NotFound (message says how to list ids) for an unknown id.

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
+#include <optional>
 #include <string>
 
 #include "content/bytes.h"
@@ -28,6 +29,20 @@ bool DosHeaderSane(std::string_view head, uint64_t file_size) {
   const uint64_t dos_image = uint64_t{pages} * 512 - (last_page_bytes ? 512 - last_page_bytes : 0);
   return dos_image <= file_size + 512;
 }
+
+constexpr uint32_t kCode = 0x20;           // IMAGE_SCN_CNT_CODE
+constexpr uint32_t kExecute = 0x20000000;  // IMAGE_SCN_MEM_EXECUTE
+// A section header's name: up to 8 bytes, NUL-padded (an 8-byte name has no NUL).
+std::string_view SectionName(std::string_view entry) {
+  const std::string_view field = entry.substr(0, 8);
+  return field.substr(0, field.find('\0'));
+}
+// A section holding code: its name and its bytes in the file.
+struct CodeSection {
+  std::string_view name;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
 
 class PeValidator final : public FormatValidator {
  public:
@@ -149,6 +164,7 @@ class PeValidator final : public FormatValidator {
       return report;
     }
     structure_end = std::max<uint64_t>(structure_end, section_table + table.size());
+    std::optional<CodeSection> first_code;  // the first executable section with data in the file
     for (uint16_t i = 0; i < sections; ++i) {
       const std::string_view entry = table.substr(std::size_t{i} * 40, 40);
       const uint64_t at = section_table + uint64_t{i} * 40;
@@ -171,6 +187,11 @@ class PeValidator final : public FormatValidator {
       }
       const uint32_t raw_size = LoadLE<uint32_t>(entry, 16).value_or(0);
       const uint32_t raw_offset = LoadLE<uint32_t>(entry, 20).value_or(0);
+      const uint32_t flags = LoadLE<uint32_t>(entry, 36).value_or(0);
+      if (!first_code && (flags & (kCode | kExecute)) != 0 && raw_offset < size) {
+        first_code = CodeSection{SectionName(entry), raw_offset,
+                                 std::min<uint64_t>(raw_size, size - raw_offset)};
+      }
       if (raw_size == 0) continue;
       DeclareNeverRandom(entry, raw_offset, raw_size, size, report);
       if (raw_offset >= size) {
@@ -194,7 +215,10 @@ class PeValidator final : public FormatValidator {
       structure_end = std::max<uint64_t>(structure_end,
                                          std::min<uint64_t>(uint64_t{raw_offset} + raw_size, size));
     }
-    if (MarkInvertedCode(reader, coff, table, report)) return report;
+    if (first_code &&
+        MarkInvertedCode(reader, LoadLE<uint16_t>(coff, 4).value_or(0), *first_code, report)) {
+      return report;
+    }
     DeclareCoffSymbols(reader, LoadLE<uint32_t>(coff, 12).value_or(0),
                        LoadLE<uint32_t>(coff, 16).value_or(0), report);
     if (cert_end != 0 && !CheckCertificates(reader, cert_offset, cert_size, report)) {
@@ -269,52 +293,36 @@ class PeValidator final : public FormatValidator {
   // have a few per cent of both. Inverted, the shares swap. Sampled in the middle of the first
   // executable section (a header kept intact may cover its start). Returns true when it marked
   // the report damaged.
-  static bool MarkInvertedCode(Reader& reader, std::string_view coff, std::string_view table,
+  static bool MarkInvertedCode(Reader& reader, uint16_t machine, const CodeSection& code,
                                FormatReport& report) {
     constexpr uint16_t kI386 = 0x14c;
     constexpr uint16_t kAmd64 = 0x8664;
-    constexpr uint32_t kCode = 0x20;
-    constexpr uint32_t kExecute = 0x20000000;
     constexpr uint64_t kSample = 16 * limits::KiB;
     constexpr uint64_t kMinSample = 1024;
     static constexpr unsigned char kCodeBytes[] = {0x00, 0x48, 0x8B, 0x89, 0xE8, 0x0F,
                                                    0x24, 0x4C, 0x44, 0x85, 0x83, 0x8D};
-    const uint16_t machine = LoadLE<uint16_t>(coff, 4).value_or(0);
-    if (machine != kI386 && machine != kAmd64) return false;
-    const uint64_t size = reader.size();
-    for (std::size_t at = 0; at + 40 <= table.size(); at += 40) {
-      const std::string_view entry = table.substr(at, 40);
-      const uint32_t raw_size = LoadLE<uint32_t>(entry, 16).value_or(0);
-      const uint32_t raw_offset = LoadLE<uint32_t>(entry, 20).value_or(0);
-      const uint32_t flags = LoadLE<uint32_t>(entry, 36).value_or(0);
-      if ((flags & (kCode | kExecute)) == 0 || raw_offset >= size) continue;
-      const uint64_t length = std::min<uint64_t>(raw_size, size - raw_offset);
-      if (length < kMinSample) return false;  // only the first executable section is judged
-      const uint64_t sample = std::min(length, kSample);
-      const uint64_t from = raw_offset + (length - sample) / 2;
-      auto bytes_or = reader.Read(from, sample);
-      if (!bytes_or.ok() || bytes_or->size() < kMinSample) return false;
-      std::array<uint64_t, 256> counts{};
-      for (const char c : *bytes_or) ++counts[static_cast<unsigned char>(c)];
-      uint64_t as_is = 0;
-      uint64_t inverted = 0;
-      for (const unsigned char b : kCodeBytes) {
-        as_is += counts[b];
-        inverted += counts[255 - b];
-      }
-      const uint64_t n = bytes_or->size();
-      if (5 * inverted < n || inverted < 2 * as_is) return false;
-      const std::string name(entry.substr(0, entry.substr(0, 8).find('\0')));
-      Damage(report, raw_offset, size - raw_offset,
-             "PE code section " + name + " at " + Hex(raw_offset) +
-                 ": x86 machine code with every byte inverted (255 - b) (" +
-                 std::to_string(100 * inverted / n) +
-                 "% of its sampled bytes are the inverses of the bytes code is made of most, " +
-                 std::to_string(100 * as_is / n) + "% are those bytes)");
-      report.evidence = DamageEvidence::kTransformed;
-      return true;
+    if ((machine != kI386 && machine != kAmd64) || code.length < kMinSample) return false;
+    const uint64_t sample = std::min(code.length, kSample);
+    auto bytes_or = reader.Read(code.offset + (code.length - sample) / 2, sample);
+    if (!bytes_or.ok() || bytes_or->size() < kMinSample) return false;
+    std::array<uint64_t, 256> counts{};
+    for (const char c : *bytes_or) ++counts[static_cast<unsigned char>(c)];
+    uint64_t as_is = 0;
+    uint64_t inverted = 0;
+    for (const unsigned char b : kCodeBytes) {
+      as_is += counts[b];
+      inverted += counts[255 - b];
     }
-    return false;
+    const uint64_t n = bytes_or->size();
+    if (5 * inverted < n || inverted < 2 * as_is) return false;
+    Damage(report, code.offset, reader.size() - code.offset,
+           "PE code section " + std::string(code.name) + " at " + Hex(code.offset) +
+               ": x86 machine code with every byte inverted (255 - b) (" +
+               std::to_string(100 * inverted / n) +
+               "% of its sampled bytes are the inverses of the bytes code is made of most, " +
+               std::to_string(100 * as_is / n) + "% are those bytes)");
+    report.evidence = DamageEvidence::kTransformed;
+    return true;
   }
   // Random bytes where the broken structure is: ciphertext, evidence enough.
   static void MarkRandomIfSo(std::string_view from_break, FormatReport& report) {

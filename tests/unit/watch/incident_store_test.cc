@@ -199,6 +199,20 @@ TEST_F(IncidentStoreTest, TransitionsAndHistory) {
                                              "state|operator uid 7"}));
 }
 
+// The incident that killed a process (pid + start time), for the daemon's late evidence of it:
+// only a killed process of a killed incident counts.
+TEST_F(IncidentStoreTest, KilledIncidentOfAProcess) {
+  auto store = Open();
+  auto id = store->RecordAlert(MakeAlert("k", 10, {}));
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(store->KilledIncidentOf(4242, 1000).value(), "") << "observed, not killed";
+  ASSERT_TRUE(store->SetProcessState(*id, 4242, 1000, ProcessState::kKilled, "").ok());
+  EXPECT_EQ(store->KilledIncidentOf(4242, 1000).value(), "") << "the incident is not killed";
+  ASSERT_TRUE(store->Transition(*id, IncidentState::kKilled, OperatorActor(7), "").ok());
+  EXPECT_EQ(store->KilledIncidentOf(4242, 1000).value(), *id);
+  EXPECT_EQ(store->KilledIncidentOf(4242, 999).value(), "") << "another process with that pid";
+}
+
 TEST_F(IncidentStoreTest, ChangesSinceIsMonotonicAndSeesOtherConnections) {
   auto daemon = Open();
   auto cli = Open();
