@@ -337,7 +337,7 @@ class PeValidator final : public FormatValidator {
                                  uint64_t size, FormatReport& report) {
     static constexpr std::string_view kTables[] = {".reloc", ".idata",  ".edata",  ".pdata",
                                                    ".rela",  ".dynsym", ".dynamic"};
-    const std::string_view name = entry.substr(0, entry.substr(0, 8).find('\0'));
+    const std::string_view name = SectionName(entry);
     if (std::find(std::begin(kTables), std::end(kTables), name) == std::end(kTables) ||
         raw_offset >= size || report.never_random.size() >= limits::kMaxNeverRandomRanges) {
       return;

@@ -305,6 +305,11 @@ TEST_F(PeTest, TableSectionsAreDeclaredNeverRandom) {
   ASSERT_EQ(out.report.never_random.size(), 1u);
   EXPECT_EQ(out.report.never_random[0].range, (ByteRange{0x600, 0x200}));
   EXPECT_EQ(out.report.never_random[0].what, "PE table section .pdata");
+  // A name of all 8 bytes has no NUL after it.
+  std::memcpy(&pe[0x98 + 240 + 40], ".dynamic", 8);
+  const auto dynamic = RunValidator(*v, pe);
+  ASSERT_EQ(dynamic.report.never_random.size(), 1u);
+  EXPECT_EQ(dynamic.report.never_random[0].what, "PE table section .dynamic");
 }
 
 // MinGW leaves the COFF symbol table and its string table after the last section: declared.
