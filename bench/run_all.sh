@@ -84,6 +84,9 @@ step damage "${REPO}/build/release/bench/damage_corpus" --corpus "${BENCH_DIR}/c
   echo "## Layouts outside the families'"
   echo
   step variants "${BENCH_DIR}/variants.sh" --steen "${STEEN}"
+  echo "## Large gzip files from every encoder"
+  echo
+  step gzip-encoders "${BENCH_DIR}/gzip_encoders.sh" --steen "${STEEN}"
   echo "## Speed"
   echo
   step throughput "${BENCH_DIR}/throughput.sh" --steen "${STEEN}" --runs "${RUNS}"

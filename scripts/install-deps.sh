@@ -29,6 +29,7 @@ TOOL_PACKAGES=(
   xfsprogs  # bench/vault_overhead.sh --loop xfs: mkfs.xfs (protective copies as reflinks)
   rsync make  # bench/vault_overhead.sh workloads rsync and compile (benign writers)
   samba smbclient iproute2 nftables  # tests/e2e/lib/samba_rig.sh: a private smbd, namespaces for two clients
+  pigz libdeflate-tools zopfli tabix  # bench/gzip_encoders.sh: gzip files from other encoders
 )
 # bench/vault_overhead.sh --workloads libreoffice (~400 MB installed; CI does not need it).
 BENCH_PACKAGES=(

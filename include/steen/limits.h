@@ -52,6 +52,20 @@ inline constexpr std::size_t kMaxBzip2Probe = 64 * KiB;
 // searched this far back (a level-9 block compresses 900 kB to at most a little more).
 inline constexpr std::size_t kMaxBzip2EndSearch = 1 * MiB;
 inline constexpr std::size_t kMaxDecodedProbe = 256 * KiB;  // decoded bytes a probe may produce
+// A gzip file larger than the probe: its end is checked from a deflate block start searched back
+// from the end, first this far, then up to kMaxGzipEndSearch (zlib's blocks compress 16-32 K
+// symbols, tens of KiB; libdeflate's and 7-Zip's are larger). Each start found is decoded to the
+// stream's end: at most kMaxGzipEndStarts of them and kMaxGzipEndWork bytes read and produced
+// in all (a hostile file of valid-looking headers), and the block boundaries they pass remembered
+// (a start whose parse reaches a boundary seen before stops there).
+inline constexpr std::size_t kGzipEndFirstSearch = 128 * KiB;
+inline constexpr std::size_t kMaxGzipEndSearch = 512 * KiB;
+inline constexpr std::size_t kMaxGzipEndStarts = 2048;
+inline constexpr uint64_t kMaxGzipEndWork = 64 * MiB;
+inline constexpr std::size_t kMaxGzipEndBoundaries = 64 * 1024;
+// Bytes after a gzip stream's end found this way that may still be a footer (ransomware's are a
+// few KiB); an "end" further from the end of the file is not taken for one.
+inline constexpr uint64_t kMaxGzipTrailingBytes = 64 * KiB;
 // Probes of one part of a larger structure (ZIP entries, PNG image data, WOFF tables, the first 7z
 // folder, PDF and TIFF streams): ciphertext fails a decoder within its first few hundred bytes, so
 // each part is probed on its first bytes only. Single-stream formats (gzip, xz, zstd, zlib) keep

@@ -306,6 +306,69 @@ TEST(Bzip2End, ALargeFileIsCheckedAtItsEnd) {
   }
 }
 
+// A gzip file larger than the probe is checked at its end too, from a deflate block start found
+// near it: compressible text (dynamic-Huffman blocks) and incompressible bytes (stored blocks),
+// with gzip's own encoder and zlib's (python3), one member and two. Before, everything past the
+// first 64 KiB was unseen: a tail of ciphertext, a cut or ciphertext after 64 KiB read intact.
+TEST(GzipEnd, ALargeFileIsCheckedAtItsEnd) {
+  if (!HaveTool("gzip") || !HaveTool("python3")) GTEST_SKIP() << "gzip or python3 not available";
+  struct Case {
+    const char* name;
+    const char* command;  // makes big.gz from text.txt (1.5 MB) and noise.bin (400 KiB random)
+  };
+  const Case cases[] = {
+      {"gzip -6, text", "gzip -6 -c text.txt > big.gz"},
+      {"gzip -1, random (stored blocks)", "gzip -1 -c noise.bin > big.gz"},
+      {"zlib level 9, text",
+       "python3 -c \"import gzip; open('big.gz','wb').write(gzip.compress("
+       "open('text.txt','rb').read(), 9))\""},
+      {"two members", "(gzip -c text.txt; gzip -c noise.bin) > big.gz"},
+      // Many small members, as bgzip writes them: a cut is seen through whole members whose
+      // CRC-32 matches, before the member cut short.
+      {"members of 20 KB",
+       "python3 -c \"import gzip; d=open('text.txt','rb').read(); open('big.gz','wb').write("
+       "b''.join(gzip.compress(d[i:i+20000]) for i in range(0, len(d), 20000)))\""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TempDir dir;
+    WriteFile(dir.path() / "text.txt", Text(1500 * 1024, 31));
+    WriteFile(dir.path() / "noise.bin", RandomBytes(400 * 1024, 32));
+    const std::string cmd = "cd '" + dir.path().string() + "' && " + c.command;
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    const std::string gz = ReadFile(dir.path() / "big.gz");
+    ASSERT_GT(gz.size(), 4 * limits::kMaxInflateProbe);
+
+    const Outcome intact = RunValidator("gzip", gz);
+    EXPECT_EQ(intact.report.integrity, Integrity::kValid) << Describe(intact.report);
+    EXPECT_EQ(intact.report.structure_end, gz.size()) << Describe(intact.report);
+    const Outcome zeros = RunValidator("gzip", gz + std::string(4096, '\0'));
+    EXPECT_EQ(zeros.report.integrity, Integrity::kValid) << Describe(zeros.report);
+
+    // A footer after an intact stream: the stream's end is found, the footer left to the
+    // analyzer (which judges random bytes after a file's end).
+    const Outcome footer = RunValidator("gzip", gz + RandomBytes(1064, 33));
+    EXPECT_EQ(footer.report.integrity, Integrity::kValid) << Describe(footer.report);
+    EXPECT_EQ(footer.report.structure_end, gz.size()) << Describe(footer.report);
+
+    const Outcome rest = RunValidator("gzip", KeepHeadRestRandom(gz, limits::kMaxInflateProbe));
+    EXPECT_EQ(rest.report.integrity, Integrity::kDamaged) << Describe(rest.report);
+    std::string tail = gz;
+    tail.replace(tail.size() - 65536, 65536, RandomBytes(65536, 34));
+    const Outcome tail_64k = RunValidator("gzip", tail);
+    EXPECT_EQ(tail_64k.report.integrity, Integrity::kDamaged) << Describe(tail_64k.report);
+    // Ciphertext over the last 4 KiB reads like a stream cut short where random bits decode
+    // within a block (LIMITS.md): never intact.
+    tail = gz;
+    tail.replace(tail.size() - 4096, 4096, RandomBytes(4096, 35));
+    const Outcome tail_4k = RunValidator("gzip", tail);
+    EXPECT_NE(tail_4k.report.integrity, Integrity::kValid) << Describe(tail_4k.report);
+
+    const Outcome cut = RunValidator("gzip", gz.substr(0, gz.size() * 3 / 4));
+    EXPECT_EQ(cut.report.integrity, Integrity::kTruncated) << Describe(cut.report);
+  }
+}
+
 TEST(ArchiveEncrypted, ZipCryptoIsEncryptedContainer) {
   std::string bytes = MakeWithTool("zip", "zip -q -P secret out.zip a.txt b.txt", "out.zip");
   if (bytes.empty()) GTEST_SKIP();

@@ -1,6 +1,7 @@
 #include "scan/split_volume.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <random>
 #include <string>
@@ -24,11 +25,22 @@ std::string RandomBytes(std::size_t n, uint64_t seed) {
 
 // A gzip stream of stored deflate blocks of random bytes: a valid archive whose body is random,
 // as compressed data is (never finished: the volumes below cut it anyway).
+// A whole gzip member of stored blocks (its end and trailer are checked: a stream without them
+// is a file cut short).
 std::string GzipOfRandomBytes(std::size_t blocks) {
   std::string gz("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
+  uLong crc = crc32(0, nullptr, 0);
   for (std::size_t i = 0; i < blocks; ++i) {
-    gz += std::string("\x00\xff\xff\x00\x00", 5);  // stored, not final, 65535 bytes
-    gz += RandomBytes(65535, i + 1);
+    const bool last = i + 1 == blocks;
+    gz += last ? '\x01' : '\x00';              // BFINAL, BTYPE 00 (stored)
+    gz += std::string("\xff\xff\x00\x00", 4);  // LEN 65535, NLEN
+    const std::string data = RandomBytes(65535, i + 1);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size()));
+    gz += data;
+  }
+  const uint32_t size = static_cast<uint32_t>(blocks * 65535);
+  for (const uint32_t word : {static_cast<uint32_t>(crc), size}) {
+    for (int i = 0; i < 4; ++i) gz += static_cast<char>((word >> (8 * i)) & 0xFF);
   }
   return gz;
 }
