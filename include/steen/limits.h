@@ -26,6 +26,10 @@ inline constexpr int kMaxSampleBlocks = 64;
 inline constexpr std::size_t kAnalysisReadBudget = 4 * MiB;
 // Deep analysis reads everything, in blocks of this size.
 inline constexpr std::size_t kDeepReadChunkBytes = 1 * MiB;
+// --verify decodes compressed streams whole to check their checksums (gzip's CRC-32), up to
+// this many decoded bytes per file: deflate expands at most 1032:1, so a small hostile file could
+// ask for terabytes. Past it the rest is reported unchecked.
+inline constexpr uint64_t kMaxDeepDecodedBytes = 16ull * 1024 * MiB;
 
 // ---- Block statistics --------------------------------------------------------------------------
 // Granularity of the block map. 4 KiB keeps 16 expected hits per byte value for chi-square.

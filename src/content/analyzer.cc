@@ -775,6 +775,7 @@ struct ContentAnalyzer::Impl {
       }
       reads.bytes += inner->bytes_read;
       if (inner->verdict != Verdict::kDamaged) continue;
+      if (!member.judged_without_format && inner->format == "unknown") continue;
       if (++damaged == 1) {
         first = std::move(inner).value();
         first_member = &member;
@@ -968,6 +969,9 @@ StatusOr<Analysis> ContentAnalyzer::Impl::AnalyzeAt(ByteSource& source,
   }
   if (!decided && validator != nullptr) {
     FormatReport report = validator->Validate(reader);
+    if (options.verify_streams && report.integrity == Integrity::kValid) {
+      validator->VerifyWhole(reader, report);
+    }
     if (report.format.empty()) report.format = std::string(validator->name());
     format = report.format;
     // The block map costs most of the time of a scan: measure only where it carries evidence

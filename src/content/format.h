@@ -41,6 +41,9 @@ struct NeverRandomRange {
 struct ContainedFile {
   ByteRange range;
   std::string name;
+  // False for members that may be any application's raw bytes (a ZIP's stored entries: zarr
+  // array chunks, compressor test corpora): judged only when their first bytes name a format.
+  bool judged_without_format = true;
 };
 
 struct FormatReport {
@@ -87,6 +90,10 @@ class FormatValidator {
   // Structural check. Reads only through `reader` and stays within limits.h. On a read error
   // (reader.status() not OK) it returns what it knows; the analyzer notices the error.
   virtual FormatReport Validate(Reader& reader) const = 0;
+  // --verify only, after Validate found the file valid: decodes what Validate only probed (the
+  // whole of a compressed stream) and checks it against the format's own checksums, marking
+  // `report` damaged or truncated where they disagree. Formats without such a check do nothing.
+  virtual void VerifyWhole(Reader& /*reader*/, FormatReport& /*report*/) const {}
 };
 
 using ValidatorList = std::vector<std::unique_ptr<const FormatValidator>>;

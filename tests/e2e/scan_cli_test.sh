@@ -100,6 +100,27 @@ rc=$?
 grep -q '"error":"not walked: loop back to' "$tmp/out3.jsonl" || fail "loop not reported"
 grep -qF "\"path\":\"$tree/media/link.txt\"" "$tmp/out3.jsonl" || fail "symlinked file not scanned"
 
+# ---- --verify: a backup whose middle was replaced by random bytes is intact by default and
+# with --deep (the member's first 64 KiB and its end are fine), damaged once decoded whole.
+mkdir "$tmp/backup"
+python3 - "$tmp/backup/docs.tar.gz" << 'PY'
+import gzip, os, random, sys
+rng = random.Random(7)
+words = [b"city", b"share", b"backup", b"council", b"invoice", b"minutes", b"the", b"of"]
+text = b" ".join(rng.choice(words) + str(rng.randrange(10**6)).encode() for _ in range(900000))
+data = bytearray(gzip.compress(text, 6))
+middle = len(data) // 2
+data[middle:middle + 65536] = rng.randbytes(65536)
+open(sys.argv[1], "wb").write(data)
+PY
+"$steen" scan --format jsonl "$tmp/backup" >/dev/null 2>&1; rc=$?
+[[ $rc -eq 0 ]] || fail "backup, default scan: exit $rc, want 0 (the limit --verify lifts)"
+"$steen" scan --deep --format jsonl "$tmp/backup" >/dev/null 2>&1; rc=$?
+[[ $rc -eq 0 ]] || fail "backup, --deep: exit $rc, want 0"
+"$steen" scan --verify --format jsonl "$tmp/backup" >"$tmp/verify.jsonl" 2>&1; rc=$?
+[[ $rc -eq 1 ]] || fail "backup, --verify: exit $rc, want 1"
+grep -q 'decoded whole, --verify' "$tmp/verify.jsonl" || fail "--verify reason: $(cat "$tmp/verify.jsonl")"
+
 # ---- an empty tree is fine.
 mkdir "$tmp/empty"
 "$steen" scan "$tmp/empty" >/dev/null 2>&1; [[ $? -eq 0 ]] || fail "empty tree: want exit 0"

@@ -12,6 +12,8 @@
 // is not found; what is given up is the per-block CRC over the decoded bytes (libbz2 never reached
 // it either for blocks decoding to more than limits::kMaxDecodedProbe bytes).
 // Concatenated streams (pbzip2, lbzip2 output) are followed inside the window.
+#include <bzlib.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -437,6 +439,72 @@ class Bzip2Validator final : public FormatValidator {
   }
 
   bool Matches(std::string_view head, uint64_t) const override { return StreamHeaderAt(head, 0); }
+
+  // --verify: the streams decoded whole with libbz2, which checks every block's CRC and each
+  // stream's combined CRC (the default check parses the first 64 KiB and the last block).
+  void VerifyWhole(Reader& reader, FormatReport& report) const override {
+    VerifyWholeWith(reader, report, DecodeWhole);
+  }
+
+  static WholeDecode DecodeWhole(Reader& reader, uint64_t end) {
+    using Outcome = WholeDecode::Outcome;
+    bz_stream stream{};
+    if (BZ2_bzDecompressInit(&stream, 0, 0) != BZ_OK) return {};
+    DeepChunks chunks(reader, end);
+    std::vector<char> out(256 * 1024);
+    uint64_t decoded = 0;
+    int streams = 0;
+    bool inside = false;  // input fed since the last stream's end
+    WholeDecode result;
+    std::string_view chunk;
+    bool stop = false;
+    while (!stop && chunks.Next(&chunk)) {
+      stream.next_in = const_cast<char*>(chunk.data());
+      stream.avail_in = static_cast<unsigned>(chunk.size());
+      bool output_full = false;  // the decoder may hold more output for the same input
+      while (!stop && (stream.avail_in > 0 || output_full)) {
+        inside = true;
+        stream.next_out = out.data();
+        stream.avail_out = static_cast<unsigned>(out.size());
+        const int rc = BZ2_bzDecompress(&stream);
+        decoded += out.size() - stream.avail_out;
+        output_full = stream.avail_out == 0;
+        const uint64_t at = chunks.offset() + (stream.next_in - chunk.data());
+        if (rc == BZ_DATA_ERROR_MAGIC && streams > 0) {
+          inside = false;  // no stream header after the last stream: trailing bytes, judged apart
+          stop = true;
+          result = {Outcome::kMatches, 0, ""};
+        } else if (rc == BZ_STREAM_END) {
+          ++streams;
+          inside = false;
+          // The next stream (pbzip2 writes one per block group) starts a new decoder.
+          char* rest = stream.next_in;
+          const unsigned rest_bytes = stream.avail_in;
+          BZ2_bzDecompressEnd(&stream);
+          stream = bz_stream{};
+          if (BZ2_bzDecompressInit(&stream, 0, 0) != BZ_OK) return {};
+          stream.next_in = rest;
+          stream.avail_in = rest_bytes;
+          output_full = false;
+        } else if (rc != BZ_OK) {
+          result = {Outcome::kDamaged, at, "bzip2: a block's CRC or data invalid near " + Hex(at)};
+          stop = true;
+        } else if (decoded > limits::kMaxDeepDecodedBytes) {
+          result = {Outcome::kUnchecked, 0,
+                    "bzip2: decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
+                        " bytes; the rest is not checked"};
+          stop = true;
+        }
+      }
+    }
+    BZ2_bzDecompressEnd(&stream);
+    if (stop && result.outcome != Outcome::kMatches) return result;
+    if (!reader.status().ok()) return {};
+    if (inside) return {Outcome::kTruncated, end, "bzip2: stream ends early"};
+    if (streams == 0) return {};
+    return {Outcome::kMatches, 0,
+            "bzip2: " + std::to_string(streams) + " stream(s) decoded whole, block CRCs match"};
+  }
 
   FormatReport Validate(Reader& raw) const override {
     BoundedReader reader(raw);

@@ -50,7 +50,7 @@ bool DeflateHeaderScanner::DynamicCodesValid(uint64_t bit, uint64_t head) const 
   for (unsigned i = 0; i < length_codes; ++i) {
     lengths[kCodeLengthOrder[i]] = static_cast<uint8_t>((packed >> (3 * i)) & 7);
   }
-  pos += 3 * length_codes;
+  pos += 3 * uint64_t{length_codes};
 
   // Its decoding table, indexed by the next 7 stream bits.
   unsigned per_length[8] = {};

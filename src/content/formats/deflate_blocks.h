@@ -28,7 +28,7 @@ class DeflateHeaderScanner {
   explicit DeflateHeaderScanner(std::string_view bytes)
       : bytes_(bytes), total_bits_(uint64_t{bytes.size()} * 8) {}
 
-  bool HeaderAt(uint64_t bit) const { return (HeadersInByte(bit / 8) >> (bit % 8)) & 1; }
+  bool HeaderAt(uint64_t bit) const { return ((HeadersInByte(bit / 8) >> (bit % 8)) & 1) != 0; }
 
   // Bit k set when a header starts at bit k of byte `byte`: the eight positions are screened
   // together, without a branch per position (a branch on random bits mispredicts half the time).
@@ -42,9 +42,9 @@ class DeflateHeaderScanner {
     uint64_t stored = ~(w >> 1) & ~(w >> 2);
     // A stored header at bit k aligns LEN at byte+1 (k <= 5) or byte+2 (k = 6, 7).
     stored &= (LengthsAgree(byte + 1) ? 0x3Fu : 0u) | (LengthsAgree(byte + 2) ? 0xC0u : 0u);
-    uint8_t found = static_cast<uint8_t>(stored);
+    auto found = static_cast<uint8_t>(stored);
     for (uint64_t bits = dynamic & 0xFF; bits != 0; bits &= bits - 1) {
-      const unsigned k = static_cast<unsigned>(std::countr_zero(bits));
+      const auto k = static_cast<unsigned>(std::countr_zero(bits));
       const uint64_t bit = byte * 8 + k;
       if (CodeLengthCodeComplete(bit, w >> k) && DynamicCodesValid(bit, w >> k)) {
         found |= static_cast<uint8_t>(1u << k);
@@ -94,7 +94,7 @@ class DeflateHeaderScanner {
   // as zlib requires (about one random position in 40 passes).
   bool CodeLengthCodeComplete(uint64_t bit, uint64_t head) const {
     const unsigned length_codes = ((head >> 13) & 15) + 4;
-    if (bit + 17 + 3 * length_codes > total_bits_) return false;
+    if (bit + 17 + 3 * uint64_t{length_codes} > total_bits_) return false;
     const uint64_t packed = Peek(bit + 17) & ((uint64_t{1} << (3 * length_codes)) - 1);
     return kKraftOfFour[packed & 4095] + kKraftOfFour[(packed >> 12) & 4095] +
                kKraftOfFour[(packed >> 24) & 4095] + kKraftOfFour[(packed >> 36) & 4095] +

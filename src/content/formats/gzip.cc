@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -145,7 +146,8 @@ class GzipEnd {
   static constexpr unsigned kWindow = 32 * 1024;
   static constexpr int kMaxNestedMembers = 64;
 
-  explicit GzipEnd(uint64_t size) : size_(size), out_(64 * 1024), zeros_(kWindow, '\0') {
+  explicit GzipEnd(uint64_t size)
+      : size_(size), out_(std::size_t{64} * 1024), zeros_(kWindow, '\0') {
     ready_ = inflateInit2(&z_, -15) == Z_OK;
   }
 
@@ -175,7 +177,7 @@ class GzipEnd {
   bool Search(uint64_t below, Finding* finding) {
     const DeflateHeaderScanner scanner(region_);
     for (uint64_t byte = below / 8; byte-- > base_;) {
-      const std::size_t at = static_cast<std::size_t>(byte - base_);
+      const auto at = static_cast<std::size_t>(byte - base_);
       // Highest bit first: nearest the end first. `below` is a byte boundary.
       for (unsigned headers = scanner.HeadersInByte(byte - base_); headers != 0;
            headers &= ~(1u << (std::bit_width(headers) - 1))) {
@@ -265,7 +267,7 @@ class GzipEnd {
     inflateReset(&z_);
     inflateSetDictionary(&z_, reinterpret_cast<const Bytef*>(zeros_.data()), kWindow);
     const uint64_t relative = start - base_ * 8;
-    std::size_t byte = static_cast<std::size_t>(relative / 8);
+    auto byte = static_cast<std::size_t>(relative / 8);
     if (const unsigned skip = relative % 8; skip != 0) {
       inflatePrime(&z_, static_cast<int>(8 - skip),
                    static_cast<unsigned char>(region_[byte]) >> skip);
@@ -429,12 +431,131 @@ class GzipEnd {
   std::unordered_map<uint64_t, Decoded> members_;      // member data offset -> its parse
 };
 
+// --verify: every member inflated from its start and checked against its trailer (CRC-32 and
+// length), streaming the file in limits::kDeepReadChunkBytes pieces. The default check sees a
+// member's first 64 KiB and its end; this sees ciphertext anywhere in it.
+class WholeMembers {
+ public:
+  WholeMembers(Reader& reader, uint64_t end)
+      : reader_(reader), end_(end), out_(std::size_t{256} * 1024) {
+    ready_ = inflateInit2(&z_, -15) == Z_OK;
+  }
+  ~WholeMembers() {
+    if (ready_) inflateEnd(&z_);
+  }
+  WholeMembers(const WholeMembers&) = delete;
+  WholeMembers& operator=(const WholeMembers&) = delete;
+
+  WholeDecode Run() {
+    using Outcome = WholeDecode::Outcome;
+    uint64_t pos = 0;
+    int members = 0;
+    while (ready_ && pos < end_ && members < limits::kMaxChunksWalked) {
+      if (!Fill(pos)) return {};                    // a read error: the analyzer reports it
+      if (!HasAt(buffer_, 0, kMemberMagic)) break;  // trailing bytes: judged already
+      std::string why;
+      const std::size_t data = ParseMemberHeader(buffer_, 0, pos + buffer_.size() >= end_, &why);
+      if (data == 0) {
+        if (why.empty()) return {};
+        return {Outcome::kDamaged, pos, "gzip member at " + Hex(pos) + ": " + why};
+      }
+      uint64_t trailer = 0;
+      uint32_t crc = 0;
+      if (WholeDecode problem = Inflate(pos, pos + data, &trailer, &crc);
+          problem.outcome != Outcome::kMatches) {
+        return problem;
+      }
+      if (!Fill(trailer)) return {};
+      auto stored_crc = LoadLE<uint32_t>(buffer_, 0);
+      auto stored_size = LoadLE<uint32_t>(buffer_, 4);
+      if (!stored_crc || !stored_size) {
+        return {Outcome::kTruncated, trailer, "gzip member at " + Hex(pos) + ": trailer cut off"};
+      }
+      if (*stored_crc != crc || *stored_size != static_cast<uint32_t>(z_.total_out)) {
+        return {Outcome::kDamaged, pos,
+                "gzip member at " + Hex(pos) + ": its CRC-32 or length differs from its trailer"};
+      }
+      ++members;
+      pos = trailer + 8;
+    }
+    if (members == 0) return {};
+    return {
+        Outcome::kMatches, 0,
+        "gzip: " + std::to_string(members) + " member(s) decoded whole, CRC-32 and length match"};
+  }
+
+ private:
+  bool Fill(uint64_t offset) {
+    buffer_offset_ = offset;
+    return reader_.ReadUncached(offset, limits::kDeepReadChunkBytes, &buffer_).ok();
+  }
+
+  // Inflates the member whose deflate data starts at `data`; sets the trailer's offset. kMatches
+  // when the stream ended; kUnchecked on a read error or past limits::kMaxDeepDecodedBytes.
+  WholeDecode Inflate(uint64_t member, uint64_t data, uint64_t* trailer, uint32_t* crc) {
+    using Outcome = WholeDecode::Outcome;
+    inflateReset(&z_);
+    if (!Fill(data)) return {};
+    z_.next_in = reinterpret_cast<Bytef*>(buffer_.data());
+    z_.avail_in = static_cast<uInt>(buffer_.size());
+    for (;;) {
+      z_.next_out = out_.data();
+      z_.avail_out = static_cast<uInt>(out_.size());
+      const int rc = inflate(&z_, Z_NO_FLUSH);
+      const std::size_t produced = out_.size() - z_.avail_out;
+      *crc = static_cast<uint32_t>(crc32(*crc, out_.data(), static_cast<uInt>(produced)));
+      decoded_ += produced;
+      const uint64_t at =
+          buffer_offset_ + (reinterpret_cast<const char*>(z_.next_in) - buffer_.data());
+      if (rc == Z_STREAM_END) {
+        *trailer = at;
+        return {Outcome::kMatches, 0, ""};
+      }
+      if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        return {Outcome::kDamaged, at,
+                "gzip member at " + Hex(member) + ": deflate data invalid near " + Hex(at) + " (" +
+                    (z_.msg != nullptr ? z_.msg : "decoder error") + ")"};
+      }
+      if (decoded_ > limits::kMaxDeepDecodedBytes) {
+        return {Outcome::kUnchecked, 0,
+                "gzip: decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
+                    " bytes; the rest is not checked"};
+      }
+      if (z_.avail_in == 0) {
+        if (at >= reader_.size()) {
+          return {Outcome::kTruncated, at,
+                  "gzip member at " + Hex(member) + ": deflate stream ends early"};
+        }
+        if (!Fill(at)) return {};
+        z_.next_in = reinterpret_cast<Bytef*>(buffer_.data());
+        z_.avail_in = static_cast<uInt>(buffer_.size());
+      } else if (rc == Z_BUF_ERROR && produced == 0) {
+        return {Outcome::kDamaged, at, "gzip member at " + Hex(member) + ": decoder stalled"};
+      }
+    }
+  }
+
+  Reader& reader_;
+  uint64_t end_;
+  z_stream z_{};
+  bool ready_ = false;
+  std::string buffer_;
+  uint64_t buffer_offset_ = 0;
+  std::vector<unsigned char> out_;
+  uint64_t decoded_ = 0;
+};
+
 class GzipValidator final : public FormatValidator {
  public:
   std::string_view name() const override { return "gzip"; }
 
   bool Matches(std::string_view head, uint64_t) const override {
     return HasAt(head, 0, kMemberMagic);
+  }
+
+  void VerifyWhole(Reader& reader, FormatReport& report) const override {
+    VerifyWholeWith(reader, report,
+                    [](Reader& r, uint64_t end) { return WholeMembers(r, end).Run(); });
   }
 
   // A file larger than the probe window: how its deflate stream ends (GzipEnd).

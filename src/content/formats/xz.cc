@@ -49,6 +49,68 @@ class XzValidator final : public FormatValidator {
 
   bool Matches(std::string_view head, uint64_t) const override { return StartsWith(head, kMagic); }
 
+  // --verify: the streams decoded whole; liblzma checks every block against its integrity check
+  // (CRC32, CRC64 or SHA-256) and the index against the blocks.
+  void VerifyWhole(Reader& reader, FormatReport& report) const override {
+    VerifyWholeWith(reader, report, DecodeWhole);
+  }
+
+  static WholeDecode DecodeWhole(Reader& reader, uint64_t end) {
+    using Outcome = WholeDecode::Outcome;
+    lzma_stream stream = LZMA_STREAM_INIT;
+    if (lzma_stream_decoder(&stream, kProbeMemLimit, LZMA_CONCATENATED) != LZMA_OK) return {};
+    DeepChunks chunks(reader, end);
+    std::vector<uint8_t> out(256 * 1024);
+    uint64_t decoded = 0;
+    bool input_done = false;
+    WholeDecode result;
+    for (;;) {
+      if (stream.avail_in == 0 && !input_done) {
+        std::string_view chunk;
+        if (chunks.Next(&chunk)) {
+          stream.next_in = reinterpret_cast<const uint8_t*>(chunk.data());
+          stream.avail_in = chunk.size();
+        } else if (!reader.status().ok()) {
+          break;  // the analyzer reports the read error
+        } else {
+          input_done = true;
+        }
+      }
+      stream.next_out = out.data();
+      stream.avail_out = out.size();
+      const lzma_ret rc = lzma_code(&stream, input_done ? LZMA_FINISH : LZMA_RUN);
+      decoded += out.size() - stream.avail_out;
+      const uint64_t at = stream.total_in;
+      if (rc == LZMA_STREAM_END) {
+        result = {Outcome::kMatches, 0, "xz: decoded whole, its integrity checks match"};
+        break;
+      }
+      if (rc == LZMA_DATA_ERROR || rc == LZMA_FORMAT_ERROR) {
+        result = {Outcome::kDamaged, at,
+                  "xz: compressed data or its integrity check invalid near " + Hex(at)};
+        break;
+      }
+      if (rc == LZMA_BUF_ERROR) {
+        result = {Outcome::kTruncated, at, "xz: stream ends early"};
+        break;
+      }
+      if (rc != LZMA_OK) {  // memory limit, an unknown filter: not damage
+        result = {
+            Outcome::kUnchecked, 0,
+            "xz: not decoded whole (liblzma error " + std::to_string(static_cast<int>(rc)) + ")"};
+        break;
+      }
+      if (decoded > limits::kMaxDeepDecodedBytes) {
+        result = {Outcome::kUnchecked, 0,
+                  "xz: decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
+                      " bytes; the rest is not checked"};
+        break;
+      }
+    }
+    lzma_end(&stream);
+    return result;
+  }
+
   FormatReport Validate(Reader& raw) const override {
     BoundedReader reader(raw);
     FormatReport report;

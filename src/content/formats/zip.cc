@@ -16,6 +16,7 @@
 
 #include "content/block_stats.h"
 #include "content/bytes.h"
+#include "content/formats/members.h"
 #include "content/formats/zip_util.h"
 
 namespace steen::content::archive {
@@ -330,6 +331,7 @@ class ZipValidator final : public FormatValidator {
     report.reasons.push_back("ZIP: " + std::to_string(entries.size()) + " directory entries, " +
                              std::to_string(local_checks) + " local headers and " +
                              std::to_string(probes) + " entries probed");
+    if (encrypted == 0) StoredMembers(reader, entries, shift, cd_start, report);
     if (encrypted > 0) {
       report.integrity = Integrity::kEncryptedContainer;
       report.reasons.push_back(std::string(odf_encrypted.empty()
@@ -342,6 +344,34 @@ class ZipValidator final : public FormatValidator {
   }
 
  private:
+  // Entries stored whole (method 0: pictures in ODF documents and EPUBs, files of `zip -0`) are
+  // files the analyzer judges as files of their own, like a tar's members: ciphertext inside a
+  // stored PNG or JPEG breaks that picture, where the archive's own checks (directory, local
+  // headers, a CRC of small stored entries) see nothing. Those holding kMaxMembersJudged offsets
+  // spread over the archive, in file order; deflated entries take their turn and are skipped.
+  // Only entries of a known format count: applications store raw bytes of their own in ZIPs
+  // (zarr array chunks, compressors' test inputs), random by nature and named by nothing.
+  static void StoredMembers(BoundedReader& reader, const std::vector<Entry>& entries,
+                            uint64_t shift, uint64_t cd_start, FormatReport& report) {
+    std::vector<const Entry*> in_order;
+    in_order.reserve(entries.size());
+    for (const Entry& e : entries) in_order.push_back(&e);
+    std::sort(in_order.begin(), in_order.end(),
+              [](const Entry* a, const Entry* b) { return a->local_offset < b->local_offset; });
+    MemberPicker picker(cd_start);
+    for (std::size_t i = 0; i < in_order.size(); ++i) {
+      const Entry& e = *in_order[i];
+      const uint64_t span_end =
+          i + 1 < in_order.size() ? in_order[i + 1]->local_offset + shift : cd_start;
+      if (!picker.Take(span_end)) continue;
+      if (e.method != 0 || e.compressed == 0 || e.compressed != e.uncompressed) continue;
+      auto start = LocalDataStart(reader, e, shift, nullptr);
+      if (!start || *start + e.compressed > cd_start) continue;
+      report.members.push_back(
+          {{*start, e.compressed}, PrintableName(e.name), /*judged_without_format=*/false});
+    }
+  }
+
   // Reads the local header of `e`; returns the offset of its data, or nullopt with `why` set.
   static std::optional<uint64_t> LocalDataStart(BoundedReader& reader, const Entry& e,
                                                 uint64_t shift, std::string* why) {

@@ -88,4 +88,31 @@ ProbeResult InflateProbe(std::string_view input, int window_bits, uint64_t max_o
   return result;
 }
 
+bool DeepChunks::Next(std::string_view* chunk) {
+  if (next_ >= end_) return false;
+  const std::size_t length =
+      static_cast<std::size_t>(std::min<uint64_t>(limits::kDeepReadChunkBytes, end_ - next_));
+  if (!reader_.ReadUncached(next_, length, &buffer_).ok() || buffer_.empty()) return false;
+  offset_ = next_;
+  next_ += buffer_.size();
+  *chunk = buffer_;
+  return true;
+}
+
+void ApplyWholeDecode(const WholeDecode& decode, uint64_t file_size, FormatReport& report) {
+  switch (decode.outcome) {
+    case WholeDecode::Outcome::kDamaged:
+      MarkDamaged(report, decode.reason + " (decoded whole, --verify)", decode.offset, file_size);
+      return;
+    case WholeDecode::Outcome::kTruncated:
+      report.integrity = Integrity::kTruncated;
+      report.reasons.push_back(decode.reason + " (decoded whole, --verify)");
+      return;
+    case WholeDecode::Outcome::kMatches:
+    case WholeDecode::Outcome::kUnchecked:
+      if (!decode.reason.empty()) report.reasons.push_back(decode.reason + " (--verify)");
+      return;
+  }
+}
+
 }  // namespace steen::content::archive

@@ -3,6 +3,7 @@
 // the raw-deflate / zlib decoder probe.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -61,6 +62,43 @@ struct ProbeResult {
 // Inflates `input` (window_bits: -15 raw deflate, 15 zlib) producing at most max_output bytes.
 ProbeResult InflateProbe(std::string_view input, int window_bits,
                          uint64_t max_output = limits::kMaxDecodedProbe);
+
+// --verify (FormatValidator::VerifyWhole): bytes [0, end) of the file in kDeepReadChunkBytes
+// pieces, for a decoder that checks a whole stream against its own checksums. Next() is false at
+// `end` or on a read error (then reader.status() says which).
+class DeepChunks {
+ public:
+  DeepChunks(Reader& reader, uint64_t end) : reader_(reader), end_(end) {}
+  bool Next(std::string_view* chunk);
+  uint64_t offset() const { return offset_; }  // of the last chunk
+  bool done() const { return next_ >= end_; }  // the last chunk reached `end`
+
+ private:
+  Reader& reader_;
+  uint64_t end_;
+  uint64_t next_ = 0;
+  uint64_t offset_ = 0;
+  std::string buffer_;
+};
+
+// What decoding a whole stream found, applied to a report Validate found valid: damage where the
+// decoder or a checksum refused the bytes, a stream cut short, or a reason saying what matched.
+struct WholeDecode {
+  enum class Outcome { kMatches, kDamaged, kTruncated, kUnchecked };
+  Outcome outcome = Outcome::kUnchecked;
+  uint64_t offset = 0;  // kDamaged: where
+  std::string reason;
+};
+void ApplyWholeDecode(const WholeDecode& decode, uint64_t file_size, FormatReport& report);
+
+// VerifyWhole's body for every stream format: `decode(reader, end)` over the file up to the
+// structure's end (bytes after it are the analyzer's to judge), applied to `report`.
+template <typename Decode>
+void VerifyWholeWith(Reader& reader, FormatReport& report, Decode decode) {
+  const uint64_t size = reader.size();
+  const uint64_t end = report.structure_end != 0 ? std::min(report.structure_end, size) : size;
+  ApplyWholeDecode(decode(reader, end), size, report);
+}
 
 // Factories of the family's validators (registered in archive_formats.cc).
 std::unique_ptr<const FormatValidator> MakeZipValidator();

@@ -39,6 +39,61 @@ class ZstdValidator final : public FormatValidator {
     return next && (*next == kFrameMagic || IsSkippable(*next));
   }
 
+  // --verify: the frames decoded whole; libzstd checks each frame's content checksum (when the
+  // encoder wrote one: the zstd tool does by default) and its declared content size.
+  void VerifyWhole(Reader& reader, FormatReport& report) const override {
+    VerifyWholeWith(reader, report, DecodeWhole);
+  }
+
+  static WholeDecode DecodeWhole(Reader& reader, uint64_t end) {
+    using Outcome = WholeDecode::Outcome;
+    ZSTD_DCtx* context = ZSTD_createDCtx();
+    if (context == nullptr) return {};
+    ZSTD_DCtx_setParameter(context, ZSTD_d_windowLogMax, kProbeWindowLogMax);
+    DeepChunks chunks(reader, end);
+    std::vector<char> out(ZSTD_DStreamOutSize());
+    uint64_t decoded = 0;
+    std::size_t pending = 0;  // non-zero: a frame is not finished
+    WholeDecode result{Outcome::kMatches, 0, "zstd: decoded whole to the end of its frames"};
+    std::string_view chunk;
+    bool stop = false;
+    while (!stop && chunks.Next(&chunk)) {
+      ZSTD_inBuffer in{chunk.data(), chunk.size(), 0};
+      for (;;) {
+        ZSTD_outBuffer o{out.data(), out.size(), 0};
+        pending = ZSTD_decompressStream(context, &o, &in);
+        decoded += o.pos;
+        if (ZSTD_isError(pending)) {
+          const ZSTD_ErrorCode code = ZSTD_getErrorCode(pending);
+          const uint64_t at = chunks.offset() + in.pos;
+          if (code == ZSTD_error_frameParameter_windowTooLarge ||
+              code == ZSTD_error_memory_allocation) {
+            result = {Outcome::kUnchecked, 0, "zstd: window too large to decode whole"};
+          } else {
+            result = {Outcome::kDamaged, at,
+                      std::string("zstd: ") + ZSTD_getErrorName(pending) + " near " + Hex(at)};
+          }
+          stop = true;
+          break;
+        }
+        if (decoded > limits::kMaxDeepDecodedBytes) {
+          result = {Outcome::kUnchecked, 0,
+                    "zstd: decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
+                        " bytes; the rest is not checked"};
+          stop = true;
+          break;
+        }
+        // All input taken, and either every frame is finished and flushed (0), or the decoder
+        // had room left and wants more input. Another call now would read an empty "next frame".
+        if (in.pos == in.size && (pending == 0 || o.pos < o.size)) break;
+      }
+    }
+    ZSTD_freeDCtx(context);
+    if (!reader.status().ok()) return {};
+    if (!stop && pending != 0) return {Outcome::kTruncated, end, "zstd: frame ends early"};
+    return result;
+  }
+
   FormatReport Validate(Reader& raw) const override {
     BoundedReader reader(raw);
     FormatReport report;

@@ -10,15 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "unit/content/test_bytes.h"
+
 namespace steen::content::archive {
 namespace {
 
-std::string RandomBytes(std::size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(rng() & 0xFF);
-  return s;
-}
+using testing::RandomBytes;
 
 std::string Words(std::size_t n, uint32_t seed) {
   static const char* kWords[] = {"city", "share", "backup", "the", "of", "file", "server", "and"};
@@ -30,16 +27,8 @@ std::string Words(std::size_t n, uint32_t seed) {
 
 // Raw deflate of `input` with a small symbol buffer (memLevel 1: a block every 128 symbols).
 std::string Deflate(const std::string& input, int level) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, level, Z_DEFLATED, -15, 1, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, input.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
-  z.avail_in = static_cast<uInt>(input.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
+  const std::string out = testing::Deflated(input, level, -15, 1);
+  EXPECT_FALSE(out.empty());
   return out;
 }
 

@@ -1,6 +1,8 @@
 // Deterministic test inputs made by code.
 #pragma once
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -8,6 +10,8 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace steen::testing {
 
@@ -126,6 +130,53 @@ inline std::string TarEntry(std::string_view name, const std::string& data) {
 }
 
 inline std::string TarEnd() { return std::string(1024, '\0'); }
+
+// `data` compressed by zlib: window_bits 15 + 16 is gzip, -15 raw deflate; mem_level sets the
+// symbols per block (1: 128, 8: zlib's default 16 K).
+inline std::string Deflated(const std::string& data, int level, int window_bits, int mem_level) {
+  z_stream z{};
+  if (deflateInit2(&z, level, Z_DEFLATED, window_bits, mem_level, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return {};
+  }
+  std::string out(deflateBound(&z, data.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(rc == Z_STREAM_END ? z.total_out : 0);
+  deflateEnd(&z);
+  return out;
+}
+
+// A ZIP archive of stored (method 0) entries: local headers, data, central directory, EOCD.
+inline std::string StoredZip(const std::vector<std::pair<std::string, std::string>>& entries) {
+  const auto le = [](uint64_t value, int bytes) {
+    std::string out;
+    for (int i = 0; i < bytes; ++i) out += static_cast<char>((value >> (8 * i)) & 0xFF);
+    return out;
+  };
+  std::string zip;
+  std::string directory;
+  for (const auto& [name, data] : entries) {
+    const uint64_t offset = zip.size();
+    const uint32_t crc = static_cast<uint32_t>(crc32(
+        0, reinterpret_cast<const unsigned char*>(data.data()), static_cast<uInt>(data.size())));
+    // version, flags, method 0, time, date, CRC-32, sizes, name length, extra length
+    const std::string fields = le(20, 2) + le(0, 2) + le(0, 2) + le(0, 4) + le(crc, 4) +
+                               le(data.size(), 4) + le(data.size(), 4) + le(name.size(), 2) +
+                               le(0, 2);
+    zip += std::string("PK\x03\x04", 4) + fields + name + data;
+    // version made by, the same fields, comment length, disk, attributes, local header offset
+    directory += std::string("PK\x01\x02", 4) + le(20, 2) + fields + le(0, 2) + le(0, 2) +
+                 le(0, 2) + le(0, 4) + le(offset, 4) + name;
+  }
+  const uint64_t directory_offset = zip.size();
+  zip += directory;
+  zip += std::string("PK\x05\x06", 4) + le(0, 2) + le(0, 2) + le(entries.size(), 2) +
+         le(entries.size(), 2) + le(directory.size(), 4) + le(directory_offset, 4) + le(0, 2);
+  return zip;
+}
 
 // A cpio "newc" entry (070701): header of hexadecimal fields, name, data, each padded to 4.
 inline std::string CpioEntry(std::string_view name, const std::string& data,
