@@ -27,7 +27,10 @@ inline int RunValidator(std::string_view validator_name, const uint8_t* data, si
   MemoryByteSource source(bytes);
   content::Reader reader(source, limits::kAnalysisReadBudget);
   (void)validator->Matches(bytes.substr(0, limits::kHeadBytes), size);
-  (void)validator->Validate(reader);  // validators must cope with inputs that do not match
+  // Validators must cope with inputs that do not match; --verify's whole decode runs on what
+  // Validate found valid, as the analyzer runs it.
+  content::FormatReport report = validator->Validate(reader);
+  if (report.integrity == content::Integrity::kValid) validator->VerifyWhole(reader, report);
   return 0;
 }
 
