@@ -71,7 +71,7 @@ std::size_t ParseMemberHeader(std::string_view window, std::size_t pos, bool win
 
 // How a gzip file larger than the probe window ends, found without inflating it from its start.
 // Deflate decodes from any block start, so starts are searched back from the end of the file
-// (DeflateBlockHeaderAt, member headers) and each is decoded with zlib: a block start with a
+// (DeflateHeaderScanner, member headers) and each is decoded with zlib: a block start with a
 // zeroed 32 KiB window standing in for the unknown bytes before it, a member from its header
 // with its CRC-32 and length checked.
 // - A stream's end whose trailer closes the file (or is followed by zeros or whole members): the

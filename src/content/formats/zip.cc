@@ -162,7 +162,6 @@ class ZipValidator final : public FormatValidator {
     std::string chunk;
     uint64_t decoded = 0;
     int checked = 0;
-    WholeDecode result;
     const auto finish = [&](WholeDecode r) {
       inflateEnd(&z);
       return r;

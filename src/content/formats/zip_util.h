@@ -71,7 +71,6 @@ class DeepChunks {
   DeepChunks(Reader& reader, uint64_t end) : reader_(reader), end_(end) {}
   bool Next(std::string_view* chunk);
   uint64_t offset() const { return offset_; }  // of the last chunk
-  bool done() const { return next_ >= end_; }  // the last chunk reached `end`
 
  private:
   Reader& reader_;
