@@ -11,6 +11,7 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
   libssl-dev zlib1g-dev libzstd-dev liblzma-dev libbz2-dev libbrotli-dev
+  libwebp-dev  # tests: lossy WebP images made with every encoder option (VP8 frame parse)
   libsqlite3-dev libyaml-cpp-dev libsystemd-dev
   libsmbclient-dev  # steen drill smb://... (src/drill/smb_fs.cc: header at build, dlopen at run time)
   libnftables-dev  # steen watch: refuses a contained SMB client's reconnection (src/sys/client_blocker.cc)
@@ -30,6 +31,7 @@ TOOL_PACKAGES=(
   rsync make  # bench/vault_overhead.sh workloads rsync and compile (benign writers)
   samba smbclient iproute2 nftables  # tests/e2e/lib/samba_rig.sh: a private smbd, namespaces for two clients
   pigz libdeflate-tools zopfli tabix  # bench/gzip_encoders.sh: gzip files from other encoders
+  webp  # bench/webp_encoders.sh: lossy WebP files from cwebp's options
 )
 # bench/vault_overhead.sh --workloads libreoffice (~400 MB installed; CI does not need it).
 BENCH_PACKAGES=(

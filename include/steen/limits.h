@@ -99,6 +99,16 @@ inline constexpr std::size_t kMaxFontChecksumBytes = 2 * MiB;
 // DER walked: a PE Authenticode table, a certificate, key or PKCS#12 file (larger DER files
 // are recognised, not walked).
 inline constexpr std::size_t kMaxDerWalkBytes = 1 * MiB;
+// A lossy WebP's VP8 frames are parsed to the end of each of their partitions (the parse runs at
+// ~20 MB/s: a frame's every coefficient token is decoded): by default the last frame when it is
+// at most kMaxVp8CheckBytes; --verify the others, each up to kMaxVp8VerifyBytes. Real frames
+// decode at most 16 symbols per byte: a hostile one stops after kMaxVp8BoolsPerByte per byte
+// (plus kMaxVp8BoolsBase), and at most kMaxVp8FramesChecked frames of an animation are parsed.
+inline constexpr std::size_t kMaxVp8CheckBytes = 256 * KiB;
+inline constexpr uint64_t kMaxVp8VerifyBytes = 64 * MiB;
+inline constexpr uint64_t kMaxVp8BoolsPerByte = 64;
+inline constexpr uint64_t kMaxVp8BoolsBase = 1000000;
+inline constexpr int kMaxVp8FramesChecked = 64;
 // Brotli streams (a WOFF2 font's tables, a raw .br file) are checked like the single-stream
 // formats: to their exact end when they fit in kMaxInflateProbe, else over their first
 // kMaxInflateProbe bytes; and never decoded past this many bytes of output.

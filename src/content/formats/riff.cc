@@ -1,17 +1,21 @@
 // RIFF validator: WAV, WebP and AVI. Chunks (four-character id, little-endian size, even padding)
 // must chain up to the size the RIFF header declares. PCM WAV data is not high-entropy: sampled
-// blocks must not be random bytes. WebP's first chunk
-// (VP8/VP8L/VP8X) is checked; AVI's movi list is walked within the head.
+// blocks must not be random bytes. WebP's first chunk (VP8/VP8L/VP8X) is checked, and its lossy
+// frames are parsed to the end of each partition (vp8_frame.h); AVI's movi list is walked within
+// the head.
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "content/block_stats.h"
 #include "content/bytes.h"
 #include "content/format.h"
 #include "content/formats/media_formats.h"
+#include "content/formats/vp8_frame.h"
 #include "content/sampling.h"
 #include "steen/limits.h"
 
@@ -169,6 +173,10 @@ class RiffValidator final : public FormatValidator {
       end += 8 + uint64_t{*LoadLE<uint32_t>(next, 4)};
     }
     report.structure_end = std::min(end, size);
+    if (form == "WEBP" && !CheckVp8Frames(reader, WebpFrames(c, std::min(riff_end, size)),
+                                          FrameParse::kByDefault, report)) {
+      return report;
+    }
     if (movi_start != 0 && !CheckMovi(c, movi_start, std::min(movi_end, size), report)) {
       return report;
     }
@@ -186,7 +194,111 @@ class RiffValidator final : public FormatValidator {
     return report;
   }
 
+  // --verify: the VP8 frames the default parse left (an animation's earlier frames, frames larger
+  // than limits::kMaxVp8CheckBytes).
+  void VerifyWhole(Reader& reader, FormatReport& report) const override {
+    ByteCursor c(reader);
+    std::string_view header = c.Bytes(0, 12);
+    if (header.size() < 12 || header.substr(8, 4) != "WEBP") return;
+    const uint64_t declared = *LoadLE<uint32_t>(header, 4);
+    const uint64_t riff_end = (declared == 0 || declared == 0xffffffffu)
+                                  ? reader.size()
+                                  : std::min(reader.size(), 8 + declared + (declared & 1));
+    std::erase_if(report.reasons, [](const std::string& r) { return r.starts_with(kNotParsed); });
+    (void)CheckVp8Frames(reader, WebpFrames(c, riff_end), FrameParse::kTheRest, report);
+  }
+
  private:
+  // A WebP's lossy frames: the 'VP8 ' chunk of a still picture, or of each ANMF frame of an
+  // animation (after its 16-byte frame header and an optional ALPH chunk); at most
+  // limits::kMaxVp8FramesChecked, the last among them.
+  static std::vector<ByteRange> WebpFrames(ByteCursor& c, uint64_t riff_end) {
+    std::vector<ByteRange> frames;
+    auto walk = [&](uint64_t pos, uint64_t end, auto& self, int depth) -> void {
+      for (int chunks = 0; pos + 8 <= end && chunks < limits::kMaxChunksWalked; ++chunks) {
+        std::string_view ch = c.Bytes(pos, 8);
+        if (ch.size() < 8) return;
+        const std::string_view id = ch.substr(0, 4);
+        const uint64_t length = *LoadLE<uint32_t>(ch, 4);
+        if (id == "VP8 ") {
+          // The first frames and always the last (the one the default parse checks).
+          if (frames.size() < static_cast<std::size_t>(limits::kMaxVp8FramesChecked)) {
+            frames.push_back({pos + 8, length});
+          } else {
+            frames.back() = {pos + 8, length};
+          }
+        } else if (id == "ANMF" && depth == 0 && length >= 16) {
+          self(pos + 8 + 16, std::min(end, pos + 8 + length), self, depth + 1);
+        }
+        pos += 8 + length + (length & 1);
+      }
+    };
+    walk(12, riff_end, walk, 0);
+    return frames;
+  }
+
+  static constexpr std::string_view kNotParsed = "VP8 data not parsed to its partitions' ends";
+
+  enum class FrameParse {
+    kByDefault,  // Validate: the last frame, when within limits::kMaxVp8CheckBytes
+    kTheRest,    // VerifyWhole: every frame Validate left, each up to kMaxVp8VerifyBytes
+  };
+
+  // Parses lossy frames that lie whole in the file to the ends of their partitions; false (and
+  // `report` damaged) when one disagrees with its length. By default only the last frame: it is
+  // where ciphertext over a file's tail, or after its intact head, shows (parsing costs ~50 ms per
+  // MB: an animated icon's every frame made most of a corpus scan's WebP time).
+  static bool CheckVp8Frames(Reader& reader, std::vector<ByteRange> frames, FrameParse parse,
+                             FormatReport& report) {
+    std::erase_if(frames, [&](const ByteRange& f) { return f.offset + f.length > reader.size(); });
+    if (frames.empty()) return true;  // none, or cut short: the truncation is reported
+    const bool last_by_default = frames.back().length <= limits::kMaxVp8CheckBytes;
+    std::vector<ByteRange> parsed;
+    if (parse == FrameParse::kByDefault) {
+      if (last_by_default) parsed.push_back(frames.back());
+      const std::size_t left = frames.size() - parsed.size();
+      if (left > 0) {
+        report.reasons.push_back(std::string(kNotParsed) + " (" + std::to_string(left) + " of " +
+                                 std::to_string(frames.size()) + " frames; --verify parses them)");
+      }
+    } else {
+      parsed = frames;
+      if (last_by_default) parsed.pop_back();
+    }
+    std::string consistent;
+    int checked = 0;
+    for (const ByteRange& f : parsed) {
+      if (f.length > limits::kMaxVp8VerifyBytes) continue;
+      std::string uncached;
+      std::string_view frame;
+      if (parse == FrameParse::kByDefault) {
+        auto bytes = reader.Read(f.offset, static_cast<std::size_t>(f.length));
+        if (!bytes.ok()) return true;
+        frame = *bytes;
+      } else {
+        if (!reader.ReadUncached(f.offset, static_cast<std::size_t>(f.length), &uncached).ok()) {
+          return true;
+        }
+        frame = uncached;
+      }
+      const media::Vp8FrameCheck check = media::CheckVp8KeyFrame(
+          frame, limits::kMaxVp8BoolsBase + limits::kMaxVp8BoolsPerByte * f.length);
+      using Result = media::Vp8FrameCheck::Result;
+      if (check.result == Result::kMismatch || check.result == Result::kBadHeader) {
+        media::MarkDamaged(report, f.offset + check.offset, check.length,
+                           "WebP frame at " + Hex(f.offset) + ": " + check.detail);
+        return false;
+      }
+      if (check.result == Result::kConsistent) {
+        if (consistent.empty()) consistent = check.detail;
+        ++checked;
+      }
+    }
+    if (checked > 1) consistent += " (and " + std::to_string(checked - 1) + " more frames)";
+    if (!consistent.empty()) report.reasons.push_back(consistent);
+    return true;
+  }
+
   static bool ParseFmt(std::string_view fmt, PcmFormat* f) {
     auto tag = LoadLE<uint16_t>(fmt, 0);
     auto channels = LoadLE<uint16_t>(fmt, 2);

@@ -35,7 +35,8 @@ struct MediaCase {
   std::string ffmpeg;     // ffmpeg arguments before the output file
   std::string extension;
   bool exact_end = true;  // structure_end must be exactly the file size
-  // False where the payload cannot be checked cheaply (WebP's VP8 bitstream): damage tests skip.
+  // False where the default check does not reach the payload (a VP8 frame larger than
+  // limits::kMaxVp8CheckBytes, parsed only under --verify): damage tests skip.
   bool body_checked = true;
 };
 
@@ -381,6 +382,9 @@ INSTANTIATE_TEST_SUITE_P(
         MediaCase{"wav", "riff", "wav", kMusic + " -c:a pcm_s16le", "wav"},
         MediaCase{"wav_u8_mono", "riff", "wav", kMusic + " -ac 1 -c:a pcm_u8", "wav"},
         MediaCase{"webp", "riff", "webp", kNoisyVideo + " -c:v libwebp", "webp", true, false},
+        MediaCase{"webp_small", "riff", "webp", kSmallPicture + " -c:v libwebp", "webp"},
+        MediaCase{"webp_animated", "riff", "webp",
+                  "-f lavfi -i testsrc=size=160x120:rate=10 -frames:v 5 -c:v libwebp_anim", "webp"},
         MediaCase{"avi", "riff", "avi", kShortClip + " -c:v mjpeg", "avi"},
         MediaCase{"mkv", "matroska", "mkv", kShortClip + " -c:v libx264", "mkv"},
         MediaCase{"webm", "matroska", "webm", kShortClip + " -c:v libvpx", "webm"},
