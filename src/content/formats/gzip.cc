@@ -116,12 +116,6 @@ class GzipEnd {
     kTrailerMismatch,  // a member decoded to its end differs from its CRC-32 or length
     kOverBudget,       // limits::kMaxGzipEndWork spent
   };
-  struct Tried {
-    uint64_t start = 0;  // absolute bit offset
-    Parse parse = Parse::kError;
-    uint64_t end = 0;  // absolute byte offset after the trailer (ends)
-    bool last_block_stored = false;
-  };
   // A block boundary some start's parse reached (or that start itself): a later start whose
   // parse reaches it continues exactly as that one did.
   struct Boundary {
@@ -130,7 +124,7 @@ class GzipEnd {
   };
   struct Decoded {
     Parse parse = Parse::kError;
-    uint64_t end = 0;
+    uint64_t end = 0;  // absolute byte offset after the trailer (ends)
     // The block that ended the stream was stored: its bytes are copied, not decoded, so
     // ciphertext inside it and over the trailer reads as intact; only the CRC-32 can tell.
     bool last_block_stored = false;
@@ -141,6 +135,16 @@ class GzipEnd {
     // after that start do not count: random bits decoded as fixed-Huffman blocks (one table for
     // every parse) fall into step with each other within a few symbols.
     std::size_t joined = kNone;
+    // A parse that reached another's block boundary ends as that one did.
+    void EndAs(const Decoded& other) {
+      parse = other.parse;
+      end = other.end;
+      last_block_stored = other.last_block_stored;
+    }
+  };
+  struct Tried {
+    uint64_t start = 0;  // absolute bit offset
+    Decoded decoded;
   };
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   static constexpr unsigned kWindow = 32 * 1024;
@@ -203,7 +207,7 @@ class GzipEnd {
   }
 
   bool Decide(uint64_t start, const Decoded& decoded, Finding* finding) {
-    tried_.push_back({start, decoded.parse, decoded.end, decoded.last_block_stored});
+    tried_.push_back({start, decoded});
     finding->from = start / 8;
     if (decoded.parse == Parse::kEndsAtEof) return Accept(decoded, finding);
     // A stored block's header can be read at up to eight bit offsets, all one parse: only starts
@@ -379,9 +383,7 @@ class GzipEnd {
         const uint64_t boundary = (base_ + InputOffset()) * 8 - (z_.data_type & 7);
         if (auto known = boundaries_.find(boundary); known != boundaries_.end()) {
           const Boundary& seen = known->second;
-          decoded->parse = tried_[seen.tried].parse;
-          decoded->end = tried_[seen.tried].end;
-          decoded->last_block_stored = tried_[seen.tried].last_block_stored;
+          decoded->EndAs(tried_[seen.tried].decoded);
           if (seen.is_start) decoded->joined = seen.tried;
           return rc;
         }
@@ -436,21 +438,14 @@ class GzipEnd {
 // member's first 64 KiB and its end; this sees ciphertext anywhere in it.
 class WholeMembers {
  public:
-  WholeMembers(Reader& reader, uint64_t end)
-      : reader_(reader), end_(end), out_(std::size_t{256} * 1024) {
-    ready_ = inflateInit2(&z_, -15) == Z_OK;
-  }
-  ~WholeMembers() {
-    if (ready_) inflateEnd(&z_);
-  }
-  WholeMembers(const WholeMembers&) = delete;
-  WholeMembers& operator=(const WholeMembers&) = delete;
+  WholeMembers(Reader& reader, uint64_t end) : reader_(reader), end_(end), inflater_(reader) {}
 
   WholeDecode Run() {
     using Outcome = WholeDecode::Outcome;
+    using End = WholeInflater::Result::End;
     uint64_t pos = 0;
     int members = 0;
-    while (ready_ && pos < end_ && members < limits::kMaxChunksWalked) {
+    while (pos < end_ && members < limits::kMaxChunksWalked) {
       if (!Fill(pos)) return {};                    // a read error: the analyzer reports it
       if (!HasAt(buffer_, 0, kMemberMagic)) break;  // trailing bytes: judged already
       std::string why;
@@ -459,24 +454,37 @@ class WholeMembers {
         if (why.empty()) return {};
         return {Outcome::kDamaged, pos, "gzip member at " + Hex(pos) + ": " + why};
       }
-      uint64_t trailer = 0;
-      uint32_t crc = 0;
-      if (WholeDecode problem = Inflate(pos, pos + data, &trailer, &crc);
-          problem.outcome != Outcome::kMatches) {
-        return problem;
+      const WholeInflater::Result member = inflater_.Inflate(pos + data, reader_.size());
+      switch (member.end) {
+        case End::kStreamEnd:
+          break;
+        case End::kInvalid:
+          return {Outcome::kDamaged, member.at,
+                  "gzip member at " + Hex(pos) + ": deflate data invalid near " + Hex(member.at) +
+                      " (" + member.error + ")"};
+        case End::kInputEnded:
+        case End::kFileEnded:
+          return {Outcome::kTruncated, member.at,
+                  "gzip member at " + Hex(pos) + ": deflate stream ends early"};
+        case End::kOverBudget:
+          return {Outcome::kUnchecked, 0,
+                  "gzip: decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
+                      " bytes; the rest is not checked"};
+        case End::kReadError:
+          return {};
       }
-      if (!Fill(trailer)) return {};
+      if (!Fill(member.at)) return {};
       auto stored_crc = LoadLE<uint32_t>(buffer_, 0);
       auto stored_size = LoadLE<uint32_t>(buffer_, 4);
       if (!stored_crc || !stored_size) {
-        return {Outcome::kTruncated, trailer, "gzip member at " + Hex(pos) + ": trailer cut off"};
+        return {Outcome::kTruncated, member.at, "gzip member at " + Hex(pos) + ": trailer cut off"};
       }
-      if (*stored_crc != crc || *stored_size != static_cast<uint32_t>(z_.total_out)) {
+      if (*stored_crc != member.crc || *stored_size != static_cast<uint32_t>(member.produced)) {
         return {Outcome::kDamaged, pos,
                 "gzip member at " + Hex(pos) + ": its CRC-32 or length differs from its trailer"};
       }
       ++members;
-      pos = trailer + 8;
+      pos = member.at + 8;
     }
     if (members == 0) return {};
     return {
@@ -486,63 +494,13 @@ class WholeMembers {
 
  private:
   bool Fill(uint64_t offset) {
-    buffer_offset_ = offset;
     return reader_.ReadUncached(offset, limits::kDeepReadChunkBytes, &buffer_).ok();
-  }
-
-  // Inflates the member whose deflate data starts at `data`; sets the trailer's offset. kMatches
-  // when the stream ended; kUnchecked on a read error or past limits::kMaxDeepDecodedBytes.
-  WholeDecode Inflate(uint64_t member, uint64_t data, uint64_t* trailer, uint32_t* crc) {
-    using Outcome = WholeDecode::Outcome;
-    inflateReset(&z_);
-    if (!Fill(data)) return {};
-    z_.next_in = reinterpret_cast<Bytef*>(buffer_.data());
-    z_.avail_in = static_cast<uInt>(buffer_.size());
-    for (;;) {
-      z_.next_out = out_.data();
-      z_.avail_out = static_cast<uInt>(out_.size());
-      const int rc = inflate(&z_, Z_NO_FLUSH);
-      const std::size_t produced = out_.size() - z_.avail_out;
-      *crc = static_cast<uint32_t>(crc32(*crc, out_.data(), static_cast<uInt>(produced)));
-      decoded_ += produced;
-      const uint64_t at =
-          buffer_offset_ + (reinterpret_cast<const char*>(z_.next_in) - buffer_.data());
-      if (rc == Z_STREAM_END) {
-        *trailer = at;
-        return {Outcome::kMatches, 0, ""};
-      }
-      if (rc != Z_OK && rc != Z_BUF_ERROR) {
-        return {Outcome::kDamaged, at,
-                "gzip member at " + Hex(member) + ": deflate data invalid near " + Hex(at) + " (" +
-                    (z_.msg != nullptr ? z_.msg : "decoder error") + ")"};
-      }
-      if (decoded_ > limits::kMaxDeepDecodedBytes) {
-        return {Outcome::kUnchecked, 0,
-                "gzip: decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
-                    " bytes; the rest is not checked"};
-      }
-      if (z_.avail_in == 0) {
-        if (at >= reader_.size()) {
-          return {Outcome::kTruncated, at,
-                  "gzip member at " + Hex(member) + ": deflate stream ends early"};
-        }
-        if (!Fill(at)) return {};
-        z_.next_in = reinterpret_cast<Bytef*>(buffer_.data());
-        z_.avail_in = static_cast<uInt>(buffer_.size());
-      } else if (rc == Z_BUF_ERROR && produced == 0) {
-        return {Outcome::kDamaged, at, "gzip member at " + Hex(member) + ": decoder stalled"};
-      }
-    }
   }
 
   Reader& reader_;
   uint64_t end_;
-  z_stream z_{};
-  bool ready_ = false;
-  std::string buffer_;
-  uint64_t buffer_offset_ = 0;
-  std::vector<unsigned char> out_;
-  uint64_t decoded_ = 0;
+  WholeInflater inflater_;
+  std::string buffer_;  // a member's header, or its trailer
 };
 
 class GzipValidator final : public FormatValidator {

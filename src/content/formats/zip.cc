@@ -156,84 +156,70 @@ class ZipValidator final : public FormatValidator {
 
   static WholeDecode DecodeEntries(Reader& raw, BoundedReader& reader, const Directory& d) {
     using Outcome = WholeDecode::Outcome;
-    z_stream z{};
-    if (inflateInit2(&z, -15) != Z_OK) return {};
-    std::vector<unsigned char> out(std::size_t{256} * 1024);
+    using End = WholeInflater::Result::End;
+    WholeInflater inflater(raw);
     std::string chunk;
-    uint64_t decoded = 0;
     int checked = 0;
-    const auto finish = [&](WholeDecode r) {
-      inflateEnd(&z);
-      return r;
-    };
     for (const Entry& e : d.entries) {
       if (e.encrypted() || (e.method != 0 && e.method != 8)) continue;
       const auto start = LocalDataStart(reader, e, d.shift, nullptr);
       if (!start) {
-        if (!raw.status().ok()) return finish({});
+        if (!raw.status().ok()) return {};
         continue;  // a bad local header: Validate judged it
       }
-      inflateReset(&z);
+      const std::string entry = "ZIP entry " + Quote(e.name) + " at " + Hex(*start);
       uint32_t crc = 0;
       uint64_t produced = 0;
-      bool ended = e.method == 0;
-      for (uint64_t at = *start, left = e.compressed; left > 0;) {
-        const auto length =
-            static_cast<std::size_t>(std::min<uint64_t>(left, limits::kDeepReadChunkBytes));
-        if (!raw.ReadUncached(at, length, &chunk).ok()) return finish({});
-        if (chunk.size() < length) {
-          return finish({Outcome::kTruncated, at,
-                         "ZIP entry " + Quote(e.name) + " at " + Hex(*start) +
-                             ": data extends beyond the end of the file"});
-        }
-        if (e.method == 0) {
+      bool ended = true;
+      if (e.method == 0) {  // stored: the bytes themselves
+        for (uint64_t at = *start, left = e.compressed; left > 0;) {
+          const auto length =
+              static_cast<std::size_t>(std::min<uint64_t>(left, limits::kDeepReadChunkBytes));
+          if (!raw.ReadUncached(at, length, &chunk).ok()) return {};
+          if (chunk.size() < length) {
+            return {Outcome::kTruncated, at, entry + ": data extends beyond the end of the file"};
+          }
           crc = Crc32(chunk, crc);
           produced += chunk.size();
-        } else {
-          z.next_in = reinterpret_cast<Bytef*>(chunk.data());
-          z.avail_in = static_cast<uInt>(chunk.size());
-          // Also while the last call filled the output: zlib may hold more for the same input
-          // (one 759-byte entry of a corpus ZIP inflates to 512 KB).
-          bool output_full = false;
-          while (!ended && (z.avail_in > 0 || output_full)) {
-            z.next_out = out.data();
-            z.avail_out = static_cast<uInt>(out.size());
-            const int rc = inflate(&z, Z_NO_FLUSH);
-            const std::size_t n = out.size() - z.avail_out;
-            crc = static_cast<uint32_t>(crc32(crc, out.data(), static_cast<uInt>(n)));
-            produced += n;
-            decoded += n;
-            output_full = z.avail_out == 0;
-            if (rc == Z_STREAM_END) {
-              ended = true;
-            } else if ((rc != Z_OK && rc != Z_BUF_ERROR) || (rc == Z_BUF_ERROR && n == 0)) {
-              const uint64_t near = at + (chunk.size() - z.avail_in);
-              return finish({Outcome::kDamaged, near,
-                             "ZIP entry " + Quote(e.name) + " at " + Hex(*start) +
-                                 ": deflate data invalid near " + Hex(near)});
-            }
-          }
+          inflater.CountDecoded(chunk.size());
+          at += length;
+          left -= length;
+          if (inflater.decoded() > limits::kMaxDeepDecodedBytes) return OverBudget();
         }
-        if (decoded > limits::kMaxDeepDecodedBytes) {
-          return finish({Outcome::kUnchecked, 0,
-                         "ZIP: decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
-                             " bytes; the rest is not checked"});
+      } else {
+        const WholeInflater::Result r = inflater.Inflate(*start, *start + e.compressed);
+        switch (r.end) {
+          case End::kStreamEnd:
+          case End::kInputEnded:  // the entry's bytes ran out first: the comparison below fails
+            ended = r.end == End::kStreamEnd;
+            crc = r.crc;
+            produced = r.produced;
+            break;
+          case End::kInvalid:
+            return {Outcome::kDamaged, r.at, entry + ": deflate data invalid near " + Hex(r.at)};
+          case End::kFileEnded:
+            return {Outcome::kTruncated, r.at, entry + ": data extends beyond the end of the file"};
+          case End::kOverBudget:
+            return OverBudget();
+          case End::kReadError:
+            return {};
         }
-        at += length;
-        left -= length;
-        if (ended && e.method == 8) break;
       }
       if (!ended || crc != e.crc || produced != e.uncompressed) {
-        return finish({Outcome::kDamaged, *start,
-                       "ZIP entry " + Quote(e.name) + " at " + Hex(*start) +
-                           " decoded whole: its CRC-32 or size differs from the directory's"});
+        return {Outcome::kDamaged, *start,
+                entry + " decoded whole: its CRC-32 or size differs from the directory's"};
       }
       ++checked;
     }
-    if (checked == 0) return finish({});
-    return finish(
-        {Outcome::kMatches, 0,
-         "ZIP: " + std::to_string(checked) + " entries decoded whole, CRC-32 and sizes match"});
+    if (checked == 0) return {};
+    return {Outcome::kMatches, 0,
+            "ZIP: " + std::to_string(checked) + " entries decoded whole, CRC-32 and sizes match"};
+  }
+
+  static WholeDecode OverBudget() {
+    return {WholeDecode::Outcome::kUnchecked, 0,
+            "ZIP: decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
+                " bytes; the rest is not checked"};
   }
 
   // The central directory: its entries (up to limits::kMaxZipEntriesChecked) and the shift of

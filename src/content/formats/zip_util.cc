@@ -99,6 +99,69 @@ bool DeepChunks::Next(std::string_view* chunk) {
   return true;
 }
 
+WholeInflater::WholeInflater(Reader& reader) : reader_(reader), out_(std::size_t{256} * 1024) {
+  ready_ = inflateInit2(&z_, -15) == Z_OK;
+}
+
+WholeInflater::~WholeInflater() {
+  if (ready_) inflateEnd(&z_);
+}
+
+WholeInflater::Result WholeInflater::Inflate(uint64_t start, uint64_t limit) {
+  using End = Result::End;
+  Result result;
+  if (!ready_) return result;
+  inflateReset(&z_);
+  z_.next_in = nullptr;  // input left from the previous stream is not this one's
+  z_.avail_in = 0;
+  uint64_t chunk_offset = start;
+  bool output_full = false;
+  for (;;) {
+    // More input once zlib took all it had, unless its last call filled the output: it may hold
+    // more for the same input (a ZIP entry of 759 bytes inflating to 512 KB).
+    if (z_.avail_in == 0 && !output_full) {
+      if (chunk_offset >= limit) {
+        result.end = limit > reader_.size() ? End::kFileEnded : End::kInputEnded;
+        result.at = chunk_offset;
+        return result;
+      }
+      const auto length = static_cast<std::size_t>(
+          std::min<uint64_t>(limit - chunk_offset, limits::kDeepReadChunkBytes));
+      if (!reader_.ReadUncached(chunk_offset, length, &chunk_).ok()) return result;
+      if (chunk_.empty()) {
+        result.end = End::kFileEnded;
+        result.at = chunk_offset;
+        return result;
+      }
+      z_.next_in = reinterpret_cast<Bytef*>(chunk_.data());
+      z_.avail_in = static_cast<uInt>(chunk_.size());
+      chunk_offset += chunk_.size();
+    }
+    z_.next_out = out_.data();
+    z_.avail_out = static_cast<uInt>(out_.size());
+    const int rc = inflate(&z_, Z_NO_FLUSH);
+    const std::size_t n = out_.size() - z_.avail_out;
+    result.crc = static_cast<uint32_t>(crc32(result.crc, out_.data(), static_cast<uInt>(n)));
+    result.produced += n;
+    decoded_ += n;
+    output_full = z_.avail_out == 0;
+    result.at = chunk_offset - z_.avail_in;
+    if (rc == Z_STREAM_END) {
+      result.end = End::kStreamEnd;
+      return result;
+    }
+    if ((rc != Z_OK && rc != Z_BUF_ERROR) || (rc == Z_BUF_ERROR && n == 0 && z_.avail_in > 0)) {
+      result.end = End::kInvalid;
+      result.error = z_.msg != nullptr ? z_.msg : "decoder stalled";
+      return result;
+    }
+    if (decoded_ > limits::kMaxDeepDecodedBytes) {
+      result.end = End::kOverBudget;
+      return result;
+    }
+  }
+}
+
 void ApplyWholeDecode(const WholeDecode& decode, uint64_t file_size, FormatReport& report) {
   switch (decode.outcome) {
     case WholeDecode::Outcome::kDamaged:

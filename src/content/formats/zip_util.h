@@ -3,12 +3,15 @@
 // the raw-deflate / zlib decoder probe.
 #pragma once
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "content/format.h"
 #include "content/reader.h"
@@ -78,6 +81,48 @@ class DeepChunks {
   uint64_t next_ = 0;
   uint64_t offset_ = 0;
   std::string buffer_;
+};
+
+// --verify: raw deflate streams inflated whole from the file, streamed through the Reader in
+// kDeepReadChunkBytes pieces, with their output's CRC-32 and length (gzip members, ZIP entries).
+// One z_stream and output buffer serve every stream of a file.
+class WholeInflater {
+ public:
+  struct Result {
+    enum class End {
+      kStreamEnd,   // the stream's final block ended
+      kInvalid,     // zlib refused the data (or stalled on it)
+      kInputEnded,  // `limit` reached before the stream ended
+      kFileEnded,   // the file ended before `limit` and the stream
+      kReadError,   // the Reader's status says which
+      kOverBudget,  // more than limits::kMaxDeepDecodedBytes decoded from this file
+    };
+    End end = End::kReadError;
+    uint64_t at = 0;  // kStreamEnd: the first byte after the stream; otherwise where it stopped
+    uint32_t crc = 0;
+    uint64_t produced = 0;
+    std::string error;  // zlib's message, for kInvalid
+  };
+
+  explicit WholeInflater(Reader& reader);
+  ~WholeInflater();
+  WholeInflater(const WholeInflater&) = delete;
+  WholeInflater& operator=(const WholeInflater&) = delete;
+
+  // Inflates the stream whose first byte is at `start`, reading no further than `limit`.
+  Result Inflate(uint64_t start, uint64_t limit);
+  // Bytes produced by every stream so far, and bytes the caller decoded otherwise (a ZIP's stored
+  // entries), which count against the same limit.
+  uint64_t decoded() const { return decoded_; }
+  void CountDecoded(uint64_t bytes) { decoded_ += bytes; }
+
+ private:
+  Reader& reader_;
+  z_stream z_{};
+  bool ready_ = false;
+  std::string chunk_;
+  std::vector<unsigned char> out_;
+  uint64_t decoded_ = 0;  // by every stream of the file
 };
 
 // What decoding a whole stream found, applied to a report Validate found valid: damage where the
