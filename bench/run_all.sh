@@ -87,7 +87,7 @@ step damage "${REPO}/build/release/bench/damage_corpus" --corpus "${BENCH_DIR}/c
   echo "## Large gzip files from every encoder"
   echo
   step gzip-encoders "${BENCH_DIR}/gzip_encoders.sh" --steen "${STEEN}"
-  echo "## Lossy WebP files from libwebp's options"
+  echo "## WebP files from libwebp's options"
   echo
   step webp-encoders "${BENCH_DIR}/webp_encoders.sh" --steen "${STEEN}"
   echo "## Speed"

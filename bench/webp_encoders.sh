@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Lossy WebP files from libwebp's encoder options, intact and damaged: what the parse of their VP8
-# frames to each partition's end finds (docs/design/content.md, "A lossy WebP's partitions").
-# Sources: corpus pictures (bench/corpus: JPEG and PNG files from about 20 KB to 6 MB). Encoders:
-# cwebp at qualities 5-100, methods 0 and 6, one segment, no noise shaping or filter, sharpness 7,
-# the simple filter, auto-filter, 10 passes, a target size, sharp YUV, the photo/text/icon
-# presets, metadata kept (VP8X); ffmpeg's libwebp; animations from img2webp and gif2webp
+# WebP files from libwebp's encoder options, intact and damaged: what the parse of their pictures
+# to their ends finds (docs/design/content.md, "A WebP picture's end").
+# Sources: corpus pictures (bench/corpus: JPEG and PNG files from about 20 KB to 6 MB) and an RGBA
+# test picture with a transparency gradient. Encoders: cwebp at qualities 5-100, methods 0 and 6,
+# one segment, no noise shaping or filter, sharpness 7, the simple filter, auto-filter, 10 passes,
+# a target size, sharp YUV, the photo/text/icon presets, metadata kept (VP8X), lossless (-z 6 and
+# 9, near-lossless), an alpha plane; ffmpeg's libwebp; animations from img2webp and gif2webp
 # (scripts/install-deps.sh installs webp). Layouts: bench/layouts.py (intact, footer, cut, tail
 # 64 B and 4 KiB, 64 KiB at the middle, everything after 4 KiB, 16 of every 32 bytes after 4 KiB,
-# bit flip after 4 KiB). Scanned by default and with --verify (frames larger than
-# limits::kMaxVp8CheckBytes are parsed only then).
+# bit flip after 4 KiB). Scanned by default and with --verify (pictures larger than
+# limits::kMaxWebpCheckBytes, and an animation's earlier frames, are parsed only then).
 #
 # Usage: bench/webp_encoders.sh [--steen PATH] [--old PATH] [--out DIR]
 #   --old PATH  also scan with another steen binary, side by side (before/after a change)
@@ -51,6 +52,9 @@ for kind, sizes in (('jpeg', (20e3, 100e3, 500e3, 2e6, 6e6)), ('png', (50e3, 400
         size, _, path = min(own, key=lambda p: abs(p[0] - target))
         shutil.copy(path, os.path.join(out, f'{kind}{i}.{"jpg" if kind == "jpeg" else "png"}'))
 EOF
+# A picture with a transparency gradient (the alpha plane: ALPH chunks, VP8L alpha).
+ffmpeg -v error -y -f lavfi -i "testsrc2=size=800x600,format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='X*255/W'" \
+  -frames:v 1 "$OUT/src/rgba.png"
 
 ENCODERS=()
 encode() {  # encode NAME CWEBP-OPTIONS...: every source picture
@@ -79,6 +83,10 @@ encode photo -preset photo
 encode text -preset text
 encode icon -preset icon
 encode metadata -metadata all
+encode lossless -lossless
+encode lossless-z9 -lossless -z 9
+encode near-lossless -near_lossless 60
+encode alpha-q50 -q 80 -alpha_q 50 -alpha_filter best
 for src in "$OUT"/src/*; do
   base=$(basename "${src%.*}")
   ffmpeg -v error -y -i "$src" -c:v libwebp -quality 80 "$OUT/webp/$base.ffmpeg.webp" || true

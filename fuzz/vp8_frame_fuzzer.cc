@@ -9,6 +9,6 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view frame(reinterpret_cast<const char*>(data), size);
   (void)steen::content::media::CheckVp8KeyFrame(
-      frame, steen::limits::kMaxVp8BoolsBase + steen::limits::kMaxVp8BoolsPerByte * size);
+      frame, steen::limits::kMaxWebpSymbolsBase + steen::limits::kMaxWebpSymbolsPerByte * size);
   return 0;
 }

@@ -99,16 +99,17 @@ inline constexpr std::size_t kMaxFontChecksumBytes = 2 * MiB;
 // DER walked: a PE Authenticode table, a certificate, key or PKCS#12 file (larger DER files
 // are recognised, not walked).
 inline constexpr std::size_t kMaxDerWalkBytes = 1 * MiB;
-// A lossy WebP's VP8 frames are parsed to the end of each of their partitions (the parse runs at
-// ~20 MB/s: a frame's every coefficient token is decoded): by default the last frame when it is
-// at most kMaxVp8CheckBytes; --verify the others, each up to kMaxVp8VerifyBytes. Real frames
-// decode at most 16 symbols per byte: a hostile one stops after kMaxVp8BoolsPerByte per byte
-// (plus kMaxVp8BoolsBase), and at most kMaxVp8FramesChecked frames of an animation are parsed.
-inline constexpr std::size_t kMaxVp8CheckBytes = 256 * KiB;
-inline constexpr uint64_t kMaxVp8VerifyBytes = 64 * MiB;
-inline constexpr uint64_t kMaxVp8BoolsPerByte = 64;
-inline constexpr uint64_t kMaxVp8BoolsBase = 1000000;
-inline constexpr int kMaxVp8FramesChecked = 64;
+// A WebP's pictures are parsed to their ends (a lossy frame's every coefficient token, at ~20 MB/s;
+// a lossless stream's or alpha plane's every symbol, 4x faster): by default the last picture when
+// it is at most kMaxWebpCheckBytes of lossy data (lossless bytes count a quarter); --verify the
+// others, each up to kMaxWebpVerifyBytes. Real pictures decode at most 16 symbols per byte
+// (lossy): a hostile one stops after kMaxWebpSymbolsPerByte per byte (plus kMaxWebpSymbolsBase),
+// and at most kMaxWebpPicturesChecked frames of an animation are parsed.
+inline constexpr std::size_t kMaxWebpCheckBytes = 256 * KiB;
+inline constexpr uint64_t kMaxWebpVerifyBytes = 64 * MiB;
+inline constexpr uint64_t kMaxWebpSymbolsPerByte = 64;
+inline constexpr uint64_t kMaxWebpSymbolsBase = 4000000;
+inline constexpr int kMaxWebpPicturesChecked = 64;
 // Brotli streams (a WOFF2 font's tables, a raw .br file) are checked like the single-stream
 // formats: to their exact end when they fit in kMaxInflateProbe, else over their first
 // kMaxInflateProbe bytes; and never decoded past this many bytes of output.

@@ -22,7 +22,7 @@ void RegisterScanCommand(CLI::App& app) {
   sub->add_flag("--deep", command->options.analyze.deep,
                 "Read every byte instead of head, tail and samples");
   sub->add_flag("--verify", command->options.analyze.verify_streams,
-                "Decode compressed files (gzip, xz, zstd, bzip2, ZIP entries, lossy WebP) whole "
+                "Decode compressed files (gzip, xz, zstd, bzip2, ZIP entries, WebP) whole "
                 "and check them against their own checksums and lengths: finds damage anywhere "
                 "inside them, at decompression speed");
   auto format = std::make_shared<std::string>("text");

@@ -1,8 +1,8 @@
 // RIFF validator: WAV, WebP and AVI. Chunks (four-character id, little-endian size, even padding)
 // must chain up to the size the RIFF header declares. PCM WAV data is not high-entropy: sampled
-// blocks must not be random bytes. WebP's first chunk (VP8/VP8L/VP8X) is checked, and its lossy
-// frames are parsed to the end of each partition (vp8_frame.h); AVI's movi list is walked within
-// the head.
+// blocks must not be random bytes. WebP's first chunk (VP8/VP8L/VP8X) is checked, and its
+// pictures are parsed to their ends (lossy frames: vp8_frame.h; lossless streams and alpha
+// planes: vp8l_stream.h); AVI's movi list is walked within the head.
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
@@ -16,6 +16,7 @@
 #include "content/format.h"
 #include "content/formats/media_formats.h"
 #include "content/formats/vp8_frame.h"
+#include "content/formats/vp8l_stream.h"
 #include "content/sampling.h"
 #include "steen/limits.h"
 
@@ -173,8 +174,8 @@ class RiffValidator final : public FormatValidator {
       end += 8 + uint64_t{*LoadLE<uint32_t>(next, 4)};
     }
     report.structure_end = std::min(end, size);
-    if (form == "WEBP" && !CheckVp8Frames(reader, WebpFrames(c, std::min(riff_end, size)),
-                                          FrameParse::kByDefault, report)) {
+    if (form == "WEBP" && !CheckPictures(reader, WebpPictures(c, std::min(riff_end, size)),
+                                         PictureParse::kByDefault, report)) {
       return report;
     }
     if (movi_start != 0 && !CheckMovi(c, movi_start, std::min(movi_end, size), report)) {
@@ -194,8 +195,8 @@ class RiffValidator final : public FormatValidator {
     return report;
   }
 
-  // --verify: the VP8 frames the default parse left (an animation's earlier frames, frames larger
-  // than limits::kMaxVp8CheckBytes).
+  // --verify: the pictures the default parse left (an animation's earlier frames, pictures
+  // larger than limits::kMaxWebpCheckBytes).
   void VerifyWhole(Reader& reader, FormatReport& report) const override {
     ByteCursor c(reader);
     std::string_view header = c.Bytes(0, 12);
@@ -205,96 +206,165 @@ class RiffValidator final : public FormatValidator {
                                   ? reader.size()
                                   : std::min(reader.size(), 8 + declared + (declared & 1));
     std::erase_if(report.reasons, [](const std::string& r) { return r.starts_with(kNotParsed); });
-    (void)CheckVp8Frames(reader, WebpFrames(c, riff_end), FrameParse::kTheRest, report);
+    (void)CheckPictures(reader, WebpPictures(c, riff_end), PictureParse::kTheRest, report);
   }
 
  private:
-  // A WebP's lossy frames: the 'VP8 ' chunk of a still picture, or of each ANMF frame of an
-  // animation (after its 16-byte frame header and an optional ALPH chunk); at most
-  // limits::kMaxVp8FramesChecked, the last among them.
-  static std::vector<ByteRange> WebpFrames(ByteCursor& c, uint64_t riff_end) {
-    std::vector<ByteRange> frames;
-    auto walk = [&](uint64_t pos, uint64_t end, auto& self, int depth) -> void {
+  // A WebP picture: its image (a lossy 'VP8 ' frame or a lossless 'VP8L' stream) and, before it,
+  // its alpha plane ('ALPH'), with the picture's size (the canvas's, or the ANMF frame's).
+  struct WebpPicture {
+    ByteRange image;
+    bool lossless = false;
+    std::optional<ByteRange> alpha;
+    uint32_t width = 0;
+    uint32_t height = 0;
+    uint64_t bytes() const { return image.length + (alpha ? alpha->length : 0); }
+    // What parsing it costs, in bytes of a lossy frame: lossless data parses 4x faster.
+    uint64_t cost() const {
+      return (lossless ? image.length / 4 : image.length) + (alpha ? alpha->length / 4 : 0);
+    }
+    uint64_t end() const { return image.offset + image.length; }
+  };
+
+  // A still picture's, or each ANMF frame's; at most limits::kMaxWebpPicturesChecked, the last
+  // among them.
+  static std::vector<WebpPicture> WebpPictures(ByteCursor& c, uint64_t riff_end) {
+    std::vector<WebpPicture> pictures;
+    auto size24 = [&](uint64_t at) {
+      const std::string_view b = c.Bytes(at, 3);
+      if (b.size() < 3) return uint32_t{0};
+      return (static_cast<uint32_t>(static_cast<uint8_t>(b[0])) |
+              static_cast<uint32_t>(static_cast<uint8_t>(b[1])) << 8 |
+              static_cast<uint32_t>(static_cast<uint8_t>(b[2])) << 16) +
+             1;
+    };
+    auto walk = [&](uint64_t pos, uint64_t end, uint32_t width, uint32_t height, auto& self,
+                    int depth) -> void {
+      std::optional<ByteRange> alpha;
       for (int chunks = 0; pos + 8 <= end && chunks < limits::kMaxChunksWalked; ++chunks) {
         std::string_view ch = c.Bytes(pos, 8);
         if (ch.size() < 8) return;
         const std::string_view id = ch.substr(0, 4);
         const uint64_t length = *LoadLE<uint32_t>(ch, 4);
-        if (id == "VP8 ") {
-          // The first frames and always the last (the one the default parse checks).
-          if (frames.size() < static_cast<std::size_t>(limits::kMaxVp8FramesChecked)) {
-            frames.push_back({pos + 8, length});
+        if (id == "VP8X" && depth == 0 && length >= 10) {
+          width = size24(pos + 8 + 4);
+          height = size24(pos + 8 + 7);
+        } else if (id == "ALPH") {
+          alpha = ByteRange{pos + 8, length};
+        } else if (id == "VP8 " || id == "VP8L") {
+          WebpPicture picture{{pos + 8, length}, id == "VP8L", alpha, width, height};
+          alpha.reset();
+          // The first pictures and always the last (the one the default parse checks).
+          if (pictures.size() < static_cast<std::size_t>(limits::kMaxWebpPicturesChecked)) {
+            pictures.push_back(picture);
           } else {
-            frames.back() = {pos + 8, length};
+            pictures.back() = picture;
           }
         } else if (id == "ANMF" && depth == 0 && length >= 16) {
-          self(pos + 8 + 16, std::min(end, pos + 8 + length), self, depth + 1);
+          self(pos + 8 + 16, std::min(end, pos + 8 + length), size24(pos + 8 + 6),
+               size24(pos + 8 + 9), self, depth + 1);
         }
         pos += 8 + length + (length & 1);
       }
     };
-    walk(12, riff_end, walk, 0);
-    return frames;
+    walk(12, riff_end, 0, 0, walk, 0);
+    return pictures;
   }
 
-  static constexpr std::string_view kNotParsed = "VP8 data not parsed to its partitions' ends";
+  static constexpr std::string_view kNotParsed = "WebP pictures not parsed to their ends";
 
-  enum class FrameParse {
-    kByDefault,  // Validate: the last frame, when within limits::kMaxVp8CheckBytes
-    kTheRest,    // VerifyWhole: every frame Validate left, each up to kMaxVp8VerifyBytes
+  enum class PictureParse {
+    kByDefault,  // Validate: the last picture, when its cost is within kMaxWebpCheckBytes
+    kTheRest,    // VerifyWhole: every picture Validate left, each up to kMaxWebpVerifyBytes
   };
 
-  // Parses lossy frames that lie whole in the file to the ends of their partitions; false (and
-  // `report` damaged) when one disagrees with its length. By default only the last frame: it is
-  // where ciphertext over a file's tail, or after its intact head, shows (parsing costs ~50 ms per
-  // MB: an animated icon's every frame made most of a corpus scan's WebP time).
-  static bool CheckVp8Frames(Reader& reader, std::vector<ByteRange> frames, FrameParse parse,
-                             FormatReport& report) {
-    std::erase_if(frames, [&](const ByteRange& f) { return f.offset + f.length > reader.size(); });
-    if (frames.empty()) return true;  // none, or cut short: the truncation is reported
-    const bool last_by_default = frames.back().length <= limits::kMaxVp8CheckBytes;
-    std::vector<ByteRange> parsed;
-    if (parse == FrameParse::kByDefault) {
-      if (last_by_default) parsed.push_back(frames.back());
-      const std::size_t left = frames.size() - parsed.size();
+  // Parses pictures that lie whole in the file to their ends: a lossy frame's partitions
+  // (vp8_frame.h), a lossless stream or alpha plane (vp8l_stream.h); false (and `report`
+  // damaged) when one disagrees with its length or breaks a rule. By default only the last
+  // picture: it is where ciphertext over a file's tail, or after its intact head, shows (a lossy
+  // frame's parse costs ~50 ms per MB: an animated icon's every frame made most of a corpus
+  // scan's WebP time).
+  static bool CheckPictures(Reader& reader, std::vector<WebpPicture> pictures, PictureParse parse,
+                            FormatReport& report) {
+    std::erase_if(pictures, [&](const WebpPicture& p) { return p.end() > reader.size(); });
+    if (pictures.empty()) return true;  // none, or cut short: the truncation is reported
+    const bool last_by_default = pictures.back().cost() <= limits::kMaxWebpCheckBytes;
+    std::vector<WebpPicture> parsed;
+    if (parse == PictureParse::kByDefault) {
+      if (last_by_default) parsed.push_back(pictures.back());
+      const std::size_t left = pictures.size() - parsed.size();
       if (left > 0) {
         report.reasons.push_back(std::string(kNotParsed) + " (" + std::to_string(left) + " of " +
-                                 std::to_string(frames.size()) + " frames; --verify parses them)");
+                                 std::to_string(pictures.size()) +
+                                 " pictures; --verify parses them)");
       }
     } else {
-      parsed = frames;
+      parsed = pictures;
       if (last_by_default) parsed.pop_back();
     }
     std::string consistent;
     int checked = 0;
-    for (const ByteRange& f : parsed) {
-      if (f.length > limits::kMaxVp8VerifyBytes) continue;
-      std::string uncached;
-      std::string_view frame;
-      if (parse == FrameParse::kByDefault) {
-        auto bytes = reader.Read(f.offset, static_cast<std::size_t>(f.length));
-        if (!bytes.ok()) return true;
-        frame = *bytes;
-      } else {
-        if (!reader.ReadUncached(f.offset, static_cast<std::size_t>(f.length), &uncached).ok()) {
-          return true;
+    for (const WebpPicture& p : parsed) {
+      if (p.bytes() > limits::kMaxWebpVerifyBytes) continue;
+      std::string problem;
+      ByteRange where = p.image;
+      bool parsed_whole = true;
+      auto read = [&](const ByteRange& r, std::string* copy, std::string_view* view) {
+        if (parse == PictureParse::kByDefault) {
+          auto bytes = reader.Read(r.offset, static_cast<std::size_t>(r.length));
+          if (!bytes.ok()) return false;
+          *view = *bytes;
+        } else {
+          if (!reader.ReadUncached(r.offset, static_cast<std::size_t>(r.length), copy).ok()) {
+            return false;
+          }
+          *view = *copy;
         }
-        frame = uncached;
+        return true;
+      };
+      const uint64_t budget =
+          limits::kMaxWebpSymbolsBase + limits::kMaxWebpSymbolsPerByte * p.bytes();
+      std::string copy;
+      std::string_view bytes;
+      using media::Vp8lStreamCheck;
+      if (p.alpha && p.width > 0 && p.height > 0) {
+        if (!read(*p.alpha, &copy, &bytes)) return true;
+        const Vp8lStreamCheck alpha = media::CheckAlphaChunk(bytes, p.width, p.height, budget);
+        if (alpha.result == Vp8lStreamCheck::Result::kBroken) {
+          problem = "alpha plane: " + alpha.detail;
+          where = {p.alpha->offset + alpha.offset, p.alpha->length - alpha.offset};
+        }
+        parsed_whole = alpha.result == Vp8lStreamCheck::Result::kConsistent;
       }
-      const media::Vp8FrameCheck check = media::CheckVp8KeyFrame(
-          frame, limits::kMaxVp8BoolsBase + limits::kMaxVp8BoolsPerByte * f.length);
-      using Result = media::Vp8FrameCheck::Result;
-      if (check.result == Result::kMismatch || check.result == Result::kBadHeader) {
-        media::MarkDamaged(report, f.offset + check.offset, check.length,
-                           "WebP frame at " + Hex(f.offset) + ": " + check.detail);
+      if (problem.empty()) {
+        if (!read(p.image, &copy, &bytes)) return true;
+        if (p.lossless) {
+          const Vp8lStreamCheck image = media::CheckVp8lImage(bytes, budget);
+          if (image.result == Vp8lStreamCheck::Result::kBroken) {
+            problem = image.detail;
+            where = {p.image.offset + image.offset, p.image.length - image.offset};
+          }
+          parsed_whole = parsed_whole && image.result == Vp8lStreamCheck::Result::kConsistent;
+          if (parsed_whole && consistent.empty()) consistent = image.detail;
+        } else {
+          const media::Vp8FrameCheck frame = media::CheckVp8KeyFrame(bytes, budget);
+          using Result = media::Vp8FrameCheck::Result;
+          if (frame.result == Result::kMismatch || frame.result == Result::kBadHeader) {
+            problem = frame.detail;
+            where = {p.image.offset + frame.offset, frame.length};
+          }
+          parsed_whole = parsed_whole && frame.result == Result::kConsistent;
+          if (parsed_whole && consistent.empty()) consistent = frame.detail;
+        }
+      }
+      if (!problem.empty()) {
+        media::MarkDamaged(report, where.offset, where.length,
+                           "WebP picture at " + Hex(p.image.offset) + ": " + problem);
         return false;
       }
-      if (check.result == Result::kConsistent) {
-        if (consistent.empty()) consistent = check.detail;
-        ++checked;
-      }
+      if (parsed_whole) ++checked;
     }
-    if (checked > 1) consistent += " (and " + std::to_string(checked - 1) + " more frames)";
+    if (checked > 1) consistent += " (and " + std::to_string(checked - 1) + " more pictures)";
     if (!consistent.empty()) report.reasons.push_back(consistent);
     return true;
   }

@@ -36,7 +36,7 @@ struct MediaCase {
   std::string extension;
   bool exact_end = true;  // structure_end must be exactly the file size
   // False where the default check does not reach the payload (a VP8 frame larger than
-  // limits::kMaxVp8CheckBytes, parsed only under --verify): damage tests skip.
+  // limits::kMaxWebpCheckBytes, parsed only under --verify): damage tests skip.
   bool body_checked = true;
 };
 

@@ -1,6 +1,7 @@
-// The VP8 key-frame parse (vp8_frame.h) on frames libwebp's encoder makes with its options
-// varied, damaged the ways ransomware damages files, and on hostile headers; then the WebP
-// validator around it (default limit, --verify for larger frames).
+// The WebP picture parses, on pictures libwebp's encoder makes with its options varied, damaged
+// the ways ransomware damages files, and on hostile headers: the VP8 key frame (vp8_frame.h), the
+// VP8L lossless stream and ALPH alpha plane (vp8l_stream.h); then the WebP validator around them
+// (default limit, --verify for larger pictures).
 #include "content/formats/vp8_frame.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "content/format.h"
+#include "content/formats/vp8l_stream.h"
 #include "content/reader.h"
 #include "steen/limits.h"
 #include "unit/content/system_test_support.h"
@@ -39,23 +41,34 @@ struct EncodeOptions {
   int filter_type = 1;
   uint64_t seed = 1;
   bool noisy = true;  // texture that needs every coefficient category
+  bool lossless = false;
+  int near_lossless = 100;  // 100: off
+  bool alpha = false;       // a transparency gradient, coded in an ALPH chunk when lossy
+  int alpha_filter = 1;
+  int alpha_quality = 100;
 };
 
 // A picture with gradients, edges and (optionally) noise, so that every mode and token occurs.
+// RGBA, 4 bytes per pixel.
 std::vector<uint8_t> Picture(const EncodeOptions& o) {
-  std::vector<uint8_t> rgb(static_cast<std::size_t>(o.width) * o.height * 3);
-  const std::string noise = RandomBytes(rgb.size(), o.seed);
+  std::vector<uint8_t> rgba(static_cast<std::size_t>(o.width) * o.height * 4);
+  const std::string noise = RandomBytes(rgba.size(), o.seed);
   for (int y = 0; y < o.height; ++y) {
     for (int x = 0; x < o.width; ++x) {
-      const std::size_t i = (static_cast<std::size_t>(y) * o.width + x) * 3;
+      const std::size_t i = (static_cast<std::size_t>(y) * o.width + x) * 4;
       const int edge = ((x / 24 + y / 16) % 2) * 90;
       const int n = o.noisy ? static_cast<uint8_t>(noise[i]) % 48 : 0;
-      rgb[i] = static_cast<uint8_t>((x * 255 / std::max(1, o.width - 1) + n) % 256);
-      rgb[i + 1] = static_cast<uint8_t>((y * 255 / std::max(1, o.height - 1) + edge) % 256);
-      rgb[i + 2] = static_cast<uint8_t>((edge + n * 2 + (x ^ y)) % 256);
+      rgba[i] = static_cast<uint8_t>((x * 255 / std::max(1, o.width - 1) + n) % 256);
+      rgba[i + 1] = static_cast<uint8_t>((y * 255 / std::max(1, o.height - 1) + edge) % 256);
+      rgba[i + 2] = static_cast<uint8_t>((edge + n * 2 + (x ^ y)) % 256);
+      // Transparency as pictures have it: clear, opaque, a soft edge between (a gradient of
+      // every value, or noise, is what random bytes decode to: nothing could be told apart).
+      const int edge_x = o.width / 3 + (y % 32 < 16 ? y % 16 : 16 - y % 16);
+      const int a = x < edge_x ? 0 : x < edge_x + 6 ? (x - edge_x) * 42 : 255;
+      rgba[i + 3] = o.alpha ? static_cast<uint8_t>(a) : 255;
     }
   }
-  return rgb;
+  return rgba;
 }
 
 // The whole .webp file libwebp writes.
@@ -70,13 +83,18 @@ std::string EncodeWebp(const EncodeOptions& o) {
   config.filter_strength = o.filter_strength;
   config.filter_sharpness = o.filter_sharpness;
   config.filter_type = o.filter_type;
+  config.lossless = o.lossless ? 1 : 0;
+  config.near_lossless = o.near_lossless;
+  config.alpha_filtering = o.alpha_filter;
+  config.alpha_quality = o.alpha_quality;
   if (!WebPValidateConfig(&config)) return "";
   WebPPicture picture;
   if (!WebPPictureInit(&picture)) return "";
   picture.width = o.width;
   picture.height = o.height;
-  const std::vector<uint8_t> rgb = Picture(o);
-  if (!WebPPictureImportRGB(&picture, rgb.data(), o.width * 3)) return "";
+  picture.use_argb = o.lossless ? 1 : 0;
+  const std::vector<uint8_t> rgba = Picture(o);
+  if (!WebPPictureImportRGBA(&picture, rgba.data(), o.width * 4)) return "";
   WebPMemoryWriter writer;
   WebPMemoryWriterInit(&writer);
   picture.writer = WebPMemoryWrite;
@@ -88,13 +106,22 @@ std::string EncodeWebp(const EncodeOptions& o) {
   return ok ? file : "";
 }
 
-// The payload of a simple file's 'VP8 ' chunk, and where it starts.
+// The payload of a file's first chunk `id` ("" without one), and where it starts.
+std::string Chunk(const std::string& webp, std::string_view id, std::size_t* offset = nullptr) {
+  for (std::size_t pos = 12; pos + 8 <= webp.size();) {
+    uint32_t length = 0;
+    std::memcpy(&length, webp.data() + pos + 4, 4);
+    if (webp.compare(pos, 4, id) == 0) {
+      if (offset != nullptr) *offset = pos + 8;
+      return webp.substr(pos + 8, length);
+    }
+    pos += 8 + length + (length & 1);
+  }
+  return "";
+}
+
 std::string Frame(const std::string& webp, std::size_t* offset = nullptr) {
-  if (webp.size() < 20 || webp.compare(12, 4, "VP8 ") != 0) return "";
-  uint32_t length = 0;
-  std::memcpy(&length, webp.data() + 16, 4);
-  if (offset != nullptr) *offset = 20;
-  return webp.substr(20, length);
+  return Chunk(webp, "VP8 ", offset);
 }
 
 std::string Frame(const EncodeOptions& o) { return Frame(EncodeWebp(o)); }
@@ -224,7 +251,7 @@ TEST(Vp8FrameTest, HostileHeadersStopEarly) {
   EXPECT_EQ(CheckVp8KeyFrame(real, 1000).result, Result::kNotChecked);
   for (uint64_t seed = 1; seed <= 200; ++seed) {
     std::string random = real.substr(0, 10) + RandomBytes(real.size() - 10, seed);
-    (void)CheckVp8KeyFrame(random, limits::kMaxVp8BoolsBase);  // no crash, no hang (ASan, UBSan)
+    (void)CheckVp8KeyFrame(random, limits::kMaxWebpSymbolsBase);  // no crash, no hang (ASan, UBSan)
   }
 }
 
@@ -250,12 +277,10 @@ std::string Reasons(const FormatReport& r) {
 
 TEST(Vp8FrameTest, WebpValidatorParsesSmallFramesByDefaultAndLargeOnesUnderVerify) {
   const std::string small = EncodeWebp(EncodeOptions{});
-  ASSERT_LT(small.size(), limits::kMaxVp8CheckBytes);
+  ASSERT_LT(small.size(), limits::kMaxWebpCheckBytes);
   EXPECT_EQ(Validated(small, false).integrity, Integrity::kValid)
       << Reasons(Validated(small, false));
   EXPECT_NE(Reasons(Validated(small, false)).find("decode to their ends"), std::string::npos);
-  std::size_t at = 0;
-  (void)Frame(small, &at);
   const std::string small_tail = Overwrite(small, small.size() - 700, 700, 3);
   EXPECT_EQ(Validated(small_tail, false).integrity, Integrity::kDamaged)
       << Reasons(Validated(small_tail, false));
@@ -265,7 +290,7 @@ TEST(Vp8FrameTest, WebpValidatorParsesSmallFramesByDefaultAndLargeOnesUnderVerif
   big_options.height = 900;
   big_options.quality = 100;
   const std::string big = EncodeWebp(big_options);
-  ASSERT_GT(big.size(), limits::kMaxVp8CheckBytes);
+  ASSERT_GT(big.size(), limits::kMaxWebpCheckBytes);
   const std::string big_middle = Overwrite(big, big.size() / 2, 64 * 1024, 4);
   const FormatReport by_default = Validated(big_middle, false);
   EXPECT_EQ(by_default.integrity, Integrity::kValid);  // not parsed: the limit
@@ -277,5 +302,118 @@ TEST(Vp8FrameTest, WebpValidatorParsesSmallFramesByDefaultAndLargeOnesUnderVerif
   EXPECT_NE(Reasons(verified).find("token partition"), std::string::npos) << Reasons(verified);
 }
 
+TEST(Vp8lStreamTest, EveryLosslessOptionAndAlphaPlaneDecodesToItsEnd) {
+  int streams = 0;
+  for (int method : {0, 3, 6}) {
+    for (float quality : {0.f, 50.f, 100.f}) {
+      for (int near_lossless : {100, 60}) {
+        for (auto [w, h] : {std::pair{1, 1}, std::pair{33, 17}, std::pair{300, 200}}) {
+          EncodeOptions o;
+          o.lossless = true;
+          o.method = method;
+          o.quality = quality;
+          o.near_lossless = near_lossless;
+          o.width = w;
+          o.height = h;
+          o.alpha = method != 3;
+          o.noisy = quality != 50.f;
+          const std::string file = EncodeWebp(o);
+          ASSERT_FALSE(file.empty());
+          const std::string stream = Chunk(file, "VP8L");
+          ASSERT_FALSE(stream.empty());
+          const auto check = media::CheckVp8lImage(stream, kNoLimit);
+          EXPECT_EQ(check.result, media::Vp8lStreamCheck::Result::kConsistent)
+              << method << " " << quality << " " << near_lossless << " " << w << "x" << h << ": "
+              << check.detail;
+          ++streams;
+        }
+      }
+    }
+  }
+  for (int filter : {0, 1, 2}) {
+    for (int alpha_quality : {20, 100}) {
+      for (auto [w, h] : {std::pair{1, 1}, std::pair{33, 17}, std::pair{300, 200}}) {
+        EncodeOptions o;
+        o.alpha = true;
+        o.alpha_filter = filter;
+        o.alpha_quality = alpha_quality;
+        o.width = w;
+        o.height = h;
+        const std::string alpha = Chunk(EncodeWebp(o), "ALPH");
+        ASSERT_FALSE(alpha.empty());
+        const auto check = media::CheckAlphaChunk(alpha, static_cast<uint32_t>(w),
+                                                  static_cast<uint32_t>(h), kNoLimit);
+        EXPECT_EQ(check.result, media::Vp8lStreamCheck::Result::kConsistent)
+            << filter << " " << alpha_quality << " " << w << "x" << h << ": " << check.detail;
+        ++streams;
+      }
+    }
+  }
+  EXPECT_EQ(streams, 54 + 18);
+}
+
+TEST(Vp8lStreamTest, CiphertextInALosslessStreamOrAlphaPlaneIsFound) {
+  EncodeOptions o;
+  o.lossless = true;
+  o.width = 400;
+  o.height = 300;
+  o.alpha = true;
+  const std::string stream = Chunk(EncodeWebp(o), "VP8L");
+  ASSERT_GT(stream.size(), 8192u);
+  using Result = media::Vp8lStreamCheck::Result;
+  // Prefix codes fall back into step after random bits, so the count of pixels the ciphertext
+  // decodes to is what betrays it; on this noisy picture's near-uniform codes it sometimes is not
+  // (3 of 50 here).
+  int middle_found = 0;
+  int tail_found = 0;
+  for (uint64_t seed = 1; seed <= 50; ++seed) {
+    SCOPED_TRACE(seed);
+    middle_found +=
+        media::CheckVp8lImage(Overwrite(stream, stream.size() / 2, 256, seed), kNoLimit).result ==
+        Result::kBroken;
+    EXPECT_EQ(media::CheckVp8lImage(Overwrite(stream, 4096, stream.size(), seed), kNoLimit).result,
+              Result::kBroken);
+    tail_found +=
+        media::CheckVp8lImage(Overwrite(stream, stream.size() - 64, 64, seed), kNoLimit).result ==
+        Result::kBroken;
+  }
+  EXPECT_GE(middle_found, 45);
+  EXPECT_GE(tail_found, 48);
+  std::string flipped = stream;
+  for (std::size_t i = 4096; i < flipped.size(); ++i) flipped[i] = static_cast<char>(~flipped[i]);
+  EXPECT_EQ(media::CheckVp8lImage(flipped, kNoLimit).result, Result::kBroken);
+  EXPECT_EQ(media::CheckVp8lImage(stream.substr(0, stream.size() * 3 / 4), kNoLimit).result,
+            Result::kBroken);
+
+  EncodeOptions lossy;
+  lossy.alpha = true;
+  lossy.width = 600;
+  lossy.height = 400;
+  const std::string alpha = Chunk(EncodeWebp(lossy), "ALPH");
+  ASSERT_GT(alpha.size(), 100u);
+  EXPECT_EQ(
+      media::CheckAlphaChunk(Overwrite(alpha, alpha.size() / 2, 64, 9), 600, 400, kNoLimit).result,
+      Result::kBroken);
+  // An alpha plane of another picture's size is not this one's.
+  EXPECT_EQ(media::CheckAlphaChunk(alpha, 600, 401, kNoLimit).result, Result::kBroken);
+}
+
+// A header claiming the largest picture whose codes have one symbol each (no bits per pixel):
+// the work limit stops the parse.
+TEST(Vp8lStreamTest, HostileStreamsStopAtTheWorkLimit) {
+  // Made by hand: signature, 16384 x 16384, no transform, no cache, no meta codes, five simple
+  // codes of one symbol each (1 bit: simple, 1 bit: one symbol, 1 bit: 1-bit symbol, symbol 0).
+  std::string stream("\x2f\xff\xff\xff\x0f", 5);
+  stream += std::string("\x88\x88\x08\x00", 4);
+  const auto start = std::chrono::steady_clock::now();
+  const auto check = media::CheckVp8lImage(stream, 1000000);
+  EXPECT_EQ(check.result, media::Vp8lStreamCheck::Result::kNotChecked) << check.detail;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  for (uint64_t seed = 1; seed <= 300; ++seed) {  // no crash, no hang (ASan, UBSan)
+    (void)media::CheckVp8lImage("\x2f" + RandomBytes(600, seed), limits::kMaxWebpSymbolsBase);
+    (void)media::CheckAlphaChunk("\x01" + RandomBytes(600, seed), 300, 200,
+                                 limits::kMaxWebpSymbolsBase);
+  }
+}
 }  // namespace
 }  // namespace steen::content
