@@ -8,8 +8,6 @@
 #include <bit>
 #include <vector>
 
-#include "content/bytes.h"
-
 namespace steen::content::media {
 namespace {
 

@@ -427,7 +427,7 @@ Vp8lStreamCheck CheckVp8lImage(std::string_view chunk, uint64_t max_symbols) {
     check.detail = "VP8L version " + std::to_string(header >> 29);
     return check;
   }
-  return ParseStream(chunk, 5 * 8, width, height, max_symbols);
+  return ParseStream(chunk, uint64_t{5} * 8, width, height, max_symbols);
 }
 
 Vp8lStreamCheck CheckAlphaChunk(std::string_view chunk, uint32_t width, uint32_t height,
