@@ -1,18 +1,22 @@
-# Shared by the false-positive batteries (archive_options.sh, media_encoders.sh, app_data.sh):
-# their options, and the scan of what they built with its Markdown summary. Sourced, not run.
+# Shared by the false-positive batteries (archive_options.sh, media_encoders.sh, app_data.sh) and
+# the encoder benches (gzip_encoders.sh, webp_encoders.sh): their options, and the scan of what
+# the batteries built with its Markdown summary. Sourced, not run.
 #
-# fp_options NAME "$@": parses --steen PATH, --out DIR (default bench/out/NAME) and --help (the
-# calling script's header comment); sets ROOT, STEEN, OUT and FP_NAME.
+# fp_options NAME "$@": parses --steen PATH, --out DIR (default bench/out/NAME), --old PATH (a
+# second binary scanned side by side, where the script offers it) and --help (the calling
+# script's header comment); sets ROOT, STEEN, OUT, OLD and FP_NAME.
 fp_options() {
   FP_NAME=$1
   shift
   ROOT=$(cd "$(dirname "$0")/.." && pwd)
   STEEN=$ROOT/build/release/steen
   OUT=$ROOT/bench/out/$FP_NAME
+  OLD=
   while [[ $# -gt 0 ]]; do
     case $1 in
       --steen) STEEN=$2; shift 2 ;;
       --out) OUT=$2; shift 2 ;;
+      --old) OLD=$2; shift 2 ;;
       -h|--help) sed -n '2,/^set -/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
       *) echo "$FP_NAME: unknown option $1" >&2; exit 2 ;;
     esac

@@ -11,20 +11,9 @@
 # Usage: bench/gzip_encoders.sh [--steen PATH] [--old PATH] [--out DIR]
 #   --old PATH  also scan with another steen binary, side by side (before/after a change)
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STEEN=$ROOT/build/release/steen
-OLD=
-OUT=$ROOT/bench/out/gzip_encoders
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --steen) STEEN=$2; shift 2 ;;
-    --old) OLD=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    *) echo "usage: bench/gzip_encoders.sh [--steen PATH] [--old PATH] [--out DIR]" >&2; exit 2 ;;
-  esac
-done
+. "$(dirname "$0")/fp_battery.sh"
+fp_options gzip_encoders "$@"
 CORPUS=$ROOT/bench/corpus
-[[ -x $STEEN ]] || { echo "gzip_encoders: no steen at $STEEN" >&2; exit 2; }
 [[ -d $CORPUS ]] || { echo "gzip_encoders: no corpus (bench/build_corpus.sh)" >&2; exit 2; }
 rm -rf "$OUT"
 mkdir -p "$OUT/src" "$OUT/gz"

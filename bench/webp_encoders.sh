@@ -14,20 +14,9 @@
 # Usage: bench/webp_encoders.sh [--steen PATH] [--old PATH] [--out DIR]
 #   --old PATH  also scan with another steen binary, side by side (before/after a change)
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STEEN=$ROOT/build/release/steen
-OLD=
-OUT=$ROOT/bench/out/webp_encoders
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --steen) STEEN=$2; shift 2 ;;
-    --old) OLD=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    *) echo "usage: bench/webp_encoders.sh [--steen PATH] [--old PATH] [--out DIR]" >&2; exit 2 ;;
-  esac
-done
+. "$(dirname "$0")/fp_battery.sh"
+fp_options webp_encoders "$@"
 CORPUS=$ROOT/bench/corpus
-[[ -x $STEEN ]] || { echo "webp_encoders: no steen at $STEEN" >&2; exit 2; }
 [[ -d $CORPUS ]] || { echo "webp_encoders: no corpus (bench/build_corpus.sh)" >&2; exit 2; }
 for tool in cwebp img2webp gif2webp ffmpeg; do
   command -v $tool > /dev/null || { echo "webp_encoders: $tool missing (scripts/install-deps.sh)" >&2; exit 2; }
