@@ -490,9 +490,7 @@ class Bzip2Validator final : public FormatValidator {
           result = {Outcome::kDamaged, at, "bzip2: a block's CRC or data invalid near " + Hex(at)};
           stop = true;
         } else if (decoded > limits::kMaxDeepDecodedBytes) {
-          result = {Outcome::kUnchecked, 0,
-                    "bzip2: decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
-                        " bytes; the rest is not checked"};
+          result = DecodedPastLimit("bzip2");
           stop = true;
         }
       }

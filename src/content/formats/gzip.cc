@@ -467,9 +467,7 @@ class WholeMembers {
           return {Outcome::kTruncated, member.at,
                   "gzip member at " + Hex(pos) + ": deflate stream ends early"};
         case End::kOverBudget:
-          return {Outcome::kUnchecked, 0,
-                  "gzip: decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
-                      " bytes; the rest is not checked"};
+          return DecodedPastLimit("gzip");
         case End::kReadError:
           return {};
       }

@@ -78,12 +78,8 @@ class RiffValidator final : public FormatValidator {
     const std::string_view form = header.substr(8, 4);
     report.format = form == "WAVE" ? "wav" : form == "WEBP" ? "webp" : "avi";
     report.high_entropy_body = form != "WAVE";
-    const uint32_t declared = *LoadLE<uint32_t>(header, 4);
     const bool rf64 = header.substr(0, 4) != "RIFF";
-    // Streaming writers leave 0 or 0xffffffff: the RIFF then runs to EOF.
-    uint64_t riff_end = (declared == 0 || declared == 0xffffffffu || rf64)
-                            ? size
-                            : 8 + uint64_t{declared} + (declared & 1);
+    const uint64_t riff_end = DeclaredEnd(header, size);
     PcmFormat pcm;
     bool is_pcm = false;
     uint64_t data_start = 0, data_end = 0;
@@ -201,15 +197,22 @@ class RiffValidator final : public FormatValidator {
     ByteCursor c(reader);
     std::string_view header = c.Bytes(0, 12);
     if (header.size() < 12 || header.substr(8, 4) != "WEBP") return;
-    const uint64_t declared = *LoadLE<uint32_t>(header, 4);
-    const uint64_t riff_end = (declared == 0 || declared == 0xffffffffu)
-                                  ? reader.size()
-                                  : std::min(reader.size(), 8 + declared + (declared & 1));
+    const uint64_t riff_end = std::min(DeclaredEnd(header, reader.size()), reader.size());
     std::erase_if(report.reasons, [](const std::string& r) { return r.starts_with(kNotParsed); });
     (void)CheckPictures(reader, WebpPictures(c, riff_end), PictureParse::kTheRest, report);
   }
 
  private:
+  // Where the RIFF (its 12-byte header given) says it ends. Streaming writers leave 0 or
+  // 0xffffffff, and RF64/BW64 keep the size elsewhere: the RIFF then runs to EOF.
+  static uint64_t DeclaredEnd(std::string_view header, uint64_t size) {
+    const uint32_t declared = *LoadLE<uint32_t>(header, 4);
+    const bool rf64 = header.substr(0, 4) != "RIFF";
+    return (declared == 0 || declared == 0xffffffffu || rf64)
+               ? size
+               : 8 + uint64_t{declared} + (declared & 1);
+  }
+
   // A WebP picture: its image (a lossy 'VP8 ' frame or a lossless 'VP8L' stream) and, before it,
   // its alpha plane ('ALPH'), with the picture's size (the canvas's, or the ANMF frame's).
   struct WebpPicture {

@@ -337,8 +337,7 @@ Vp8FrameCheck CheckVp8KeyFrame(std::string_view frame, uint64_t max_bools) {
   }
   struct Partition {
     uint64_t offset;
-    uint64_t size;
-    BoolDecoder decoder;
+    BoolDecoder decoder;  // knows its size
   };
   std::vector<Partition> parts;
   uint64_t offset = table + table_bytes;
@@ -353,7 +352,7 @@ Vp8FrameCheck CheckVp8KeyFrame(std::string_view frame, uint64_t max_bools) {
                           std::to_string(h.partitions) + " runs past the frame");
       }
     }
-    parts.push_back({offset, size, BoolDecoder(frame.substr(offset, size))});
+    parts.push_back({offset, BoolDecoder(frame.substr(offset, size))});
     offset += size;
   }
 

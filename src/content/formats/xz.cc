@@ -101,9 +101,7 @@ class XzValidator final : public FormatValidator {
         break;
       }
       if (decoded > limits::kMaxDeepDecodedBytes) {
-        result = {Outcome::kUnchecked, 0,
-                  "xz: decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
-                      " bytes; the rest is not checked"};
+        result = DecodedPastLimit("xz");
         break;
       }
     }

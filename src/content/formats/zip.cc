@@ -158,7 +158,7 @@ class ZipValidator final : public FormatValidator {
     using Outcome = WholeDecode::Outcome;
     using End = WholeInflater::Result::End;
     WholeInflater inflater(raw);
-    std::string chunk;
+    DeepChunks stored(raw, 0);  // a stored entry's bytes, read as they are
     int checked = 0;
     for (const Entry& e : d.entries) {
       if (e.encrypted() || (e.method != 0 && e.method != 8)) continue;
@@ -172,19 +172,18 @@ class ZipValidator final : public FormatValidator {
       uint64_t produced = 0;
       bool ended = true;
       if (e.method == 0) {  // stored: the bytes themselves
-        for (uint64_t at = *start, left = e.compressed; left > 0;) {
-          const auto length =
-              static_cast<std::size_t>(std::min<uint64_t>(left, limits::kDeepReadChunkBytes));
-          if (!raw.ReadUncached(at, length, &chunk).ok()) return {};
-          if (chunk.size() < length) {
-            return {Outcome::kTruncated, at, entry + ": data extends beyond the end of the file"};
-          }
+        stored.Restart(*start, *start + e.compressed);
+        std::string_view chunk;
+        while (stored.Next(&chunk)) {
           crc = Crc32(chunk, crc);
           produced += chunk.size();
           inflater.CountDecoded(chunk.size());
-          at += length;
-          left -= length;
-          if (inflater.decoded() > limits::kMaxDeepDecodedBytes) return OverBudget();
+          if (inflater.decoded() > limits::kMaxDeepDecodedBytes) return DecodedPastLimit("ZIP");
+        }
+        if (!raw.status().ok()) return {};
+        if (!stored.done()) {
+          return {Outcome::kTruncated, stored.next(),
+                  entry + ": data extends beyond the end of the file"};
         }
       } else {
         const WholeInflater::Result r = inflater.Inflate(*start, *start + e.compressed);
@@ -200,7 +199,7 @@ class ZipValidator final : public FormatValidator {
           case End::kFileEnded:
             return {Outcome::kTruncated, r.at, entry + ": data extends beyond the end of the file"};
           case End::kOverBudget:
-            return OverBudget();
+            return DecodedPastLimit("ZIP");
           case End::kReadError:
             return {};
         }
@@ -214,12 +213,6 @@ class ZipValidator final : public FormatValidator {
     if (checked == 0) return {};
     return {Outcome::kMatches, 0,
             "ZIP: " + std::to_string(checked) + " entries decoded whole, CRC-32 and sizes match"};
-  }
-
-  static WholeDecode OverBudget() {
-    return {WholeDecode::Outcome::kUnchecked, 0,
-            "ZIP: decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
-                " bytes; the rest is not checked"};
   }
 
   // The central directory: its entries (up to limits::kMaxZipEntriesChecked) and the shift of

@@ -99,7 +99,8 @@ bool DeepChunks::Next(std::string_view* chunk) {
   return true;
 }
 
-WholeInflater::WholeInflater(Reader& reader) : reader_(reader), out_(std::size_t{256} * 1024) {
+WholeInflater::WholeInflater(Reader& reader)
+    : reader_(reader), chunks_(reader, 0), out_(std::size_t{256} * 1024) {
   ready_ = inflateInit2(&z_, -15) == Z_OK;
 }
 
@@ -114,28 +115,22 @@ WholeInflater::Result WholeInflater::Inflate(uint64_t start, uint64_t limit) {
   inflateReset(&z_);
   z_.next_in = nullptr;  // input left from the previous stream is not this one's
   z_.avail_in = 0;
-  uint64_t chunk_offset = start;
+  chunks_.Restart(start, limit);
   bool output_full = false;
   for (;;) {
     // More input once zlib took all it had, unless its last call filled the output: it may hold
     // more for the same input (a ZIP entry of 759 bytes inflating to 512 KB).
     if (z_.avail_in == 0 && !output_full) {
-      if (chunk_offset >= limit) {
-        result.end = limit > reader_.size() ? End::kFileEnded : End::kInputEnded;
-        result.at = chunk_offset;
+      std::string_view chunk;
+      if (!chunks_.Next(&chunk)) {
+        if (!reader_.status().ok()) return result;  // kReadError
+        result.end = chunks_.done() ? End::kInputEnded : End::kFileEnded;
+        result.at = chunks_.next();
         return result;
       }
-      const auto length = static_cast<std::size_t>(
-          std::min<uint64_t>(limit - chunk_offset, limits::kDeepReadChunkBytes));
-      if (!reader_.ReadUncached(chunk_offset, length, &chunk_).ok()) return result;
-      if (chunk_.empty()) {
-        result.end = End::kFileEnded;
-        result.at = chunk_offset;
-        return result;
-      }
-      z_.next_in = reinterpret_cast<Bytef*>(chunk_.data());
-      z_.avail_in = static_cast<uInt>(chunk_.size());
-      chunk_offset += chunk_.size();
+      // zlib does not write through next_in; its type predates const.
+      z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(chunk.data()));
+      z_.avail_in = static_cast<uInt>(chunk.size());
     }
     z_.next_out = out_.data();
     z_.avail_out = static_cast<uInt>(out_.size());
@@ -145,7 +140,7 @@ WholeInflater::Result WholeInflater::Inflate(uint64_t start, uint64_t limit) {
     result.produced += n;
     decoded_ += n;
     output_full = z_.avail_out == 0;
-    result.at = chunk_offset - z_.avail_in;
+    result.at = chunks_.next() - z_.avail_in;
     if (rc == Z_STREAM_END) {
       result.end = End::kStreamEnd;
       return result;
@@ -160,6 +155,12 @@ WholeInflater::Result WholeInflater::Inflate(uint64_t start, uint64_t limit) {
       return result;
     }
   }
+}
+
+WholeDecode DecodedPastLimit(std::string_view format) {
+  return {WholeDecode::Outcome::kUnchecked, 0,
+          std::string(format) + ": decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
+              " bytes; the rest is not checked"};
 }
 
 void ApplyWholeDecode(const WholeDecode& decode, uint64_t file_size, FormatReport& report) {

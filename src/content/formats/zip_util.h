@@ -66,19 +66,28 @@ struct ProbeResult {
 ProbeResult InflateProbe(std::string_view input, int window_bits,
                          uint64_t max_output = limits::kMaxDecodedProbe);
 
-// --verify (FormatValidator::VerifyWhole): bytes [0, end) of the file in kDeepReadChunkBytes
+// --verify (FormatValidator::VerifyWhole): bytes [begin, end) of the file in kDeepReadChunkBytes
 // pieces, for a decoder that checks a whole stream against its own checksums. Next() is false at
-// `end` or on a read error (then reader.status() says which).
+// `end`, at the end of the file, or on a read error (then reader.status() says which).
 class DeepChunks {
  public:
-  DeepChunks(Reader& reader, uint64_t end) : reader_(reader), end_(end) {}
+  DeepChunks(Reader& reader, uint64_t end) : DeepChunks(reader, 0, end) {}
+  DeepChunks(Reader& reader, uint64_t begin, uint64_t end)
+      : reader_(reader), end_(end), next_(begin) {}
+  // Another range, the buffer kept (one per stream of a file would be allocated anew).
+  void Restart(uint64_t begin, uint64_t end) {
+    next_ = begin;
+    end_ = end;
+  }
   bool Next(std::string_view* chunk);
   uint64_t offset() const { return offset_; }  // of the last chunk
+  uint64_t next() const { return next_; }      // where the next chunk starts
+  bool done() const { return next_ >= end_; }  // `end` reached (not the file's end before it)
 
  private:
   Reader& reader_;
   uint64_t end_;
-  uint64_t next_ = 0;
+  uint64_t next_;
   uint64_t offset_ = 0;
   std::string buffer_;
 };
@@ -120,7 +129,7 @@ class WholeInflater {
   Reader& reader_;
   z_stream z_{};
   bool ready_ = false;
-  std::string chunk_;
+  DeepChunks chunks_;
   std::vector<unsigned char> out_;
   uint64_t decoded_ = 0;  // by every stream of the file
 };
@@ -134,6 +143,8 @@ struct WholeDecode {
   std::string reason;
 };
 void ApplyWholeDecode(const WholeDecode& decode, uint64_t file_size, FormatReport& report);
+// A decode stopped at limits::kMaxDeepDecodedBytes: what is left is unchecked, not damaged.
+WholeDecode DecodedPastLimit(std::string_view format);
 
 // VerifyWhole's body for every stream format: `decode(reader, end)` over the file up to the
 // structure's end (bytes after it are the analyzer's to judge), applied to `report`.

@@ -77,9 +77,7 @@ class ZstdValidator final : public FormatValidator {
           break;
         }
         if (decoded > limits::kMaxDeepDecodedBytes) {
-          result = {Outcome::kUnchecked, 0,
-                    "zstd: decoded past " + std::to_string(limits::kMaxDeepDecodedBytes) +
-                        " bytes; the rest is not checked"};
+          result = DecodedPastLimit("zstd");
           stop = true;
           break;
         }
