@@ -55,8 +55,9 @@ class MemoryByteSource final : public ByteSource {
 
 struct AnalyzeOptions {
   bool deep = false;  // read every byte instead of head, tail and samples
-  // Decode compressed files (gzip, xz, zstd, bzip2, ZIP entries) whole and check them against their
-  // own checksums: damage anywhere inside them is found, at decompression speed (backups).
+  // Decode compressed files (gzip, xz, zstd, bzip2, ZIP entries, every WebP picture) whole and
+  // check them against their own checksums and lengths: damage anywhere inside them is found, at
+  // decompression speed (backups).
   bool verify_streams = false;
 };
 
